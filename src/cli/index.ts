@@ -1,0 +1,134 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { pino } from 'pino';
+import { ConfigError } from '../config.js';
+import { createLogger } from '../logger.js';
+import { createApiKey, listApiKeys, revokeApiKey } from '../domain/apiKeys.js';
+import { createMerchant } from '../domain/merchants.js';
+import { purgeExpired } from '../domain/paymentMethods.js';
+import { VaultError } from '../errors.js';
+import { startRuntime } from '../runtime.js';
+
+// The operator CLI: `npm run vault -- <command>`. Results go to stdout (one JSON document with --json);
+// logs go to stderr so stdout stays machine-readable.
+const log = createLogger(process.env.LOG_LEVEL ?? 'warn', pino.destination(2));
+
+async function withRuntime<T>(fn: () => Promise<T>, migrate = true): Promise<T> {
+  const runtime = await startRuntime({ log, migrate });
+  try {
+    return await fn();
+  } finally {
+    await runtime.stop();
+  }
+}
+
+function print(value: unknown, json: boolean | undefined, human: () => string): void {
+  process.stdout.write(json ? `${JSON.stringify(value)}\n` : `${human()}\n`);
+}
+
+const lower = (allowed: string[]) => (value: string) => {
+  const v = value.toLowerCase();
+  if (!allowed.includes(v)) throw new InvalidArgumentError(`expected one of ${allowed.join(', ')}`);
+  return v;
+};
+
+export function buildCli(): Command {
+  const program = new Command('vault').description('Vault operator commands').showHelpAfterError();
+
+  const merchant = program.command('merchant').description('merchants');
+  merchant
+    .command('create')
+    .description('create a merchant with a test-mode secret and publishable key (shown once)')
+    .requiredOption('--name <name>', 'merchant name')
+    .option('--json', 'print one JSON object')
+    .action(async (opts: { name: string; json?: boolean }) => {
+      const created = await withRuntime(() => createMerchant({ name: opts.name }));
+      print(created, opts.json, () =>
+        [
+          `merchantId      ${created.merchantId}`,
+          `secret key      ${created.secretKey}`,
+          `publishable key ${created.publishableKey}`,
+          '(keys are shown only once)',
+        ].join('\n'),
+      );
+    });
+
+  const key = program.command('key').description('api keys');
+  key
+    .command('create')
+    .description('create an api key (shown once)')
+    .requiredOption('--merchant <id>', 'merchant id')
+    .addOption(new Option('--kind <kind>', 'secret or publishable').argParser(lower(['secret', 'publishable'])).makeOptionMandatory())
+    .addOption(new Option('--mode <mode>', 'test or live').argParser(lower(['test', 'live'])).makeOptionMandatory())
+    .option('--allow-reveal', 'secret keys only: may call revealCard')
+    .option('--json', 'print one JSON object')
+    .action(async (opts: { merchant: string; kind: string; mode: string; allowReveal?: boolean; json?: boolean }) => {
+      if (opts.allowReveal && opts.kind !== 'secret') throw new InvalidArgumentError('--allow-reveal applies to secret keys only');
+      const created = await withRuntime(() =>
+        createApiKey({
+          merchantId: opts.merchant,
+          kind: opts.kind === 'secret' ? 'SECRET' : 'PUBLISHABLE',
+          mode: opts.mode === 'live' ? 'LIVE' : 'TEST',
+          allowReveal: opts.allowReveal ?? false,
+        }),
+      );
+      print(created, opts.json, () => `keyId ${created.keyId}\nkey   ${created.key}\n(the key is shown only once)`);
+    });
+  key
+    .command('revoke')
+    .description('revoke an api key; requests with it get 401 at once')
+    .argument('<keyId>', 'key id (key_…)')
+    .option('--json', 'print one JSON object')
+    .action(async (keyId: string, opts: { json?: boolean }) => {
+      await withRuntime(() => revokeApiKey(keyId));
+      print({ keyId, revoked: true }, opts.json, () => `revoked ${keyId}`);
+    });
+  key
+    .command('list')
+    .description("list a merchant's api keys (never the keys themselves)")
+    .requiredOption('--merchant <id>', 'merchant id')
+    .option('--json', 'print one JSON array')
+    .action(async (opts: { merchant: string; json?: boolean }) => {
+      const keys = await withRuntime(() => listApiKeys(opts.merchant));
+      print(keys, opts.json, () =>
+        keys
+          .map((k) =>
+            [k.keyId, k.kind.toLowerCase(), k.mode.toLowerCase(), `${k.prefix}…`, k.allowReveal ? 'reveal' : '', k.revokedAt ? `revoked ${k.revokedAt.toISOString()}` : 'active']
+              .filter(Boolean)
+              .join('  '),
+          )
+          .join('\n') || '(no keys)',
+      );
+    });
+
+  program
+    .command('purge')
+    .description('delete payment methods past their retention date')
+    .option('--json', 'print one JSON object')
+    .action(async (opts: { json?: boolean }) => {
+      const purged = await withRuntime(() => purgeExpired());
+      print({ purged }, opts.json, () => `purged ${purged} payment method(s)`);
+    });
+
+  const db = program.command('db').description('database');
+  db.command('migrate')
+    .description('apply pending migrations')
+    .action(async () => {
+      await withRuntime(async () => undefined);
+      process.stdout.write('migrations up to date\n');
+    });
+
+  return program;
+}
+
+async function main(): Promise<void> {
+  try {
+    await buildCli().parseAsync(process.argv);
+  } catch (err) {
+    const known = err instanceof VaultError || err instanceof ConfigError || err instanceof InvalidArgumentError;
+    process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
+    if (!known) log.error({ err }, 'command failed');
+    process.exitCode = 1;
+  }
+}
+
+await main();

@@ -1,0 +1,49 @@
+import { z } from 'zod';
+
+// Every environment variable the vault reads is declared here, parsed once, and a bad value stops start-up
+// with a message naming the variable (never its value: some of these are secrets).
+const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+
+const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+    .optional(),
+  DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+  PORT: z.coerce.number().int().min(0).max(65535).default(4000),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  VAULT_MASTER_KEYS: z.string().min(1).optional(),
+  VAULT_DATA_DIR: z.string().min(1).default('.vault-data'),
+  VAULT_DEMO_MERCHANT: bool.optional(),
+  VAULT_PURGE_INTERVAL_SECONDS: z.coerce.number().int().min(0).default(3600),
+  VAULT_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type Config = z.infer<typeof envSchema>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const result = envSchema.safeParse(env);
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  const config = result.data;
+  if (config.NODE_ENV === 'production' && !config.VAULT_MASTER_KEYS) {
+    throw new ConfigError(
+      'Invalid configuration:\n  VAULT_MASTER_KEYS: required when NODE_ENV=production (comma-separated id:base64 keys)',
+    );
+  }
+  return config;
+}
+
+let cached: Config | undefined;
+export function config(): Config {
+  cached ??= parseConfig();
+  return cached;
+}

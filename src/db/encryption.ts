@@ -1,0 +1,89 @@
+import { aadFor, envelopeKeyId, open, seal } from '../crypto/aead.js';
+import { Prisma } from '../generated/prisma/client.js';
+import { encryptedFieldsOf, type EncryptedField, type EncryptedModel } from './encrypted-fields.js';
+import type { Keyring } from './keyring.js';
+
+// Field-level encryption as a Prisma Client extension. Every write to a field listed in ENCRYPTED_FIELDS is
+// sealed with AES-256-GCM under the merchant's active data key, with AAD binding merchant, model, field and
+// row id: a ciphertext copied to another row, field or tenant fails to open. Reads are not decrypted here:
+// a caller opens exactly the fields it needs with `openField`, so plaintext exists only on explicit paths.
+
+type Data = Record<string, unknown>;
+type RowIds = { merchantId: string; id: string };
+
+export function encryptionExtension(keyring: Keyring) {
+  async function sealData(model: string, fields: readonly string[], data: Data, ids: RowIds | undefined): Promise<Data> {
+    const present = fields.filter((f) => data[f] !== undefined && data[f] !== null);
+    if (present.length === 0) return data;
+    if (!ids) throw new Error(`${model}: writes to encrypted fields must name the row by (merchantId, id)`);
+    const { encryption } = await keyring.merchantKeys(ids.merchantId);
+    const out = { ...data };
+    for (const field of present) {
+      const value = data[field];
+      const plaintext = typeof value === 'object' && value && 'set' in value ? (value as { set: unknown }).set : value;
+      if (plaintext === null) continue;
+      if (typeof plaintext !== 'string') throw new Error(`${model}.${field}: encrypted fields take strings`);
+      out[field] = seal(encryption.key, encryption.id, plaintext, aadFor(ids.merchantId, model, field, ids.id));
+    }
+    return out;
+  }
+
+  const idsFromData = (data: Data): RowIds | undefined =>
+    typeof data.merchantId === 'string' && typeof data.id === 'string'
+      ? { merchantId: data.merchantId, id: data.id }
+      : undefined;
+  const idsFromWhere = (where: unknown): RowIds | undefined => {
+    const compound = (where as { merchantId_id?: RowIds } | undefined)?.merchantId_id;
+    return compound && typeof compound.merchantId === 'string' && typeof compound.id === 'string' ? compound : undefined;
+  };
+
+  return Prisma.defineExtension({
+    name: 'field-encryption',
+    query: {
+      $allModels: {
+        async $allOperations({ model, operation, args, query }) {
+          const fields = encryptedFieldsOf(model);
+          if (!fields) return query(args);
+          const a = args as { data?: Data | Data[]; where?: unknown; create?: Data; update?: Data };
+          switch (operation) {
+            case 'create':
+              a.data = await sealData(model, fields, a.data as Data, idsFromData(a.data as Data));
+              break;
+            case 'createMany':
+            case 'createManyAndReturn': {
+              const rows = Array.isArray(a.data) ? a.data : [a.data as Data];
+              a.data = await Promise.all(rows.map((d) => sealData(model, fields, d, idsFromData(d))));
+              break;
+            }
+            case 'update':
+              a.data = await sealData(model, fields, a.data as Data, idsFromWhere(a.where));
+              break;
+            case 'upsert':
+              a.create = await sealData(model, fields, a.create as Data, idsFromData(a.create as Data));
+              a.update = await sealData(model, fields, a.update as Data, idsFromWhere(a.where));
+              break;
+            case 'updateMany':
+            case 'updateManyAndReturn':
+              // Row ids are part of the AAD, so a multi-row write cannot seal values; allow only clearing.
+              await sealData(model, fields, a.data as Data, undefined);
+              break;
+          }
+          return query(args);
+        },
+      },
+    },
+  });
+}
+
+export async function openField<M extends EncryptedModel>(
+  keyring: Keyring,
+  model: M,
+  field: EncryptedField<M>,
+  row: RowIds & { [K in EncryptedField<M>]?: string | null },
+): Promise<string | null> {
+  const envelope = row[field];
+  if (envelope === undefined) throw new Error(`${model}.${field} was not selected`);
+  if (envelope === null) return null;
+  const key = await keyring.decryptionKey(row.merchantId, envelopeKeyId(envelope));
+  return open(envelope, () => key, aadFor(row.merchantId, model, field, row.id)).toString('utf8');
+}

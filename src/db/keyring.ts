@@ -1,0 +1,92 @@
+import { newId } from '../ids.js';
+import { generateDataKey, unwrapDataKey, wrapDataKey } from '../crypto/dataKeys.js';
+import type { MasterKeyRing } from '../crypto/masterKeys.js';
+import type { DataKey, DataKeyPurpose, Prisma } from '../generated/prisma/client.js';
+
+interface UsableKey {
+  id: string;
+  key: Buffer;
+}
+
+export interface MerchantKeys {
+  /** Encrypts new values. */
+  encryption: UsableKey;
+  /** Keys fingerprints (HMAC). One per merchant, so equal cards give equal fingerprints. */
+  fingerprint: UsableKey;
+  /** Every encryption key of the merchant, active or retired, by id: retired keys still decrypt. */
+  byId: Map<string, Buffer>;
+}
+
+/** The part of a Prisma client (base, extended or transactional) the keyring uses. */
+interface DataKeyStore {
+  dataKey: {
+    create(args: { data: Prisma.DataKeyUncheckedCreateInput }): PromiseLike<unknown>;
+    findMany(args: { where: { merchantId: string }; orderBy: Prisma.DataKeyOrderByWithRelationInput[] }): PromiseLike<DataKey[]>;
+  };
+}
+
+/**
+ * Per-merchant data keys, unwrapped with the master key ring and cached in memory for the process's
+ * life (a miss on an unknown key id reloads, so keys rotated by another process are picked up).
+ */
+export class Keyring {
+  private readonly cache = new Map<string, Promise<MerchantKeys>>();
+
+  constructor(
+    private readonly db: DataKeyStore,
+    readonly master: MasterKeyRing,
+  ) {}
+
+  /** Creates the merchant's encryption and fingerprint keys; call inside the merchant's creating transaction. */
+  async createMerchantKeys(tx: DataKeyStore, merchantId: string): Promise<void> {
+    for (const purpose of ['ENCRYPTION', 'FINGERPRINT'] as const) {
+      const id = newId('dk');
+      const wrapped = wrapDataKey(this.master, { merchantId, dataKeyId: id, purpose }, generateDataKey());
+      await tx.dataKey.create({ data: { merchantId, id, purpose, ...wrapped } });
+    }
+  }
+
+  merchantKeys(merchantId: string): Promise<MerchantKeys> {
+    let entry = this.cache.get(merchantId);
+    if (!entry) {
+      entry = this.load(merchantId);
+      this.cache.set(merchantId, entry);
+      entry.catch(() => this.cache.delete(merchantId));
+    }
+    return entry;
+  }
+
+  /** The key for an envelope's key id, reloading once when it is not known yet. */
+  async decryptionKey(merchantId: string, keyId: string): Promise<Buffer> {
+    let key = (await this.merchantKeys(merchantId)).byId.get(keyId);
+    if (!key) {
+      this.invalidate(merchantId);
+      key = (await this.merchantKeys(merchantId)).byId.get(keyId);
+    }
+    if (!key) throw new Error(`Data key ${keyId} of merchant ${merchantId} is not available`);
+    return key;
+  }
+
+  invalidate(merchantId?: string): void {
+    if (merchantId) this.cache.delete(merchantId);
+    else this.cache.clear();
+  }
+
+  private async load(merchantId: string): Promise<MerchantKeys> {
+    const rows = await this.db.dataKey.findMany({
+      where: { merchantId },
+      orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+    });
+    const byId = new Map<string, Buffer>();
+    const active: Partial<Record<DataKeyPurpose, UsableKey>> = {};
+    for (const row of rows) {
+      const key = unwrapDataKey(this.master, { merchantId, dataKeyId: row.id, purpose: row.purpose }, row);
+      if (row.purpose === 'ENCRYPTION') byId.set(row.id, key);
+      if (row.active) active[row.purpose] ??= { id: row.id, key };
+    }
+    if (!active.ENCRYPTION || !active.FINGERPRINT) {
+      throw new Error(`Merchant ${merchantId} has no active data keys`);
+    }
+    return { encryption: active.ENCRYPTION, fingerprint: active.FINGERPRINT, byId };
+  }
+}

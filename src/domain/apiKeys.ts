@@ -1,0 +1,80 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { db, type Tx } from '../db/client.js';
+import { base62, newId } from '../ids.js';
+import type { ApiKeyKind, Mode } from '../generated/prisma/client.js';
+import { NotFound } from '../errors.js';
+import type { Principal } from './principal.js';
+
+const KEY_FORMAT = /^(sk|pk)_(test|live)_[0-9A-Za-z]{43}$/;
+
+// Keys carry 256 random bits, so an unsalted SHA-256 is enough to make a stolen table useless and keeps the
+// per-request lookup a single indexed equality match.
+export function hashKey(key: string): string {
+  return createHash('sha256').update(key).digest('hex');
+}
+
+export interface CreatedKey {
+  keyId: string;
+  key: string;
+}
+
+export interface CreateKeyInput {
+  merchantId: string;
+  kind: ApiKeyKind;
+  mode: Mode;
+  allowReveal?: boolean;
+}
+
+export async function createApiKey(input: CreateKeyInput, tx: Tx = db().prisma): Promise<CreatedKey> {
+  const merchant = await tx.merchant.findUnique({ where: { id: input.merchantId }, select: { id: true } });
+  if (!merchant) throw new NotFound('merchant', input.merchantId);
+  const key = `${input.kind === 'SECRET' ? 'sk' : 'pk'}_${input.mode.toLowerCase()}_${base62(randomBytes(32), 43)}`;
+  const keyId = newId('key');
+  await tx.apiKey.create({
+    data: {
+      merchantId: input.merchantId,
+      id: keyId,
+      kind: input.kind,
+      mode: input.mode,
+      keyHash: hashKey(key),
+      prefix: key.slice(0, 12),
+      allowReveal: input.kind === 'SECRET' && (input.allowReveal ?? false),
+    },
+  });
+  return { keyId, key };
+}
+
+export async function revokeApiKey(keyId: string, now = new Date()): Promise<void> {
+  const { count } = await db().prisma.apiKey.updateMany({
+    where: { id: keyId, revokedAt: null },
+    data: { revokedAt: now },
+  });
+  if (count === 0) {
+    const exists = await db().prisma.apiKey.findFirst({ where: { id: keyId }, select: { id: true } });
+    if (!exists) throw new NotFound('api key', keyId);
+  }
+}
+
+export async function listApiKeys(merchantId: string) {
+  const merchant = await db().prisma.merchant.findUnique({ where: { id: merchantId }, select: { id: true } });
+  if (!merchant) throw new NotFound('merchant', merchantId);
+  const rows = await db().prisma.apiKey.findMany({
+    where: { merchantId },
+    orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+    select: { id: true, kind: true, mode: true, prefix: true, allowReveal: true, createdAt: true, revokedAt: true },
+  });
+  return rows.map(({ id, ...rest }) => ({ keyId: id, ...rest }));
+}
+
+/** The principal for a presented key, or null for a malformed, unknown or revoked one. */
+export async function authenticate(key: string): Promise<Principal | null> {
+  const match = KEY_FORMAT.exec(key);
+  if (!match) return null;
+  const row = await db().prisma.apiKey.findFirst({
+    where: { keyHash: hashKey(key), revokedAt: null },
+    select: { merchantId: true, id: true, kind: true, mode: true, allowReveal: true },
+  });
+  // The prefix is decoration; the stored kind and mode are the truth, and must agree with it.
+  if (!row || (match[1] === 'sk') !== (row.kind === 'SECRET') || match[2] !== row.mode.toLowerCase()) return null;
+  return { merchantId: row.merchantId, keyId: row.id, kind: row.kind, mode: row.mode, allowReveal: row.allowReveal };
+}

@@ -1,0 +1,231 @@
+import { fingerprint } from '../crypto/fingerprint.js';
+import { db } from '../db/client.js';
+import { openField } from '../db/encryption.js';
+import { newId } from '../ids.js';
+import { NotFound, RetentionLimitExceeded, ValidationFailed } from '../errors.js';
+import { Prisma as P, type PaymentMethod } from '../generated/prisma/client.js';
+import { isExpired } from '../validation/expiry.js';
+import {
+  extendRetentionMonthsSchema,
+  tokenizeCardInputSchema,
+  updatePaymentMethodInputSchema,
+} from '../validation/inputs.js';
+import type { Address, Query } from './customers.js';
+import { requireCustomer } from './customers.js';
+import { parseInput, sealable } from './inputs.js';
+import { tenant, type Principal } from './principal.js';
+import { addMonths, MAX_RETENTION_EXTENSION_MONTHS, retainUntil } from './retention.js';
+
+export interface Billing {
+  address?: Address | null;
+  phone?: { number?: string | null; countryCode?: string | null } | null;
+  email?: string | null;
+}
+
+interface Expiry {
+  month: number;
+  year: number;
+}
+
+const pmKey = (p: Principal, id: string) => ({ merchantId_id: { merchantId: p.merchantId, id } });
+const jsonOrNull = (v: unknown) => (v === undefined ? undefined : v === null ? P.DbNull : (v as P.InputJsonValue));
+
+function isUniqueViolation(e: unknown): boolean {
+  return e instanceof P.PrismaClientKnownRequestError && e.code === 'P2002';
+}
+
+/**
+ * Vaults a card. The same number again for the same customer (or again without a customer) returns the
+ * existing payment method, updated with the new expiry and holder name. Concurrent duplicates converge on
+ * one row through the unique index on (merchant, mode, customer, fingerprint): the loser of the insert race
+ * finds the winner's row and updates it.
+ */
+export async function tokenizeCard(principal: Principal, input: unknown, now = new Date()) {
+  const v = parseInput(tokenizeCardInputSchema(now), input, ['input'], now);
+  if (!v.card) {
+    throw ValidationFailed.single(['input', 'token'], 'INVALID_INPUT', 'Card tokens are not supported yet; pass card');
+  }
+  const customerId = v.customerId ?? null;
+  if (customerId) await requireCustomer(principal, customerId);
+  const card = v.card;
+  const { prisma, keyring } = db();
+  const fp = fingerprint((await keyring.merchantKeys(principal.merchantId)).fingerprint.key, card.number);
+  const expiry = JSON.stringify({ month: card.expMonth, year: card.expYear } satisfies Expiry);
+
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const existing = await prisma.paymentMethod.findFirst({
+      where: { ...tenant(principal), customerId, fingerprint: fp },
+      select: { id: true, retentionExtensionMonths: true },
+    });
+    if (existing) {
+      const paymentMethod = await prisma.paymentMethod.update({
+        where: pmKey(principal, existing.id),
+        data: {
+          cardExpiry: expiry,
+          holderName: card.holderName,
+          retainUntil: retainUntil(card.expMonth, card.expYear, existing.retentionExtensionMonths),
+        },
+      });
+      return { paymentMethod, duplicate: true };
+    }
+    try {
+      const paymentMethod = await prisma.paymentMethod.create({
+        data: {
+          ...tenant(principal),
+          id: newId('pm'),
+          customerId,
+          type: 'CARD',
+          fingerprint: fp,
+          cardNumber: card.number,
+          cardExpiry: expiry,
+          holderName: card.holderName ?? null,
+          nickName: card.nickName ?? null,
+          bin: card.bin,
+          last4: card.last4,
+          brand: card.brand,
+          issuer: card.issuer ?? null,
+          issuingCountry: card.issuingCountry ?? null,
+          cardType: card.cardType ?? null,
+          billing: sealable(v.billing) ?? null,
+          metadata: jsonOrNull(v.metadata) ?? P.DbNull,
+          retainUntil: retainUntil(card.expMonth, card.expYear),
+        },
+      });
+      return { paymentMethod, duplicate: false };
+    } catch (e) {
+      if (!isUniqueViolation(e)) throw e;
+      // Lost the race to a concurrent tokenization of the same card: go round and return its row.
+    }
+  }
+  throw new Error('tokenizeCard: duplicate detection did not converge');
+}
+
+export async function updatePaymentMethod(principal: Principal, id: string, input: unknown, now = new Date()) {
+  const v = parseInput(updatePaymentMethodInputSchema(now), input, ['input'], now);
+  const { prisma } = db();
+  const existing = await prisma.paymentMethod.findFirst({
+    where: { ...tenant(principal), id },
+    select: { id: true, retentionExtensionMonths: true },
+  });
+  if (!existing) throw new NotFound('payment method', id);
+  const hasExpiry = v.expMonth !== undefined && v.expYear !== undefined;
+  return prisma.paymentMethod.update({
+    where: pmKey(principal, id),
+    data: {
+      holderName: v.holderName,
+      nickName: v.nickName,
+      billing: sealable(v.billing),
+      metadata: jsonOrNull(v.metadata),
+      // A new expiry moves the default retention and keeps whatever extension was granted.
+      ...(hasExpiry && {
+        cardExpiry: JSON.stringify({ month: v.expMonth, year: v.expYear }),
+        retainUntil: retainUntil(v.expMonth!, v.expYear!, existing.retentionExtensionMonths),
+      }),
+    },
+  });
+}
+
+export async function deletePaymentMethod(principal: Principal, id: string) {
+  const { count } = await db().prisma.paymentMethod.deleteMany({ where: { ...tenant(principal), id } });
+  if (count === 0) throw new NotFound('payment method', id);
+  return { deletedId: id };
+}
+
+/**
+ * Adds 1-24 months to retainUntil; the total extension may not pass 24 months. A conditional update on the
+ * extension read makes concurrent extensions unable to overshoot the limit together.
+ */
+export async function extendRetention(principal: Principal, id: string, months: unknown) {
+  const add = parseInput(extendRetentionMonthsSchema, months, ['months']);
+  const { prisma } = db();
+  for (;;) {
+    const pm = await prisma.paymentMethod.findFirst({
+      where: { ...tenant(principal), id },
+      select: { id: true, retentionExtensionMonths: true, retainUntil: true },
+    });
+    if (!pm) throw new NotFound('payment method', id);
+    const total = pm.retentionExtensionMonths + add;
+    if (total > MAX_RETENTION_EXTENSION_MONTHS) {
+      throw new RetentionLimitExceeded(MAX_RETENTION_EXTENSION_MONTHS, MAX_RETENTION_EXTENSION_MONTHS - pm.retentionExtensionMonths);
+    }
+    const { count } = await prisma.paymentMethod.updateMany({
+      where: { ...tenant(principal), id, retentionExtensionMonths: pm.retentionExtensionMonths },
+      data: { retentionExtensionMonths: total, retainUntil: addMonths(pm.retainUntil, add) },
+    });
+    if (count === 1) return prisma.paymentMethod.findFirstOrThrow({ where: { ...tenant(principal), id } });
+  }
+}
+
+export async function findPaymentMethod(principal: Principal, id: string, query: Query = {}) {
+  return db().prisma.paymentMethod.findFirst({ ...(query as {}), where: { ...tenant(principal), id } });
+}
+
+/** Deletes every payment method whose retention has passed, in batches; returns how many went. */
+export async function purgeExpired(now = new Date(), batchSize = 1000): Promise<number> {
+  const { prisma } = db();
+  let total = 0;
+  for (;;) {
+    const due = await prisma.paymentMethod.findMany({
+      where: { retainUntil: { lte: now } },
+      select: { merchantId: true, id: true },
+      take: batchSize,
+    });
+    if (due.length === 0) return total;
+    const { count } = await prisma.paymentMethod.deleteMany({
+      where: { OR: due.map(({ merchantId, id }) => ({ merchantId, id })), retainUntil: { lte: now } },
+    });
+    total += count;
+    if (due.length < batchSize) return total;
+  }
+}
+
+type Row = Pick<PaymentMethod, 'merchantId' | 'id'> &
+  Partial<Pick<PaymentMethod, 'cardExpiry' | 'holderName' | 'nickName' | 'billing'>>;
+
+export interface CardView {
+  bin: string;
+  last4: string;
+  brand: PaymentMethod['brand'];
+  expMonth: number;
+  expYear: number;
+  expired: boolean;
+  holderName: string | null;
+  nickName: string | null;
+  issuer: string | null;
+  issuingCountry: string | null;
+  cardType: PaymentMethod['cardType'];
+}
+
+type MaskedRow = Pick<
+  PaymentMethod,
+  'merchantId' | 'id' | 'bin' | 'last4' | 'brand' | 'cardExpiry' | 'holderName' | 'nickName' | 'issuer' | 'issuingCountry' | 'cardType'
+>;
+
+/** The masked view: never the number; expiry and names are opened for it. */
+export async function maskedCard(row: MaskedRow, now = new Date()): Promise<CardView> {
+  const { keyring } = db();
+  const [expiryJson, holderName, nickName] = await Promise.all([
+    openField(keyring, 'PaymentMethod', 'cardExpiry', row),
+    openField(keyring, 'PaymentMethod', 'holderName', row),
+    openField(keyring, 'PaymentMethod', 'nickName', row),
+  ]);
+  const expiry = JSON.parse(expiryJson ?? 'null') as Expiry;
+  return {
+    bin: row.bin,
+    last4: row.last4,
+    brand: row.brand,
+    expMonth: expiry.month,
+    expYear: expiry.year,
+    expired: isExpired(expiry.month, expiry.year, now),
+    holderName,
+    nickName,
+    issuer: row.issuer,
+    issuingCountry: row.issuingCountry,
+    cardType: row.cardType,
+  };
+}
+
+export async function billingOf(row: Row): Promise<Billing | null> {
+  const json = await openField(db().keyring, 'PaymentMethod', 'billing', row);
+  return json === null ? null : (JSON.parse(json) as Billing);
+}

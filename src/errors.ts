@@ -1,0 +1,70 @@
+// Domain errors. No GraphQL imports: the schema layer maps these classes onto the GraphQL error types, and
+// anything else that escapes a resolver is masked as INTERNAL_SERVER_ERROR.
+
+export type ErrorCode =
+  | 'INVALID_INPUT'
+  | 'INVALID_CARD_NUMBER'
+  | 'CARD_EXPIRED'
+  | 'INVALID_EXPIRY'
+  | 'INVALID_CVC'
+  | 'NOT_FOUND'
+  | 'CONFLICT'
+  | 'RETENTION_LIMIT_EXCEEDED'
+  | 'TOKEN_EXPIRED'
+  | 'TOKEN_ALREADY_USED'
+  | 'IDEMPOTENCY_CONFLICT';
+
+export interface FieldError {
+  path: string[];
+  code: ErrorCode;
+  message: string;
+}
+
+export abstract class VaultError extends Error {
+  abstract readonly code: ErrorCode;
+}
+
+/** Lists every failing field; its own code is that of the first field. */
+export class ValidationFailed extends VaultError {
+  override name = 'ValidationFailed';
+  readonly code: ErrorCode;
+  constructor(readonly fields: FieldError[]) {
+    const first = fields[0];
+    super(fields.length === 1 && first ? first.message : `${fields.length} fields are invalid`);
+    this.code = first?.code ?? 'INVALID_INPUT';
+  }
+  static single(path: string[], code: ErrorCode, message: string): ValidationFailed {
+    return new ValidationFailed([{ path, code, message }]);
+  }
+}
+
+export class NotFound extends VaultError {
+  override name = 'NotFound';
+  readonly code = 'NOT_FOUND' as const;
+  constructor(readonly entity: string, readonly id: string) {
+    super(`No ${entity} with id ${JSON.stringify(id.slice(0, 64))}`);
+  }
+}
+
+export class Conflict extends VaultError {
+  override name = 'Conflict';
+  readonly code = 'CONFLICT' as const;
+}
+
+export class RetentionLimitExceeded extends VaultError {
+  override name = 'RetentionLimitExceeded';
+  readonly code = 'RETENTION_LIMIT_EXCEEDED' as const;
+  constructor(readonly maxMonths: number, readonly remainingMonths: number) {
+    super(
+      `Retention can be extended by at most ${maxMonths} months in total; ${remainingMonths} month(s) remain`,
+    );
+  }
+}
+
+/** Authentication and authorization failures; the transport maps them to 401 / FORBIDDEN. */
+export class Unauthenticated extends Error {
+  override name = 'Unauthenticated';
+}
+export class Forbidden extends Error {
+  override name = 'Forbidden';
+}

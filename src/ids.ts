@@ -1,0 +1,25 @@
+import { randomBytes } from 'node:crypto';
+
+export type IdPrefix = 'mer' | 'key' | 'dk' | 'cus' | 'pm' | 'tok' | 'pay';
+
+const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+
+/** `<prefix>_` + 128 random bits in base62 (22 characters). Never derived from card data. */
+export function newId(prefix: IdPrefix): string {
+  return `${prefix}_${base62(randomBytes(16), 22)}`;
+}
+
+/** Base62 of the bytes, left-padded to `length` characters. */
+export function base62(bytes: Uint8Array, length: number): string {
+  let n = BigInt(`0x${Buffer.from(bytes).toString('hex')}`);
+  let out = '';
+  while (n > 0n) {
+    out = ALPHABET[Number(n % 62n)] + out;
+    n /= 62n;
+  }
+  return out.padStart(length, '0');
+}
+
+export function hasPrefix(id: string, prefix: IdPrefix): boolean {
+  return id.startsWith(`${prefix}_`) && /^[a-z]+_[0-9A-Za-z]{22}$/.test(id);
+}

@@ -1,0 +1,58 @@
+import { pino, type Logger, type DestinationStream } from 'pino';
+
+// Card data must never reach a log line. Two independent guards:
+// 1. fields whose names carry secrets are replaced wholesale, at any depth;
+// 2. every string (message included) has digit runs that could be a card number (12-19 digits, spaces or
+//    dashes allowed between them) masked to their last four, whatever field they hide in.
+const SECRET_KEYS =
+  /^(cvc|cvv|cvc2|cvv2|card_?cvc|security_?code|number|card_?number|pan|api-?key|authorization|cookie|set-cookie|password|secret(_?key)?|variables|key)$/i;
+const PAN_LIKE = /\d(?:[ -]?\d){11,18}/g;
+
+export function scrubText(text: string): string {
+  return text.replace(PAN_LIKE, (run) => {
+    const digits = run.replace(/\D/g, '');
+    return `[PAN ****${digits.slice(-4)}]`;
+  });
+}
+
+export function scrub(value: unknown, depth = 0): unknown {
+  if (depth > 8) return '[…]';
+  if (typeof value === 'string') return scrubText(value);
+  if (typeof value === 'number') return Number.isInteger(value) && Math.abs(value) >= 1e11 ? '[NUMBER]' : value;
+  if (typeof value === 'bigint') return '[NUMBER]';
+  if (value instanceof Error) {
+    return { type: value.name, message: scrubText(value.message), stack: value.stack && scrubText(value.stack) };
+  }
+  if (Array.isArray(value)) return value.map((v) => scrub(v, depth + 1));
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) {
+      out[k] = SECRET_KEYS.test(k) ? '[REDACTED]' : scrub(v, depth + 1);
+    }
+    return out;
+  }
+  return value;
+}
+
+export function createLogger(level: string, destination?: DestinationStream): Logger {
+  return pino(
+    {
+      level,
+      base: { service: 'vault' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { log: (obj) => scrub(obj) as Record<string, unknown> },
+      hooks: {
+        logMethod(args, method) {
+          method.apply(this, args.map((a) => (typeof a === 'string' ? scrubText(a) : a)) as Parameters<typeof method>);
+        },
+      },
+    },
+    destination,
+  );
+}
+
+let root: Logger | undefined;
+export function logger(): Logger {
+  root ??= createLogger(process.env.LOG_LEVEL ?? 'info');
+  return root;
+}

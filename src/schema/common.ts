@@ -1,0 +1,61 @@
+import type { Address } from '../domain/customers.js';
+import type { Billing } from '../domain/paymentMethods.js';
+import { builder } from './builder.js';
+
+export const AddressType = builder.objectRef<Address>('Address').implement({
+  description: 'A postal address.',
+  fields: (t) => ({
+    line1: t.exposeString('line1', { nullable: true }),
+    line2: t.exposeString('line2', { nullable: true }),
+    line3: t.exposeString('line3', { nullable: true }),
+    city: t.exposeString('city', { nullable: true }),
+    state: t.exposeString('state', { nullable: true }),
+    zip: t.exposeString('zip', { nullable: true }),
+    country: t.exposeString('country', { nullable: true, description: 'ISO 3166-1 alpha-2 code.' }),
+    firstName: t.exposeString('firstName', { nullable: true }),
+    lastName: t.exposeString('lastName', { nullable: true }),
+  }),
+});
+
+type PhoneShape = NonNullable<Billing['phone']>;
+export const PhoneType = builder.objectRef<PhoneShape>('Phone').implement({
+  fields: (t) => ({
+    number: t.exposeString('number', { nullable: true }),
+    countryCode: t.exposeString('countryCode', { nullable: true, description: 'E.g. "+65".' }),
+  }),
+});
+
+export const BillingType = builder.objectRef<Billing>('Billing').implement({
+  description: 'Billing details of a payment method.',
+  fields: (t) => ({
+    address: t.field({ type: AddressType, nullable: true, resolve: (b) => b.address ?? null }),
+    phone: t.field({ type: PhoneType, nullable: true, resolve: (b) => b.phone ?? null }),
+    email: t.exposeString('email', { nullable: true }),
+  }),
+});
+
+export const AddressInput = builder.inputType('AddressInput', {
+  fields: (t) => ({
+    line1: t.string(),
+    line2: t.string(),
+    line3: t.string(),
+    city: t.string(),
+    state: t.string(),
+    zip: t.string(),
+    country: t.string({ description: 'ISO 3166-1 alpha-2 code.' }),
+    firstName: t.string(),
+    lastName: t.string(),
+  }),
+});
+
+export const PhoneInput = builder.inputType('PhoneInput', {
+  fields: (t) => ({ number: t.string(), countryCode: t.string({ description: 'E.g. "+65".' }) }),
+});
+
+export const BillingInput = builder.inputType('BillingInput', {
+  fields: (t) => ({
+    address: t.field({ type: AddressInput }),
+    phone: t.field({ type: PhoneInput }),
+    email: t.string(),
+  }),
+});

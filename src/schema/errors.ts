@@ -1,0 +1,65 @@
+import { NotFound, RetentionLimitExceeded, ValidationFailed, VaultError, type ErrorCode, type FieldError } from '../errors.js';
+import { builder } from './builder.js';
+
+const codes: ErrorCode[] = [
+  'INVALID_INPUT',
+  'INVALID_CARD_NUMBER',
+  'CARD_EXPIRED',
+  'INVALID_EXPIRY',
+  'INVALID_CVC',
+  'NOT_FOUND',
+  'CONFLICT',
+  'RETENTION_LIMIT_EXCEEDED',
+  'TOKEN_EXPIRED',
+  'TOKEN_ALREADY_USED',
+  'IDEMPOTENCY_CONFLICT',
+];
+
+export const ErrorCodeEnum = builder.enumType('ErrorCode', {
+  description: 'Machine-readable reason of a domain or validation failure.',
+  values: codes,
+});
+
+export const ErrorInterface = builder.interfaceRef<VaultError>('Error').implement({
+  description: 'A domain failure returned as data: the mutation changed nothing.',
+  fields: (t) => ({
+    code: t.field({ type: ErrorCodeEnum, resolve: (e) => e.code }),
+    message: t.exposeString('message', { description: 'Says what failed; never repeats card data.' }),
+  }),
+});
+
+const FieldErrorType = builder.objectRef<FieldError>('FieldError').implement({
+  description: 'One failing input field.',
+  fields: (t) => ({
+    path: t.exposeStringList('path', { description: 'Path of the field from the argument, e.g. ["input","card","number"].' }),
+    code: t.field({ type: ErrorCodeEnum, resolve: (e) => e.code }),
+    message: t.exposeString('message'),
+  }),
+});
+
+builder.objectType(ValidationFailed, {
+  name: 'ValidationError',
+  description: 'The input was refused; every failing field is listed. `code` is that of the first field.',
+  interfaces: [ErrorInterface],
+  isTypeOf: (e) => e instanceof ValidationFailed,
+  fields: (t) => ({ fields: t.field({ type: [FieldErrorType], resolve: (e) => e.fields }) }),
+});
+
+builder.objectType(NotFound, {
+  name: 'NotFoundError',
+  description: 'No such record for this key: absent, deleted, or another tenant\'s (indistinguishable).',
+  interfaces: [ErrorInterface],
+  isTypeOf: (e) => e instanceof NotFound,
+  fields: () => ({}),
+});
+
+builder.objectType(RetentionLimitExceeded, {
+  name: 'RetentionLimitExceededError',
+  description: 'The total retention extension would pass its limit; nothing changed.',
+  interfaces: [ErrorInterface],
+  isTypeOf: (e) => e instanceof RetentionLimitExceeded,
+  fields: (t) => ({
+    maxMonths: t.exposeInt('maxMonths', { description: 'Largest total extension allowed.' }),
+    remainingMonths: t.exposeInt('remainingMonths', { description: 'Months that may still be added.' }),
+  }),
+});

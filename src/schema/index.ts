@@ -1,0 +1,11 @@
+import { builder } from './builder.js';
+import './scalars.js';
+import './errors.js';
+import './common.js';
+import './customers.js';
+import './paymentMethods.js';
+
+builder.queryType({ authScopes: { secretKey: true } });
+builder.mutationType({ authScopes: { secretKey: true } });
+
+export const schema = builder.toSchema({ sortSchema: true });

@@ -1,0 +1,126 @@
+import { createServer, type Server } from 'node:http';
+import { Server as NetServer } from 'node:net';
+import type { Logger } from 'pino';
+import { parseConfig, type Config } from './config.js';
+import { countMerchants, createMerchant } from './domain/merchants.js';
+import { purgeExpired } from './domain/paymentMethods.js';
+import { pendingMigrations } from './db/migrate.js';
+import { createLogger } from './logger.js';
+import { startRuntime, type Runtime } from './runtime.js';
+import { createVaultYoga } from './yoga.js';
+
+const SHUTDOWN_GRACE_MS = 1_000;
+
+export interface RunningServer {
+  url: string;
+  server: Server;
+  runtime: Runtime;
+  close(): Promise<void>;
+}
+
+/** Starts the vault: runtime (database, keys, migrations), HTTP server, periodic purge. */
+export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
+  const runtime = await startRuntime({ config, log, migrate: true, serveEmbedded: true });
+  const yoga = createVaultYoga({
+    log,
+    ready: async () => {
+      try {
+        return (await pendingMigrations(runtime.databaseUrl)).length === 0;
+      } catch {
+        return false;
+      }
+    },
+  });
+  let draining = false;
+  const server = createServer((req, res) => {
+    // While draining, answer what arrives on open connections but close them afterwards.
+    if (draining) res.shouldKeepAlive = false;
+    void yoga(req, res);
+  });
+  // Idle keep-alive sockets must not hold shutdown open; in-flight requests still finish.
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.PORT, config.HOST, () => resolve());
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.PORT;
+  const url = `http://${config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST}:${port}`;
+
+  const sweep = config.VAULT_PURGE_INTERVAL_SECONDS > 0 ? startPurgeSweep(config.VAULT_PURGE_INTERVAL_SECONDS, log) : undefined;
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      if (sweep) clearInterval(sweep);
+      draining = true;
+      await new Promise<void>((resolve) => {
+        // Stop accepting, but not through http.Server#close: that also drops every connection without an
+        // active request at once, including ones accepted a moment ago whose request is still being read.
+        // Those get a grace period; idle keep-alive sockets are closed after it, stragglers at the timeout.
+        NetServer.prototype.close.call(server, () => resolve());
+        const grace = setTimeout(() => server.closeIdleConnections(), SHUTDOWN_GRACE_MS);
+        const force = setTimeout(() => server.closeAllConnections(), config.VAULT_SHUTDOWN_TIMEOUT_MS);
+        grace.unref();
+        force.unref();
+      });
+      await runtime.stop();
+    })());
+
+  return { url, server, runtime, close };
+}
+
+function startPurgeSweep(seconds: number, log: Logger): NodeJS.Timeout {
+  const timer = setInterval(() => {
+    purgeExpired()
+      .then((count) => count > 0 && log.info({ count }, 'purged payment methods past retention'))
+      .catch((err: unknown) => log.error({ err }, 'purge sweep failed'));
+  }, seconds * 1000);
+  timer.unref();
+  return timer;
+}
+
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = parseConfig();
+  } catch (err) {
+    console.error((err as Error).message);
+    process.exit(78);
+  }
+  const log = createLogger(config.LOG_LEVEL);
+  const running = await startServer(config, log);
+  const demo = config.VAULT_DEMO_MERCHANT ?? (running.runtime.embedded && config.NODE_ENV !== 'production');
+  if (demo && (await countMerchants()) === 0) {
+    const merchant = await createMerchant({ name: 'Demo merchant' });
+    // Shown once: keys are stored only as hashes.
+    process.stdout.write(
+      `\nDemo merchant created (keys are shown only this once):\n` +
+        `  merchantId      ${merchant.merchantId}\n` +
+        `  secret key      ${merchant.secretKey}\n` +
+        `  publishable key ${merchant.publishableKey}\n\n`,
+    );
+  }
+  log.info({ url: `${running.url}/graphql` }, 'vault listening');
+  process.stdout.write(`GraphiQL: ${running.url}/graphql\n`);
+
+  const shutdown = (signal: string) => {
+    log.info({ signal }, 'shutting down: finishing in-flight requests');
+    running.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  main().catch((err: unknown) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  });
+}

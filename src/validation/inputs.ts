@@ -1,0 +1,410 @@
+// Input schemas for the API and the `validate` helper that turns zod issues into field errors.
+//
+// Conventions:
+// - Every issue carries a ValidationCode in `params.code`; issues without one are INVALID_INPUT.
+// - Messages are always ours (explicit, or from `messageFor`) and never contain the input value.
+// - Create-style inputs: null, undefined and blank strings all mean "not given" (undefined in the output).
+//   Update-style inputs: undefined means "leave as is", null or a blank string means "clear" (null).
+// - Cross-field refinements run even when some fields failed, so every failing field is reported; they
+//   only read fields that passed their own schema.
+// - Expiry: a bad month and CARD_EXPIRED are reported on `expMonth`, a bad year on `expYear`.
+
+import { z } from 'zod';
+import { bin, checkCardNumber, cvcLengths, last4 } from './card.js';
+import { isCountryCode } from './countries.js';
+import { expiryIssues, fullExpYear } from './expiry.js';
+
+export type ValidationCode = 'INVALID_INPUT' | 'INVALID_CARD_NUMBER' | 'CARD_EXPIRED' | 'INVALID_EXPIRY' | 'INVALID_CVC';
+
+const VALIDATION_CODES: ReadonlySet<unknown> = new Set<ValidationCode>([
+  'INVALID_INPUT',
+  'INVALID_CARD_NUMBER',
+  'CARD_EXPIRED',
+  'INVALID_EXPIRY',
+  'INVALID_CVC',
+]);
+
+export interface FieldIssue {
+  path: string[];
+  code: ValidationCode;
+  message: string;
+}
+
+export type Validated<T> = { ok: true; value: T } | { ok: false; fields: FieldIssue[] };
+
+/**
+ * Parses `input`, listing every failing field with its full path (`basePath` + the path inside the input).
+ * `schema` may be a factory of the current time (`cardInputSchema`, ...): it is called with `opts.now`,
+ * which defaults to the real clock.
+ */
+export function validate<S extends z.ZodType>(
+  schema: S | ((now: Date) => S),
+  input: unknown,
+  basePath: string[],
+  opts: { now?: Date } = {},
+): Validated<z.output<S>> {
+  const resolved = schema instanceof z.ZodType ? schema : schema(opts.now ?? new Date());
+  const result = resolved.safeParse(input, { error: messageFor });
+  if (result.success) return { ok: true, value: result.data };
+  return {
+    ok: false,
+    fields: result.error.issues.map((issue) => ({
+      path: [...basePath, ...issue.path.map(String)],
+      code: codeOf(issue),
+      message: issue.message,
+    })),
+  };
+}
+
+function codeOf(issue: z.core.$ZodIssue): ValidationCode {
+  const code: unknown = issue.code === 'custom' ? issue.params?.code : undefined;
+  return VALIDATION_CODES.has(code) ? (code as ValidationCode) : 'INVALID_INPUT';
+}
+
+const TYPE_NAMES: Readonly<Record<string, string>> = {
+  string: 'a string',
+  number: 'a number',
+  int: 'an integer',
+  boolean: 'a boolean',
+  object: 'an object',
+  record: 'an object',
+  array: 'a list',
+};
+
+/** Messages for issues raised by zod itself; built from the schema's constraints only, never the input. */
+const messageFor: z.core.$ZodErrorMap = (issue) => {
+  switch (issue.code) {
+    case 'invalid_type':
+      return issue.input === undefined ? 'Required' : `Must be ${TYPE_NAMES[issue.expected] ?? 'of another type'}`;
+    case 'too_big':
+      return `Must be ${issue.inclusive === false ? 'less than' : 'at most'} ${issue.maximum}${unitOf(issue.origin)}`;
+    case 'too_small':
+      return `Must be ${issue.inclusive === false ? 'more than' : 'at least'} ${issue.minimum}${unitOf(issue.origin)}`;
+    case 'invalid_format':
+      return issue.format === 'email' ? 'Must be a valid email address' : 'Has an invalid format';
+    case 'invalid_value':
+      return `Must be one of: ${issue.values.map(String).join(', ')}`;
+    default:
+      return 'Invalid value';
+  }
+};
+
+function unitOf(origin: string): string {
+  if (origin === 'string') return ' characters';
+  if (origin === 'array' || origin === 'set') return ' items';
+  return '';
+}
+
+function coded(code: ValidationCode, message: string) {
+  return { message, params: { code } };
+}
+
+type Issues = readonly { path?: readonly PropertyKey[] | undefined }[];
+
+/** Refinement options: run even after some fields failed, but not when the value itself was refused. */
+const crossField = {
+  when: (payload: { issues: Issues }) => payload.issues.every((issue) => (issue.path?.length ?? 0) > 0),
+};
+
+/** Whether a top-level field passed its own schema (only then does the refined value hold its output). */
+function passedField(ctx: { issues: Issues }): (key: string) => boolean {
+  const failed = new Set(ctx.issues.map((issue) => issue.path?.[0]));
+  return (key) => !failed.has(key);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Field schemas
+
+interface Charset {
+  forbidden: RegExp;
+  message: string;
+}
+
+const SINGLE_LINE: Charset = { forbidden: /\p{Cc}/u, message: 'Must not contain control characters' };
+const MULTI_LINE: Charset = {
+  forbidden: /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]/,
+  message: 'Must not contain control characters other than tabs and line breaks',
+};
+// Identifiers: no controls, format characters (zero-width, bidi), private-use or unassigned code points.
+const PRINTABLE: Charset = { forbidden: /\p{C}/u, message: 'Must contain only printable characters' };
+
+/** A trimmed string of at most `max` characters. */
+function text(max: number, charset: Charset = SINGLE_LINE) {
+  return z
+    .string()
+    .trim()
+    .max(max)
+    .refine((s) => !charset.forbidden.test(s), charset.message);
+}
+
+const isBlank = (v: unknown): boolean => typeof v === 'string' && v.trim() === '';
+
+/** Create semantics: null, undefined and blank strings all mean "not given" (undefined). */
+function optional<T extends z.ZodType>(schema: T) {
+  return z.preprocess((v) => (v === null || isBlank(v) ? undefined : v), schema.optional());
+}
+
+/** Update semantics: undefined leaves the stored value as is; null or a blank string clears it (null). */
+function clearable<T extends z.ZodType>(schema: T) {
+  return z.preprocess((v) => (isBlank(v) ? null : v), schema.nullish());
+}
+
+const countrySchema = z
+  .string()
+  .trim()
+  .toUpperCase()
+  .refine(isCountryCode, 'Must be an ISO 3166-1 alpha-2 country code');
+
+const emailSchema = z.string().trim().max(254).pipe(z.email('Must be a valid email address'));
+
+// Two simple tests rather than one regex with a required digit, to keep matching linear on long input.
+const phoneNumberSchema = z
+  .string()
+  .trim()
+  .max(30)
+  .refine(
+    (s) => /^[\d ()-]+$/.test(s) && /\d/.test(s),
+    'Must contain digits, optionally with spaces, dashes and parentheses',
+  );
+
+const phoneCountryCodeSchema = z.string().trim().regex(/^\+\d{1,4}$/, 'Must be a "+" followed by 1 to 4 digits');
+
+const cardNumberSchema = z.string().transform((raw, ctx) => {
+  const result = checkCardNumber(raw);
+  if (result.ok) return { digits: result.digits, brand: result.brand };
+  ctx.addIssue({ code: 'custom', ...coded('INVALID_CARD_NUMBER', result.message) });
+  return z.NEVER;
+});
+
+// The length per brand is checked against the number in cardInputSchema.
+const cvcSchema = z
+  .string()
+  .trim()
+  .refine((s) => /^\d{3,4}$/.test(s), coded('INVALID_CVC', 'CVC must be 3 or 4 digits'));
+
+const cardTypeSchema = z.enum(['CREDIT', 'DEBIT', 'PREPAID']);
+
+/** Adds the issues of an expiry whose parts are undefined when absent or already failed. */
+function addExpiryIssues(
+  ctx: z.core.$RefinementCtx,
+  month: number | undefined,
+  year: number | undefined,
+  now: Date,
+): void {
+  for (const issue of expiryIssues(month, year, now)) {
+    ctx.addIssue({ code: 'custom', path: [issue.field], ...coded(issue.code, issue.message) });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Metadata: flat like Stripe's, so it can be indexed and shown without surprises.
+
+export type MetadataValue = string | number | boolean | null;
+
+export const METADATA_MAX_KEYS = 50;
+export const METADATA_MAX_KEY_LENGTH = 40;
+export const METADATA_MAX_VALUE_LENGTH = 500;
+
+function metadataEntryProblem(key: string, value: unknown): string | undefined {
+  if (key.length === 0 || key.length > METADATA_MAX_KEY_LENGTH || SINGLE_LINE.forbidden.test(key)) {
+    return `Metadata keys must have 1 to ${METADATA_MAX_KEY_LENGTH} characters and no control characters`;
+  }
+  if (typeof value === 'string') {
+    if (value.length > METADATA_MAX_VALUE_LENGTH) {
+      return `Metadata values must be at most ${METADATA_MAX_VALUE_LENGTH} characters`;
+    }
+    return MULTI_LINE.forbidden.test(value) ? MULTI_LINE.message : undefined;
+  }
+  const scalar = value === null || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value));
+  return scalar ? undefined : 'Metadata values must be a string, a number, a boolean or null';
+}
+
+// Values are typed by z.custom and checked in the refinement, which reports each key with its own message.
+export const metadataSchema = z.record(z.string(), z.custom<MetadataValue>()).superRefine((metadata, ctx) => {
+  const keys = Object.keys(metadata);
+  if (keys.length > METADATA_MAX_KEYS) {
+    ctx.addIssue({ code: 'custom', message: `Metadata can have at most ${METADATA_MAX_KEYS} keys` });
+  }
+  for (const key of keys) {
+    const problem = metadataEntryProblem(key, metadata[key]);
+    if (problem) ctx.addIssue({ code: 'custom', path: [key], message: problem });
+  }
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// Addresses, phones, billing
+
+export const addressInputSchema = z.object({
+  line1: optional(text(200)),
+  line2: optional(text(200)),
+  line3: optional(text(200)),
+  city: optional(text(100)),
+  state: optional(text(100)),
+  zip: optional(text(20)),
+  country: optional(countrySchema),
+  firstName: optional(text(100)),
+  lastName: optional(text(100)),
+});
+
+export const phoneInputSchema = z.object({
+  number: optional(phoneNumberSchema),
+  countryCode: optional(phoneCountryCodeSchema),
+});
+
+export const billingInputSchema = z.object({
+  address: optional(addressInputSchema),
+  phone: optional(phoneInputSchema),
+  email: optional(emailSchema),
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// Cards and payment methods
+
+export function cardInputSchema(now: Date) {
+  return z
+    .object({
+      number: cardNumberSchema,
+      expMonth: z.int(),
+      expYear: z.int(),
+      cvc: optional(cvcSchema),
+      holderName: optional(text(100)),
+      nickName: optional(text(100)),
+      issuer: optional(text(100)),
+      issuingCountry: optional(countrySchema),
+      cardType: optional(cardTypeSchema),
+    })
+    .superRefine((card, ctx) => {
+      const passed = passedField(ctx);
+      addExpiryIssues(
+        ctx,
+        passed('expMonth') ? card.expMonth : undefined,
+        passed('expYear') ? card.expYear : undefined,
+        now,
+      );
+      if (passed('number') && passed('cvc') && card.cvc !== undefined) {
+        const lengths = cvcLengths(card.number.brand);
+        if (!lengths.includes(card.cvc.length)) {
+          const message = `CVC must be ${lengths.join(' or ')} digits for ${card.number.brand} cards`;
+          ctx.addIssue({ code: 'custom', path: ['cvc'], ...coded('INVALID_CVC', message) });
+        }
+      }
+    }, crossField)
+    .transform(({ number, expYear, ...rest }) => ({
+      ...rest,
+      number: number.digits,
+      brand: number.brand,
+      bin: bin(number.digits),
+      last4: last4(number.digits),
+      expYear: fullExpYear(expYear),
+    }));
+}
+
+export function updatePaymentMethodInputSchema(now: Date) {
+  return z
+    .object({
+      holderName: clearable(text(100)),
+      nickName: clearable(text(100)),
+      expMonth: optional(z.int()),
+      expYear: optional(z.int()),
+      billing: clearable(billingInputSchema),
+      metadata: clearable(metadataSchema),
+    })
+    .superRefine((input, ctx) => {
+      const passed = passedField(ctx);
+      // A field that failed was given: absent values always pass `optional`.
+      const hasMonth = !passed('expMonth') || input.expMonth !== undefined;
+      const hasYear = !passed('expYear') || input.expYear !== undefined;
+      if (hasMonth !== hasYear) {
+        const [missing, given] = hasMonth ? ['expYear', 'expMonth'] : ['expMonth', 'expYear'];
+        ctx.addIssue({ code: 'custom', path: [missing], message: `Required together with ${given}` });
+      } else if (hasMonth) {
+        addExpiryIssues(
+          ctx,
+          passed('expMonth') ? input.expMonth : undefined,
+          passed('expYear') ? input.expYear : undefined,
+          now,
+        );
+      }
+    }, crossField)
+    .transform(({ expYear, ...rest }) => ({
+      ...rest,
+      expYear: expYear === undefined ? undefined : fullExpYear(expYear),
+    }));
+}
+
+export function tokenizeCardInputSchema(now: Date) {
+  return z
+    .object({
+      customerId: optional(text(64, PRINTABLE)),
+      card: optional(cardInputSchema(now)),
+      token: optional(text(200, PRINTABLE)),
+      billing: optional(billingInputSchema),
+      metadata: optional(metadataSchema),
+    })
+    .superRefine((input, ctx) => {
+      const passed = passedField(ctx);
+      const hasCard = !passed('card') || input.card !== undefined;
+      const hasToken = !passed('token') || input.token !== undefined;
+      if (hasCard === hasToken) {
+        ctx.addIssue({ code: 'custom', path: ['card'], message: 'Provide exactly one of card or token' });
+      }
+    }, crossField);
+}
+
+export const extendRetentionMonthsSchema = z
+  .int()
+  .min(1, 'Must be between 1 and 24 months')
+  .max(24, 'Must be between 1 and 24 months');
+
+// ---------------------------------------------------------------------------------------------------------
+// Customers
+
+export const createCustomerInputSchema = z.object({
+  merchantReferenceId: optional(text(64, PRINTABLE)),
+  name: optional(text(100)),
+  email: optional(emailSchema),
+  phone: optional(phoneNumberSchema),
+  phoneCountryCode: optional(phoneCountryCodeSchema),
+  description: optional(text(500, MULTI_LINE)),
+  defaultBillingAddress: optional(addressInputSchema),
+  defaultShippingAddress: optional(addressInputSchema),
+  metadata: optional(metadataSchema),
+});
+
+export const updateCustomerInputSchema = z.object({
+  merchantReferenceId: clearable(text(64, PRINTABLE)),
+  name: clearable(text(100)),
+  email: clearable(emailSchema),
+  phone: clearable(phoneNumberSchema),
+  phoneCountryCode: clearable(phoneCountryCodeSchema),
+  description: clearable(text(500, MULTI_LINE)),
+  defaultBillingAddress: clearable(addressInputSchema),
+  defaultShippingAddress: clearable(addressInputSchema),
+  metadata: clearable(metadataSchema),
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// Pagination
+
+export const DEFAULT_PAGE_SIZE = 20;
+export const MAX_PAGE_SIZE = 100;
+
+export const paginationSchema = z.object({
+  // Oversized pages are capped rather than refused, so clients need not know the limit.
+  first: optional(z.int().min(1)).transform((n) => Math.min(n ?? DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)),
+  after: optional(text(200, PRINTABLE)),
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// Output types for the domain layer
+
+export type CardInput = z.output<ReturnType<typeof cardInputSchema>>;
+export type AddressInput = z.output<typeof addressInputSchema>;
+export type PhoneInput = z.output<typeof phoneInputSchema>;
+export type BillingInput = z.output<typeof billingInputSchema>;
+export type Metadata = z.output<typeof metadataSchema>;
+export type CreateCustomerInput = z.output<typeof createCustomerInputSchema>;
+export type UpdateCustomerInput = z.output<typeof updateCustomerInputSchema>;
+export type UpdatePaymentMethodInput = z.output<ReturnType<typeof updatePaymentMethodInputSchema>>;
+export type TokenizeCardInput = z.output<ReturnType<typeof tokenizeCardInputSchema>>;
+export type PaginationInput = z.output<typeof paginationSchema>;

@@ -1,0 +1,150 @@
+import { randomUUID } from 'node:crypto';
+import { PothosValidationError } from '@pothos/core';
+import { GraphQLError } from 'graphql';
+import { createYoga, useReadinessCheck, type Plugin, type YogaServerInstance } from 'graphql-yoga';
+import type { Logger } from 'pino';
+import type { RequestContext } from './context.js';
+import { authenticate } from './domain/apiKeys.js';
+import { scrubText } from './logger.js';
+import { schema } from './schema/index.js';
+
+export interface YogaOptions {
+  log: Logger;
+  /** Database reachable and no pending migrations. */
+  ready: () => Promise<boolean>;
+}
+
+type ServerContext = Record<string, unknown>;
+
+const EXAMPLE_OPERATION = `# Every request needs an api key: fill in the "api-key" header below.
+mutation Tokenize {
+  tokenizeCard(input: { card: { number: "4242 4242 4242 4242", expMonth: 12, expYear: 30, holderName: "Jane Doe" } }) {
+    __typename
+    ... on TokenizeCardSuccess { duplicate paymentMethod { id retainUntil card { brand bin last4 expMonth expYear } } }
+    ... on Error { code message }
+    ... on ValidationError { fields { path code message } }
+  }
+}
+`;
+
+export function createVaultYoga({ log, ready }: YogaOptions): YogaServerInstance<ServerContext, RequestContext> {
+  return createYoga<ServerContext, RequestContext>({
+    schema,
+    graphqlEndpoint: '/graphql',
+    healthCheckEndpoint: '/healthz',
+    landingPage: false,
+    logging: log.child({ component: 'yoga' }),
+    graphiql: {
+      title: 'Vault',
+      defaultQuery: EXAMPLE_OPERATION,
+      headers: JSON.stringify({ 'api-key': 'sk_test_…' }, null, 2),
+    },
+    context: async ({ request }): Promise<RequestContext> => {
+      const key = presentedKey(request.headers);
+      const principal = key ? await authenticate(key) : null;
+      if (!principal) {
+        throw new GraphQLError(key ? 'Unknown or revoked api key' : 'Missing api key: send it in the "api-key" header', {
+          extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } },
+        });
+      }
+      return { principal, requestId: requestIds.get(request) ?? requestIdOf(request) };
+    },
+    maskedErrors: {
+      maskError(error, message) {
+        const original = error instanceof GraphQLError ? error.originalError : error;
+        if (error instanceof GraphQLError && (!original || original instanceof GraphQLError)) return error;
+        if (original instanceof PothosValidationError) {
+          return new GraphQLError(original.message, { extensions: { code: 'BAD_USER_INPUT' } });
+        }
+        log.error({ err: original ?? error }, 'unexpected error');
+        return new GraphQLError(message, { extensions: { code: 'INTERNAL_SERVER_ERROR' } });
+      },
+      errorMessage: 'Internal server error',
+    },
+    plugins: [
+      useReadinessCheck({ endpoint: '/readyz', check: ready }),
+      useErrorRedaction(),
+      useRequestLog(log),
+    ],
+  });
+}
+
+function presentedKey(headers: Headers): string | undefined {
+  const key = headers.get('api-key')?.trim();
+  if (key) return key;
+  const auth = headers.get('authorization');
+  const match = auth ? /^Bearer\s+(\S+)\s*$/i.exec(auth) : null;
+  return match?.[1];
+}
+
+const requestIds = new WeakMap<Request, string>();
+
+function requestIdOf(request: Request): string {
+  const given = request.headers.get('x-request-id');
+  return given && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();
+}
+
+/**
+ * GraphQL's own coercion and validation messages quote the offending value ("String cannot represent a
+ * non string value: 4111…"), which for a vault can be a card number or CVC. Strip quoted values from every
+ * error message, and mask anything that still looks like a card number.
+ */
+export function redactErrorMessage(message: string): string {
+  return scrubText(
+    message
+      .replace(/(got invalid value) [\s\S]*?(?=( at "|; |$))/, '$1')
+      .replace(/(cannot represent[^:]*?value): [\s\S]*$/, '$1.')
+      .replace(/(Expected value of type "[^"]+"), found [\s\S]*?(?=;|$)/, '$1, found an invalid value')
+      .replace(/(Expected type "[^"]+")\. [\s\S]*$/, '$1.'),
+  );
+}
+
+function useErrorRedaction(): Plugin {
+  return {
+    onResultProcess({ result, setResult }) {
+      const results = Array.isArray(result) ? result : [result];
+      const redacted = results.map((r) => {
+        if (!r || typeof r !== 'object' || !('errors' in r) || !Array.isArray(r.errors)) return r;
+        return {
+          ...r,
+          errors: r.errors.map((e: GraphQLError) =>
+            new GraphQLError(redactErrorMessage(e.message), {
+              nodes: e.nodes,
+              positions: e.positions,
+              path: e.path,
+              extensions: e.extensions,
+            }),
+          ),
+        };
+      });
+      setResult((Array.isArray(result) ? redacted : redacted[0]) as typeof result);
+    },
+  };
+}
+
+function useRequestLog(log: Logger): Plugin {
+  const started = new WeakMap<Request, number>();
+  return {
+    onRequest({ request }) {
+      started.set(request, performance.now());
+      requestIds.set(request, requestIdOf(request));
+    },
+    onResponse({ request, response }) {
+      const start = started.get(request);
+      const requestId = requestIds.get(request);
+      if (requestId) response.headers.set('x-request-id', requestId);
+      const path = new URL(request.url).pathname;
+      if (path === '/healthz' || path === '/readyz') return;
+      log.info(
+        {
+          method: request.method,
+          path,
+          status: response.status,
+          requestId,
+          ms: start === undefined ? undefined : Math.round(performance.now() - start),
+        },
+        'request',
+      );
+    },
+  };
+}

@@ -1,0 +1,102 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import type { TestProject } from 'vitest/node';
+import { migrate } from '../src/db/migrate.js';
+import { ADMIN_PG_URL, TEST_MASTER_KEYS } from './helpers/env.js';
+
+// One database and one real server process for the run: tests talk to it over HTTP with the generated
+// client, and each test creates its own merchant, so files run in parallel without truncating tables.
+// The server's whole log is kept in a file that the hygiene test scans for card data.
+export default async function setup(project: TestProject) {
+  const given = process.env.VAULT_TEST_DATABASE_URL;
+  const dbName = `vault_test_${randomBytes(4).toString('hex')}`;
+  const databaseUrl = given ?? withDatabase(ADMIN_PG_URL, dbName);
+  if (!given) await admin(`CREATE DATABASE ${dbName}`);
+  await migrate(databaseUrl);
+
+  const logDir = mkdtempSync(path.join(tmpdir(), 'vault-test-'));
+  const serverLog = path.join(logDir, 'server.log');
+  const server = await startServerProcess(databaseUrl, serverLog);
+  project.provide('databaseUrl', databaseUrl);
+  project.provide('graphqlUrl', server.url);
+  project.provide('serverLog', serverLog);
+
+  return async () => {
+    await stopProcess(server.child);
+    if (!given) await admin(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+  };
+}
+
+export function withDatabase(url: string, name: string): string {
+  const u = new URL(url);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+async function admin(sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: ADMIN_PG_URL });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+export function serverEnv(databaseUrl: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    NODE_ENV: 'test',
+    DATABASE_URL: databaseUrl,
+    VAULT_MASTER_KEYS: TEST_MASTER_KEYS,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'debug',
+    VAULT_DEMO_MERCHANT: 'false',
+    VAULT_PURGE_INTERVAL_SECONDS: '0',
+    ...extra,
+  };
+}
+
+/** Spawns `src/server.ts` as `npm start` does and resolves once it prints its GraphiQL URL. */
+export async function startServerProcess(
+  databaseUrl: string,
+  logFile: string,
+  extraEnv: Record<string, string> = {},
+): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    env: serverEnv(databaseUrl, extraEnv),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const log = createWriteStream(logFile, { flags: 'a' });
+  child.stdout!.pipe(log);
+  child.stderr!.pipe(log);
+  const url = await new Promise<string>((resolve, reject) => {
+    let buffered = '';
+    const timer = setTimeout(() => reject(new Error(`server did not start; see ${logFile}`)), 60_000);
+    child.stdout!.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString();
+      const match = /GraphiQL: (http\S+)/.exec(buffered);
+      if (match?.[1]) {
+        clearTimeout(timer);
+        resolve(match[1]);
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`server exited with ${code}; see ${logFile}`));
+    });
+  });
+  return { url, child };
+}
+
+export async function stopProcess(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+  if (child.exitCode !== null) return child.exitCode;
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  child.kill(signal);
+  return exited;
+}

@@ -1,0 +1,31 @@
+// Throwaway databases on the test PostgreSQL server (TEST_PG_URL): each test gets its own, dropped afterwards.
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { ADMIN_PG_URL } from './env.js';
+
+export interface TestDatabase {
+  url: string;
+  drop(): Promise<void>;
+}
+
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const name = `vault_t_${randomBytes(6).toString('hex')}`;
+  await withAdminClient((c) => c.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`));
+  const url = new URL(ADMIN_PG_URL);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    // FORCE: a test that failed midway may have left connections open.
+    drop: () => withAdminClient((c) => c.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`)),
+  };
+}
+
+async function withAdminClient(fn: (client: pg.Client) => Promise<unknown>): Promise<void> {
+  const client = new pg.Client({ connectionString: ADMIN_PG_URL });
+  await client.connect();
+  try {
+    await fn(client);
+  } finally {
+    await client.end();
+  }
+}

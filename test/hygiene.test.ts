@@ -1,0 +1,122 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, inject, it } from 'vitest';
+import pg from 'pg';
+import { CreateCustomerDocument, PaymentMethodDocument, TokenizeCardDocument } from '../src/client/index.js';
+import { newMerchant, rawGraphQL, useDatabase } from './helpers/vault.js';
+
+const getDb = useDatabase();
+
+// Distinctive values so a scan finds them wherever they might leak.
+const CARD = '4000056655665556';
+const CVC = '7391';
+const AMEX = '371449635398431';
+
+/** Every 12-19 digit run (spaces/dashes allowed) that passes Luhn: what a leaked card number looks like. */
+function panLike(text: string): string[] {
+  const found: string[] = [];
+  for (const m of text.matchAll(/\d(?:[ -]?\d){11,18}/g)) {
+    const digits = m[0].replace(/\D/g, '');
+    let sum = 0;
+    for (let i = 0; i < digits.length; i++) {
+      let d = Number(digits[digits.length - 1 - i]);
+      if (i % 2 === 1) {
+        d *= 2;
+        if (d > 9) d -= 9;
+      }
+      sum += d;
+    }
+    if (sum % 10 === 0) found.push(digits);
+  }
+  return found;
+}
+
+async function dumpDatabase(): Promise<string> {
+  const client = new pg.Client({ connectionString: inject('databaseUrl') });
+  await client.connect();
+  try {
+    const { rows: tables } = await client.query<{ table_name: string }>(
+      "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'",
+    );
+    let dump = '';
+    for (const { table_name } of tables) {
+      const { rows } = await client.query(`SELECT * FROM "${table_name}"`);
+      dump += `${table_name}\n${rows.map((r) => JSON.stringify(r)).join('\n')}\n`;
+    }
+    return dump;
+  } finally {
+    await client.end();
+  }
+}
+
+describe('card data hygiene', () => {
+  it('stores card data and personal data encrypted, bound to its row', async () => {
+    const m = await newMerchant();
+    const c = await m.client.request(CreateCustomerDocument, {
+      input: { name: 'Zebulon Quartermaine', email: 'zeb@example.com', phone: '5550100', defaultShippingAddress: { line1: 'Sesame Street 1' } },
+    });
+    if (c.createCustomer.__typename !== 'CreateCustomerSuccess') throw new Error('customer');
+    const a = await m.client.request(TokenizeCardDocument, {
+      input: { customerId: c.createCustomer.customer.id, card: { number: CARD, expMonth: 4, expYear: 2031, cvc: CVC.slice(0, 3), holderName: 'Zebulon Quartermaine' } },
+    });
+    const b = await m.client.request(TokenizeCardDocument, { input: { card: { number: AMEX, expMonth: 5, expYear: 2032, cvc: CVC } } });
+    if (a.tokenizeCard.__typename !== 'TokenizeCardSuccess' || b.tokenizeCard.__typename !== 'TokenizeCardSuccess') throw new Error('tokenize');
+
+    const dump = await dumpDatabase();
+    for (const secret of [CARD, AMEX, 'Zebulon', 'zeb@example.com', '5550100', 'Sesame']) expect(dump).not.toContain(secret);
+    expect(panLike(dump)).toEqual([]);
+    const row = await getDb().prisma.paymentMethod.findFirstOrThrow({ where: { merchantId: m.merchantId, id: a.tokenizeCard.paymentMethod.id } });
+    expect(row.cardNumber).toMatch(/^v1\.dk_/);
+    expect(row.cardExpiry).toMatch(/^v1\.dk_/);
+    expect(row.holderName).toMatch(/^v1\.dk_/);
+
+    // A ciphertext moved to another row does not decrypt: the read fails instead of showing it.
+    const other = b.tokenizeCard.paymentMethod.id;
+    await getDb().prisma.$executeRaw`UPDATE payment_methods SET card_expiry = ${row.cardExpiry} WHERE merchant_id = ${m.merchantId} AND id = ${other}`;
+    const moved = await rawGraphQL({ query: 'query($id: ID!) { paymentMethod(id: $id) { card { expMonth } } }', variables: { id: other } }, { 'api-key': m.secretKey });
+    expect(moved.json.errors[0].extensions.code).toBe('INTERNAL_SERVER_ERROR');
+    expect(moved.json.errors[0].message).toBe('Internal server error');
+    expect(moved.text).not.toContain('v1.dk_');
+    // The original row still reads.
+    expect((await m.client.request(PaymentMethodDocument, { id: a.tokenizeCard.paymentMethod.id })).paymentMethod?.card?.expMonth).toBe(4);
+  });
+
+  it('never echoes a card number or CVC in GraphQL errors, even for wrongly typed input', async () => {
+    const m = await newMerchant();
+    const doc = 'mutation($input: TokenizeCardInput!) { tokenizeCard(input: $input) { __typename } }';
+    const variants = [
+      { card: { number: Number(CARD), expMonth: 1, expYear: 2031 } },
+      { card: { number: CARD, expMonth: 1, expYear: 2031, cvc: Number(CVC) } },
+      { card: { number: CARD, expMonth: CARD, expYear: 2031, cvc: CVC } },
+      { card: { number: [CARD], expMonth: 1, expYear: 2031 } },
+      { card: { number: CARD, expMonth: 1, expYear: 2031, cvc: { value: CVC } } },
+    ];
+    for (const input of variants) {
+      const res = await rawGraphQL({ query: doc, variables: { input } }, { 'api-key': m.secretKey });
+      expect(res.json.errors?.length).toBeGreaterThan(0);
+      expect(res.text).not.toContain(CARD);
+      expect(res.text).not.toContain(CVC);
+      expect(panLike(res.text)).toEqual([]);
+    }
+    const literal = await rawGraphQL(
+      { query: `mutation { tokenizeCard(input: { card: { number: ${CARD}, expMonth: 1, expYear: 2031, cvc: ${CVC} } }) { __typename } }` },
+      { 'api-key': m.secretKey },
+    );
+    expect(literal.json.errors?.length).toBeGreaterThan(0);
+    expect(literal.text).not.toContain(CARD);
+    expect(literal.text).not.toContain(CVC);
+  });
+
+  it('leaves no card number or CVC in the server log', async () => {
+    const m = await newMerchant();
+    await m.client.request(TokenizeCardDocument, { input: { card: { number: CARD, expMonth: 4, expYear: 2031, cvc: CVC.slice(0, 3) } } });
+    await m.client.request(TokenizeCardDocument, { input: { card: { number: '4000056655665557', expMonth: 4, expYear: 2031, cvc: CVC } } });
+    await rawGraphQL({ query: `{ paymentMethod(id: "${CARD}") { id } }` }, { 'api-key': m.secretKey });
+    await rawGraphQL({ query: `{ paymentMethod(id: "x") { id } }` }, { 'api-key': CARD });
+    await new Promise((r) => setTimeout(r, 300)); // let the server flush its log
+    const log = readFileSync(inject('serverLog'), 'utf8');
+    expect(log.length).toBeGreaterThan(0);
+    expect(log).toContain('"msg":"request"');
+    for (const secret of [CARD, AMEX, '4000056655665557', m.secretKey]) expect(log).not.toContain(secret);
+    expect(panLike(log)).toEqual([]);
+  });
+});
