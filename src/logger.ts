@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { pino, type Logger, type DestinationStream } from 'pino';
 
 // Card data must never reach a log line. Two independent guards:
@@ -6,7 +7,8 @@ import { pino, type Logger, type DestinationStream } from 'pino';
 //    dashes allowed between them) masked to their last four, whatever field they hide in.
 const SECRET_KEYS =
   /^(cvc|cvv|cvc2|cvv2|card_?cvc|security_?code|number|card_?number|pan|api-?key|authorization|cookie|set-cookie|password|secret(_?key)?|variables|key)$/i;
-const PAN_LIKE = /\d(?:[ -]?\d){11,18}/g;
+// A run glued to letters or underscores (ids, migration names) is not a card number as written.
+const PAN_LIKE = /(?<![\w-])\d(?:[ -]?\d){11,18}(?![\w])/g;
 
 export function scrubText(text: string): string {
   return text.replace(PAN_LIKE, (run) => {
@@ -35,6 +37,8 @@ export function scrub(value: unknown, depth = 0): unknown {
 }
 
 export function createLogger(level: string, destination?: DestinationStream): Logger {
+  // Human-readable lines when a person is watching a development server; JSON everywhere else.
+  const pretty = !destination && process.stdout.isTTY && process.env.NODE_ENV !== 'production' && hasPinoPretty();
   return pino(
     {
       level,
@@ -46,6 +50,7 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
           method.apply(this, args.map((a) => (typeof a === 'string' ? scrubText(a) : a)) as Parameters<typeof method>);
         },
       },
+      ...(pretty && { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service' } } }),
     },
     destination,
   );
@@ -55,4 +60,13 @@ let root: Logger | undefined;
 export function logger(): Logger {
   root ??= createLogger(process.env.LOG_LEVEL ?? 'info');
   return root;
+}
+
+function hasPinoPretty(): boolean {
+  try {
+    createRequire(import.meta.url).resolve('pino-pretty');
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { PothosValidationError } from '@pothos/core';
 import { GraphQLError } from 'graphql';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, useReadinessCheck, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import type { RequestContext } from './context.js';
@@ -34,6 +35,8 @@ export function createVaultYoga({ log, ready }: YogaOptions): YogaServerInstance
     healthCheckEndpoint: '/healthz',
     landingPage: false,
     logging: log.child({ component: 'yoga' }),
+    // Served from the package itself: no CDN scripts on a page where people paste secret keys.
+    renderGraphiQL,
     graphiql: {
       title: 'Vault',
       defaultQuery: EXAMPLE_OPERATION,

@@ -2,20 +2,18 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
-import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { migrate } from '../src/db/migrate.js';
-import { ADMIN_PG_URL, TEST_MASTER_KEYS } from './helpers/env.js';
+import { createTestDatabase } from './helpers/db.js';
+import { TEST_MASTER_KEYS } from './helpers/env.js';
 
 // One database and one real server process for the run: tests talk to it over HTTP with the generated
 // client, and each test creates its own merchant, so files run in parallel without truncating tables.
 // The server's whole log is kept in a file that the hygiene test scans for card data.
 export default async function setup(project: TestProject) {
   const given = process.env.VAULT_TEST_DATABASE_URL;
-  const dbName = `vault_test_${randomBytes(4).toString('hex')}`;
-  const databaseUrl = given ?? withDatabase(ADMIN_PG_URL, dbName);
-  if (!given) await admin(`CREATE DATABASE ${dbName}`);
+  const created = given ? undefined : await createTestDatabase();
+  const databaseUrl = given ?? created!.url;
   await migrate(databaseUrl);
 
   const logDir = mkdtempSync(path.join(tmpdir(), 'vault-test-'));
@@ -27,24 +25,8 @@ export default async function setup(project: TestProject) {
 
   return async () => {
     await stopProcess(server.child);
-    if (!given) await admin(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+    await created?.drop();
   };
-}
-
-export function withDatabase(url: string, name: string): string {
-  const u = new URL(url);
-  u.pathname = `/${name}`;
-  return u.toString();
-}
-
-async function admin(sql: string): Promise<void> {
-  const client = new pg.Client({ connectionString: ADMIN_PG_URL });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
 }
 
 export function serverEnv(databaseUrl: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   CreateCustomerDocument,
   CustomerPaymentMethodsDocument,
+  CustomersDocument,
   DeleteCustomerDocument,
   DeletePaymentMethodDocument,
   ExtendRetentionDocument,
@@ -244,5 +245,27 @@ describe('duplicates', () => {
       expect(ok.filter((r) => !r.duplicate)).toHaveLength(1);
     }
     expect(await getDb().prisma.paymentMethod.count({ where: { merchantId: m.merchantId } })).toBe(2);
+  });
+});
+
+describe('customers list', () => {
+  it('pages newest first and caps first at 100', async () => {
+    const m = await newMerchant();
+    const { createCustomer } = await import('../src/domain/customers.js');
+    const principal = { merchantId: m.merchantId, mode: 'TEST' as const, keyId: 'k', kind: 'SECRET' as const, allowReveal: false };
+    const ids: string[] = [];
+    for (let i = 0; i < 101; i++) ids.push((await createCustomer(principal, { merchantReferenceId: `ref-${i}` })).id);
+    const big = (await m.client.request(CustomersDocument, { first: 1000 })).customers;
+    expect(big.edges).toHaveLength(100);
+    expect(big.pageInfo.hasNextPage).toBe(true);
+    const rest = (await m.client.request(CustomersDocument, { first: 1000, after: big.pageInfo.endCursor })).customers;
+    expect(rest.edges).toHaveLength(1);
+    expect(rest.pageInfo.hasNextPage).toBe(false);
+    // Rows made within one millisecond tie on createdAt (then order by id), so compare as sets.
+    const seen = [...big.edges, ...rest.edges].map((e) => e.node.id);
+    expect(new Set(seen).size).toBe(101);
+    expect([...seen].sort()).toEqual([...ids].sort());
+    const times = [...big.edges, ...rest.edges].map((e) => Date.parse(e.node.createdAt));
+    expect(times).toEqual([...times].sort((a, b) => b - a));
   });
 });

@@ -4,6 +4,7 @@ import { ConfigError } from '../config.js';
 import { createLogger } from '../logger.js';
 import { createApiKey, listApiKeys, revokeApiKey } from '../domain/apiKeys.js';
 import { createMerchant } from '../domain/merchants.js';
+import { rewrapDataKeys } from '../domain/keyRotation.js';
 import { purgeExpired } from '../domain/paymentMethods.js';
 import { VaultError } from '../errors.js';
 import { startRuntime } from '../runtime.js';
@@ -107,6 +108,16 @@ export function buildCli(): Command {
     .action(async (opts: { json?: boolean }) => {
       const purged = await withRuntime(() => purgeExpired());
       print({ purged }, opts.json, () => `purged ${purged} payment method(s)`);
+    });
+
+  const keys = program.command('keys').description('encryption keys');
+  keys
+    .command('rotate')
+    .description('re-wrap every data key under the active (first) master key of VAULT_MASTER_KEYS; safe while servers run')
+    .option('--json', 'print one JSON object')
+    .action(async (opts: { json?: boolean }) => {
+      const result = await withRuntime(() => rewrapDataKeys());
+      print(result, opts.json, () => `re-wrapped ${result.rewrapped} data key(s); ${result.total} in all`);
     });
 
   const db = program.command('db').description('database');

@@ -4,9 +4,19 @@ import type { MasterKeyRing } from '../crypto/masterKeys.js';
 import { encryptionExtension } from './encryption.js';
 import { Keyring } from './keyring.js';
 
-export function createDb(databaseUrl: string, master: MasterKeyRing, poolSize = 10) {
-  const adapter = new PrismaPg({ connectionString: databaseUrl, max: poolSize });
-  const base = new PrismaClient({ adapter });
+export interface DbOptions {
+  poolSize?: number;
+  /** Called with every SQL statement (tests count round-trips with it). */
+  onQuery?: (sql: string) => void;
+}
+
+export function createDb(databaseUrl: string, master: MasterKeyRing, options: DbOptions = {}) {
+  const adapter = new PrismaPg({ connectionString: databaseUrl, max: options.poolSize ?? 10 });
+  const base = new PrismaClient({ adapter, ...(options.onQuery && { log: [{ emit: 'event' as const, level: 'query' as const }] }) });
+  if (options.onQuery) {
+    const onQuery = options.onQuery;
+    (base as unknown as { $on(event: 'query', cb: (e: { query: string }) => void): void }).$on('query', (e) => onQuery(e.query));
+  }
   const keyring = new Keyring(base, master);
   const prisma = base.$extends(encryptionExtension(keyring));
   return { prisma, keyring, disconnect: () => base.$disconnect() };

@@ -10,7 +10,7 @@ import { TEST_MASTER_KEYS } from './env.js';
 export function useDatabase(): () => Db {
   let db: Db | undefined;
   beforeAll(() => {
-    db = createDb(inject('databaseUrl'), parseMasterKeys(TEST_MASTER_KEYS), 4);
+    db = createDb(inject('databaseUrl'), parseMasterKeys(TEST_MASTER_KEYS), { poolSize: 4 });
     setDb(db);
   });
   afterAll(async () => {

@@ -1,0 +1,124 @@
+import { spawnSync } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseMasterKeys } from '../src/crypto/masterKeys.js';
+import { createDb, setDb, type Db } from '../src/db/client.js';
+import { migrate } from '../src/db/migrate.js';
+import { authenticate } from '../src/domain/apiKeys.js';
+import { findPaymentMethod, maskedCard, tokenizeCard } from '../src/domain/paymentMethods.js';
+import type { Principal } from '../src/domain/principal.js';
+import { createTestDatabase, type TestDatabase } from './helpers/db.js';
+import { TEST_MASTER_KEYS } from './helpers/env.js';
+
+// The CLI runs as operators run it (a separate process) against a database of its own: key rotation
+// rewrites every merchant's data keys, which must not disturb the shared test server.
+const NEW_MASTER = `test2:${Buffer.alloc(32, 9).toString('base64')}`;
+let database: TestDatabase;
+let open: Db | undefined;
+
+function cli(args: string[], masterKeys = TEST_MASTER_KEYS) {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', ...args], {
+    env: { ...process.env, NODE_ENV: 'test', DATABASE_URL: database.url, VAULT_MASTER_KEYS: masterKeys, LOG_LEVEL: 'warn' },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+async function useRing(masterKeys: string): Promise<Db> {
+  await open?.disconnect();
+  open = createDb(database.url, parseMasterKeys(masterKeys), { poolSize: 2 });
+  setDb(open);
+  return open;
+}
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  await migrate(database.url);
+});
+afterAll(async () => {
+  setDb(undefined);
+  await open?.disconnect();
+  await database.drop();
+});
+
+describe('operator CLI', () => {
+  let merchant: { merchantId: string; secretKey: string; publishableKey: string };
+
+  it('merchant create --json prints one JSON object and nothing else', () => {
+    const r = cli(['merchant', 'create', '--name', 'Acme', '--json']);
+    expect(r.status).toBe(0);
+    merchant = JSON.parse(r.stdout);
+    expect(Object.keys(merchant).sort()).toEqual(['merchantId', 'publishableKey', 'secretKey']);
+    expect(r.stdout.trim().split('\n')).toHaveLength(1);
+    expect(merchant.merchantId).toMatch(/^mer_/);
+    expect(merchant.secretKey).toMatch(/^sk_test_[0-9A-Za-z]{43}$/);
+    expect(merchant.publishableKey).toMatch(/^pk_test_[0-9A-Za-z]{43}$/);
+  });
+
+  it('creates, lists and revokes keys; keys are shown once and stored only as hashes', async () => {
+    const created = cli(['key', 'create', '--merchant', merchant.merchantId, '--kind', 'secret', '--mode', 'live', '--allow-reveal', '--json']);
+    expect(created.status).toBe(0);
+    const key = JSON.parse(created.stdout) as { keyId: string; key: string };
+    expect(Object.keys(key).sort()).toEqual(['key', 'keyId']);
+    expect(key.key).toMatch(/^sk_live_/);
+
+    const listed = cli(['key', 'list', '--merchant', merchant.merchantId, '--json']);
+    expect(listed.status).toBe(0);
+    const keys = JSON.parse(listed.stdout) as Array<{ keyId: string; kind: string; mode: string; allowReveal: boolean; revokedAt: string | null }>;
+    expect(keys).toHaveLength(3);
+    expect(keys.find((k) => k.keyId === key.keyId)).toMatchObject({ kind: 'SECRET', mode: 'LIVE', allowReveal: true, revokedAt: null });
+    for (const secret of [key.key, merchant.secretKey, merchant.publishableKey]) expect(listed.stdout).not.toContain(secret);
+
+    const db = await useRing(TEST_MASTER_KEYS);
+    const stored = await db.prisma.apiKey.findMany({ where: { merchantId: merchant.merchantId } });
+    for (const row of stored) expect(JSON.stringify(row)).not.toContain(key.key.slice(12));
+    expect(await authenticate(key.key)).toMatchObject({ merchantId: merchant.merchantId, mode: 'LIVE', allowReveal: true });
+
+    expect(cli(['key', 'revoke', key.keyId]).status).toBe(0);
+    expect(await authenticate(key.key)).toBeNull();
+    expect(await authenticate(merchant.secretKey)).not.toBeNull();
+  });
+
+  it('refuses bad arguments with a message and a non-zero exit', () => {
+    const kind = cli(['key', 'create', '--merchant', merchant.merchantId, '--kind', 'admin', '--mode', 'test']);
+    expect(kind.status).not.toBe(0);
+    expect(kind.stderr).toMatch(/secret, publishable/);
+    const unknown = cli(['key', 'create', '--merchant', 'mer_nope', '--kind', 'secret', '--mode', 'test', '--json']);
+    expect(unknown.status).toBe(1);
+    expect(unknown.stdout).toBe('');
+    expect(unknown.stderr).toContain('No merchant');
+    expect(cli(['merchant', 'create']).status).not.toBe(0);
+  });
+
+  it('purge deletes payment methods past retention, and only those', async () => {
+    const db = await useRing(TEST_MASTER_KEYS);
+    const principal: Principal = { merchantId: merchant.merchantId, mode: 'TEST', keyId: 'key_test', kind: 'SECRET', allowReveal: false };
+    const old = await tokenizeCard(principal, { card: { number: '4242424242424242', expMonth: 1, expYear: 2031 } });
+    const kept = await tokenizeCard(principal, { card: { number: '5555555555554444', expMonth: 1, expYear: 2031 } });
+    await db.prisma.paymentMethod.updateMany({ where: { merchantId: merchant.merchantId, id: old.paymentMethod.id }, data: { retainUntil: new Date(Date.now() - 1000) } });
+    const r = cli(['purge', '--json']);
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ purged: 1 });
+    expect(await findPaymentMethod(principal, old.paymentMethod.id)).toBeNull();
+    expect(await findPaymentMethod(principal, kept.paymentMethod.id)).not.toBeNull();
+  });
+
+  it('keys rotate re-wraps every data key under the new master key; data stays readable', async () => {
+    const principal: Principal = { merchantId: merchant.merchantId, mode: 'TEST', keyId: 'key_test', kind: 'SECRET', allowReveal: false };
+    await useRing(TEST_MASTER_KEYS);
+    const pm = await tokenizeCard(principal, { card: { number: '378282246310005', expMonth: 7, expYear: 2032, holderName: 'Rotated' } });
+
+    const r = cli(['keys', 'rotate', '--json'], `${NEW_MASTER},${TEST_MASTER_KEYS}`);
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ rewrapped: 2, total: 2 });
+    expect(JSON.parse(cli(['keys', 'rotate', '--json'], `${NEW_MASTER},${TEST_MASTER_KEYS}`).stdout)).toEqual({ rewrapped: 0, total: 2 });
+
+    // Only the new master key is needed now; the old one alone no longer unwraps anything.
+    const rotated = await useRing(NEW_MASTER);
+    expect((await rotated.prisma.dataKey.findMany()).every((k) => k.masterKeyId === 'test2')).toBe(true);
+    const row = await findPaymentMethod(principal, pm.paymentMethod.id);
+    expect(await maskedCard(row!)).toMatchObject({ last4: '0005', expMonth: 7, holderName: 'Rotated' });
+    await useRing(TEST_MASTER_KEYS);
+    await expect(maskedCard((await findPaymentMethod(principal, pm.paymentMethod.id))!)).rejects.toThrow(/test2/);
+  });
+});
