@@ -17,13 +17,18 @@ export interface YogaOptions {
 
 type ServerContext = Record<string, unknown>;
 
-const EXAMPLE_OPERATION = `# Every request needs an api key: fill in the "api-key" header below.
+const EXAMPLE_OPERATION = `# Fill in the "api-key" header below with a secret key (sk_test_…), then run.
 mutation Tokenize {
-  tokenizeCard(input: { card: { number: "4242 4242 4242 4242", expMonth: 12, expYear: 30, holderName: "Jane Doe" } }) {
+  tokenizeCard(input: {
+    card: { number: "4242 4242 4242 4242", expMonth: 12, expYear: 30, holderName: "Jane Doe" }
+  }) {
     __typename
-    ... on TokenizeCardSuccess { duplicate paymentMethod { id retainUntil card { brand bin last4 expMonth expYear } } }
-    ... on Error { code message }
+    ... on TokenizeCardSuccess {
+      duplicate
+      paymentMethod { id retainUntil card { brand bin last4 expMonth expYear } }
+    }
     ... on ValidationError { fields { path code message } }
+    ... on Error { code message }
   }
 }
 `;
@@ -40,7 +45,8 @@ export function createVaultYoga({ log, ready }: YogaOptions): YogaServerInstance
     graphiql: {
       title: 'Vault',
       defaultQuery: EXAMPLE_OPERATION,
-      headers: JSON.stringify({ 'api-key': 'sk_test_…' }, null, 2),
+      // ASCII only: browsers refuse non-Latin-1 header values before sending anything.
+      headers: JSON.stringify({ 'api-key': 'sk_test_paste_your_secret_key_here' }, null, 2),
     },
     context: async ({ request }): Promise<RequestContext> => {
       const key = presentedKey(request.headers);

@@ -1,10 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, mkdtempSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { migrate } from '../src/db/migrate.js';
 import { createTestDatabase } from './helpers/db.js';
+import { dumpDatabase, panLike } from './helpers/scan.js';
 import { TEST_MASTER_KEYS } from './helpers/env.js';
 
 // One database and one real server process for the run: tests talk to it over HTTP with the generated
@@ -25,7 +26,14 @@ export default async function setup(project: TestProject) {
 
   return async () => {
     await stopProcess(server.child);
+    // After the whole run: no table and no line the server logged may hold a card number in the clear.
+    const leaks = [...panLike(await dumpDatabase(databaseUrl)), ...panLike(readFileSync(serverLog, 'utf8'))];
     await created?.drop();
+    if (leaks.length > 0) {
+      // vitest only logs an error thrown here, so fail the run explicitly.
+      console.error(`FAIL card data hygiene: ${leaks.length} card-number-shaped value(s) in the database or ${serverLog}`);
+      process.exitCode = 1;
+    }
   };
 }
 

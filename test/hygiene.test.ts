@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, inject, it } from 'vitest';
-import pg from 'pg';
 import { CreateCustomerDocument, PaymentMethodDocument, TokenizeCardDocument } from '../src/client/index.js';
+import { dumpDatabase, panLike } from './helpers/scan.js';
 import { newMerchant, rawGraphQL, useDatabase } from './helpers/vault.js';
 
 const getDb = useDatabase();
@@ -10,43 +10,6 @@ const getDb = useDatabase();
 const CARD = '4000056655665556';
 const CVC = '7391';
 const AMEX = '371449635398431';
-
-/** Every 12-19 digit run (spaces/dashes allowed) that passes Luhn: what a leaked card number looks like. */
-function panLike(text: string): string[] {
-  const found: string[] = [];
-  for (const m of text.matchAll(/\d(?:[ -]?\d){11,18}/g)) {
-    const digits = m[0].replace(/\D/g, '');
-    let sum = 0;
-    for (let i = 0; i < digits.length; i++) {
-      let d = Number(digits[digits.length - 1 - i]);
-      if (i % 2 === 1) {
-        d *= 2;
-        if (d > 9) d -= 9;
-      }
-      sum += d;
-    }
-    if (sum % 10 === 0) found.push(digits);
-  }
-  return found;
-}
-
-async function dumpDatabase(): Promise<string> {
-  const client = new pg.Client({ connectionString: inject('databaseUrl') });
-  await client.connect();
-  try {
-    const { rows: tables } = await client.query<{ table_name: string }>(
-      "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'",
-    );
-    let dump = '';
-    for (const { table_name } of tables) {
-      const { rows } = await client.query(`SELECT * FROM "${table_name}"`);
-      dump += `${table_name}\n${rows.map((r) => JSON.stringify(r)).join('\n')}\n`;
-    }
-    return dump;
-  } finally {
-    await client.end();
-  }
-}
 
 describe('card data hygiene', () => {
   it('stores card data and personal data encrypted, bound to its row', async () => {
@@ -61,7 +24,7 @@ describe('card data hygiene', () => {
     const b = await m.client.request(TokenizeCardDocument, { input: { card: { number: AMEX, expMonth: 5, expYear: 2032, cvc: CVC } } });
     if (a.tokenizeCard.__typename !== 'TokenizeCardSuccess' || b.tokenizeCard.__typename !== 'TokenizeCardSuccess') throw new Error('tokenize');
 
-    const dump = await dumpDatabase();
+    const dump = await dumpDatabase(inject('databaseUrl'));
     for (const secret of [CARD, AMEX, 'Zebulon', 'zeb@example.com', '5550100', 'Sesame']) expect(dump).not.toContain(secret);
     expect(panLike(dump)).toEqual([]);
     const row = await getDb().prisma.paymentMethod.findFirstOrThrow({ where: { merchantId: m.merchantId, id: a.tokenizeCard.paymentMethod.id } });

@@ -4,7 +4,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createVaultClient, PaymentMethodDocument, TokenizeCardDocument } from '../src/client/index.js';
+import { parseMasterKeys } from '../src/crypto/masterKeys.js';
+import { createDb, setDb } from '../src/db/client.js';
 import { migrate } from '../src/db/migrate.js';
+import { createMerchant } from '../src/domain/merchants.js';
+import { tokenizeCard } from '../src/domain/paymentMethods.js';
+import { TEST_MASTER_KEYS } from './helpers/env.js';
 import { createTestDatabase } from './helpers/db.js';
 import { startServerProcess, stopProcess } from './global-setup.js';
 
@@ -76,4 +81,35 @@ describe('readiness', () => {
       await stopProcess(server.child);
     }
   });
+});
+
+describe('retention sweep', () => {
+  it('the server purges payment methods past retainUntil periodically', async () => {
+    const database = await createTestDatabase();
+    await migrate(database.url);
+    const db = createDb(database.url, parseMasterKeys(TEST_MASTER_KEYS), { poolSize: 2 });
+    setDb(db);
+    try {
+      const m = await createMerchant({ name: 'sweep' });
+      const principal = { merchantId: m.merchantId, mode: 'TEST' as const, keyId: 'k', kind: 'SECRET' as const, allowReveal: false };
+      const due = await tokenizeCard(principal, { card: { number: '4242424242424242', expMonth: 1, expYear: 2031 } });
+      const kept = await tokenizeCard(principal, { card: { number: '5555555555554444', expMonth: 1, expYear: 2031 } });
+      await db.prisma.paymentMethod.updateMany({ where: { id: due.paymentMethod.id }, data: { retainUntil: new Date(Date.now() - 60_000) } });
+      const server = await startServerProcess(database.url, path.join(dataDir, 'sweep.log'), { VAULT_PURGE_INTERVAL_SECONDS: '1' });
+      try {
+        const deadline = Date.now() + 20_000;
+        while ((await db.prisma.paymentMethod.count({ where: { id: due.paymentMethod.id } })) > 0 && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 200));
+        }
+        expect(await db.prisma.paymentMethod.count({ where: { id: due.paymentMethod.id } })).toBe(0);
+        expect(await db.prisma.paymentMethod.count({ where: { id: kept.paymentMethod.id } })).toBe(1);
+      } finally {
+        await stopProcess(server.child);
+      }
+    } finally {
+      setDb(undefined);
+      await db.disconnect();
+      await database.drop();
+    }
+  }, 60_000);
 });

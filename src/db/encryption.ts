@@ -23,7 +23,7 @@ export function encryptionExtension(keyring: Keyring) {
       const plaintext = typeof value === 'object' && value && 'set' in value ? (value as { set: unknown }).set : value;
       if (plaintext === null) continue;
       if (typeof plaintext !== 'string') throw new Error(`${model}.${field}: encrypted fields take strings`);
-      out[field] = seal(encryption.key, encryption.id, plaintext, aadFor(ids.merchantId, model, field, ids.id));
+      out[field] = seal(encryption.key.reveal(), encryption.id, plaintext, aadFor(ids.merchantId, model, field, ids.id));
     }
     return out;
   }
@@ -85,5 +85,5 @@ export async function openField<M extends EncryptedModel>(
   if (envelope === undefined) throw new Error(`${model}.${field} was not selected`);
   if (envelope === null) return null;
   const key = await keyring.decryptionKey(row.merchantId, envelopeKeyId(envelope));
-  return open(envelope, () => key, aadFor(row.merchantId, model, field, row.id)).toString('utf8');
+  return open(envelope, () => key.reveal(), aadFor(row.merchantId, model, field, row.id)).toString('utf8');
 }

@@ -1,11 +1,12 @@
 import { newId } from '../ids.js';
 import { generateDataKey, unwrapDataKey, wrapDataKey } from '../crypto/dataKeys.js';
 import type { MasterKeyRing } from '../crypto/masterKeys.js';
+import { Secret } from '../crypto/secret.js';
 import type { DataKey, DataKeyPurpose, Prisma } from '../generated/prisma/client.js';
 
 interface UsableKey {
   id: string;
-  key: Buffer;
+  key: Secret<Buffer>;
 }
 
 export interface MerchantKeys {
@@ -14,7 +15,7 @@ export interface MerchantKeys {
   /** Keys fingerprints (HMAC). One per merchant, so equal cards give equal fingerprints. */
   fingerprint: UsableKey;
   /** Every encryption key of the merchant, active or retired, by id: retired keys still decrypt. */
-  byId: Map<string, Buffer>;
+  byId: Map<string, Secret<Buffer>>;
 }
 
 /** The part of a Prisma client (base, extended or transactional) the keyring uses. */
@@ -57,7 +58,7 @@ export class Keyring {
   }
 
   /** The key for an envelope's key id, reloading once when it is not known yet. */
-  async decryptionKey(merchantId: string, keyId: string): Promise<Buffer> {
+  async decryptionKey(merchantId: string, keyId: string): Promise<Secret<Buffer>> {
     let key = (await this.merchantKeys(merchantId)).byId.get(keyId);
     if (!key) {
       this.invalidate(merchantId);
@@ -77,10 +78,10 @@ export class Keyring {
       where: { merchantId },
       orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
     });
-    const byId = new Map<string, Buffer>();
+    const byId = new Map<string, Secret<Buffer>>();
     const active: Partial<Record<DataKeyPurpose, UsableKey>> = {};
     for (const row of rows) {
-      const key = unwrapDataKey(this.master, { merchantId, dataKeyId: row.id, purpose: row.purpose }, row);
+      const key = new Secret(unwrapDataKey(this.master, { merchantId, dataKeyId: row.id, purpose: row.purpose }, row));
       if (row.purpose === 'ENCRYPTION') byId.set(row.id, key);
       if (row.active) active[row.purpose] ??= { id: row.id, key };
     }

@@ -49,7 +49,7 @@ export async function tokenizeCard(principal: Principal, input: unknown, now = n
   if (customerId) await requireCustomer(principal, customerId);
   const card = v.card;
   const { prisma, keyring } = db();
-  const fp = fingerprint((await keyring.merchantKeys(principal.merchantId)).fingerprint.key, card.number);
+  const fp = fingerprint((await keyring.merchantKeys(principal.merchantId)).fingerprint.key.reveal(), card.number);
   const expiry = JSON.stringify({ month: card.expMonth, year: card.expYear } satisfies Expiry);
 
   for (let attempt = 0; attempt < 3; attempt++) {

@@ -4,6 +4,7 @@ import { createVaultClient, type VaultClient } from '../../src/client/index.js';
 import { parseMasterKeys } from '../../src/crypto/masterKeys.js';
 import { createDb, setDb, type Db } from '../../src/db/client.js';
 import { createMerchant } from '../../src/domain/merchants.js';
+import { luhnValid } from '../../src/validation/card.js';
 import { TEST_MASTER_KEYS } from './env.js';
 
 /** Opens the test database in this worker (for setting up merchants and inspecting stored rows). */
@@ -61,16 +62,8 @@ export async function rawGraphQL(
 
 /** Luhn check digit appended to a partial number: makes unique valid test cards. */
 export function withLuhn(partial: string): string {
-  let sum = 0;
-  for (let i = 0; i < partial.length; i++) {
-    let d = Number(partial[partial.length - 1 - i]);
-    if (i % 2 === 0) {
-      d *= 2;
-      if (d > 9) d -= 9;
-    }
-    sum += d;
-  }
-  return partial + String((10 - (sum % 10)) % 10);
+  const digit = [...'0123456789'].find((d) => luhnValid(partial + d));
+  return partial + digit;
 }
 
 /** A fresh Luhn-valid Visa number, unique per call. */
