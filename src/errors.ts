@@ -46,11 +46,6 @@ export class NotFound extends VaultError {
   }
 }
 
-export class Conflict extends VaultError {
-  override name = 'Conflict';
-  readonly code = 'CONFLICT' as const;
-}
-
 export class RetentionLimitExceeded extends VaultError {
   override name = 'RetentionLimitExceeded';
   readonly code = 'RETENTION_LIMIT_EXCEEDED' as const;
@@ -59,12 +54,4 @@ export class RetentionLimitExceeded extends VaultError {
       `Retention can be extended by at most ${maxMonths} months in total; ${remainingMonths} month(s) remain`,
     );
   }
-}
-
-/** Authentication and authorization failures; the transport maps them to 401 / FORBIDDEN. */
-export class Unauthenticated extends Error {
-  override name = 'Unauthenticated';
-}
-export class Forbidden extends Error {
-  override name = 'Forbidden';
 }

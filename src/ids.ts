@@ -19,7 +19,3 @@ export function base62(bytes: Uint8Array, length: number): string {
   }
   return out.padStart(length, '0');
 }
-
-export function hasPrefix(id: string, prefix: IdPrefix): boolean {
-  return id.startsWith(`${prefix}_`) && /^[a-z]+_[0-9A-Za-z]{22}$/.test(id);
-}

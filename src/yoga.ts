@@ -60,11 +60,12 @@ export function createVaultYoga({ log, ready }: YogaOptions): YogaServerInstance
     },
     maskedErrors: {
       maskError(error, message) {
-        const original = error instanceof GraphQLError ? error.originalError : error;
-        if (error instanceof GraphQLError && (!original || original instanceof GraphQLError)) return error;
+        const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
         if (original instanceof PothosValidationError) {
-          return new GraphQLError(original.message, { extensions: { code: 'BAD_USER_INPUT' } });
+          const at = error instanceof GraphQLError ? error : undefined;
+          return new GraphQLError(original.message, { nodes: at?.nodes, path: at?.path, extensions: { code: 'BAD_USER_INPUT' } });
         }
+        if (error instanceof GraphQLError && original instanceof GraphQLError) return error;
         log.error({ err: original ?? error }, 'unexpected error');
         return new GraphQLError(message, { extensions: { code: 'INTERNAL_SERVER_ERROR' } });
       },

@@ -11,7 +11,7 @@ import {
   UpdatePaymentMethodDocument,
   type TokenizeCardMutation,
 } from '../src/client/index.js';
-import { newMerchant, useDatabase, withLuhn, type TestMerchant } from './helpers/vault.js';
+import { newMerchant, rawGraphQL, useDatabase, withLuhn, type TestMerchant } from './helpers/vault.js';
 
 const getDb = useDatabase();
 
@@ -262,6 +262,8 @@ describe('customers list', () => {
     expect(rest.edges).toHaveLength(1);
     expect(rest.pageInfo.hasNextPage).toBe(false);
     // Rows made within one millisecond tie on createdAt (then order by id), so compare as sets.
+    const negative = await rawGraphQL({ query: '{ customers(first: -1) { edges { cursor } } }' }, { 'api-key': m.secretKey });
+    expect(negative.json.errors[0].extensions.code).toBe('BAD_USER_INPUT');
     const seen = [...big.edges, ...rest.edges].map((e) => e.node.id);
     expect(new Set(seen).size).toBe(101);
     expect([...seen].sort()).toEqual([...ids].sort());

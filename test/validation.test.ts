@@ -18,7 +18,6 @@ import {
   extendRetentionMonthsSchema,
   type FieldIssue,
   metadataSchema,
-  paginationSchema,
   tokenizeCardInputSchema,
   updateCustomerInputSchema,
   updatePaymentMethodInputSchema,
@@ -521,20 +520,6 @@ describe('small schemas', () => {
         { path: ['months'], code: 'INVALID_INPUT', message: expect.any(String) },
       ]);
     }
-  });
-
-  it('defaults and caps page sizes', () => {
-    expect(valueOf(validate(paginationSchema, {}, []))).toEqual({ first: 20 });
-    expect(valueOf(validate(paginationSchema, { first: null, after: 'cursor' }, []))).toEqual({ first: 20, after: 'cursor' });
-    expect(valueOf(validate(paginationSchema, { first: 100 }, [])).first).toBe(100);
-    expect(valueOf(validate(paginationSchema, { first: 101 }, [])).first).toBe(100);
-    expect(valueOf(validate(paginationSchema, { first: 5000 }, [])).first).toBe(100);
-    for (const first of [0, -1, 2.5]) {
-      expect(failures(validate(paginationSchema, { first }, ['args']))).toEqual([
-        { path: ['args', 'first'], code: 'INVALID_INPUT', message: expect.any(String) },
-      ]);
-    }
-    expect(failures(validate(paginationSchema, { after: 'c'.repeat(201) }, [])).map((f) => f.path)).toEqual([['after']]);
   });
 
   it('knows every ISO 3166-1 alpha-2 code', () => {

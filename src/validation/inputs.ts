@@ -384,18 +384,6 @@ export const updateCustomerInputSchema = z.object({
 });
 
 // ---------------------------------------------------------------------------------------------------------
-// Pagination
-
-export const DEFAULT_PAGE_SIZE = 20;
-export const MAX_PAGE_SIZE = 100;
-
-export const paginationSchema = z.object({
-  // Oversized pages are capped rather than refused, so clients need not know the limit.
-  first: optional(z.int().min(1)).transform((n) => Math.min(n ?? DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)),
-  after: optional(text(200, PRINTABLE)),
-});
-
-// ---------------------------------------------------------------------------------------------------------
 // Output types for the domain layer
 
 export type CardInput = z.output<ReturnType<typeof cardInputSchema>>;
@@ -407,4 +395,3 @@ export type CreateCustomerInput = z.output<typeof createCustomerInputSchema>;
 export type UpdateCustomerInput = z.output<typeof updateCustomerInputSchema>;
 export type UpdatePaymentMethodInput = z.output<ReturnType<typeof updatePaymentMethodInputSchema>>;
 export type TokenizeCardInput = z.output<ReturnType<typeof tokenizeCardInputSchema>>;
-export type PaginationInput = z.output<typeof paginationSchema>;
