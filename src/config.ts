@@ -16,7 +16,7 @@ const envSchema = z.object({
   VAULT_MASTER_KEYS: z.string().min(1).optional(),
   VAULT_DATA_DIR: z.string().min(1).default('.vault-data'),
   VAULT_DEMO_MERCHANT: bool.optional(),
-  VAULT_PURGE_INTERVAL_SECONDS: z.coerce.number().int().min(0).default(3600),
+  VAULT_PURGE_INTERVAL_SECONDS: z.coerce.number().int().min(0).default(60),
   VAULT_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

@@ -55,3 +55,30 @@ export class RetentionLimitExceeded extends VaultError {
     );
   }
 }
+
+export class TokenExpired extends VaultError {
+  override name = 'TokenExpired';
+  readonly code = 'TOKEN_EXPIRED' as const;
+  constructor(readonly tokenId: string) {
+    super('This card token has expired (tokens are valid for 30 minutes)');
+  }
+}
+
+export class TokenAlreadyUsed extends VaultError {
+  override name = 'TokenAlreadyUsed';
+  readonly code = 'TOKEN_ALREADY_USED' as const;
+  constructor(readonly tokenId: string) {
+    super('This card token has already been used (tokens are single use)');
+  }
+}
+
+/** The operation does not fit the record's current state (e.g. capturing a payment that is not authorized). */
+export class Conflict extends VaultError {
+  override name = 'Conflict';
+  readonly code = 'CONFLICT' as const;
+}
+
+export class IdempotencyConflict extends VaultError {
+  override name = 'IdempotencyConflict';
+  readonly code = 'IDEMPOTENCY_CONFLICT' as const;
+}

@@ -3,7 +3,7 @@ import { Server as NetServer } from 'node:net';
 import type { Logger } from 'pino';
 import { parseConfig, type Config } from './config.js';
 import { countMerchants, createMerchant } from './domain/merchants.js';
-import { purgeExpired } from './domain/paymentMethods.js';
+import { sweep } from './domain/sweep.js';
 import { pendingMigrations } from './db/migrate.js';
 import { createLogger } from './logger.js';
 import { startRuntime, type Runtime } from './runtime.js';
@@ -72,9 +72,9 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
 
 function startPurgeSweep(seconds: number, log: Logger): NodeJS.Timeout {
   const timer = setInterval(() => {
-    purgeExpired()
-      .then((count) => count > 0 && log.info({ count }, 'purged payment methods past retention'))
-      .catch((err: unknown) => log.error({ err }, 'purge sweep failed'));
+    sweep()
+      .then((r) => (r.purgedPaymentMethods || r.destroyedTokenSecrets || r.deletedTokens) && log.info(r, 'sweep'))
+      .catch((err: unknown) => log.error({ err }, 'sweep failed'));
   }, seconds * 1000);
   timer.unref();
   return timer;

@@ -5,7 +5,7 @@ import { createLogger } from '../logger.js';
 import { createApiKey, listApiKeys, revokeApiKey } from '../domain/apiKeys.js';
 import { createMerchant } from '../domain/merchants.js';
 import { rewrapDataKeys } from '../domain/keyRotation.js';
-import { purgeExpired } from '../domain/paymentMethods.js';
+import { sweep } from '../domain/sweep.js';
 import { VaultError } from '../errors.js';
 import { startRuntime } from '../runtime.js';
 
@@ -103,11 +103,13 @@ export function buildCli(): Command {
 
   program
     .command('purge')
-    .description('delete payment methods past their retention date')
+    .description('delete payment methods past their retention date; destroy spent and expired card-token secrets')
     .option('--json', 'print one JSON object')
     .action(async (opts: { json?: boolean }) => {
-      const purged = await withRuntime(() => purgeExpired());
-      print({ purged }, opts.json, () => `purged ${purged} payment method(s)`);
+      const r = await withRuntime(() => sweep());
+      print({ purged: r.purgedPaymentMethods, ...r }, opts.json, () =>
+        `purged ${r.purgedPaymentMethods} payment method(s); destroyed the secrets of ${r.destroyedTokenSecrets} card token(s); deleted ${r.deletedTokens}`,
+      );
     });
 
   const keys = program.command('keys').description('encryption keys');

@@ -8,6 +8,9 @@ import type { Prisma } from '../generated/prisma/client.js';
 export const ENCRYPTED_FIELDS = {
   Customer: ['name', 'email', 'phone', 'phoneCountryCode', 'defaultBillingAddress', 'defaultShippingAddress'],
   PaymentMethod: ['cardNumber', 'cardExpiry', 'holderName', 'nickName', 'billing'],
+  CardToken: ['cardNumber', 'cardExpiry', 'holderName', 'nickName', 'cvc', 'billing'],
+  Payment: ['cardExpiry', 'holderName', 'pendingCard'],
+  IdempotencyKey: ['response'],
 } as const satisfies Partial<Record<Prisma.ModelName, readonly string[]>>;
 
 export type EncryptedModel = keyof typeof ENCRYPTED_FIELDS;

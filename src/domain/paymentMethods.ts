@@ -2,14 +2,16 @@ import { fingerprint } from '../crypto/fingerprint.js';
 import { db } from '../db/client.js';
 import { openField } from '../db/encryption.js';
 import { newId } from '../ids.js';
-import { NotFound, RetentionLimitExceeded, ValidationFailed } from '../errors.js';
+import { NotFound, RetentionLimitExceeded } from '../errors.js';
 import { Prisma as P, type PaymentMethod } from '../generated/prisma/client.js';
 import { isExpired } from '../validation/expiry.js';
 import {
   extendRetentionMonthsSchema,
   tokenizeCardInputSchema,
   updatePaymentMethodInputSchema,
+  type CardInput,
 } from '../validation/inputs.js';
+import { consumeCardToken } from './cardTokens.js';
 import type { Address, Query } from './customers.js';
 import { requireCustomer } from './customers.js';
 import { parseInput, sealable } from './inputs.js';
@@ -42,12 +44,23 @@ function isUniqueViolation(e: unknown): boolean {
  */
 export async function tokenizeCard(principal: Principal, input: unknown, now = new Date()) {
   const v = parseInput(tokenizeCardInputSchema(now), input, ['input'], now);
-  if (!v.card) {
-    throw ValidationFailed.single(['input', 'token'], 'INVALID_INPUT', 'Card tokens are not supported yet; pass card');
-  }
   const customerId = v.customerId ?? null;
   if (customerId) await requireCustomer(principal, customerId);
-  const card = v.card;
+  // A card token is spent only once the rest of the input is known to be good.
+  const fromToken = v.token ? await consumeCardToken(principal, v.token, now) : undefined;
+  const card = fromToken ?? v.card!;
+  return saveCard(principal, { card, customerId, billing: v.billing ?? fromToken?.billing ?? undefined, metadata: v.metadata });
+}
+
+export interface SaveCardInput {
+  card: CardInput;
+  customerId: string | null;
+  billing?: Billing | null;
+  metadata?: unknown;
+}
+
+/** Stores a validated card for a customer (or none), converging on the existing payment method for it. */
+export async function saveCard(principal: Principal, { card, customerId, billing, metadata }: SaveCardInput) {
   const { prisma, keyring } = db();
   const fp = fingerprint((await keyring.merchantKeys(principal.merchantId)).fingerprint.key.reveal(), card.number);
   const expiry = JSON.stringify({ month: card.expMonth, year: card.expYear } satisfies Expiry);
@@ -86,8 +99,8 @@ export async function tokenizeCard(principal: Principal, input: unknown, now = n
           issuer: card.issuer ?? null,
           issuingCountry: card.issuingCountry ?? null,
           cardType: card.cardType ?? null,
-          billing: sealable(v.billing) ?? null,
-          metadata: jsonOrNull(v.metadata) ?? P.DbNull,
+          billing: sealable(billing) ?? null,
+          metadata: jsonOrNull(metadata) ?? P.DbNull,
           retainUntil: retainUntil(card.expMonth, card.expYear),
         },
       });
@@ -196,19 +209,18 @@ export interface CardView {
   cardType: PaymentMethod['cardType'];
 }
 
-type MaskedRow = Pick<
-  PaymentMethod,
-  'merchantId' | 'id' | 'bin' | 'last4' | 'brand' | 'cardExpiry' | 'holderName' | 'nickName' | 'issuer' | 'issuingCountry' | 'cardType'
->;
+type MaskedRow = Pick<PaymentMethod, 'merchantId' | 'id' | 'bin' | 'last4' | 'brand' | 'cardExpiry' | 'holderName'> &
+  Partial<Pick<PaymentMethod, 'nickName' | 'issuer' | 'issuingCountry' | 'cardType'>>;
 
-/** The masked view: never the number; expiry and names are opened for it. */
-export async function maskedCard(row: MaskedRow, now = new Date()): Promise<CardView> {
+/**
+ * The masked view of a stored card (payment method, card token or payment): never the number; expiry and
+ * names are opened for it.
+ */
+export async function maskedCard(row: MaskedRow, model: 'PaymentMethod' | 'CardToken' | 'Payment' = 'PaymentMethod', now = new Date()): Promise<CardView> {
   const { keyring } = db();
-  const [expiryJson, holderName, nickName] = await Promise.all([
-    openField(keyring, 'PaymentMethod', 'cardExpiry', row),
-    openField(keyring, 'PaymentMethod', 'holderName', row),
-    openField(keyring, 'PaymentMethod', 'nickName', row),
-  ]);
+  const open = (field: 'cardExpiry' | 'holderName' | 'nickName') =>
+    field === 'nickName' && model === 'Payment' ? Promise.resolve(null) : openField(keyring, model as 'PaymentMethod', field, row);
+  const [expiryJson, holderName, nickName] = await Promise.all([open('cardExpiry'), open('holderName'), open('nickName')]);
   const expiry = JSON.parse(expiryJson ?? 'null') as Expiry;
   return {
     bin: row.bin,
@@ -219,9 +231,9 @@ export async function maskedCard(row: MaskedRow, now = new Date()): Promise<Card
     expired: isExpired(expiry.month, expiry.year, now),
     holderName,
     nickName,
-    issuer: row.issuer,
-    issuingCountry: row.issuingCountry,
-    cardType: row.cardType,
+    issuer: row.issuer ?? null,
+    issuingCountry: row.issuingCountry ?? null,
+    cardType: row.cardType ?? null,
   };
 }
 

@@ -13,7 +13,7 @@ import { getDatamodel } from '../generated/pothos-prisma-types.js';
 export const builder = new SchemaBuilder<{
   Context: Context;
   PrismaTypes: PrismaTypes;
-  AuthScopes: { secretKey: boolean };
+  AuthScopes: { secretKey: boolean; anyKey: boolean };
   Scalars: {
     DateTime: { Input: Date; Output: Date };
     JSON: { Input: unknown; Output: unknown };
@@ -25,7 +25,7 @@ export const builder = new SchemaBuilder<{
   plugins: [ScopeAuthPlugin, ErrorsPlugin, PrismaPlugin, RelayPlugin],
   defaultFieldNullability: false,
   scopeAuth: {
-    authScopes: (ctx) => ({ secretKey: ctx.principal.kind === 'SECRET' }),
+    authScopes: (ctx) => ({ secretKey: ctx.principal.kind === 'SECRET', anyKey: true }),
     unauthorizedError: () =>
       new GraphQLError('This key may not perform this operation', { extensions: { code: 'FORBIDDEN' } }),
   },

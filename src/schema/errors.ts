@@ -1,4 +1,14 @@
-import { NotFound, RetentionLimitExceeded, ValidationFailed, VaultError, type ErrorCode, type FieldError } from '../errors.js';
+import {
+  Conflict,
+  NotFound,
+  RetentionLimitExceeded,
+  TokenAlreadyUsed,
+  TokenExpired,
+  ValidationFailed,
+  VaultError,
+  type ErrorCode,
+  type FieldError,
+} from '../errors.js';
 import { builder } from './builder.js';
 
 const codes: ErrorCode[] = [
@@ -62,4 +72,28 @@ builder.objectType(RetentionLimitExceeded, {
     maxMonths: t.exposeInt('maxMonths', { description: 'Largest total extension allowed.' }),
     remainingMonths: t.exposeInt('remainingMonths', { description: 'Months that may still be added.' }),
   }),
+});
+
+builder.objectType(TokenExpired, {
+  name: 'TokenExpiredError',
+  description: 'The card token is past its 30 minutes; ask the customer to enter the card again.',
+  interfaces: [ErrorInterface],
+  isTypeOf: (e) => e instanceof TokenExpired,
+  fields: () => ({}),
+});
+
+builder.objectType(TokenAlreadyUsed, {
+  name: 'TokenAlreadyUsedError',
+  description: 'The card token was already used: tokens are single use.',
+  interfaces: [ErrorInterface],
+  isTypeOf: (e) => e instanceof TokenAlreadyUsed,
+  fields: () => ({}),
+});
+
+builder.objectType(Conflict, {
+  name: 'ConflictError',
+  description: "The operation does not fit the record's current state; nothing changed.",
+  interfaces: [ErrorInterface],
+  isTypeOf: (e) => e instanceof Conflict,
+  fields: () => ({}),
 });

@@ -4,6 +4,7 @@ import './errors.js';
 import './common.js';
 import './customers.js';
 import './paymentMethods.js';
+import './cardTokens.js';
 
 builder.queryType({ authScopes: { secretKey: true } });
 builder.mutationType({ authScopes: { secretKey: true } });

@@ -1,5 +1,5 @@
 import { CardBrand, CardType, PaymentMethodType } from '../generated/prisma/enums.js';
-import { NotFound, RetentionLimitExceeded, ValidationFailed } from '../errors.js';
+import { NotFound, RetentionLimitExceeded, TokenAlreadyUsed, TokenExpired, ValidationFailed } from '../errors.js';
 import {
   billingOf,
   deletePaymentMethod,
@@ -14,10 +14,10 @@ import { builder } from './builder.js';
 import { BillingInput, BillingType } from './common.js';
 
 const CardBrandEnum = builder.enumType(CardBrand, { name: 'CardBrand', description: 'Detected from the number.' });
-const CardTypeEnum = builder.enumType(CardType, { name: 'CardType' });
+export const CardTypeEnum = builder.enumType(CardType, { name: 'CardType' });
 const PaymentMethodTypeEnum = builder.enumType(PaymentMethodType, { name: 'PaymentMethodType' });
 
-const CardViewType = builder.objectRef<CardView>('CardView').implement({
+export const CardViewType = builder.objectRef<CardView>('CardView').implement({
   description: 'The masked card: never the full number or the CVC.',
   fields: (t) => ({
     bin: t.exposeString('bin', { description: 'First 6 digits.' }),
@@ -56,7 +56,7 @@ export const PaymentMethodRef = builder.prismaObject('PaymentMethod', {
   }),
 });
 
-const CardInput = builder.inputType('CardInput', {
+export const CardInput = builder.inputType('CardInput', {
   fields: (t) => ({
     number: t.string({ required: true, description: '12-19 digits; spaces and dashes allowed.' }),
     expMonth: t.int({ required: true }),
@@ -126,7 +126,7 @@ builder.mutationFields((t) => ({
   tokenizeCard: t.field({
     type: TokenizeCardSuccess,
     description: 'Vaults a card and returns its payment method; the same card again returns the same one.',
-    errors: { types: [ValidationFailed, NotFound] },
+    errors: { types: [ValidationFailed, NotFound, TokenExpired, TokenAlreadyUsed] },
     args: { input: t.arg({ type: TokenizeCardInput, required: true }) },
     resolve: (_root, { input }, ctx) => tokenizeCard(ctx.principal, input),
   }),

@@ -351,6 +351,13 @@ export function tokenizeCardInputSchema(now: Date) {
     }, crossField);
 }
 
+export function createCardTokenInputSchema(now: Date) {
+  return z.object({
+    card: cardInputSchema(now),
+    billing: optional(billingInputSchema),
+  });
+}
+
 export const extendRetentionMonthsSchema = z
   .int()
   .min(1, 'Must be between 1 and 24 months')

@@ -1,0 +1,109 @@
+import { db } from '../db/client.js';
+import { openField } from '../db/encryption.js';
+import { newId } from '../ids.js';
+import { NotFound, TokenAlreadyUsed, TokenExpired } from '../errors.js';
+import type { CardToken } from '../generated/prisma/client.js';
+import { createCardTokenInputSchema, type CardInput } from '../validation/inputs.js';
+import { parseInput, sealable } from './inputs.js';
+import type { Billing } from './paymentMethods.js';
+import { tenant, type Principal } from './principal.js';
+
+export const CARD_TOKEN_TTL_MS = 30 * 60 * 1000;
+/** Spent and expired tokens keep their masked fields this long (so late uses answer TOKEN_EXPIRED), then go. */
+export const CARD_TOKEN_KEEP_MS = 7 * 24 * 60 * 60 * 1000;
+
+/** A card token's card, opened for the one operation that uses it. */
+export type TokenCard = CardInput & { billing: Billing | null };
+
+/** Creates a single-use `tok_` valid 30 minutes; the CVC is kept, encrypted, only until the token is used. */
+export async function createCardToken(principal: Principal, input: unknown, now = new Date()) {
+  const v = parseInput(createCardTokenInputSchema(now), input, ['input'], now);
+  const { card } = v;
+  return db().prisma.cardToken.create({
+    data: {
+      ...tenant(principal),
+      id: newId('tok'),
+      cardNumber: card.number,
+      cardExpiry: JSON.stringify({ month: card.expMonth, year: card.expYear }),
+      holderName: card.holderName ?? null,
+      nickName: card.nickName ?? null,
+      cvc: card.cvc ?? null,
+      billing: sealable(v.billing) ?? null,
+      bin: card.bin,
+      last4: card.last4,
+      brand: card.brand,
+      issuer: card.issuer ?? null,
+      issuingCountry: card.issuingCountry ?? null,
+      cardType: card.cardType ?? null,
+      expiresAt: new Date(now.getTime() + CARD_TOKEN_TTL_MS),
+    },
+  });
+}
+
+export async function findCardToken(principal: Principal, id: string) {
+  return db().prisma.cardToken.findFirst({ where: { ...tenant(principal), id } });
+}
+
+/**
+ * Spends a token and returns its card. The conditional update is the single point of truth: of any number
+ * of concurrent uses, across processes, exactly one matches `used_at IS NULL`. The number and CVC are then
+ * destroyed; if the process dies in between, the sweep destroys them.
+ */
+export async function consumeCardToken(principal: Principal, id: string, now = new Date()): Promise<TokenCard> {
+  const { prisma, keyring } = db();
+  const { count } = await prisma.cardToken.updateMany({
+    where: { ...tenant(principal), id, usedAt: null, expiresAt: { gt: now } },
+    data: { usedAt: now },
+  });
+  if (count === 0) {
+    const token = await prisma.cardToken.findFirst({ where: { ...tenant(principal), id }, select: { usedAt: true } });
+    if (!token) throw new NotFound('card token', id);
+    throw token.usedAt ? new TokenAlreadyUsed(id) : new TokenExpired(id);
+  }
+  const row = await prisma.cardToken.findFirstOrThrow({ where: { ...tenant(principal), id } });
+  try {
+    const open = (field: 'cardNumber' | 'cardExpiry' | 'holderName' | 'nickName' | 'cvc' | 'billing') =>
+      openField(keyring, 'CardToken', field, row);
+    const [number, expiry, holderName, nickName, cvc, billing] = await Promise.all(
+      (['cardNumber', 'cardExpiry', 'holderName', 'nickName', 'cvc', 'billing'] as const).map(open),
+    );
+    if (!number || !expiry) throw new Error(`card token ${id} has no card data`);
+    const { month, year } = JSON.parse(expiry) as { month: number; year: number };
+    return {
+      number,
+      expMonth: month,
+      expYear: year,
+      cvc: cvc ?? undefined,
+      holderName: holderName ?? undefined,
+      nickName: nickName ?? undefined,
+      issuer: row.issuer ?? undefined,
+      issuingCountry: row.issuingCountry ?? undefined,
+      cardType: row.cardType ?? undefined,
+      brand: row.brand,
+      bin: row.bin,
+      last4: row.last4,
+      billing: billing ? (JSON.parse(billing) as Billing) : null,
+    };
+  } finally {
+    await prisma.cardToken.updateMany({ where: { ...tenant(principal), id }, data: { cardNumber: null, cvc: null } });
+  }
+}
+
+/**
+ * Destroys the number and CVC of every used or expired token, and deletes tokens expired for a week.
+ * Returns how many tokens lost their secrets and how many were deleted.
+ */
+export async function sweepCardTokens(now = new Date()): Promise<{ destroyed: number; deleted: number }> {
+  const { prisma } = db();
+  const destroyed = await prisma.cardToken.updateMany({
+    where: {
+      OR: [{ usedAt: { not: null } }, { expiresAt: { lte: now } }],
+      AND: [{ OR: [{ cardNumber: { not: null } }, { cvc: { not: null } }] }],
+    },
+    data: { cardNumber: null, cvc: null },
+  });
+  const deleted = await prisma.cardToken.deleteMany({ where: { expiresAt: { lte: new Date(now.getTime() - CARD_TOKEN_KEEP_MS) } } });
+  return { destroyed: destroyed.count, deleted: deleted.count };
+}
+
+export type CardTokenRow = CardToken;
