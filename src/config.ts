@@ -18,6 +18,7 @@ const envSchema = z.object({
   VAULT_DEMO_MERCHANT: bool.optional(),
   VAULT_PURGE_INTERVAL_SECONDS: z.coerce.number().int().min(0).default(60),
   VAULT_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
+  VAULT_PUBLIC_URL: z.url({ protocol: /^https?$/, error: 'must be an absolute http(s) URL' }).transform((u) => u.replace(/\/+$/, '')).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

@@ -12,7 +12,8 @@ export type ErrorCode =
   | 'RETENTION_LIMIT_EXCEEDED'
   | 'TOKEN_EXPIRED'
   | 'TOKEN_ALREADY_USED'
-  | 'IDEMPOTENCY_CONFLICT';
+  | 'IDEMPOTENCY_CONFLICT'
+  | 'CONNECTOR_UNAVAILABLE';
 
 export interface FieldError {
   path: string[];
@@ -81,4 +82,10 @@ export class Conflict extends VaultError {
 export class IdempotencyConflict extends VaultError {
   override name = 'IdempotencyConflict';
   readonly code = 'IDEMPOTENCY_CONFLICT' as const;
+}
+
+/** No payment connector serves this request: an unknown connector id, or none configured for the key's mode. */
+export class ConnectorUnavailable extends VaultError {
+  override name = 'ConnectorUnavailable';
+  readonly code = 'CONNECTOR_UNAVAILABLE' as const;
 }

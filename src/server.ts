@@ -73,7 +73,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
 function startPurgeSweep(seconds: number, log: Logger): NodeJS.Timeout {
   const timer = setInterval(() => {
     sweep()
-      .then((r) => (r.purgedPaymentMethods || r.destroyedTokenSecrets || r.deletedTokens) && log.info(r, 'sweep'))
+      .then((r) => Object.values(r).some((n) => n > 0) && log.info(r, 'sweep'))
       .catch((err: unknown) => log.error({ err }, 'sweep failed'));
   }, seconds * 1000);
   timer.unref();

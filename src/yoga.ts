@@ -5,7 +5,9 @@ import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, useReadinessCheck, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import type { RequestContext } from './context.js';
+import { useSandboxChallenge } from './connectors/sandboxChallenge.js';
 import { authenticate } from './domain/apiKeys.js';
+import { useIdempotency } from './idempotency.js';
 import { scrubText } from './logger.js';
 import { schema } from './schema/index.js';
 
@@ -75,6 +77,8 @@ export function createVaultYoga({ log, ready }: YogaOptions): YogaServerInstance
       useReadinessCheck({ endpoint: '/readyz', check: ready }),
       useErrorRedaction(),
       useRequestLog(log),
+      useSandboxChallenge(log),
+      useIdempotency(log),
     ],
   });
 }

@@ -1,15 +1,21 @@
 import { sweepCardTokens } from './cardTokens.js';
+import { sweepIdempotencyKeys } from './idempotency.js';
 import { purgeExpired } from './paymentMethods.js';
 
 export interface SweepResult {
   purgedPaymentMethods: number;
   destroyedTokenSecrets: number;
   deletedTokens: number;
+  deletedIdempotencyKeys: number;
 }
 
-/** Everything time destroys: payment methods past retention, card-token secrets past use or expiry. */
+/**
+ * Everything time destroys: payment methods past retention, card-token secrets past use or expiry,
+ * idempotency keys past their 24 hours.
+ */
 export async function sweep(now = new Date()): Promise<SweepResult> {
   const purgedPaymentMethods = await purgeExpired(now);
   const tokens = await sweepCardTokens(now);
-  return { purgedPaymentMethods, destroyedTokenSecrets: tokens.destroyed, deletedTokens: tokens.deleted };
+  const deletedIdempotencyKeys = await sweepIdempotencyKeys(now);
+  return { purgedPaymentMethods, destroyedTokenSecrets: tokens.destroyed, deletedTokens: tokens.deleted, deletedIdempotencyKeys };
 }

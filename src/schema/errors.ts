@@ -1,5 +1,6 @@
 import {
   Conflict,
+  ConnectorUnavailable,
   NotFound,
   RetentionLimitExceeded,
   TokenAlreadyUsed,
@@ -23,6 +24,7 @@ const codes: ErrorCode[] = [
   'TOKEN_EXPIRED',
   'TOKEN_ALREADY_USED',
   'IDEMPOTENCY_CONFLICT',
+  'CONNECTOR_UNAVAILABLE',
 ];
 
 export const ErrorCodeEnum = builder.enumType('ErrorCode', {
@@ -95,5 +97,13 @@ builder.objectType(Conflict, {
   description: "The operation does not fit the record's current state; nothing changed.",
   interfaces: [ErrorInterface],
   isTypeOf: (e) => e instanceof Conflict,
+  fields: () => ({}),
+});
+
+builder.objectType(ConnectorUnavailable, {
+  name: 'ConnectorUnavailableError',
+  description: 'No payment connector can take this payment (unknown connector id, or none configured for this mode); nothing changed.',
+  interfaces: [ErrorInterface],
+  isTypeOf: (e) => e instanceof ConnectorUnavailable,
   fields: () => ({}),
 });

@@ -5,6 +5,7 @@ import './common.js';
 import './customers.js';
 import './paymentMethods.js';
 import './cardTokens.js';
+import './payments.js';
 
 builder.queryType({ authScopes: { secretKey: true } });
 builder.mutationType({ authScopes: { secretKey: true } });

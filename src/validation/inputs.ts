@@ -12,6 +12,7 @@
 import { z } from 'zod';
 import { bin, checkCardNumber, cvcLengths, last4 } from './card.js';
 import { isCountryCode } from './countries.js';
+import { isCurrencyCode } from './currencies.js';
 import { expiryIssues, fullExpYear } from './expiry.js';
 
 export type ValidationCode = 'INVALID_INPUT' | 'INVALID_CARD_NUMBER' | 'CARD_EXPIRED' | 'INVALID_EXPIRY' | 'INVALID_CVC';
@@ -402,3 +403,63 @@ export type CreateCustomerInput = z.output<typeof createCustomerInputSchema>;
 export type UpdateCustomerInput = z.output<typeof updateCustomerInputSchema>;
 export type UpdatePaymentMethodInput = z.output<ReturnType<typeof updatePaymentMethodInputSchema>>;
 export type TokenizeCardInput = z.output<ReturnType<typeof tokenizeCardInputSchema>>;
+
+// ---------------------------------------------------------------------------------------------------------
+// Payments
+
+/** Largest amount of one payment, in minor units (999,999.99 in a two-decimal currency). */
+export const MAX_PAYMENT_AMOUNT = 99_999_999;
+
+const currencySchema = z
+  .string()
+  .trim()
+  .toUpperCase()
+  .refine(isCurrencyCode, 'Must be an ISO 4217 currency code');
+
+function isHttpUrl(s: string): boolean {
+  if (!URL.canParse(s)) return false;
+  const { protocol } = new URL(s);
+  return protocol === 'http:' || protocol === 'https:';
+}
+
+const httpUrlSchema = text(2000).refine(isHttpUrl, 'Must be an absolute http or https URL');
+
+export const captureAmountSchema = z.int().min(1).max(MAX_PAYMENT_AMOUNT);
+
+export function createPaymentInputSchema(now: Date) {
+  return z
+    .object({
+      amount: z.int().min(1).max(MAX_PAYMENT_AMOUNT),
+      currency: currencySchema,
+      paymentMethodId: optional(text(64, PRINTABLE)),
+      token: optional(text(200, PRINTABLE)),
+      card: optional(cardInputSchema(now)),
+      customerId: optional(text(64, PRINTABLE)),
+      captureMethod: optional(z.enum(['AUTOMATIC', 'MANUAL'])),
+      initiator: optional(z.enum(['CUSTOMER', 'MERCHANT'])),
+      savePaymentMethod: optional(z.boolean()),
+      connectorId: optional(text(64, PRINTABLE)),
+      returnUrl: optional(httpUrlSchema),
+    })
+    .superRefine((input, ctx) => {
+      const passed = passedField(ctx);
+      const given = (key: keyof typeof input) => !passed(key) || input[key] !== undefined;
+      if ((['paymentMethodId', 'token', 'card'] as const).filter(given).length !== 1) {
+        ctx.addIssue({ code: 'custom', path: ['card'], message: 'Provide exactly one of paymentMethodId, token or card' });
+      }
+      if (passed('savePaymentMethod') && input.savePaymentMethod && !given('card') && !given('token')) {
+        ctx.addIssue({ code: 'custom', path: ['savePaymentMethod'], message: 'Only a card or a card token can be saved during a payment' });
+      }
+      if (passed('initiator') && input.initiator === 'MERCHANT' && !given('paymentMethodId')) {
+        ctx.addIssue({ code: 'custom', path: ['initiator'], message: 'A merchant-initiated payment needs a stored payment method' });
+      }
+    }, crossField)
+    .transform(({ captureMethod, initiator, savePaymentMethod, ...rest }) => ({
+      ...rest,
+      captureMethod: captureMethod ?? 'AUTOMATIC',
+      initiator: initiator ?? 'CUSTOMER',
+      savePaymentMethod: savePaymentMethod ?? false,
+    }));
+}
+
+export type CreatePaymentInput = z.output<ReturnType<typeof createPaymentInputSchema>>;

@@ -1,0 +1,139 @@
+import { createHash } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { db } from '../db/client.js';
+import { openField } from '../db/encryption.js';
+import { Prisma as P, type IdempotencyKey } from '../generated/prisma/client.js';
+import type { Principal } from './principal.js';
+
+// Idempotency keys. A row per (merchant, mode, key) records the fingerprint of the first request and, once
+// it finished, its response (sealed: a response may carry card data). The primary key decides who acts:
+// of any number of concurrent requests with one key, across processes, exactly one inserts the row and
+// executes; the others wait for its response and replay it.
+
+export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
+/**
+ * An IN_PROGRESS row this old is presumed orphaned (its process died before recording the outcome) and may
+ * be taken over, so a crash cannot block a key for 24 hours. The price: a request still running after this
+ * long would be executed a second time by a retry. Every mutation finishes far sooner.
+ */
+export const IDEMPOTENCY_STALE_MS = 60 * 1000;
+/** How long a concurrent request waits for the first one's response before answering `busy`. */
+export const IDEMPOTENCY_WAIT_MS = 15 * 1000;
+const POLL_MS = 25;
+
+/** Proof that this caller holds the key: completing or abandoning touches only the row it claimed. */
+export interface Claim {
+  merchantId: string;
+  id: string;
+  claimedAt: Date;
+}
+
+export type BeginOutcome =
+  | { kind: 'execute'; claim: Claim }
+  | { kind: 'replay'; response: unknown }
+  | { kind: 'conflict' }
+  | { kind: 'busy' };
+
+export interface IdempotentRequest {
+  operationName: string | null;
+  /** The printed (normalised) document. */
+  document: string;
+  variables: unknown;
+}
+
+/**
+ * What makes two requests "the same". The caller's authority (key kind, reveal permission) is part of it:
+ * a replay skips authorization, so it must never hand a response to a key that could not have produced it
+ * (a publishable key replaying a secret key's response, a key without reveal replaying a reveal).
+ */
+export function requestFingerprint(principal: Principal, request: IdempotentRequest): string {
+  return sha256(
+    canonicalJson({
+      operationName: request.operationName,
+      document: request.document,
+      variables: request.variables ?? {},
+      authority: { kind: principal.kind, allowReveal: principal.allowReveal },
+    }),
+  );
+}
+
+/** Claims the key for this request, or says why not: replay the stored response, conflict, or still busy. */
+export async function begin(principal: Principal, key: string, fingerprint: string, now = new Date()): Promise<BeginOutcome> {
+  const { prisma, keyring } = db();
+  const ids = { merchantId: principal.merchantId, id: rowId(principal, key) };
+  const started = performance.now();
+  const elapsed = () => performance.now() - started;
+  for (;;) {
+    const at = new Date(now.getTime() + elapsed());
+    const { count } = await prisma.idempotencyKey.createMany({
+      data: [{ ...ids, requestHash: fingerprint, status: 'IN_PROGRESS', createdAt: at, expiresAt: new Date(at.getTime() + IDEMPOTENCY_TTL_MS) }],
+      skipDuplicates: true,
+    });
+    if (count === 1) return { kind: 'execute', claim: { ...ids, claimedAt: at } };
+    const row = await prisma.idempotencyKey.findUnique({ where: { merchantId_id: ids } });
+    if (!row) continue;
+    if (!isLive(row, at)) {
+      // Conditional on the state read, so a claim or completion made meanwhile by another caller survives.
+      await prisma.idempotencyKey.deleteMany({ where: { ...ids, createdAt: row.createdAt, status: row.status } });
+      continue;
+    }
+    if (row.requestHash !== fingerprint) return { kind: 'conflict' };
+    if (row.status === 'COMPLETED') {
+      const response = await openField(keyring, 'IdempotencyKey', 'response', row);
+      if (response === null) throw new Error(`idempotency key ${row.id} is completed without a response`);
+      return { kind: 'replay', response: JSON.parse(response) };
+    }
+    if (elapsed() >= IDEMPOTENCY_WAIT_MS) return { kind: 'busy' };
+    await sleep(POLL_MS + Math.random() * POLL_MS);
+  }
+}
+
+/** Stores the response of the claimed request. False when the claim was lost (taken over as stale). */
+export async function complete(claim: Claim, response: unknown): Promise<boolean> {
+  try {
+    await db().prisma.idempotencyKey.update({
+      where: { merchantId_id: { merchantId: claim.merchantId, id: claim.id }, status: 'IN_PROGRESS', createdAt: claim.claimedAt },
+      data: { status: 'COMPLETED', response: JSON.stringify(response) },
+    });
+    return true;
+  } catch (err) {
+    if (err instanceof P.PrismaClientKnownRequestError && err.code === 'P2025') return false;
+    throw err;
+  }
+}
+
+/** Releases the claim without a response, so that a retry acts (after an unexpected fault). */
+export async function abandon(claim: Claim): Promise<void> {
+  await db().prisma.idempotencyKey.deleteMany({
+    where: { merchantId: claim.merchantId, id: claim.id, status: 'IN_PROGRESS', createdAt: claim.claimedAt },
+  });
+}
+
+/** Deletes keys past their 24 hours. */
+export async function sweepIdempotencyKeys(now = new Date()): Promise<number> {
+  const { count } = await db().prisma.idempotencyKey.deleteMany({ where: { expiresAt: { lte: now } } });
+  return count;
+}
+
+/** Keys are the client's strings: hashed with the mode so test and live keys of a merchant never meet. */
+function rowId(principal: Principal, key: string): string {
+  return sha256(`${principal.mode}:${key}`);
+}
+
+function isLive(row: IdempotencyKey, at: Date): boolean {
+  if (row.expiresAt <= at) return false;
+  return row.status === 'COMPLETED' || at.getTime() - row.createdAt.getTime() < IDEMPOTENCY_STALE_MS;
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/** JSON with object keys sorted at every depth: equal values give equal strings. */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v,
+  );
+}

@@ -1,0 +1,276 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { connectorFor } from '../connectors/index.js';
+import { SANDBOX_CONNECTOR_ID } from '../connectors/sandbox.js';
+import { db, type Prisma, type Tx } from '../db/client.js';
+import { openField } from '../db/encryption.js';
+import { Conflict, NotFound, ValidationFailed, type FieldError } from '../errors.js';
+import type { Prisma as P, Payment, PaymentStatus } from '../generated/prisma/client.js';
+import { newId } from '../ids.js';
+import { captureAmountSchema, createPaymentInputSchema, type CardInput, type CreatePaymentInput } from '../validation/inputs.js';
+import { consumeCardToken } from './cardTokens.js';
+import { requireCustomer, type Query } from './customers.js';
+import { parseInput } from './inputs.js';
+import { maskedCard, saveCard, type Billing, type CardView } from './paymentMethods.js';
+import { tenant, type Principal } from './principal.js';
+
+/** The card of a payment that saves it once its challenge succeeds: what saveCard needs, never the CVC. */
+interface PendingCard {
+  card: Omit<CardInput, 'cvc'>;
+  billing: Billing | null;
+}
+
+/** Where the card of a payment comes from, opened for the connector. */
+interface CardSource {
+  card: CardInput;
+  billing: Billing | null;
+  customerId: string | null;
+  paymentMethodId?: string;
+  cardTokenId?: string;
+}
+
+const SUCCEEDED: ReadonlySet<PaymentStatus> = new Set(['COMPLETED', 'AUTHORIZED']);
+const CANCELLABLE: readonly PaymentStatus[] = ['AUTHORIZED', 'REQUIRES_ACTION'];
+
+const hashSecret = (secret: string) => createHash('sha256').update(secret, 'utf8').digest();
+
+export interface CreatePaymentOptions {
+  /** The vault's public origin (and path prefix), for the challenge URL. */
+  baseUrl: string;
+  now?: Date;
+}
+
+/**
+ * Pays with a stored payment method, a card token or a card, through the connector of the key's mode. A
+ * decline is a FAILED payment, not an error. With `savePaymentMethod` the card is vaulted only once the
+ * payment succeeded: at once, or after a successful challenge (meanwhile it waits, sealed and without its
+ * CVC, in `pendingCard`).
+ */
+export async function createPayment(principal: Principal, input: unknown, { baseUrl, now = new Date() }: CreatePaymentOptions): Promise<Payment> {
+  const v = parseInput(createPaymentInputSchema(now), input, ['input'], now);
+  const connector = connectorFor(principal, v.connectorId);
+  if (v.customerId) await requireCustomer(principal, v.customerId);
+  const source = await cardSource(principal, v, now);
+  const { cvc, ...card } = source.card;
+
+  const paymentId = newId('pay');
+  const secret = randomBytes(32).toString('base64url');
+  const result = await connector.authorize({
+    paymentId,
+    amount: v.amount,
+    currency: v.currency,
+    captureMethod: v.captureMethod,
+    initiator: v.initiator,
+    card: { number: card.number, expMonth: card.expMonth, expYear: card.expYear, cvc, holderName: card.holderName },
+    challenge: { baseUrl, secret },
+  });
+  const succeeded = SUCCEEDED.has(result.status);
+  const challenged = result.status === 'REQUIRES_ACTION';
+
+  const { prisma } = db();
+  const saved =
+    v.savePaymentMethod && succeeded
+      ? (await saveCard(principal, { card, customerId: source.customerId, billing: source.billing })).paymentMethod
+      : undefined;
+  return prisma.$transaction(async (tx) => {
+    const payment = await tx.payment.create({
+      data: {
+        ...tenant(principal),
+        id: paymentId,
+        customerId: source.customerId,
+        amount: v.amount,
+        amountCaptured: result.status === 'COMPLETED' ? v.amount : 0,
+        currency: v.currency,
+        status: result.status,
+        captureMethod: v.captureMethod,
+        initiator: v.initiator,
+        paymentMethodId: source.paymentMethodId ?? null,
+        savedPaymentMethodId: saved?.id ?? null,
+        cardTokenId: source.cardTokenId ?? null,
+        savePaymentMethod: v.savePaymentMethod,
+        bin: card.bin,
+        last4: card.last4,
+        brand: card.brand,
+        cardExpiry: JSON.stringify({ month: card.expMonth, year: card.expYear }),
+        holderName: card.holderName ?? null,
+        pendingCard: v.savePaymentMethod && challenged ? JSON.stringify({ card, billing: source.billing } satisfies PendingCard) : null,
+        connectorId: connector.id,
+        connectorReference: result.reference,
+        redirectUrl: result.redirectUrl ?? null,
+        returnUrl: v.returnUrl ?? null,
+        challengeSecretHash: challenged ? hashSecret(secret).toString('hex') : null,
+        failureCode: result.failureCode ?? null,
+        failureMessage: result.failureMessage ?? null,
+      },
+    });
+    if (source.paymentMethodId) {
+      await tx.paymentMethod.updateMany({ where: { ...tenant(principal), id: source.paymentMethodId }, data: { lastUsedAt: now } });
+      if (succeeded && v.initiator === 'CUSTOMER') await markCustomerInitiated(tx, principal, source.paymentMethodId, now);
+    }
+    if (saved) await markCustomerInitiated(tx, principal, saved.id, now);
+    return payment;
+  });
+}
+
+async function cardSource(principal: Principal, v: CreatePaymentInput, now: Date): Promise<CardSource> {
+  if (v.paymentMethodId) return storedCard(principal, v, v.paymentMethodId);
+  if (v.token) {
+    // Spent last: every other part of the input is known to be good.
+    const { billing, ...card } = await consumeCardToken(principal, v.token, now);
+    return { card, billing, customerId: v.customerId ?? null, cardTokenId: v.token };
+  }
+  return { card: v.card!, billing: null, customerId: v.customerId ?? null };
+}
+
+/**
+ * The one read path of a stored card number: opened here for the connector, never returned. A
+ * merchant-initiated payment needs a payment method that already went through a customer-initiated one.
+ */
+async function storedCard(principal: Principal, v: CreatePaymentInput, id: string): Promise<CardSource> {
+  const { prisma, keyring } = db();
+  const pm = await prisma.paymentMethod.findFirst({ where: { ...tenant(principal), id } });
+  if (!pm) throw new NotFound('payment method', id);
+  const refused: FieldError[] = [];
+  if (v.initiator === 'MERCHANT' && !pm.citCompletedAt) {
+    refused.push({
+      path: ['input', 'initiator'],
+      code: 'INVALID_INPUT',
+      message: 'A merchant-initiated payment needs a payment method that completed a customer-initiated payment before',
+    });
+  }
+  if (v.customerId && pm.customerId && v.customerId !== pm.customerId) {
+    refused.push({ path: ['input', 'customerId'], code: 'INVALID_INPUT', message: 'The payment method belongs to another customer' });
+  }
+  if (refused.length > 0) throw new ValidationFailed(refused);
+
+  const open = (field: 'cardNumber' | 'cardExpiry' | 'holderName') => openField(keyring, 'PaymentMethod', field, pm);
+  const [number, expiry, holderName] = await Promise.all([open('cardNumber'), open('cardExpiry'), open('holderName')]);
+  if (!number || !expiry) throw new Error(`payment method ${id} has no card data`);
+  const { month, year } = JSON.parse(expiry) as { month: number; year: number };
+  return {
+    card: { number, expMonth: month, expYear: year, holderName: holderName ?? undefined, bin: pm.bin, last4: pm.last4, brand: pm.brand },
+    billing: null,
+    customerId: v.customerId ?? pm.customerId,
+    paymentMethodId: pm.id,
+  };
+}
+
+/** Merchant-initiated payments may use this payment method from now on. */
+async function markCustomerInitiated(client: Tx | Prisma, principal: Principal, paymentMethodId: string, now: Date) {
+  await client.paymentMethod.updateMany({
+    where: { ...tenant(principal), id: paymentMethodId, citCompletedAt: null },
+    data: { citCompletedAt: now },
+  });
+}
+
+export async function findPayment(principal: Principal, id: string, query: Query = {}) {
+  return db().prisma.payment.findFirst({ ...(query as {}), where: { ...tenant(principal), id } });
+}
+
+async function requirePayment(principal: Principal, id: string): Promise<Payment> {
+  const payment = await findPayment(principal, id);
+  if (!payment) throw new NotFound('payment', id);
+  return payment;
+}
+
+/**
+ * Moves a payment out of one of `from` states. The status in the WHERE clause decides races (a capture
+ * against a cancel, a cancel against a challenge): exactly one transition wins, the others get Conflict.
+ */
+async function transition(principal: Principal, id: string, from: readonly PaymentStatus[], data: P.PaymentUpdateManyMutationInput): Promise<Payment> {
+  const { prisma } = db();
+  const { count } = await prisma.payment.updateMany({ where: { ...tenant(principal), id, status: { in: [...from] } }, data });
+  if (count === 0) throw new Conflict('The payment changed state meanwhile; nothing was done');
+  return prisma.payment.findFirstOrThrow({ where: { ...tenant(principal), id } });
+}
+
+/** Captures an AUTHORIZED payment: all of it by default, or 1..amount (the rest is released). */
+export async function capturePayment(principal: Principal, id: string, amount?: unknown): Promise<Payment> {
+  const requested = amount === undefined || amount === null ? undefined : parseInput(captureAmountSchema, amount, ['amount']);
+  const payment = await requirePayment(principal, id);
+  if (payment.status !== 'AUTHORIZED') {
+    throw new Conflict(`Only an authorized payment can be captured; this one is ${payment.status.toLowerCase()}`);
+  }
+  const captured = requested ?? payment.amount;
+  if (captured > payment.amount) {
+    throw ValidationFailed.single(['amount'], 'INVALID_INPUT', `Must be at most ${payment.amount}, the authorized amount`);
+  }
+  const result = await connectorFor(principal, payment.connectorId).capture({
+    paymentId: id,
+    reference: payment.connectorReference,
+    amount: captured,
+    currency: payment.currency,
+  });
+  return transition(principal, id, ['AUTHORIZED'], { status: result.status, amountCaptured: captured });
+}
+
+/** Voids an authorization, or abandons a payment awaiting its challenge (its pending card is destroyed). */
+export async function cancelPayment(principal: Principal, id: string): Promise<Payment> {
+  const payment = await requirePayment(principal, id);
+  if (!CANCELLABLE.includes(payment.status)) {
+    throw new Conflict(`Only an authorized payment or one awaiting authentication can be cancelled; this one is ${payment.status.toLowerCase()}`);
+  }
+  const result = await connectorFor(principal, payment.connectorId).cancel({ paymentId: id, reference: payment.connectorReference });
+  return transition(principal, id, CANCELLABLE, { status: result.status, pendingCard: null, redirectUrl: null });
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The sandbox's 3-D Secure challenge. The customer's browser carries no api key: the secret in the challenge
+// URL is the credential, so a payment is found by its id alone and then authenticated by the secret.
+
+/**
+ * The sandbox payment whose challenge secret this is; NotFound for an unknown id and a wrong secret alike.
+ * The secret's SHA-256 is compared in constant time.
+ */
+async function challengedPayment(paymentId: string, secret: string): Promise<Payment> {
+  const presented = hashSecret(secret);
+  const payment = await db().prisma.payment.findFirst({ where: { id: paymentId, connectorId: SANDBOX_CONNECTOR_ID } });
+  const stored = payment?.challengeSecretHash ? Buffer.from(payment.challengeSecretHash, 'hex') : undefined;
+  if (!payment || !stored || stored.length !== presented.length || !timingSafeEqual(stored, presented)) {
+    throw new NotFound('payment', paymentId);
+  }
+  return payment;
+}
+
+/** What the challenge page shows: the payment and its masked card. */
+export async function findChallenge(paymentId: string, secret: string): Promise<{ payment: Payment; card: CardView }> {
+  const payment = await challengedPayment(paymentId, secret);
+  return { payment, card: await maskedCard(payment, 'Payment') };
+}
+
+/**
+ * The customer's answer to the challenge. Only a payment still REQUIRES_ACTION moves: success completes it
+ * (or authorizes it, for manual capture) and saves its pending card; failure fails it. A repeat, or an
+ * answer after a cancel, changes nothing and returns the payment as it is.
+ */
+export async function completeChallenge(paymentId: string, secret: string, outcome: 'success' | 'failure', now = new Date()): Promise<Payment> {
+  const payment = await challengedPayment(paymentId, secret);
+  if (payment.status !== 'REQUIRES_ACTION') return payment;
+  const { prisma, keyring } = db();
+  const key = { merchantId: payment.merchantId, id: payment.id };
+  const succeeded = outcome === 'success';
+  // Opened before the transition clears it.
+  const pendingJson = succeeded ? await openField(keyring, 'Payment', 'pendingCard', payment) : null;
+  const authorizeOnly = payment.captureMethod === 'MANUAL';
+  const { count } = await prisma.payment.updateMany({
+    where: { ...key, status: 'REQUIRES_ACTION' },
+    data: {
+      ...(succeeded
+        ? { status: authorizeOnly ? 'AUTHORIZED' : 'COMPLETED', amountCaptured: authorizeOnly ? 0 : payment.amount }
+        : { status: 'FAILED', failureCode: 'authentication_failed', failureMessage: 'The customer failed 3-D Secure authentication' }),
+      pendingCard: null,
+      redirectUrl: null,
+    },
+  });
+  if (count === 1 && succeeded) {
+    // The challenge page acts for the payment's own tenant; no api key is involved.
+    const principal: Principal = { merchantId: payment.merchantId, mode: payment.mode, keyId: 'sandbox-challenge', kind: 'SECRET', allowReveal: false };
+    if (payment.paymentMethodId) await markCustomerInitiated(prisma, principal, payment.paymentMethodId, now);
+    if (pendingJson) {
+      const pending = JSON.parse(pendingJson) as PendingCard;
+      const { paymentMethod } = await saveCard(principal, { card: pending.card, customerId: payment.customerId, billing: pending.billing });
+      await markCustomerInitiated(prisma, principal, paymentMethod.id, now);
+      await prisma.payment.update({ where: { merchantId_id: key }, data: { savedPaymentMethodId: paymentMethod.id } });
+    }
+  }
+  return prisma.payment.findFirstOrThrow({ where: key });
+}
