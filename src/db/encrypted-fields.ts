@@ -9,7 +9,8 @@ export const ENCRYPTED_FIELDS = {
   Customer: ['name', 'email', 'phone', 'phoneCountryCode', 'defaultBillingAddress', 'defaultShippingAddress'],
   PaymentMethod: ['cardNumber', 'cardExpiry', 'holderName', 'nickName', 'billing'],
   CardToken: ['cardNumber', 'cardExpiry', 'holderName', 'nickName', 'cvc', 'billing'],
-  Payment: ['cardExpiry', 'holderName', 'pendingCard'],
+  // redirectUrl carries the challenge secret while a payment awaits its challenge.
+  Payment: ['cardExpiry', 'holderName', 'pendingCard', 'redirectUrl'],
   IdempotencyKey: ['response'],
 } as const satisfies Partial<Record<Prisma.ModelName, readonly string[]>>;
 

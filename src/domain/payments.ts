@@ -274,3 +274,8 @@ export async function completeChallenge(paymentId: string, secret: string, outco
   }
   return prisma.payment.findFirstOrThrow({ where: key });
 }
+
+/** The challenge URL (it holds the challenge secret, so it is stored sealed). */
+export function paymentRedirectUrl(row: Pick<Payment, 'merchantId' | 'id' | 'redirectUrl'>): Promise<string | null> {
+  return openField(db().keyring, 'Payment', 'redirectUrl', row);
+}

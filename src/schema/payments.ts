@@ -1,6 +1,6 @@
 import { config } from '../config.js';
 import { Conflict, ConnectorUnavailable, NotFound, TokenAlreadyUsed, TokenExpired, ValidationFailed } from '../errors.js';
-import { cancelPayment, capturePayment, createPayment, findPayment } from '../domain/payments.js';
+import { cancelPayment, capturePayment, createPayment, findPayment, paymentRedirectUrl } from '../domain/payments.js';
 import { findPaymentMethod, maskedCard } from '../domain/paymentMethods.js';
 import type { Payment } from '../generated/prisma/client.js';
 import { CaptureMethod, PaymentInitiator } from '../generated/prisma/enums.js';
@@ -50,8 +50,9 @@ const PaymentRef = builder.prismaObject('Payment', {
     card: t.field({ type: CardViewType, description: 'The masked card paid with.', resolve: (p) => maskedCard(p, 'Payment') }),
     connectorId: t.exposeString('connectorId', { description: 'The connector that processed it (`sandbox` in test mode).' }),
     connectorReference: t.exposeString('connectorReference', { nullable: true, description: "The connector's id for this payment." }),
-    redirectUrl: t.exposeString('redirectUrl', {
+    redirectUrl: t.string({
       nullable: true,
+      resolve: (p) => paymentRedirectUrl(p),
       description: 'While REQUIRES_ACTION: send the customer here to authenticate; they come back to returnUrl. Null once settled.',
     }),
     failureCode: t.exposeString('failureCode', {
