@@ -5,7 +5,7 @@ import { NotFound, TokenAlreadyUsed, TokenExpired } from '../errors.js';
 import type { CardToken } from '../generated/prisma/client.js';
 import { createCardTokenInputSchema, type CardInput } from '../validation/inputs.js';
 import { parseInput, sealable } from './inputs.js';
-import type { Billing } from './paymentMethods.js';
+import { cardColumns, type Billing } from './paymentMethods.js';
 import { tenant, type Principal } from './principal.js';
 
 export const CARD_TOKEN_TTL_MS = 30 * 60 * 1000;
@@ -23,18 +23,9 @@ export async function createCardToken(principal: Principal, input: unknown, now 
     data: {
       ...tenant(principal),
       id: newId('tok'),
-      cardNumber: card.number,
-      cardExpiry: JSON.stringify({ month: card.expMonth, year: card.expYear }),
-      holderName: card.holderName ?? null,
-      nickName: card.nickName ?? null,
+      ...cardColumns(card),
       cvc: card.cvc ?? null,
       billing: sealable(v.billing) ?? null,
-      bin: card.bin,
-      last4: card.last4,
-      brand: card.brand,
-      issuer: card.issuer ?? null,
-      issuingCountry: card.issuingCountry ?? null,
-      cardType: card.cardType ?? null,
       expiresAt: new Date(now.getTime() + CARD_TOKEN_TTL_MS),
     },
   });

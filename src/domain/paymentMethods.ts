@@ -29,6 +29,22 @@ interface Expiry {
   year: number;
 }
 
+/** The card columns shared by payment methods and card tokens (the sealed ones are sealed on write). */
+export function cardColumns(card: CardInput) {
+  return {
+    cardNumber: card.number,
+    cardExpiry: JSON.stringify({ month: card.expMonth, year: card.expYear } satisfies Expiry),
+    holderName: card.holderName ?? null,
+    nickName: card.nickName ?? null,
+    bin: card.bin,
+    last4: card.last4,
+    brand: card.brand,
+    issuer: card.issuer ?? null,
+    issuingCountry: card.issuingCountry ?? null,
+    cardType: card.cardType ?? null,
+  };
+}
+
 const pmKey = (p: Principal, id: string) => ({ merchantId_id: { merchantId: p.merchantId, id } });
 const jsonOrNull = (v: unknown) => (v === undefined ? undefined : v === null ? P.DbNull : (v as P.InputJsonValue));
 
@@ -89,16 +105,7 @@ export async function saveCard(principal: Principal, { card, customerId, billing
           customerId,
           type: 'CARD',
           fingerprint: fp,
-          cardNumber: card.number,
-          cardExpiry: expiry,
-          holderName: card.holderName ?? null,
-          nickName: card.nickName ?? null,
-          bin: card.bin,
-          last4: card.last4,
-          brand: card.brand,
-          issuer: card.issuer ?? null,
-          issuingCountry: card.issuingCountry ?? null,
-          cardType: card.cardType ?? null,
+          ...cardColumns(card),
           billing: sealable(billing) ?? null,
           metadata: jsonOrNull(metadata) ?? P.DbNull,
           retainUntil: retainUntil(card.expMonth, card.expYear),
