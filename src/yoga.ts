@@ -5,6 +5,7 @@ import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, useReadinessCheck, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import type { RequestContext } from './context.js';
+import { assertOriginAllowed, useMerchantCors } from './cors.js';
 import { useSandboxChallenge } from './connectors/sandboxChallenge.js';
 import { authenticate } from './domain/apiKeys.js';
 import { useIdempotency } from './idempotency.js';
@@ -58,6 +59,7 @@ export function createVaultYoga({ log, ready }: YogaOptions): YogaServerInstance
           extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } },
         });
       }
+      await assertOriginAllowed(request, principal);
       return { principal, requestId: requestIds.get(request) ?? requestIdOf(request) };
     },
     maskedErrors: {
@@ -73,7 +75,10 @@ export function createVaultYoga({ log, ready }: YogaOptions): YogaServerInstance
       },
       errorMessage: 'Internal server error',
     },
+    // Yoga's default CORS allows every origin; ours allows each merchant's own (src/cors.ts).
+    cors: false,
     plugins: [
+      useMerchantCors(),
       useReadinessCheck({ endpoint: '/readyz', check: ready }),
       useErrorRedaction(),
       useRequestLog(log),

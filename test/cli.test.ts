@@ -79,6 +79,18 @@ describe('operator CLI', () => {
     expect(await authenticate(merchant.secretKey)).not.toBeNull();
   });
 
+  it('allows, lists and disallows browser origins', () => {
+    const allowed = cli(['merchant', 'allow-origin', '--merchant', merchant.merchantId, '--origin', 'https://Shop.Example/', '--json']);
+    expect(allowed.status).toBe(0);
+    expect(JSON.parse(allowed.stdout)).toMatchObject({ origin: 'https://shop.example', allowed: true });
+    expect(JSON.parse(cli(['merchant', 'origins', '--merchant', merchant.merchantId, '--json']).stdout)).toEqual(['https://shop.example']);
+    const bad = cli(['merchant', 'allow-origin', '--merchant', merchant.merchantId, '--origin', 'https://shop.example/checkout']);
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/no path/);
+    expect(JSON.parse(cli(['merchant', 'disallow-origin', '--merchant', merchant.merchantId, '--origin', 'https://shop.example', '--json']).stdout)).toMatchObject({ removed: true });
+    expect(JSON.parse(cli(['merchant', 'origins', '--merchant', merchant.merchantId, '--json']).stdout)).toEqual([]);
+  });
+
   it('refuses bad arguments with a message and a non-zero exit', () => {
     const kind = cli(['key', 'create', '--merchant', merchant.merchantId, '--kind', 'admin', '--mode', 'test']);
     expect(kind.status).not.toBe(0);

@@ -4,6 +4,7 @@ import { ConfigError } from '../config.js';
 import { createLogger } from '../logger.js';
 import { createApiKey, listApiKeys, revokeApiKey } from '../domain/apiKeys.js';
 import { createMerchant } from '../domain/merchants.js';
+import { allowOrigin, disallowOrigin, listOrigins } from '../domain/origins.js';
 import { rewrapDataKeys } from '../domain/keyRotation.js';
 import { sweep } from '../domain/sweep.js';
 import { VaultError } from '../errors.js';
@@ -51,6 +52,36 @@ export function buildCli(): Command {
           '(keys are shown only once)',
         ].join('\n'),
       );
+    });
+
+  merchant
+    .command('allow-origin')
+    .description('let browser pages on ORIGIN call the API with this merchant\'s keys (createCardToken)')
+    .requiredOption('--merchant <id>', 'merchant id')
+    .requiredOption('--origin <origin>', 'e.g. https://shop.example')
+    .option('--json', 'print one JSON object')
+    .action(async (opts: { merchant: string; origin: string; json?: boolean }) => {
+      const origin = await withRuntime(() => allowOrigin(opts.merchant, opts.origin));
+      print({ merchantId: opts.merchant, origin, allowed: true }, opts.json, () => `allowed ${origin}`);
+    });
+  merchant
+    .command('disallow-origin')
+    .description('remove ORIGIN from the merchant\'s allowed browser origins')
+    .requiredOption('--merchant <id>', 'merchant id')
+    .requiredOption('--origin <origin>', 'origin to remove')
+    .option('--json', 'print one JSON object')
+    .action(async (opts: { merchant: string; origin: string; json?: boolean }) => {
+      const removed = await withRuntime(() => disallowOrigin(opts.merchant, opts.origin));
+      print({ merchantId: opts.merchant, removed }, opts.json, () => (removed ? 'removed' : 'was not allowed'));
+    });
+  merchant
+    .command('origins')
+    .description("list the merchant's allowed browser origins")
+    .requiredOption('--merchant <id>', 'merchant id')
+    .option('--json', 'print one JSON array')
+    .action(async (opts: { merchant: string; json?: boolean }) => {
+      const origins = await withRuntime(() => listOrigins(opts.merchant));
+      print(origins, opts.json, () => origins.join('\n') || '(none)');
     });
 
   const key = program.command('key').description('api keys');
