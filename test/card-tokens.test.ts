@@ -2,6 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { clientFor, newMerchant, rawGraphQL, useDatabase } from './helpers/vault.js';
 import { CreateCardTokenDocument, PaymentMethodDocument, TokenizeCardDocument } from '../src/client/index.js';
 import { sweepCardTokens } from '../src/domain/cardTokens.js';
+import { createVaultClient } from '../src/client/index.js';
+import { startServerProcess, stopProcess } from './global-setup.js';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { inject } from 'vitest';
 
 const getDb = useDatabase();
 
@@ -61,6 +66,24 @@ describe('card tokens', () => {
     const kinds = results.map((r) => r.tokenizeCard.__typename);
     expect(kinds.filter((k) => k === 'TokenizeCardSuccess')).toHaveLength(1);
     expect(kinds.filter((k) => k === 'TokenAlreadyUsedError')).toHaveLength(9);
+  });
+
+  it('across two server processes on one database, exactly one use succeeds', async () => {
+    const second = await startServerProcess(inject('databaseUrl'), path.join(tmpdir(), `vault-second-${process.pid}.log`));
+    try {
+      const m = await newMerchant();
+      const t = await token(m.publishableKey, { number: '378282246310005', cvc: '1234' });
+      const other = createVaultClient({ url: second.url, apiKey: m.secretKey });
+      const results = await Promise.all(
+        Array.from({ length: 12 }, (_, i) => (i % 2 ? other : m.client).request(TokenizeCardDocument, { input: { token: t.id } })),
+      );
+      const kinds = results.map((r) => r.tokenizeCard.__typename);
+      expect(kinds.filter((k) => k === 'TokenizeCardSuccess')).toHaveLength(1);
+      expect(kinds.filter((k) => k === 'TokenAlreadyUsedError')).toHaveLength(11);
+      expect(await getDb().prisma.paymentMethod.count({ where: { merchantId: m.merchantId } })).toBe(1);
+    } finally {
+      await stopProcess(second.child);
+    }
   });
 
   it('a token past its expiry is TOKEN_EXPIRED, and the sweep destroys its CVC', async () => {
