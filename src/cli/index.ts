@@ -4,7 +4,7 @@ import { ConfigError } from '../config.js';
 import { createLogger } from '../logger.js';
 import { createApiKey, listApiKeys, revokeApiKey } from '../domain/apiKeys.js';
 import { createMerchant } from '../domain/merchants.js';
-import { allowOrigin, disallowOrigin, listOrigins } from '../domain/origins.js';
+import { allowOrigin, disallowOrigin, listOrigins, normalizeOrigin } from '../domain/origins.js';
 import { rewrapDataKeys } from '../domain/keyRotation.js';
 import { sweep } from '../domain/sweep.js';
 import { VaultError } from '../errors.js';
@@ -71,8 +71,9 @@ export function buildCli(): Command {
     .requiredOption('--origin <origin>', 'origin to remove')
     .option('--json', 'print one JSON object')
     .action(async (opts: { merchant: string; origin: string; json?: boolean }) => {
-      const removed = await withRuntime(() => disallowOrigin(opts.merchant, opts.origin));
-      print({ merchantId: opts.merchant, removed }, opts.json, () => (removed ? 'removed' : 'was not allowed'));
+      const origin = normalizeOrigin(opts.origin);
+      const removed = await withRuntime(() => disallowOrigin(opts.merchant, origin));
+      print({ merchantId: opts.merchant, origin, removed }, opts.json, () => (removed ? `removed ${origin}` : `${origin} was not allowed`));
     });
   merchant
     .command('origins')

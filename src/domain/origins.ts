@@ -1,20 +1,23 @@
 import { db } from '../db/client.js';
 import { NotFound, ValidationFailed } from '../errors.js';
 
-/**
- * Browser origins allowed to call the API for a merchant: `scheme://host[:port]`, http or https, lower-case,
- * default port dropped. Anything with a path, query, credentials or fragment is refused.
- */
+// Browser origins allowed to call the API for a merchant (CORS, src/cors.ts). Stored normalized, exactly as
+// browsers send the Origin header, so a check is one equality match on an index; no cache, so allowing or
+// disallowing an origin applies from the next request on.
+
+const INVALID = 'Origin must be scheme://host[:port] (http or https) with no path, query or fragment, e.g. https://shop.example';
+
+/** `scheme://host[:port]`, http or https, lower-case, default port dropped; anything else is refused. */
 export function normalizeOrigin(value: string): string {
   let url: URL;
   try {
     url = new URL(value.trim());
   } catch {
-    throw ValidationFailed.single(['origin'], 'INVALID_INPUT', 'Origin must look like https://shop.example or http://localhost:3000');
+    throw ValidationFailed.single(['origin'], 'INVALID_INPUT', INVALID);
   }
-  const bare = (url.pathname === '/' || url.pathname === '') && !url.search && !url.hash && !url.username && !url.password;
-  if (!['http:', 'https:'].includes(url.protocol) || !bare) {
-    throw ValidationFailed.single(['origin'], 'INVALID_INPUT', 'Origin must be scheme://host[:port] with no path, query or fragment');
+  // href keeps whatever URL.origin drops: credentials, path, an empty "?" or "#".
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.href !== `${url.origin}/`) {
+    throw ValidationFailed.single(['origin'], 'INVALID_INPUT', INVALID);
   }
   return url.origin;
 }
@@ -24,6 +27,7 @@ async function requireMerchant(merchantId: string): Promise<void> {
   if (!found) throw new NotFound('merchant', merchantId);
 }
 
+/** Adds the origin (idempotent) and returns it normalized. */
 export async function allowOrigin(merchantId: string, origin: string): Promise<string> {
   const normalized = normalizeOrigin(origin);
   await requireMerchant(merchantId);
@@ -31,22 +35,28 @@ export async function allowOrigin(merchantId: string, origin: string): Promise<s
   return normalized;
 }
 
+/** Removes the origin; false when it was not on the list. */
 export async function disallowOrigin(merchantId: string, origin: string): Promise<boolean> {
-  const { count } = await db().prisma.merchantOrigin.deleteMany({ where: { merchantId, origin: normalizeOrigin(origin) } });
+  const normalized = normalizeOrigin(origin);
+  await requireMerchant(merchantId);
+  const { count } = await db().prisma.merchantOrigin.deleteMany({ where: { merchantId, origin: normalized } });
   return count > 0;
 }
 
 export async function listOrigins(merchantId: string): Promise<string[]> {
   await requireMerchant(merchantId);
-  const rows = await db().prisma.merchantOrigin.findMany({ where: { merchantId }, orderBy: { origin: 'asc' } });
+  const rows = await db().prisma.merchantOrigin.findMany({ where: { merchantId }, orderBy: { origin: 'asc' }, select: { origin: true } });
   return rows.map((r) => r.origin);
 }
 
-/** Is the origin allowed for this merchant (or, without one, for any merchant: preflights carry no key)? */
-export async function isOriginAllowed(origin: string, merchantId?: string): Promise<boolean> {
-  const row = await db().prisma.merchantOrigin.findFirst({
-    where: { origin, ...(merchantId && { merchantId }) },
-    select: { origin: true },
-  });
+/** `origin` is compared as sent (browsers send it normalized); the primary key (merchant_id, origin) answers. */
+export async function isOriginAllowed(merchantId: string, origin: string): Promise<boolean> {
+  const row = await db().prisma.merchantOrigin.findUnique({ where: { merchantId_origin: { merchantId, origin } }, select: { origin: true } });
+  return row !== null;
+}
+
+/** On any merchant's list: what a preflight, which carries no api key, can be answered on. */
+export async function isOriginKnown(origin: string): Promise<boolean> {
+  const row = await db().prisma.merchantOrigin.findFirst({ where: { origin }, select: { origin: true } });
   return row !== null;
 }
