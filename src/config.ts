@@ -19,6 +19,10 @@ const envSchema = z.object({
   VAULT_PURGE_INTERVAL_SECONDS: z.coerce.number().int().min(0).default(60),
   VAULT_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
   VAULT_PUBLIC_URL: z.url({ protocol: /^https?$/, error: 'must be an absolute http(s) URL' }).transform((u) => u.replace(/\/+$/, '')).optional(),
+  /** forwardRequest: the whole upstream exchange, redirects and body included. */
+  VAULT_FORWARD_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(15_000),
+  /** forwardRequest: the largest upstream response body returned (larger ones fail with FORWARD_FAILED). */
+  VAULT_FORWARD_MAX_RESPONSE_BYTES: z.coerce.number().int().min(1024).max(16 * 1024 * 1024).default(1024 * 1024),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

@@ -13,12 +13,23 @@ export type ErrorCode =
   | 'TOKEN_EXPIRED'
   | 'TOKEN_ALREADY_USED'
   | 'IDEMPOTENCY_CONFLICT'
-  | 'CONNECTOR_UNAVAILABLE';
+  | 'CONNECTOR_UNAVAILABLE'
+  | 'TOKENIZATION_FAILED'
+  | 'FORWARD_FAILED';
 
 export interface FieldError {
   path: string[];
   code: ErrorCode;
   message: string;
+}
+
+/**
+ * The key may not do this (reveal without the permission, forward to a host not on the list). Not a domain
+ * result: the API answers it as a GraphQL error with extensions.code FORBIDDEN, like a publishable key
+ * calling a secret-key operation.
+ */
+export class Forbidden extends Error {
+  override name = 'Forbidden';
 }
 
 export abstract class VaultError extends Error {
@@ -88,4 +99,22 @@ export class IdempotencyConflict extends VaultError {
 export class ConnectorUnavailable extends VaultError {
   override name = 'ConnectorUnavailable';
   readonly code = 'CONNECTOR_UNAVAILABLE' as const;
+}
+
+/** A connector or token service provider refused to issue a token for this card; nothing was stored. */
+export class TokenizationFailed extends VaultError {
+  override name = 'TokenizationFailed';
+  readonly code = 'TOKENIZATION_FAILED' as const;
+}
+
+/** forwardRequest reached no answer: the host could not be reached, timed out, or answered too much. */
+export class ForwardFailed extends VaultError {
+  override name = 'ForwardFailed';
+  readonly code = 'FORWARD_FAILED' as const;
+  constructor(
+    message: string,
+    readonly reason: 'UNREACHABLE' | 'TIMEOUT' | 'RESPONSE_TOO_LARGE' | 'TOO_MANY_REDIRECTS',
+  ) {
+    super(message);
+  }
 }

@@ -1,10 +1,11 @@
-import { getOperationAST, GraphQLError, print, type ExecutionResult } from 'graphql';
+import { getOperationAST, GraphQLError, Kind, print, type ExecutionResult } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import type { RequestContext } from './context.js';
 import { abandon, begin, complete, requestFingerprint, type Claim } from './domain/idempotency.js';
 
 const KEY_FORMAT = /^[\x20-\x7e]{1,255}$/;
+const NOT_REPLAYED: ReadonlySet<string> = new Set(['revealCard']);
 
 /**
  * `Idempotency-Key` on mutations (the rules are in domain/idempotency.ts). Hooks execution, so the api key
@@ -19,7 +20,10 @@ export function useIdempotency(log: Logger): Plugin<RequestContext> {
     async onExecute({ args, setResultAndStopExecution }) {
       const { request, principal } = args.contextValue;
       const key = request.headers.get('idempotency-key');
-      if (key === null || getOperationAST(args.document, args.operationName)?.operation !== 'mutation') return;
+      const operation = getOperationAST(args.document, args.operationName);
+      if (key === null || operation?.operation !== 'mutation') return;
+      // A reveal changes nothing and its answer is a full card: never kept for replay.
+      if (operation.selectionSet.selections.some((s) => s.kind === Kind.FIELD && NOT_REPLAYED.has(s.name.value))) return;
       if (!KEY_FORMAT.test(key)) {
         setResultAndStopExecution(failure('Idempotency-Key must be 1-255 printable ASCII characters', 'BAD_USER_INPUT', 400));
         return;

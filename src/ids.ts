@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 
-export type IdPrefix = 'mer' | 'key' | 'dk' | 'cus' | 'pm' | 'tok' | 'pay';
+export type IdPrefix = 'mer' | 'key' | 'dk' | 'cus' | 'pm' | 'tok' | 'pay' | 'pspt' | 'ntk' | 'aud' | 'evt';
 
 const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 

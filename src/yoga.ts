@@ -7,7 +7,9 @@ import type { Logger } from 'pino';
 import type { RequestContext } from './context.js';
 import { assertOriginAllowed, useMerchantCors } from './cors.js';
 import { useSandboxChallenge } from './connectors/sandboxChallenge.js';
+import { useNetworkTokenWebhooks } from './tokenServices/webhook.js';
 import { authenticate } from './domain/apiKeys.js';
+import { Forbidden } from './errors.js';
 import { useIdempotency } from './idempotency.js';
 import { scrubText } from './logger.js';
 import { schema } from './schema/index.js';
@@ -70,6 +72,10 @@ export function createVaultYoga({ log, ready }: YogaOptions): YogaServerInstance
           return new GraphQLError(original.message, { nodes: at?.nodes, path: at?.path, extensions: { code: 'BAD_USER_INPUT' } });
         }
         if (error instanceof GraphQLError && original instanceof GraphQLError) return error;
+        if (original instanceof Forbidden) {
+          const at = error instanceof GraphQLError ? error : undefined;
+          return new GraphQLError(original.message, { nodes: at?.nodes, path: at?.path, extensions: { code: 'FORBIDDEN' } });
+        }
         log.error({ err: original ?? error }, 'unexpected error');
         return new GraphQLError(message, { extensions: { code: 'INTERNAL_SERVER_ERROR' } });
       },
@@ -83,6 +89,7 @@ export function createVaultYoga({ log, ready }: YogaOptions): YogaServerInstance
       useErrorRedaction(),
       useRequestLog(log),
       useSandboxChallenge(log),
+      useNetworkTokenWebhooks(log),
       useIdempotency(log),
     ],
   });

@@ -48,6 +48,9 @@ export function serverEnv(databaseUrl: string, extra: Record<string, string> = {
     LOG_LEVEL: 'debug',
     VAULT_DEMO_MERCHANT: 'false',
     VAULT_PURGE_INTERVAL_SECONDS: '0',
+    // Short enough for the forwarding tests' slow and oversized upstreams.
+    VAULT_FORWARD_TIMEOUT_MS: '1500',
+    VAULT_FORWARD_MAX_RESPONSE_BYTES: '65536',
     ...extra,
   };
 }

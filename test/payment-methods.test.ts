@@ -11,14 +11,9 @@ import {
   UpdatePaymentMethodDocument,
   type TokenizeCardMutation,
 } from '../src/client/index.js';
-import { newMerchant, rawGraphQL, useDatabase, withLuhn, type TestMerchant } from './helpers/vault.js';
+import { newMerchant, rawGraphQL, success, useDatabase, withLuhn, type TestMerchant } from './helpers/vault.js';
 
 const getDb = useDatabase();
-
-function success<T extends { __typename: string }, N extends T['__typename']>(result: T, typename: N): Extract<T, { __typename: N }> {
-  if (result.__typename !== typename) throw new Error(`expected ${typename}, got ${JSON.stringify(result)}`);
-  return result as Extract<T, { __typename: N }>;
-}
 
 async function tokenize(m: TestMerchant, input: Parameters<typeof m.client.request<TokenizeCardMutation, { input: any }>>[1]) {
   return (await m.client.request(TokenizeCardDocument, input)).tokenizeCard;

@@ -12,7 +12,7 @@ import {
 } from '../src/client/index.js';
 import { openField } from '../src/db/encryption.js';
 import { createApiKey } from '../src/domain/apiKeys.js';
-import { clientFor, newMerchant, rawGraphQL, useDatabase, type TestMerchant } from './helpers/vault.js';
+import { clientFor, newMerchant, rawGraphQL, success, useDatabase, type TestMerchant } from './helpers/vault.js';
 
 const getDb = useDatabase();
 const base = () => inject('graphqlUrl').replace(/\/graphql$/, '');
@@ -26,11 +26,6 @@ const AMEX = '378282246310005';
 const RETURN_URL = 'https://shop.example/checkout/done?order=A-17';
 
 const card = (number: string, extra: Record<string, unknown> = {}) => ({ number, expMonth: 12, expYear: 2030, ...extra });
-
-function success<T extends { __typename: string }, N extends T['__typename']>(result: T, typename: N): Extract<T, { __typename: N }> {
-  if (result.__typename !== typename) throw new Error(`expected ${typename}, got ${JSON.stringify(result)}`);
-  return result as Extract<T, { __typename: N }>;
-}
 
 async function pay(m: TestMerchant, input: Partial<CreatePaymentInput>) {
   return (await m.client.request(CreatePaymentDocument, { input: { amount: 1234, currency: 'USD', ...input } })).createPayment;

@@ -185,7 +185,7 @@ function expectedType(field: DmmfField, enumDbName: (name: string) => string): s
     const precision = native === undefined ? '3' : args[0];
     return precision === undefined ? `timestamp ${zone} time zone` : `timestamp(${precision}) ${zone} time zone`;
   }
-  const plain: Record<string, string> = { String: 'text', Int: 'integer', Boolean: 'boolean', Json: 'jsonb' };
+  const plain: Record<string, string> = { String: 'text', Int: 'integer', BigInt: 'bigint', Boolean: 'boolean', Json: 'jsonb' };
   const type = native === undefined ? plain[field.type] : undefined;
   return type ?? unsupported(`type ${field.type}${native ? ` @db.${native}` : ''} of ${field.name}`);
 }

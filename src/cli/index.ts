@@ -5,6 +5,8 @@ import { createLogger } from '../logger.js';
 import { createApiKey, listApiKeys, revokeApiKey } from '../domain/apiKeys.js';
 import { createMerchant } from '../domain/merchants.js';
 import { allowOrigin, disallowOrigin, listOrigins, normalizeOrigin } from '../domain/origins.js';
+import { allowHost, disallowHost, listHosts, normalizeHost } from '../domain/forwardHosts.js';
+import { verifyAuditChain } from '../domain/audit.js';
 import { rewrapDataKeys } from '../domain/keyRotation.js';
 import { sweep } from '../domain/sweep.js';
 import { VaultError } from '../errors.js';
@@ -85,6 +87,37 @@ export function buildCli(): Command {
       print(origins, opts.json, () => origins.join('\n') || '(none)');
     });
 
+  merchant
+    .command('allow-host')
+    .description("let forwardRequest send this merchant's card data to HOST (host[:port]; no port means the scheme's default)")
+    .requiredOption('--merchant <id>', 'merchant id')
+    .requiredOption('--host <host>', 'e.g. api.psp.example or 127.0.0.1:8443')
+    .option('--json', 'print one JSON object')
+    .action(async (opts: { merchant: string; host: string; json?: boolean }) => {
+      const host = await withRuntime(() => allowHost(opts.merchant, opts.host));
+      print({ merchantId: opts.merchant, host, allowed: true }, opts.json, () => `allowed ${host}`);
+    });
+  merchant
+    .command('disallow-host')
+    .description("remove HOST from the merchant's forwarding list")
+    .requiredOption('--merchant <id>', 'merchant id')
+    .requiredOption('--host <host>', 'host to remove')
+    .option('--json', 'print one JSON object')
+    .action(async (opts: { merchant: string; host: string; json?: boolean }) => {
+      const host = normalizeHost(opts.host);
+      const removed = await withRuntime(() => disallowHost(opts.merchant, host));
+      print({ merchantId: opts.merchant, host, removed }, opts.json, () => (removed ? `removed ${host}` : `${host} was not allowed`));
+    });
+  merchant
+    .command('hosts')
+    .description("list the merchant's forwarding hosts")
+    .requiredOption('--merchant <id>', 'merchant id')
+    .option('--json', 'print one JSON array')
+    .action(async (opts: { merchant: string; json?: boolean }) => {
+      const hosts = await withRuntime(() => listHosts(opts.merchant));
+      print(hosts, opts.json, () => hosts.join('\n') || '(none)');
+    });
+
   const key = program.command('key').description('api keys');
   key
     .command('create')
@@ -152,6 +185,26 @@ export function buildCli(): Command {
     .action(async (opts: { json?: boolean }) => {
       const result = await withRuntime(() => rewrapDataKeys());
       print(result, opts.json, () => `re-wrapped ${result.rewrapped} data key(s); ${result.total} in all`);
+    });
+
+  const audit = program.command('audit').description('audit trail');
+  audit
+    .command('verify')
+    .description("re-compute every merchant's hash chain; exits 1 and names the first bad event if one was altered")
+    .option('--merchant <id>', 'only this merchant')
+    .option('--json', 'print one JSON object')
+    .action(async (opts: { merchant?: string; json?: boolean }) => {
+      const report = await withRuntime(() => verifyAuditChain(opts.merchant));
+      const bad = report.firstBad;
+      print(
+        { ok: !bad, merchants: report.merchants, events: report.events, ...(bad && { firstBad: { ...bad, seq: Number(bad.seq) } }) },
+        opts.json,
+        () =>
+          bad
+            ? `BROKEN at event ${bad.id} (merchant ${bad.merchantId}, #${bad.seq}): ${bad.problem}`
+            : `ok: ${report.events} event(s) of ${report.merchants} merchant(s) verified`,
+      );
+      if (bad) process.exitCode = 1;
     });
 
   const db = program.command('db').description('database');

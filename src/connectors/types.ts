@@ -5,7 +5,7 @@
 // A connector throws when the PSP cannot be reached or answers something it does not understand: that is an
 // operational fault (the payment keeps its state). A decline is not a fault: it is a FAILED result.
 
-import type { CaptureMethod, PaymentInitiator } from '../generated/prisma/enums.js';
+import type { CaptureMethod, PaymentInitiator, TokenizationType } from '../generated/prisma/enums.js';
 
 /** The card as a connector receives it: opened for this one call and never kept by the connector layer. */
 export interface ConnectorCard {
@@ -18,6 +18,26 @@ export interface ConnectorCard {
   holderName?: string;
 }
 
+/** A network token with the one-time cryptogram its token service provider generated for this payment. */
+export interface ConnectorNetworkToken {
+  number: string;
+  expMonth: number;
+  /** Four digits. */
+  expYear: number;
+  cryptogram: string;
+  /** Electronic commerce indicator that goes with the cryptogram. */
+  eci: string;
+}
+
+/**
+ * What the connector charges: the card itself, a token this connector issued earlier (PSP token), or a
+ * network token with a fresh cryptogram.
+ */
+export type PaymentSource =
+  | { type: 'card'; card: ConnectorCard }
+  | { type: 'psp_token'; token: string }
+  | { type: 'network_token'; networkToken: ConnectorNetworkToken };
+
 export interface AuthorizeRequest {
   /** The vault's `pay_` id: the reference a PSP deduplicates retries on. */
   paymentId: string;
@@ -27,7 +47,7 @@ export interface AuthorizeRequest {
   currency: string;
   captureMethod: CaptureMethod;
   initiator: PaymentInitiator;
-  card: ConnectorCard;
+  source: PaymentSource;
   /**
    * Where the customer's browser is sent back to the vault after an authentication challenge, and the
    * secret that authenticates that return (the vault keeps only its hash).
@@ -67,9 +87,27 @@ export interface CancelResult {
   status: 'CANCELLED';
 }
 
-/** A payment service provider. PSP tokenization (`tokenize`) joins these operations when it is built. */
+export interface TokenizeRequest {
+  /** The vault's `pm_` id: the reference the PSP keeps with its token. */
+  paymentMethodId: string;
+  card: ConnectorCard;
+  tokenizationType: TokenizationType;
+}
+
+export interface TokenizeResult {
+  token: string;
+  tokenizationType: TokenizationType;
+  /** The PSP's id for the tokenization request, if it gives one. */
+  requestReferenceId: string | null;
+}
+
+/** A payment service provider. */
 export interface Connector {
   readonly id: string;
+  /** Whether `authorize` accepts network tokens with a cryptogram (`source.type === 'network_token'`). */
+  readonly acceptsNetworkTokens: boolean;
+  /** PSP tokenization: the PSP keeps the card and answers a token that pays through it. Optional. */
+  tokenize?(request: TokenizeRequest): Promise<TokenizeResult>;
   authorize(request: AuthorizeRequest): Promise<AuthorizeResult>;
   /** Captures an AUTHORIZED payment (fully or partly). */
   capture(request: CaptureRequest): Promise<CaptureResult>;

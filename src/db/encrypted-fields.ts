@@ -12,6 +12,8 @@ export const ENCRYPTED_FIELDS = {
   // redirectUrl carries the challenge secret while a payment awaits its challenge.
   Payment: ['cardExpiry', 'holderName', 'pendingCard', 'redirectUrl'],
   IdempotencyKey: ['response'],
+  PspToken: ['token'],
+  NetworkToken: ['number', 'expiry'],
 } as const satisfies Partial<Record<Prisma.ModelName, readonly string[]>>;
 
 export type EncryptedModel = keyof typeof ENCRYPTED_FIELDS;

@@ -11,7 +11,10 @@ import {
   updatePaymentMethodInputSchema,
   type CardInput,
 } from '../validation/inputs.js';
+import { tspFor } from '../tokenServices/index.js';
 import { consumeCardToken } from './cardTokens.js';
+import { findNetworkToken, provisionNetworkToken, storeNetworkToken } from './networkTokens.js';
+import { activeMultiUseToken, recordPspToken, tokenizingConnector } from './pspTokens.js';
 import type { Address, Query } from './customers.js';
 import { requireCustomer } from './customers.js';
 import { parseInput, sealable } from './inputs.js';
@@ -57,15 +60,48 @@ function isUniqueViolation(e: unknown): boolean {
  * existing payment method, updated with the new expiry and holder name. Concurrent duplicates converge on
  * one row through the unique index on (merchant, mode, customer, fingerprint): the loser of the insert race
  * finds the winner's row and updates it.
+ *
+ * With `pspTokenization` the named connector issues a token for the card, and with `networkTokenization` the
+ * token service provider a network token. Both are asked before anything is stored, so a refusal leaves
+ * nothing behind. A duplicate keeps its live network token and its active reusable token for the connector
+ * rather than asking again; a SINGLE_USE request always gets a fresh token.
  */
 export async function tokenizeCard(principal: Principal, input: unknown, now = new Date()) {
   const v = parseInput(tokenizeCardInputSchema(now), input, ['input'], now);
   const customerId = v.customerId ?? null;
   if (customerId) await requireCustomer(principal, customerId);
+  const connector = v.pspTokenization ? tokenizingConnector(principal, v.pspTokenization.connectorId) : undefined;
+  const tsp = v.networkTokenization?.enable ? tspFor(principal.mode) : undefined;
   // A card token is spent only once the rest of the input is known to be good.
   const fromToken = v.token ? await consumeCardToken(principal, v.token, now) : undefined;
   const card = fromToken ?? v.card!;
-  return saveCard(principal, { card, customerId, billing: v.billing ?? fromToken?.billing ?? undefined, metadata: v.metadata });
+  const billing = v.billing ?? fromToken?.billing ?? undefined;
+  if (!connector && !tsp) return saveCard(principal, { card, customerId, billing, metadata: v.metadata });
+
+  const existing = await findByCard(principal, customerId, card.number);
+  const id = existing?.id ?? newId('pm');
+  const psp = v.pspTokenization;
+  const keepPsp = psp?.tokenizationType === 'MULTI_USE' && existing && (await activeMultiUseToken(principal, existing.id, psp.connectorId));
+  const existingNetwork = tsp && existing ? await findNetworkToken(principal, existing.id) : null;
+  const keepNetwork = existingNetwork !== null && existingNetwork.status !== 'DELETED';
+  const connectorCard = { number: card.number, expMonth: card.expMonth, expYear: card.expYear, holderName: card.holderName };
+  const [pspToken, networkToken] = await Promise.all([
+    connector && psp && !keepPsp ? connector.tokenize({ paymentMethodId: id, card: connectorCard, tokenizationType: psp.tokenizationType }) : undefined,
+    tsp && !keepNetwork ? provisionNetworkToken(tsp, id, { ...connectorCard, brand: card.brand }) : undefined,
+  ]);
+
+  const saved = await saveCard(principal, { card, customerId, billing, metadata: v.metadata, id });
+  const pmId = saved.paymentMethod.id;
+  if (pspToken && connector) await recordPspToken(principal, pmId, { connectorId: connector.id, ...pspToken });
+  if (networkToken && tsp) await storeNetworkToken(principal, pmId, tsp.id, networkToken, now);
+  return saved;
+}
+
+/** The payment method holding this card for this customer (or none), if any. */
+async function findByCard(principal: Principal, customerId: string | null, number: string) {
+  const { prisma, keyring } = db();
+  const fp = fingerprint((await keyring.merchantKeys(principal.merchantId)).fingerprint.key.reveal(), number);
+  return prisma.paymentMethod.findFirst({ where: { ...tenant(principal), customerId, fingerprint: fp }, select: { id: true } });
 }
 
 export interface SaveCardInput {
@@ -73,10 +109,12 @@ export interface SaveCardInput {
   customerId: string | null;
   billing?: Billing | null;
   metadata?: unknown;
+  /** The id of the payment method if it is created (default: a new one). */
+  id?: string;
 }
 
 /** Stores a validated card for a customer (or none), converging on the existing payment method for it. */
-export async function saveCard(principal: Principal, { card, customerId, billing, metadata }: SaveCardInput) {
+export async function saveCard(principal: Principal, { card, customerId, billing, metadata, id }: SaveCardInput) {
   const { prisma, keyring } = db();
   const fp = fingerprint((await keyring.merchantKeys(principal.merchantId)).fingerprint.key.reveal(), card.number);
   const expiry = JSON.stringify({ month: card.expMonth, year: card.expYear } satisfies Expiry);
@@ -101,7 +139,7 @@ export async function saveCard(principal: Principal, { card, customerId, billing
       const paymentMethod = await prisma.paymentMethod.create({
         data: {
           ...tenant(principal),
-          id: newId('pm'),
+          id: id ?? newId('pm'),
           customerId,
           type: 'CARD',
           fingerprint: fp,
@@ -129,6 +167,16 @@ export async function updatePaymentMethod(principal: Principal, id: string, inpu
   });
   if (!existing) throw new NotFound('payment method', id);
   const hasExpiry = v.expMonth !== undefined && v.expYear !== undefined;
+  const details = v.connectorTokenDetails;
+  if (details) {
+    // A token obtained elsewhere (e.g. through forwardRequest to the merchant's own PSP): recorded as given.
+    await recordPspToken(principal, id, {
+      connectorId: details.connectorId,
+      token: details.token,
+      tokenizationType: details.tokenizationType ?? 'MULTI_USE',
+      requestReferenceId: details.connectorTokenRequestReferenceId,
+    });
+  }
   return prisma.paymentMethod.update({
     where: pmKey(principal, id),
     data: {

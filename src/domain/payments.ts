@@ -1,16 +1,20 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { connectorFor } from '../connectors/index.js';
+import { connectorFor, type Connector } from '../connectors/index.js';
+import type { PaymentSource } from '../connectors/types.js';
 import { SANDBOX_CONNECTOR_ID } from '../connectors/sandbox.js';
 import { db, type Prisma, type Tx } from '../db/client.js';
 import { openField } from '../db/encryption.js';
 import { Conflict, NotFound, ValidationFailed, type FieldError } from '../errors.js';
-import type { Prisma as P, Payment, PaymentStatus } from '../generated/prisma/client.js';
+import type { Prisma as P, Payment, PaymentInstrument, PaymentStatus } from '../generated/prisma/client.js';
+import { tspFor } from '../tokenServices/index.js';
 import { newId } from '../ids.js';
 import { captureAmountSchema, createPaymentInputSchema, type CardInput, type CreatePaymentInput } from '../validation/inputs.js';
 import { consumeCardToken } from './cardTokens.js';
 import { requireCustomer, type Query } from './customers.js';
 import { parseInput } from './inputs.js';
+import { usableNetworkToken } from './networkTokens.js';
 import { maskedCard, saveCard, type Billing, type CardView } from './paymentMethods.js';
+import { claimPspToken } from './pspTokens.js';
 import { tenant, type Principal } from './principal.js';
 
 /** The card of a payment that saves it once its challenge succeeds: what saveCard needs, never the CVC. */
@@ -54,13 +58,20 @@ export async function createPayment(principal: Principal, input: unknown, { base
 
   const paymentId = newId('pay');
   const secret = randomBytes(32).toString('base64url');
+  const cardSourceForConnector: PaymentSource = {
+    type: 'card',
+    card: { number: card.number, expMonth: card.expMonth, expYear: card.expYear, cvc, holderName: card.holderName },
+  };
+  const { paySource, instrument } = source.paymentMethodId
+    ? await storedInstrument(principal, connector, source.paymentMethodId, v, now, cardSourceForConnector)
+    : { paySource: cardSourceForConnector, instrument: 'CARD' as const };
   const result = await connector.authorize({
     paymentId,
     amount: v.amount,
     currency: v.currency,
     captureMethod: v.captureMethod,
     initiator: v.initiator,
-    card: { number: card.number, expMonth: card.expMonth, expYear: card.expYear, cvc, holderName: card.holderName },
+    source: paySource,
     challenge: { baseUrl, secret },
   });
   const succeeded = SUCCEEDED.has(result.status);
@@ -94,6 +105,7 @@ export async function createPayment(principal: Principal, input: unknown, { base
         holderName: card.holderName ?? null,
         pendingCard: v.savePaymentMethod && challenged ? JSON.stringify({ card, billing: source.billing } satisfies PendingCard) : null,
         connectorId: connector.id,
+        instrument,
         connectorReference: result.reference,
         redirectUrl: result.redirectUrl ?? null,
         returnUrl: v.returnUrl ?? null,
@@ -109,6 +121,38 @@ export async function createPayment(principal: Principal, input: unknown, { base
     if (saved) await markCustomerInitiated(tx, principal, saved.id, now);
     return payment;
   });
+}
+
+/**
+ * What a stored payment method pays with: the connector's active PSP token, else an active network token
+ * with a fresh cryptogram (if the connector takes them), else the card.
+ */
+async function storedInstrument(
+  principal: Principal,
+  connector: Connector,
+  paymentMethodId: string,
+  v: CreatePaymentInput,
+  now: Date,
+  card: PaymentSource,
+): Promise<{ paySource: PaymentSource; instrument: PaymentInstrument }> {
+  const token = await claimPspToken(principal, paymentMethodId, connector.id, now);
+  if (token) return { paySource: { type: 'psp_token', token }, instrument: 'PSP_TOKEN' };
+  if (connector.acceptsNetworkTokens) {
+    const nt = await usableNetworkToken(principal, paymentMethodId, now);
+    if (nt) {
+      const { cryptogram, eci } = await tspFor(principal.mode, nt.row.tspId).cryptogram({
+        tokenReferenceId: nt.row.tokenReferenceId,
+        number: nt.number,
+        amount: v.amount,
+        currency: v.currency,
+      });
+      return {
+        paySource: { type: 'network_token', networkToken: { number: nt.number, expMonth: nt.expMonth, expYear: nt.expYear, cryptogram, eci } },
+        instrument: 'NETWORK_TOKEN',
+      };
+    }
+  }
+  return { paySource: card, instrument: 'CARD' };
 }
 
 async function cardSource(principal: Principal, v: CreatePaymentInput, now: Date): Promise<CardSource> {

@@ -1,10 +1,12 @@
 import {
   Conflict,
   ConnectorUnavailable,
+  ForwardFailed,
   NotFound,
   RetentionLimitExceeded,
   TokenAlreadyUsed,
   TokenExpired,
+  TokenizationFailed,
   ValidationFailed,
   VaultError,
   type ErrorCode,
@@ -25,6 +27,8 @@ const codes: ErrorCode[] = [
   'TOKEN_ALREADY_USED',
   'IDEMPOTENCY_CONFLICT',
   'CONNECTOR_UNAVAILABLE',
+  'TOKENIZATION_FAILED',
+  'FORWARD_FAILED',
 ];
 
 export const ErrorCodeEnum = builder.enumType('ErrorCode', {
@@ -106,4 +110,24 @@ builder.objectType(ConnectorUnavailable, {
   interfaces: [ErrorInterface],
   isTypeOf: (e) => e instanceof ConnectorUnavailable,
   fields: () => ({}),
+});
+
+builder.objectType(TokenizationFailed, {
+  name: 'TokenizationFailedError',
+  description: 'The connector or token service provider would not issue a token for this card; nothing was stored.',
+  interfaces: [ErrorInterface],
+  isTypeOf: (e) => e instanceof TokenizationFailed,
+  fields: () => ({}),
+});
+
+const ForwardFailureReason = builder.enumType('ForwardFailureReason', {
+  values: ['UNREACHABLE', 'TIMEOUT', 'RESPONSE_TOO_LARGE', 'TOO_MANY_REDIRECTS'] as const,
+});
+
+builder.objectType(ForwardFailed, {
+  name: 'ForwardFailedError',
+  description: 'The upstream gave no usable answer. The card may have been sent: the forward is audited either way.',
+  interfaces: [ErrorInterface],
+  isTypeOf: (e) => e instanceof ForwardFailed,
+  fields: (t) => ({ reason: t.field({ type: ForwardFailureReason, resolve: (e) => e.reason }) }),
 });

@@ -6,6 +6,8 @@ import './customers.js';
 import './paymentMethods.js';
 import './cardTokens.js';
 import './payments.js';
+import './forward.js';
+import './audit.js';
 
 builder.queryType({ authScopes: { secretKey: true } });
 builder.mutationType({ authScopes: { secretKey: true } });

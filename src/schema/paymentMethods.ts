@@ -1,5 +1,19 @@
-import { CardBrand, CardType, PaymentMethodType } from '../generated/prisma/enums.js';
-import { NotFound, RetentionLimitExceeded, TokenAlreadyUsed, TokenExpired, ValidationFailed } from '../errors.js';
+import { config } from '../config.js';
+import { CardBrand, CardType, NetworkTokenStatus, PaymentMethodType, TokenizationType, TokenStatus } from '../generated/prisma/enums.js';
+import {
+  Conflict,
+  ConnectorUnavailable,
+  NotFound,
+  RetentionLimitExceeded,
+  TokenAlreadyUsed,
+  TokenExpired,
+  TokenizationFailed,
+  ValidationFailed,
+} from '../errors.js';
+import { networkTokenView } from '../domain/networkTokens.js';
+import { pspTokenValue } from '../domain/pspTokens.js';
+import { revealCard, type RevealedCard } from '../domain/reveal.js';
+import { SIMULATED_EVENTS, simulateNetworkTokenEvent } from '../tokenServices/simulate.js';
 import {
   billingOf,
   deletePaymentMethod,
@@ -34,6 +48,40 @@ export const CardViewType = builder.objectRef<CardView>('CardView').implement({
   }),
 });
 
+const TokenizationTypeEnum = builder.enumType(TokenizationType, {
+  name: 'TokenizationType',
+  description: 'SINGLE_USE tokens are spent by one payment; MULTI_USE ones pay again and again.',
+});
+const TokenStatusEnum = builder.enumType(TokenStatus, { name: 'TokenStatus', description: 'INACTIVE: spent or replaced.' });
+const NetworkTokenStatusEnum = builder.enumType(NetworkTokenStatus, {
+  name: 'NetworkTokenStatus',
+  description: 'Kept current by the token service provider: only an ACTIVE, unexpired token is used for payments.',
+});
+
+builder.prismaObject('PspToken', {
+  description: "A payment service provider's token for the card: payments through that connector send it instead of the card.",
+  fields: (t) => ({
+    connectorId: t.exposeString('connectorId'),
+    token: t.string({ resolve: async (row) => (await pspTokenValue(row)) ?? '' }),
+    tokenizationType: t.field({ type: TokenizationTypeEnum, resolve: (row) => row.tokenizationType }),
+    status: t.field({ type: TokenStatusEnum, resolve: (row) => row.status }),
+    connectorTokenRequestReferenceId: t.exposeString('connectorTokenRequestReferenceId', { nullable: true }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    lastUsedAt: t.expose('usedAt', { type: 'DateTime', nullable: true, description: 'When a payment last used it.' }),
+  }),
+});
+
+builder.prismaObject('NetworkToken', {
+  description: 'The network token of the card, issued by a token service provider; never its number.',
+  fields: (t) => ({
+    status: t.field({ type: NetworkTokenStatusEnum, resolve: (row) => row.status }),
+    last4: t.exposeString('last4', { description: "The token's own last four digits (not the card's)." }),
+    expMonth: t.int({ resolve: async (row) => (await networkTokenView(row)).expMonth }),
+    expYear: t.int({ resolve: async (row) => (await networkTokenView(row)).expYear }),
+    tokenReferenceId: t.exposeID('tokenReferenceId', { description: "The token service provider's reference." }),
+  }),
+});
+
 export const PaymentMethodRef = builder.prismaObject('PaymentMethod', {
   description: 'A vaulted card, referenced by its opaque `pm_` id.',
   fields: (t) => ({
@@ -53,6 +101,11 @@ export const PaymentMethodRef = builder.prismaObject('PaymentMethod', {
       type: 'DateTime',
       description: 'Purged after this instant: 1st of (expiry month + 14 months), plus any extension.',
     }),
+    pspTokens: t.relation('pspTokens', {
+      description: 'Tokens payment service providers issued for this card, newest first (at most 100).',
+      query: { orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], take: 100 },
+    }),
+    networkToken: t.relation('networkToken', { nullable: true }),
   }),
 });
 
@@ -70,6 +123,19 @@ export const CardInput = builder.inputType('CardInput', {
   }),
 });
 
+const PspTokenizationInput = builder.inputType('PspTokenizationInput', {
+  description: 'Ask this connector for a token of the card, kept (encrypted) on the payment method.',
+  fields: (t) => ({
+    tokenizationType: t.field({ type: TokenizationTypeEnum, required: true }),
+    connectorId: t.string({ required: true, description: '`sandbox` in test mode.' }),
+  }),
+});
+
+const NetworkTokenizationInput = builder.inputType('NetworkTokenizationInput', {
+  description: "Ask the token service provider for a network token (the built-in sandbox one in test mode).",
+  fields: (t) => ({ enable: t.boolean({ required: true }) }),
+});
+
 const TokenizeCardInput = builder.inputType('TokenizeCardInput', {
   description: 'Exactly one of `card` or `token`.',
   fields: (t) => ({
@@ -78,6 +144,18 @@ const TokenizeCardInput = builder.inputType('TokenizeCardInput', {
     token: t.id({ description: 'A `tok_` card token.' }),
     billing: t.field({ type: BillingInput }),
     metadata: t.field({ type: 'JSON' }),
+    pspTokenization: t.field({ type: PspTokenizationInput }),
+    networkTokenization: t.field({ type: NetworkTokenizationInput }),
+  }),
+});
+
+const ConnectorTokenDetailsInput = builder.inputType('ConnectorTokenDetailsInput', {
+  description: 'A token the merchant obtained from a connector itself (e.g. through forwardRequest); it becomes the active one for that connector.',
+  fields: (t) => ({
+    connectorId: t.string({ required: true }),
+    token: t.string({ required: true }),
+    tokenizationType: t.field({ type: TokenizationTypeEnum, description: 'Default MULTI_USE.' }),
+    connectorTokenRequestReferenceId: t.string(),
   }),
 });
 
@@ -90,6 +168,28 @@ const UpdatePaymentMethodInput = builder.inputType('UpdatePaymentMethodInput', {
     expYear: t.int(),
     billing: t.field({ type: BillingInput }),
     metadata: t.field({ type: 'JSON' }),
+    connectorTokenDetails: t.field({ type: ConnectorTokenDetailsInput }),
+  }),
+});
+
+const RevealedCardType = builder.objectRef<RevealedCard>('RevealedCard').implement({
+  description: 'The full card. Never cache or log it.',
+  fields: (t) => ({
+    number: t.exposeString('number'),
+    expMonth: t.exposeInt('expMonth'),
+    expYear: t.exposeInt('expYear'),
+    holderName: t.exposeString('holderName', { nullable: true }),
+  }),
+});
+
+const NetworkTokenEventEnum = builder.enumType('NetworkTokenEvent', { values: SIMULATED_EVENTS });
+
+const SimulateNetworkTokenEventInput = builder.inputType('SimulateNetworkTokenEventInput', {
+  fields: (t) => ({
+    paymentMethodId: t.id({ required: true }),
+    event: t.field({ type: NetworkTokenEventEnum, required: true }),
+    expMonth: t.int({ description: 'UPDATE_EXPIRY: the new month.' }),
+    expYear: t.int({ description: 'UPDATE_EXPIRY: the new year, four digits.' }),
   }),
 });
 
@@ -126,7 +226,7 @@ builder.mutationFields((t) => ({
   tokenizeCard: t.field({
     type: TokenizeCardSuccess,
     description: 'Vaults a card and returns its payment method; the same card again returns the same one.',
-    errors: { types: [ValidationFailed, NotFound, TokenExpired, TokenAlreadyUsed] },
+    errors: { types: [ValidationFailed, NotFound, TokenExpired, TokenAlreadyUsed, ConnectorUnavailable, TokenizationFailed] },
     args: { input: t.arg({ type: TokenizeCardInput, required: true }) },
     resolve: (_root, { input }, ctx) => tokenizeCard(ctx.principal, input),
   }),
@@ -136,6 +236,25 @@ builder.mutationFields((t) => ({
     args: { id: t.arg.id({ required: true }), input: t.arg({ type: UpdatePaymentMethodInput, required: true }) },
     resolve: async (_root, { id, input }, ctx) => ({
       paymentMethod: await updatePaymentMethod(ctx.principal, String(id), input),
+    }),
+  }),
+  revealCard: t.field({
+    type: builder.objectRef<{ card: RevealedCard }>('RevealCardSuccess').implement({
+      fields: (f) => ({ card: f.field({ type: RevealedCardType, resolve: (p) => p.card }) }),
+    }),
+    description: 'The full card, for secret keys created with --allow-reveal (FORBIDDEN otherwise). Every reveal is audited.',
+    errors: { types: [NotFound] },
+    args: { id: t.arg.id({ required: true }) },
+    resolve: async (_root, { id }, ctx) => ({ card: await revealCard(ctx.principal, String(id), ctx.requestId) }),
+  }),
+  simulateNetworkTokenEvent: t.field({
+    type: PaymentMethodPayload('SimulateNetworkTokenEventSuccess'),
+    description:
+      'Test mode: the sandbox token service provider pushes this lifecycle event for the payment method\'s network token to the vault\'s webhook, as a real one would.',
+    errors: { types: [ValidationFailed, NotFound, Conflict, ConnectorUnavailable] },
+    args: { input: t.arg({ type: SimulateNetworkTokenEventInput, required: true }) },
+    resolve: async (_root, { input }, ctx) => ({
+      paymentMethod: await simulateNetworkTokenEvent(ctx.principal, input, config().VAULT_PUBLIC_URL ?? new URL(ctx.request.url).origin),
     }),
   }),
   deletePaymentMethod: t.field({

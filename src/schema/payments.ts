@@ -3,7 +3,7 @@ import { Conflict, ConnectorUnavailable, NotFound, TokenAlreadyUsed, TokenExpire
 import { cancelPayment, capturePayment, createPayment, findPayment, paymentRedirectUrl } from '../domain/payments.js';
 import { findPaymentMethod, maskedCard } from '../domain/paymentMethods.js';
 import type { Payment } from '../generated/prisma/client.js';
-import { CaptureMethod, PaymentInitiator } from '../generated/prisma/enums.js';
+import { CaptureMethod, PaymentInitiator, PaymentInstrument } from '../generated/prisma/enums.js';
 import { builder } from './builder.js';
 import { CardInput, CardViewType, PaymentMethodRef } from './paymentMethods.js';
 
@@ -23,6 +23,11 @@ const CaptureMethodEnum = builder.enumType(CaptureMethod, {
 const PaymentInitiatorEnum = builder.enumType(PaymentInitiator, {
   name: 'PaymentInitiator',
   description: 'CUSTOMER: the customer is present (CIT). MERCHANT: the merchant charges a stored card on its own (MIT).',
+});
+
+const PaymentInstrumentEnum = builder.enumType(PaymentInstrument, {
+  name: 'PaymentInstrument',
+  description: "What went to the connector: the card, the connector's PSP token, or a network token with a fresh cryptogram.",
 });
 
 const PaymentRef = builder.prismaObject('Payment', {
@@ -49,6 +54,7 @@ const PaymentRef = builder.prismaObject('Payment', {
     }),
     card: t.field({ type: CardViewType, description: 'The masked card paid with.', resolve: (p) => maskedCard(p, 'Payment') }),
     connectorId: t.exposeString('connectorId', { description: 'The connector that processed it (`sandbox` in test mode).' }),
+    instrument: t.field({ type: PaymentInstrumentEnum, resolve: (p) => p.instrument }),
     connectorReference: t.exposeString('connectorReference', { nullable: true, description: "The connector's id for this payment." }),
     redirectUrl: t.string({
       nullable: true,

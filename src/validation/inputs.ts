@@ -10,7 +10,7 @@
 // - Expiry: a bad month and CARD_EXPIRED are reported on `expMonth`, a bad year on `expYear`.
 
 import { z } from 'zod';
-import { bin, checkCardNumber, cvcLengths, last4 } from './card.js';
+import { bin, checkCardNumber, cvcLengths, last4, luhnValid } from './card.js';
 import { isCountryCode } from './countries.js';
 import { isCurrencyCode } from './currencies.js';
 import { expiryIssues, fullExpYear } from './expiry.js';
@@ -300,9 +300,38 @@ export function cardInputSchema(now: Date) {
     }));
 }
 
+// ---------------------------------------------------------------------------------------------------------
+// PSP and network tokens
+
+const tokenizationTypeSchema = z.enum(['SINGLE_USE', 'MULTI_USE']);
+const connectorIdSchema = text(64, PRINTABLE).min(1);
+
+/** A PSP's token, recorded as given. A card number is refused: it would be shown in the clear as a token. */
+const pspTokenValueSchema = text(512, PRINTABLE)
+  .min(1)
+  .refine((s) => {
+    const digits = s.replace(/[ -]/g, '');
+    return !(/^\d{12,19}$/.test(digits) && luhnValid(digits));
+  }, 'Must be the connector\'s token, not a card number');
+
+export const pspTokenizationInputSchema = z.object({
+  tokenizationType: tokenizationTypeSchema,
+  connectorId: connectorIdSchema,
+});
+
+export const networkTokenizationInputSchema = z.object({ enable: z.boolean() });
+
+export const connectorTokenDetailsInputSchema = z.object({
+  connectorId: connectorIdSchema,
+  token: pspTokenValueSchema,
+  tokenizationType: optional(tokenizationTypeSchema),
+  connectorTokenRequestReferenceId: optional(text(200, PRINTABLE)),
+});
+
 export function updatePaymentMethodInputSchema(now: Date) {
   return z
     .object({
+      connectorTokenDetails: optional(connectorTokenDetailsInputSchema),
       holderName: clearable(text(100)),
       nickName: clearable(text(100)),
       expMonth: optional(z.int()),
@@ -341,6 +370,8 @@ export function tokenizeCardInputSchema(now: Date) {
       token: optional(text(200, PRINTABLE)),
       billing: optional(billingInputSchema),
       metadata: optional(metadataSchema),
+      pspTokenization: optional(pspTokenizationInputSchema),
+      networkTokenization: optional(networkTokenizationInputSchema),
     })
     .superRefine((input, ctx) => {
       const passed = passedField(ctx);
@@ -403,6 +434,7 @@ export type CreateCustomerInput = z.output<typeof createCustomerInputSchema>;
 export type UpdateCustomerInput = z.output<typeof updateCustomerInputSchema>;
 export type UpdatePaymentMethodInput = z.output<ReturnType<typeof updatePaymentMethodInputSchema>>;
 export type TokenizeCardInput = z.output<ReturnType<typeof tokenizeCardInputSchema>>;
+export type ConnectorTokenDetailsInput = z.output<typeof connectorTokenDetailsInputSchema>;
 
 // ---------------------------------------------------------------------------------------------------------
 // Payments
@@ -463,3 +495,61 @@ export function createPaymentInputSchema(now: Date) {
 }
 
 export type CreatePaymentInput = z.output<ReturnType<typeof createPaymentInputSchema>>;
+
+// ---------------------------------------------------------------------------------------------------------
+// forwardRequest
+
+export const FORWARD_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
+export const FORWARD_MAX_BODY_CHARS = 256 * 1024;
+const FORWARD_MAX_HEADERS = 50;
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$/;
+// Set by the vault (framing, target) or meaningless for one upstream exchange.
+const RESERVED_HEADERS = new Set([
+  'host', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'te', 'trailer',
+  'expect', 'proxy-authorization', 'proxy-connection',
+]);
+
+const forwardHeadersSchema = z.record(z.string(), z.unknown()).superRefine((headers, ctx) => {
+  const names = Object.keys(headers);
+  if (names.length > FORWARD_MAX_HEADERS) ctx.addIssue({ code: 'custom', message: `At most ${FORWARD_MAX_HEADERS} headers` });
+  for (const name of names) {
+    const value = headers[name];
+    const problem = !HEADER_NAME.test(name)
+      ? 'Header names must be 1-100 token characters'
+      : RESERVED_HEADERS.has(name.toLowerCase())
+        ? 'This header is set by the vault'
+        : typeof value !== 'string'
+          ? 'Header values must be strings'
+          : value.length > 8192
+            ? 'Header values must be at most 8192 characters'
+            : /[\r\n\0]/.test(value)
+              ? 'Header values must not contain line breaks or NUL'
+              : undefined;
+    if (problem) ctx.addIssue({ code: 'custom', path: [name], message: problem });
+  }
+});
+
+export const forwardRequestInputSchema = z
+  .object({
+    paymentMethodId: optional(text(64, PRINTABLE)),
+    token: optional(text(200, PRINTABLE)),
+    url: httpUrlSchema
+      .refine((u) => !URL.canParse(u) || (!new URL(u).username && !new URL(u).password), 'Must not contain credentials; send them in a header')
+      .refine((u) => !u.includes('{{'), 'Placeholders are not allowed in the URL (URLs end up in logs); use the headers or the body'),
+    method: z.string().trim().toUpperCase().pipe(z.enum(FORWARD_METHODS)),
+    headers: optional(forwardHeadersSchema),
+    body: optional(z.string().max(FORWARD_MAX_BODY_CHARS)),
+  })
+  .superRefine((input, ctx) => {
+    const passed = passedField(ctx);
+    const given = (key: 'paymentMethodId' | 'token') => !passed(key) || input[key] !== undefined;
+    if (given('paymentMethodId') === given('token')) {
+      ctx.addIssue({ code: 'custom', path: ['paymentMethodId'], message: 'Provide exactly one of paymentMethodId or token' });
+    }
+    if (passed('method') && passed('body') && input.body !== undefined && input.method === 'GET') {
+      ctx.addIssue({ code: 'custom', path: ['body'], message: 'A GET request has no body' });
+    }
+  }, crossField)
+  .transform((input) => ({ ...input, headers: (input.headers ?? {}) as Record<string, string> }));
+
+export type ForwardRequestInput = z.output<typeof forwardRequestInputSchema>;

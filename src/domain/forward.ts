@@ -1,0 +1,146 @@
+import { config } from '../config.js';
+import { db } from '../db/client.js';
+import { Conflict, Forbidden, NotFound, ValidationFailed, type FieldError } from '../errors.js';
+import { sendUpstream } from '../forward/http.js';
+import { maskCardData } from '../forward/mask.js';
+import { encoderFor, placeholdersIn, render, type Placeholder, type PlaceholderValues } from '../forward/template.js';
+import { tspFor } from '../tokenServices/index.js';
+import { forwardRequestInputSchema, type ForwardRequestInput } from '../validation/inputs.js';
+import { actorOf, appendAudit } from './audit.js';
+import { consumeCardToken, findCardToken } from './cardTokens.js';
+import { allowedHosts, entriesAllowing } from './forwardHosts.js';
+import { parseInput } from './inputs.js';
+import { usableNetworkToken } from './networkTokens.js';
+import { openStoredCard } from './reveal.js';
+import type { Principal } from './principal.js';
+
+// forwardRequest: the vault sends an HTTP request to a host on the merchant's list with the card filled in
+// where the placeholders are, and returns the answer with card data masked. This is how a merchant pays
+// through any provider without card data touching its own systems. Every forward is audited before the
+// card leaves the vault.
+
+export interface ForwardResult {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+const MAX_REDIRECTS = 3;
+const pad2 = (n: number) => String(n).padStart(2, '0');
+
+export async function forwardRequest(principal: Principal, input: unknown, requestId: string, now = new Date()): Promise<ForwardResult> {
+  const v = parseInput(forwardRequestInputSchema, input, ['input'], now);
+  const used = usedPlaceholders(v);
+  const url = new URL(v.url);
+  const entity = v.paymentMethodId
+    ? { entityType: 'payment_method', entityId: v.paymentMethodId, action: 'payment_method.forward' }
+    : { entityType: 'card_token', entityId: v.token!, action: 'card_token.forward' };
+  const actor = actorOf(principal, requestId);
+  const detail = { host: url.host, method: v.method };
+
+  if (url.protocol === 'http:' && principal.mode === 'LIVE') {
+    throw ValidationFailed.single(['input', 'url'], 'INVALID_INPUT', 'Live keys forward card data over https only');
+  }
+  const allowed = await allowedHosts(principal.merchantId);
+  const mayReceive = (target: URL) => entriesAllowing(target).some((h) => allowed.has(h)) && (target.protocol === 'https:' || principal.mode === 'TEST');
+  if (!mayReceive(url)) {
+    await appendAudit(db().prisma, actor, { ...entity, outcome: 'denied', detail });
+    throw new Forbidden(`This host is not on the merchant's forwarding list (npm run vault -- merchant allow-host --merchant ${principal.merchantId} --host ${url.host})`);
+  }
+
+  const values = v.paymentMethodId ? await storedCardValues(principal, v.paymentMethodId, used, now) : await tokenValues(principal, v.token!, used, now);
+  await appendAudit(db().prisma, actor, { ...entity, outcome: 'success', detail });
+
+  const encode = encoderFor(Object.entries(v.headers).find(([name]) => name.toLowerCase() === 'content-type')?.[1]);
+  const headers = Object.fromEntries(Object.entries(v.headers).map(([name, value]) => [name, render(value, values, (s) => s)]));
+  const { forwardTimeoutMs, forwardMaxResponseBytes } = limits();
+  const response = await sendUpstream(
+    { url, method: v.method, headers, body: v.body === undefined ? undefined : render(v.body, values, encode) },
+    {
+      timeoutMs: forwardTimeoutMs,
+      maxResponseBytes: forwardMaxResponseBytes,
+      maxRedirects: MAX_REDIRECTS,
+      // A redirect is followed only to a host that may receive the card too; any other comes back as is.
+      mayFollow: mayReceive,
+    },
+  );
+  const secrets = [values['card.number'], values['networkToken.number']].filter((s): s is string => s !== undefined);
+  return {
+    status: response.status,
+    headers: Object.fromEntries(Object.entries(response.headers).map(([name, value]) => [name, maskCardData(value, secrets)])),
+    body: maskCardData(response.body, secrets),
+  };
+}
+
+function limits() {
+  const c = config();
+  return { forwardTimeoutMs: c.VAULT_FORWARD_TIMEOUT_MS, forwardMaxResponseBytes: c.VAULT_FORWARD_MAX_RESPONSE_BYTES };
+}
+
+/** Every placeholder the headers and body use; unknown names under card. or networkToken. are refused. */
+function usedPlaceholders(v: ForwardRequestInput): Set<Placeholder> {
+  const used = new Set<Placeholder>();
+  const problems: FieldError[] = [];
+  const scan = (text: string, path: string[]) => {
+    const { known, unknown } = placeholdersIn(text);
+    for (const name of known) used.add(name);
+    if (unknown.size > 0) {
+      problems.push({ path, code: 'INVALID_INPUT', message: `Unknown placeholder(s): ${[...unknown].map((n) => `{{${n.slice(0, 40)}}}`).join(', ')}` });
+    }
+  };
+  for (const [name, value] of Object.entries(v.headers)) scan(value, ['input', 'headers', name]);
+  if (v.body !== undefined) scan(v.body, ['input', 'body']);
+  if (v.paymentMethodId && used.has('card.cvc')) {
+    problems.push({ path: ['input', 'body'], code: 'INVALID_INPUT', message: '{{card.cvc}} needs a card token: the CVC is never stored with a payment method' });
+  }
+  if (v.token && [...used].some((p) => p.startsWith('networkToken.'))) {
+    problems.push({ path: ['input', 'body'], code: 'INVALID_INPUT', message: '{{networkToken.*}} needs a payment method with a network token' });
+  }
+  if (problems.length > 0) throw new ValidationFailed(problems);
+  return used;
+}
+
+function cardValues(card: { number: string; expMonth: number; expYear: number; holderName?: string | null; cvc?: string | null }): PlaceholderValues {
+  return {
+    'card.number': card.number,
+    'card.expMonth': pad2(card.expMonth),
+    'card.expYear': String(card.expYear),
+    'card.holderName': card.holderName ?? '',
+    ...(card.cvc ? { 'card.cvc': card.cvc } : {}),
+  };
+}
+
+async function storedCardValues(principal: Principal, id: string, used: Set<Placeholder>, now: Date): Promise<PlaceholderValues> {
+  const card = await openStoredCard(principal, id);
+  if (!card) throw new NotFound('payment method', id);
+  const values = cardValues(card);
+  if ([...used].some((p) => p.startsWith('networkToken.'))) {
+    const nt = await usableNetworkToken(principal, id, now);
+    if (!nt) throw new Conflict('The payment method has no active network token');
+    const { cryptogram, eci } = await tspFor(principal.mode, nt.row.tspId).cryptogram({
+      tokenReferenceId: nt.row.tokenReferenceId,
+      number: nt.number,
+      amount: 0,
+      currency: 'XXX',
+    });
+    Object.assign(values, {
+      'networkToken.number': nt.number,
+      'networkToken.expMonth': pad2(nt.expMonth),
+      'networkToken.expYear': String(nt.expYear),
+      'networkToken.cryptogram': cryptogram,
+      'networkToken.eci': eci,
+    } satisfies PlaceholderValues);
+  }
+  return values;
+}
+
+/** Spends the card token (it is single use) once everything else is known to be good. */
+async function tokenValues(principal: Principal, id: string, used: Set<Placeholder>, now: Date): Promise<PlaceholderValues> {
+  if (used.has('card.cvc')) {
+    const token = await findCardToken(principal, id);
+    if (token && token.usedAt === null && token.cvc === null) {
+      throw ValidationFailed.single(['input', 'body'], 'INVALID_INPUT', 'This card token was created without a CVC');
+    }
+  }
+  return cardValues(await consumeCardToken(principal, id, now));
+}

@@ -1,0 +1,133 @@
+import { db } from '../db/client.js';
+import { openField } from '../db/encryption.js';
+import type { CardBrand, NetworkToken, NetworkTokenStatus } from '../generated/prisma/client.js';
+import { Prisma as P } from '../generated/prisma/client.js';
+import { newId } from '../ids.js';
+import type { LifecycleEvent, ProvisionedToken, TokenServiceProvider } from '../tokenServices/types.js';
+import { isExpired } from '../validation/expiry.js';
+import { appendAudit } from './audit.js';
+import { tenant, type Principal } from './principal.js';
+
+// Network tokens: a token service provider (TSP) issues a token for the card on the card network itself;
+// payments send it with a fresh cryptogram instead of the card number. The TSP keeps it current by pushing
+// lifecycle events (suspend, resume, delete, new expiry) to the vault's webhook endpoint.
+
+interface Expiry {
+  month: number;
+  year: number;
+}
+
+export interface NetworkTokenView {
+  status: NetworkTokenStatus;
+  last4: string;
+  expMonth: number;
+  expYear: number;
+  tokenReferenceId: string;
+}
+
+export async function provisionNetworkToken(
+  tsp: TokenServiceProvider,
+  paymentMethodId: string,
+  card: { number: string; expMonth: number; expYear: number; brand: CardBrand },
+): Promise<ProvisionedToken> {
+  return tsp.provision({ paymentMethodId, card });
+}
+
+/** The payment method's network token row, if any (any status). */
+export function findNetworkToken(principal: Principal, paymentMethodId: string) {
+  return db().prisma.networkToken.findFirst({ where: { ...tenant(principal), paymentMethodId } });
+}
+
+/**
+ * Keeps a provisioned token on the payment method: a new row, or in place of a DELETED one. A payment method
+ * that meanwhile got a live token (a concurrent duplicate tokenization) keeps it.
+ */
+export async function storeNetworkToken(principal: Principal, paymentMethodId: string, tspId: string, token: ProvisionedToken, now = new Date()) {
+  const { prisma } = db();
+  const values = {
+    tspId,
+    tokenReferenceId: token.tokenReferenceId,
+    number: token.number,
+    expiry: JSON.stringify({ month: token.expMonth, year: token.expYear } satisfies Expiry),
+    last4: token.number.slice(-4),
+    status: 'ACTIVE' as const,
+    lastEventAt: now,
+  };
+  const existing = await findNetworkToken(principal, paymentMethodId);
+  if (existing) {
+    if (existing.status !== 'DELETED') return existing;
+    return prisma.networkToken.update({ where: { merchantId_id: { merchantId: principal.merchantId, id: existing.id } }, data: values });
+  }
+  try {
+    return await prisma.networkToken.create({ data: { ...tenant(principal), id: newId('ntk'), paymentMethodId, ...values } });
+  } catch (e) {
+    if (e instanceof P.PrismaClientKnownRequestError && e.code === 'P2002') return (await findNetworkToken(principal, paymentMethodId))!;
+    throw e;
+  }
+}
+
+export async function networkTokenView(row: NetworkToken): Promise<NetworkTokenView> {
+  const expiry = JSON.parse((await openField(db().keyring, 'NetworkToken', 'expiry', row)) ?? 'null') as Expiry;
+  return { status: row.status, last4: row.last4, expMonth: expiry.month, expYear: expiry.year, tokenReferenceId: row.tokenReferenceId };
+}
+
+/** The payment method's network token if a payment may use it now (ACTIVE and not expired), opened. */
+export async function usableNetworkToken(principal: Principal, paymentMethodId: string, now = new Date()) {
+  const row = await findNetworkToken(principal, paymentMethodId);
+  if (!row || row.status !== 'ACTIVE') return null;
+  const { keyring } = db();
+  const [number, expiryJson] = await Promise.all([
+    openField(keyring, 'NetworkToken', 'number', row),
+    openField(keyring, 'NetworkToken', 'expiry', row),
+  ]);
+  const expiry = JSON.parse(expiryJson ?? 'null') as Expiry;
+  if (!number || isExpired(expiry.month, expiry.year, now)) return null;
+  return { row, number, expMonth: expiry.month, expYear: expiry.year };
+}
+
+const STATUS_AFTER: Record<LifecycleEvent['type'], NetworkTokenStatus | null> = {
+  'token.suspended': 'SUSPENDED',
+  'token.resumed': 'ACTIVE',
+  'token.deleted': 'DELETED',
+  'token.updated': null,
+};
+
+/**
+ * Applies a lifecycle event from a TSP to every token it names. DELETED is final; an event older than the
+ * last one applied is ignored (deliveries can arrive out of order). Each change is audited in its own
+ * transaction. Returns how many tokens changed.
+ */
+export async function applyLifecycleEvent(tspId: string, event: LifecycleEvent): Promise<number> {
+  const { prisma } = db();
+  const occurredAt = new Date(event.occurredAt);
+  const rows = await prisma.networkToken.findMany({ where: { tspId, tokenReferenceId: event.tokenReferenceId } });
+  let changed = 0;
+  for (const row of rows) {
+    if (row.status === 'DELETED' || (row.lastEventAt && row.lastEventAt > occurredAt)) continue;
+    const status = STATUS_AFTER[event.type] ?? row.status;
+    const data = {
+      status,
+      lastEventAt: occurredAt,
+      ...(event.type === 'token.updated' && {
+        expiry: JSON.stringify({ month: event.expMonth!, year: event.expYear! } satisfies Expiry),
+        ...(event.last4 && { last4: event.last4 }),
+      }),
+    };
+    await prisma.$transaction(async (tx) => {
+      await tx.networkToken.update({ where: { merchantId_id: { merchantId: row.merchantId, id: row.id } }, data });
+      await appendAudit(
+        tx,
+        { merchantId: row.merchantId, mode: row.mode, keyId: `tsp:${tspId}`, requestId: event.id },
+        {
+          action: `network_token.${event.type.slice('token.'.length)}`,
+          entityType: 'payment_method',
+          entityId: row.paymentMethodId,
+          outcome: 'success',
+          detail: { status },
+        },
+      );
+    });
+    changed++;
+  }
+  return changed;
+}

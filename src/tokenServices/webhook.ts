@@ -1,0 +1,44 @@
+import type { Plugin } from 'graphql-yoga';
+import type { Logger } from 'pino';
+import { applyLifecycleEvent } from '../domain/networkTokens.js';
+import { tspById } from './index.js';
+
+// Token service providers push lifecycle events here: POST /webhooks/network-tokens/<tspId>, signed by the
+// TSP (see its verifyWebhook). 200 once the event is applied, or when it names no token of ours (a TSP
+// retries anything else, and the answer must not tell a prober which tokens exist); 401 for a bad
+// signature, 400 for a body that is not an event, 413 beyond 64 KiB.
+
+export const NETWORK_TOKEN_WEBHOOK_PATH = '/webhooks/network-tokens/';
+const ROUTE = new RegExp(`^${NETWORK_TOKEN_WEBHOOK_PATH}([a-z0-9_-]{1,32})$`);
+const MAX_BODY_BYTES = 64 * 1024;
+
+const json = (status: number, body: unknown) =>
+  new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', 'cache-control': 'no-store' } });
+
+export function useNetworkTokenWebhooks(log: Logger): Plugin {
+  return {
+    async onRequest({ request, url, endResponse }) {
+      if (!url.pathname.startsWith(NETWORK_TOKEN_WEBHOOK_PATH)) return;
+      const tsp = tspById(ROUTE.exec(url.pathname)?.[1] ?? '');
+      if (!tsp) return endResponse(json(404, { error: 'No such token service provider' }));
+      if (request.method !== 'POST') return endResponse(new Response(null, { status: 405, headers: { allow: 'POST' } }));
+      if (Number(request.headers.get('content-length') ?? 0) > MAX_BODY_BYTES) return endResponse(json(413, { error: 'Body too large' }));
+      const body = await request.text();
+      if (Buffer.byteLength(body) > MAX_BODY_BYTES) return endResponse(json(413, { error: 'Body too large' }));
+      const check = tsp.verifyWebhook(body, request.headers);
+      if (!check.ok) {
+        log.warn({ tsp: tsp.id, problem: check.problem }, 'network token webhook refused');
+        return endResponse(check.problem === 'signature' ? json(401, { error: 'Invalid signature' }) : json(400, { error: 'Not a lifecycle event' }));
+      }
+      const { event } = check;
+      try {
+        const changed = await applyLifecycleEvent(tsp.id, event);
+        log.info({ tsp: tsp.id, eventId: event.id, type: event.type, changed }, 'network token lifecycle event');
+        endResponse(json(200, { received: true }));
+      } catch (err) {
+        log.error({ err, tsp: tsp.id, eventId: event.id }, 'network token lifecycle event failed');
+        endResponse(json(500, { error: 'Not applied; retry later' }));
+      }
+    },
+  };
+}
