@@ -4,6 +4,7 @@ import { parseMasterKeys } from '../src/crypto/masterKeys.js';
 import { createDb, setDb, type Db } from '../src/db/client.js';
 import { migrate } from '../src/db/migrate.js';
 import { authenticate } from '../src/domain/apiKeys.js';
+import { appendAudit, GENESIS_HASH } from '../src/domain/audit.js';
 import { findPaymentMethod, maskedCard, tokenizeCard } from '../src/domain/paymentMethods.js';
 import type { Principal } from '../src/domain/principal.js';
 import { createTestDatabase, type TestDatabase } from './helpers/db.js';
@@ -89,6 +90,47 @@ describe('operator CLI', () => {
     expect(bad.stderr).toMatch(/no path/);
     expect(JSON.parse(cli(['merchant', 'disallow-origin', '--merchant', merchant.merchantId, '--origin', 'https://shop.example', '--json']).stdout)).toMatchObject({ removed: true });
     expect(JSON.parse(cli(['merchant', 'origins', '--merchant', merchant.merchantId, '--json']).stdout)).toEqual([]);
+  });
+
+  it('allows, lists and disallows forwarding hosts', () => {
+    const allowed = cli(['merchant', 'allow-host', '--merchant', merchant.merchantId, '--host', 'API.PSP.example:08443', '--json']);
+    expect(allowed.status).toBe(0);
+    expect(JSON.parse(allowed.stdout)).toMatchObject({ host: 'api.psp.example:8443', allowed: true });
+    expect(cli(['merchant', 'allow-host', '--merchant', merchant.merchantId, '--host', 'pay.example']).stdout).toBe('allowed pay.example\n');
+    expect(JSON.parse(cli(['merchant', 'hosts', '--merchant', merchant.merchantId, '--json']).stdout)).toEqual(['api.psp.example:8443', 'pay.example']);
+    const bad = cli(['merchant', 'allow-host', '--merchant', merchant.merchantId, '--host', 'https://pay.example/charges']);
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/host name or IP address/);
+    expect(JSON.parse(cli(['merchant', 'disallow-host', '--merchant', merchant.merchantId, '--host', 'pay.example', '--json']).stdout)).toMatchObject({ removed: true });
+    expect(JSON.parse(cli(['merchant', 'hosts', '--merchant', merchant.merchantId, '--json']).stdout)).toEqual(['api.psp.example:8443']);
+  });
+
+  it('audit verify passes an intact chain, and names the first altered or missing event', async () => {
+    const db = await useRing(TEST_MASTER_KEYS);
+    const actor = { merchantId: merchant.merchantId, mode: 'TEST' as const, keyId: 'key_audit', requestId: 'req-audit' };
+    const events: Awaited<ReturnType<typeof appendAudit>>[] = [];
+    for (const outcome of ['success', 'denied', 'success'] as const) {
+      events.push(await appendAudit(db.prisma, actor, { action: 'payment_method.reveal', entityType: 'payment_method', entityId: 'pm_x', outcome, detail: { n: events.length } }));
+    }
+    expect(events.map((e) => e.prevHash)).toEqual([GENESIS_HASH, events[0]!.hash, events[1]!.hash]);
+    const ok = cli(['audit', 'verify', '--json']);
+    expect(ok.status).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ ok: true, events: 3 });
+
+    // The table refuses edits...
+    await expect(db.prisma.$executeRaw`UPDATE audit_events SET outcome = 'success' WHERE id = ${events[1]!.id}`).rejects.toThrow(/append-only/);
+    await expect(db.prisma.$executeRaw`DELETE FROM audit_events WHERE id = ${events[1]!.id}`).rejects.toThrow(/append-only/);
+    // ...and an edit made around the trigger breaks the chain at that event.
+    const bypass = (sql: string) =>
+      db.prisma.$transaction([db.prisma.$executeRawUnsafe(`SET LOCAL session_replication_role = replica`), db.prisma.$executeRawUnsafe(sql, events[1]!.id)]);
+    await bypass(`UPDATE audit_events SET outcome = 'success' WHERE id = $1`);
+    const altered = cli(['audit', 'verify', '--json']);
+    expect(altered.status).toBe(1);
+    expect(JSON.parse(altered.stdout)).toMatchObject({ ok: false, firstBad: { id: events[1]!.id, seq: 2 } });
+    expect(cli(['audit', 'verify']).stdout).toMatch(new RegExp(`BROKEN at event ${events[1]!.id}.*altered`));
+
+    await bypass(`DELETE FROM audit_events WHERE id = $1`);
+    expect(JSON.parse(cli(['audit', 'verify', '--json']).stdout)).toMatchObject({ ok: false, firstBad: { id: events[2]!.id, seq: 3 } });
   });
 
   it('refuses bad arguments with a message and a non-zero exit', () => {

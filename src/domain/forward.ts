@@ -26,6 +26,8 @@ export interface ForwardResult {
 }
 
 const MAX_REDIRECTS = 3;
+// The body comes back decoded and whole: its transfer framing and compression no longer apply.
+const NOT_RETURNED_HEADERS = new Set(['content-encoding', 'content-length', 'transfer-encoding', 'connection', 'keep-alive']);
 const pad2 = (n: number) => String(n).padStart(2, '0');
 
 export async function forwardRequest(principal: Principal, input: unknown, requestId: string, now = new Date()): Promise<ForwardResult> {
@@ -67,7 +69,11 @@ export async function forwardRequest(principal: Principal, input: unknown, reque
   const secrets = [values['card.number'], values['networkToken.number']].filter((s): s is string => s !== undefined);
   return {
     status: response.status,
-    headers: Object.fromEntries(Object.entries(response.headers).map(([name, value]) => [name, maskCardData(value, secrets)])),
+    headers: Object.fromEntries(
+      Object.entries(response.headers)
+        .filter(([name]) => !NOT_RETURNED_HEADERS.has(name))
+        .map(([name, value]) => [name, maskCardData(value, secrets)]),
+    ),
     body: maskCardData(response.body, secrets),
   };
 }

@@ -1,5 +1,6 @@
 import { db } from '../db/client.js';
-import { NotFound, ValidationFailed } from '../errors.js';
+import { ValidationFailed } from '../errors.js';
+import { requireMerchant } from './merchants.js';
 
 // Hosts forwardRequest may send card data to, per merchant, managed by the operator (CLI). An entry is a
 // host name or IP, with a port when it is not the scheme's default: `api.psp.example`, `127.0.0.1:8443`.
@@ -29,11 +30,6 @@ export function normalizeHost(value: string): string {
 export function entriesAllowing(url: URL): string[] {
   const withPort = `${url.hostname}:${url.port || (url.protocol === 'https:' ? '443' : '80')}`;
   return url.port === '' ? [url.hostname, withPort] : [withPort];
-}
-
-async function requireMerchant(merchantId: string): Promise<void> {
-  const found = await db().prisma.merchant.findUnique({ where: { id: merchantId }, select: { id: true } });
-  if (!found) throw new NotFound('merchant', merchantId);
 }
 
 export async function allowHost(merchantId: string, host: string): Promise<string> {

@@ -1,6 +1,6 @@
 import { db } from '../db/client.js';
 import { newId } from '../ids.js';
-import { ValidationFailed } from '../errors.js';
+import { NotFound, ValidationFailed } from '../errors.js';
 import { createApiKey } from './apiKeys.js';
 
 export interface CreatedMerchant {
@@ -28,4 +28,10 @@ export async function createMerchant(input: { name: string }): Promise<CreatedMe
 
 export async function countMerchants(): Promise<number> {
   return db().prisma.merchant.count();
+}
+
+/** NotFound unless the merchant exists (operator commands name merchants by id). */
+export async function requireMerchant(merchantId: string): Promise<void> {
+  const found = await db().prisma.merchant.findUnique({ where: { id: merchantId }, select: { id: true } });
+  if (!found) throw new NotFound('merchant', merchantId);
 }

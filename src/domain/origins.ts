@@ -1,5 +1,6 @@
 import { db } from '../db/client.js';
-import { NotFound, ValidationFailed } from '../errors.js';
+import { ValidationFailed } from '../errors.js';
+import { requireMerchant } from './merchants.js';
 
 // Browser origins allowed to call the API for a merchant (CORS, src/cors.ts). Stored normalized, exactly as
 // browsers send the Origin header, so a check is one equality match on an index; no cache, so allowing or
@@ -20,11 +21,6 @@ export function normalizeOrigin(value: string): string {
     throw ValidationFailed.single(['origin'], 'INVALID_INPUT', INVALID);
   }
   return url.origin;
-}
-
-async function requireMerchant(merchantId: string): Promise<void> {
-  const found = await db().prisma.merchant.findUnique({ where: { id: merchantId }, select: { id: true } });
-  if (!found) throw new NotFound('merchant', merchantId);
 }
 
 /** Adds the origin (idempotent) and returns it normalized. */

@@ -1,4 +1,4 @@
-import { config } from '../config.js';
+import { localUrl } from '../localUrl.js';
 import { CardBrand, CardType, NetworkTokenStatus, PaymentMethodType, TokenizationType, TokenStatus } from '../generated/prisma/enums.js';
 import {
   Conflict,
@@ -254,7 +254,7 @@ builder.mutationFields((t) => ({
     errors: { types: [ValidationFailed, NotFound, Conflict, ConnectorUnavailable] },
     args: { input: t.arg({ type: SimulateNetworkTokenEventInput, required: true }) },
     resolve: async (_root, { input }, ctx) => ({
-      paymentMethod: await simulateNetworkTokenEvent(ctx.principal, input, config().VAULT_PUBLIC_URL ?? new URL(ctx.request.url).origin),
+      paymentMethod: await simulateNetworkTokenEvent(ctx.principal, input, localUrl()),
     }),
   }),
   deletePaymentMethod: t.field({
