@@ -35,6 +35,53 @@ const lower = (allowed: string[]) => (value: string) => {
   return v;
 };
 
+interface AllowList {
+  noun: string;
+  plural: string;
+  example: string;
+  allowDescription: string;
+  listDescription: string;
+  normalize(value: string): string;
+  allow(merchantId: string, value: string): Promise<string>;
+  disallow(merchantId: string, value: string): Promise<boolean>;
+  list(merchantId: string): Promise<string[]>;
+}
+
+/** `allow-<noun>`, `disallow-<noun>` and `<plural>` under `merchant`, for one of its allow-lists. */
+function allowListCommands(merchant: Command, l: AllowList): void {
+  const VALUE = l.noun.toUpperCase();
+  merchant
+    .command(`allow-${l.noun}`)
+    .description(l.allowDescription)
+    .requiredOption('--merchant <id>', 'merchant id')
+    .requiredOption(`--${l.noun} <${l.noun}>`, `e.g. ${l.example}`)
+    .option('--json', 'print one JSON object')
+    .action(async (opts: { merchant: string; json?: boolean } & Record<string, string>) => {
+      const value = await withRuntime(() => l.allow(opts.merchant, opts[l.noun]!));
+      print({ merchantId: opts.merchant, [l.noun]: value, allowed: true }, opts.json, () => `allowed ${value}`);
+    });
+  merchant
+    .command(`disallow-${l.noun}`)
+    .description(`remove ${VALUE} from ${l.listDescription}`)
+    .requiredOption('--merchant <id>', 'merchant id')
+    .requiredOption(`--${l.noun} <${l.noun}>`, `${l.noun} to remove`)
+    .option('--json', 'print one JSON object')
+    .action(async (opts: { merchant: string; json?: boolean } & Record<string, string>) => {
+      const value = l.normalize(opts[l.noun]!);
+      const removed = await withRuntime(() => l.disallow(opts.merchant, value));
+      print({ merchantId: opts.merchant, [l.noun]: value, removed }, opts.json, () => (removed ? `removed ${value}` : `${value} was not allowed`));
+    });
+  merchant
+    .command(l.plural)
+    .description(`list ${l.listDescription}`)
+    .requiredOption('--merchant <id>', 'merchant id')
+    .option('--json', 'print one JSON array')
+    .action(async (opts: { merchant: string; json?: boolean }) => {
+      const values = await withRuntime(() => l.list(opts.merchant));
+      print(values, opts.json, () => values.join('\n') || '(none)');
+    });
+}
+
 export function buildCli(): Command {
   const program = new Command('vault').description('Vault operator commands').showHelpAfterError();
 
@@ -56,67 +103,28 @@ export function buildCli(): Command {
       );
     });
 
-  merchant
-    .command('allow-origin')
-    .description('let browser pages on ORIGIN call the API with this merchant\'s keys (createCardToken)')
-    .requiredOption('--merchant <id>', 'merchant id')
-    .requiredOption('--origin <origin>', 'e.g. https://shop.example')
-    .option('--json', 'print one JSON object')
-    .action(async (opts: { merchant: string; origin: string; json?: boolean }) => {
-      const origin = await withRuntime(() => allowOrigin(opts.merchant, opts.origin));
-      print({ merchantId: opts.merchant, origin, allowed: true }, opts.json, () => `allowed ${origin}`);
-    });
-  merchant
-    .command('disallow-origin')
-    .description('remove ORIGIN from the merchant\'s allowed browser origins')
-    .requiredOption('--merchant <id>', 'merchant id')
-    .requiredOption('--origin <origin>', 'origin to remove')
-    .option('--json', 'print one JSON object')
-    .action(async (opts: { merchant: string; origin: string; json?: boolean }) => {
-      const origin = normalizeOrigin(opts.origin);
-      const removed = await withRuntime(() => disallowOrigin(opts.merchant, origin));
-      print({ merchantId: opts.merchant, origin, removed }, opts.json, () => (removed ? `removed ${origin}` : `${origin} was not allowed`));
-    });
-  merchant
-    .command('origins')
-    .description("list the merchant's allowed browser origins")
-    .requiredOption('--merchant <id>', 'merchant id')
-    .option('--json', 'print one JSON array')
-    .action(async (opts: { merchant: string; json?: boolean }) => {
-      const origins = await withRuntime(() => listOrigins(opts.merchant));
-      print(origins, opts.json, () => origins.join('\n') || '(none)');
-    });
-
-  merchant
-    .command('allow-host')
-    .description("let forwardRequest send this merchant's card data to HOST (host[:port]; no port means the scheme's default)")
-    .requiredOption('--merchant <id>', 'merchant id')
-    .requiredOption('--host <host>', 'e.g. api.psp.example or 127.0.0.1:8443')
-    .option('--json', 'print one JSON object')
-    .action(async (opts: { merchant: string; host: string; json?: boolean }) => {
-      const host = await withRuntime(() => allowHost(opts.merchant, opts.host));
-      print({ merchantId: opts.merchant, host, allowed: true }, opts.json, () => `allowed ${host}`);
-    });
-  merchant
-    .command('disallow-host')
-    .description("remove HOST from the merchant's forwarding list")
-    .requiredOption('--merchant <id>', 'merchant id')
-    .requiredOption('--host <host>', 'host to remove')
-    .option('--json', 'print one JSON object')
-    .action(async (opts: { merchant: string; host: string; json?: boolean }) => {
-      const host = normalizeHost(opts.host);
-      const removed = await withRuntime(() => disallowHost(opts.merchant, host));
-      print({ merchantId: opts.merchant, host, removed }, opts.json, () => (removed ? `removed ${host}` : `${host} was not allowed`));
-    });
-  merchant
-    .command('hosts')
-    .description("list the merchant's forwarding hosts")
-    .requiredOption('--merchant <id>', 'merchant id')
-    .option('--json', 'print one JSON array')
-    .action(async (opts: { merchant: string; json?: boolean }) => {
-      const hosts = await withRuntime(() => listHosts(opts.merchant));
-      print(hosts, opts.json, () => hosts.join('\n') || '(none)');
-    });
+  allowListCommands(merchant, {
+    noun: 'origin',
+    plural: 'origins',
+    example: 'https://shop.example',
+    allowDescription: "let browser pages on ORIGIN call the API with this merchant's keys (createCardToken)",
+    listDescription: "the merchant's allowed browser origins",
+    normalize: normalizeOrigin,
+    allow: allowOrigin,
+    disallow: disallowOrigin,
+    list: listOrigins,
+  });
+  allowListCommands(merchant, {
+    noun: 'host',
+    plural: 'hosts',
+    example: 'api.psp.example or 127.0.0.1:8443; no port means the scheme\'s default',
+    allowDescription: "let forwardRequest send this merchant's card data to HOST",
+    listDescription: "the merchant's forwarding hosts",
+    normalize: normalizeHost,
+    allow: allowHost,
+    disallow: disallowHost,
+    list: listHosts,
+  });
 
   const key = program.command('key').description('api keys');
   key
