@@ -23,10 +23,41 @@ const envSchema = z.object({
   VAULT_FORWARD_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(15_000),
   /** forwardRequest: the largest upstream response body returned (larger ones fail with FORWARD_FAILED). */
   VAULT_FORWARD_MAX_RESPONSE_BYTES: z.coerce.number().int().min(1024).max(16 * 1024 * 1024).default(1024 * 1024),
+  /** GraphQL introspection; default: on, except with NODE_ENV=production. */
+  VAULT_INTROSPECTION: bool.optional(),
+  /** Requests per api key per window (0: no limit). */
+  VAULT_RATE_LIMIT: z.coerce.number().int().min(0).default(200),
+  VAULT_RATE_LIMIT_WINDOW_SECONDS: z.coerce.number().int().min(1).max(3600).default(1),
+  /** Shares rate-limit budgets between instances; absent: each process counts on its own. */
+  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
+  /** Whole request (headers and body) must arrive within this; slow clients get 408. */
+  VAULT_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
+  VAULT_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
+  /** Longest SQL statement; also how long a request waits for a pooled connection. */
+  VAULT_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(15_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
 export type Config = z.infer<typeof envSchema>;
+
+/**
+ * GraphQL limits, pinned here (not configurable: merchants' documents are written against them). Documents
+ * over any of them are refused before execution.
+ */
+export const GRAPHQL_LIMITS = {
+  maxDepth: 10,
+  maxAliases: 15,
+  /**
+   * graphql-armor's cost, configured as an upper bound of the values a document can return: 1 per field,
+   * multiplied by the `first` of each list it is in. customers(first: 50) with paymentMethods(first: 10) of
+   * a dozen fields each costs about 6,500; customers(first: 100) × paymentMethods(first: 100) is refused.
+   */
+  maxCost: 50_000,
+  maxTokens: 2000,
+  maxDirectives: 20,
+  /** Request bodies larger than this answer 413. */
+  maxBodyBytes: 1024 * 1024,
+} as const;
 
 export class ConfigError extends Error {
   override name = 'ConfigError';

@@ -61,7 +61,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       const { applied } = await migrate(databaseUrl, { log: (m) => log.info(m) });
       if (applied.length > 0) log.info({ applied }, 'migrations applied');
     }
-    const db = createDb(databaseUrl, master, { poolSize: config.DATABASE_POOL_SIZE });
+    const db = createDb(databaseUrl, master, { poolSize: config.DATABASE_POOL_SIZE, timeoutMs: config.VAULT_STATEMENT_TIMEOUT_MS });
     setDb(db);
     stops.unshift(async () => {
       setDb(undefined);

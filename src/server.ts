@@ -3,6 +3,7 @@ import { Server as NetServer } from 'node:net';
 import type { Logger } from 'pino';
 import { parseConfig, type Config } from './config.js';
 import { connectableUrl, setLocalUrl } from './localUrl.js';
+import { createRateLimiter } from './rateLimit.js';
 import { countMerchants, createMerchant } from './domain/merchants.js';
 import { sweep } from './domain/sweep.js';
 import { pendingMigrations } from './db/migrate.js';
@@ -22,8 +23,16 @@ export interface RunningServer {
 /** Starts the vault: runtime (database, keys, migrations), HTTP server, periodic purge. */
 export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
   const runtime = await startRuntime({ config, log, migrate: true, serveEmbedded: true });
+  const rateLimiter = createRateLimiter({
+    points: config.VAULT_RATE_LIMIT,
+    windowSeconds: config.VAULT_RATE_LIMIT_WINDOW_SECONDS,
+    redisUrl: config.REDIS_URL,
+    log,
+  });
   const yoga = createVaultYoga({
     log,
+    rateLimiter,
+    introspection: config.VAULT_INTROSPECTION ?? config.NODE_ENV !== 'production',
     ready: async () => {
       try {
         return (await pendingMigrations(runtime.databaseUrl)).length === 0;
@@ -33,7 +42,14 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     },
   });
   let draining = false;
-  const server = createServer((req, res) => {
+  // Slow clients (slowloris) are cut off: headers and the whole request must arrive in time (408), checked
+  // every second rather than Node's default 30 s.
+  const timeouts = {
+    requestTimeout: config.VAULT_REQUEST_TIMEOUT_MS,
+    headersTimeout: Math.min(config.VAULT_HEADERS_TIMEOUT_MS, config.VAULT_REQUEST_TIMEOUT_MS),
+    connectionsCheckingInterval: Math.min(1_000, config.VAULT_HEADERS_TIMEOUT_MS),
+  };
+  const server = createServer(timeouts, (req, res) => {
     // While draining, answer what arrives on open connections but close them afterwards.
     if (draining) res.shouldKeepAlive = false;
     void yoga(req, res);
@@ -66,6 +82,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         grace.unref();
         force.unref();
       });
+      await rateLimiter.close();
       await runtime.stop();
     })());
 

@@ -9,7 +9,10 @@ import { assertOriginAllowed, useMerchantCors } from './cors.js';
 import { useSandboxChallenge } from './connectors/sandboxChallenge.js';
 import { useNetworkTokenWebhooks } from './tokenServices/webhook.js';
 import { authenticate } from './domain/apiKeys.js';
+import { GRAPHQL_LIMITS } from './config.js';
 import { Forbidden } from './errors.js';
+import { graphqlLimits } from './limits.js';
+import type { RateLimiter } from './rateLimit.js';
 import { useIdempotency } from './idempotency.js';
 import { scrubText } from './logger.js';
 import { schema } from './schema/index.js';
@@ -18,6 +21,10 @@ export interface YogaOptions {
   log: Logger;
   /** Database reachable and no pending migrations. */
   ready: () => Promise<boolean>;
+  /** Default: no limit. */
+  rateLimiter?: RateLimiter;
+  /** Introspection and field suggestions; default true. */
+  introspection?: boolean;
 }
 
 type ServerContext = Record<string, unknown>;
@@ -38,9 +45,11 @@ mutation Tokenize {
 }
 `;
 
-export function createVaultYoga({ log, ready }: YogaOptions): YogaServerInstance<ServerContext, RequestContext> {
+export function createVaultYoga({ log, ready, rateLimiter, introspection = true }: YogaOptions): YogaServerInstance<ServerContext, RequestContext> {
   return createYoga<ServerContext, RequestContext>({
     schema,
+    maxRequestBodySize: GRAPHQL_LIMITS.maxBodyBytes,
+    batching: false,
     graphqlEndpoint: '/graphql',
     healthCheckEndpoint: '/healthz',
     landingPage: false,
@@ -62,6 +71,7 @@ export function createVaultYoga({ log, ready }: YogaOptions): YogaServerInstance
         });
       }
       await assertOriginAllowed(request, principal);
+      await rateLimiter?.consume(principal.keyId);
       return { principal, requestId: requestIds.get(request) ?? requestIdOf(request) };
     },
     maskedErrors: {
@@ -84,6 +94,7 @@ export function createVaultYoga({ log, ready }: YogaOptions): YogaServerInstance
     // Yoga's default CORS allows every origin; ours allows each merchant's own (src/cors.ts).
     cors: false,
     plugins: [
+      ...graphqlLimits({ log, introspection }),
       useMerchantCors(),
       useReadinessCheck({ endpoint: '/readyz', check: ready }),
       useErrorRedaction(),

@@ -8,10 +8,16 @@ export interface DbOptions {
   poolSize?: number;
   /** Called with every SQL statement (tests count round-trips with it). */
   onQuery?: (sql: string) => void;
+  /** Longest statement, and longest wait for a pooled connection (default: none). */
+  timeoutMs?: number;
 }
 
 export function createDb(databaseUrl: string, master: MasterKeyRing, options: DbOptions = {}) {
-  const adapter = new PrismaPg({ connectionString: databaseUrl, max: options.poolSize ?? 10 });
+  const adapter = new PrismaPg({
+    connectionString: databaseUrl,
+    max: options.poolSize ?? 10,
+    ...(options.timeoutMs && { statement_timeout: options.timeoutMs, connectionTimeoutMillis: options.timeoutMs }),
+  });
   const base = new PrismaClient({ adapter, ...(options.onQuery && { log: [{ emit: 'event' as const, level: 'query' as const }] }) });
   if (options.onQuery) {
     const onQuery = options.onQuery;
