@@ -72,7 +72,8 @@ export function createVaultYoga({ log, ready, rateLimiter, introspection = true 
       }
       await assertOriginAllowed(request, principal);
       await rateLimiter?.consume(principal.keyId);
-      return { principal, requestId: requestIds.get(request) ?? requestIdOf(request) };
+      const requestId = requestIds.get(request) ?? requestIdOf(request);
+      return { principal: { ...principal, requestId }, requestId };
     },
     maskedErrors: {
       maskError(error, message) {

@@ -177,7 +177,9 @@ describe('network tokenization', () => {
     expect((await simulate(m, pm.id, 'RESUME')).networkToken).toMatchObject({ status: 'DELETED' });
     expect((await payWith(m, pm.id)).instrument).toBe('CARD');
 
-    const events = (await m.client.request(AuditEventsDocument, { entityId: pm.id, first: 20 })).auditEvents.edges.map((e) => e.node);
+    const events = (await m.client.request(AuditEventsDocument, { entityId: pm.id, first: 20 })).auditEvents.edges
+      .map((e) => e.node)
+      .filter((e) => e.action.startsWith('network_token.'));
     // Newest first; the ignored resume after the delete changed nothing and is not there.
     expect(events.map((e) => e.action)).toEqual([
       'network_token.deleted',

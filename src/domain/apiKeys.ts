@@ -3,6 +3,7 @@ import { db, type Tx } from '../db/client.js';
 import { base62, newId } from '../ids.js';
 import type { ApiKeyKind, Mode } from '../generated/prisma/client.js';
 import { NotFound } from '../errors.js';
+import { appendAudit, operatorActor } from './audit.js';
 import type { Principal } from './principal.js';
 
 const KEY_FORMAT = /^(sk|pk)_(test|live)_[0-9A-Za-z]{43}$/;
@@ -25,7 +26,9 @@ export interface CreateKeyInput {
   allowReveal?: boolean;
 }
 
-export async function createApiKey(input: CreateKeyInput, tx: Tx = db().prisma): Promise<CreatedKey> {
+/** Creates a key and audits it (`api_key.create`), in the caller's transaction or its own. */
+export async function createApiKey(input: CreateKeyInput, tx?: Tx): Promise<CreatedKey> {
+  if (!tx) return db().prisma.$transaction((t) => createApiKey(input, t));
   const merchant = await tx.merchant.findUnique({ where: { id: input.merchantId }, select: { id: true } });
   if (!merchant) throw new NotFound('merchant', input.merchantId);
   const key = `${input.kind === 'SECRET' ? 'sk' : 'pk'}_${input.mode.toLowerCase()}_${base62(randomBytes(32), 43)}`;
@@ -41,18 +44,31 @@ export async function createApiKey(input: CreateKeyInput, tx: Tx = db().prisma):
       allowReveal: input.kind === 'SECRET' && (input.allowReveal ?? false),
     },
   });
+  await appendAudit(tx, operatorActor(input.merchantId, input.mode), {
+    action: 'api_key.create',
+    entityType: 'api_key',
+    entityId: keyId,
+    outcome: 'success',
+    detail: { kind: input.kind, allowReveal: input.kind === 'SECRET' && (input.allowReveal ?? false) },
+  });
   return { keyId, key };
 }
 
+/** Revokes a key (idempotent) and audits it (`api_key.revoke`). */
 export async function revokeApiKey(keyId: string, now = new Date()): Promise<void> {
-  const { count } = await db().prisma.apiKey.updateMany({
-    where: { id: keyId, revokedAt: null },
-    data: { revokedAt: now },
-  });
-  if (count === 0) {
-    const exists = await db().prisma.apiKey.findFirst({ where: { id: keyId }, select: { id: true } });
+  await db().prisma.$transaction(async (tx) => {
+    const [revoked] = await tx.apiKey.updateManyAndReturn({
+      where: { id: keyId, revokedAt: null },
+      data: { revokedAt: now },
+      select: { merchantId: true, mode: true },
+    });
+    if (revoked) {
+      await appendAudit(tx, operatorActor(revoked.merchantId, revoked.mode), { action: 'api_key.revoke', entityType: 'api_key', entityId: keyId, outcome: 'success' });
+      return;
+    }
+    const exists = await tx.apiKey.findFirst({ where: { id: keyId }, select: { id: true } });
     if (!exists) throw new NotFound('api key', keyId);
-  }
+  });
 }
 
 export async function listApiKeys(merchantId: string) {

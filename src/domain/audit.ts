@@ -1,6 +1,5 @@
-import { createHash } from 'node:crypto';
 import { db, type Prisma, type Tx } from '../db/client.js';
-import type { AuditEvent, Mode } from '../generated/prisma/client.js';
+import type { Mode } from '../generated/prisma/client.js';
 import { newId } from '../ids.js';
 import type { Query } from './customers.js';
 import type { Principal } from './principal.js';
@@ -33,11 +32,9 @@ export interface AuditEntry {
 }
 
 export const GENESIS_HASH = '0'.repeat(64);
-/** First half of the advisory-lock key; the second is the merchant id's hash. */
-const AUDIT_LOCK_CLASS = 72707370;
 
-export function actorOf(principal: Principal, requestId: string): AuditActor {
-  return { merchantId: principal.merchantId, mode: principal.mode, keyId: principal.keyId, requestId };
+export function actorOf(principal: Principal): AuditActor {
+  return { merchantId: principal.merchantId, mode: principal.mode, keyId: principal.keyId, requestId: principal.requestId ?? `pid-${process.pid}` };
 }
 
 /** The operator acting through the CLI. */
@@ -45,66 +42,43 @@ export function operatorActor(merchantId: string, mode: Mode | null = null): Aud
   return { merchantId, mode, keyId: 'cli', requestId: `cli-${process.pid}` };
 }
 
-type Hashed = Pick<
-  AuditEvent,
-  'merchantId' | 'seq' | 'id' | 'mode' | 'action' | 'entityType' | 'entityId' | 'keyId' | 'requestId' | 'outcome' | 'detail' | 'at' | 'prevHash'
->;
-
-/** JSON with object keys sorted at every level: jsonb does not keep key order, the hash must not depend on it. */
-function canonical(value: unknown): string {
-  if (value === null || typeof value !== 'object') return JSON.stringify(value ?? null);
-  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
-  const entries = Object.keys(value as object)
-    .sort()
-    .map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`);
-  return `{${entries.join(',')}}`;
+export interface AppendedEvent {
+  id: string;
+  seq: bigint;
+  prevHash: string;
+  hash: string;
 }
 
-export function eventHash(e: Hashed): string {
-  const fields = [
-    e.merchantId,
-    e.seq.toString(),
-    e.id,
-    e.mode,
-    e.action,
-    e.entityType,
-    e.entityId,
-    e.keyId,
-    e.requestId,
-    e.outcome,
-    canonical(e.detail),
-    e.at.toISOString(),
-  ];
-  return createHash('sha256').update(e.prevHash).update('\n').update(canonical(fields)).digest('hex');
+/**
+ * Appends one event in the caller's transaction (or, given the plain client, in a statement of its own):
+ * one round trip to the database's audit_append(), which locks the merchant's chain until the transaction
+ * ends, numbers the event and computes its hash.
+ */
+export async function appendAudit(client: Tx | Prisma, actor: AuditActor, entry: AuditEntry): Promise<AppendedEvent> {
+  const detail = entry.detail === undefined ? null : JSON.stringify(entry.detail);
+  const rows = await client.$queryRaw<AppendedEvent[]>`
+    SELECT id, seq, prev_hash AS "prevHash", hash FROM audit_append(
+      ${actor.merchantId}, ${actor.mode}::"Mode", ${newId('aud')}, ${entry.action}, ${entry.entityType}, ${entry.entityId ?? null},
+      ${actor.keyId}, ${actor.requestId}, ${entry.outcome}, ${detail}::jsonb)`;
+  return rows[0]!;
 }
 
-/** Appends one event in the caller's transaction (or its own, given the plain client). */
-export async function appendAudit(client: Tx | Prisma, actor: AuditActor, entry: AuditEntry, at = new Date()): Promise<AuditEvent> {
-  const write = async (tx: Tx) => {
-    await tx.$queryRaw`SELECT 1 AS locked FROM (SELECT pg_advisory_xact_lock(${AUDIT_LOCK_CLASS}::int, hashtext(${actor.merchantId})::int)) AS l`;
-    const last = await tx.auditEvent.findFirst({
-      where: { merchantId: actor.merchantId },
-      orderBy: { seq: 'desc' },
-      select: { seq: true, hash: true },
-    });
-    const event: Hashed = {
-      merchantId: actor.merchantId,
-      seq: (last?.seq ?? 0n) + 1n,
-      id: newId('aud'),
-      mode: actor.mode,
-      action: entry.action,
-      entityType: entry.entityType,
-      entityId: entry.entityId ?? null,
-      keyId: actor.keyId,
-      requestId: actor.requestId,
-      outcome: entry.outcome,
-      detail: entry.detail ?? null,
-      at,
-      prevHash: last?.hash ?? GENESIS_HASH,
-    };
-    return tx.auditEvent.create({ data: { ...event, detail: event.detail ?? undefined, hash: eventHash(event) } });
-  };
-  return '$transaction' in client ? client.$transaction(write) : write(client);
+/** Appends events in order, in the caller's transaction. */
+export async function appendAudits(tx: Tx, actor: AuditActor, entries: readonly AuditEntry[]): Promise<void> {
+  for (const entry of entries) await appendAudit(tx, actor, entry);
+}
+
+/**
+ * Runs `write` and appends the events it reports in one transaction: the change and its audit trail land
+ * together or not at all.
+ */
+export async function audited<T>(actor: AuditActor, write: (tx: Tx) => Promise<T>, events: (result: T) => AuditEntry | readonly AuditEntry[]): Promise<T> {
+  return db().prisma.$transaction(async (tx) => {
+    const result = await write(tx);
+    const e = events(result);
+    await appendAudits(tx, actor, Array.isArray(e) ? e : [e as AuditEntry]);
+    return result;
+  });
 }
 
 /** A merchant's events visible to a key: its own mode's and the merchant-wide ones; newest first. */
@@ -127,7 +101,7 @@ export interface ChainReport {
   firstBad?: { merchantId: string; seq: bigint; id: string; problem: string };
 }
 
-/** Re-computes every merchant's chain (or one's), in batches; stops at the first bad event. */
+/** Recomputes every merchant's chain (or one's) with the database's own hash function, in batches. */
 export async function verifyAuditChain(merchantId?: string, batchSize = 1000): Promise<ChainReport> {
   const { prisma } = db();
   const merchants = merchantId
@@ -136,21 +110,19 @@ export async function verifyAuditChain(merchantId?: string, batchSize = 1000): P
   let events = 0;
   for (const m of merchants) {
     let prevHash = GENESIS_HASH;
-    let expectedSeq = 1n;
+    let lastSeq = 0n;
     for (;;) {
-      const batch = await prisma.auditEvent.findMany({
-        where: { merchantId: m, seq: { gte: expectedSeq } },
-        orderBy: { seq: 'asc' },
-        take: batchSize,
-      });
+      const batch = await prisma.$queryRaw<{ seq: bigint; id: string; prevHash: string; hash: string; computed: string }[]>`
+        SELECT seq, id, prev_hash AS "prevHash", hash, audit_event_hash(e) AS computed
+          FROM audit_events e WHERE merchant_id = ${m} AND seq > ${lastSeq} ORDER BY seq LIMIT ${batchSize}`;
       for (const e of batch) {
         events++;
         const bad = (problem: string): ChainReport => ({ merchants: merchants.length, events, firstBad: { merchantId: m, seq: e.seq, id: e.id, problem } });
-        if (e.seq !== expectedSeq) return bad(`sequence jumps from ${expectedSeq - 1n} to ${e.seq}: events are missing`);
+        if (e.seq !== lastSeq + 1n) return bad(`sequence jumps from ${lastSeq} to ${e.seq}: events are missing`);
         if (e.prevHash !== prevHash) return bad('does not link to the previous event');
-        if (eventHash(e) !== e.hash) return bad('its content does not match its hash: it was altered');
+        if (e.computed !== e.hash) return bad('its content does not match its hash: it was altered');
         prevHash = e.hash;
-        expectedSeq++;
+        lastSeq = e.seq;
       }
       if (batch.length < batchSize) break;
     }

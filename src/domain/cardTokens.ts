@@ -6,6 +6,7 @@ import type { CardToken } from '../generated/prisma/client.js';
 import { createCardTokenInputSchema, type CardInput } from '../validation/inputs.js';
 import { parseInput, sealable } from './inputs.js';
 import { cardColumns, type Billing } from './paymentMethods.js';
+import { actorOf, audited } from './audit.js';
 import { tenant, type Principal } from './principal.js';
 
 export const CARD_TOKEN_TTL_MS = 30 * 60 * 1000;
@@ -19,16 +20,17 @@ export type TokenCard = CardInput & { billing: Billing | null };
 export async function createCardToken(principal: Principal, input: unknown, now = new Date()) {
   const v = parseInput(createCardTokenInputSchema(now), input, ['input'], now);
   const { card } = v;
-  return db().prisma.cardToken.create({
+  const id = newId('tok');
+  return audited(actorOf(principal), (tx) => tx.cardToken.create({
     data: {
       ...tenant(principal),
-      id: newId('tok'),
+      id,
       ...cardColumns(card),
       cvc: card.cvc ?? null,
       billing: sealable(v.billing) ?? null,
       expiresAt: new Date(now.getTime() + CARD_TOKEN_TTL_MS),
     },
-  });
+  }), () => ({ action: 'card_token.create', entityType: 'card_token', entityId: id, outcome: 'success' }));
 }
 
 export async function findCardToken(principal: Principal, id: string) {

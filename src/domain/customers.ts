@@ -5,6 +5,7 @@ import { NotFound } from '../errors.js';
 import { Prisma as P, type Customer } from '../generated/prisma/client.js';
 import { createCustomerInputSchema, updateCustomerInputSchema } from '../validation/inputs.js';
 import { parseInput, sealable } from './inputs.js';
+import { actorOf, appendAudit, audited, type AuditEntry } from './audit.js';
 import { tenant, type Principal } from './principal.js';
 
 /** The select/include a GraphQL field asks for (from Pothos), spread into the query. */
@@ -24,12 +25,21 @@ export interface Address {
 
 const jsonOrNull = (v: unknown) => (v === undefined ? undefined : v === null ? P.DbNull : (v as P.InputJsonValue));
 
+const customerEvent = (action: string, id: string, detail?: AuditEntry['detail']): AuditEntry => ({
+  action: `customer.${action}`,
+  entityType: 'customer',
+  entityId: id,
+  outcome: 'success',
+  detail,
+});
+
 export async function createCustomer(principal: Principal, input: unknown) {
   const v = parseInput(createCustomerInputSchema, input, ['input']);
-  return db().prisma.customer.create({
+  const id = newId('cus');
+  return audited(actorOf(principal), (tx) => tx.customer.create({
     data: {
       ...tenant(principal),
-      id: newId('cus'),
+      id,
       merchantReferenceId: v.merchantReferenceId ?? null,
       name: v.name ?? null,
       email: v.email ?? null,
@@ -40,13 +50,13 @@ export async function createCustomer(principal: Principal, input: unknown) {
       defaultShippingAddress: sealable(v.defaultShippingAddress) ?? null,
       metadata: jsonOrNull(v.metadata) ?? P.DbNull,
     },
-  });
+  }), () => customerEvent('create', id));
 }
 
 export async function updateCustomer(principal: Principal, id: string, input: unknown) {
   const v = parseInput(updateCustomerInputSchema, input, ['input']);
   await requireCustomer(principal, id);
-  return db().prisma.customer.update({
+  return audited(actorOf(principal), (tx) => tx.customer.update({
     where: { merchantId_id: { merchantId: principal.merchantId, id } },
     data: {
       merchantReferenceId: v.merchantReferenceId,
@@ -59,7 +69,7 @@ export async function updateCustomer(principal: Principal, id: string, input: un
       defaultShippingAddress: sealable(v.defaultShippingAddress),
       metadata: jsonOrNull(v.metadata),
     },
-  });
+  }), () => customerEvent('update', id));
 }
 
 /** Deletes the customer and, in the same transaction, every payment method it owns. */
@@ -69,6 +79,7 @@ export async function deleteCustomer(principal: Principal, id: string) {
     if (!found) throw new NotFound('customer', id);
     const { count } = await tx.paymentMethod.deleteMany({ where: { merchantId: principal.merchantId, customerId: id } });
     await tx.customer.delete({ where: { merchantId_id: { merchantId: principal.merchantId, id } } });
+    await appendAudit(tx, actorOf(principal), customerEvent('delete', id, { deletedPaymentMethods: count }));
     return { deletedId: id, deletedPaymentMethods: count };
   });
 }

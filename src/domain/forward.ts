@@ -30,14 +30,14 @@ const MAX_REDIRECTS = 3;
 const NOT_RETURNED_HEADERS = new Set(['content-encoding', 'content-length', 'transfer-encoding', 'connection', 'keep-alive']);
 const pad2 = (n: number) => String(n).padStart(2, '0');
 
-export async function forwardRequest(principal: Principal, input: unknown, requestId: string, now = new Date()): Promise<ForwardResult> {
+export async function forwardRequest(principal: Principal, input: unknown, now = new Date()): Promise<ForwardResult> {
   const v = parseInput(forwardRequestInputSchema, input, ['input'], now);
   const used = usedPlaceholders(v);
   const url = new URL(v.url);
   const entity = v.paymentMethodId
     ? { entityType: 'payment_method', entityId: v.paymentMethodId, action: 'payment_method.forward' }
     : { entityType: 'card_token', entityId: v.token!, action: 'card_token.forward' };
-  const actor = actorOf(principal, requestId);
+  const actor = actorOf(principal);
   const detail = { host: url.host, method: v.method };
 
   if (url.protocol === 'http:' && principal.mode === 'LIVE') {

@@ -1,5 +1,6 @@
 import { db } from '../db/client.js';
 import { ValidationFailed } from '../errors.js';
+import { audited, operatorActor } from './audit.js';
 import { requireMerchant } from './merchants.js';
 
 // Hosts forwardRequest may send card data to, per merchant, managed by the operator (CLI). An entry is a
@@ -35,18 +36,22 @@ export function entriesAllowing(url: URL): string[] {
 export async function allowHost(merchantId: string, host: string): Promise<string> {
   const normalized = normalizeHost(host);
   await requireMerchant(merchantId);
-  await db().prisma.merchantForwardHost.upsert({
-    where: { merchantId_host: { merchantId, host: normalized } },
-    create: { merchantId, host: normalized },
-    update: {},
-  });
+  await audited(
+    operatorActor(merchantId),
+    (tx) => tx.merchantForwardHost.createMany({ data: [{ merchantId, host: normalized }], skipDuplicates: true }),
+    ({ count }) => (count ? [{ action: 'merchant.allow_host', entityType: 'merchant', entityId: merchantId, outcome: 'success', detail: { host: normalized } }] : []),
+  );
   return normalized;
 }
 
 export async function disallowHost(merchantId: string, host: string): Promise<boolean> {
   const normalized = normalizeHost(host);
   await requireMerchant(merchantId);
-  const { count } = await db().prisma.merchantForwardHost.deleteMany({ where: { merchantId, host: normalized } });
+  const { count } = await audited(
+    operatorActor(merchantId),
+    (tx) => tx.merchantForwardHost.deleteMany({ where: { merchantId, host: normalized } }),
+    ({ count: n }) => (n ? [{ action: 'merchant.disallow_host', entityType: 'merchant', entityId: merchantId, outcome: 'success', detail: { host: normalized } }] : []),
+  );
   return count > 0;
 }
 

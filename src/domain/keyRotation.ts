@@ -1,5 +1,6 @@
 import { rewrapDataKey } from '../crypto/dataKeys.js';
 import { db } from '../db/client.js';
+import { audited, operatorActor } from './audit.js';
 
 /**
  * Re-wraps every data key that is not yet under the active master key. Data keys themselves do not change,
@@ -15,10 +16,18 @@ export async function rewrapDataKeys(onProgress?: (done: number, total: number) 
   let rewrapped = 0;
   for (const row of stale) {
     const wrapped = rewrapDataKey(keyring.master, { merchantId: row.merchantId, dataKeyId: row.id, purpose: row.purpose }, row);
-    const { count } = await prisma.dataKey.updateMany({
-      where: { merchantId: row.merchantId, id: row.id, masterKeyId: row.masterKeyId, wrappedKey: row.wrappedKey },
-      data: wrapped,
-    });
+    const count = await audited(
+      operatorActor(row.merchantId),
+      async (tx) =>
+        (
+          await tx.dataKey.updateMany({
+            where: { merchantId: row.merchantId, id: row.id, masterKeyId: row.masterKeyId, wrappedKey: row.wrappedKey },
+            data: wrapped,
+          })
+        ).count,
+      (n) =>
+        n ? [{ action: 'data_key.rewrap', entityType: 'data_key', entityId: row.id, outcome: 'success', detail: { from: row.masterKeyId, to: active } }] : [],
+    );
     rewrapped += count;
     onProgress?.(rewrapped, stale.length);
   }

@@ -2,6 +2,7 @@ import { db } from '../db/client.js';
 import { newId } from '../ids.js';
 import { NotFound, ValidationFailed } from '../errors.js';
 import { createApiKey } from './apiKeys.js';
+import { appendAudit, operatorActor } from './audit.js';
 
 export interface CreatedMerchant {
   merchantId: string;
@@ -20,6 +21,7 @@ export async function createMerchant(input: { name: string }): Promise<CreatedMe
     const merchantId = newId('mer');
     await tx.merchant.create({ data: { id: merchantId, name } });
     await keyring.createMerchantKeys(tx, merchantId);
+    await appendAudit(tx, operatorActor(merchantId), { action: 'merchant.create', entityType: 'merchant', entityId: merchantId, outcome: 'success' });
     const secret = await createApiKey({ merchantId, kind: 'SECRET', mode: 'TEST' }, tx);
     const publishable = await createApiKey({ merchantId, kind: 'PUBLISHABLE', mode: 'TEST' }, tx);
     return { merchantId, secretKey: secret.key, publishableKey: publishable.key };

@@ -1,7 +1,6 @@
-import { db } from '../db/client.js';
+import { db, type Prisma, type Tx } from '../db/client.js';
 import { openField } from '../db/encryption.js';
 import type { CardBrand, NetworkToken, NetworkTokenStatus } from '../generated/prisma/client.js';
-import { Prisma as P } from '../generated/prisma/client.js';
 import { newId } from '../ids.js';
 import type { LifecycleEvent, ProvisionedToken, TokenServiceProvider } from '../tokenServices/types.js';
 import { isExpired } from '../validation/expiry.js';
@@ -34,16 +33,22 @@ export async function provisionNetworkToken(
 }
 
 /** The payment method's network token row, if any (any status). */
-export function findNetworkToken(principal: Principal, paymentMethodId: string) {
-  return db().prisma.networkToken.findFirst({ where: { ...tenant(principal), paymentMethodId } });
+export function findNetworkToken(principal: Principal, paymentMethodId: string, client: Tx | Prisma = db().prisma) {
+  return client.networkToken.findFirst({ where: { ...tenant(principal), paymentMethodId } });
 }
 
 /**
  * Keeps a provisioned token on the payment method: a new row, or in place of a DELETED one. A payment method
  * that meanwhile got a live token (a concurrent duplicate tokenization) keeps it.
  */
-export async function storeNetworkToken(principal: Principal, paymentMethodId: string, tspId: string, token: ProvisionedToken, now = new Date()) {
-  const { prisma } = db();
+export async function storeNetworkToken(
+  principal: Principal,
+  paymentMethodId: string,
+  tspId: string,
+  token: ProvisionedToken,
+  now = new Date(),
+  client: Tx | Prisma = db().prisma,
+) {
   const values = {
     tspId,
     tokenReferenceId: token.tokenReferenceId,
@@ -53,17 +58,16 @@ export async function storeNetworkToken(principal: Principal, paymentMethodId: s
     status: 'ACTIVE' as const,
     lastEventAt: now,
   };
-  const existing = await findNetworkToken(principal, paymentMethodId);
+  const existing = await findNetworkToken(principal, paymentMethodId, client);
   if (existing) {
     if (existing.status !== 'DELETED') return existing;
-    return prisma.networkToken.update({ where: { merchantId_id: { merchantId: principal.merchantId, id: existing.id } }, data: values });
+    return client.networkToken.update({ where: { merchantId_id: { merchantId: principal.merchantId, id: existing.id } }, data: values });
   }
-  try {
-    return await prisma.networkToken.create({ data: { ...tenant(principal), id: newId('ntk'), paymentMethodId, ...values } });
-  } catch (e) {
-    if (e instanceof P.PrismaClientKnownRequestError && e.code === 'P2002') return (await findNetworkToken(principal, paymentMethodId))!;
-    throw e;
-  }
+  const [created] = await client.networkToken.createManyAndReturn({
+    data: [{ ...tenant(principal), id: newId('ntk'), paymentMethodId, ...values }],
+    skipDuplicates: true,
+  });
+  return created ?? (await findNetworkToken(principal, paymentMethodId, client))!;
 }
 
 export async function networkTokenView(row: NetworkToken): Promise<NetworkTokenView> {

@@ -1,5 +1,6 @@
 import { db } from '../db/client.js';
 import { ValidationFailed } from '../errors.js';
+import { audited, operatorActor } from './audit.js';
 import { requireMerchant } from './merchants.js';
 
 // Browser origins allowed to call the API for a merchant (CORS, src/cors.ts). Stored normalized, exactly as
@@ -27,7 +28,11 @@ export function normalizeOrigin(value: string): string {
 export async function allowOrigin(merchantId: string, origin: string): Promise<string> {
   const normalized = normalizeOrigin(origin);
   await requireMerchant(merchantId);
-  await db().prisma.merchantOrigin.createMany({ data: [{ merchantId, origin: normalized }], skipDuplicates: true });
+  await audited(
+    operatorActor(merchantId),
+    (tx) => tx.merchantOrigin.createMany({ data: [{ merchantId, origin: normalized }], skipDuplicates: true }),
+    ({ count }) => (count ? [{ action: 'merchant.allow_origin', entityType: 'merchant', entityId: merchantId, outcome: 'success', detail: { origin: normalized } }] : []),
+  );
   return normalized;
 }
 
@@ -35,7 +40,11 @@ export async function allowOrigin(merchantId: string, origin: string): Promise<s
 export async function disallowOrigin(merchantId: string, origin: string): Promise<boolean> {
   const normalized = normalizeOrigin(origin);
   await requireMerchant(merchantId);
-  const { count } = await db().prisma.merchantOrigin.deleteMany({ where: { merchantId, origin: normalized } });
+  const { count } = await audited(
+    operatorActor(merchantId),
+    (tx) => tx.merchantOrigin.deleteMany({ where: { merchantId, origin: normalized } }),
+    ({ count: n }) => (n ? [{ action: 'merchant.disallow_origin', entityType: 'merchant', entityId: merchantId, outcome: 'success', detail: { origin: normalized } }] : []),
+  );
   return count > 0;
 }
 

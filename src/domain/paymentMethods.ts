@@ -1,9 +1,9 @@
 import { fingerprint } from '../crypto/fingerprint.js';
-import { db } from '../db/client.js';
+import { db, type Tx } from '../db/client.js';
 import { openField } from '../db/encryption.js';
 import { newId } from '../ids.js';
 import { NotFound, RetentionLimitExceeded } from '../errors.js';
-import { Prisma as P, type PaymentMethod } from '../generated/prisma/client.js';
+import { Prisma as P, type Mode, type PaymentMethod } from '../generated/prisma/client.js';
 import { isExpired } from '../validation/expiry.js';
 import {
   extendRetentionMonthsSchema,
@@ -12,6 +12,7 @@ import {
   type CardInput,
 } from '../validation/inputs.js';
 import { tspFor } from '../tokenServices/index.js';
+import { actorOf, appendAudit, audited } from './audit.js';
 import { consumeCardToken } from './cardTokens.js';
 import { findNetworkToken, provisionNetworkToken, storeNetworkToken } from './networkTokens.js';
 import { activeMultiUseToken, recordPspToken, tokenizingConnector } from './pspTokens.js';
@@ -51,10 +52,6 @@ export function cardColumns(card: CardInput) {
 const pmKey = (p: Principal, id: string) => ({ merchantId_id: { merchantId: p.merchantId, id } });
 const jsonOrNull = (v: unknown) => (v === undefined ? undefined : v === null ? P.DbNull : (v as P.InputJsonValue));
 
-function isUniqueViolation(e: unknown): boolean {
-  return e instanceof P.PrismaClientKnownRequestError && e.code === 'P2002';
-}
-
 /**
  * Vaults a card. The same number again for the same customer (or again without a customer) returns the
  * existing payment method, updated with the new expiry and holder name. Concurrent duplicates converge on
@@ -90,11 +87,11 @@ export async function tokenizeCard(principal: Principal, input: unknown, now = n
     tsp && !keepNetwork ? provisionNetworkToken(tsp, id, { ...connectorCard, brand: card.brand }) : undefined,
   ]);
 
-  const saved = await saveCard(principal, { card, customerId, billing, metadata: v.metadata, id });
-  const pmId = saved.paymentMethod.id;
-  if (pspToken && connector) await recordPspToken(principal, pmId, { connectorId: connector.id, ...pspToken });
-  if (networkToken && tsp) await storeNetworkToken(principal, pmId, tsp.id, networkToken, now);
-  return saved;
+  return saveCard(principal, { card, customerId, billing, metadata: v.metadata, id }, async (tx, pmId) => {
+    if (pspToken && connector) await recordPspToken(principal, pmId, { connectorId: connector.id, ...pspToken }, tx);
+    if (networkToken && tsp) await storeNetworkToken(principal, pmId, tsp.id, networkToken, now, tx);
+    return { ...(pspToken && { pspToken: connector!.id }), ...(networkToken && { networkToken: true }) };
+  });
 }
 
 /** The payment method holding this card for this customer (or none), if any. */
@@ -113,31 +110,22 @@ export interface SaveCardInput {
   id?: string;
 }
 
-/** Stores a validated card for a customer (or none), converging on the existing payment method for it. */
-export async function saveCard(principal: Principal, { card, customerId, billing, metadata, id }: SaveCardInput) {
+/** Facts for the audit event of a save (which tokens came with it). */
+type SaveDetail = Record<string, string | number | boolean | null>;
+
+/**
+ * Stores a validated card for a customer (or none), converging on the existing payment method for it, and
+ * audits it, in one transaction. The insert comes first (ON CONFLICT DO NOTHING on the dedupe index): a card
+ * already vaulted, or vaulted by a concurrent request a moment ago (the insert waits for that transaction
+ * and then yields), is updated instead. `within` runs in the same transaction with the payment method's id.
+ */
+export async function saveCard(principal: Principal, { card, customerId, billing, metadata, id }: SaveCardInput, within?: (tx: Tx, paymentMethodId: string) => Promise<SaveDetail | void>) {
   const { prisma, keyring } = db();
   const fp = fingerprint((await keyring.merchantKeys(principal.merchantId)).fingerprint.key.reveal(), card.number);
-  const expiry = JSON.stringify({ month: card.expMonth, year: card.expYear } satisfies Expiry);
-
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const existing = await prisma.paymentMethod.findFirst({
-      where: { ...tenant(principal), customerId, fingerprint: fp },
-      select: { id: true, retentionExtensionMonths: true },
-    });
-    if (existing) {
-      const paymentMethod = await prisma.paymentMethod.update({
-        where: pmKey(principal, existing.id),
-        data: {
-          cardExpiry: expiry,
-          holderName: card.holderName,
-          retainUntil: retainUntil(card.expMonth, card.expYear, existing.retentionExtensionMonths),
-        },
-      });
-      return { paymentMethod, duplicate: true };
-    }
-    try {
-      const paymentMethod = await prisma.paymentMethod.create({
-        data: {
+  return prisma.$transaction(async (tx) => {
+    const [created] = await tx.paymentMethod.createManyAndReturn({
+      data: [
+        {
           ...tenant(principal),
           id: id ?? newId('pm'),
           customerId,
@@ -148,14 +136,37 @@ export async function saveCard(principal: Principal, { card, customerId, billing
           metadata: jsonOrNull(metadata) ?? P.DbNull,
           retainUntil: retainUntil(card.expMonth, card.expYear),
         },
-      });
-      return { paymentMethod, duplicate: false };
-    } catch (e) {
-      if (!isUniqueViolation(e)) throw e;
-      // Lost the race to a concurrent tokenization of the same card: go round and return its row.
-    }
-  }
-  throw new Error('tokenizeCard: duplicate detection did not converge');
+      ],
+      skipDuplicates: true,
+    });
+    const saved = created ? { paymentMethod: created, duplicate: false } : { paymentMethod: await updateDuplicate(tx, principal, customerId, fp, card), duplicate: true };
+    const detail = (await within?.(tx, saved.paymentMethod.id)) ?? {};
+    await appendAudit(tx, actorOf(principal), {
+      action: saved.duplicate ? 'payment_method.update' : 'payment_method.create',
+      entityType: 'payment_method',
+      entityId: saved.paymentMethod.id,
+      outcome: 'success',
+      detail: { duplicate: saved.duplicate, ...detail },
+    });
+    return saved;
+  });
+}
+
+/** The card is vaulted already: new expiry and holder name on the existing payment method. */
+async function updateDuplicate(tx: Tx, principal: Principal, customerId: string | null, fp: string, card: CardInput) {
+  const existing = await tx.paymentMethod.findFirst({
+    where: { ...tenant(principal), customerId, fingerprint: fp },
+    select: { id: true, retentionExtensionMonths: true },
+  });
+  if (!existing) throw new Error('saveCard: the insert conflicted but no payment method holds the card');
+  return tx.paymentMethod.update({
+    where: pmKey(principal, existing.id),
+    data: {
+      cardExpiry: JSON.stringify({ month: card.expMonth, year: card.expYear } satisfies Expiry),
+      holderName: card.holderName,
+      retainUntil: retainUntil(card.expMonth, card.expYear, existing.retentionExtensionMonths),
+    },
+  });
 }
 
 export async function updatePaymentMethod(principal: Principal, id: string, input: unknown, now = new Date()) {
@@ -168,35 +179,58 @@ export async function updatePaymentMethod(principal: Principal, id: string, inpu
   if (!existing) throw new NotFound('payment method', id);
   const hasExpiry = v.expMonth !== undefined && v.expYear !== undefined;
   const details = v.connectorTokenDetails;
-  if (details) {
-    // A token obtained elsewhere (e.g. through forwardRequest to the merchant's own PSP): recorded as given.
-    await recordPspToken(principal, id, {
-      connectorId: details.connectorId,
-      token: details.token,
-      tokenizationType: details.tokenizationType ?? 'MULTI_USE',
-      requestReferenceId: details.connectorTokenRequestReferenceId,
-    });
-  }
-  return prisma.paymentMethod.update({
-    where: pmKey(principal, id),
-    data: {
-      holderName: v.holderName,
-      nickName: v.nickName,
-      billing: sealable(v.billing),
-      metadata: jsonOrNull(v.metadata),
-      // A new expiry moves the default retention and keeps whatever extension was granted.
-      ...(hasExpiry && {
-        cardExpiry: JSON.stringify({ month: v.expMonth, year: v.expYear }),
-        retainUntil: retainUntil(v.expMonth!, v.expYear!, existing.retentionExtensionMonths),
-      }),
+  return audited(
+    actorOf(principal),
+    async (tx) => {
+      if (details) {
+        // A token obtained elsewhere (e.g. through forwardRequest to the merchant's own PSP): recorded as given.
+        await recordPspToken(
+          principal,
+          id,
+          {
+            connectorId: details.connectorId,
+            token: details.token,
+            tokenizationType: details.tokenizationType ?? 'MULTI_USE',
+            requestReferenceId: details.connectorTokenRequestReferenceId,
+          },
+          tx,
+        );
+      }
+      return tx.paymentMethod.update({
+        where: pmKey(principal, id),
+        data: {
+          holderName: v.holderName,
+          nickName: v.nickName,
+          billing: sealable(v.billing),
+          metadata: jsonOrNull(v.metadata),
+          // A new expiry moves the default retention and keeps whatever extension was granted.
+          ...(hasExpiry && {
+            cardExpiry: JSON.stringify({ month: v.expMonth, year: v.expYear }),
+            retainUntil: retainUntil(v.expMonth!, v.expYear!, existing.retentionExtensionMonths),
+          }),
+        },
+      });
     },
-  });
+    () => ({
+      action: 'payment_method.update',
+      entityType: 'payment_method',
+      entityId: id,
+      outcome: 'success',
+      detail: details ? { pspToken: details.connectorId } : undefined,
+    }),
+  );
 }
 
 export async function deletePaymentMethod(principal: Principal, id: string) {
-  const { count } = await db().prisma.paymentMethod.deleteMany({ where: { ...tenant(principal), id } });
-  if (count === 0) throw new NotFound('payment method', id);
-  return { deletedId: id };
+  return audited(
+    actorOf(principal),
+    async (tx) => {
+      const { count } = await tx.paymentMethod.deleteMany({ where: { ...tenant(principal), id } });
+      if (count === 0) throw new NotFound('payment method', id);
+      return { deletedId: id };
+    },
+    () => ({ action: 'payment_method.delete', entityType: 'payment_method', entityId: id, outcome: 'success' }),
+  );
 }
 
 /**
@@ -216,11 +250,18 @@ export async function extendRetention(principal: Principal, id: string, months: 
     if (total > MAX_RETENTION_EXTENSION_MONTHS) {
       throw new RetentionLimitExceeded(MAX_RETENTION_EXTENSION_MONTHS, MAX_RETENTION_EXTENSION_MONTHS - pm.retentionExtensionMonths);
     }
-    const { count } = await prisma.paymentMethod.updateMany({
-      where: { ...tenant(principal), id, retentionExtensionMonths: pm.retentionExtensionMonths },
-      data: { retentionExtensionMonths: total, retainUntil: addMonths(pm.retainUntil, add) },
-    });
-    if (count === 1) return prisma.paymentMethod.findFirstOrThrow({ where: { ...tenant(principal), id } });
+    const updated = await audited(
+      actorOf(principal),
+      async (tx) => {
+        const { count } = await tx.paymentMethod.updateMany({
+          where: { ...tenant(principal), id, retentionExtensionMonths: pm.retentionExtensionMonths },
+          data: { retentionExtensionMonths: total, retainUntil: addMonths(pm.retainUntil, add) },
+        });
+        return count === 1;
+      },
+      (won) => (won ? [{ action: 'payment_method.extend_retention', entityType: 'payment_method', entityId: id, outcome: 'success', detail: { months: add } }] : []),
+    );
+    if (updated) return prisma.paymentMethod.findFirstOrThrow({ where: { ...tenant(principal), id } });
   }
 }
 
@@ -228,22 +269,29 @@ export async function findPaymentMethod(principal: Principal, id: string, query:
   return db().prisma.paymentMethod.findFirst({ ...(query as {}), where: { ...tenant(principal), id } });
 }
 
-/** Deletes every payment method whose retention has passed, in batches; returns how many went. */
+/**
+ * Deletes every payment method whose retention has passed, in batches, each deletion audited
+ * (`payment_method.purge`, key `system:retention`) in the batch's transaction; returns how many went.
+ */
 export async function purgeExpired(now = new Date(), batchSize = 1000): Promise<number> {
   const { prisma } = db();
   let total = 0;
   for (;;) {
-    const due = await prisma.paymentMethod.findMany({
-      where: { retainUntil: { lte: now } },
-      select: { merchantId: true, id: true },
-      take: batchSize,
+    const purged = await prisma.$transaction(async (tx) => {
+      const rows = await tx.$queryRaw<{ merchantId: string; id: string; mode: Mode }[]>`
+        DELETE FROM payment_methods WHERE (merchant_id, id) IN (
+          SELECT merchant_id, id FROM payment_methods WHERE retain_until <= ${now} ORDER BY merchant_id LIMIT ${batchSize} FOR UPDATE SKIP LOCKED)
+        RETURNING merchant_id AS "merchantId", id, mode`;
+      // Merchant by merchant: audit locks are always taken in one order, so two purges cannot deadlock.
+      rows.sort((a, b) => (a.merchantId < b.merchantId ? -1 : a.merchantId > b.merchantId ? 1 : 0));
+      for (const row of rows) {
+        const actor = { merchantId: row.merchantId, mode: row.mode, keyId: 'system:retention', requestId: `purge-${now.toISOString()}` };
+        await appendAudit(tx, actor, { action: 'payment_method.purge', entityType: 'payment_method', entityId: row.id, outcome: 'success' });
+      }
+      return rows.length;
     });
-    if (due.length === 0) return total;
-    const { count } = await prisma.paymentMethod.deleteMany({
-      where: { OR: due.map(({ merchantId, id }) => ({ merchantId, id })), retainUntil: { lte: now } },
-    });
-    total += count;
-    if (due.length < batchSize) return total;
+    total += purged;
+    if (purged < batchSize) return total;
   }
 }
 

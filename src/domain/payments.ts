@@ -15,6 +15,7 @@ import { parseInput } from './inputs.js';
 import { usableNetworkToken } from './networkTokens.js';
 import { maskedCard, saveCard, type Billing, type CardView } from './paymentMethods.js';
 import { claimPspToken } from './pspTokens.js';
+import { actorOf, appendAudit, audited } from './audit.js';
 import { tenant, type Principal } from './principal.js';
 
 /** The card of a payment that saves it once its challenge succeeds: what saveCard needs, never the CVC. */
@@ -119,6 +120,13 @@ export async function createPayment(principal: Principal, input: unknown, { base
       if (succeeded && v.initiator === 'CUSTOMER') await markCustomerInitiated(tx, principal, source.paymentMethodId, now);
     }
     if (saved) await markCustomerInitiated(tx, principal, saved.id, now);
+    await appendAudit(tx, actorOf(principal), {
+      action: 'payment.create',
+      entityType: 'payment',
+      entityId: paymentId,
+      outcome: 'success',
+      detail: { status: result.status, instrument, connectorId: connector.id, ...(source.paymentMethodId && { paymentMethodId: source.paymentMethodId }) },
+    });
     return payment;
   });
 }
@@ -220,10 +228,22 @@ async function requirePayment(principal: Principal, id: string): Promise<Payment
  * Moves a payment out of one of `from` states. The status in the WHERE clause decides races (a capture
  * against a cancel, a cancel against a challenge): exactly one transition wins, the others get Conflict.
  */
-async function transition(principal: Principal, id: string, from: readonly PaymentStatus[], data: P.PaymentUpdateManyMutationInput): Promise<Payment> {
+async function transition(
+  principal: Principal,
+  id: string,
+  from: readonly PaymentStatus[],
+  data: P.PaymentUpdateManyMutationInput,
+  action: 'capture' | 'cancel',
+): Promise<Payment> {
   const { prisma } = db();
-  const { count } = await prisma.payment.updateMany({ where: { ...tenant(principal), id, status: { in: [...from] } }, data });
-  if (count === 0) throw new Conflict('The payment changed state meanwhile; nothing was done');
+  await audited(
+    actorOf(principal),
+    async (tx) => {
+      const { count } = await tx.payment.updateMany({ where: { ...tenant(principal), id, status: { in: [...from] } }, data });
+      if (count === 0) throw new Conflict('The payment changed state meanwhile; nothing was done');
+    },
+    () => ({ action: `payment.${action}`, entityType: 'payment', entityId: id, outcome: 'success', detail: { status: String(data.status) } }),
+  );
   return prisma.payment.findFirstOrThrow({ where: { ...tenant(principal), id } });
 }
 
@@ -244,7 +264,7 @@ export async function capturePayment(principal: Principal, id: string, amount?: 
     amount: captured,
     currency: payment.currency,
   });
-  return transition(principal, id, ['AUTHORIZED'], { status: result.status, amountCaptured: captured });
+  return transition(principal, id, ['AUTHORIZED'], { status: result.status, amountCaptured: captured }, 'capture');
 }
 
 /** Voids an authorization, or abandons a payment awaiting its challenge (its pending card is destroyed). */
@@ -254,7 +274,7 @@ export async function cancelPayment(principal: Principal, id: string): Promise<P
     throw new Conflict(`Only an authorized payment or one awaiting authentication can be cancelled; this one is ${payment.status.toLowerCase()}`);
   }
   const result = await connectorFor(principal, payment.connectorId).cancel({ paymentId: id, reference: payment.connectorReference });
-  return transition(principal, id, CANCELLABLE, { status: result.status, pendingCard: null, redirectUrl: null });
+  return transition(principal, id, CANCELLABLE, { status: result.status, pendingCard: null, redirectUrl: null }, 'cancel');
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -295,16 +315,26 @@ export async function completeChallenge(paymentId: string, secret: string, outco
   // Opened before the transition clears it.
   const pendingJson = succeeded ? await openField(keyring, 'Payment', 'pendingCard', payment) : null;
   const authorizeOnly = payment.captureMethod === 'MANUAL';
-  const { count } = await prisma.payment.updateMany({
-    where: { ...key, status: 'REQUIRES_ACTION' },
-    data: {
-      ...(succeeded
-        ? { status: authorizeOnly ? 'AUTHORIZED' : 'COMPLETED', amountCaptured: authorizeOnly ? 0 : payment.amount }
-        : { status: 'FAILED', failureCode: 'authentication_failed', failureMessage: 'The customer failed 3-D Secure authentication' }),
-      pendingCard: null,
-      redirectUrl: null,
-    },
-  });
+  const status: PaymentStatus = succeeded ? (authorizeOnly ? 'AUTHORIZED' : 'COMPLETED') : 'FAILED';
+  // The customer's browser acts: no api key, the challenge secret was the credential.
+  const actor = { merchantId: payment.merchantId, mode: payment.mode, keyId: 'customer:challenge', requestId: `challenge-${payment.id}` };
+  const count = await audited(
+    actor,
+    async (tx) =>
+      (
+        await tx.payment.updateMany({
+          where: { ...key, status: 'REQUIRES_ACTION' },
+          data: {
+            ...(succeeded
+              ? { status, amountCaptured: authorizeOnly ? 0 : payment.amount }
+              : { status, failureCode: 'authentication_failed', failureMessage: 'The customer failed 3-D Secure authentication' }),
+            pendingCard: null,
+            redirectUrl: null,
+          },
+        })
+      ).count,
+    (n) => (n === 1 ? [{ action: 'payment.challenge', entityType: 'payment', entityId: payment.id, outcome: 'success', detail: { status } }] : []),
+  );
   if (count === 1 && succeeded) {
     // The challenge page acts for the payment's own tenant; no api key is involved.
     const principal: Principal = { merchantId: payment.merchantId, mode: payment.mode, keyId: 'sandbox-challenge', kind: 'SECRET', allowReveal: false };

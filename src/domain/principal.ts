@@ -7,6 +7,8 @@ export interface Principal {
   keyId: string;
   kind: ApiKeyKind;
   allowReveal: boolean;
+  /** The request acting (x-request-id), for the audit trail; absent outside HTTP requests. */
+  requestId?: string;
 }
 
 /** The filter every tenant-owned query carries. */

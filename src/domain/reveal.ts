@@ -32,9 +32,9 @@ export async function openStoredCard(principal: Principal, id: string, client: T
  * `denied`, unknown ids as `failed`, and a reveal in the same transaction that reads the card, so no card
  * leaves without its event.
  */
-export async function revealCard(principal: Principal, id: string, requestId: string): Promise<RevealedCard> {
+export async function revealCard(principal: Principal, id: string): Promise<RevealedCard> {
   const { prisma } = db();
-  const actor = actorOf(principal, requestId);
+  const actor = actorOf(principal);
   const event = { action: 'payment_method.reveal', entityType: 'payment_method', entityId: id } as const;
   if (!principal.allowReveal || principal.kind !== 'SECRET') {
     await appendAudit(prisma, actor, { ...event, outcome: 'denied' });

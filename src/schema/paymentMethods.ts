@@ -245,7 +245,7 @@ builder.mutationFields((t) => ({
     description: 'The full card, for secret keys created with --allow-reveal (FORBIDDEN otherwise). Every reveal is audited.',
     errors: { types: [NotFound] },
     args: { id: t.arg.id({ required: true }) },
-    resolve: async (_root, { id }, ctx) => ({ card: await revealCard(ctx.principal, String(id), ctx.requestId) }),
+    resolve: async (_root, { id }, ctx) => ({ card: await revealCard(ctx.principal, String(id)) }),
   }),
   simulateNetworkTokenEvent: t.field({
     type: PaymentMethodPayload('SimulateNetworkTokenEventSuccess'),
