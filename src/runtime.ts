@@ -61,7 +61,11 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       const { applied } = await migrate(databaseUrl, { log: (m) => log.info(m) });
       if (applied.length > 0) log.info({ applied }, 'migrations applied');
     }
-    const db = createDb(databaseUrl, master, { poolSize: config.DATABASE_POOL_SIZE, timeoutMs: config.VAULT_STATEMENT_TIMEOUT_MS });
+    const db = createDb(databaseUrl, master, {
+      poolSize: config.DATABASE_POOL_SIZE,
+      timeoutMs: config.VAULT_STATEMENT_TIMEOUT_MS,
+      keyCacheMs: config.VAULT_KEY_CACHE_SECONDS * 1000,
+    });
     setDb(db);
     stops.unshift(async () => {
       setDb(undefined);

@@ -7,7 +7,8 @@ import { createMerchant } from '../domain/merchants.js';
 import { allowOrigin, disallowOrigin, listOrigins, normalizeOrigin } from '../domain/origins.js';
 import { allowHost, disallowHost, listHosts, normalizeHost } from '../domain/forwardHosts.js';
 import { verifyAuditChain } from '../domain/audit.js';
-import { rewrapDataKeys } from '../domain/keyRotation.js';
+import { rewrapDataKeys, rotateDataKeys } from '../domain/keyRotation.js';
+import { progressBar } from './progress.js';
 import { sweep } from '../domain/sweep.js';
 import { VaultError } from '../errors.js';
 import { startRuntime } from '../runtime.js';
@@ -28,6 +29,12 @@ async function withRuntime<T>(fn: () => Promise<T>, migrate = true): Promise<T> 
 function print(value: unknown, json: boolean | undefined, human: () => string): void {
   process.stdout.write(json ? `${JSON.stringify(value)}\n` : `${human()}\n`);
 }
+
+const positiveInt = (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer');
+  return n;
+};
 
 const lower = (allowed: string[]) => (value: string) => {
   const v = value.toLowerCase();
@@ -191,8 +198,49 @@ export function buildCli(): Command {
     .description('re-wrap every data key under the active (first) master key of VAULT_MASTER_KEYS; safe while servers run')
     .option('--json', 'print one JSON object')
     .action(async (opts: { json?: boolean }) => {
-      const result = await withRuntime(() => rewrapDataKeys());
+      const bar = progressBar('re-wrapping data keys', 'keys');
+      const result = await withRuntime(() => rewrapDataKeys((done, total) => bar.update(done, total))).finally(() => bar.stop());
       print(result, opts.json, () => `re-wrapped ${result.rewrapped} data key(s); ${result.total} in all`);
+    });
+  keys
+    .command('rotate-data')
+    .description(
+      'give merchants new encryption keys and re-encrypt their data under them while servers run; interrupted (Ctrl-C), run it again to resume',
+    )
+    .option('--merchant <id>', 'only this merchant (default: all)')
+    .addOption(new Option('--batch-size <n>', 'rows per batch').argParser(positiveInt).default(200))
+    .addOption(new Option('--limit <n>', 'stop after this many rows (the rest is resumed by the next run)').argParser(positiveInt))
+    .option('--json', 'print one JSON object')
+    .action(async (opts: { merchant?: string; batchSize: number; limit?: number; json?: boolean }) => {
+      let interrupted = false;
+      const onSignal = () => {
+        interrupted = true;
+        process.stderr.write('\nstopping after the current row; run the command again to resume\n');
+      };
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      const bar = progressBar('re-encrypting', 'rows');
+      const result = await withRuntime(() =>
+        rotateDataKeys({
+          merchantId: opts.merchant,
+          batchSize: opts.batchSize,
+          limit: opts.limit,
+          stopped: () => interrupted,
+          onProgress: (done, total) => bar.update(done, total),
+        }),
+      ).finally(() => {
+        bar.stop();
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+      });
+      print(result, opts.json, () =>
+        [
+          `${result.rotated} new encryption key(s) for ${result.merchants} merchant(s); ${result.reencrypted} row(s) re-encrypted`,
+          result.remaining > 0 ? `${result.remaining} row(s) left under retired keys: run the command again to finish` : 'nothing left under retired keys',
+        ].join('\n'),
+      );
+      // Incomplete is not a failure, but scripts must be able to tell.
+      if (result.remaining > 0) process.exitCode = 3;
     });
 
   const audit = program.command('audit').description('audit trail');

@@ -91,6 +91,11 @@ function parse(envelope: string): { keyId: string; nonce: Buffer; ciphertext: Bu
   };
 }
 
+/** How every envelope sealed under `keyId` starts (for finding values under a key in SQL). */
+export function envelopePrefix(keyId: string): string {
+  return `${VERSION}.${keyId}.`;
+}
+
 /** The key id an envelope names (not yet authenticated: `open` verifies it). */
 export function envelopeKeyId(envelope: string): string {
   return parse(envelope).keyId;

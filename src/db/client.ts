@@ -10,6 +10,8 @@ export interface DbOptions {
   onQuery?: (sql: string) => void;
   /** Longest statement, and longest wait for a pooled connection (default: none). */
   timeoutMs?: number;
+  /** How long unwrapped data keys are cached (default 30 s). */
+  keyCacheMs?: number;
 }
 
 export function createDb(databaseUrl: string, master: MasterKeyRing, options: DbOptions = {}) {
@@ -23,7 +25,7 @@ export function createDb(databaseUrl: string, master: MasterKeyRing, options: Db
     const onQuery = options.onQuery;
     (base as unknown as { $on(event: 'query', cb: (e: { query: string }) => void): void }).$on('query', (e) => onQuery(e.query));
   }
-  const keyring = new Keyring(base, master);
+  const keyring = new Keyring(base, master, options.keyCacheMs);
   const prisma = base.$extends(encryptionExtension(keyring));
   return { prisma, keyring, disconnect: () => base.$disconnect() };
 }

@@ -27,15 +27,17 @@ interface DataKeyStore {
 }
 
 /**
- * Per-merchant data keys, unwrapped with the master key ring and cached in memory for the process's
- * life (a miss on an unknown key id reloads, so keys rotated by another process are picked up).
+ * Per-merchant data keys, unwrapped with the master key ring and cached in memory for `ttlMs` (default 30 s).
+ * A miss on an unknown key id reloads at once, so rows another process encrypted under a new key open right
+ * away; the TTL bounds how long this process keeps encrypting under a key that was retired elsewhere.
  */
 export class Keyring {
-  private readonly cache = new Map<string, Promise<MerchantKeys>>();
+  private readonly cache = new Map<string, { keys: Promise<MerchantKeys>; loadedAt: number }>();
 
   constructor(
     private readonly db: DataKeyStore,
     readonly master: MasterKeyRing,
+    readonly ttlMs = 30_000,
   ) {}
 
   /** Creates the merchant's encryption and fingerprint keys; call inside the merchant's creating transaction. */
@@ -48,13 +50,17 @@ export class Keyring {
   }
 
   merchantKeys(merchantId: string): Promise<MerchantKeys> {
+    const now = Date.now();
     let entry = this.cache.get(merchantId);
-    if (!entry) {
-      entry = this.load(merchantId);
-      this.cache.set(merchantId, entry);
-      entry.catch(() => this.cache.delete(merchantId));
+    if (!entry || now - entry.loadedAt > this.ttlMs) {
+      const fresh = { keys: this.load(merchantId), loadedAt: now };
+      this.cache.set(merchantId, fresh);
+      fresh.keys.catch(() => {
+        if (this.cache.get(merchantId) === fresh) this.cache.delete(merchantId);
+      });
+      entry = fresh;
     }
-    return entry;
+    return entry.keys;
   }
 
   /** The key for an envelope's key id, reloading once when it is not known yet. */
@@ -83,7 +89,8 @@ export class Keyring {
     for (const row of rows) {
       const key = new Secret(unwrapDataKey(this.master, { merchantId, dataKeyId: row.id, purpose: row.purpose }, row));
       if (row.purpose === 'ENCRYPTION') byId.set(row.id, key);
-      if (row.active) active[row.purpose] ??= { id: row.id, key };
+      // Oldest first: the newest active key of each purpose wins (there is one, but be sure).
+      if (row.active) active[row.purpose] = { id: row.id, key };
     }
     if (!active.ENCRYPTION || !active.FINGERPRINT) {
       throw new Error(`Merchant ${merchantId} has no active data keys`);
