@@ -1,3 +1,5 @@
+import { scrubText } from './logger.js';
+
 // Domain errors. No GraphQL imports: the schema layer maps these classes onto the GraphQL error types, and
 // anything else that escapes a resolver is masked as INTERNAL_SERVER_ERROR.
 
@@ -54,7 +56,8 @@ export class NotFound extends VaultError {
   override name = 'NotFound';
   readonly code = 'NOT_FOUND' as const;
   constructor(readonly entity: string, readonly id: string) {
-    super(`No ${entity} with id ${JSON.stringify(id.slice(0, 64))}`);
+    // The id is the caller's: shortened, and masked if it is shaped like a card number (pasted by mistake).
+    super(`No ${entity} with id ${scrubText(JSON.stringify(id.slice(0, 64)))}`);
   }
 }
 

@@ -1,5 +1,6 @@
 import { listAuditEvents } from '../domain/audit.js';
 import { builder } from './builder.js';
+import { idOf } from './common.js';
 
 builder.prismaObject('AuditEvent', {
   description: 'One entry of the append-only, hash-chained audit trail.',
@@ -26,7 +27,7 @@ builder.queryFields((t) => ({
       maxSize: 100,
       defaultSize: 20,
       args: { entityId: t.arg.id() },
-      resolve: (query, _root, { entityId }, ctx) => listAuditEvents(ctx.principal, query, entityId === null || entityId === undefined ? null : String(entityId)),
+      resolve: (query, _root, { entityId }, ctx) => listAuditEvents(ctx.principal, query, entityId === null || entityId === undefined ? null : idOf(entityId)),
     },
     { name: 'AuditEventConnection' },
     { name: 'AuditEventEdge' },

@@ -59,3 +59,11 @@ export const BillingInput = builder.inputType('BillingInput', {
     email: t.string(),
   }),
 });
+
+/**
+ * An ID argument as the domain takes it. IDs are opaque strings; a NUL cannot be sent to PostgreSQL in a
+ * text parameter at all, so it becomes U+FFFD, and the id then matches nothing, like any unknown id.
+ */
+export function idOf(id: string | number): string {
+  return String(id).replace(/\0/g, '\uFFFD');
+}

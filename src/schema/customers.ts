@@ -9,7 +9,7 @@ import {
   updateCustomer,
 } from '../domain/customers.js';
 import { builder } from './builder.js';
-import { AddressInput, AddressType } from './common.js';
+import { AddressInput, AddressType, idOf } from './common.js';
 
 export const CustomerType = builder.prismaObject('Customer', {
   description: 'A customer of the merchant; personal data is stored encrypted.',
@@ -84,7 +84,7 @@ builder.queryFields((t) => ({
     nullable: true,
     description: "Null when absent, deleted or another tenant's.",
     args: { id: t.arg.id({ required: true }) },
-    resolve: (query, _root, { id }, ctx) => findCustomer(ctx.principal, String(id), query),
+    resolve: (query, _root, { id }, ctx) => findCustomer(ctx.principal, idOf(id), query),
   }),
   customers: t.prismaConnection(
     {
@@ -125,13 +125,13 @@ builder.mutationFields((t) => ({
     type: CustomerPayload('UpdateCustomerSuccess'),
     errors: { types: [ValidationFailed, NotFound] },
     args: { id: t.arg.id({ required: true }), input: t.arg({ type: UpdateCustomerInput, required: true }) },
-    resolve: async (_root, { id, input }, ctx) => ({ customer: await updateCustomer(ctx.principal, String(id), input) }),
+    resolve: async (_root, { id, input }, ctx) => ({ customer: await updateCustomer(ctx.principal, idOf(id), input) }),
   }),
   deleteCustomer: t.field({
     type: DeleteCustomerSuccess,
     description: 'Deletes the customer and all its payment methods; their card data is destroyed.',
     errors: { types: [NotFound] },
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, { id }, ctx) => deleteCustomer(ctx.principal, String(id)),
+    resolve: (_root, { id }, ctx) => deleteCustomer(ctx.principal, idOf(id)),
   }),
 }));

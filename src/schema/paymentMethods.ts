@@ -25,7 +25,7 @@ import {
   type CardView,
 } from '../domain/paymentMethods.js';
 import { builder } from './builder.js';
-import { BillingInput, BillingType } from './common.js';
+import { BillingInput, BillingType, idOf } from './common.js';
 
 const CardBrandEnum = builder.enumType(CardBrand, { name: 'CardBrand', description: 'Detected from the number.' });
 export const CardTypeEnum = builder.enumType(CardType, { name: 'CardType' });
@@ -218,7 +218,7 @@ builder.queryField('paymentMethod', (t) =>
     nullable: true,
     description: "Null when absent, deleted or another tenant's.",
     args: { id: t.arg.id({ required: true }) },
-    resolve: (query, _root, { id }, ctx) => findPaymentMethod(ctx.principal, String(id), query),
+    resolve: (query, _root, { id }, ctx) => findPaymentMethod(ctx.principal, idOf(id), query),
   }),
 );
 
@@ -235,7 +235,7 @@ builder.mutationFields((t) => ({
     errors: { types: [ValidationFailed, NotFound] },
     args: { id: t.arg.id({ required: true }), input: t.arg({ type: UpdatePaymentMethodInput, required: true }) },
     resolve: async (_root, { id, input }, ctx) => ({
-      paymentMethod: await updatePaymentMethod(ctx.principal, String(id), input),
+      paymentMethod: await updatePaymentMethod(ctx.principal, idOf(id), input),
     }),
   }),
   revealCard: t.field({
@@ -245,7 +245,7 @@ builder.mutationFields((t) => ({
     description: 'The full card, for secret keys created with --allow-reveal (FORBIDDEN otherwise). Every reveal is audited.',
     errors: { types: [NotFound] },
     args: { id: t.arg.id({ required: true }) },
-    resolve: async (_root, { id }, ctx) => ({ card: await revealCard(ctx.principal, String(id)) }),
+    resolve: async (_root, { id }, ctx) => ({ card: await revealCard(ctx.principal, idOf(id)) }),
   }),
   simulateNetworkTokenEvent: t.field({
     type: PaymentMethodPayload('SimulateNetworkTokenEventSuccess'),
@@ -262,7 +262,7 @@ builder.mutationFields((t) => ({
     description: 'Destroys the card data; the id then reads as absent.',
     errors: { types: [NotFound] },
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, { id }, ctx) => deletePaymentMethod(ctx.principal, String(id)),
+    resolve: (_root, { id }, ctx) => deletePaymentMethod(ctx.principal, idOf(id)),
   }),
   extendRetention: t.field({
     type: PaymentMethodPayload('ExtendRetentionSuccess'),
@@ -270,7 +270,7 @@ builder.mutationFields((t) => ({
     errors: { types: [ValidationFailed, NotFound, RetentionLimitExceeded] },
     args: { id: t.arg.id({ required: true }), months: t.arg.int({ required: true }) },
     resolve: async (_root, { id, months }, ctx) => ({
-      paymentMethod: await extendRetention(ctx.principal, String(id), months),
+      paymentMethod: await extendRetention(ctx.principal, idOf(id), months),
     }),
   }),
 }));

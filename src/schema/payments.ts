@@ -5,6 +5,7 @@ import { findPaymentMethod, maskedCard } from '../domain/paymentMethods.js';
 import type { Payment } from '../generated/prisma/client.js';
 import { CaptureMethod, PaymentInitiator, PaymentInstrument } from '../generated/prisma/enums.js';
 import { builder } from './builder.js';
+import { idOf } from './common.js';
 import { CardInput, CardViewType, PaymentMethodRef } from './paymentMethods.js';
 
 const PaymentStatusEnum = builder.enumType('PaymentStatus', {
@@ -110,7 +111,7 @@ builder.queryField('payment', (t) =>
     nullable: true,
     description: "Null when absent or another tenant's.",
     args: { id: t.arg.id({ required: true }) },
-    resolve: (query, _root, { id }, ctx) => findPayment(ctx.principal, String(id), query),
+    resolve: (query, _root, { id }, ctx) => findPayment(ctx.principal, idOf(id), query),
   }),
 );
 
@@ -132,13 +133,13 @@ builder.mutationFields((t) => ({
       id: t.arg.id({ required: true }),
       amount: t.arg.int({ description: 'In minor units; default: the whole authorized amount.' }),
     },
-    resolve: async (_root, { id, amount }, ctx) => ({ payment: await capturePayment(ctx.principal, String(id), amount) }),
+    resolve: async (_root, { id, amount }, ctx) => ({ payment: await capturePayment(ctx.principal, idOf(id), amount) }),
   }),
   cancelPayment: t.field({
     type: PaymentPayload('CancelPaymentSuccess'),
     description: 'Cancels an AUTHORIZED payment or one awaiting authentication.',
     errors: { types: [NotFound, Conflict] },
     args: { id: t.arg.id({ required: true }) },
-    resolve: async (_root, { id }, ctx) => ({ payment: await cancelPayment(ctx.principal, String(id)) }),
+    resolve: async (_root, { id }, ctx) => ({ payment: await cancelPayment(ctx.principal, idOf(id)) }),
   }),
 }));

@@ -25,7 +25,7 @@ const TYPE_OF: Record<SimulatedEvent, LifecycleEventType> = {
 
 const inputSchema = z
   .object({
-    paymentMethodId: z.string().trim().min(1).max(64),
+    paymentMethodId: z.string().trim().min(1).max(64).refine((s) => !/\p{C}/u.test(s), 'Must contain only printable characters'),
     event: z.enum(SIMULATED_EVENTS),
     expMonth: z.int().min(1).max(12).nullish(),
     expYear: z.int().min(2000).max(2099).nullish(),

@@ -129,12 +129,17 @@ const MULTI_LINE: Charset = {
 // Identifiers: no controls, format characters (zero-width, bidi), private-use or unassigned code points.
 const PRINTABLE: Charset = { forbidden: /\p{C}/u, message: 'Must contain only printable characters' };
 
+// Half of a UTF-16 surrogate pair: not text. PostgreSQL refuses it in jsonb, and UTF-8 cannot carry it.
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const NOT_UNICODE = 'Must be valid Unicode text (it has an unpaired surrogate)';
+
 /** A trimmed string of at most `max` characters. */
 function text(max: number, charset: Charset = SINGLE_LINE) {
   return z
     .string()
     .trim()
     .max(max)
+    .refine((s) => !LONE_SURROGATE.test(s), NOT_UNICODE)
     .refine((s) => !charset.forbidden.test(s), charset.message);
 }
 
@@ -207,13 +212,14 @@ export const METADATA_MAX_KEY_LENGTH = 40;
 export const METADATA_MAX_VALUE_LENGTH = 500;
 
 function metadataEntryProblem(key: string, value: unknown): string | undefined {
-  if (key.length === 0 || key.length > METADATA_MAX_KEY_LENGTH || SINGLE_LINE.forbidden.test(key)) {
-    return `Metadata keys must have 1 to ${METADATA_MAX_KEY_LENGTH} characters and no control characters`;
+  if (key.length === 0 || key.length > METADATA_MAX_KEY_LENGTH || SINGLE_LINE.forbidden.test(key) || LONE_SURROGATE.test(key)) {
+    return `Metadata keys must have 1 to ${METADATA_MAX_KEY_LENGTH} characters of valid text and no control characters`;
   }
   if (typeof value === 'string') {
     if (value.length > METADATA_MAX_VALUE_LENGTH) {
       return `Metadata values must be at most ${METADATA_MAX_VALUE_LENGTH} characters`;
     }
+    if (LONE_SURROGATE.test(value)) return NOT_UNICODE;
     return MULTI_LINE.forbidden.test(value) ? MULTI_LINE.message : undefined;
   }
   const scalar = value === null || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value));
