@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { migrate } from '../src/db/migrate.js';
 import { createTestDatabase } from './helpers/db.js';
-import { dumpDatabase, panLike } from './helpers/scan.js';
+import { cvcLike, dumpDatabase, leakLines, panLike } from './helpers/scan.js';
 import { TEST_MASTER_KEYS } from './helpers/env.js';
 
 // One database and one real server process for the run: tests talk to it over HTTP with the generated
@@ -26,12 +26,17 @@ export default async function setup(project: TestProject) {
 
   return async () => {
     await stopProcess(server.child);
-    // After the whole run: no table and no line the server logged may hold a card number in the clear.
-    const leaks = [...panLike(await dumpDatabase(databaseUrl)), ...panLike(readFileSync(serverLog, 'utf8'))];
+    // After the whole run: the database as pg_dump writes it and every line any server of the run logged
+    // may hold no card number and no CVC in the clear.
+    const dump = await dumpDatabase(databaseUrl);
+    const log = readFileSync(serverLog, 'utf8');
+    const leaks = [...panLike(dump), ...panLike(log), ...cvcLike(dump), ...cvcLike(log)];
     await created?.drop();
+    console.log(`card data hygiene: scanned ${dump.length} bytes of pg_dump and ${log.length} bytes of server logs: ${leaks.length} leak(s)`);
     if (leaks.length > 0) {
       // vitest only logs an error thrown here, so fail the run explicitly.
-      console.error(`FAIL card data hygiene: ${leaks.length} card-number-shaped value(s) in the database or ${serverLog}`);
+      console.error(`FAIL card data hygiene: ${leaks.length} card-number- or CVC-shaped value(s) in the database or ${serverLog}`);
+      for (const line of [...leakLines(dump), ...leakLines(log)]) console.error(`  ${line}`);
       process.exitCode = 1;
     }
   };
@@ -70,7 +75,10 @@ export async function startServerProcess(
   child.stderr!.pipe(log);
   const url = await new Promise<string>((resolve, reject) => {
     let buffered = '';
-    const timer = setTimeout(() => reject(new Error(`server did not start; see ${logFile}`)), 60_000);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`server did not start; see ${logFile}`));
+    }, 60_000);
     child.stdout!.on('data', (chunk: Buffer) => {
       buffered += chunk.toString();
       const match = /GraphiQL: (http\S+)/.exec(buffered);
@@ -87,9 +95,16 @@ export async function startServerProcess(
   return { url, child };
 }
 
-export async function stopProcess(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
-  if (child.exitCode !== null) return child.exitCode;
+/** Signals the process and waits for it to end; SIGKILL after `graceMs` if it has not. Its exit code. */
+export async function stopProcess(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM', graceMs = 15_000): Promise<number | null> {
+  // A process ended by a signal has no exit code, only a signal code.
+  if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   child.kill(signal);
-  return exited;
+  const force = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  try {
+    return await exited;
+  } finally {
+    clearTimeout(force);
+  }
 }

@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, inject, it } from 'vitest';
 import { CreateCustomerDocument, PaymentMethodDocument, TokenizeCardDocument } from '../src/client/index.js';
-import { dumpDatabase, panLike } from './helpers/scan.js';
+import pg from 'pg';
+import { createTestDatabase } from './helpers/db.js';
+import { cvcLike, dumpDatabase, panLike } from './helpers/scan.js';
 import { newMerchant, rawGraphQL, useDatabase } from './helpers/vault.js';
 
 const getDb = useDatabase();
@@ -12,6 +14,22 @@ const CVC = '7391';
 const AMEX = '371449635398431';
 
 describe('card data hygiene', () => {
+  it('the end-of-run scan of pg_dump finds card numbers and CVCs planted in the clear', async () => {
+    const planted = await createTestDatabase();
+    try {
+      const client = new pg.Client({ connectionString: planted.url });
+      await client.connect();
+      await client.query(`CREATE TABLE notes (body text, meta jsonb); INSERT INTO notes VALUES ('card 4000 0566 5566 5556 exp 04/31', '{"cvc": "739"}')`);
+      await client.end();
+      const dump = await dumpDatabase(planted.url);
+      expect(dump).toContain('PostgreSQL database dump');
+      expect(panLike(dump)).toEqual([CARD]);
+      expect(cvcLike(dump)).toEqual(['cvc": "739']);
+    } finally {
+      await planted.drop();
+    }
+  });
+
   it('stores card data and personal data encrypted, bound to its row', async () => {
     const m = await newMerchant();
     const c = await m.client.request(CreateCustomerDocument, {

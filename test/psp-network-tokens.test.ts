@@ -237,7 +237,8 @@ describe('the network token webhook', () => {
     const { m, pm, ref } = await withToken();
     const { body, signature } = tsp.signedEvent({ type: 'token.suspended', tokenReferenceId: ref });
     expect((await deliver(body)).status).toBe(401);
-    expect((await deliver(body, signature.replace(/v1=./, 'v1=0'))).status).toBe(401);
+    // One hex digit of the MAC changed (to a different one, whatever it was).
+    expect((await deliver(body, signature.replace(/v1=(.)/, (_, c: string) => `v1=${c === '0' ? '1' : '0'}`))).status).toBe(401);
     expect((await deliver(body.replace('suspended', 'deleted'), signature)).status).toBe(401);
     const old = tsp.signedEvent({ type: 'token.suspended', tokenReferenceId: ref }, new Date(Date.now() - 10 * 60_000));
     expect((await deliver(old.body, old.signature)).status).toBe(401);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  containsCardNumber,
   bin,
   brandLengths,
   type CardBrand,
@@ -527,5 +528,22 @@ describe('small schemas', () => {
     expect(new Set(COUNTRY_CODES).size).toBe(249);
     for (const code of ['SG', 'US', 'GB', 'AX', 'BQ', 'SS', 'CW']) expect(isCountryCode(code), code).toBe(true);
     for (const code of ['sg', 'UK', 'XK', 'ZZ', 'USA', '']) expect(isCountryCode(code), code).toBe(false);
+  });
+});
+
+describe('card numbers outside card.number', () => {
+  it('finds a card number in free text, wherever it stands, and not other long numbers', () => {
+    expect(containsCardNumber('ref 4111 1111 1111 1111')).toBe(true);
+    expect(containsCardNumber('ORDER-4111111111111111-B')).toBe(true);
+    expect(containsCardNumber('5555-5555-5555-4444')).toBe(true);
+    expect(containsCardNumber('4111111111111112')).toBe(false); // fails Luhn
+    expect(containsCardNumber('1732200000000000')).toBe(false); // no card brand's range
+    expect(containsCardNumber('order 12345, phone +49 30 1234567')).toBe(false);
+  });
+
+  it('refuses them in fields stored in the clear (and in the other text fields), never echoing them', () => {
+    const r = validate(createCustomerInputSchema, { merchantReferenceId: 'ord-4111111111111111', description: 'card 4242 4242 4242 4242', metadata: { note: '5555555555554444', n: 4111111111111111 } }, ['input']);
+    expect(failures(r).map((f) => f.path.join('.'))).toEqual(['input.merchantReferenceId', 'input.description', 'input.metadata.note', 'input.metadata.n']);
+    expect(JSON.stringify(r)).not.toMatch(/4111111111111111|4242 4242|5555555555554444/);
   });
 });

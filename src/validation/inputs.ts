@@ -10,7 +10,7 @@
 // - Expiry: a bad month and CARD_EXPIRED are reported on `expMonth`, a bad year on `expYear`.
 
 import { z } from 'zod';
-import { bin, checkCardNumber, cvcLengths, last4, luhnValid } from './card.js';
+import { bin, checkCardNumber, containsCardNumber, cvcLengths, last4 } from './card.js';
 import { isCountryCode } from './countries.js';
 import { isCurrencyCode } from './currencies.js';
 import { expiryIssues, fullExpYear } from './expiry.js';
@@ -132,6 +132,7 @@ const PRINTABLE: Charset = { forbidden: /\p{C}/u, message: 'Must contain only pr
 // Half of a UTF-16 surrogate pair: not text. PostgreSQL refuses it in jsonb, and UTF-8 cannot carry it.
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 const NOT_UNICODE = 'Must be valid Unicode text (it has an unpaired surrogate)';
+const HOLDS_CARD = 'Must not contain a card number (card numbers go in card.number, where they are encrypted)';
 
 /** A trimmed string of at most `max` characters. */
 function text(max: number, charset: Charset = SINGLE_LINE) {
@@ -140,7 +141,8 @@ function text(max: number, charset: Charset = SINGLE_LINE) {
     .trim()
     .max(max)
     .refine((s) => !LONE_SURROGATE.test(s), NOT_UNICODE)
-    .refine((s) => !charset.forbidden.test(s), charset.message);
+    .refine((s) => !charset.forbidden.test(s), charset.message)
+    .refine((s) => !containsCardNumber(s), HOLDS_CARD);
 }
 
 const isBlank = (v: unknown): boolean => typeof v === 'string' && v.trim() === '';
@@ -212,7 +214,7 @@ export const METADATA_MAX_KEY_LENGTH = 40;
 export const METADATA_MAX_VALUE_LENGTH = 500;
 
 function metadataEntryProblem(key: string, value: unknown): string | undefined {
-  if (key.length === 0 || key.length > METADATA_MAX_KEY_LENGTH || SINGLE_LINE.forbidden.test(key) || LONE_SURROGATE.test(key)) {
+  if (key.length === 0 || key.length > METADATA_MAX_KEY_LENGTH || SINGLE_LINE.forbidden.test(key) || LONE_SURROGATE.test(key) || containsCardNumber(key)) {
     return `Metadata keys must have 1 to ${METADATA_MAX_KEY_LENGTH} characters of valid text and no control characters`;
   }
   if (typeof value === 'string') {
@@ -220,10 +222,12 @@ function metadataEntryProblem(key: string, value: unknown): string | undefined {
       return `Metadata values must be at most ${METADATA_MAX_VALUE_LENGTH} characters`;
     }
     if (LONE_SURROGATE.test(value)) return NOT_UNICODE;
+    if (containsCardNumber(value)) return HOLDS_CARD;
     return MULTI_LINE.forbidden.test(value) ? MULTI_LINE.message : undefined;
   }
   const scalar = value === null || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value));
-  return scalar ? undefined : 'Metadata values must be a string, a number, a boolean or null';
+  if (!scalar) return 'Metadata values must be a string, a number, a boolean or null';
+  return typeof value === 'number' && containsCardNumber(String(value)) ? HOLDS_CARD : undefined;
 }
 
 // Values are typed by z.custom and checked in the refinement, which reports each key with its own message.
@@ -312,13 +316,8 @@ export function cardInputSchema(now: Date) {
 const tokenizationTypeSchema = z.enum(['SINGLE_USE', 'MULTI_USE']);
 const connectorIdSchema = text(64, PRINTABLE).min(1);
 
-/** A PSP's token, recorded as given. A card number is refused: it would be shown in the clear as a token. */
-const pspTokenValueSchema = text(512, PRINTABLE)
-  .min(1)
-  .refine((s) => {
-    const digits = s.replace(/[ -]/g, '');
-    return !(/^\d{12,19}$/.test(digits) && luhnValid(digits));
-  }, 'Must be the connector\'s token, not a card number');
+/** A PSP's token, recorded as given (like every text field, never a card number: it is shown as is). */
+const pspTokenValueSchema = text(512, PRINTABLE).min(1);
 
 export const pspTokenizationInputSchema = z.object({
   tokenizationType: tokenizationTypeSchema,
