@@ -1,8 +1,11 @@
+import cluster from 'node:cluster';
 import { createServer, type Server } from 'node:http';
+import { availableParallelism } from 'node:os';
 import { Server as NetServer } from 'node:net';
 import type { Logger } from 'pino';
 import { parseConfig, type Config } from './config.js';
 import { connectableUrl, setLocalUrl } from './localUrl.js';
+import { aggregateClusterMetrics, serveClusterMetrics } from './metrics.js';
 import { createRateLimiter } from './rateLimit.js';
 import { countMerchants, createMerchant } from './domain/merchants.js';
 import { sweep } from './domain/sweep.js';
@@ -62,7 +65,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.PORT;
-  const url = `http://${config.HOST.includes(':') ? `[${config.HOST}]` : config.HOST}:${port}`;
+  const url = displayUrl(config.HOST, port);
   setLocalUrl(connectableUrl(config.HOST, port));
 
   const sweep = config.VAULT_PURGE_INTERVAL_SECONDS > 0 ? startPurgeSweep(config.VAULT_PURGE_INTERVAL_SECONDS, log) : undefined;
@@ -108,6 +111,20 @@ async function main(): Promise<void> {
     process.exit(78);
   }
   const log = createLogger(config.LOG_LEVEL);
+  const workers = workerCount(config);
+  if (cluster.isPrimary && workers > 1) {
+    await runPrimary(config, log, workers);
+    return;
+  }
+  if (cluster.isWorker) {
+    serveClusterMetrics();
+    const running = await startServer(config, log);
+    log.info({ url: `${running.url}/graphql`, worker: cluster.worker?.id }, 'worker listening');
+    const stop = () => void running.close().then(() => process.exit(0), () => process.exit(1));
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', () => undefined); // the primary decides; Ctrl-C reaches the whole group
+    return;
+  }
   const running = await startServer(config, log);
   const demo = config.VAULT_DEMO_MERCHANT ?? (running.runtime.embedded && config.NODE_ENV !== 'production');
   if (demo && (await countMerchants()) === 0) {
@@ -132,6 +149,63 @@ async function main(): Promise<void> {
         process.exit(1);
       },
     );
+  };
+  process.once('SIGTERM', () => shutdown('SIGTERM'));
+  process.once('SIGINT', () => shutdown('SIGINT'));
+}
+
+/** The URL printed for people: the listen address as configured. */
+function displayUrl(host: string, port: number): string {
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+/** One worker per core with a database server; the embedded database lives in one process, so one. */
+function workerCount(config: Config): number {
+  if (config.VAULT_WORKERS !== undefined) return config.DATABASE_URL ? config.VAULT_WORKERS : 1;
+  return config.DATABASE_URL ? availableParallelism() : 1;
+}
+
+/**
+ * The cluster's primary: applies migrations once, forks the workers (they share the port; the kernel
+ * balances connections), replaces a worker that dies, aggregates /metrics, and on SIGTERM/SIGINT stops the
+ * workers gracefully (each drains its requests) before exiting.
+ */
+async function runPrimary(config: Config, log: Logger, workers: number): Promise<void> {
+  const runtime = await startRuntime({ config, log, migrate: true, serveEmbedded: false });
+  await runtime.stop();
+  aggregateClusterMetrics();
+  let stopping = false;
+  const fork = () => cluster.fork();
+  cluster.on('exit', (worker, code, signal) => {
+    if (stopping) return;
+    log.error({ worker: worker.id, code, signal }, 'worker died; starting another');
+    fork();
+  });
+  const listening = new Promise<number>((resolve) => {
+    let count = 0;
+    cluster.on('listening', (_worker, address) => {
+      if (++count === workers) resolve(address.port);
+    });
+  });
+  for (let i = 0; i < workers; i++) fork();
+  const port = await listening;
+  const url = displayUrl(config.HOST, port);
+  log.info({ url: `${url}/graphql`, workers }, 'vault listening');
+  process.stdout.write(`GraphiQL: ${url}/graphql\n`);
+
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal, workers }, 'shutting down: workers finish their in-flight requests');
+    const all = Object.values(cluster.workers ?? {}).filter((w) => w !== undefined);
+    let left = all.length;
+    if (left === 0) process.exit(0);
+    for (const w of all) {
+      w.once('exit', () => {
+        if (--left === 0) process.exit(0);
+      });
+      w.process.kill('SIGTERM');
+    }
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));

@@ -12,6 +12,7 @@ import { authenticate } from './domain/apiKeys.js';
 import { GRAPHQL_LIMITS } from './config.js';
 import { Forbidden } from './errors.js';
 import { graphqlLimits } from './limits.js';
+import { instrumentSchema, useMetrics } from './metrics.js';
 import type { RateLimiter } from './rateLimit.js';
 import { useIdempotency } from './idempotency.js';
 import { scrubText } from './logger.js';
@@ -47,7 +48,7 @@ mutation Tokenize {
 
 export function createVaultYoga({ log, ready, rateLimiter, introspection = true }: YogaOptions): YogaServerInstance<ServerContext, RequestContext> {
   return createYoga<ServerContext, RequestContext>({
-    schema,
+    schema: instrumentSchema(schema),
     maxRequestBodySize: GRAPHQL_LIMITS.maxBodyBytes,
     batching: false,
     graphqlEndpoint: '/graphql',
@@ -95,6 +96,7 @@ export function createVaultYoga({ log, ready, rateLimiter, introspection = true 
     // Yoga's default CORS allows every origin; ours allows each merchant's own (src/cors.ts).
     cors: false,
     plugins: [
+      useMetrics(),
       ...graphqlLimits({ log, introspection }),
       useMerchantCors(),
       useReadinessCheck({ endpoint: '/readyz', check: ready }),
@@ -172,7 +174,7 @@ function useRequestLog(log: Logger): Plugin {
       const requestId = requestIds.get(request);
       if (requestId) response.headers.set('x-request-id', requestId);
       const path = new URL(request.url).pathname;
-      if (path === '/healthz' || path === '/readyz') return;
+      if (path === '/healthz' || path === '/readyz' || path === '/metrics') return;
       log.info(
         {
           method: request.method,

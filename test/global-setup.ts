@@ -53,6 +53,8 @@ export function serverEnv(databaseUrl: string, extra: Record<string, string> = {
     LOG_LEVEL: 'debug',
     VAULT_DEMO_MERCHANT: 'false',
     VAULT_PURGE_INTERVAL_SECONDS: '0',
+    // One process per server: tests count rate limits and watch one process (one test starts a cluster).
+    VAULT_WORKERS: '1',
     // Short enough for the forwarding tests' slow and oversized upstreams.
     VAULT_FORWARD_TIMEOUT_MS: '1500',
     VAULT_FORWARD_MAX_RESPONSE_BYTES: '65536',

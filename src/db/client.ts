@@ -1,4 +1,5 @@
 import { PrismaPg } from '@prisma/adapter-pg';
+import pg from 'pg';
 import { PrismaClient } from '../generated/prisma/client.js';
 import type { MasterKeyRing } from '../crypto/masterKeys.js';
 import { encryptionExtension } from './encryption.js';
@@ -15,11 +16,16 @@ export interface DbOptions {
 }
 
 export function createDb(databaseUrl: string, master: MasterKeyRing, options: DbOptions = {}) {
-  const adapter = new PrismaPg({
+  // Our own pool (not one the adapter makes), so /metrics can report its use and disconnect can end it.
+  const pool = new pg.Pool({
     connectionString: databaseUrl,
     max: options.poolSize ?? 10,
     ...(options.timeoutMs && { statement_timeout: options.timeoutMs, connectionTimeoutMillis: options.timeoutMs }),
   });
+  // An idle client losing its connection (the database restarted) must not crash the process; the pool
+  // drops it and the next query gets a fresh one.
+  pool.on('error', () => undefined);
+  const adapter = new PrismaPg(pool);
   const base = new PrismaClient({ adapter, ...(options.onQuery && { log: [{ emit: 'event' as const, level: 'query' as const }] }) });
   if (options.onQuery) {
     const onQuery = options.onQuery;
@@ -27,7 +33,15 @@ export function createDb(databaseUrl: string, master: MasterKeyRing, options: Db
   }
   const keyring = new Keyring(base, master, options.keyCacheMs);
   const prisma = base.$extends(encryptionExtension(keyring));
-  return { prisma, keyring, disconnect: () => base.$disconnect() };
+  return {
+    prisma,
+    keyring,
+    pool,
+    disconnect: async () => {
+      await base.$disconnect();
+      await pool.end().catch(() => undefined);
+    },
+  };
 }
 
 export type Db = ReturnType<typeof createDb>;
