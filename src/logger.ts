@@ -52,7 +52,9 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
       },
       ...(pretty && { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service' } } }),
     },
-    destination,
+    // In production, lines are written in 4 KiB batches off the request path (flushed on shutdown): one
+    // write per request was the largest single cost of serving one. Elsewhere, each line at once.
+    destination ?? (pretty ? undefined : pino.destination({ fd: 1, sync: false, minLength: process.env.NODE_ENV === 'production' ? 4096 : 0 })),
   );
 }
 

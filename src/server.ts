@@ -120,7 +120,11 @@ async function main(): Promise<void> {
     serveClusterMetrics();
     const running = await startServer(config, log);
     log.info({ url: `${running.url}/graphql`, worker: cluster.worker?.id }, 'worker listening');
-    const stop = () => void running.close().then(() => process.exit(0), () => process.exit(1));
+    const stop = () =>
+      void running.close().then(
+        () => log.flush(() => process.exit(0)),
+        () => process.exit(1),
+      );
     process.once('SIGTERM', stop);
     process.once('SIGINT', () => undefined); // the primary decides; Ctrl-C reaches the whole group
     return;
@@ -143,7 +147,7 @@ async function main(): Promise<void> {
   const shutdown = (signal: string) => {
     log.info({ signal }, 'shutting down: finishing in-flight requests');
     running.close().then(
-      () => process.exit(0),
+      () => log.flush(() => process.exit(0)),
       (err: unknown) => {
         log.error({ err }, 'shutdown failed');
         process.exit(1);

@@ -26,7 +26,14 @@ export function createDb(databaseUrl: string, master: MasterKeyRing, options: Db
   // drops it and the next query gets a fresh one.
   pool.on('error', () => undefined);
   const adapter = new PrismaPg(pool);
-  const base = new PrismaClient({ adapter, ...(options.onQuery && { log: [{ emit: 'event' as const, level: 'query' as const }] }) });
+  // Under load a transaction waits for a pooled connection like any query does (Prisma's default gives up
+  // after 2 s and fails the request), bounded by the same timeout.
+  const waitMs = options.timeoutMs ?? 15_000;
+  const base = new PrismaClient({
+    adapter,
+    transactionOptions: { maxWait: waitMs, timeout: waitMs },
+    ...(options.onQuery && { log: [{ emit: 'event' as const, level: 'query' as const }] }),
+  });
   if (options.onQuery) {
     const onQuery = options.onQuery;
     (base as unknown as { $on(event: 'query', cb: (e: { query: string }) => void): void }).$on('query', (e) => onQuery(e.query));

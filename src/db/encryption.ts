@@ -11,22 +11,29 @@ import type { Keyring } from './keyring.js';
 type Data = Record<string, unknown>;
 type RowIds = { merchantId: string; id: string };
 
-export function encryptionExtension(keyring: Keyring) {
-  async function sealData(model: string, fields: readonly string[], data: Data, ids: RowIds | undefined): Promise<Data> {
-    const present = fields.filter((f) => data[f] !== undefined && data[f] !== null);
-    if (present.length === 0) return data;
-    if (!ids) throw new Error(`${model}: writes to encrypted fields must name the row by (merchantId, id)`);
-    const { encryption } = await keyring.merchantKeys(ids.merchantId);
-    const out = { ...data };
-    for (const field of present) {
-      const value = data[field];
-      const plaintext = typeof value === 'object' && value && 'set' in value ? (value as { set: unknown }).set : value;
-      if (plaintext === null) continue;
-      if (typeof plaintext !== 'string') throw new Error(`${model}.${field}: encrypted fields take strings`);
-      out[field] = seal(encryption.key.reveal(), encryption.id, plaintext, aadFor(ids.merchantId, model, field, ids.id));
-    }
-    return out;
+/**
+ * Seals the encrypted fields of `model` present in `data` under the merchant's active key, bound to the
+ * row: what the extension does on every write, for the few raw-SQL write paths too.
+ */
+export async function sealFields(keyring: Keyring, model: string, data: Data, ids: RowIds | undefined): Promise<Data> {
+  const fields = encryptedFieldsOf(model) ?? [];
+  const present = fields.filter((f) => data[f] !== undefined && data[f] !== null);
+  if (present.length === 0) return data;
+  if (!ids) throw new Error(`${model}: writes to encrypted fields must name the row by (merchantId, id)`);
+  const { encryption } = await keyring.merchantKeys(ids.merchantId);
+  const out = { ...data };
+  for (const field of present) {
+    const value = data[field];
+    const plaintext = typeof value === 'object' && value && 'set' in value ? (value as { set: unknown }).set : value;
+    if (plaintext === null) continue;
+    if (typeof plaintext !== 'string') throw new Error(`${model}.${field}: encrypted fields take strings`);
+    out[field] = seal(encryption.key.reveal(), encryption.id, plaintext, aadFor(ids.merchantId, model, field, ids.id));
   }
+  return out;
+}
+
+export function encryptionExtension(keyring: Keyring) {
+  const sealData = (model: string, _fields: readonly string[], data: Data, ids: RowIds | undefined) => sealFields(keyring, model, data, ids);
 
   const idsFromData = (data: Data): RowIds | undefined =>
     typeof data.merchantId === 'string' && typeof data.id === 'string'

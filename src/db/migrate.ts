@@ -8,8 +8,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { PROJECT_ROOT } from '../projectRoot.js';
 
 export interface MigrateOptions {
   migrationsDir?: string;
@@ -33,7 +33,7 @@ interface MigrationRow {
 // each other. Passed as text: it is a bigint parameter.
 const LOCK_KEY = '72707369';
 
-const DEFAULT_MIGRATIONS_DIR = fileURLToPath(new URL('../../prisma/migrations', import.meta.url));
+const DEFAULT_MIGRATIONS_DIR = path.join(PROJECT_ROOT, 'prisma', 'migrations');
 
 // Prisma's own DDL for the table (PostgreSQL), so the history stays readable by the Prisma CLI.
 const CREATE_MIGRATIONS_TABLE = `

@@ -1,6 +1,6 @@
 import { fingerprint } from '../crypto/fingerprint.js';
 import { db, type Tx } from '../db/client.js';
-import { openField } from '../db/encryption.js';
+import { openField, sealFields } from '../db/encryption.js';
 import { newId } from '../ids.js';
 import { NotFound, RetentionLimitExceeded } from '../errors.js';
 import { Prisma as P, type Mode, type PaymentMethod } from '../generated/prisma/client.js';
@@ -122,6 +122,10 @@ type SaveDetail = Record<string, string | number | boolean | null>;
 export async function saveCard(principal: Principal, { card, customerId, billing, metadata, id }: SaveCardInput, within?: (tx: Tx, paymentMethodId: string) => Promise<SaveDetail | void>) {
   const { prisma, keyring } = db();
   const fp = fingerprint((await keyring.merchantKeys(principal.merchantId)).fingerprint.key.reveal(), card.number);
+  if (!within) {
+    const created = await insertNewCard(principal, { id: id ?? newId('pm'), customerId, fingerprint: fp, card, billing, metadata });
+    if (created) return { paymentMethod: created, duplicate: false };
+  }
   return prisma.$transaction(async (tx) => {
     const [created] = await tx.paymentMethod.createManyAndReturn({
       data: [
@@ -150,6 +154,46 @@ export async function saveCard(principal: Principal, { card, customerId, billing
     });
     return saved;
   });
+}
+
+// The columns of the inserted payment method (`ins`) as the PaymentMethod model names them.
+const PM_COLUMNS = `ins.merchant_id AS "merchantId", ins.id, ins.mode::text AS mode, ins.customer_id AS "customerId", ins.type::text AS type, ins.fingerprint,
+  ins.card_number AS "cardNumber", ins.card_expiry AS "cardExpiry", ins.holder_name AS "holderName", ins.nick_name AS "nickName", ins.bin, ins.last4,
+  ins.brand::text AS brand, ins.issuer, ins.issuing_country AS "issuingCountry", ins.card_type::text AS "cardType", ins.billing, ins.metadata,
+  ins.retention_extension_months AS "retentionExtensionMonths", ins.retain_until AS "retainUntil", ins.last_used_at AS "lastUsedAt",
+  ins.cit_completed_at AS "citCompletedAt", ins.created_at AS "createdAt", ins.updated_at AS "updatedAt"`;
+
+/**
+ * The fast path of a new card: the insert and its audit event in one statement (one round trip, committed
+ * on its own), so the merchant's audit lock is held for that statement only. Null when the card is vaulted
+ * already for this customer (ON CONFLICT DO NOTHING, and then no audit event either).
+ */
+async function insertNewCard(
+  principal: Principal,
+  row: { id: string; customerId: string | null; fingerprint: string; card: CardInput; billing?: Billing | null; metadata?: unknown },
+): Promise<PaymentMethod | null> {
+  const { prisma, keyring } = db();
+  const { card } = row;
+  const sealed = await sealFields(keyring, 'PaymentMethod', { ...cardColumns(card), billing: sealable(row.billing) ?? null }, { merchantId: principal.merchantId, id: row.id });
+  const actor = actorOf(principal);
+  const now = new Date();
+  const rows = await prisma.$queryRawUnsafe<PaymentMethod[]>(
+    `WITH ins AS (
+       INSERT INTO payment_methods (merchant_id, id, mode, customer_id, type, fingerprint, card_number, card_expiry, holder_name, nick_name,
+         bin, last4, brand, issuer, issuing_country, card_type, billing, metadata, retain_until, created_at, updated_at)
+       VALUES ($1, $2, $3::"Mode", $4, 'CARD', $5, $6, $7, $8, $9, $10, $11, $12::"CardBrand", $13, $14, $15::"CardType", $16, $17::jsonb, $18, $19, $19)
+       ON CONFLICT DO NOTHING
+       RETURNING *)
+     SELECT ${PM_COLUMNS} FROM ins,
+       LATERAL audit_append(ins.merchant_id, ins.mode, $20, 'payment_method.create', 'payment_method', ins.id, $21, $22, 'success', '{"duplicate": false}'::jsonb) AS audit`,
+    principal.merchantId, row.id, principal.mode, row.customerId, row.fingerprint,
+    sealed.cardNumber, sealed.cardExpiry, sealed.holderName, sealed.nickName, card.bin, card.last4, card.brand,
+    card.issuer ?? null, card.issuingCountry ?? null, card.cardType ?? null, sealed.billing,
+    row.metadata === undefined || row.metadata === null ? null : JSON.stringify(row.metadata),
+    retainUntil(card.expMonth, card.expYear), now,
+    newId('aud'), actor.keyId, actor.requestId,
+  );
+  return rows[0] ?? null;
 }
 
 /** The card is vaulted already: new expiry and holder name on the existing payment method. */

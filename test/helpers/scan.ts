@@ -7,11 +7,12 @@ import { detectBrand, luhnValid } from '../../src/validation/card.js';
  * Every 12-19 digit run (spaces/dashes allowed) that passes Luhn, falls in a card brand's range and stands on
  * its own: what a leaked card number looks like (the same definition as the validation's
  * containsCardNumber). Runs glued to letters, digits, `_` or a leading `-` are parts of hex hashes, UUIDs or
- * base64 (one in ten of those passes Luhn by chance), not card numbers written out.
+ * base64 (one in ten of those passes Luhn by chance), not card numbers written out; so are runs followed by a
+ * `-` (the all-digit first groups of a UUID, like the request ids in the audit trail).
  */
 export function panLike(text: string): string[] {
   const found: string[] = [];
-  for (const m of text.matchAll(/(?<![\w-])\d(?:[ -]?\d){11,18}(?!\w)/g)) {
+  for (const m of text.matchAll(/(?<![\w-])\d(?:[ -]?\d){11,18}(?![\w-])/g)) {
     const digits = m[0].replace(/\D/g, '');
     if (luhnValid(digits) && detectBrand(digits) !== 'UNKNOWN') found.push(digits);
   }

@@ -1,0 +1,150 @@
+// The ladder's own servers, each run as a child process by bench/run.ts (`node --import tsx bench/levels.ts
+// <level>`), printing `LISTENING <port>` once ready:
+//
+//   L0  a bare node:http handler answering fixed JSON: the ceiling of HTTP on this machine;
+//   L3  node:http + pg doing what one tokenize (or masked read) must do and nothing else: the api key lookup,
+//       card checks, the same fingerprint and AES-256-GCM envelopes, and the same SQL in the same
+//       transaction as the product (insert ON CONFLICT DO NOTHING, audit_append, commit). The practical
+//       limit a vault with these guarantees can reach here.
+
+import { createHash } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import pg from 'pg';
+import { aadFor, envelopeKeyId, open, seal } from '../src/crypto/aead.js';
+import { unwrapDataKey } from '../src/crypto/dataKeys.js';
+import { fingerprint } from '../src/crypto/fingerprint.js';
+import { parseMasterKeys } from '../src/crypto/masterKeys.js';
+import { newId } from '../src/ids.js';
+import { bin, checkCardNumber, last4 } from '../src/validation/card.js';
+
+const level = process.argv[2];
+
+function listen(handler: (req: IncomingMessage, res: ServerResponse) => void): void {
+  const server = createServer(handler);
+  server.keepAliveTimeout = 5_000;
+  server.listen(0, '127.0.0.1', () => {
+    const address = server.address();
+    process.stdout.write(`LISTENING ${typeof address === 'object' && address ? address.port : 0}\n`);
+  });
+  process.once('SIGTERM', () => server.close(() => process.exit(0)));
+}
+
+async function body(req: IncomingMessage): Promise<string> {
+  let data = '';
+  for await (const chunk of req) data += chunk;
+  return data;
+}
+
+function send(res: ServerResponse, status: number, json: unknown): void {
+  const text = JSON.stringify(json);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+if (level === 'L0') {
+  const answer = JSON.stringify({ data: { ok: true } });
+  listen((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': answer.length });
+      res.end(answer);
+    });
+  });
+} else if (level === 'L3') {
+  const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: Number(process.env.DATABASE_POOL_SIZE ?? 10) });
+  const master = parseMasterKeys(process.env.VAULT_MASTER_KEYS!);
+  type Keys = { encId: string; enc: Buffer; fp: Buffer; byId: Map<string, Buffer> };
+  const keys = new Map<string, Promise<Keys>>();
+
+  const merchantKeys = (merchantId: string) => {
+    let entry = keys.get(merchantId);
+    if (!entry) {
+      entry = pool.query('SELECT id, purpose, master_key_id, wrapped_key, active FROM data_keys WHERE merchant_id = $1 ORDER BY created_at', [merchantId]).then(({ rows }) => {
+        const byId = new Map<string, Buffer>();
+        let encId = '';
+        let fp: Buffer = Buffer.alloc(0);
+        for (const r of rows) {
+          const key = unwrapDataKey(master, { merchantId, dataKeyId: r.id, purpose: r.purpose }, { masterKeyId: r.master_key_id, wrappedKey: r.wrapped_key });
+          if (r.purpose === 'ENCRYPTION') byId.set(r.id, key);
+          if (r.active && r.purpose === 'ENCRYPTION') encId = r.id;
+          if (r.active && r.purpose === 'FINGERPRINT') fp = key;
+        }
+        return { encId, enc: byId.get(encId)!, fp, byId };
+      });
+      keys.set(merchantId, entry);
+    }
+    return entry;
+  };
+
+  const authenticate = async (req: IncomingMessage) => {
+    const key = String(req.headers['api-key'] ?? '');
+    const { rows } = await pool.query(
+      'SELECT merchant_id, id, kind::text, mode::text, allow_reveal FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL LIMIT 1',
+      [createHash('sha256').update(key).digest('hex')],
+    );
+    return rows[0] as { merchant_id: string; id: string; mode: string } | undefined;
+  };
+
+  const tokenize = async (req: IncomingMessage, res: ServerResponse) => {
+    const principal = await authenticate(req);
+    if (!principal) return send(res, 401, { errors: [{ message: 'unauthenticated' }] });
+    const input = JSON.parse(await body(req)).variables.input;
+    const checked = checkCardNumber(input.card.number);
+    if (!checked.ok) return send(res, 200, { data: { tokenizeCard: { __typename: 'ValidationError' } } });
+    const m = principal.merchant_id;
+    const k = await merchantKeys(m);
+    const id = newId('pm');
+    const sealed = (field: string, value: string) => seal(k.enc, k.encId, value, aadFor(m, 'PaymentMethod', field, id));
+    const now = new Date();
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      const inserted = await client.query(
+        `INSERT INTO payment_methods (merchant_id, id, mode, customer_id, type, fingerprint, card_number, card_expiry, holder_name, bin, last4, brand, retain_until, created_at, updated_at)
+         VALUES ($1, $2, $3::"Mode", NULL, 'CARD', $4, $5, $6, $7, $8, $9, $10::"CardBrand", $11, $12, $12) ON CONFLICT DO NOTHING RETURNING id`,
+        [
+          m, id, principal.mode, fingerprint(k.fp, checked.digits),
+          sealed('cardNumber', checked.digits),
+          sealed('cardExpiry', JSON.stringify({ month: input.card.expMonth, year: input.card.expYear })),
+          input.card.holderName ? sealed('holderName', input.card.holderName) : null,
+          bin(checked.digits), last4(checked.digits), checked.brand, new Date(Date.UTC(input.card.expYear + 1, input.card.expMonth + 1, 1)), now,
+        ],
+      );
+      await client.query(`SELECT id FROM audit_append($1, $2::"Mode", $3, 'payment_method.create', 'payment_method', $4, $5, $6, 'success', $7::jsonb)`, [
+        m, principal.mode, newId('aud'), id, principal.id, 'bench', JSON.stringify({ duplicate: false }),
+      ]);
+      await client.query('COMMIT');
+      send(res, 200, { data: { tokenizeCard: { __typename: 'TokenizeCardSuccess', duplicate: inserted.rowCount === 0, paymentMethod: { id } } } });
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw err;
+    } finally {
+      client.release();
+    }
+  };
+
+  const read = async (req: IncomingMessage, res: ServerResponse) => {
+    const principal = await authenticate(req);
+    if (!principal) return send(res, 401, { errors: [{ message: 'unauthenticated' }] });
+    const { id } = JSON.parse(await body(req)).variables;
+    const { rows } = await pool.query('SELECT merchant_id, id, bin, last4, brand::text, card_expiry, holder_name FROM payment_methods WHERE merchant_id = $1 AND mode = $2::"Mode" AND id = $3 LIMIT 1', [
+      principal.merchant_id, principal.mode, id,
+    ]);
+    const row = rows[0];
+    if (!row) return send(res, 200, { data: { paymentMethod: null } });
+    const k = await merchantKeys(row.merchant_id);
+    const opened = (field: string, envelope: string) => open(envelope, (kid) => k.byId.get(kid)!, aadFor(row.merchant_id, 'PaymentMethod', field, row.id)).toString('utf8');
+    const expiry = JSON.parse(opened('cardExpiry', row.card_expiry));
+    void envelopeKeyId;
+    send(res, 200, { data: { paymentMethod: { id: row.id, card: { bin: row.bin, last4: row.last4, brand: row.brand, expMonth: expiry.month, expYear: expiry.year } } } });
+  };
+
+  listen((req, res) => {
+    const route = req.url === '/tokenize' ? tokenize : req.url === '/read' ? read : undefined;
+    if (!route) return send(res, 404, {});
+    route(req, res).catch((err: Error) => send(res, 500, { errors: [{ message: err.message }] }));
+  });
+} else {
+  console.error('usage: bench/levels.ts L0|L3');
+  process.exit(2);
+}

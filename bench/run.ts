@@ -1,0 +1,393 @@
+// `npm run bench`: the vault (L4) measured beside a ladder of simpler systems on the same machine, in the
+// same run, so that ratios hold however noisy the machine is:
+//   L0  bare node:http answering fixed JSON (bench/levels.ts)
+//   L2  pgbench replaying exactly the SQL one tokenize issues
+//   L3  node:http + pg doing the same crypto and the same SQL as a tokenize / masked read (bench/levels.ts)
+//   L4  the product, started as `npm start` starts it, against the local Postgres
+// Load: autocannon, closed loop (each connection sends its next request when the last one is answered).
+// A GraphQL error or an error result counts as an error. Results: one table, and JSON in bench/results/.
+//
+//   npm run bench                      the ladder at concurrency 1, 16, 64 (5 s each)
+//   npm run bench -- --workers         also L4 with VAULT_WORKERS = 1 … cores
+//   npm run bench -- --soak            also 5 minutes of tokenizations at 16, RSS sampled
+//   npm run bench -- --duration 10 --connections 16
+
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import autocannon from 'autocannon';
+import { Command } from 'commander';
+import pg from 'pg';
+import { parseMasterKeys } from '../src/crypto/masterKeys.js';
+import { createDb, setDb } from '../src/db/client.js';
+import { migrate } from '../src/db/migrate.js';
+import { hashKey } from '../src/domain/apiKeys.js';
+import { createCustomer } from '../src/domain/customers.js';
+import { createMerchant } from '../src/domain/merchants.js';
+import { tokenizeCard } from '../src/domain/paymentMethods.js';
+import type { Principal } from '../src/domain/principal.js';
+import { luhnValid } from '../src/validation/card.js';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+const MASTER_KEYS = `bench1:${Buffer.alloc(32, 5).toString('base64')}`;
+const ADMIN_URL = process.env.BENCH_PG_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
+const DB_NAME = 'vault_bench';
+const DATABASE_URL = ADMIN_URL.replace(/\/[^/]*$/, `/${DB_NAME}`);
+
+interface Options {
+  duration: number;
+  connections: number[];
+  workers: boolean;
+  soak: boolean;
+  soakMinutes: number;
+}
+
+export interface Row {
+  level: 'L0' | 'L2' | 'L3' | 'L4';
+  scenario: string;
+  connections: number;
+  workers?: number;
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  requests: number;
+  rssMB: number | null;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Processes
+
+async function startChild(args: string[], env: NodeJS.ProcessEnv, ready: RegExp, logFile: string): Promise<{ child: ChildProcess; port: number }> {
+  // The product as `npm start` runs it (compiled, with its heap limit); the ladder's own servers through tsx.
+  const loader = args[0]!.endsWith('.ts') ? ['--import', 'tsx'] : ['--max-old-space-size=128', '--enable-source-maps'];
+  const child = spawn(process.execPath, [...loader, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const chunks: string[] = [];
+  child.stderr!.on('data', (c: Buffer) => chunks.push(c.toString()));
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`${args.join(' ')} did not start: ${chunks.join('')}`)), 60_000);
+    child.stdout!.on('data', (c: Buffer) => {
+      out += c.toString();
+      const m = ready.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(Number(m[1]));
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code}: ${chunks.join('')}`)));
+  });
+  // Keep reading (a full pipe would block the child); the product's request log goes to a file.
+  const log: string[] = [];
+  child.stdout!.on('data', (c: Buffer) => log.length < 1000 && log.push(c.toString()));
+  child.once('exit', () => writeFileSync(logFile, log.join('')));
+  return { child, port };
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  const force = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(force);
+}
+
+/** Resident memory of a process and its children (cluster workers), in MB. */
+function rssMB(pid: number): number {
+  const read = (p: number): number => {
+    try {
+      const status = readFileSync(`/proc/${p}/status`, 'utf8');
+      const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+      const children = readFileSync(`/proc/${p}/task/${p}/children`, 'utf8').trim();
+      return kb + (children ? children.split(/\s+/).map(Number).reduce((sum, c) => sum + read(c), 0) : 0);
+    } catch {
+      return 0;
+    }
+  };
+  return Math.round(read(pid) / 1024);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Load
+
+interface Load {
+  url: string;
+  headers: Record<string, string>;
+  body: () => string;
+}
+
+/** Lets the database finish the last measurement's work (dirty pages, autovacuum) before the next one. */
+async function settle(): Promise<void> {
+  const client = new pg.Client({ connectionString: DATABASE_URL });
+  await client.connect();
+  await client.query('CHECKPOINT');
+  // Fresh statistics: a table grown by the last run must not be planned as if it were empty.
+  await client.query('ANALYZE');
+  await client.end();
+  await new Promise((r) => setTimeout(r, 1000));
+}
+
+async function measure(load: Load, connections: number, duration: number, pid?: number): Promise<Omit<Row, 'level' | 'scenario' | 'connections'>> {
+  await settle();
+  let errors = 0;
+  const run = (seconds: number) =>
+    autocannon({
+      url: load.url,
+      connections,
+      duration: seconds,
+      pipelining: 1,
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...load.headers },
+      requests: [
+        {
+          setupRequest: (req) => ({ ...req, body: load.body() }),
+          onResponse: (status, body) => {
+            if (status !== 200 || body.includes('"errors"') || /"__typename":"\w*Error"/.test(body)) errors++;
+          },
+        },
+      ],
+    });
+  await run(1); // warm-up: JIT, pools, caches
+  errors = 0;
+  let peak = 0;
+  const sampler = pid ? setInterval(() => (peak = Math.max(peak, rssMB(pid))), 250) : undefined;
+  const result = await run(duration);
+  if (sampler) clearInterval(sampler);
+  return {
+    rps: Math.round(result.requests.average),
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: errors + result.errors + result.timeouts,
+    requests: result.requests.total,
+    rssMB: pid ? peak : null,
+  };
+}
+
+let cardCounter = Math.floor(Math.random() * 1e6) * 1e6;
+/** A fresh Luhn-valid Visa number per call. */
+function newCard(): string {
+  const partial = `4${String(cardCounter++).padStart(14, '0')}`;
+  return partial + [...'0123456789'].find((d) => luhnValid(partial + d))!;
+}
+
+const gql = (query: string, variables: unknown) => JSON.stringify({ query, variables });
+let turn = 0;
+const next = <T>(list: readonly T[]): T => list[turn++ % list.length]!;
+const TOKENIZE = 'mutation($input: TokenizeCardInput!) { tokenizeCard(input: $input) { __typename ... on TokenizeCardSuccess { duplicate paymentMethod { id } } } }';
+const READ = 'query($id: ID!) { paymentMethod(id: $id) { id card { bin last4 brand expMonth expYear } } }';
+const LIST = 'query($id: ID!) { customer(id: $id) { paymentMethods(first: 10) { edges { node { id card { last4 brand expMonth expYear } } } } } }';
+const PAY = 'mutation($input: CreatePaymentInput!) { createPayment(input: $input) { __typename ... on CreatePaymentSuccess { payment { id status } } } }';
+
+// ---------------------------------------------------------------------------------------------------------
+// Fixtures
+
+interface Fixtures {
+  secretKey: string;
+  merchantId: string;
+  keyId: string;
+  customerId: string;
+  storedPm: string;
+  /** Stored cards, used round-robin by the duplicate and payment scenarios (many customers' cards, not one). */
+  stored: { id: string; number: string }[];
+}
+
+async function setUp(): Promise<Fixtures> {
+  const admin = new pg.Client({ connectionString: ADMIN_URL });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${DB_NAME} WITH (FORCE)`);
+  await admin.query(`CREATE DATABASE ${DB_NAME}`);
+  await admin.end();
+  await migrate(DATABASE_URL);
+  const db = createDb(DATABASE_URL, parseMasterKeys(MASTER_KEYS), { poolSize: 4 });
+  setDb(db);
+  try {
+    const m = await createMerchant({ name: 'Bench' });
+    const key = await db.prisma.apiKey.findFirstOrThrow({ where: { keyHash: hashKey(m.secretKey) } });
+    const principal: Principal = { merchantId: m.merchantId, mode: 'TEST', keyId: key.id, kind: 'SECRET', allowReveal: false, requestId: 'bench-setup' };
+    const customer = await createCustomer(principal, { name: 'Bench Customer', email: 'bench@example.com' });
+    for (let i = 0; i < 10; i++) {
+      await tokenizeCard(principal, { customerId: customer.id, card: { number: newCard(), expMonth: 1 + i, expYear: 2031, holderName: 'Bench Holder' } });
+    }
+    const stored = [];
+    for (let i = 0; i < 200; i++) {
+      const number = newCard();
+      const pm = await tokenizeCard(principal, { card: { number, expMonth: 12, expYear: 2031, holderName: 'Bench Holder' } });
+      stored.push({ id: pm.paymentMethod.id, number });
+    }
+    return { secretKey: m.secretKey, merchantId: m.merchantId, keyId: key.id, customerId: customer.id, storedPm: stored[0]!.id, stored };
+  } finally {
+    setDb(undefined);
+    await db.disconnect();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// L2: pgbench replaying one tokenize's SQL (api key lookup, then in one transaction the insert and the
+// audit append), with the product's column values (sealed values of realistic length).
+
+async function pgbench(f: Fixtures, connections: number, duration: number): Promise<Omit<Row, 'level' | 'scenario' | 'connections'>> {
+  await settle();
+  const dir = mkdtempSync(path.join(tmpdir(), 'vault-pgbench-'));
+  const envelope = `v1.dk_0123456789abcdefABCDEF.${'x'.repeat(60)}`;
+  const script = `
+SELECT merchant_id, id, kind::text, mode::text, allow_reveal FROM api_keys WHERE key_hash = :keyhash AND revoked_at IS NULL LIMIT 1;
+BEGIN;
+INSERT INTO payment_methods (merchant_id, id, mode, customer_id, type, fingerprint, card_number, card_expiry, holder_name, bin, last4, brand, retain_until, created_at, updated_at)
+  VALUES (:merchant, 'pm_' || md5(random()::text), 'TEST', NULL, 'CARD', md5(random()::text), '${envelope}', '${envelope}', '${envelope}', '424242', '4242', 'VISA', now() + interval '2 years', now(), now())
+  ON CONFLICT DO NOTHING RETURNING merchant_id, id, mode::text, customer_id, type::text, fingerprint, card_number, card_expiry, holder_name, nick_name, bin, last4, brand::text, issuer, issuing_country, card_type::text, billing, metadata, retention_extension_months, retain_until, last_used_at, cit_completed_at, created_at, updated_at;
+SELECT id, seq, prev_hash, hash FROM audit_append(:merchant, 'TEST', 'aud_' || md5(random()::text), 'payment_method.create', 'payment_method', 'pm_x', :keyid, 'bench', 'success', '{"duplicate": false}'::jsonb);
+COMMIT;
+`;
+  writeFileSync(path.join(dir, 'tokenize.sql'), script);
+  const pgbenchBin = ['/usr/lib/postgresql/15/bin/pgbench', 'pgbench'].find((p) => p === 'pgbench' || readdirSync(path.dirname(p)).includes('pgbench'))!;
+  const args = ['-n', '-M', 'prepared', '-c', String(connections), '-j', String(Math.min(connections, 2)), '-T', String(duration), '-l', '-f', 'tokenize.sql',
+    '-D', `keyhash=${hashKey(f.secretKey)}`, '-D', `merchant=${f.merchantId}`, '-D', `keyid=${f.keyId}`, DATABASE_URL];
+  try {
+    const { stdout } = await promisify(execFile)(pgbenchBin, args, { cwd: dir, maxBuffer: 64 * 1024 * 1024 });
+    const tps = Number(/tps = ([\d.]+) \(without initial connection time\)/.exec(stdout)?.[1] ?? 0);
+    const failed = Number(/number of failed transactions: (\d+)/.exec(stdout)?.[1] ?? 0);
+    const latencies = readdirSync(dir)
+      .filter((n) => n.startsWith('pgbench_log'))
+      .flatMap((n) => readFileSync(path.join(dir, n), 'utf8').trim().split('\n'))
+      .map((line) => Number(line.split(' ')[2]) / 1000)
+      .sort((a, b) => a - b);
+    const pct = (p: number) => Math.round((latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] ?? 0) * 100) / 100;
+    return { rps: Math.round(tps), p50: pct(0.5), p99: pct(0.99), errors: failed, requests: latencies.length, rssMB: null };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+
+function table(rows: Row[]): string {
+  const head = ['level', 'scenario', 'conc', 'workers', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'RSS MB'];
+  const lines = rows.map((r) => [r.level, r.scenario, String(r.connections), String(r.workers ?? ''), String(r.rps), String(r.p50), String(r.p99), String(r.errors), r.rssMB === null ? '' : String(r.rssMB)]);
+  const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
+  const fmt = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  return [fmt(head), fmt(widths.map((w) => '-'.repeat(w))), ...lines.map(fmt)].join('\n');
+}
+
+function ratios(rows: Row[]): { scenario: string; connections: number; throughput: number; p99: number }[] {
+  const out = [];
+  for (const [l4Scenario, l3Scenario] of [['tokenize-new', 'tokenize-new'], ['read-masked', 'read-masked']] as const) {
+    for (const r4 of rows.filter((r) => r.level === 'L4' && r.scenario === l4Scenario && r.workers === undefined)) {
+      const r3 = rows.find((r) => r.level === 'L3' && r.scenario === l3Scenario && r.connections === r4.connections);
+      if (r3 && r3.rps > 0 && r3.p99 > 0) {
+        out.push({ scenario: l4Scenario, connections: r4.connections, throughput: Math.round((r4.rps / r3.rps) * 100) / 100, p99: Math.round((r4.p99 / r3.p99) * 100) / 100 });
+      }
+    }
+  }
+  return out;
+}
+
+async function startProduct(workers: number): Promise<{ child: ChildProcess; url: string }> {
+  // As `npm start` runs it: the compiled build (bench/run.ts builds it first).
+  const { child, port } = await startChild(
+    ['dist/src/server.js'],
+    {
+      NODE_ENV: 'production',
+      DATABASE_URL,
+      VAULT_MASTER_KEYS: MASTER_KEYS,
+      PORT: '0',
+      HOST: '127.0.0.1',
+      VAULT_WORKERS: String(workers),
+      VAULT_RATE_LIMIT: '0',
+      VAULT_PURGE_INTERVAL_SECONDS: '0',
+    },
+    /GraphiQL: http:\/\/[^:]+:(\d+)\//,
+    path.join(ROOT, 'bench', 'results', 'server.log'),
+  );
+  return { child, url: `http://127.0.0.1:${port}/graphql` };
+}
+
+async function main(): Promise<void> {
+  const program = new Command('bench')
+    .option('--duration <seconds>', 'seconds per measurement', (v) => Number(v), 5)
+    .option('--connections <list>', 'concurrency levels', (v) => v.split(',').map(Number), [1, 16, 64])
+    .option('--workers', 'also measure L4 with VAULT_WORKERS = 1 … cores')
+    .option('--soak', 'also run tokenizations for --soak-minutes at 16 and sample RSS')
+    .option('--soak-minutes <n>', 'soak length', (v) => Number(v), 5)
+    .parse(process.argv);
+  const opts = program.opts<Options>();
+  mkdirSync(path.join(ROOT, 'bench', 'results'), { recursive: true });
+  const machine = `${cpus()[0]?.model ?? 'cpu'} × ${availableParallelism()}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+  console.error(`bench: ${machine}; ${opts.duration} s per measurement at ${opts.connections.join(', ')}`);
+
+  await promisify(execFile)('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT });
+  const f = await setUp();
+  const headers = { 'api-key': f.secretKey };
+  const rows: Row[] = [];
+  const record = (level: Row['level'], scenario: string, connections: number, r: Omit<Row, 'level' | 'scenario' | 'connections'>, workers?: number) => {
+    const row = { level, scenario, connections, ...(workers !== undefined && { workers }), ...r };
+    rows.push(row);
+    console.error(`  ${level} ${scenario} c=${connections}${workers ? ` w=${workers}` : ''}: ${r.rps} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, ${r.errors} errors${r.rssMB ? `, ${r.rssMB} MB` : ''}`);
+  };
+
+  const l0 = await startChild(['bench/levels.ts', 'L0'], {}, /LISTENING (\d+)/, path.join(ROOT, 'bench', 'results', 'l0.log'));
+  const l3 = await startChild(['bench/levels.ts', 'L3'], { DATABASE_URL, VAULT_MASTER_KEYS: MASTER_KEYS }, /LISTENING (\d+)/, path.join(ROOT, 'bench', 'results', 'l3.log'));
+  const l4 = await startProduct(1);
+  const tokenizeBody = () => gql(TOKENIZE, { input: { card: { number: newCard(), expMonth: 12, expYear: 2031, holderName: 'Bench Holder' } } });
+  try {
+    for (const c of opts.connections) {
+      record('L0', 'fixed-json', c, await measure({ url: `http://127.0.0.1:${l0.port}/`, headers, body: () => '{}' }, c, opts.duration, l0.child.pid));
+      record('L2', 'tokenize-sql', c, await pgbench(f, c, opts.duration));
+      record('L3', 'tokenize-new', c, await measure({ url: `http://127.0.0.1:${l3.port}/tokenize`, headers, body: tokenizeBody }, c, opts.duration, l3.child.pid));
+      record('L3', 'read-masked', c, await measure({ url: `http://127.0.0.1:${l3.port}/read`, headers, body: () => gql(READ, { id: f.storedPm }) }, c, opts.duration, l3.child.pid));
+      const l4Load = (body: () => string): Load => ({ url: l4.url, headers, body });
+      record('L4', 'tokenize-new', c, await measure(l4Load(tokenizeBody), c, opts.duration, l4.child.pid));
+      record('L4', 'tokenize-dup', c, await measure(l4Load(() => gql(TOKENIZE, { input: { card: { number: next(f.stored).number, expMonth: 12, expYear: 2031, holderName: 'Bench Holder' } } })), c, opts.duration, l4.child.pid));
+      record('L4', 'read-masked', c, await measure(l4Load(() => gql(READ, { id: f.storedPm })), c, opts.duration, l4.child.pid));
+      record('L4', 'list-customer', c, await measure(l4Load(() => gql(LIST, { id: f.customerId })), c, opts.duration, l4.child.pid));
+      record('L4', 'pay-stored', c, await measure(l4Load(() => gql(PAY, { input: { amount: 1999, currency: 'EUR', paymentMethodId: next(f.stored).id } })), c, opts.duration, l4.child.pid));
+    }
+  } finally {
+    await Promise.all([stop(l0.child), stop(l3.child), stop(l4.child)]);
+  }
+
+  if (opts.workers) {
+    for (let w = 1; w <= availableParallelism(); w++) {
+      const server = await startProduct(w);
+      try {
+        const c = Math.max(...opts.connections);
+        record('L4', 'tokenize-new', c, await measure({ url: server.url, headers, body: tokenizeBody }, c, opts.duration, server.child.pid), w);
+        record('L4', 'read-masked', c, await measure({ url: server.url, headers, body: () => gql(READ, { id: f.storedPm }) }, c, opts.duration, server.child.pid), w);
+      } finally {
+        await stop(server.child);
+      }
+    }
+  }
+
+  let soak: { minutes: number; rps: number; errors: number; rssMB: number[] } | undefined;
+  if (opts.soak) {
+    const server = await startProduct(1);
+    try {
+      const samples: number[] = [];
+      const sampler = setInterval(() => samples.push(rssMB(server.child.pid!)), 10_000);
+      const r = await measure({ url: server.url, headers, body: tokenizeBody }, 16, opts.soakMinutes * 60, server.child.pid);
+      clearInterval(sampler);
+      soak = { minutes: opts.soakMinutes, rps: r.rps, errors: r.errors, rssMB: samples };
+      console.error(`  soak: ${r.rps} req/s for ${opts.soakMinutes} min, ${r.errors} errors, RSS ${samples.join(' ')} MB`);
+    } finally {
+      await stop(server.child);
+    }
+  }
+
+  const summary = ratios(rows);
+  const report = { at: new Date().toISOString(), machine, duration: opts.duration, rows, ratios: summary, soak };
+  const file = path.join(ROOT, 'bench', 'results', `${report.at.replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(path.join(ROOT, 'bench', 'results', 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
+  console.log(`\n${machine}\n\n${table(rows)}\n`);
+  for (const r of summary) console.log(`L4/L3 ${r.scenario} at ${r.connections}: throughput ${r.throughput}, p99 ${r.p99}x`);
+  if (soak) console.log(`soak: ${soak.rps} req/s for ${soak.minutes} min, ${soak.errors} errors, RSS ${Math.min(...soak.rssMB)}-${Math.max(...soak.rssMB)} MB`);
+  console.log(`\nwritten: ${path.relative(ROOT, file)}`);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
