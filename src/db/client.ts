@@ -40,10 +40,16 @@ export function createDb(databaseUrl: string, master: MasterKeyRing, options: Db
   }
   const keyring = new Keyring(base, master, options.keyCacheMs);
   const prisma = base.$extends(encryptionExtension(keyring));
+  /** A plain parameterised query on the pool, for the hottest reads (counted by onQuery like Prisma's). */
+  const sql = async <R extends pg.QueryResultRow>(text: string, params: unknown[]): Promise<R[]> => {
+    options.onQuery?.(text);
+    return (await pool.query<R>(text, params)).rows;
+  };
   return {
     prisma,
     keyring,
     pool,
+    sql,
     disconnect: async () => {
       await base.$disconnect();
       await pool.end().catch(() => undefined);

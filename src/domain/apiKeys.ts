@@ -86,10 +86,12 @@ export async function listApiKeys(merchantId: string) {
 export async function authenticate(key: string): Promise<Principal | null> {
   const match = KEY_FORMAT.exec(key);
   if (!match) return null;
-  const row = await db().prisma.apiKey.findFirst({
-    where: { keyHash: hashKey(key), revokedAt: null },
-    select: { merchantId: true, id: true, kind: true, mode: true, allowReveal: true },
-  });
+  // Every request runs this: one indexed lookup on the plain pool, without the ORM's per-query work.
+  const [row] = await db().sql<{ merchantId: string; id: string; kind: ApiKeyKind; mode: Mode; allowReveal: boolean }>(
+    `SELECT merchant_id AS "merchantId", id, kind::text AS kind, mode::text AS mode, allow_reveal AS "allowReveal"
+       FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL LIMIT 1`,
+    [hashKey(key)],
+  );
   // The prefix is decoration; the stored kind and mode are the truth, and must agree with it.
   if (!row || (match[1] === 'sk') !== (row.kind === 'SECRET') || match[2] !== row.mode.toLowerCase()) return null;
   return { merchantId: row.merchantId, keyId: row.id, kind: row.kind, mode: row.mode, allowReveal: row.allowReveal };
