@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import pg from 'pg';
-import { aadFor, envelopeKeyId, open, seal } from '../src/crypto/aead.js';
+import { aadFor, open, seal } from '../src/crypto/aead.js';
 import { unwrapDataKey } from '../src/crypto/dataKeys.js';
 import { fingerprint } from '../src/crypto/fingerprint.js';
 import { parseMasterKeys } from '../src/crypto/masterKeys.js';
@@ -135,7 +135,6 @@ if (level === 'L0') {
     const k = await merchantKeys(row.merchant_id);
     const opened = (field: string, envelope: string) => open(envelope, (kid) => k.byId.get(kid)!, aadFor(row.merchant_id, 'PaymentMethod', field, row.id)).toString('utf8');
     const expiry = JSON.parse(opened('cardExpiry', row.card_expiry));
-    void envelopeKeyId;
     send(res, 200, { data: { paymentMethod: { id: row.id, card: { bin: row.bin, last4: row.last4, brand: row.brand, expMonth: expiry.month, expYear: expiry.year } } } });
   };
 

@@ -33,7 +33,6 @@ export async function sealFields(keyring: Keyring, model: string, data: Data, id
 }
 
 export function encryptionExtension(keyring: Keyring) {
-  const sealData = (model: string, _fields: readonly string[], data: Data, ids: RowIds | undefined) => sealFields(keyring, model, data, ids);
 
   const idsFromData = (data: Data): RowIds | undefined =>
     typeof data.merchantId === 'string' && typeof data.id === 'string'
@@ -54,25 +53,25 @@ export function encryptionExtension(keyring: Keyring) {
           const a = args as { data?: Data | Data[]; where?: unknown; create?: Data; update?: Data };
           switch (operation) {
             case 'create':
-              a.data = await sealData(model, fields, a.data as Data, idsFromData(a.data as Data));
+              a.data = await sealFields(keyring, model, a.data as Data, idsFromData(a.data as Data));
               break;
             case 'createMany':
             case 'createManyAndReturn': {
               const rows = Array.isArray(a.data) ? a.data : [a.data as Data];
-              a.data = await Promise.all(rows.map((d) => sealData(model, fields, d, idsFromData(d))));
+              a.data = await Promise.all(rows.map((d) => sealFields(keyring, model, d, idsFromData(d))));
               break;
             }
             case 'update':
-              a.data = await sealData(model, fields, a.data as Data, idsFromWhere(a.where));
+              a.data = await sealFields(keyring, model, a.data as Data, idsFromWhere(a.where));
               break;
             case 'upsert':
-              a.create = await sealData(model, fields, a.create as Data, idsFromData(a.create as Data));
-              a.update = await sealData(model, fields, a.update as Data, idsFromWhere(a.where));
+              a.create = await sealFields(keyring, model, a.create as Data, idsFromData(a.create as Data));
+              a.update = await sealFields(keyring, model, a.update as Data, idsFromWhere(a.where));
               break;
             case 'updateMany':
             case 'updateManyAndReturn':
               // Row ids are part of the AAD, so a multi-row write cannot seal values; allow only clearing.
-              await sealData(model, fields, a.data as Data, undefined);
+              await sealFields(keyring, model, a.data as Data, undefined);
               break;
           }
           return query(args);

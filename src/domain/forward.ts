@@ -55,12 +55,12 @@ export async function forwardRequest(principal: Principal, input: unknown, now =
 
   const encode = encoderFor(Object.entries(v.headers).find(([name]) => name.toLowerCase() === 'content-type')?.[1]);
   const headers = Object.fromEntries(Object.entries(v.headers).map(([name, value]) => [name, render(value, values, (s) => s)]));
-  const { forwardTimeoutMs, forwardMaxResponseBytes } = limits();
+  const { VAULT_FORWARD_TIMEOUT_MS, VAULT_FORWARD_MAX_RESPONSE_BYTES } = config();
   const response = await sendUpstream(
     { url, method: v.method, headers, body: v.body === undefined ? undefined : render(v.body, values, encode) },
     {
-      timeoutMs: forwardTimeoutMs,
-      maxResponseBytes: forwardMaxResponseBytes,
+      timeoutMs: VAULT_FORWARD_TIMEOUT_MS,
+      maxResponseBytes: VAULT_FORWARD_MAX_RESPONSE_BYTES,
       maxRedirects: MAX_REDIRECTS,
       // A redirect is followed only to a host that may receive the card too; any other comes back as is.
       mayFollow: mayReceive,
@@ -76,11 +76,6 @@ export async function forwardRequest(principal: Principal, input: unknown, now =
     ),
     body: maskCardData(response.body, secrets),
   };
-}
-
-function limits() {
-  const c = config();
-  return { forwardTimeoutMs: c.VAULT_FORWARD_TIMEOUT_MS, forwardMaxResponseBytes: c.VAULT_FORWARD_MAX_RESPONSE_BYTES };
 }
 
 /** Every placeholder the headers and body use; unknown names under card. or networkToken. are refused. */

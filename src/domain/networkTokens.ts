@@ -1,8 +1,8 @@
 import { db, type Prisma, type Tx } from '../db/client.js';
 import { openField } from '../db/encryption.js';
-import type { CardBrand, NetworkToken, NetworkTokenStatus } from '../generated/prisma/client.js';
+import type { NetworkToken, NetworkTokenStatus } from '../generated/prisma/client.js';
 import { newId } from '../ids.js';
-import type { LifecycleEvent, ProvisionedToken, TokenServiceProvider } from '../tokenServices/types.js';
+import type { LifecycleEvent, ProvisionedToken } from '../tokenServices/types.js';
 import { isExpired } from '../validation/expiry.js';
 import { appendAudit } from './audit.js';
 import { tenant, type Principal } from './principal.js';
@@ -22,14 +22,6 @@ export interface NetworkTokenView {
   expMonth: number;
   expYear: number;
   tokenReferenceId: string;
-}
-
-export async function provisionNetworkToken(
-  tsp: TokenServiceProvider,
-  paymentMethodId: string,
-  card: { number: string; expMonth: number; expYear: number; brand: CardBrand },
-): Promise<ProvisionedToken> {
-  return tsp.provision({ paymentMethodId, card });
 }
 
 /** The payment method's network token row, if any (any status). */
@@ -70,9 +62,19 @@ export async function storeNetworkToken(
   return created ?? (await findNetworkToken(principal, paymentMethodId, client))!;
 }
 
-export async function networkTokenView(row: NetworkToken): Promise<NetworkTokenView> {
-  const expiry = JSON.parse((await openField(db().keyring, 'NetworkToken', 'expiry', row)) ?? 'null') as Expiry;
-  return { status: row.status, last4: row.last4, expMonth: expiry.month, expYear: expiry.year, tokenReferenceId: row.tokenReferenceId };
+const views = new WeakMap<NetworkToken, Promise<NetworkTokenView>>();
+
+/** The token as merchants see it; its expiry is opened once per row however many fields ask for it. */
+export function networkTokenView(row: NetworkToken): Promise<NetworkTokenView> {
+  let view = views.get(row);
+  if (!view) {
+    view = openField(db().keyring, 'NetworkToken', 'expiry', row).then((json) => {
+      const expiry = JSON.parse(json ?? 'null') as Expiry;
+      return { status: row.status, last4: row.last4, expMonth: expiry.month, expYear: expiry.year, tokenReferenceId: row.tokenReferenceId };
+    });
+    views.set(row, view);
+  }
+  return view;
 }
 
 /** The payment method's network token if a payment may use it now (ACTIVE and not expired), opened. */

@@ -14,7 +14,7 @@ import {
 import { tspFor } from '../tokenServices/index.js';
 import { actorOf, appendAudit, audited } from './audit.js';
 import { consumeCardToken } from './cardTokens.js';
-import { findNetworkToken, provisionNetworkToken, storeNetworkToken } from './networkTokens.js';
+import { findNetworkToken, storeNetworkToken } from './networkTokens.js';
 import { activeMultiUseToken, recordPspToken, tokenizingConnector } from './pspTokens.js';
 import type { Address, Query } from './customers.js';
 import { requireCustomer } from './customers.js';
@@ -75,7 +75,8 @@ export async function tokenizeCard(principal: Principal, input: unknown, now = n
   const billing = v.billing ?? fromToken?.billing ?? undefined;
   if (!connector && !tsp) return saveCard(principal, { card, customerId, billing, metadata: v.metadata });
 
-  const existing = await findByCard(principal, customerId, card.number);
+  const fp = await cardFingerprint(principal.merchantId, card.number);
+  const existing = await db().prisma.paymentMethod.findFirst({ where: { ...tenant(principal), customerId, fingerprint: fp }, select: { id: true } });
   const id = existing?.id ?? newId('pm');
   const psp = v.pspTokenization;
   const keepPsp = psp?.tokenizationType === 'MULTI_USE' && existing && (await activeMultiUseToken(principal, existing.id, psp.connectorId));
@@ -84,21 +85,19 @@ export async function tokenizeCard(principal: Principal, input: unknown, now = n
   const connectorCard = { number: card.number, expMonth: card.expMonth, expYear: card.expYear, holderName: card.holderName };
   const [pspToken, networkToken] = await Promise.all([
     connector && psp && !keepPsp ? connector.tokenize({ paymentMethodId: id, card: connectorCard, tokenizationType: psp.tokenizationType }) : undefined,
-    tsp && !keepNetwork ? provisionNetworkToken(tsp, id, { ...connectorCard, brand: card.brand }) : undefined,
+    tsp && !keepNetwork ? tsp.provision({ paymentMethodId: id, card: { ...connectorCard, brand: card.brand } }) : undefined,
   ]);
 
-  return saveCard(principal, { card, customerId, billing, metadata: v.metadata, id }, async (tx, pmId) => {
+  return saveCard(principal, { card, customerId, billing, metadata: v.metadata, id, fingerprint: fp }, async (tx, pmId) => {
     if (pspToken && connector) await recordPspToken(principal, pmId, { connectorId: connector.id, ...pspToken }, tx);
     if (networkToken && tsp) await storeNetworkToken(principal, pmId, tsp.id, networkToken, now, tx);
     return { ...(pspToken && { pspToken: connector!.id }), ...(networkToken && { networkToken: true }) };
   });
 }
 
-/** The payment method holding this card for this customer (or none), if any. */
-async function findByCard(principal: Principal, customerId: string | null, number: string) {
-  const { prisma, keyring } = db();
-  const fp = fingerprint((await keyring.merchantKeys(principal.merchantId)).fingerprint.key.reveal(), number);
-  return prisma.paymentMethod.findFirst({ where: { ...tenant(principal), customerId, fingerprint: fp }, select: { id: true } });
+/** The card's fingerprint under the merchant's fingerprint key: what duplicate detection compares. */
+async function cardFingerprint(merchantId: string, number: string): Promise<string> {
+  return fingerprint((await db().keyring.merchantKeys(merchantId)).fingerprint.key.reveal(), number);
 }
 
 export interface SaveCardInput {
@@ -108,6 +107,8 @@ export interface SaveCardInput {
   metadata?: unknown;
   /** The id of the payment method if it is created (default: a new one). */
   id?: string;
+  /** The card's fingerprint, when the caller computed it already. */
+  fingerprint?: string;
 }
 
 /** Facts for the audit event of a save (which tokens came with it). */
@@ -119,9 +120,9 @@ type SaveDetail = Record<string, string | number | boolean | null>;
  * already vaulted, or vaulted by a concurrent request a moment ago (the insert waits for that transaction
  * and then yields), is updated instead. `within` runs in the same transaction with the payment method's id.
  */
-export async function saveCard(principal: Principal, { card, customerId, billing, metadata, id }: SaveCardInput, within?: (tx: Tx, paymentMethodId: string) => Promise<SaveDetail | void>) {
-  const { prisma, keyring } = db();
-  const fp = fingerprint((await keyring.merchantKeys(principal.merchantId)).fingerprint.key.reveal(), card.number);
+export async function saveCard(principal: Principal, { card, customerId, billing, metadata, id, fingerprint: known }: SaveCardInput, within?: (tx: Tx, paymentMethodId: string) => Promise<SaveDetail | void>) {
+  const { prisma } = db();
+  const fp = known ?? (await cardFingerprint(principal.merchantId, card.number));
   if (!within) {
     const created = await insertNewCard(principal, { id: id ?? newId('pm'), customerId, fingerprint: fp, card, billing, metadata });
     if (created) return { paymentMethod: created, duplicate: false };

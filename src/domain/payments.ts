@@ -15,6 +15,7 @@ import { parseInput } from './inputs.js';
 import { usableNetworkToken } from './networkTokens.js';
 import { maskedCard, saveCard, type Billing, type CardView } from './paymentMethods.js';
 import { claimPspToken } from './pspTokens.js';
+import { openCard } from './reveal.js';
 import { actorOf, appendAudit, audited } from './audit.js';
 import { tenant, type Principal } from './principal.js';
 
@@ -174,11 +175,11 @@ async function cardSource(principal: Principal, v: CreatePaymentInput, now: Date
 }
 
 /**
- * The one read path of a stored card number: opened here for the connector, never returned. A
+ * The card of a stored payment method, opened (reveal.ts openCard) for the connector, never returned. A
  * merchant-initiated payment needs a payment method that already went through a customer-initiated one.
  */
 async function storedCard(principal: Principal, v: CreatePaymentInput, id: string): Promise<CardSource> {
-  const { prisma, keyring } = db();
+  const { prisma } = db();
   const pm = await prisma.paymentMethod.findFirst({ where: { ...tenant(principal), id } });
   if (!pm) throw new NotFound('payment method', id);
   const refused: FieldError[] = [];
@@ -194,12 +195,9 @@ async function storedCard(principal: Principal, v: CreatePaymentInput, id: strin
   }
   if (refused.length > 0) throw new ValidationFailed(refused);
 
-  const open = (field: 'cardNumber' | 'cardExpiry' | 'holderName') => openField(keyring, 'PaymentMethod', field, pm);
-  const [number, expiry, holderName] = await Promise.all([open('cardNumber'), open('cardExpiry'), open('holderName')]);
-  if (!number || !expiry) throw new Error(`payment method ${id} has no card data`);
-  const { month, year } = JSON.parse(expiry) as { month: number; year: number };
+  const { number, expMonth, expYear, holderName } = await openCard(pm);
   return {
-    card: { number, expMonth: month, expYear: year, holderName: holderName ?? undefined, bin: pm.bin, last4: pm.last4, brand: pm.brand },
+    card: { number, expMonth, expYear, holderName: holderName ?? undefined, bin: pm.bin, last4: pm.last4, brand: pm.brand },
     billing: null,
     customerId: v.customerId ?? pm.customerId,
     paymentMethodId: pm.id,

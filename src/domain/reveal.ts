@@ -1,6 +1,7 @@
 import { db, type Prisma, type Tx } from '../db/client.js';
 import { openField } from '../db/encryption.js';
 import { Forbidden, NotFound } from '../errors.js';
+import type { PaymentMethod } from '../generated/prisma/client.js';
 import { actorOf, appendAudit } from './audit.js';
 import { tenant, type Principal } from './principal.js';
 
@@ -11,20 +12,29 @@ export interface RevealedCard {
   holderName: string | null;
 }
 
-/** A stored card, opened: only for revealCard and forwardRequest, which audit it. */
+type SealedCardRow = Pick<PaymentMethod, 'merchantId' | 'id' | 'cardNumber' | 'cardExpiry' | 'holderName'>;
+
+/**
+ * The one place a stored card number is opened: for a payment's connector, revealCard and forwardRequest
+ * (the last two audit it).
+ */
+export async function openCard(pm: SealedCardRow): Promise<RevealedCard> {
+  const { keyring } = db();
+  const [number, expiry, holderName] = await Promise.all(
+    (['cardNumber', 'cardExpiry', 'holderName'] as const).map((f) => openField(keyring, 'PaymentMethod', f, pm)),
+  );
+  if (!number || !expiry) throw new Error(`payment method ${pm.id} has no card data`);
+  const { month, year } = JSON.parse(expiry) as { month: number; year: number };
+  return { number, expMonth: month, expYear: year, holderName: holderName ?? null };
+}
+
+/** A stored card of the key's tenant, opened; null when there is no such payment method. */
 export async function openStoredCard(principal: Principal, id: string, client: Tx | Prisma = db().prisma): Promise<RevealedCard | null> {
   const pm = await client.paymentMethod.findFirst({
     where: { ...tenant(principal), id },
     select: { merchantId: true, id: true, cardNumber: true, cardExpiry: true, holderName: true },
   });
-  if (!pm) return null;
-  const { keyring } = db();
-  const [number, expiry, holderName] = await Promise.all(
-    (['cardNumber', 'cardExpiry', 'holderName'] as const).map((f) => openField(keyring, 'PaymentMethod', f, pm)),
-  );
-  if (!number || !expiry) throw new Error(`payment method ${id} has no card data`);
-  const { month, year } = JSON.parse(expiry) as { month: number; year: number };
-  return { number, expMonth: month, expYear: year, holderName: holderName ?? null };
+  return pm ? openCard(pm) : null;
 }
 
 /**

@@ -13,7 +13,8 @@ import {
 import { networkTokenView } from '../domain/networkTokens.js';
 import { pspTokenValue } from '../domain/pspTokens.js';
 import { revealCard, type RevealedCard } from '../domain/reveal.js';
-import { SIMULATED_EVENTS, simulateNetworkTokenEvent } from '../tokenServices/simulate.js';
+import { simulateNetworkTokenEvent } from '../tokenServices/simulate.js';
+import { SIMULATED_NETWORK_TOKEN_EVENTS } from '../validation/inputs.js';
 import {
   billingOf,
   deletePaymentMethod,
@@ -182,7 +183,7 @@ const RevealedCardType = builder.objectRef<RevealedCard>('RevealedCard').impleme
   }),
 });
 
-const NetworkTokenEventEnum = builder.enumType('NetworkTokenEvent', { values: SIMULATED_EVENTS });
+const NetworkTokenEventEnum = builder.enumType('NetworkTokenEvent', { values: SIMULATED_NETWORK_TOKEN_EVENTS });
 
 const SimulateNetworkTokenEventInput = builder.inputType('SimulateNetworkTokenEventInput', {
   fields: (t) => ({

@@ -326,6 +326,21 @@ export const pspTokenizationInputSchema = z.object({
 
 export const networkTokenizationInputSchema = z.object({ enable: z.boolean() });
 
+export const SIMULATED_NETWORK_TOKEN_EVENTS = ['SUSPEND', 'RESUME', 'DELETE', 'UPDATE_EXPIRY'] as const;
+
+export const simulateNetworkTokenEventInputSchema = z
+  .object({
+    paymentMethodId: text(64, PRINTABLE).min(1),
+    event: z.enum(SIMULATED_NETWORK_TOKEN_EVENTS),
+    expMonth: z.int().min(1).max(12).nullish(),
+    expYear: z.int().min(2000).max(2099).nullish(),
+  })
+  .superRefine((input, ctx) => {
+    if (input.event === 'UPDATE_EXPIRY' && (input.expMonth == null || input.expYear == null)) {
+      ctx.addIssue({ code: 'custom', path: ['expMonth'], message: 'UPDATE_EXPIRY needs expMonth and expYear (four digits)' });
+    }
+  });
+
 export const connectorTokenDetailsInputSchema = z.object({
   connectorId: connectorIdSchema,
   token: pspTokenValueSchema,
