@@ -11,6 +11,8 @@
 //   npm run bench -- --workers         also L4 with VAULT_WORKERS = 1 … cores
 //   npm run bench -- --soak            also 5 minutes of tokenizations at 16, RSS sampled
 //   npm run bench -- --duration 10 --connections 16
+//   npm run bench -- --only read-masked --connections 16 --profile
+//                                      one scenario (and its L3 twin); L4 under --cpu-prof, summarized
 
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -29,6 +31,7 @@ import { createMerchant } from '../src/domain/merchants.js';
 import { tokenizeCard } from '../src/domain/paymentMethods.js';
 import type { Principal } from '../src/domain/principal.js';
 import { luhnValid } from '../src/validation/card.js';
+import { summarizeProfiles } from './profile.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const MASTER_KEYS = `bench1:${Buffer.alloc(32, 5).toString('base64')}`;
@@ -42,6 +45,8 @@ interface Options {
   workers: boolean;
   soak: boolean;
   soakMinutes: number;
+  only?: string[];
+  profile: boolean;
 }
 
 export interface Row {
@@ -62,7 +67,7 @@ export interface Row {
 
 async function startChild(args: string[], env: NodeJS.ProcessEnv, ready: RegExp, logFile: string): Promise<{ child: ChildProcess; port: number }> {
   // The product as `npm start` runs it (compiled, with its heap limit); the ladder's own servers through tsx.
-  const loader = args[0]!.endsWith('.ts') ? ['--import', 'tsx'] : ['--max-old-space-size=128', '--enable-source-maps'];
+  const loader = args.some((a) => a.endsWith('.ts')) ? ['--import', 'tsx'] : ['--max-old-space-size=128', '--enable-source-maps'];
   const child = spawn(process.execPath, [...loader, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const chunks: string[] = [];
   child.stderr!.on('data', (c: Buffer) => chunks.push(c.toString()));
@@ -176,6 +181,8 @@ function newCard(): string {
 const gql = (query: string, variables: unknown) => JSON.stringify({ query, variables });
 let turn = 0;
 const next = <T>(list: readonly T[]): T => list[turn++ % list.length]!;
+const SCENARIOS = ['fixed-json', 'tokenize-sql', 'tokenize-new', 'tokenize-dup', 'read-masked', 'list-customer', 'pay-stored'] as const;
+type Scenario = (typeof SCENARIOS)[number];
 const TOKENIZE = 'mutation($input: TokenizeCardInput!) { tokenizeCard(input: $input) { __typename ... on TokenizeCardSuccess { duplicate paymentMethod { id } } } }';
 const READ = 'query($id: ID!) { paymentMethod(id: $id) { id card { bin last4 brand expMonth expYear } } }';
 const LIST = 'query($id: ID!) { customer(id: $id) { paymentMethods(first: 10) { edges { node { id card { last4 brand expMonth expYear } } } } } }';
@@ -284,10 +291,12 @@ function ratios(rows: Row[]): { scenario: string; connections: number; throughpu
   return out;
 }
 
-async function startProduct(workers: number): Promise<{ child: ChildProcess; url: string }> {
+const PROFILE_DIR = path.join(ROOT, 'bench', 'results', 'profiles');
+
+async function startProduct(workers: number, profile = false): Promise<{ child: ChildProcess; url: string }> {
   // As `npm start` runs it: the compiled build (bench/run.ts builds it first).
   const { child, port } = await startChild(
-    ['dist/src/server.js'],
+    [...(profile ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []), 'dist/src/server.js'],
     {
       NODE_ENV: 'production',
       DATABASE_URL,
@@ -311,8 +320,13 @@ async function main(): Promise<void> {
     .option('--workers', 'also measure L4 with VAULT_WORKERS = 1 … cores')
     .option('--soak', 'also run tokenizations for --soak-minutes at 16 and sample RSS')
     .option('--soak-minutes <n>', 'soak length', (v) => Number(v), 5)
+    .option('--only <scenarios>', `only these scenarios (${SCENARIOS.join(', ')})`, (v) => v.split(','))
+    .option('--profile', 'run L4 under --cpu-prof and print where its time goes (bench/results/profiles/)')
     .parse(process.argv);
   const opts = program.opts<Options>();
+  const unknown = opts.only?.filter((s) => !SCENARIOS.includes(s as Scenario));
+  if (unknown?.length) program.error(`unknown scenario: ${unknown.join(', ')}`);
+  const wanted = (s: Scenario) => !opts.only || opts.only.includes(s);
   mkdirSync(path.join(ROOT, 'bench', 'results'), { recursive: true });
   const machine = `${cpus()[0]?.model ?? 'cpu'} × ${availableParallelism()}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
   console.error(`bench: ${machine}; ${opts.duration} s per measurement at ${opts.connections.join(', ')}`);
@@ -329,24 +343,27 @@ async function main(): Promise<void> {
 
   const l0 = await startChild(['bench/levels.ts', 'L0'], {}, /LISTENING (\d+)/, path.join(ROOT, 'bench', 'results', 'l0.log'));
   const l3 = await startChild(['bench/levels.ts', 'L3'], { DATABASE_URL, VAULT_MASTER_KEYS: MASTER_KEYS }, /LISTENING (\d+)/, path.join(ROOT, 'bench', 'results', 'l3.log'));
-  const l4 = await startProduct(1);
+  if (opts.profile) rmSync(PROFILE_DIR, { recursive: true, force: true });
+  const l4 = await startProduct(1, opts.profile);
   const tokenizeBody = () => gql(TOKENIZE, { input: { card: { number: newCard(), expMonth: 12, expYear: 2031, holderName: 'Bench Holder' } } });
   try {
     for (const c of opts.connections) {
-      record('L0', 'fixed-json', c, await measure({ url: `http://127.0.0.1:${l0.port}/`, headers, body: () => '{}' }, c, opts.duration, l0.child.pid));
-      record('L2', 'tokenize-sql', c, await pgbench(f, c, opts.duration));
-      record('L3', 'tokenize-new', c, await measure({ url: `http://127.0.0.1:${l3.port}/tokenize`, headers, body: tokenizeBody }, c, opts.duration, l3.child.pid));
-      record('L3', 'read-masked', c, await measure({ url: `http://127.0.0.1:${l3.port}/read`, headers, body: () => gql(READ, { id: f.storedPm }) }, c, opts.duration, l3.child.pid));
       const l4Load = (body: () => string): Load => ({ url: l4.url, headers, body });
-      record('L4', 'tokenize-new', c, await measure(l4Load(tokenizeBody), c, opts.duration, l4.child.pid));
-      record('L4', 'tokenize-dup', c, await measure(l4Load(() => gql(TOKENIZE, { input: { card: { number: next(f.stored).number, expMonth: 12, expYear: 2031, holderName: 'Bench Holder' } } })), c, opts.duration, l4.child.pid));
-      record('L4', 'read-masked', c, await measure(l4Load(() => gql(READ, { id: f.storedPm })), c, opts.duration, l4.child.pid));
-      record('L4', 'list-customer', c, await measure(l4Load(() => gql(LIST, { id: f.customerId })), c, opts.duration, l4.child.pid));
-      record('L4', 'pay-stored', c, await measure(l4Load(() => gql(PAY, { input: { amount: 1999, currency: 'EUR', paymentMethodId: next(f.stored).id } })), c, opts.duration, l4.child.pid));
+      const l4Run = async (scenario: Scenario, body: () => string) => wanted(scenario) && record('L4', scenario, c, await measure(l4Load(body), c, opts.duration, l4.child.pid));
+      if (wanted('fixed-json')) record('L0', 'fixed-json', c, await measure({ url: `http://127.0.0.1:${l0.port}/`, headers, body: () => '{}' }, c, opts.duration, l0.child.pid));
+      if (wanted('tokenize-sql')) record('L2', 'tokenize-sql', c, await pgbench(f, c, opts.duration));
+      if (wanted('tokenize-new')) record('L3', 'tokenize-new', c, await measure({ url: `http://127.0.0.1:${l3.port}/tokenize`, headers, body: tokenizeBody }, c, opts.duration, l3.child.pid));
+      if (wanted('read-masked')) record('L3', 'read-masked', c, await measure({ url: `http://127.0.0.1:${l3.port}/read`, headers, body: () => gql(READ, { id: f.storedPm }) }, c, opts.duration, l3.child.pid));
+      await l4Run('tokenize-new', tokenizeBody);
+      await l4Run('tokenize-dup', () => gql(TOKENIZE, { input: { card: { number: next(f.stored).number, expMonth: 12, expYear: 2031, holderName: 'Bench Holder' } } }));
+      await l4Run('read-masked', () => gql(READ, { id: f.storedPm }));
+      await l4Run('list-customer', () => gql(LIST, { id: f.customerId }));
+      await l4Run('pay-stored', () => gql(PAY, { input: { amount: 1999, currency: 'EUR', paymentMethodId: next(f.stored).id } }));
     }
   } finally {
     await Promise.all([stop(l0.child), stop(l3.child), stop(l4.child)]);
   }
+  if (opts.profile) console.log(`\n${summarizeProfiles(PROFILE_DIR)}`);
 
   if (opts.workers) {
     for (let w = 1; w <= availableParallelism(); w++) {

@@ -18,7 +18,7 @@ export type TokenCard = CardInput & { billing: Billing | null };
 
 /** Creates a single-use `tok_` valid 30 minutes; the CVC is kept, encrypted, only until the token is used. */
 export async function createCardToken(principal: Principal, input: unknown, now = new Date()) {
-  const v = parseInput(createCardTokenInputSchema(now), input, ['input'], now);
+  const v = parseInput(createCardTokenInputSchema, input, ['input'], now);
   const { card } = v;
   const id = newId('tok');
   return audited(actorOf(principal), (tx) => tx.cardToken.create({

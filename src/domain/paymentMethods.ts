@@ -64,7 +64,7 @@ const jsonOrNull = (v: unknown) => (v === undefined ? undefined : v === null ? P
  * rather than asking again; a SINGLE_USE request always gets a fresh token.
  */
 export async function tokenizeCard(principal: Principal, input: unknown, now = new Date()) {
-  const v = parseInput(tokenizeCardInputSchema(now), input, ['input'], now);
+  const v = parseInput(tokenizeCardInputSchema, input, ['input'], now);
   const customerId = v.customerId ?? null;
   if (customerId) await requireCustomer(principal, customerId);
   const connector = v.pspTokenization ? tokenizingConnector(principal, v.pspTokenization.connectorId) : undefined;
@@ -215,7 +215,7 @@ async function updateDuplicate(tx: Tx, principal: Principal, customerId: string 
 }
 
 export async function updatePaymentMethod(principal: Principal, id: string, input: unknown, now = new Date()) {
-  const v = parseInput(updatePaymentMethodInputSchema(now), input, ['input'], now);
+  const v = parseInput(updatePaymentMethodInputSchema, input, ['input'], now);
   const { prisma } = db();
   const existing = await prisma.paymentMethod.findFirst({
     where: { ...tenant(principal), id },

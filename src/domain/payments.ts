@@ -52,7 +52,7 @@ export interface CreatePaymentOptions {
  * CVC, in `pendingCard`).
  */
 export async function createPayment(principal: Principal, input: unknown, { baseUrl, now = new Date() }: CreatePaymentOptions): Promise<Payment> {
-  const v = parseInput(createPaymentInputSchema(now), input, ['input'], now);
+  const v = parseInput(createPaymentInputSchema, input, ['input'], now);
   const connector = connectorFor(principal, v.connectorId);
   if (v.customerId) await requireCustomer(principal, v.customerId);
   const source = await cardSource(principal, v, now);
