@@ -1,14 +1,14 @@
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
-import type { Plugin } from 'graphql-yoga';
+import { createGraphQLError, type Plugin } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import { GRAPHQL_LIMITS } from './config.js';
 
 // What a GraphQL document may cost, from well-kept plugins: graphql-armor refuses documents over the depth,
 // alias, cost, token and directive limits during validation, so before anything executes. Introspection and
 // "did you mean" suggestions (which leak the schema) are off in production unless VAULT_INTROSPECTION=true.
-// The body-size limit (413) and batching (off) are yoga options, set in yoga.ts.
+// Batching (off) is a yoga option, set in yoga.ts; the body-size limit (413) is `useBodyLimit` below.
 
 export interface LimitOptions {
   log: Logger;
@@ -32,4 +32,49 @@ export function graphqlLimits({ log, introspection }: LimitOptions): Plugin[] {
     // headers, which a page on another origin cannot set without CORS allowing it.
     useCSRFPrevention({ requestHeaders: ['api-key', 'authorization', 'x-graphql-yoga-csrf'] }) as Plugin,
   ];
+}
+
+/**
+ * Request bodies over `limit` bytes answer 413, as yoga's own `maxRequestBodySize` does, but without
+ * piping every body through a counting stream: when the request has a valid Content-Length, Node's parser
+ * never reads past it, so checking the header is enough. Only bodies without one (chunked) are counted as
+ * they arrive. (Yoga's version streamed every body: about 4% of a masked read in the profile.)
+ */
+export function useBodyLimit(limit: number): Plugin {
+  const tooLarge = () => createGraphQLError('Request body too large', { extensions: { code: 'REQUEST_ENTITY_TOO_LARGE', http: { status: 413 } } });
+  return {
+    onRequestParse({ request, requestParser, setRequestParser, fetchAPI }) {
+      const contentLength = request.headers.get('content-length');
+      if (contentLength !== null) {
+        // One non-negative integer only (comma-joined values are request-smuggling attempts).
+        if (!/^\d+$/.test(contentLength)) {
+          throw createGraphQLError('Content-Length header is invalid.', { extensions: { code: 'BAD_REQUEST', http: { status: 400 } } });
+        }
+        if (Number(contentLength) > limit) throw tooLarge();
+        return;
+      }
+      if (!requestParser || !request.body) return;
+      const parse = requestParser;
+      setRequestParser((req) => {
+        let read = 0;
+        // A native stream needs the native TransformStream (yoga does the same, graphql-yoga#4583).
+        const Transform = req.body instanceof ReadableStream ? globalThis.TransformStream : fetchAPI.TransformStream;
+        const counted = req.body!.pipeThrough(
+          new Transform<Uint8Array, Uint8Array>({
+            transform(chunk, controller) {
+              read += chunk.byteLength;
+              if (read > limit) controller.error(tooLarge());
+              else controller.enqueue(chunk);
+            },
+          }),
+        );
+        return parse(new fetchAPI.Request(req.url, { method: req.method, headers: req.headers, signal: req.signal, body: counted, duplex: 'half' } as RequestInit));
+      });
+    },
+    onResponse({ response }) {
+      // The rest of a refused body is never read: a kept-alive connection would stall behind it (the
+      // client's next request then waits for the request timeout and a reset). Close it instead.
+      if (response.status === 413) response.headers.set('connection', 'close');
+    },
+  };
 }

@@ -11,7 +11,7 @@ import { useNetworkTokenWebhooks } from './tokenServices/webhook.js';
 import { authenticate } from './domain/apiKeys.js';
 import { GRAPHQL_LIMITS } from './config.js';
 import { Forbidden } from './errors.js';
-import { graphqlLimits } from './limits.js';
+import { graphqlLimits, useBodyLimit } from './limits.js';
 import { instrumentSchema, useMetrics } from './metrics.js';
 import type { RateLimiter } from './rateLimit.js';
 import { useIdempotency } from './idempotency.js';
@@ -49,7 +49,7 @@ mutation Tokenize {
 export function createVaultYoga({ log, ready, rateLimiter, introspection = true }: YogaOptions): YogaServerInstance<ServerContext, RequestContext> {
   return createYoga<ServerContext, RequestContext>({
     schema: instrumentSchema(schema),
-    maxRequestBodySize: GRAPHQL_LIMITS.maxBodyBytes,
+    maxRequestBodySize: false, // useBodyLimit, below
     batching: false,
     graphqlEndpoint: '/graphql',
     healthCheckEndpoint: '/healthz',
@@ -97,6 +97,7 @@ export function createVaultYoga({ log, ready, rateLimiter, introspection = true 
     cors: false,
     plugins: [
       useMetrics(),
+      useBodyLimit(GRAPHQL_LIMITS.maxBodyBytes),
       ...graphqlLimits({ log, introspection }),
       useMerchantCors(),
       useReadinessCheck({ endpoint: '/readyz', check: ready }),

@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import type { ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -86,6 +87,32 @@ describe('GraphQL limits (graphql-armor)', () => {
     expect(batch.status).toBe(400);
     const big = await rawGraphQL({ query: '{ __typename }', variables: { pad: 'x'.repeat(GRAPHQL_LIMITS.maxBodyBytes) } }, { 'api-key': m.secretKey });
     expect(big.status).toBe(413);
+  });
+
+  it('counts bodies sent without a Content-Length (chunked): 413 past 1 MiB, and the next request on the kept-alive agent is answered', async () => {
+    const post = (parts: string[]) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        let answered = false;
+        const req = httpRequest(inject('graphqlUrl'), { method: 'POST', headers: { 'content-type': 'application/json', 'api-key': m.secretKey } }, (res) => {
+          answered = true;
+          let body = '';
+          res.on('data', (c: Buffer) => (body += c.toString()));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+          res.on('error', () => resolve({ status: res.statusCode ?? 0, body }));
+        });
+        // The server may answer 413 and close before the client has written everything.
+        req.on('error', (err) => !answered && reject(err));
+        for (const part of parts) req.write(part); // no Content-Length: Node sends it chunked
+        req.end();
+      });
+    const pad = 'x'.repeat(64 * 1024);
+    const big = await post(['{"query":"{ __typename }","variables":{"pad":"', ...Array<string>(17).fill(pad), '"}}']);
+    expect(big.status).toBe(413);
+    // Node's global agent keeps connections alive: without closing the refused one, this request would wait
+    // behind the unread rest of the big body until the request timeout.
+    const small = await post(['{"query":"{ __typename }",', '"variables":{"pad":"', pad, '"}}']);
+    expect(small.status).toBe(200);
+    expect(JSON.parse(small.body)).toEqual({ data: { __typename: 'Query' } });
   });
 
   it('refuses simple (CSRF-able) browser requests that carry no api key header', async () => {
