@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { PothosValidationError } from '@pothos/core';
 import { GraphQLError } from 'graphql';
-import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, useReadinessCheck, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import type { RequestContext } from './context.js';
@@ -55,8 +54,9 @@ export function createVaultYoga({ log, ready, rateLimiter, introspection = true 
     healthCheckEndpoint: '/healthz',
     landingPage: false,
     logging: log.child({ component: 'yoga' }),
-    // Served from the package itself: no CDN scripts on a page where people paste secret keys.
-    renderGraphiQL,
+    // Served from the package itself: no CDN scripts on a page where people paste secret keys. Loaded on the
+    // first visit: the package holds GraphiQL's whole bundle (about 40 MB of a process's memory).
+    renderGraphiQL: async (opts) => (await import('@graphql-yoga/render-graphiql')).renderGraphiQL(opts),
     graphiql: {
       title: 'Vault',
       defaultQuery: EXAMPLE_OPERATION,
