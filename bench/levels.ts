@@ -2,6 +2,8 @@
 // <level>`), printing `LISTENING <port>` once ready:
 //
 //   L0  a bare node:http handler answering fixed JSON: the ceiling of HTTP on this machine;
+//   L1  graphql-yoga (the product's server) with a two-type schema answering a masked read from memory, no
+//       database, no plugins: the ceiling of the GraphQL stack the product is built on;
 //   L3  node:http + pg doing what one tokenize (or masked read) must do and nothing else: the api key lookup,
 //       card checks, the same fingerprint and AES-256-GCM envelopes, and the same SQL in the same
 //       transaction as the product (insert ON CONFLICT DO NOTHING, audit_append, commit). The practical
@@ -50,6 +52,22 @@ if (level === 'L0') {
       res.end(answer);
     });
   });
+} else if (level === 'L1') {
+  const { createSchema, createYoga } = await import('graphql-yoga');
+  const card = { bin: '424242', last4: '4242', brand: 'VISA', expMonth: 12, expYear: 2031 };
+  const yoga = createYoga({
+    schema: createSchema({
+      typeDefs: `enum CardBrand { VISA MASTERCARD }
+        type CardView { bin: String! last4: String! brand: CardBrand! expMonth: Int! expYear: Int! }
+        type PaymentMethod { id: ID! card: CardView }
+        type Query { paymentMethod(id: ID!): PaymentMethod }`,
+      resolvers: { Query: { paymentMethod: (_root: unknown, { id }: { id: string }) => ({ id, card }) } },
+    }),
+    logging: false,
+    landingPage: false,
+    graphiql: false,
+  });
+  listen((req, res) => void yoga(req, res));
 } else if (level === 'L3') {
   const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: Number(process.env.DATABASE_POOL_SIZE ?? 10) });
   const master = parseMasterKeys(process.env.VAULT_MASTER_KEYS!);
@@ -144,6 +162,6 @@ if (level === 'L0') {
     route(req, res).catch((err: Error) => send(res, 500, { errors: [{ message: err.message }] }));
   });
 } else {
-  console.error('usage: bench/levels.ts L0|L3');
+  console.error('usage: bench/levels.ts L0|L1|L3');
   process.exit(2);
 }

@@ -1,6 +1,7 @@
 // `npm run bench`: the vault (L4) measured beside a ladder of simpler systems on the same machine, in the
 // same run, so that ratios hold however noisy the machine is:
 //   L0  bare node:http answering fixed JSON (bench/levels.ts)
+//   L1  graphql-yoga answering a masked read from memory, no database (bench/levels.ts)
 //   L2  pgbench replaying exactly the SQL one tokenize issues
 //   L3  node:http + pg doing the same crypto and the same SQL as a tokenize / masked read (bench/levels.ts)
 //   L4  the product, started as `npm start` starts it, against the local Postgres
@@ -50,7 +51,7 @@ interface Options {
 }
 
 export interface Row {
-  level: 'L0' | 'L2' | 'L3' | 'L4';
+  level: 'L0' | 'L1' | 'L2' | 'L3' | 'L4';
   scenario: string;
   connections: number;
   workers?: number;
@@ -278,13 +279,21 @@ function table(rows: Row[]): string {
   return [fmt(head), fmt(widths.map((w) => '-'.repeat(w))), ...lines.map(fmt)].join('\n');
 }
 
-function ratios(rows: Row[]): { scenario: string; connections: number; throughput: number; p99: number }[] {
+function ratios(rows: Row[]): { scenario: string; connections: number; throughput: number; p99: number; l1?: number }[] {
   const out = [];
   for (const [l4Scenario, l3Scenario] of [['tokenize-new', 'tokenize-new'], ['read-masked', 'read-masked']] as const) {
     for (const r4 of rows.filter((r) => r.level === 'L4' && r.scenario === l4Scenario && r.workers === undefined)) {
       const r3 = rows.find((r) => r.level === 'L3' && r.scenario === l3Scenario && r.connections === r4.connections);
       if (r3 && r3.rps > 0 && r3.p99 > 0) {
-        out.push({ scenario: l4Scenario, connections: r4.connections, throughput: Math.round((r4.rps / r3.rps) * 100) / 100, p99: Math.round((r4.p99 / r3.p99) * 100) / 100 });
+        // L1/L3: how much of L3's throughput the GraphQL server alone reaches, with no database at all.
+        const r1 = rows.find((r) => r.level === 'L1' && r.scenario === l4Scenario && r.connections === r4.connections);
+        out.push({
+          scenario: l4Scenario,
+          connections: r4.connections,
+          throughput: Math.round((r4.rps / r3.rps) * 100) / 100,
+          p99: Math.round((r4.p99 / r3.p99) * 100) / 100,
+          ...(r1 && { l1: Math.round((r1.rps / r3.rps) * 100) / 100 }),
+        });
       }
     }
   }
@@ -342,6 +351,7 @@ async function main(): Promise<void> {
   };
 
   const l0 = await startChild(['bench/levels.ts', 'L0'], {}, /LISTENING (\d+)/, path.join(ROOT, 'bench', 'results', 'l0.log'));
+  const l1 = await startChild(['bench/levels.ts', 'L1'], {}, /LISTENING (\d+)/, path.join(ROOT, 'bench', 'results', 'l1.log'));
   const l3 = await startChild(['bench/levels.ts', 'L3'], { DATABASE_URL, VAULT_MASTER_KEYS: MASTER_KEYS }, /LISTENING (\d+)/, path.join(ROOT, 'bench', 'results', 'l3.log'));
   if (opts.profile) rmSync(PROFILE_DIR, { recursive: true, force: true });
   const l4 = await startProduct(1, opts.profile);
@@ -352,6 +362,7 @@ async function main(): Promise<void> {
       const l4Run = async (scenario: Scenario, body: () => string) => wanted(scenario) && record('L4', scenario, c, await measure(l4Load(body), c, opts.duration, l4.child.pid));
       if (wanted('fixed-json')) record('L0', 'fixed-json', c, await measure({ url: `http://127.0.0.1:${l0.port}/`, headers, body: () => '{}' }, c, opts.duration, l0.child.pid));
       if (wanted('tokenize-sql')) record('L2', 'tokenize-sql', c, await pgbench(f, c, opts.duration));
+      if (wanted('read-masked')) record('L1', 'read-masked', c, await measure({ url: `http://127.0.0.1:${l1.port}/graphql`, headers, body: () => gql(READ, { id: f.storedPm }) }, c, opts.duration, l1.child.pid));
       if (wanted('tokenize-new')) record('L3', 'tokenize-new', c, await measure({ url: `http://127.0.0.1:${l3.port}/tokenize`, headers, body: tokenizeBody }, c, opts.duration, l3.child.pid));
       if (wanted('read-masked')) record('L3', 'read-masked', c, await measure({ url: `http://127.0.0.1:${l3.port}/read`, headers, body: () => gql(READ, { id: f.storedPm }) }, c, opts.duration, l3.child.pid));
       await l4Run('tokenize-new', tokenizeBody);
@@ -361,7 +372,7 @@ async function main(): Promise<void> {
       await l4Run('pay-stored', () => gql(PAY, { input: { amount: 1999, currency: 'EUR', paymentMethodId: next(f.stored).id } }));
     }
   } finally {
-    await Promise.all([stop(l0.child), stop(l3.child), stop(l4.child)]);
+    await Promise.all([stop(l0.child), stop(l1.child), stop(l3.child), stop(l4.child)]);
   }
   if (opts.profile) console.log(`\n${summarizeProfiles(PROFILE_DIR)}`);
 
@@ -399,7 +410,9 @@ async function main(): Promise<void> {
   writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
   writeFileSync(path.join(ROOT, 'bench', 'results', 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
   console.log(`\n${machine}\n\n${table(rows)}\n`);
-  for (const r of summary) console.log(`L4/L3 ${r.scenario} at ${r.connections}: throughput ${r.throughput}, p99 ${r.p99}x`);
+  for (const r of summary) {
+    console.log(`L4/L3 ${r.scenario} at ${r.connections}: throughput ${r.throughput}, p99 ${r.p99}x${r.l1 === undefined ? '' : ` (L1/L3: ${r.l1})`}`);
+  }
   if (soak) console.log(`soak: ${soak.rps} req/s for ${soak.minutes} min, ${soak.errors} errors, RSS ${Math.min(...soak.rssMB)}-${Math.max(...soak.rssMB)} MB`);
   console.log(`\nwritten: ${path.relative(ROOT, file)}`);
 }
