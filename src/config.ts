@@ -37,6 +37,11 @@ const envSchema = z.object({
   VAULT_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(15_000),
   /** How long a process keeps unwrapped data keys; after a data-key rotation it encrypts under the new key within this. */
   VAULT_KEY_CACHE_SECONDS: z.coerce.number().int().min(1).max(3600).default(30),
+  /**
+   * Server processes cache authenticated api keys this long at most (0: no cache). Revocations evict at once
+   * through LISTEN/NOTIFY; the TTL only bounds a notification lost without the connection failing.
+   */
+  VAULT_API_KEY_CACHE_SECONDS: z.coerce.number().int().min(0).max(3600).default(60),
   /** HTTP worker processes (node:cluster); default: one per core with DATABASE_URL, 1 with the embedded database. */
   VAULT_WORKERS: z.coerce.number().int().min(1).max(256).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

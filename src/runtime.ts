@@ -7,6 +7,7 @@ import { generateMasterKeyString, parseMasterKeys, type MasterKeyRing } from './
 import { createDb, setDb, type Db } from './db/client.js';
 import { startEmbeddedPostgres } from './db/embedded.js';
 import { migrate } from './db/migrate.js';
+import { setApiKeyCache, startApiKeyCache } from './domain/apiKeyCache.js';
 
 // Start-up shared by the server and the CLI: configuration, database (given or embedded), master keys,
 // migrations, and the process-wide Prisma client.
@@ -25,6 +26,8 @@ export interface RuntimeOptions {
   migrate: boolean;
   /** Serve the embedded database to other processes (the server); the CLI connects to that one if it runs. */
   serveEmbedded?: boolean;
+  /** Cache authenticated api keys, evicted by NOTIFY (the HTTP server; not the CLI, whose commands are one-shot). */
+  apiKeyCache?: boolean;
   config?: Config;
 }
 
@@ -71,6 +74,17 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       setDb(undefined);
       await db.disconnect();
     });
+    // Not with the embedded database: PGlite's socket server hands a notification only to the connection that
+    // sent it, never to a listener (the cache's delivery probe would fail and retry forever).
+    if (opts.apiKeyCache && config.VAULT_API_KEY_CACHE_SECONDS > 0 && !embedded) {
+      const cache = startApiKeyCache({ databaseUrl, pool: db.pool, ttlMs: config.VAULT_API_KEY_CACHE_SECONDS * 1000, log });
+      setApiKeyCache(cache);
+      // Runs before the database closes (stops run first to last).
+      stops.unshift(async () => {
+        setApiKeyCache(undefined);
+        await cache.close();
+      });
+    }
     return {
       config,
       databaseUrl,

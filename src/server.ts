@@ -25,7 +25,7 @@ export interface RunningServer {
 
 /** Starts the vault: runtime (database, keys, migrations), HTTP server, periodic purge. */
 export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
-  const runtime = await startRuntime({ config, log, migrate: true, serveEmbedded: true });
+  const runtime = await startRuntime({ config, log, migrate: true, serveEmbedded: true, apiKeyCache: true });
   const rateLimiter = createRateLimiter({
     points: config.VAULT_RATE_LIMIT,
     windowSeconds: config.VAULT_RATE_LIMIT_WINDOW_SECONDS,

@@ -3,6 +3,7 @@ import { db, type Tx } from '../db/client.js';
 import { base62, newId } from '../ids.js';
 import type { ApiKeyKind, Mode } from '../generated/prisma/client.js';
 import { NotFound } from '../errors.js';
+import { apiKeyCache, type ApiKeyRow } from './apiKeyCache.js';
 import { appendAudit, operatorActor } from './audit.js';
 import type { Principal } from './principal.js';
 
@@ -86,12 +87,19 @@ export async function listApiKeys(merchantId: string) {
 export async function authenticate(key: string): Promise<Principal | null> {
   const match = KEY_FORMAT.exec(key);
   if (!match) return null;
-  // Every request runs this: one indexed lookup on the plain pool, without the ORM's per-query work.
-  const [row] = await db().sql<{ merchantId: string; id: string; kind: ApiKeyKind; mode: Mode; allowReveal: boolean }>(
-    `SELECT merchant_id AS "merchantId", id, kind::text AS kind, mode::text AS mode, allow_reveal AS "allowReveal"
-       FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL LIMIT 1`,
-    [hashKey(key)],
-  );
+  const keyHash = hashKey(key);
+  // Every request runs this: one indexed lookup on the plain pool, without the ORM's per-query work; on the
+  // server usually not even that, from the cache that revocations evict (apiKeyCache.ts).
+  const load = async () => {
+    const [row] = await db().sql<ApiKeyRow>(
+      `SELECT merchant_id AS "merchantId", id, kind::text AS kind, mode::text AS mode, allow_reveal AS "allowReveal"
+         FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL LIMIT 1`,
+      [keyHash],
+    );
+    return row;
+  };
+  const cache = apiKeyCache();
+  const row = cache ? await cache.lookup(keyHash, load) : await load();
   // The prefix is decoration; the stored kind and mode are the truth, and must agree with it.
   if (!row || (match[1] === 'sk') !== (row.kind === 'SECRET') || match[2] !== row.mode.toLowerCase()) return null;
   return { merchantId: row.merchantId, keyId: row.id, kind: row.kind, mode: row.mode, allowReveal: row.allowReveal };
