@@ -174,12 +174,13 @@ async function insertNewCard(
   principal: Principal,
   row: { id: string; customerId: string | null; fingerprint: string; card: CardInput; billing?: Billing | null; metadata?: unknown },
 ): Promise<PaymentMethod | null> {
-  const { prisma, keyring } = db();
+  const { sql, keyring } = db();
   const { card } = row;
   const sealed = await sealFields(keyring, 'PaymentMethod', { ...cardColumns(card), billing: sealable(row.billing) ?? null }, { merchantId: principal.merchantId, id: row.id });
   const actor = actorOf(principal);
   const now = new Date();
-  const rows = await prisma.$queryRawUnsafe<PaymentMethod[]>(
+  // On the plain pool, like the masked read: Prisma's raw-query path cost ~5% of a tokenization.
+  const rows = await sql<PaymentMethod>(
     `WITH ins AS (
        INSERT INTO payment_methods (merchant_id, id, mode, customer_id, type, fingerprint, card_number, card_expiry, holder_name, nick_name,
          bin, last4, brand, issuer, issuing_country, card_type, billing, metadata, retain_until, created_at, updated_at)
@@ -188,12 +189,14 @@ async function insertNewCard(
        RETURNING *)
      SELECT ${pmColumns('ins')} FROM ins,
        LATERAL audit_append(ins.merchant_id, ins.mode, $20, 'payment_method.create', 'payment_method', ins.id, $21, $22, 'success', '{"duplicate": false}'::jsonb) AS audit`,
-    principal.merchantId, row.id, principal.mode, row.customerId, row.fingerprint,
-    sealed.cardNumber, sealed.cardExpiry, sealed.holderName, sealed.nickName, card.bin, card.last4, card.brand,
-    card.issuer ?? null, card.issuingCountry ?? null, card.cardType ?? null, sealed.billing,
-    row.metadata === undefined || row.metadata === null ? null : JSON.stringify(row.metadata),
-    retainUntil(card.expMonth, card.expYear), now,
-    newId('aud'), actor.keyId, actor.requestId,
+    [
+      principal.merchantId, row.id, principal.mode, row.customerId, row.fingerprint,
+      sealed.cardNumber, sealed.cardExpiry, sealed.holderName, sealed.nickName, card.bin, card.last4, card.brand,
+      card.issuer ?? null, card.issuingCountry ?? null, card.cardType ?? null, sealed.billing,
+      row.metadata === undefined || row.metadata === null ? null : JSON.stringify(row.metadata),
+      retainUntil(card.expMonth, card.expYear), now,
+      newId('aud'), actor.keyId, actor.requestId,
+    ],
   );
   return rows[0] ?? null;
 }
