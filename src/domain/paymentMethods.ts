@@ -360,8 +360,9 @@ export interface CardView {
   expMonth: number;
   expYear: number;
   expired: boolean;
-  holderName: string | null;
-  nickName: string | null;
+  /** Decrypted only when asked for: most reads show the expiry and not the names. */
+  holderName(): Promise<string | null>;
+  nickName(): Promise<string | null>;
   issuer: string | null;
   issuingCountry: string | null;
   cardType: PaymentMethod['cardType'];
@@ -378,8 +379,7 @@ export async function maskedCard(row: MaskedRow, model: 'PaymentMethod' | 'CardT
   const { keyring } = db();
   const open = (field: 'cardExpiry' | 'holderName' | 'nickName') =>
     field === 'nickName' && model === 'Payment' ? Promise.resolve(null) : openField(keyring, model as 'PaymentMethod', field, row);
-  const [expiryJson, holderName, nickName] = await Promise.all([open('cardExpiry'), open('holderName'), open('nickName')]);
-  const expiry = JSON.parse(expiryJson ?? 'null') as Expiry;
+  const expiry = JSON.parse((await open('cardExpiry')) ?? 'null') as Expiry;
   return {
     bin: row.bin,
     last4: row.last4,
@@ -387,8 +387,8 @@ export async function maskedCard(row: MaskedRow, model: 'PaymentMethod' | 'CardT
     expMonth: expiry.month,
     expYear: expiry.year,
     expired: isExpired(expiry.month, expiry.year, now),
-    holderName,
-    nickName,
+    holderName: () => open('holderName'),
+    nickName: () => open('nickName'),
     issuer: row.issuer ?? null,
     issuingCountry: row.issuingCountry ?? null,
     cardType: row.cardType ?? null,
