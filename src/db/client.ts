@@ -40,10 +40,14 @@ export function createDb(databaseUrl: string, master: MasterKeyRing, options: Db
   }
   const keyring = new Keyring(base, master, options.keyCacheMs);
   const prisma = base.$extends(encryptionExtension(keyring));
-  /** A plain parameterised query on the pool, for the hottest reads (counted by onQuery like Prisma's). */
-  const sql = async <R extends pg.QueryResultRow>(text: string, params: unknown[]): Promise<R[]> => {
+  /**
+   * A plain parameterised query on the pool, for the hottest statements (counted by onQuery like Prisma's).
+   * With a `name` it is a prepared statement: each connection parses and plans it once, then only binds
+   * and executes (PostgreSQL shares these CPUs; for a primary-key lookup, planning is much of the work).
+   */
+  const sql = async <R extends pg.QueryResultRow>(text: string, params: unknown[], name?: string): Promise<R[]> => {
     options.onQuery?.(text);
-    return (await pool.query<R>(text, params)).rows;
+    return (await pool.query<R>(name ? { name, text, values: params } : { text, values: params })).rows;
   };
   return {
     prisma,

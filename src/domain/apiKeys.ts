@@ -95,6 +95,7 @@ export async function authenticate(key: string): Promise<Principal | null> {
       `SELECT merchant_id AS "merchantId", id, kind::text AS kind, mode::text AS mode, allow_reveal AS "allowReveal"
          FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL LIMIT 1`,
       [keyHash],
+      'vault_authenticate',
     );
     return row;
   };

@@ -197,6 +197,7 @@ async function insertNewCard(
       retainUntil(card.expMonth, card.expYear), now,
       newId('aud'), actor.keyId, actor.requestId,
     ],
+    'vault_insert_pm',
   );
   return rows[0] ?? null;
 }
@@ -318,7 +319,7 @@ export async function findPaymentMethod(principal: Principal, id: string, query:
   // The hottest read: one statement on the plain pool (the ORM's per-query work cost more than the query).
   // Relations asked for in the same request load with Prisma's include as before.
   if (!query.select && !(query.include && Object.keys(query.include).length > 0)) {
-    const [row] = await db().sql<PaymentMethod>(FIND_PM, [principal.merchantId, principal.mode, id]);
+    const [row] = await db().sql<PaymentMethod>(FIND_PM, [principal.merchantId, principal.mode, id], 'vault_find_pm');
     return row ?? null;
   }
   return db().prisma.paymentMethod.findFirst({ ...(query as {}), where: { ...tenant(principal), id } });
