@@ -4,10 +4,11 @@
 //   L0  a bare node:http handler answering fixed JSON: the ceiling of HTTP on this machine;
 //   L1  graphql-yoga (the product's server) with a two-type schema answering a masked read from memory, no
 //       database, no plugins: the ceiling of the GraphQL stack the product is built on;
-//   L3  node:http + pg doing what one tokenize (or masked read) must do and nothing else: the api key lookup,
-//       card checks, the same fingerprint and AES-256-GCM envelopes, and the same SQL in the same
-//       transaction as the product (insert ON CONFLICT DO NOTHING, audit_append, commit). The practical
-//       limit a vault with these guarantees can reach here.
+//   L3  node:http + pg doing what one tokenize (or masked read) must do and nothing else: the api key lookup
+//       (once per key, then from a Map, as the product's cache does), card checks, the same fingerprint and
+//       AES-256-GCM envelopes, and the same prepared statements as the product (src/db/hotStatements.ts:
+//       the new card and its audit event in one statement; the masked read's lookup). The practical limit
+//       a vault with these guarantees can reach here.
 
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -16,6 +17,7 @@ import { aadFor, open, seal } from '../src/crypto/aead.js';
 import { unwrapDataKey } from '../src/crypto/dataKeys.js';
 import { fingerprint } from '../src/crypto/fingerprint.js';
 import { parseMasterKeys } from '../src/crypto/masterKeys.js';
+import { AUTHENTICATE, FIND_PAYMENT_METHOD, INSERT_NEW_CARD } from '../src/db/hotStatements.js';
 import { newId } from '../src/ids.js';
 import { bin, checkCardNumber, last4 } from '../src/validation/card.js';
 
@@ -94,13 +96,15 @@ if (level === 'L0') {
     return entry;
   };
 
+  type KeyRow = { merchantId: string; id: string; mode: string };
+  const principals = new Map<string, KeyRow>();
   const authenticate = async (req: IncomingMessage) => {
-    const key = String(req.headers['api-key'] ?? '');
-    const { rows } = await pool.query(
-      'SELECT merchant_id, id, kind::text, mode::text, allow_reveal FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL LIMIT 1',
-      [createHash('sha256').update(key).digest('hex')],
-    );
-    return rows[0] as { merchant_id: string; id: string; mode: string } | undefined;
+    const hash = createHash('sha256').update(String(req.headers['api-key'] ?? '')).digest('hex');
+    const known = principals.get(hash);
+    if (known) return known;
+    const { rows } = await pool.query<KeyRow>({ name: AUTHENTICATE.name, text: AUTHENTICATE.text, values: [hash] });
+    if (rows[0]) principals.set(hash, rows[0]);
+    return rows[0];
   };
 
   const tokenize = async (req: IncomingMessage, res: ServerResponse) => {
@@ -109,50 +113,36 @@ if (level === 'L0') {
     const input = JSON.parse(await body(req)).variables.input;
     const checked = checkCardNumber(input.card.number);
     if (!checked.ok) return send(res, 200, { data: { tokenizeCard: { __typename: 'ValidationError' } } });
-    const m = principal.merchant_id;
+    const m = principal.merchantId;
     const k = await merchantKeys(m);
     const id = newId('pm');
     const sealed = (field: string, value: string) => seal(k.enc, k.encId, value, aadFor(m, 'PaymentMethod', field, id));
-    const now = new Date();
-    const client = await pool.connect();
-    try {
-      await client.query('BEGIN');
-      const inserted = await client.query(
-        `INSERT INTO payment_methods (merchant_id, id, mode, customer_id, type, fingerprint, card_number, card_expiry, holder_name, bin, last4, brand, retain_until, created_at, updated_at)
-         VALUES ($1, $2, $3::"Mode", NULL, 'CARD', $4, $5, $6, $7, $8, $9, $10::"CardBrand", $11, $12, $12) ON CONFLICT DO NOTHING RETURNING id`,
-        [
-          m, id, principal.mode, fingerprint(k.fp, checked.digits),
-          sealed('cardNumber', checked.digits),
-          sealed('cardExpiry', JSON.stringify({ month: input.card.expMonth, year: input.card.expYear })),
-          input.card.holderName ? sealed('holderName', input.card.holderName) : null,
-          bin(checked.digits), last4(checked.digits), checked.brand, new Date(Date.UTC(input.card.expYear + 1, input.card.expMonth + 1, 1)), now,
-        ],
-      );
-      await client.query(`SELECT id FROM audit_append($1, $2::"Mode", $3, 'payment_method.create', 'payment_method', $4, $5, $6, 'success', $7::jsonb)`, [
-        m, principal.mode, newId('aud'), id, principal.id, 'bench', JSON.stringify({ duplicate: false }),
-      ]);
-      await client.query('COMMIT');
-      send(res, 200, { data: { tokenizeCard: { __typename: 'TokenizeCardSuccess', duplicate: inserted.rowCount === 0, paymentMethod: { id } } } });
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
-    } finally {
-      client.release();
-    }
+    const { rows } = await pool.query({
+      name: INSERT_NEW_CARD.name,
+      text: INSERT_NEW_CARD.text,
+      values: [
+        m, id, principal.mode, null, fingerprint(k.fp, checked.digits),
+        sealed('cardNumber', checked.digits),
+        sealed('cardExpiry', JSON.stringify({ month: input.card.expMonth, year: input.card.expYear })),
+        input.card.holderName ? sealed('holderName', input.card.holderName) : null, null,
+        bin(checked.digits), last4(checked.digits), checked.brand, null, null, null, null, null,
+        new Date(Date.UTC(input.card.expYear + 1, input.card.expMonth + 1, 1)), new Date(),
+        newId('aud'), principal.id, 'bench',
+      ],
+    });
+    send(res, 200, { data: { tokenizeCard: { __typename: 'TokenizeCardSuccess', duplicate: rows.length === 0, paymentMethod: { id } } } });
   };
 
   const read = async (req: IncomingMessage, res: ServerResponse) => {
     const principal = await authenticate(req);
     if (!principal) return send(res, 401, { errors: [{ message: 'unauthenticated' }] });
     const { id } = JSON.parse(await body(req)).variables;
-    const { rows } = await pool.query('SELECT merchant_id, id, bin, last4, brand::text, card_expiry, holder_name FROM payment_methods WHERE merchant_id = $1 AND mode = $2::"Mode" AND id = $3 LIMIT 1', [
-      principal.merchant_id, principal.mode, id,
-    ]);
+    const { rows } = await pool.query({ name: FIND_PAYMENT_METHOD.name, text: FIND_PAYMENT_METHOD.text, values: [principal.merchantId, principal.mode, id] });
     const row = rows[0];
     if (!row) return send(res, 200, { data: { paymentMethod: null } });
-    const k = await merchantKeys(row.merchant_id);
-    const opened = (field: string, envelope: string) => open(envelope, (kid) => k.byId.get(kid)!, aadFor(row.merchant_id, 'PaymentMethod', field, row.id)).toString('utf8');
-    const expiry = JSON.parse(opened('cardExpiry', row.card_expiry));
+    const k = await merchantKeys(row.merchantId);
+    const opened = (field: string, envelope: string) => open(envelope, (kid) => k.byId.get(kid)!, aadFor(row.merchantId, 'PaymentMethod', field, row.id)).toString('utf8');
+    const expiry = JSON.parse(opened('cardExpiry', row.cardExpiry));
     send(res, 200, { data: { paymentMethod: { id: row.id, card: { bin: row.bin, last4: row.last4, brand: row.brand, expMonth: expiry.month, expYear: expiry.year } } } });
   };
 

@@ -2,7 +2,7 @@
 // same run, so that ratios hold however noisy the machine is:
 //   L0  bare node:http answering fixed JSON (bench/levels.ts)
 //   L1  graphql-yoga answering a masked read from memory, no database (bench/levels.ts)
-//   L2  pgbench replaying exactly the SQL one tokenize issues
+//   L2  pgbench replaying exactly the statement one tokenize sends
 //   L3  node:http + pg doing the same crypto and the same SQL as a tokenize / masked read (bench/levels.ts)
 //   L4  the product, started as `npm start` starts it, against the local Postgres
 // Load: autocannon, closed loop (each connection sends its next request when the last one is answered).
@@ -26,6 +26,7 @@ import pg from 'pg';
 import { parseMasterKeys } from '../src/crypto/masterKeys.js';
 import { createDb, setDb } from '../src/db/client.js';
 import { migrate } from '../src/db/migrate.js';
+import { INSERT_NEW_CARD } from '../src/db/hotStatements.js';
 import { hashKey } from '../src/domain/apiKeys.js';
 import { createCustomer } from '../src/domain/customers.js';
 import { createMerchant } from '../src/domain/merchants.js';
@@ -233,26 +234,24 @@ async function setUp(): Promise<Fixtures> {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// L2: pgbench replaying one tokenize's SQL (api key lookup, then in one transaction the insert and the
-// audit append), with the product's column values (sealed values of realistic length).
+// L2: pgbench replaying exactly the statement one tokenize of a new card sends (src/db/hotStatements.ts; the
+// api key comes from the server's cache), prepared, with the product's column values (sealed values of
+// realistic length).
 
 async function pgbench(f: Fixtures, connections: number, duration: number): Promise<Omit<Row, 'level' | 'scenario' | 'connections'>> {
   await settle();
   const dir = mkdtempSync(path.join(tmpdir(), 'vault-pgbench-'));
-  const envelope = `v1.dk_0123456789abcdefABCDEF.${'x'.repeat(60)}`;
-  const script = `
-SELECT merchant_id, id, kind::text, mode::text, allow_reveal FROM api_keys WHERE key_hash = :keyhash AND revoked_at IS NULL LIMIT 1;
-BEGIN;
-INSERT INTO payment_methods (merchant_id, id, mode, customer_id, type, fingerprint, card_number, card_expiry, holder_name, bin, last4, brand, retain_until, created_at, updated_at)
-  VALUES (:merchant, 'pm_' || md5(random()::text), 'TEST', NULL, 'CARD', md5(random()::text), '${envelope}', '${envelope}', '${envelope}', '424242', '4242', 'VISA', now() + interval '2 years', now(), now())
-  ON CONFLICT DO NOTHING RETURNING merchant_id, id, mode::text, customer_id, type::text, fingerprint, card_number, card_expiry, holder_name, nick_name, bin, last4, brand::text, issuer, issuing_country, card_type::text, billing, metadata, retention_extension_months, retain_until, last_used_at, cit_completed_at, created_at, updated_at;
-SELECT id, seq, prev_hash, hash FROM audit_append(:merchant, 'TEST', 'aud_' || md5(random()::text), 'payment_method.create', 'payment_method', 'pm_x', :keyid, 'bench', 'success', '{"duplicate": false}'::jsonb);
-COMMIT;
-`;
+  const envelope = `'v1.dk_0123456789abcdefABCDEF.${'x'.repeat(60)}'`;
+  const values: Record<number, string> = {
+    1: ':merchant', 2: "'pm_' || md5(random()::text)", 3: "'TEST'", 4: 'NULL', 5: 'md5(random()::text)', 6: envelope, 7: envelope, 8: envelope,
+    9: 'NULL', 10: "'424242'", 11: "'4242'", 12: "'VISA'", 13: 'NULL', 14: 'NULL', 15: 'NULL', 16: 'NULL', 17: 'NULL',
+    18: "now() + interval '2 years'", 19: 'now()', 20: "'aud_' || md5(random()::text)", 21: ':keyid', 22: "'bench'",
+  };
+  const script = `${INSERT_NEW_CARD.text.replace(/\$(\d+)/g, (_m, n: string) => values[Number(n)]!)};\n`;
   writeFileSync(path.join(dir, 'tokenize.sql'), script);
   const pgbenchBin = ['/usr/lib/postgresql/15/bin/pgbench', 'pgbench'].find((p) => p === 'pgbench' || readdirSync(path.dirname(p)).includes('pgbench'))!;
   const args = ['-n', '-M', 'prepared', '-c', String(connections), '-j', String(Math.min(connections, 2)), '-T', String(duration), '-l', '-f', 'tokenize.sql',
-    '-D', `keyhash=${hashKey(f.secretKey)}`, '-D', `merchant=${f.merchantId}`, '-D', `keyid=${f.keyId}`, DATABASE_URL];
+    '-D', `merchant=${f.merchantId}`, '-D', `keyid=${f.keyId}`, DATABASE_URL];
   try {
     const { stdout } = await promisify(execFile)(pgbenchBin, args, { cwd: dir, maxBuffer: 64 * 1024 * 1024 });
     const tps = Number(/tps = ([\d.]+) \(without initial connection time\)/.exec(stdout)?.[1] ?? 0);

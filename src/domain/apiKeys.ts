@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { AUTHENTICATE } from '../db/hotStatements.js';
 import { db, type Tx } from '../db/client.js';
 import { base62, newId } from '../ids.js';
 import type { ApiKeyKind, Mode } from '../generated/prisma/client.js';
@@ -91,12 +92,7 @@ export async function authenticate(key: string): Promise<Principal | null> {
   // Every request runs this: one indexed lookup on the plain pool, without the ORM's per-query work; on the
   // server usually not even that, from the cache that revocations evict (apiKeyCache.ts).
   const load = async () => {
-    const [row] = await db().sql<ApiKeyRow>(
-      `SELECT merchant_id AS "merchantId", id, kind::text AS kind, mode::text AS mode, allow_reveal AS "allowReveal"
-         FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL LIMIT 1`,
-      [keyHash],
-      'vault_authenticate',
-    );
+    const [row] = await db().sql<ApiKeyRow>(AUTHENTICATE.text, [keyHash], AUTHENTICATE.name);
     return row;
   };
   const cache = apiKeyCache();

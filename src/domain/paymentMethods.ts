@@ -1,4 +1,5 @@
 import { fingerprint } from '../crypto/fingerprint.js';
+import { FIND_PAYMENT_METHOD, INSERT_NEW_CARD } from '../db/hotStatements.js';
 import { db, type Tx } from '../db/client.js';
 import { openField, sealFields } from '../db/encryption.js';
 import { newId } from '../ids.js';
@@ -157,14 +158,6 @@ export async function saveCard(principal: Principal, { card, customerId, billing
   });
 }
 
-// The columns of a payment method as the PaymentMethod model names them (`t` is the table's alias).
-const pmColumns = (t: string) => `${t}.merchant_id AS "merchantId", ${t}.id, ${t}.mode::text AS mode, ${t}.customer_id AS "customerId", ${t}.type::text AS type,
-  ${t}.fingerprint, ${t}.card_number AS "cardNumber", ${t}.card_expiry AS "cardExpiry", ${t}.holder_name AS "holderName", ${t}.nick_name AS "nickName",
-  ${t}.bin, ${t}.last4, ${t}.brand::text AS brand, ${t}.issuer, ${t}.issuing_country AS "issuingCountry", ${t}.card_type::text AS "cardType", ${t}.billing,
-  ${t}.metadata, ${t}.retention_extension_months AS "retentionExtensionMonths", ${t}.retain_until AS "retainUntil", ${t}.last_used_at AS "lastUsedAt",
-  ${t}.cit_completed_at AS "citCompletedAt", ${t}.created_at AS "createdAt", ${t}.updated_at AS "updatedAt"`;
-const FIND_PM = `SELECT ${pmColumns('pm')} FROM payment_methods pm WHERE pm.merchant_id = $1 AND pm.mode = $2::"Mode" AND pm.id = $3`;
-
 /**
  * The fast path of a new card: the insert and its audit event in one statement (one round trip, committed
  * on its own), so the merchant's audit lock is held for that statement only. Null when the card is vaulted
@@ -181,14 +174,7 @@ async function insertNewCard(
   const now = new Date();
   // On the plain pool, like the masked read: Prisma's raw-query path cost ~5% of a tokenization.
   const rows = await sql<PaymentMethod>(
-    `WITH ins AS (
-       INSERT INTO payment_methods (merchant_id, id, mode, customer_id, type, fingerprint, card_number, card_expiry, holder_name, nick_name,
-         bin, last4, brand, issuer, issuing_country, card_type, billing, metadata, retain_until, created_at, updated_at)
-       VALUES ($1, $2, $3::"Mode", $4, 'CARD', $5, $6, $7, $8, $9, $10, $11, $12::"CardBrand", $13, $14, $15::"CardType", $16, $17::jsonb, $18, $19, $19)
-       ON CONFLICT DO NOTHING
-       RETURNING *)
-     SELECT ${pmColumns('ins')} FROM ins,
-       LATERAL audit_append(ins.merchant_id, ins.mode, $20, 'payment_method.create', 'payment_method', ins.id, $21, $22, 'success', '{"duplicate": false}'::jsonb) AS audit`,
+    INSERT_NEW_CARD.text,
     [
       principal.merchantId, row.id, principal.mode, row.customerId, row.fingerprint,
       sealed.cardNumber, sealed.cardExpiry, sealed.holderName, sealed.nickName, card.bin, card.last4, card.brand,
@@ -197,7 +183,7 @@ async function insertNewCard(
       retainUntil(card.expMonth, card.expYear), now,
       newId('aud'), actor.keyId, actor.requestId,
     ],
-    'vault_insert_pm',
+    INSERT_NEW_CARD.name,
   );
   return rows[0] ?? null;
 }
@@ -319,7 +305,7 @@ export async function findPaymentMethod(principal: Principal, id: string, query:
   // The hottest read: one statement on the plain pool (the ORM's per-query work cost more than the query).
   // Relations asked for in the same request load with Prisma's include as before.
   if (!query.select && !(query.include && Object.keys(query.include).length > 0)) {
-    const [row] = await db().sql<PaymentMethod>(FIND_PM, [principal.merchantId, principal.mode, id], 'vault_find_pm');
+    const [row] = await db().sql<PaymentMethod>(FIND_PAYMENT_METHOD.text, [principal.merchantId, principal.mode, id], FIND_PAYMENT_METHOD.name);
     return row ?? null;
   }
   return db().prisma.paymentMethod.findFirst({ ...(query as {}), where: { ...tenant(principal), id } });

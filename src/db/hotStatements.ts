@@ -1,0 +1,41 @@
+// The hottest statements, run as prepared statements on the plain pool (`db().sql(text, params, name)`):
+// each connection parses and plans them once. Kept here, away from the ORM, so the benchmark's ladder
+// (bench/run.ts L2, bench/levels.ts L3) replays exactly what the product sends.
+
+/** An api key by its hash: $1 key hash. */
+export const AUTHENTICATE = {
+  name: 'vault_authenticate',
+  text: `SELECT merchant_id AS "merchantId", id, kind::text AS kind, mode::text AS mode, allow_reveal AS "allowReveal"
+  FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL LIMIT 1`,
+};
+
+// The columns of a payment method as the PaymentMethod model names them (`t` is the table's alias).
+const pmColumns = (t: string) => `${t}.merchant_id AS "merchantId", ${t}.id, ${t}.mode::text AS mode, ${t}.customer_id AS "customerId", ${t}.type::text AS type,
+  ${t}.fingerprint, ${t}.card_number AS "cardNumber", ${t}.card_expiry AS "cardExpiry", ${t}.holder_name AS "holderName", ${t}.nick_name AS "nickName",
+  ${t}.bin, ${t}.last4, ${t}.brand::text AS brand, ${t}.issuer, ${t}.issuing_country AS "issuingCountry", ${t}.card_type::text AS "cardType", ${t}.billing,
+  ${t}.metadata, ${t}.retention_extension_months AS "retentionExtensionMonths", ${t}.retain_until AS "retainUntil", ${t}.last_used_at AS "lastUsedAt",
+  ${t}.cit_completed_at AS "citCompletedAt", ${t}.created_at AS "createdAt", ${t}.updated_at AS "updatedAt"`;
+
+/** The masked read: $1 merchant, $2 mode, $3 id. */
+export const FIND_PAYMENT_METHOD = {
+  name: 'vault_find_payment_method',
+  text: `SELECT ${pmColumns('pm')} FROM payment_methods pm WHERE pm.merchant_id = $1 AND pm.mode = $2::"Mode" AND pm.id = $3`,
+};
+
+/**
+ * A new card and its audit event in one statement: $1-$19 the payment method's columns (merchant, id, mode,
+ * customer, fingerprint, the sealed number, expiry, holder and nick names, bin, last4, brand, issuer, issuing
+ * country, card type, sealed billing, metadata, retain until, now), $20 the audit event id, $21 the key id,
+ * $22 the request id. No row when the card is vaulted already (ON CONFLICT DO NOTHING, and no audit event).
+ */
+export const INSERT_NEW_CARD = {
+  name: 'vault_insert_new_card',
+  text: `WITH ins AS (
+   INSERT INTO payment_methods (merchant_id, id, mode, customer_id, type, fingerprint, card_number, card_expiry, holder_name, nick_name,
+     bin, last4, brand, issuer, issuing_country, card_type, billing, metadata, retain_until, created_at, updated_at)
+   VALUES ($1, $2, $3::"Mode", $4, 'CARD', $5, $6, $7, $8, $9, $10, $11, $12::"CardBrand", $13, $14, $15::"CardType", $16, $17::jsonb, $18, $19, $19)
+   ON CONFLICT DO NOTHING
+   RETURNING *)
+ SELECT ${pmColumns('ins')} FROM ins,
+   LATERAL audit_append(ins.merchant_id, ins.mode, $20, 'payment_method.create', 'payment_method', ins.id, $21, $22, 'success', '{"duplicate": false}'::jsonb) AS audit`,
+};
