@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytesPooled } from './crypto/random.js';
 
 export type IdPrefix = 'mer' | 'key' | 'dk' | 'cus' | 'pm' | 'tok' | 'pay' | 'pspt' | 'ntk' | 'aud' | 'evt';
 
@@ -6,7 +6,7 @@ const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz
 
 /** `<prefix>_` + 128 random bits in base62 (22 characters). Never derived from card data. */
 export function newId(prefix: IdPrefix): string {
-  return `${prefix}_${base62(randomBytes(16), 22)}`;
+  return `${prefix}_${base62(randomBytesPooled(16), 22)}`;
 }
 
 /** Base62 of the bytes, left-padded to `length` characters. */

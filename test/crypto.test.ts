@@ -5,6 +5,7 @@ import { DecryptionError, aadFor, envelopeKeyId, gcmDecrypt, gcmEncrypt, open, s
 import { generateDataKey, rewrapDataKey, unwrapDataKey, wrapDataKey } from '../src/crypto/dataKeys.js';
 import { fingerprint } from '../src/crypto/fingerprint.js';
 import { generateMasterKeyString, parseMasterKeys } from '../src/crypto/masterKeys.js';
+import { randomBytesPooled } from '../src/crypto/random.js';
 import { Secret } from '../src/crypto/secret.js';
 
 const hex = (s: string): Buffer => Buffer.from(s, 'hex');
@@ -481,5 +482,21 @@ describe('Secret', () => {
     expect(inspect(secret)).toBe('[REDACTED]');
     expect(inspect({ nested: { secret } }, { depth: 10 })).not.toContain(value);
     expect(Object.keys(secret)).toEqual([]);
+  });
+});
+
+describe('pooled random bytes (ids, nonces)', () => {
+  it('never hands out the same bytes twice, and a refill never overwrites earlier draws', () => {
+    const first = randomBytesPooled(12);
+    const kept = Buffer.from(first);
+    const seen = new Set<string>([kept.toString('hex')]);
+    // 5,000 draws of 12 and 16 bytes: many refills of the 4 KiB pool.
+    for (let i = 0; i < 5000; i++) {
+      const hex = randomBytesPooled(i % 2 ? 12 : 16).toString('hex');
+      expect(seen.has(hex)).toBe(false);
+      seen.add(hex);
+    }
+    expect(first.equals(kept)).toBe(true);
+    expect(randomBytesPooled(5000)).toHaveLength(5000);
   });
 });

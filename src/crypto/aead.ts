@@ -1,4 +1,5 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv } from 'node:crypto';
+import { randomBytesPooled } from './random.js';
 
 // AES-256-GCM with a random 96-bit nonce and a 128-bit tag. Random nonces are safe as long as one key seals
 // well under 2^32 messages; data keys are per merchant and can be rotated long before that.
@@ -68,7 +69,7 @@ function envelopeAad(version: string, keyId: string, aad: string): Buffer {
 /** Seals into the text envelope `v1.<keyId>.<base64url(nonce ‖ ciphertext ‖ tag)>`. */
 export function seal(key: Buffer, keyId: string, plaintext: Buffer | string, aad: string): string {
   if (!KEY_ID.test(keyId)) throw new Error('Envelope key id must match [A-Za-z0-9_-]+');
-  const nonce = randomBytes(NONCE_BYTES);
+  const nonce = randomBytesPooled(NONCE_BYTES);
   const data = typeof plaintext === 'string' ? Buffer.from(plaintext, 'utf8') : plaintext;
   const { ciphertext, tag } = gcmEncrypt(key, nonce, data, envelopeAad(VERSION, keyId, aad));
   return `${VERSION}.${keyId}.${Buffer.concat([nonce, ciphertext, tag]).toString('base64url')}`;
