@@ -164,17 +164,18 @@ function useErrorRedaction(): Plugin {
 }
 
 function useRequestLog(log: Logger): Plugin {
-  const started = new WeakMap<Request, number>();
+  // One entry per request, filled from the URL yoga has parsed already.
+  const seen = new WeakMap<Request, { start: number; path: string }>();
   return {
-    onRequest({ request }) {
-      started.set(request, performance.now());
+    onRequest({ request, url }) {
+      seen.set(request, { start: performance.now(), path: url.pathname });
       requestIds.set(request, requestIdOf(request));
     },
     onResponse({ request, response }) {
-      const start = started.get(request);
+      const entry = seen.get(request);
       const requestId = requestIds.get(request);
       if (requestId) response.headers.set('x-request-id', requestId);
-      const path = new URL(request.url).pathname;
+      const path = entry?.path ?? new URL(request.url).pathname;
       if (path === '/healthz' || path === '/readyz' || path === '/metrics') return;
       log.info(
         {
@@ -182,7 +183,7 @@ function useRequestLog(log: Logger): Plugin {
           path,
           status: response.status,
           requestId,
-          ms: start === undefined ? undefined : Math.round(performance.now() - start),
+          ms: entry === undefined ? undefined : Math.round(performance.now() - entry.start),
         },
         'request',
       );
