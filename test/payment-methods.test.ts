@@ -228,6 +228,22 @@ describe('duplicates', () => {
     expect(elsewhere.paymentMethod.fingerprint).not.toBe(first.paymentMethod.fingerprint);
   });
 
+  it('a duplicate keeps the stored holder name when none is given and keeps a retention extension; it is audited as an update', async () => {
+    const m = await newMerchant();
+    const card = { number: '5105105105105100', expMonth: 2, expYear: 2031, holderName: 'Kept Name' };
+    const first = success(await tokenize(m, { input: { card } }), 'TokenizeCardSuccess').paymentMethod;
+    success((await m.client.request(ExtendRetentionDocument, { id: first.id, months: 6 })).extendRetention, 'ExtendRetentionSuccess');
+    const again = success(await tokenize(m, { input: { card: { number: card.number, expMonth: 9, expYear: 2032 } } }), 'TokenizeCardSuccess');
+    expect(again).toMatchObject({ duplicate: true, paymentMethod: { id: first.id, card: { expMonth: 9, expYear: 2032, holderName: 'Kept Name' } } });
+    expect(again.paymentMethod.retainUntil).toBe('2034-05-01T00:00:00Z'); // 2033-11-01 (expiry + 14 months) + 6 months
+    const events = await getDb().prisma.auditEvent.findMany({ where: { merchantId: m.merchantId, entityId: first.id }, orderBy: { seq: 'asc' } });
+    expect(events.map((e) => [e.action, (e.detail as { duplicate?: boolean } | null)?.duplicate ?? null])).toEqual([
+      ['payment_method.create', false],
+      ['payment_method.extend_retention', null],
+      ['payment_method.update', true],
+    ]);
+  });
+
   it('converges on one payment method under concurrent tokenizations', async () => {
     const m = await newMerchant();
     const customer = success((await m.client.request(CreateCustomerDocument, { input: {} })).createCustomer, 'CreateCustomerSuccess').customer;

@@ -39,3 +39,26 @@ export const INSERT_NEW_CARD = {
  SELECT ${pmColumns('ins')} FROM ins,
    LATERAL audit_append(ins.merchant_id, ins.mode, $20, 'payment_method.create', 'payment_method', ins.id, $21, $22, 'success', '{"duplicate": false}'::jsonb) AS audit`,
 };
+
+/** The payment method already holding a card: $1 merchant, $2 mode, $3 customer (or null), $4 fingerprint. */
+export const FIND_DUPLICATE = {
+  name: 'vault_find_duplicate',
+  text: `SELECT id, retention_extension_months AS "retentionExtensionMonths" FROM payment_methods
+  WHERE merchant_id = $1 AND mode = $2::"Mode" AND customer_id IS NOT DISTINCT FROM $3 AND fingerprint = $4`,
+};
+
+/**
+ * A card tokenized again: its new expiry (and holder name, when given) on the existing payment method, and
+ * the audit event, in one statement. $1 merchant, $2 mode, $3 id, $4 sealed expiry, $5 sealed holder name
+ * (null keeps the stored one), $6 retain until, $7 now, $8 the retention extension $6 was computed with (no
+ * row if it changed meanwhile), $9 audit event id, $10 key id, $11 request id.
+ */
+export const UPDATE_DUPLICATE = {
+  name: 'vault_update_duplicate',
+  text: `WITH upd AS (
+   UPDATE payment_methods SET card_expiry = $4, holder_name = COALESCE($5, holder_name), retain_until = $6, updated_at = $7
+   WHERE merchant_id = $1 AND mode = $2::"Mode" AND id = $3 AND retention_extension_months = $8
+   RETURNING *)
+ SELECT ${pmColumns('upd')} FROM upd,
+   LATERAL audit_append(upd.merchant_id, upd.mode, $9, 'payment_method.update', 'payment_method', upd.id, $10, $11, 'success', '{"duplicate": true}'::jsonb) AS audit`,
+};

@@ -1,5 +1,5 @@
 import { fingerprint } from '../crypto/fingerprint.js';
-import { FIND_PAYMENT_METHOD, INSERT_NEW_CARD } from '../db/hotStatements.js';
+import { FIND_DUPLICATE, FIND_PAYMENT_METHOD, INSERT_NEW_CARD, UPDATE_DUPLICATE } from '../db/hotStatements.js';
 import { db, type Tx } from '../db/client.js';
 import { openField, sealFields } from '../db/encryption.js';
 import { newId } from '../ids.js';
@@ -127,6 +127,8 @@ export async function saveCard(principal: Principal, { card, customerId, billing
   if (!within) {
     const created = await insertNewCard(principal, { id: id ?? newId('pm'), customerId, fingerprint: fp, card, billing, metadata });
     if (created) return { paymentMethod: created, duplicate: false };
+    const updated = await updateDuplicateFast(principal, customerId, fp, card);
+    if (updated) return { paymentMethod: updated, duplicate: true };
   }
   return prisma.$transaction(async (tx) => {
     const [created] = await tx.paymentMethod.createManyAndReturn({
@@ -186,6 +188,38 @@ async function insertNewCard(
     INSERT_NEW_CARD.name,
   );
   return rows[0] ?? null;
+}
+
+/**
+ * The fast path of a card vaulted already: find it, then its new expiry and holder name and the audit event
+ * in one statement. Null when the row went away or its retention changed in between: the transaction below
+ * (`updateDuplicate`) then does it the careful way.
+ */
+async function updateDuplicateFast(principal: Principal, customerId: string | null, fp: string, card: CardInput): Promise<PaymentMethod | null> {
+  const { sql, keyring } = db();
+  const [existing] = await sql<{ id: string; retentionExtensionMonths: number }>(
+    FIND_DUPLICATE.text,
+    [principal.merchantId, principal.mode, customerId, fp],
+    FIND_DUPLICATE.name,
+  );
+  if (!existing) return null;
+  const sealed = await sealFields(
+    keyring,
+    'PaymentMethod',
+    { cardExpiry: JSON.stringify({ month: card.expMonth, year: card.expYear } satisfies Expiry), holderName: card.holderName ?? null },
+    { merchantId: principal.merchantId, id: existing.id },
+  );
+  const actor = actorOf(principal);
+  const [row] = await sql<PaymentMethod>(
+    UPDATE_DUPLICATE.text,
+    [
+      principal.merchantId, principal.mode, existing.id, sealed.cardExpiry, sealed.holderName,
+      retainUntil(card.expMonth, card.expYear, existing.retentionExtensionMonths), new Date(), existing.retentionExtensionMonths,
+      newId('aud'), actor.keyId, actor.requestId,
+    ],
+    UPDATE_DUPLICATE.name,
+  );
+  return row ?? null;
 }
 
 /** The card is vaulted already: new expiry and holder name on the existing payment method. */
