@@ -8,6 +8,7 @@ import { assertOriginAllowed, useMerchantCors } from './cors.js';
 import { useSandboxChallenge } from './connectors/sandboxChallenge.js';
 import { useNetworkTokenWebhooks } from './tokenServices/webhook.js';
 import { authenticate } from './domain/apiKeys.js';
+import { db } from './db/client.js';
 import { GRAPHQL_LIMITS } from './config.js';
 import { Forbidden } from './errors.js';
 import { graphqlLimits, useBodyLimit } from './limits.js';
@@ -73,6 +74,10 @@ export function createVaultYoga({ log, ready, rateLimiter, introspection = true 
       }
       await assertOriginAllowed(request, principal);
       await rateLimiter?.consume(principal.keyId);
+      // The merchant's data keys, loaded (or found cached) before any resolver opens a transaction: a load
+      // inside one needs a second pooled connection, and with the pool full of transactions waiting for the
+      // same load none proceeds. Cached, this is a map lookup.
+      await db().keyring.merchantKeys(principal.merchantId);
       const requestId = requestIds.get(request) ?? requestIdOf(request);
       return { principal: { ...principal, requestId }, requestId };
     },

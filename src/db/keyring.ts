@@ -26,13 +26,19 @@ interface DataKeyStore {
   };
 }
 
+interface CacheEntry {
+  keys: Promise<MerchantKeys>;
+  loadedAt: number;
+  refreshing?: boolean;
+}
+
 /**
  * Per-merchant data keys, unwrapped with the master key ring and cached in memory for `ttlMs` (default 30 s).
  * A miss on an unknown key id reloads at once, so rows another process encrypted under a new key open right
  * away; the TTL bounds how long this process keeps encrypting under a key that was retired elsewhere.
  */
 export class Keyring {
-  private readonly cache = new Map<string, { keys: Promise<MerchantKeys>; loadedAt: number }>();
+  private readonly cache = new Map<string, CacheEntry>();
 
   constructor(
     private readonly db: DataKeyStore,
@@ -52,15 +58,33 @@ export class Keyring {
   merchantKeys(merchantId: string): Promise<MerchantKeys> {
     const now = Date.now();
     let entry = this.cache.get(merchantId);
-    if (!entry || now - entry.loadedAt > this.ttlMs) {
-      const fresh = { keys: this.load(merchantId), loadedAt: now };
-      this.cache.set(merchantId, fresh);
-      fresh.keys.catch(() => {
-        if (this.cache.get(merchantId) === fresh) this.cache.delete(merchantId);
-      });
-      entry = fresh;
+    if (entry && now - entry.loadedAt <= this.ttlMs) {
+      // Refreshed ahead, in the background, once half the TTL has passed: a merchant in steady use never
+      // waits for a reload, and in particular never inside a transaction (a reload there needs a second
+      // pooled connection; with the pool full of transactions waiting for the same reload, none proceeds).
+      if (now - entry.loadedAt > this.ttlMs / 2 && !entry.refreshing) this.refreshAhead(merchantId, entry, now);
+      return entry.keys;
     }
+    const fresh: CacheEntry = { keys: this.load(merchantId), loadedAt: now };
+    this.cache.set(merchantId, fresh);
+    fresh.keys.catch(() => {
+      if (this.cache.get(merchantId) === fresh) this.cache.delete(merchantId);
+    });
+    entry = fresh;
     return entry.keys;
+  }
+
+  private refreshAhead(merchantId: string, entry: CacheEntry, startedAt: number): void {
+    entry.refreshing = true;
+    this.load(merchantId).then(
+      (keys) => {
+        // Aged from when the reload started, so no key is used longer than the TTL after it was read.
+        if (this.cache.get(merchantId) === entry) this.cache.set(merchantId, { keys: Promise.resolve(keys), loadedAt: startedAt });
+      },
+      () => {
+        entry.refreshing = false; // the next call tries again; the entry still expires at its TTL
+      },
+    );
   }
 
   /** The key for an envelope's key id, reloading once when it is not known yet. */
