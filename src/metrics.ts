@@ -104,10 +104,10 @@ export function useMetrics(): Plugin<RequestContext> {
       const single = Array.isArray(result) ? undefined : (result as { errors?: readonly { extensions?: { code?: unknown } }[] });
       if (single && !('data' in single) && single.errors) for (const e of single.errors) errors.inc({ code: String(e.extensions?.code ?? 'GRAPHQL_ERROR') });
     },
-    async onRequest({ url, request, endResponse, fetchAPI }) {
+    // Synchronous unless it is /metrics: an async hook makes every request's pipeline wait a turn for it.
+    onRequest({ url, request, endResponse, fetchAPI }) {
       if (url.pathname !== '/metrics' || request.method !== 'GET') return;
-      const body = await metricsText();
-      endResponse(new fetchAPI.Response(body, { headers: { 'content-type': registry.contentType } }));
+      return metricsText().then((body) => endResponse(new fetchAPI.Response(body, { headers: { 'content-type': registry.contentType } })));
     },
   };
 }

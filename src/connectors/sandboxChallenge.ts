@@ -16,16 +16,19 @@ const TITLE = '3-D Secure challenge (sandbox)';
 
 export function useSandboxChallenge(log: Logger): Plugin {
   return {
-    async onRequest({ request, url, endResponse }) {
+    // Synchronous for every other path (an async hook makes every request's pipeline wait a turn).
+    onRequest({ request, url, endResponse }) {
       if (!url.pathname.startsWith(SANDBOX_CHALLENGE_PATH)) return;
       const paymentId = ROUTE.exec(url.pathname)?.[1];
-      try {
-        endResponse(paymentId ? await respond(request, url, paymentId) : notFound());
-      } catch (err) {
-        if (err instanceof NotFound) return endResponse(notFound());
-        log.error({ err }, 'sandbox challenge failed');
-        endResponse(html(500, messagePage('Something went wrong', 'The challenge could not be processed. Please try again.')));
-      }
+      return (async () => {
+        try {
+          endResponse(paymentId ? await respond(request, url, paymentId) : notFound());
+        } catch (err) {
+          if (err instanceof NotFound) return endResponse(notFound());
+          log.error({ err }, 'sandbox challenge failed');
+          endResponse(html(500, messagePage('Something went wrong', 'The challenge could not be processed. Please try again.')));
+        }
+      })();
     },
   };
 }

@@ -17,28 +17,32 @@ const json = (status: number, body: unknown) =>
 
 export function useNetworkTokenWebhooks(log: Logger): Plugin {
   return {
-    async onRequest({ request, url, endResponse }) {
+    // Synchronous for every other path (an async hook makes every request's pipeline wait a turn).
+    onRequest({ request, url, endResponse }) {
       if (!url.pathname.startsWith(NETWORK_TOKEN_WEBHOOK_PATH)) return;
-      const tsp = tspById(ROUTE.exec(url.pathname)?.[1] ?? '');
-      if (!tsp) return endResponse(json(404, { error: 'No such token service provider' }));
-      if (request.method !== 'POST') return endResponse(new Response(null, { status: 405, headers: { allow: 'POST' } }));
-      if (Number(request.headers.get('content-length') ?? 0) > MAX_BODY_BYTES) return endResponse(json(413, { error: 'Body too large' }));
-      const body = await request.text();
-      if (Buffer.byteLength(body) > MAX_BODY_BYTES) return endResponse(json(413, { error: 'Body too large' }));
-      const check = tsp.verifyWebhook(body, request.headers);
-      if (!check.ok) {
-        log.warn({ tsp: tsp.id, problem: check.problem }, 'network token webhook refused');
-        return endResponse(check.problem === 'signature' ? json(401, { error: 'Invalid signature' }) : json(400, { error: 'Not a lifecycle event' }));
-      }
-      const { event } = check;
-      try {
-        const changed = await applyLifecycleEvent(tsp.id, event);
-        log.info({ tsp: tsp.id, eventId: event.id, type: event.type, changed }, 'network token lifecycle event');
-        endResponse(json(200, { received: true }));
-      } catch (err) {
-        log.error({ err, tsp: tsp.id, eventId: event.id }, 'network token lifecycle event failed');
-        endResponse(json(500, { error: 'Not applied; retry later' }));
-      }
+      return (async () => {
+        const tsp = tspById(ROUTE.exec(url.pathname)?.[1] ?? '');
+        if (!tsp) return endResponse(json(404, { error: 'No such token service provider' }));
+        if (request.method !== 'POST') return endResponse(new Response(null, { status: 405, headers: { allow: 'POST' } }));
+        if (Number(request.headers.get('content-length') ?? 0) > MAX_BODY_BYTES) return endResponse(json(413, { error: 'Body too large' }));
+        const body = await request.text();
+        if (Buffer.byteLength(body) > MAX_BODY_BYTES) return endResponse(json(413, { error: 'Body too large' }));
+        const check = tsp.verifyWebhook(body, request.headers);
+        if (!check.ok) {
+          log.warn({ tsp: tsp.id, problem: check.problem }, 'network token webhook refused');
+          return endResponse(check.problem === 'signature' ? json(401, { error: 'Invalid signature' }) : json(400, { error: 'Not a lifecycle event' }));
+        }
+        const { event } = check;
+        try {
+          const changed = await applyLifecycleEvent(tsp.id, event);
+          log.info({ tsp: tsp.id, eventId: event.id, type: event.type, changed }, 'network token lifecycle event');
+          endResponse(json(200, { received: true }));
+        } catch (err) {
+          log.error({ err, tsp: tsp.id, eventId: event.id }, 'network token lifecycle event failed');
+          endResponse(json(500, { error: 'Not applied; retry later' }));
+        }
+
+      })();
     },
   };
 }
