@@ -40,11 +40,20 @@ export const INSERT_NEW_CARD = {
    LATERAL audit_append(ins.merchant_id, ins.mode, $20, 'payment_method.create', 'payment_method', ins.id, $21, $22, 'success', '{"duplicate": false}'::jsonb) AS audit`,
 };
 
-/** The payment method already holding a card: $1 merchant, $2 mode, $3 customer (or null), $4 fingerprint. */
+// The payment method already holding a card: $1 merchant, $2 mode, $3 fingerprint (and $4 customer). Two
+// statements, for a customer and for none: `customer_id IS NOT DISTINCT FROM $n` cannot use the dedupe index,
+// and as a prepared statement it scanned the whole table.
+const findDuplicate = (customer: string) => `SELECT id, retention_extension_months AS "retentionExtensionMonths" FROM payment_methods
+  WHERE merchant_id = $1 AND mode = $2::"Mode" AND fingerprint = $3 AND ${customer}`;
+
 export const FIND_DUPLICATE = {
   name: 'vault_find_duplicate',
-  text: `SELECT id, retention_extension_months AS "retentionExtensionMonths" FROM payment_methods
-  WHERE merchant_id = $1 AND mode = $2::"Mode" AND customer_id IS NOT DISTINCT FROM $3 AND fingerprint = $4`,
+  text: findDuplicate('customer_id = $4'),
+};
+
+export const FIND_DUPLICATE_WITHOUT_CUSTOMER = {
+  name: 'vault_find_duplicate_without_customer',
+  text: findDuplicate('customer_id IS NULL'),
 };
 
 /**

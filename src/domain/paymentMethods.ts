@@ -1,5 +1,5 @@
 import { fingerprint } from '../crypto/fingerprint.js';
-import { FIND_DUPLICATE, FIND_PAYMENT_METHOD, INSERT_NEW_CARD, UPDATE_DUPLICATE } from '../db/hotStatements.js';
+import { FIND_DUPLICATE, FIND_DUPLICATE_WITHOUT_CUSTOMER, FIND_PAYMENT_METHOD, INSERT_NEW_CARD, UPDATE_DUPLICATE } from '../db/hotStatements.js';
 import { db, type Tx } from '../db/client.js';
 import { openField, sealFields } from '../db/encryption.js';
 import { newId } from '../ids.js';
@@ -197,11 +197,9 @@ async function insertNewCard(
  */
 async function updateDuplicateFast(principal: Principal, customerId: string | null, fp: string, card: CardInput): Promise<PaymentMethod | null> {
   const { sql, keyring } = db();
-  const [existing] = await sql<{ id: string; retentionExtensionMonths: number }>(
-    FIND_DUPLICATE.text,
-    [principal.merchantId, principal.mode, customerId, fp],
-    FIND_DUPLICATE.name,
-  );
+  const find = customerId === null ? FIND_DUPLICATE_WITHOUT_CUSTOMER : FIND_DUPLICATE;
+  const params = [principal.merchantId, principal.mode, fp, ...(customerId === null ? [] : [customerId])];
+  const [existing] = await sql<{ id: string; retentionExtensionMonths: number }>(find.text, params, find.name);
   if (!existing) return null;
   const sealed = await sealFields(
     keyring,
