@@ -23,7 +23,7 @@ import { createMerchant } from '../src/domain/merchants.js';
 import { createLogger } from '../src/logger.js';
 import { startRuntime } from '../src/runtime.js';
 import { startServerProcess, stopProcess } from './global-setup.js';
-import { createTestDatabase, type TestDatabase } from './helpers/db.js';
+import { querySql as sql, createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { TEST_MASTER_KEYS } from './helpers/env.js';
 import { newMerchant, useDatabase } from './helpers/vault.js';
 
@@ -51,16 +51,6 @@ async function status(url: string, apiKey: string): Promise<number> {
   });
   await res.arrayBuffer();
   return res.status;
-}
-
-async function sql<R extends pg.QueryResultRow>(databaseUrl: string, text: string, values: unknown[] = []): Promise<R[]> {
-  const client = new pg.Client({ connectionString: databaseUrl });
-  await client.connect();
-  try {
-    return (await client.query<R>(text, values)).rows;
-  } finally {
-    await client.end();
-  }
 }
 
 /** Terminates the api-key listeners connected to `databaseUrl`'s database (and only those); their pids. */

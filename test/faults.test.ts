@@ -15,7 +15,6 @@ import type { ChildProcess } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 import { print } from 'graphql';
-import pg from 'pg';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import {
   createVaultClient,
@@ -29,7 +28,7 @@ import { createDb, setDb } from '../src/db/client.js';
 import { verifyAuditChain } from '../src/domain/audit.js';
 import { createMerchant, type CreatedMerchant } from '../src/domain/merchants.js';
 import { startServerProcess, stopProcess } from './global-setup.js';
-import { createTestDatabase } from './helpers/db.js';
+import { querySql as sql, createTestDatabase } from './helpers/db.js';
 import { TEST_MASTER_KEYS } from './helpers/env.js';
 import { startPgCluster } from './helpers/pgCluster.js';
 import { panLike } from './helpers/scan.js';
@@ -82,16 +81,6 @@ async function withDb<T>(databaseUrl: string, fn: () => Promise<T>): Promise<T> 
   } finally {
     setDb(undefined);
     await db.disconnect();
-  }
-}
-
-async function sql<R extends pg.QueryResultRow>(databaseUrl: string, text: string, values: unknown[] = []): Promise<R[]> {
-  const client = new pg.Client({ connectionString: databaseUrl });
-  await client.connect();
-  try {
-    return (await client.query<R>(text, values)).rows;
-  } finally {
-    await client.end();
   }
 }
 

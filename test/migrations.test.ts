@@ -3,11 +3,10 @@ import { appendFile, cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedPostgres } from '../src/db/embedded.js';
 import { migrate, pendingMigrations } from '../src/db/migrate.js';
-import { createTestDatabase, type TestDatabase } from './helpers/db.js';
+import { querySql as query, createTestDatabase, type TestDatabase } from './helpers/db.js';
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('../prisma/migrations', import.meta.url));
 
@@ -53,16 +52,6 @@ async function migrationsCopy(): Promise<string> {
 async function addMigration(dir: string, name: string, sql: string): Promise<void> {
   await mkdir(path.join(dir, name));
   await writeFile(path.join(dir, name, 'migration.sql'), sql);
-}
-
-async function query<R extends pg.QueryResultRow>(url: string, sql: string, params: unknown[] = []): Promise<R[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<R>(sql, params)).rows;
-  } finally {
-    await client.end();
-  }
 }
 
 interface HistoryRow {

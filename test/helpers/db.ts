@@ -29,3 +29,14 @@ async function withAdminClient(fn: (client: pg.Client) => Promise<unknown>): Pro
     await client.end();
   }
 }
+
+/** One statement on its own short-lived connection to `databaseUrl`: its rows. */
+export async function querySql<R extends pg.QueryResultRow>(databaseUrl: string, text: string, values: unknown[] = []): Promise<R[]> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    return (await client.query<R>(text, values)).rows;
+  } finally {
+    await client.end();
+  }
+}
