@@ -18,6 +18,7 @@ import { unwrapDataKey } from '../src/crypto/dataKeys.js';
 import { fingerprint } from '../src/crypto/fingerprint.js';
 import { parseMasterKeys } from '../src/crypto/masterKeys.js';
 import { AUTHENTICATE, FIND_PAYMENT_METHOD, INSERT_NEW_CARD } from '../src/db/hotStatements.js';
+import { retainUntil } from '../src/domain/retention.js';
 import { newId } from '../src/ids.js';
 import { bin, checkCardNumber, last4 } from '../src/validation/card.js';
 
@@ -126,7 +127,7 @@ if (level === 'L0') {
         sealed('cardExpiry', JSON.stringify({ month: input.card.expMonth, year: input.card.expYear })),
         input.card.holderName ? sealed('holderName', input.card.holderName) : null, null,
         bin(checked.digits), last4(checked.digits), checked.brand, null, null, null, null, null,
-        new Date(Date.UTC(input.card.expYear + 1, input.card.expMonth + 1, 1)), new Date(),
+        retainUntil(input.card.expMonth, input.card.expYear), new Date(),
         newId('aud'), principal.id, 'bench',
       ],
     });

@@ -57,7 +57,7 @@ export class Keyring {
 
   merchantKeys(merchantId: string): Promise<MerchantKeys> {
     const now = Date.now();
-    let entry = this.cache.get(merchantId);
+    const entry = this.cache.get(merchantId);
     if (entry && now - entry.loadedAt <= this.ttlMs) {
       // Refreshed ahead, in the background, once half the TTL has passed: a merchant in steady use never
       // waits for a reload, and in particular never inside a transaction (a reload there needs a second
@@ -70,8 +70,7 @@ export class Keyring {
     fresh.keys.catch(() => {
       if (this.cache.get(merchantId) === fresh) this.cache.delete(merchantId);
     });
-    entry = fresh;
-    return entry.keys;
+    return fresh.keys;
   }
 
   private refreshAhead(merchantId: string, entry: CacheEntry, startedAt: number): void {

@@ -201,12 +201,8 @@ async function updateDuplicateFast(principal: Principal, customerId: string | nu
   const params = [principal.merchantId, principal.mode, fp, ...(customerId === null ? [] : [customerId])];
   const [existing] = await sql<{ id: string; retentionExtensionMonths: number }>(find.text, params, find.name);
   if (!existing) return null;
-  const sealed = await sealFields(
-    keyring,
-    'PaymentMethod',
-    { cardExpiry: JSON.stringify({ month: card.expMonth, year: card.expYear } satisfies Expiry), holderName: card.holderName ?? null },
-    { merchantId: principal.merchantId, id: existing.id },
-  );
+  const { cardExpiry, holderName } = cardColumns(card);
+  const sealed = await sealFields(keyring, 'PaymentMethod', { cardExpiry, holderName }, { merchantId: principal.merchantId, id: existing.id });
   const actor = actorOf(principal);
   const [row] = await sql<PaymentMethod>(
     UPDATE_DUPLICATE.text,
@@ -230,7 +226,7 @@ async function updateDuplicate(tx: Tx, principal: Principal, customerId: string 
   return tx.paymentMethod.update({
     where: pmKey(principal, existing.id),
     data: {
-      cardExpiry: JSON.stringify({ month: card.expMonth, year: card.expYear } satisfies Expiry),
+      cardExpiry: cardColumns(card).cardExpiry,
       holderName: card.holderName,
       retainUntil: retainUntil(card.expMonth, card.expYear, existing.retentionExtensionMonths),
     },
