@@ -23,7 +23,7 @@ import { createMerchant } from '../src/domain/merchants.js';
 import { createLogger } from '../src/logger.js';
 import { startRuntime } from '../src/runtime.js';
 import { startServerProcess, stopProcess } from './global-setup.js';
-import { querySql as sql, createTestDatabase, type TestDatabase } from './helpers/db.js';
+import { querySql as sql, withProcessDb, createTestDatabase, type TestDatabase } from './helpers/db.js';
 import { TEST_MASTER_KEYS } from './helpers/env.js';
 import { newMerchant, useDatabase } from './helpers/vault.js';
 
@@ -80,18 +80,6 @@ async function until401(url: string, apiKey: string, timeoutMs = 1_000): Promise
     expect(s).toBe(200);
     if (Date.now() - started > timeoutMs) throw new Error(`still ${s} after ${timeoutMs} ms`);
     await sleep(10);
-  }
-}
-
-/** Runs `fn` with the process-wide Db on `databaseUrl` (createMerchant and friends use it), then restores the shared one. */
-async function withDb<T>(databaseUrl: string, fn: () => Promise<T>): Promise<T> {
-  const other = createDb(databaseUrl, parseMasterKeys(TEST_MASTER_KEYS), { poolSize: 2 });
-  setDb(other);
-  try {
-    return await fn();
-  } finally {
-    setDb(shared());
-    await other.disconnect();
   }
 }
 
@@ -202,15 +190,15 @@ describe('a server of its own: caching observed, listener terminated', () => {
   }
 
   it('answers a cached key without looking it up', async () => {
-    const m = await withDb(database.url, () => createMerchant({ name: 'api-key cache: server' }));
-    const other = await withDb(database.url, () => createApiKey({ merchantId: m.merchantId, kind: 'SECRET', mode: 'TEST' }));
+    const m = await withProcessDb(database.url, () => createMerchant({ name: 'api-key cache: server' }));
+    const other = await withProcessDb(database.url, () => createApiKey({ merchantId: m.merchantId, kind: 'SECRET', mode: 'TEST' }));
     expect(await status(server.url, m.secretKey)).toBe(200);
     await expectCached(m.secretKey, other.key);
   });
 
   it('its listener terminated: requests still authenticate, the cache comes back, revocations are still honoured', async () => {
-    const m = await withDb(database.url, () => createMerchant({ name: 'api-key cache: reconnect' }));
-    const [a, b, c] = await withDb(database.url, () =>
+    const m = await withProcessDb(database.url, () => createMerchant({ name: 'api-key cache: reconnect' }));
+    const [a, b, c] = await withProcessDb(database.url, () =>
       Promise.all([0, 1, 2].map(() => createApiKey({ merchantId: m.merchantId, kind: 'SECRET', mode: 'TEST' }))),
     );
     expect(await status(server.url, m.secretKey)).toBe(200);

@@ -1,7 +1,9 @@
 // Throwaway databases on the test PostgreSQL server (TEST_PG_URL): each test gets its own, dropped afterwards.
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { ADMIN_PG_URL } from './env.js';
+import { parseMasterKeys } from '../../src/crypto/masterKeys.js';
+import { createDb, db, setDb, type Db } from '../../src/db/client.js';
+import { ADMIN_PG_URL, TEST_MASTER_KEYS } from './env.js';
 
 export interface TestDatabase {
   url: string;
@@ -38,5 +40,26 @@ export async function querySql<R extends pg.QueryResultRow>(databaseUrl: string,
     return (await client.query<R>(text, values)).rows;
   } finally {
     await client.end();
+  }
+}
+
+/**
+ * Runs `fn` with the process-wide Db opened on `databaseUrl` (domain functions such as createMerchant use
+ * it), then puts back whatever was set before.
+ */
+export async function withProcessDb<T>(databaseUrl: string, fn: () => Promise<T>): Promise<T> {
+  let previous: Db | undefined;
+  try {
+    previous = db();
+  } catch {
+    previous = undefined; // none set
+  }
+  const other = createDb(databaseUrl, parseMasterKeys(TEST_MASTER_KEYS), { poolSize: 2 });
+  setDb(other);
+  try {
+    return await fn();
+  } finally {
+    setDb(previous);
+    await other.disconnect();
   }
 }
