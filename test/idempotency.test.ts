@@ -79,7 +79,7 @@ describe('Idempotency-Key', () => {
     expect(other.status).toBe(409);
     expect(other.json.data).toBeUndefined();
     expect(other.json.errors[0]).toMatchObject({
-      message: 'Idempotency-Key was already used with a different operation or variables',
+      message: 'Idempotency-Key was already used with a different operation, variables or api key',
       extensions: { code: 'IDEMPOTENCY_CONFLICT' },
     });
     expect(other.json.errors[0].extensions.http).toBeUndefined();
