@@ -2,6 +2,8 @@ import { createHash, randomUUID } from 'node:crypto';
 import { describe, expect, inject, it } from 'vitest';
 import { AuditEventsDocument } from '../src/client/index.js';
 import { openField } from '../src/db/encryption.js';
+import { returnsCardData } from '../src/idempotency.js';
+import { schema } from '../src/schema/index.js';
 import { createApiKey } from '../src/domain/apiKeys.js';
 import { abandon, begin, complete, IDEMPOTENCY_STALE_MS, sweepIdempotencyKeys } from '../src/domain/idempotency.js';
 import type { Principal } from '../src/domain/principal.js';
@@ -305,6 +307,11 @@ async function vaultCard(m: TestMerchant, number: string, extra: Record<string, 
 }
 
 describe('Idempotency-Key never replays card data', () => {
+  it('the mutations whose result type can hold full card data are found by type (RevealedCard), not by a list of names', () => {
+    const mutations = Object.keys(schema.getMutationType()!.getFields());
+    expect(mutations.filter((name) => returnsCardData(schema, name))).toEqual(['revealCard']);
+  });
+
   for (const [shape, { query, variables }] of Object.entries(REVEAL_SHAPES)) {
     it(`revealCard through ${shape}, sent three times with one key: three audited reveals, nothing stored`, async () => {
       const m = await newMerchant();
@@ -387,13 +394,22 @@ describe('stored responses are destroyed with what they refer to', () => {
 
   it('deletePaymentMethod destroys the stored responses that refer to the payment method', async () => {
     const m = await newMerchant();
+    const customer = await send(m.secretKey, undefined, CREATE_CUSTOMER, { input: { name: 'Owner Olga' } });
+    const customerId = customer.json.data.createCustomer.customer.id;
     const key = randomUUID();
-    const vars = { input: { card: { number: uniqueVisa(), expMonth: 3, expYear: 2031 } } };
+    const vars = { input: { card: { number: uniqueVisa(), expMonth: 3, expYear: 2031 }, customerId } };
     const first = await send(m.secretKey, key, TOKENIZE, vars);
     const pm = first.json.data.tokenizeCard.paymentMethod.id;
-    // A response that holds the payment method without selecting its id refers to it all the same.
-    const update = await send(m.secretKey, randomUUID(), `mutation($id: ID!) { updatePaymentMethod(id: $id, input: {}) { ... on UpdatePaymentMethodSuccess { paymentMethod { card { last4 } } } } }`, { id: pm });
-    expect(update.json.data.updatePaymentMethod.paymentMethod.card.last4).toHaveLength(4);
+    // A response that holds the payment method although neither the request nor the response names its id
+    // refers to it all the same.
+    const listed = await send(
+      m.secretKey,
+      randomUUID(),
+      `mutation($id: ID!) { updateCustomer(id: $id, input: { description: "listed" }) { ... on UpdateCustomerSuccess { customer { paymentMethods { edges { node { card { last4 } } } } } } } }`,
+      { id: customerId },
+    );
+    expect(listed.json.data.updateCustomer.customer.paymentMethods.edges).toHaveLength(1);
+    expect(listed.text).not.toContain(pm);
     const unrelated = await send(m.secretKey, randomUUID(), CREATE_CUSTOMER, { input: { name: 'Unrelated' } });
     expect(unrelated.status).toBe(200);
     expect(await stored(m.merchantId)).toBe(3);
