@@ -15,7 +15,7 @@ ALTER TABLE "idempotency_keys" ADD COLUMN "refs" TEXT[] DEFAULT ARRAY[]::TEXT[];
 CREATE INDEX "idempotency_keys_refs_idx" ON "idempotency_keys" USING GIN ("refs");
 
 -- Deleting payment methods or customers, by any path (deletePaymentMethod, deleteCustomer and its cascade,
--- the retention purge, a merchant's deletion), deletes the stored responses that refer to them, in the same
+-- the retention purge, foreign-key cascades), deletes the stored responses that refer to them, in the same
 -- transaction (hand-added; Prisma cannot express triggers). Statement-level, so a purge batch of a
 -- thousand rows costs one indexed DELETE.
 CREATE FUNCTION "idempotency_keys_forget"() RETURNS trigger LANGUAGE plpgsql AS $$
