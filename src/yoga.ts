@@ -14,7 +14,7 @@ import { Forbidden } from './errors.js';
 import { graphqlLimits, useBodyLimit } from './limits.js';
 import { instrumentSchema, useMetrics } from './metrics.js';
 import type { RateLimiter } from './rateLimit.js';
-import { useIdempotency } from './idempotency.js';
+import { trackReferences, useIdempotency } from './idempotency.js';
 import { scrubText } from './logger.js';
 import { schema } from './schema/index.js';
 
@@ -48,7 +48,7 @@ mutation Tokenize {
 
 export function createVaultYoga({ log, ready, rateLimiter, introspection = true }: YogaOptions): YogaServerInstance<ServerContext, RequestContext> {
   return createYoga<ServerContext, RequestContext>({
-    schema: instrumentSchema(schema),
+    schema: trackReferences(instrumentSchema(schema)),
     maxRequestBodySize: false, // useBodyLimit, below
     batching: false,
     graphqlEndpoint: '/graphql',

@@ -26,7 +26,7 @@ import {
   type CardView,
 } from '../domain/paymentMethods.js';
 import { builder } from './builder.js';
-import { BillingInput, BillingType, idOf } from './common.js';
+import { BillingInput, BillingType, CARD_DATA, idOf } from './common.js';
 
 const CardBrandEnum = builder.enumType(CardBrand, { name: 'CardBrand', description: 'Detected from the number.' });
 export const CardTypeEnum = builder.enumType(CardType, { name: 'CardType' });
@@ -175,6 +175,7 @@ const UpdatePaymentMethodInput = builder.inputType('UpdatePaymentMethodInput', {
 
 const RevealedCardType = builder.objectRef<RevealedCard>('RevealedCard').implement({
   description: 'The full card. Never cache or log it.',
+  extensions: CARD_DATA,
   fields: (t) => ({
     number: t.exposeString('number'),
     expMonth: t.exposeInt('expMonth'),
