@@ -6,8 +6,9 @@ import type { Logger } from 'pino';
 import { GRAPHQL_LIMITS } from './config.js';
 
 // What a GraphQL document may cost, from well-kept plugins: graphql-armor refuses documents over the depth,
-// alias, cost, token and directive limits during validation, so before anything executes. Introspection and
-// "did you mean" suggestions (which leak the schema) are off in production unless VAULT_INTROSPECTION=true.
+// alias, cost, token and directive limits during validation, so before anything executes (HTTP 400,
+// GRAPHQL_VALIDATION_FAILED). Introspection is off in production unless VAULT_INTROSPECTION=true, and so are
+// "did you mean" suggestions (which leak the schema; removed in yoga.ts's error redaction).
 // Batching (off) is a yoga option, set in yoga.ts; the body-size limit (413) is `useBodyLimit` below.
 
 export interface LimitOptions {
@@ -16,16 +17,29 @@ export interface LimitOptions {
 }
 
 export function graphqlLimits({ log, introspection }: LimitOptions): Plugin[] {
-  const onReject = [(_ctx: unknown, error: Error) => log.warn({ reason: error.message }, 'document refused by GraphQL limits')];
+  // graphql-armor's own refusal is a bare `GraphQLError("Syntax Error: … limit of N exceeded")`: no code, and
+  // yoga answers it HTTP 200. Each limit answers instead with this one refusal: 400 GRAPHQL_VALIDATION_FAILED
+  // (the token limit too, although it is counted while parsing: the document is not malformed, it is too big).
+  const onReject = [
+    (_ctx: unknown, error: Error) => {
+      const message = error.message.replace(/^Syntax Error: /, '');
+      log.warn({ reason: message }, 'document refused by GraphQL limits');
+      throw createGraphQLError(message, { extensions: { code: 'GRAPHQL_VALIDATION_FAILED', http: { status: 400 } } });
+    },
+  ];
   return [
     EnvelopArmorPlugin({
       // Fragments count by what they select, not as levels of their own.
       maxDepth: { n: GRAPHQL_LIMITS.maxDepth, flattenFragments: true, onReject },
-      maxAliases: { n: GRAPHQL_LIMITS.maxAliases, onReject },
+      // Every alias counts: armor leaves `__typename` out by default, and 1,000 `a: __typename` are as many
+      // results to build and serialise as any other field.
+      maxAliases: { n: GRAPHQL_LIMITS.maxAliases, allowList: [], onReject },
       costLimit: { maxCost: GRAPHQL_LIMITS.maxCost, objectCost: 1, scalarCost: 1, depthCostFactor: 1, flattenFragments: true, onReject },
       maxTokens: { n: GRAPHQL_LIMITS.maxTokens, onReject },
       maxDirectives: { n: GRAPHQL_LIMITS.maxDirectives, onReject },
-      blockFieldSuggestion: { enabled: !introspection },
+      // Suggestions are removed from every error (not only validation's field suggestions, which is all
+      // armor's blocker sees) where errors are redacted: yoga.ts, useErrorRedaction.
+      blockFieldSuggestion: { enabled: false },
     }) as Plugin,
     ...(introspection ? [] : [useDisableIntrospection() as Plugin]),
     // Browsers send "simple" requests (GET, form posts) without a preflight; those must carry one of these
