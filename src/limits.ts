@@ -1,7 +1,10 @@
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
+import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit';
+import { Kind, validate, visit, type DocumentNode, type ValueNode } from 'graphql';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
 import { createGraphQLError, type Plugin } from 'graphql-yoga';
+import type { GraphQLError } from 'graphql';
 import type { Logger } from 'pino';
 import { GRAPHQL_LIMITS } from './config.js';
 
@@ -27,6 +30,7 @@ export function graphqlLimits({ log, introspection }: LimitOptions): Plugin[] {
       throw createGraphQLError(message, { extensions: { code: 'GRAPHQL_VALIDATION_FAILED', http: { status: 400 } } });
     },
   ];
+  const costLimit = { maxCost: GRAPHQL_LIMITS.maxCost, objectCost: 1, scalarCost: 1, depthCostFactor: 1, flattenFragments: true, onReject };
   return [
     EnvelopArmorPlugin({
       // Fragments count by what they select, not as levels of their own.
@@ -34,13 +38,14 @@ export function graphqlLimits({ log, introspection }: LimitOptions): Plugin[] {
       // Every alias counts: armor leaves `__typename` out by default, and 1,000 `a: __typename` are as many
       // results to build and serialise as any other field.
       maxAliases: { n: GRAPHQL_LIMITS.maxAliases, allowList: [], onReject },
-      costLimit: { maxCost: GRAPHQL_LIMITS.maxCost, objectCost: 1, scalarCost: 1, depthCostFactor: 1, flattenFragments: true, onReject },
+      costLimit,
       maxTokens: { n: GRAPHQL_LIMITS.maxTokens, onReject },
       maxDirectives: { n: GRAPHQL_LIMITS.maxDirectives, onReject },
       // Suggestions are removed from every error (not only validation's field suggestions, which is all
       // armor's blocker sees) where errors are redacted: yoga.ts, useErrorRedaction.
       blockFieldSuggestion: { enabled: false },
     }) as Plugin,
+    useVariablePageCost(costLimit),
     ...(introspection ? [] : [useDisableIntrospection() as Plugin]),
     // Browsers send "simple" requests (GET, form posts) without a preflight; those must carry one of these
     // headers, which a page on another origin cannot set without CORS allowing it.
@@ -89,6 +94,46 @@ export function useBodyLimit(limit: number): Plugin {
       // The rest of a refused body is never read: a kept-alive connection would stall behind it (the
       // client's next request then waits for the request timeout and a reset). Close it instead.
       if (response.status === 413) response.headers.set('connection', 'close');
+    },
+  };
+}
+
+/**
+ * The cost limit again, with the variables' page sizes. Validation sees no variables, so armor costs
+ * `paymentMethods(first: $n)` as a page of one: the generated client's documents (which all take `first` as
+ * a variable) would pass at any size. Before execution, a document whose `first`/`last` is a variable is
+ * costed once more with the variables' values written in; others (the hot path) skip this at once.
+ */
+function useVariablePageCost(costLimit: Parameters<typeof costLimitRule>[0]): Plugin {
+  const pagedByVariable = new WeakMap<DocumentNode, boolean>();
+  const rule = costLimitRule(costLimit);
+  return {
+    onExecute({ args, setResultAndStopExecution }) {
+      let paged = pagedByVariable.get(args.document);
+      if (paged === undefined) {
+        paged = false;
+        visit(args.document, {
+          Argument(node) {
+            if ((node.name.value === 'first' || node.name.value === 'last') && node.value.kind === Kind.VARIABLE) paged = true;
+          },
+        });
+        pagedByVariable.set(args.document, paged);
+      }
+      if (!paged) return;
+      const variables = (args.variableValues ?? {}) as Record<string, unknown>;
+      const withValues = visit(args.document, {
+        Argument(node) {
+          if ((node.name.value !== 'first' && node.name.value !== 'last') || node.value.kind !== Kind.VARIABLE) return undefined;
+          const value = variables[node.value.name.value];
+          const literal: ValueNode = Number.isInteger(value) ? { kind: Kind.INT, value: String(value) } : { kind: Kind.NULL };
+          return { ...node, value: literal };
+        },
+      });
+      try {
+        validate(args.schema, withValues, [rule]);
+      } catch (err) {
+        setResultAndStopExecution({ errors: [err as GraphQLError] });
+      }
     },
   };
 }

@@ -144,6 +144,23 @@ describe('GraphQL limit refusals: HTTP 400 with GRAPHQL_VALIDATION_FAILED, whate
     });
   }
 
+  it('costs pages sized by variables as it costs literal ones (the generated client pages by variables)', async () => {
+    const query = `query Nested($outer: Int, $inner: Int) {
+      customers(first: $outer) { edges { node { id paymentMethods(first: $inner) { edges { node { id fingerprint card { bin last4 } } } } } } }
+    }`;
+    const big = await post(inject('graphqlUrl'), { query, variables: { outer: 100, inner: 100 } }, { 'api-key': m.secretKey });
+    expect(big.status).toBe(400);
+    expectCodes(big, 'GRAPHQL_VALIDATION_FAILED');
+    expect(big.json.errors[0].message).toMatch(/cost/i);
+    expect(big.json.data).toBeUndefined();
+    // The same document with small pages (or none given) runs.
+    for (const variables of [{ outer: 10, inner: 10 }, {}]) {
+      const small = await post(inject('graphqlUrl'), { query, variables }, { 'api-key': m.secretKey });
+      expect(small.status, JSON.stringify(variables)).toBe(200);
+      expect(small.json.data.customers.edges).toEqual([]);
+    }
+  });
+
   it('counts __typename aliases', async () => {
     const within = await post(inject('graphqlUrl'), { query: aliasesOf(GRAPHQL_LIMITS.maxAliases, '__typename') }, { 'api-key': m.secretKey });
     expect(within.status).toBe(200);
