@@ -74,9 +74,9 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       setDb(undefined);
       await db.disconnect();
     });
-    // Not with the embedded database: PGlite's socket server hands a notification only to the connection that
-    // sent it, never to a listener (the cache's delivery probe would fail and retry forever).
-    if (opts.apiKeyCache && config.VAULT_API_KEY_CACHE_SECONDS > 0 && !embedded) {
+    // With the embedded database too: its session layer delivers NOTIFY to the connections that LISTEN
+    // (src/db/pgliteSessions.ts), including revocations committed by a CLI process.
+    if (opts.apiKeyCache && config.VAULT_API_KEY_CACHE_SECONDS > 0) {
       const cache = startApiKeyCache({ databaseUrl, pool: db.pool, ttlMs: config.VAULT_API_KEY_CACHE_SECONDS * 1000, log });
       setApiKeyCache(cache);
       // Runs before the database closes (stops run first to last).
