@@ -33,7 +33,7 @@ export async function assertOriginAllowed(request: Request, principal: Principal
   const origin = foreignOrigin(request);
   if (origin === undefined) return;
   if (!(await isOriginAllowed(principal.merchantId, origin))) {
-    throw new GraphQLError('This origin is not allowed for this merchant (npm run vault -- merchant allow-origin)', {
+    throw new GraphQLError('This origin is not allowed for this merchant (npx vault merchant allow-origin)', {
       extensions: { code: 'FORBIDDEN', http: { status: 403 } },
     });
   }
