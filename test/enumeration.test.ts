@@ -1,5 +1,9 @@
 import type { ChildProcess } from 'node:child_process';
 import { randomInt } from 'node:crypto';
+import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
   CreateCardTokenDocument,
@@ -8,9 +12,15 @@ import {
   createVaultClient,
   type VaultClient,
 } from '../src/client/index.js';
+import { fingerprint } from '../src/crypto/fingerprint.js';
+import { migrate } from '../src/db/migrate.js';
 import { createApiKey } from '../src/domain/apiKeys.js';
+import { upgradeFingerprintKeys } from '../src/domain/fingerprintKeys.js';
+import { tokenizeCard } from '../src/domain/paymentMethods.js';
+import type { Principal } from '../src/domain/principal.js';
 import { luhnValid } from '../src/validation/card.js';
 import { startServerProcess, stopProcess } from './global-setup.js';
+import { createTestDatabase, querySql } from './helpers/db.js';
 import { clientFor, newMerchant, success, uniqueVisa, useDatabase } from './helpers/vault.js';
 
 // Issue 11, item 2: a secret key without reveal permission could recover a stored card's number by
@@ -50,6 +60,71 @@ describe('fingerprint keys per mode', () => {
     const againLive = success(await tokenize(live, number), 'TokenizeCardSuccess');
     expect(againTest).toMatchObject({ duplicate: true, paymentMethod: { id: inTest.paymentMethod.id, fingerprint: inTest.paymentMethod.fingerprint } });
     expect(againLive).toMatchObject({ duplicate: true, paymentMethod: { id: inLive.paymentMethod.id, fingerprint: inLive.paymentMethod.fingerprint } });
+  });
+});
+
+describe('upgrade from one fingerprint key per merchant', () => {
+  it('the migration makes the existing key the LIVE key, in SQL alone', async () => {
+    const db = await createTestDatabase();
+    const dir = await mkdtemp(path.join(tmpdir(), 'vault-migrations-'));
+    try {
+      const all = fileURLToPath(new URL('../prisma/migrations', import.meta.url));
+      await cp(all, dir, { recursive: true });
+      await rm(path.join(dir, '20261130030000_fingerprint_modes_card_probes'), { recursive: true });
+      await migrate(db.url, { migrationsDir: dir });
+      await querySql(db.url, `INSERT INTO merchants (id, name) VALUES ('mer_old', 'Before the upgrade')`);
+      await querySql(
+        db.url,
+        `INSERT INTO data_keys (merchant_id, id, purpose, master_key_id, wrapped_key) VALUES
+           ('mer_old', 'dk_enc', 'ENCRYPTION', 'test1', 'w1'), ('mer_old', 'dk_fp', 'FINGERPRINT', 'test1', 'w2')`,
+      );
+      await migrate(db.url);
+      expect(await querySql(db.url, `SELECT id, purpose, mode, active FROM data_keys ORDER BY id`)).toEqual([
+        { id: 'dk_enc', purpose: 'ENCRYPTION', mode: null, active: true },
+        { id: 'dk_fp', purpose: 'FINGERPRINT', mode: 'LIVE', active: true },
+      ]);
+      // A fingerprint key without a mode, or an encryption key with one, is refused.
+      await expect(querySql(db.url, `INSERT INTO data_keys (merchant_id, id, purpose, mode, master_key_id, wrapped_key) VALUES ('mer_old', 'dk_2', 'ENCRYPTION', 'LIVE', 'test1', 'w')`)).rejects.toThrow(/check/);
+      await expect(querySql(db.url, `INSERT INTO data_keys (merchant_id, id, purpose, master_key_id, wrapped_key) VALUES ('mer_old', 'dk_3', 'FINGERPRINT', 'test1', 'w')`)).rejects.toThrow(/check/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+      await db.drop();
+    }
+  });
+
+  it('then the vault gives test mode a new key and re-fingerprints test cards, so cards vaulted before the upgrade still deduplicate in both modes', async () => {
+    const m = await newMerchant();
+    const liveKey = await createApiKey({ merchantId: m.merchantId, kind: 'SECRET', mode: 'LIVE' });
+    const { prisma, pool, keyring } = getDb();
+    const as = (mode: 'TEST' | 'LIVE'): Principal => ({ merchantId: m.merchantId, mode, keyId: `setup-${mode}`, kind: 'SECRET', allowReveal: false });
+    const [inTest, inLive] = [uniqueVisa(), uniqueVisa()];
+    const savedTest = await tokenizeCard(as('TEST'), { card: card(inTest) });
+    const savedLive = await tokenizeCard(as('LIVE'), { card: card(inLive) });
+
+    // What the vault looked like before: one key (now the LIVE one) fingerprinted both modes' cards.
+    const legacyKey = (await keyring.fingerprintKey(m.merchantId, 'LIVE')).reveal();
+    const legacy = fingerprint(legacyKey, inTest);
+    await prisma.paymentMethod.updateMany({ where: { merchantId: m.merchantId, id: savedTest.paymentMethod.id }, data: { fingerprint: legacy } });
+    await pool.query(`DELETE FROM data_keys WHERE merchant_id = $1 AND purpose = 'FINGERPRINT' AND mode = 'TEST'`, [m.merchantId]);
+    keyring.invalidate(m.merchantId);
+
+    const upgraded = await upgradeFingerprintKeys();
+    expect(upgraded.merchants).toBeGreaterThanOrEqual(1);
+    expect(upgraded.refingerprinted).toBeGreaterThanOrEqual(1);
+    expect(await upgradeFingerprintKeys()).toMatchObject({ merchants: 0 });
+    const testKey = (await keyring.fingerprintKey(m.merchantId, 'TEST')).reveal();
+    const row = await prisma.paymentMethod.findFirstOrThrow({ where: { merchantId: m.merchantId, id: savedTest.paymentMethod.id } });
+    expect(row.fingerprint).toBe(fingerprint(testKey, inTest));
+    expect(row.fingerprint).not.toBe(legacy);
+    const audit = await prisma.auditEvent.findFirstOrThrow({ where: { merchantId: m.merchantId, action: 'data_key.create' } });
+    expect(audit).toMatchObject({ mode: 'TEST', keyId: 'cli', outcome: 'success', detail: { purpose: 'FINGERPRINT', mode: 'TEST', refingerprinted: 1 } });
+
+    // Through the server (which never loaded this merchant's keys before): both cards are still duplicates.
+    expect(success(await tokenize(m.client, inTest), 'TokenizeCardSuccess')).toMatchObject({ duplicate: true, paymentMethod: { id: savedTest.paymentMethod.id } });
+    expect(success(await tokenize(clientFor(liveKey.key), inLive), 'TokenizeCardSuccess')).toMatchObject({
+      duplicate: true,
+      paymentMethod: { id: savedLive.paymentMethod.id, fingerprint: savedLive.paymentMethod.fingerprint },
+    });
   });
 });
 
