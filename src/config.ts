@@ -42,6 +42,20 @@ const envSchema = z.object({
    * through LISTEN/NOTIFY; the TTL only bounds a notification lost without the connection failing.
    */
   VAULT_API_KEY_CACHE_SECONDS: z.coerce.number().int().min(0).max(3600).default(60),
+  /**
+   * Enumeration limit (PCI DSS 3.5.1.1): an api key may tokenize at most this many distinct card numbers
+   * sharing one bin and last four within the window (more are refused with TOO_MANY_ATTEMPTS and audited as
+   * card.enumeration_suspected). Recovering a stored card from its visible bin and last four takes up to
+   * ~10^5 such numbers; a merchant sees two distinct cards with the same bin and last four rarely. 0: off.
+   */
+  VAULT_ENUMERATION_MAX_NUMBERS: z.coerce.number().int().min(0).max(1_000_000).default(20),
+  /**
+   * At most this many distinct stored cards an api key's tokenizations may hit as duplicates (the same card
+   * again for the same customer) within the window; the same card again and again counts once. 0: off.
+   */
+  VAULT_ENUMERATION_MAX_DUPLICATES: z.coerce.number().int().min(0).max(1_000_000).default(10_000),
+  /** How long a tokenized number counts toward the enumeration limits. */
+  VAULT_ENUMERATION_WINDOW_SECONDS: z.coerce.number().int().min(60).max(30 * 86_400).default(86_400),
   /** HTTP worker processes (node:cluster); default: one per core with DATABASE_URL, 1 with the embedded database. */
   VAULT_WORKERS: z.coerce.number().int().min(1).max(256).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

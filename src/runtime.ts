@@ -8,6 +8,7 @@ import { createDb, setDb, type Db } from './db/client.js';
 import { startEmbeddedPostgres } from './db/embedded.js';
 import { migrate } from './db/migrate.js';
 import { setApiKeyCache, startApiKeyCache } from './domain/apiKeyCache.js';
+import { upgradeFingerprintKeys } from './domain/fingerprintKeys.js';
 
 // Start-up shared by the server and the CLI: configuration, database (given or embedded), master keys,
 // migrations, and the process-wide Prisma client.
@@ -74,6 +75,11 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       setDb(undefined);
       await db.disconnect();
     });
+    if (opts.migrate) {
+      // The part of a migration SQL cannot do (it needs the master keys): see fingerprintKeys.ts.
+      const upgraded = await upgradeFingerprintKeys();
+      if (upgraded.merchants > 0) log.info(upgraded, 'test-mode fingerprint keys created');
+    }
     // With the embedded database too: its session layer delivers NOTIFY to the connections that LISTEN
     // (src/db/pgliteSessions.ts), including revocations committed by a CLI process.
     if (opts.apiKeyCache && config.VAULT_API_KEY_CACHE_SECONDS > 0) {

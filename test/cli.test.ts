@@ -181,8 +181,9 @@ describe('operator CLI', () => {
 
     const r = cli(['keys', 'rotate', '--json'], `${NEW_MASTER},${TEST_MASTER_KEYS}`);
     expect(r.status).toBe(0);
-    expect(JSON.parse(r.stdout)).toEqual({ rewrapped: 2, total: 2 });
-    expect(JSON.parse(cli(['keys', 'rotate', '--json'], `${NEW_MASTER},${TEST_MASTER_KEYS}`).stdout)).toEqual({ rewrapped: 0, total: 2 });
+    // The encryption key and a fingerprint key per mode.
+    expect(JSON.parse(r.stdout)).toEqual({ rewrapped: 3, total: 3 });
+    expect(JSON.parse(cli(['keys', 'rotate', '--json'], `${NEW_MASTER},${TEST_MASTER_KEYS}`).stdout)).toEqual({ rewrapped: 0, total: 3 });
 
     // Only the new master key is needed now; the old one alone no longer unwraps anything.
     const rotated = await useRing(NEW_MASTER);

@@ -55,7 +55,7 @@ export interface IdempotentRequest {
  */
 export async function requestFingerprint(principal: Principal, request: IdempotentRequest): Promise<string> {
   return digest(
-    principal.merchantId,
+    principal,
     'idempotency-request',
     canonicalJson({
       operationName: request.operationName,
@@ -133,13 +133,14 @@ export async function sweepIdempotencyKeys(now = new Date()): Promise<number> {
  * (requestFingerprint) rather than acting a second time.
  */
 function rowId(principal: Principal, key: string): Promise<string> {
-  return digest(principal.merchantId, 'idempotency-key', `${principal.mode}:${key}`);
+  return digest(principal, 'idempotency-key', `${principal.mode}:${key}`);
 }
 
-async function digest(merchantId: string, purpose: DigestPurpose, text: string): Promise<string> {
-  // The merchant's keys are already loaded for the request (context), so this is a cache lookup.
-  const keys = await db().keyring.merchantKeys(merchantId);
-  return keyedDigest(keys.fingerprint.key.reveal(), purpose, text);
+async function digest(principal: Principal, purpose: DigestPurpose, text: string): Promise<string> {
+  // The merchant's keys are already loaded for the request (context), so this is a cache lookup. The mode's
+  // own fingerprint key: never rotated, and test and live never share one.
+  const key = await db().keyring.fingerprintKey(principal.merchantId, principal.mode);
+  return keyedDigest(key.reveal(), purpose, text);
 }
 
 function isLive(row: IdempotencyKey, at: Date): boolean {

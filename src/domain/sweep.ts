@@ -1,4 +1,5 @@
 import { sweepCardTokens } from './cardTokens.js';
+import { sweepCardProbes } from './enumeration.js';
 import { sweepIdempotencyKeys } from './idempotency.js';
 import { purgeExpired } from './paymentMethods.js';
 
@@ -7,15 +8,17 @@ export interface SweepResult {
   destroyedTokenSecrets: number;
   deletedTokens: number;
   deletedIdempotencyKeys: number;
+  deletedCardProbes: number;
 }
 
 /**
  * Everything time destroys: payment methods past retention, card-token secrets past use or expiry,
- * idempotency keys past their 24 hours.
+ * idempotency keys past their 24 hours, enumeration counters past their window.
  */
 export async function sweep(now = new Date()): Promise<SweepResult> {
   const purgedPaymentMethods = await purgeExpired(now);
   const tokens = await sweepCardTokens(now);
   const deletedIdempotencyKeys = await sweepIdempotencyKeys(now);
-  return { purgedPaymentMethods, destroyedTokenSecrets: tokens.destroyed, deletedTokens: tokens.deleted, deletedIdempotencyKeys };
+  const deletedCardProbes = await sweepCardProbes(now);
+  return { purgedPaymentMethods, destroyedTokenSecrets: tokens.destroyed, deletedTokens: tokens.deleted, deletedIdempotencyKeys, deletedCardProbes };
 }

@@ -8,6 +8,7 @@ import {
   TokenAlreadyUsed,
   TokenExpired,
   TokenizationFailed,
+  TooManyAttempts,
   ValidationFailed,
 } from '../errors.js';
 import { networkTokenView } from '../domain/networkTokens.js';
@@ -228,7 +229,7 @@ builder.mutationFields((t) => ({
   tokenizeCard: t.field({
     type: TokenizeCardSuccess,
     description: 'Vaults a card and returns its payment method; the same card again returns the same one.',
-    errors: { types: [ValidationFailed, NotFound, TokenExpired, TokenAlreadyUsed, ConnectorUnavailable, TokenizationFailed] },
+    errors: { types: [ValidationFailed, NotFound, TokenExpired, TokenAlreadyUsed, ConnectorUnavailable, TokenizationFailed, TooManyAttempts] },
     args: { input: t.arg({ type: TokenizeCardInput, required: true }) },
     resolve: (_root, { input }, ctx) => tokenizeCard(ctx.principal, input),
   }),

@@ -1,5 +1,5 @@
 import { config } from '../config.js';
-import { Conflict, ConnectorUnavailable, NotFound, TokenAlreadyUsed, TokenExpired, ValidationFailed } from '../errors.js';
+import { Conflict, ConnectorUnavailable, NotFound, TokenAlreadyUsed, TokenExpired, TooManyAttempts, ValidationFailed } from '../errors.js';
 import { cancelPayment, capturePayment, createPayment, findPayment, paymentRedirectUrl } from '../domain/payments.js';
 import { findPaymentMethod, maskedCard } from '../domain/paymentMethods.js';
 import type { Payment } from '../generated/prisma/client.js';
@@ -119,7 +119,7 @@ builder.mutationFields((t) => ({
   createPayment: t.field({
     type: PaymentPayload('CreatePaymentSuccess'),
     description: 'Pays with a stored payment method, a card token or a card. A declined payment succeeds here, with status FAILED.',
-    errors: { types: [ValidationFailed, NotFound, TokenExpired, TokenAlreadyUsed, ConnectorUnavailable] },
+    errors: { types: [ValidationFailed, NotFound, TokenExpired, TokenAlreadyUsed, ConnectorUnavailable, TooManyAttempts] },
     args: { input: t.arg({ type: CreatePaymentInput, required: true }) },
     resolve: async (_root, { input }, ctx) => ({
       payment: await createPayment(ctx.principal, input, { baseUrl: publicBaseUrl(ctx.request) }),
