@@ -10,6 +10,7 @@ import { createRateLimiter } from './rateLimit.js';
 import { countMerchants, createMerchant } from './domain/merchants.js';
 import { sweep } from './domain/sweep.js';
 import { pendingMigrations } from './db/migrate.js';
+import { lingerUnreadBody } from './limits.js';
 import { createLogger } from './logger.js';
 import { startRuntime, type Runtime } from './runtime.js';
 import { createVaultYoga } from './yoga.js';
@@ -55,6 +56,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const server = createServer(timeouts, (req, res) => {
     // While draining, answer what arrives on open connections but close them afterwards.
     if (draining) res.shouldKeepAlive = false;
+    lingerUnreadBody(req, res);
     void yoga(req, res);
   });
   // Idle keep-alive sockets must not hold shutdown open; in-flight requests still finish.

@@ -5,13 +5,14 @@ import { createYoga, useReadinessCheck, type Plugin, type YogaServerInstance } f
 import type { Logger } from 'pino';
 import type { RequestContext } from './context.js';
 import { assertOriginAllowed, useMerchantCors } from './cors.js';
-import { useSandboxChallenge } from './connectors/sandboxChallenge.js';
-import { useNetworkTokenWebhooks } from './tokenServices/webhook.js';
+import { CHALLENGE_MAX_BODY_BYTES, useSandboxChallenge } from './connectors/sandboxChallenge.js';
+import { SANDBOX_CHALLENGE_PATH } from './connectors/sandbox.js';
+import { NETWORK_TOKEN_WEBHOOK_PATH, WEBHOOK_MAX_BODY_BYTES, useNetworkTokenWebhooks } from './tokenServices/webhook.js';
 import { authenticate } from './domain/apiKeys.js';
 import { db } from './db/client.js';
 import { GRAPHQL_LIMITS } from './config.js';
 import { Forbidden } from './errors.js';
-import { graphqlLimits, useBodyLimit } from './limits.js';
+import { graphqlLimits, useBodyLimit, type BodyLimits } from './limits.js';
 import { instrumentSchema, useMetrics } from './metrics.js';
 import type { RateLimiter } from './rateLimit.js';
 import { useIdempotency } from './idempotency.js';
@@ -29,6 +30,16 @@ export interface YogaOptions {
 }
 
 type ServerContext = Record<string, unknown>;
+
+/** Every route's largest request body; paths without a body of their own (health, metrics, 404s) get the fallback. */
+export const BODY_LIMITS: BodyLimits = {
+  routes: [
+    { path: '/graphql', limit: GRAPHQL_LIMITS.maxBodyBytes },
+    { path: SANDBOX_CHALLENGE_PATH, prefix: true, limit: CHALLENGE_MAX_BODY_BYTES },
+    { path: NETWORK_TOKEN_WEBHOOK_PATH, prefix: true, limit: WEBHOOK_MAX_BODY_BYTES },
+  ],
+  fallback: 4 * 1024,
+};
 
 const EXAMPLE_OPERATION = `# Fill in the "api-key" header below with a secret key (sk_test_…), then run.
 mutation Tokenize {
@@ -102,7 +113,7 @@ export function createVaultYoga({ log, ready, rateLimiter, introspection = true 
     cors: false,
     plugins: [
       useMetrics(),
-      useBodyLimit(GRAPHQL_LIMITS.maxBodyBytes),
+      useBodyLimit(BODY_LIMITS),
       ...graphqlLimits({ log, introspection }),
       useMerchantCors(),
       useReadinessCheck({ endpoint: '/readyz', check: ready }),
