@@ -6,6 +6,7 @@ import { parseConfig, type Config } from './config.js';
 import { generateMasterKeyString, parseMasterKeys, type MasterKeyRing } from './crypto/masterKeys.js';
 import { createDb, setDb, type Db } from './db/client.js';
 import { startEmbeddedPostgres } from './db/embedded.js';
+import { verifyMasterKeys } from './db/keyring.js';
 import { migrate } from './db/migrate.js';
 import { setApiKeyCache, startApiKeyCache } from './domain/apiKeyCache.js';
 
@@ -26,6 +27,8 @@ export interface RuntimeOptions {
   migrate: boolean;
   /** Serve the embedded database to other processes (the server); the CLI connects to that one if it runs. */
   serveEmbedded?: boolean;
+  /** Refuse to start unless every master key id that wraps data keys is configured and unwraps them (the server). */
+  verifyMasterKeys?: boolean;
   /** Cache authenticated api keys, evicted by NOTIFY (the HTTP server; not the CLI, whose commands are one-shot). */
   apiKeyCache?: boolean;
   config?: Config;
@@ -74,6 +77,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       setDb(undefined);
       await db.disconnect();
     });
+    if (opts.verifyMasterKeys) await verifyMasterKeys(db.sql, master);
     // Not with the embedded database: PGlite's socket server hands a notification only to the connection that
     // sent it, never to a listener (the cache's delivery probe would fail and retry forever).
     if (opts.apiKeyCache && config.VAULT_API_KEY_CACHE_SECONDS > 0 && !embedded) {

@@ -9,6 +9,7 @@ import { aggregateClusterMetrics, serveClusterMetrics } from './metrics.js';
 import { createRateLimiter } from './rateLimit.js';
 import { countMerchants, createMerchant } from './domain/merchants.js';
 import { sweep } from './domain/sweep.js';
+import { MasterKeyMismatch } from './db/keyring.js';
 import { pendingMigrations } from './db/migrate.js';
 import { lingerUnreadBody } from './limits.js';
 import { createLogger } from './logger.js';
@@ -26,7 +27,7 @@ export interface RunningServer {
 
 /** Starts the vault: runtime (database, keys, migrations), HTTP server, periodic purge. */
 export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
-  const runtime = await startRuntime({ config, log, migrate: true, serveEmbedded: true, apiKeyCache: true });
+  const runtime = await startRuntime({ config, log, migrate: true, serveEmbedded: true, apiKeyCache: true, verifyMasterKeys: true });
   const rateLimiter = createRateLimiter({
     points: config.VAULT_RATE_LIMIT,
     windowSeconds: config.VAULT_RATE_LIMIT_WINDOW_SECONDS,
@@ -177,7 +178,7 @@ function workerCount(config: Config): number {
  * workers gracefully (each drains its requests) before exiting.
  */
 async function runPrimary(config: Config, log: Logger, workers: number): Promise<void> {
-  const runtime = await startRuntime({ config, log, migrate: true, serveEmbedded: false });
+  const runtime = await startRuntime({ config, log, migrate: true, serveEmbedded: false, verifyMasterKeys: true });
   await runtime.stop();
   aggregateClusterMetrics();
   let stopping = false;
@@ -220,6 +221,7 @@ async function runPrimary(config: Config, log: Logger, workers: number): Promise
 if (import.meta.url === `file://${process.argv[1]}`) {
   main().catch((err: unknown) => {
     console.error(err instanceof Error ? err.message : err);
-    process.exit(1);
+    // EX_CONFIG, as for an invalid configuration: a master key missing or wrong is one.
+    process.exit(err instanceof MasterKeyMismatch ? 78 : 1);
   });
 }
