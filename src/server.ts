@@ -4,7 +4,7 @@ import { availableParallelism } from 'node:os';
 import { Server as NetServer } from 'node:net';
 import type { Logger } from 'pino';
 import { parseConfig, type Config } from './config.js';
-import { connectableUrl, setLocalUrl } from './localUrl.js';
+import { setListenAddress } from './localUrl.js';
 import { aggregateClusterMetrics, serveClusterMetrics } from './metrics.js';
 import { createRateLimiter } from './rateLimit.js';
 import { countMerchants, createMerchant } from './domain/merchants.js';
@@ -69,7 +69,10 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.PORT;
   const url = displayUrl(config.HOST, port);
-  setLocalUrl(connectableUrl(config.HOST, port));
+  setListenAddress(config.HOST, port);
+  if (!config.VAULT_PUBLIC_URL && config.NODE_ENV === 'production') {
+    log.warn({ url }, 'VAULT_PUBLIC_URL is not set: links the vault hands out (3-D Secure challenges) use its listen address');
+  }
 
   const sweep = config.VAULT_PURGE_INTERVAL_SECONDS > 0 ? startPurgeSweep(config.VAULT_PURGE_INTERVAL_SECONDS, log) : undefined;
 
