@@ -28,6 +28,9 @@ const envSchema = z.object({
   /** Requests per api key per window (0: no limit). */
   VAULT_RATE_LIMIT: z.coerce.number().int().min(0).default(200),
   VAULT_RATE_LIMIT_WINDOW_SECONDS: z.coerce.number().int().min(1).max(3600).default(1),
+  /** Failed authentications (unknown or revoked keys) per client address per window, then 429 (0: no limit). */
+  VAULT_AUTH_FAILURE_LIMIT: z.coerce.number().int().min(0).default(20),
+  VAULT_AUTH_FAILURE_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
   /** Shares rate-limit budgets between instances; absent: each process counts on its own. */
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
   /** Whole request (headers and body) must arrive within this; slow clients get 408. */

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { parseConfig, type Config } from './config.js';
 import { setListenAddress } from './localUrl.js';
 import { aggregateClusterMetrics, serveClusterMetrics } from './metrics.js';
-import { createRateLimiter } from './rateLimit.js';
+import { createAuthFailureLimiter, createRateLimiter } from './rateLimit.js';
 import { countMerchants, createMerchant } from './domain/merchants.js';
 import { sweep } from './domain/sweep.js';
 import { MasterKeyMismatch } from './db/keyring.js';
@@ -34,9 +34,16 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     redisUrl: config.REDIS_URL,
     log,
   });
+  const authFailures = createAuthFailureLimiter({
+    points: config.VAULT_AUTH_FAILURE_LIMIT,
+    windowSeconds: config.VAULT_AUTH_FAILURE_WINDOW_SECONDS,
+    redisUrl: config.REDIS_URL,
+    log,
+  });
   const yoga = createVaultYoga({
     log,
     rateLimiter,
+    authFailures,
     introspection: config.VAULT_INTROSPECTION ?? config.NODE_ENV !== 'production',
     ready: async () => {
       try {
@@ -92,6 +99,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         force.unref();
       });
       await rateLimiter.close();
+      await authFailures.close();
       await runtime.stop();
     })());
 

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import { PothosValidationError } from '@pothos/core';
 import { GraphQLError } from 'graphql';
 import { createYoga, useReadinessCheck, type Plugin, type YogaServerInstance } from 'graphql-yoga';
@@ -14,7 +15,7 @@ import { GRAPHQL_LIMITS } from './config.js';
 import { Forbidden } from './errors.js';
 import { graphqlLimits, useBodyLimit, type BodyLimits } from './limits.js';
 import { instrumentSchema, useMetrics } from './metrics.js';
-import type { RateLimiter } from './rateLimit.js';
+import type { AuthFailureLimiter, RateLimiter } from './rateLimit.js';
 import { useIdempotency } from './idempotency.js';
 import { scrubText } from './logger.js';
 import { schema } from './schema/index.js';
@@ -25,6 +26,8 @@ export interface YogaOptions {
   ready: () => Promise<boolean>;
   /** Default: no limit. */
   rateLimiter?: RateLimiter;
+  /** Failed authentications per client address; default: no limit. */
+  authFailures?: AuthFailureLimiter;
   /** Introspection and field suggestions; default true. */
   introspection?: boolean;
 }
@@ -57,7 +60,7 @@ mutation Tokenize {
 }
 `;
 
-export function createVaultYoga({ log, ready, rateLimiter, introspection = true }: YogaOptions): YogaServerInstance<ServerContext, RequestContext> {
+export function createVaultYoga({ log, ready, rateLimiter, authFailures, introspection = true }: YogaOptions): YogaServerInstance<ServerContext, RequestContext> {
   return createYoga<ServerContext, RequestContext>({
     schema: instrumentSchema(schema),
     maxRequestBodySize: false, // useBodyLimit, below
@@ -75,9 +78,9 @@ export function createVaultYoga({ log, ready, rateLimiter, introspection = true 
       // ASCII only: browsers refuse non-Latin-1 header values before sending anything.
       headers: JSON.stringify({ 'api-key': 'sk_test_paste_your_secret_key_here' }, null, 2),
     },
-    context: async ({ request }): Promise<RequestContext> => {
+    context: async ({ request, req }): Promise<RequestContext> => {
       const key = presentedKey(request.headers);
-      const principal = key ? await authenticate(key) : null;
+      const principal = key ? await (authFailures ? authFailures.guard(clientAddress(req), () => authenticate(key)) : authenticate(key)) : null;
       if (!principal) {
         throw new GraphQLError(key ? 'Unknown or revoked api key' : 'Missing api key: send it in the "api-key" header', {
           extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } },
@@ -132,6 +135,11 @@ function presentedKey(headers: Headers): string | undefined {
   const auth = headers.get('authorization');
   const match = auth ? /^Bearer\s+(\S+)\s*$/i.exec(auth) : null;
   return match?.[1];
+}
+
+/** The peer's address (not X-Forwarded-For, which any client can send). */
+function clientAddress(req: unknown): string {
+  return (req as IncomingMessage | undefined)?.socket?.remoteAddress ?? 'unknown';
 }
 
 const requestIds = new WeakMap<Request, string>();
