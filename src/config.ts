@@ -23,6 +23,16 @@ const envSchema = z.object({
   VAULT_FORWARD_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(15_000),
   /** forwardRequest: the largest upstream response body returned (larger ones fail with FORWARD_FAILED). */
   VAULT_FORWARD_MAX_RESPONSE_BYTES: z.coerce.number().int().min(1024).max(16 * 1024 * 1024).default(1024 * 1024),
+  /** GraphiQL at GET /graphql; default: on, except with NODE_ENV=production. */
+  VAULT_GRAPHIQL: bool.optional(),
+  /**
+   * /metrics on a listener of its own (VAULT_METRICS_HOST, default 127.0.0.1), off the public port. Without it,
+   * /metrics is on the public port outside production only; with VAULT_METRICS_TOKEN, wherever it is served,
+   * it needs `Authorization: Bearer <token>` (and with a token it stays on the public port in production too).
+   */
+  VAULT_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  VAULT_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  VAULT_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   /** GraphQL introspection; default: on, except with NODE_ENV=production. */
   VAULT_INTROSPECTION: bool.optional(),
   /** Requests per api key per window (0: no limit). */

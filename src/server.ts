@@ -5,7 +5,7 @@ import { Server as NetServer } from 'node:net';
 import type { Logger } from 'pino';
 import { parseConfig, type Config } from './config.js';
 import { setListenAddress } from './localUrl.js';
-import { aggregateClusterMetrics, serveClusterMetrics } from './metrics.js';
+import { aggregateClusterMetrics, metricsHandler, serveClusterMetrics, type MetricsAccess } from './metrics.js';
 import { createAuthFailureLimiter, createRateLimiter } from './rateLimit.js';
 import { countMerchants, createMerchant } from './domain/merchants.js';
 import { sweep } from './domain/sweep.js';
@@ -20,6 +20,8 @@ const SHUTDOWN_GRACE_MS = 1_000;
 
 export interface RunningServer {
   url: string;
+  /** The metrics listener's /metrics URL, when VAULT_METRICS_PORT is set. */
+  metricsUrl?: string;
   server: Server;
   runtime: Runtime;
   close(): Promise<void>;
@@ -34,6 +36,12 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     redisUrl: config.REDIS_URL,
     log,
   });
+  // /metrics tells anyone who can read it the vault's traffic and errors: in production it is off the public
+  // port unless a token guards it; a metrics listener (loopback by default) takes it off the public port anywhere.
+  const metricsAccess: MetricsAccess = {
+    public: config.VAULT_METRICS_TOKEN !== undefined || (config.VAULT_METRICS_PORT === undefined && config.NODE_ENV !== 'production'),
+    token: config.VAULT_METRICS_TOKEN,
+  };
   const authFailures = createAuthFailureLimiter({
     points: config.VAULT_AUTH_FAILURE_LIMIT,
     windowSeconds: config.VAULT_AUTH_FAILURE_WINDOW_SECONDS,
@@ -45,6 +53,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     rateLimiter,
     authFailures,
     introspection: config.VAULT_INTROSPECTION ?? config.NODE_ENV !== 'production',
+    graphiql: config.VAULT_GRAPHIQL ?? config.NODE_ENV !== 'production',
+    metrics: metricsAccess,
     ready: async () => {
       try {
         return (await pendingMigrations(runtime.databaseUrl)).length === 0;
@@ -81,6 +91,19 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     log.warn({ url }, 'VAULT_PUBLIC_URL is not set: links the vault hands out (3-D Secure challenges) use its listen address');
   }
 
+  let metricsServer: Server | undefined;
+  let metricsUrl: string | undefined;
+  if (config.VAULT_METRICS_PORT !== undefined) {
+    const listener = createServer(timeouts, metricsHandler(metricsAccess));
+    await new Promise<void>((resolve, reject) => {
+      listener.once('error', reject);
+      listener.listen(config.VAULT_METRICS_PORT, config.VAULT_METRICS_HOST, () => resolve());
+    });
+    metricsServer = listener;
+    const bound = listener.address();
+    metricsUrl = `${displayUrl(config.VAULT_METRICS_HOST, typeof bound === 'object' && bound ? bound.port : config.VAULT_METRICS_PORT)}/metrics`;
+  }
+
   const sweep = config.VAULT_PURGE_INTERVAL_SECONDS > 0 ? startPurgeSweep(config.VAULT_PURGE_INTERVAL_SECONDS, log) : undefined;
 
   let closing: Promise<void> | undefined;
@@ -88,6 +111,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     (closing ??= (async () => {
       if (sweep) clearInterval(sweep);
       draining = true;
+      metricsServer?.close();
+      metricsServer?.closeAllConnections();
       await new Promise<void>((resolve) => {
         // Stop accepting, but not through http.Server#close: that also drops every connection without an
         // active request at once, including ones accepted a moment ago whose request is still being read.
@@ -103,7 +128,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       await runtime.stop();
     })());
 
-  return { url, server, runtime, close };
+  return { url, metricsUrl, server, runtime, close };
 }
 
 function startPurgeSweep(seconds: number, log: Logger): NodeJS.Timeout {
@@ -133,7 +158,7 @@ async function main(): Promise<void> {
   if (cluster.isWorker) {
     serveClusterMetrics();
     const running = await startServer(config, log);
-    log.info({ url: `${running.url}/graphql`, worker: cluster.worker?.id }, 'worker listening');
+    log.info({ url: `${running.url}/graphql`, metrics: running.metricsUrl, worker: cluster.worker?.id }, 'worker listening');
     const stop = () =>
       void running.close().then(
         () => log.flush(() => process.exit(0)),
@@ -155,8 +180,8 @@ async function main(): Promise<void> {
         `  publishable key ${merchant.publishableKey}\n\n`,
     );
   }
-  log.info({ url: `${running.url}/graphql` }, 'vault listening');
-  process.stdout.write(`GraphiQL: ${running.url}/graphql\n`);
+  log.info({ url: `${running.url}/graphql`, metrics: running.metricsUrl }, 'vault listening');
+  process.stdout.write(endpointLines(config, running.url, running.metricsUrl));
 
   const shutdown = (signal: string) => {
     log.info({ signal }, 'shutting down: finishing in-flight requests');
@@ -170,6 +195,12 @@ async function main(): Promise<void> {
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
+}
+
+/** What start-up prints: where GraphQL (and GraphiQL, when on) and the metrics listener are. */
+function endpointLines(config: Config, url: string, metricsUrl?: string): string {
+  const graphiql = config.VAULT_GRAPHIQL ?? config.NODE_ENV !== 'production';
+  return `${graphiql ? 'GraphiQL' : 'GraphQL'}: ${url}/graphql\n${metricsUrl ? `Metrics: ${metricsUrl}\n` : ''}`;
 }
 
 /** The URL printed for people: the listen address as configured. */
@@ -209,7 +240,7 @@ async function runPrimary(config: Config, log: Logger, workers: number): Promise
   const port = await listening;
   const url = displayUrl(config.HOST, port);
   log.info({ url: `${url}/graphql`, workers }, 'vault listening');
-  process.stdout.write(`GraphiQL: ${url}/graphql\n`);
+  process.stdout.write(endpointLines(config, url));
 
   const shutdown = (signal: string) => {
     if (stopping) return;

@@ -14,7 +14,7 @@ import { db } from './db/client.js';
 import { GRAPHQL_LIMITS } from './config.js';
 import { Forbidden } from './errors.js';
 import { graphqlLimits, useBodyLimit, type BodyLimits } from './limits.js';
-import { instrumentSchema, useMetrics } from './metrics.js';
+import { instrumentSchema, useMetrics, type MetricsAccess } from './metrics.js';
 import type { AuthFailureLimiter, RateLimiter } from './rateLimit.js';
 import { useIdempotency } from './idempotency.js';
 import { scrubText } from './logger.js';
@@ -30,6 +30,10 @@ export interface YogaOptions {
   authFailures?: AuthFailureLimiter;
   /** Introspection and field suggestions; default true. */
   introspection?: boolean;
+  /** GraphiQL at GET /graphql; default true. */
+  graphiql?: boolean;
+  /** Default: /metrics open on this server. */
+  metrics?: MetricsAccess;
 }
 
 type ServerContext = Record<string, unknown>;
@@ -60,7 +64,7 @@ mutation Tokenize {
 }
 `;
 
-export function createVaultYoga({ log, ready, rateLimiter, authFailures, introspection = true }: YogaOptions): YogaServerInstance<ServerContext, RequestContext> {
+export function createVaultYoga({ log, ready, rateLimiter, authFailures, introspection = true, graphiql = true, metrics }: YogaOptions): YogaServerInstance<ServerContext, RequestContext> {
   return createYoga<ServerContext, RequestContext>({
     schema: instrumentSchema(schema),
     maxRequestBodySize: false, // useBodyLimit, below
@@ -72,7 +76,7 @@ export function createVaultYoga({ log, ready, rateLimiter, authFailures, introsp
     // Served from the package itself: no CDN scripts on a page where people paste secret keys. Loaded on the
     // first visit: the package holds GraphiQL's whole bundle (about 40 MB of a process's memory).
     renderGraphiQL: async (opts) => (await import('@graphql-yoga/render-graphiql')).renderGraphiQL(opts),
-    graphiql: {
+    graphiql: graphiql && {
       title: 'Vault',
       defaultQuery: EXAMPLE_OPERATION,
       // ASCII only: browsers refuse non-Latin-1 header values before sending anything.
@@ -115,7 +119,7 @@ export function createVaultYoga({ log, ready, rateLimiter, authFailures, introsp
     // Yoga's default CORS allows every origin; ours allows each merchant's own (src/cors.ts).
     cors: false,
     plugins: [
-      useMetrics(),
+      useMetrics(metrics),
       useBodyLimit(BODY_LIMITS),
       ...graphqlLimits({ log, introspection }),
       useMerchantCors(),

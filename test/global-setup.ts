@@ -85,7 +85,7 @@ export async function startServerProcess(
     }, 60_000);
     child.stdout!.on('data', (chunk: Buffer) => {
       buffered += chunk.toString();
-      const match = /GraphiQL: (http\S+)/.exec(buffered);
+      const match = /Graph(?:iQL|QL): (http\S+)/.exec(buffered); // GraphQL: when GraphiQL is off (production)
       if (match?.[1]) {
         clearTimeout(timer);
         resolve(match[1]);
