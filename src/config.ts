@@ -18,7 +18,12 @@ const envSchema = z.object({
   VAULT_DEMO_MERCHANT: bool.optional(),
   VAULT_PURGE_INTERVAL_SECONDS: z.coerce.number().int().min(0).default(60),
   VAULT_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
-  VAULT_PUBLIC_URL: z.url({ protocol: /^https?$/, error: 'must be an absolute http(s) URL' }).transform((u) => u.replace(/\/+$/, '')).optional(),
+  /** Where customers reach the vault (behind a proxy): the base of the links it hands out, such as 3-D Secure challenges. */
+  VAULT_PUBLIC_URL: z
+    .url({ protocol: /^https?$/, error: 'must be an absolute http(s) URL' })
+    .refine((u) => !/^[a-z]+:\/\/[^/?#]*@/i.test(u), 'must not contain credentials (they would be in every challenge link)')
+    .transform((u) => u.replace(/\/+$/, ''))
+    .optional(),
   /** forwardRequest: the whole upstream exchange, redirects and body included. */
   VAULT_FORWARD_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(15_000),
   /** forwardRequest: the largest upstream response body returned (larger ones fail with FORWARD_FAILED). */

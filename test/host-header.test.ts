@@ -1,5 +1,6 @@
 import { request as httpRequest } from 'node:http';
 import { describe, expect, inject, it } from 'vitest';
+import { parseConfig } from '../src/config.js';
 import { newMerchant, useDatabase } from './helpers/vault.js';
 
 // Nothing security-relevant is derived from the Host header, which the caller sets: not the challenge link
@@ -47,5 +48,13 @@ describe('a forged Host header', () => {
       expect(r.status, origin).toBe(403);
       expect(r.json.errors[0].extensions.code).toBe('FORBIDDEN');
     }
+  });
+});
+
+describe('VAULT_PUBLIC_URL', () => {
+  it('refuses credentials, which every challenge link would carry', () => {
+    expect(() => parseConfig({ VAULT_PUBLIC_URL: 'https://ops:hunter2-pass@vault.example' })).toThrow(/VAULT_PUBLIC_URL: must not contain credentials/);
+    expect(() => parseConfig({ VAULT_PUBLIC_URL: 'https://ops:hunter2-pass@vault.example' })).not.toThrow(/hunter2/);
+    expect(parseConfig({ VAULT_PUBLIC_URL: 'https://vault.example/' }).VAULT_PUBLIC_URL).toBe('https://vault.example');
   });
 });
