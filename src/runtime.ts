@@ -6,6 +6,7 @@ import { parseConfig, type Config } from './config.js';
 import { generateMasterKeyString, parseMasterKeys, type MasterKeyRing } from './crypto/masterKeys.js';
 import { createDb, setDb, type Db } from './db/client.js';
 import { startEmbeddedPostgres } from './db/embedded.js';
+import { verifyMasterKeys } from './db/keyring.js';
 import { migrate } from './db/migrate.js';
 import { setApiKeyCache, startApiKeyCache } from './domain/apiKeyCache.js';
 import { upgradeFingerprintKeys } from './domain/fingerprintKeys.js';
@@ -27,6 +28,8 @@ export interface RuntimeOptions {
   migrate: boolean;
   /** Serve the embedded database to other processes (the server); the CLI connects to that one if it runs. */
   serveEmbedded?: boolean;
+  /** Refuse to start unless every master key id that wraps data keys is configured and unwraps them (the server). */
+  verifyMasterKeys?: boolean;
   /** Cache authenticated api keys, evicted by NOTIFY (the HTTP server; not the CLI, whose commands are one-shot). */
   apiKeyCache?: boolean;
   config?: Config;
@@ -75,6 +78,8 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       setDb(undefined);
       await db.disconnect();
     });
+    // Before anything unwraps a data key: a wrong master key stops start-up here, named.
+    if (opts.verifyMasterKeys) await verifyMasterKeys(db.sql, master);
     if (opts.migrate) {
       // The part of a migration SQL cannot do (it needs the master keys): see fingerprintKeys.ts.
       const upgraded = await upgradeFingerprintKeys();

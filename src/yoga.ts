@@ -1,19 +1,21 @@
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import { PothosValidationError } from '@pothos/core';
 import { GraphQLError } from 'graphql';
 import { createYoga, useReadinessCheck, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import type { RequestContext } from './context.js';
 import { assertOriginAllowed, useMerchantCors } from './cors.js';
-import { useSandboxChallenge } from './connectors/sandboxChallenge.js';
-import { useNetworkTokenWebhooks } from './tokenServices/webhook.js';
+import { CHALLENGE_MAX_BODY_BYTES, useSandboxChallenge } from './connectors/sandboxChallenge.js';
+import { SANDBOX_CHALLENGE_PATH } from './connectors/sandbox.js';
+import { NETWORK_TOKEN_WEBHOOK_PATH, WEBHOOK_MAX_BODY_BYTES, useNetworkTokenWebhooks } from './tokenServices/webhook.js';
 import { authenticate } from './domain/apiKeys.js';
 import { db } from './db/client.js';
 import { GRAPHQL_LIMITS } from './config.js';
 import { Forbidden } from './errors.js';
-import { graphqlLimits, useBodyLimit } from './limits.js';
-import { instrumentSchema, useMetrics } from './metrics.js';
-import type { RateLimiter } from './rateLimit.js';
+import { graphqlLimits, useBodyLimit, type BodyLimits } from './limits.js';
+import { instrumentSchema, useMetrics, type MetricsAccess } from './metrics.js';
+import type { AuthFailureLimiter, RateLimiter } from './rateLimit.js';
 import { trackReferences, useIdempotency } from './idempotency.js';
 import { scrubText } from './logger.js';
 import { InvalidCursor, useCursorCheck } from './schema/cursors.js';
@@ -25,11 +27,27 @@ export interface YogaOptions {
   ready: () => Promise<boolean>;
   /** Default: no limit. */
   rateLimiter?: RateLimiter;
+  /** Failed authentications per client address; default: no limit. */
+  authFailures?: AuthFailureLimiter;
   /** Introspection and field suggestions; default true. */
   introspection?: boolean;
+  /** GraphiQL at GET /graphql; default true. */
+  graphiql?: boolean;
+  /** Default: /metrics open on this server. */
+  metrics?: MetricsAccess;
 }
 
 type ServerContext = Record<string, unknown>;
+
+/** Every route's largest request body; paths without a body of their own (health, metrics, 404s) get the fallback. */
+export const BODY_LIMITS: BodyLimits = {
+  routes: [
+    { path: '/graphql', limit: GRAPHQL_LIMITS.maxBodyBytes },
+    { path: SANDBOX_CHALLENGE_PATH, prefix: true, limit: CHALLENGE_MAX_BODY_BYTES },
+    { path: NETWORK_TOKEN_WEBHOOK_PATH, prefix: true, limit: WEBHOOK_MAX_BODY_BYTES },
+  ],
+  fallback: 4 * 1024,
+};
 
 const EXAMPLE_OPERATION = `# Fill in the "api-key" header below with a secret key (sk_test_…), then run.
 mutation Tokenize {
@@ -47,20 +65,21 @@ mutation Tokenize {
 }
 `;
 
-export function createVaultYoga({ log, ready, rateLimiter, introspection = true }: YogaOptions): YogaServerInstance<ServerContext, RequestContext> {
+export function createVaultYoga({ log, ready, rateLimiter, authFailures, introspection = true, graphiql = true, metrics }: YogaOptions): YogaServerInstance<ServerContext, RequestContext> {
   // One context per request, made once: authenticating is the first thing done with a GraphQL request.
   const contexts = new WeakMap<Request, Promise<RequestContext>>();
-  const contextOf = (request: Request): Promise<RequestContext> => {
+  const contextOf = (request: Request, req: unknown): Promise<RequestContext> => {
     let context = contexts.get(request);
     if (!context) {
-      context = buildContext(request);
+      context = buildContext(request, req);
       contexts.set(request, context);
     }
     return context;
   };
-  const buildContext = async (request: Request): Promise<RequestContext> => {
+  const buildContext = async (request: Request, req: unknown): Promise<RequestContext> => {
     const key = presentedKey(request.headers);
-    const principal = key ? await authenticate(key) : null;
+    // Unknown keys are throttled per client address (authFailures), before any lookup once over the limit.
+    const principal = key ? await (authFailures ? authFailures.guard(clientAddress(req), () => authenticate(key)) : authenticate(key)) : null;
     if (!principal) {
       throw new GraphQLError(key ? 'Unknown or revoked api key' : 'Missing api key: send it in the "api-key" header', {
         extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } },
@@ -87,14 +106,14 @@ export function createVaultYoga({ log, ready, rateLimiter, introspection = true 
     // Served from the package itself: no CDN scripts on a page where people paste secret keys. Loaded on the
     // first visit: the package holds GraphiQL's whole bundle (about 40 MB of a process's memory).
     renderGraphiQL: async (opts) => (await import('@graphql-yoga/render-graphiql')).renderGraphiQL(opts),
-    graphiql: {
+    graphiql: graphiql && {
       title: 'Vault',
       defaultQuery: EXAMPLE_OPERATION,
       // ASCII only: browsers refuse non-Latin-1 header values before sending anything.
       headers: JSON.stringify({ 'api-key': 'sk_test_paste_your_secret_key_here' }, null, 2),
     },
     // Built (the key checked) before the body is even read: useAuthenticationFirst, below.
-    context: ({ request }) => contextOf(request),
+    context: ({ request, req }) => contextOf(request, req),
     maskedErrors: {
       maskError(error, message) {
         const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
@@ -118,8 +137,8 @@ export function createVaultYoga({ log, ready, rateLimiter, introspection = true 
     // Yoga's default CORS allows every origin; ours allows each merchant's own (src/cors.ts).
     cors: false,
     plugins: [
-      useMetrics(),
-      useBodyLimit(GRAPHQL_LIMITS.maxBodyBytes),
+      useMetrics(metrics),
+      useBodyLimit(BODY_LIMITS),
       ...graphqlLimits({ log, introspection }),
       // After the CSRF check (in graphqlLimits), which refuses simple browser requests with 403.
       useAuthenticationFirst(contextOf),
@@ -142,6 +161,11 @@ function presentedKey(headers: Headers): string | undefined {
   const auth = headers.get('authorization');
   const match = auth ? /^Bearer\s+(\S+)\s*$/i.exec(auth) : null;
   return match?.[1];
+}
+
+/** The peer's address (not X-Forwarded-For, which any client can send). */
+function clientAddress(req: unknown): string {
+  return (req as IncomingMessage | undefined)?.socket?.remoteAddress ?? 'unknown';
 }
 
 const requestIds = new WeakMap<Request, string>();
@@ -173,10 +197,10 @@ export function redactErrorMessage(message: string): string {
  * rate limit) is built here once and reused by the `context` factory. Routes that are not GraphQL
  * (health, GraphiQL's page, preflights, webhooks, the challenge page) answer in `onRequest`, before this.
  */
-function useAuthenticationFirst(contextOf: (request: Request) => Promise<RequestContext>): Plugin {
+function useAuthenticationFirst(contextOf: (request: Request, req: unknown) => Promise<RequestContext>): Plugin {
   return {
-    onRequestParse({ request }) {
-      return contextOf(request).then(() => undefined);
+    onRequestParse({ request, serverContext }) {
+      return contextOf(request, (serverContext as { req?: unknown } | undefined)?.req).then(() => undefined);
     },
   };
 }

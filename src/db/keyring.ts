@@ -2,7 +2,7 @@ import { newId } from '../ids.js';
 import { generateDataKey, unwrapDataKey, wrapDataKey } from '../crypto/dataKeys.js';
 import type { MasterKeyRing } from '../crypto/masterKeys.js';
 import { Secret } from '../crypto/secret.js';
-import type { DataKey, Mode, Prisma } from '../generated/prisma/client.js';
+import type { DataKey, DataKeyPurpose, Mode, Prisma } from '../generated/prisma/client.js';
 
 interface UsableKey {
   id: string;
@@ -148,5 +148,40 @@ export class Keyring {
       throw new Error(`Merchant ${merchantId} has no active data keys`);
     }
     return { encryption, fingerprint, byId };
+  }
+}
+
+/** A master key that data keys were wrapped under is missing from VAULT_MASTER_KEYS, or does not unwrap them. */
+export class MasterKeyMismatch extends Error {
+  override name = 'MasterKeyMismatch';
+}
+
+/**
+ * Proves the master key ring opens the database's data keys: for each master key id that wraps a data key,
+ * one of them is unwrapped. A missing or wrong master key would otherwise let the server start and report
+ * ready while every request needing a merchant's keys fails. Messages name the master key id, never material.
+ */
+export async function verifyMasterKeys(
+  sql: <R extends Record<string, unknown>>(text: string, params: unknown[]) => Promise<R[]>,
+  master: MasterKeyRing,
+): Promise<void> {
+  const rows = await sql<{ merchant_id: string; id: string; purpose: DataKeyPurpose; master_key_id: string; wrapped_key: string }>(
+    `SELECT DISTINCT ON (master_key_id) merchant_id, id, purpose, master_key_id, wrapped_key
+       FROM data_keys ORDER BY master_key_id, created_at DESC, id`,
+    [],
+  );
+  for (const row of rows) {
+    if (!master.get(row.master_key_id)) {
+      throw new MasterKeyMismatch(
+        `Master key "${row.master_key_id}" wraps data keys in the database but is not in VAULT_MASTER_KEYS (configured: ${master.ids.join(', ')}); add it back, as a retired key if another is active`,
+      );
+    }
+    try {
+      unwrapDataKey(master, { merchantId: row.merchant_id, dataKeyId: row.id, purpose: row.purpose }, { masterKeyId: row.master_key_id, wrappedKey: row.wrapped_key }).fill(0);
+    } catch {
+      throw new MasterKeyMismatch(
+        `Master key "${row.master_key_id}" in VAULT_MASTER_KEYS does not unwrap the data keys wrapped under it (data key ${row.id}): wrong key for this id`,
+      );
+    }
   }
 }
