@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startServerProcess, stopProcess } from './global-setup.js';
+import { newMerchant, useDatabase } from './helpers/vault.js';
 
 // Every route reads its body under a byte limit, enforced while reading: an unauthenticated client posting
 // 32 MB (with a Content-Length, or chunked without one) gets 413 and the server's memory does not grow by
@@ -13,17 +14,22 @@ const BODY_BYTES = 32 * MB;
 const CHUNK = Buffer.alloc(256 * 1024, 'a');
 
 const ROUTES: Array<{ name: string; path: string; headers: Record<string, string>; status?: number[] }> = [
-  { name: 'graphql', path: '/graphql', headers: { 'content-type': 'application/json', 'api-key': 'sk_test_x' } },
+  // A valid key: the body is read, and refused at the limit (the key is set in beforeAll).
+  { name: 'graphql', path: '/graphql', headers: { 'content-type': 'application/json' } },
+  // An unknown key: refused before the body is read (401) or by its declared length (413).
+  { name: 'graphql, unknown key', path: '/graphql', headers: { 'content-type': 'application/json', 'api-key': 'sk_test_x' }, status: [401, 413] },
   { name: 'sandbox challenge', path: '/sandbox/challenge/pay_0000000000000000000000', headers: { 'content-type': 'application/x-www-form-urlencoded' } },
   { name: 'network-token webhook', path: '/webhooks/network-tokens/sandbox', headers: { 'content-type': 'application/json' } },
   // No handler reads it: a chunked body is not read at all (404), a declared one is refused by its length.
   { name: 'unknown path', path: '/nothing-here', headers: { 'content-type': 'application/octet-stream' }, status: [413, 404] },
 ];
 
+useDatabase();
 let server: { url: string; child: ChildProcess };
 beforeAll(async () => {
   const started = await startServerProcess(inject('databaseUrl'), inject('serverLog'), { VAULT_RATE_LIMIT: '0' });
   server = { ...started, url: new URL(started.url).origin };
+  ROUTES[0]!.headers['api-key'] = (await newMerchant()).secretKey;
 });
 afterAll(async () => {
   if (server) await stopProcess(server.child);
