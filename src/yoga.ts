@@ -15,6 +15,7 @@ import { graphqlLimits, useBodyLimit } from './limits.js';
 import { instrumentSchema, useMetrics } from './metrics.js';
 import type { RateLimiter } from './rateLimit.js';
 import { useIdempotency } from './idempotency.js';
+import { containsPan } from './card/pan.js';
 import { scrubText } from './logger.js';
 import { schema } from './schema/index.js';
 
@@ -125,9 +126,17 @@ function presentedKey(headers: Headers): string | undefined {
 
 const requestIds = new WeakMap<Request, string>();
 
-function requestIdOf(request: Request): string {
+/**
+ * The caller's x-request-id when it is a short token that holds no card number (it is logged, audited and
+ * returned by auditEvents); a fresh one otherwise. A fresh UUID is redrawn in the rare case its digit groups
+ * pass for a card number, so no request id ever looks like one.
+ */
+export function requestIdOf(request: Request): string {
   const given = request.headers.get('x-request-id');
-  return given && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();
+  if (given && /^[\w.-]{1,64}$/.test(given) && !containsPan(given)) return given;
+  let id = randomUUID();
+  while (containsPan(id)) id = randomUUID();
+  return id;
 }
 
 /**

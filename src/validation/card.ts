@@ -183,19 +183,3 @@ function listOr(values: readonly number[]): string {
   const head = values.slice(0, -1);
   return head.length ? `${head.join(', ')} or ${values.at(-1)}` : String(values[0]);
 }
-
-// A digit run (single spaces or dashes allowed between digits), wherever it stands: `ORDER-4111…` too.
-const DIGIT_RUN = /(?<!\d)\d(?:[ -]?\d){11,18}(?!\d)/g;
-
-/**
- * Whether free text holds a card number: a 12-19 digit run that passes Luhn and falls in a known card
- * brand's range. Fields stored in the clear refuse such text, so a card pasted into the wrong field never
- * lands unencrypted (a random 16-digit reference number passes this one time in a hundred or so).
- */
-export function containsCardNumber(text: string): boolean {
-  for (const m of text.matchAll(DIGIT_RUN)) {
-    const digits = m[0].replace(/\D/g, '');
-    if (luhnValid(digits) && detectBrand(digits) !== 'UNKNOWN') return true;
-  }
-  return false;
-}

@@ -10,7 +10,8 @@
 // - Expiry: a bad month and CARD_EXPIRED are reported on `expMonth`, a bad year on `expYear`.
 
 import { z } from 'zod';
-import { bin, checkCardNumber, containsCardNumber, cvcLengths, last4 } from './card.js';
+import { containsCardNumber } from '../card/pan.js';
+import { bin, checkCardNumber, cvcLengths, last4 } from './card.js';
 import { isCountryCode } from './countries.js';
 import { isCurrencyCode } from './currencies.js';
 import { expiryIssues, fullExpYear } from './expiry.js';
