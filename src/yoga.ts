@@ -15,7 +15,7 @@ import { graphqlLimits, useBodyLimit } from './limits.js';
 import { instrumentSchema, useMetrics } from './metrics.js';
 import type { RateLimiter } from './rateLimit.js';
 import { useIdempotency } from './idempotency.js';
-import { containsPan } from './card/pan.js';
+import { containsCardNumber } from './card/pan.js';
 import { scrubText } from './logger.js';
 import { schema } from './schema/index.js';
 
@@ -127,15 +127,16 @@ function presentedKey(headers: Headers): string | undefined {
 const requestIds = new WeakMap<Request, string>();
 
 /**
- * The caller's x-request-id when it is a short token that holds no card number (it is logged, audited and
- * returned by auditEvents); a fresh one otherwise. A fresh UUID is redrawn in the rare case its digit groups
+ * The caller's x-request-id when it is a short token that holds no card number in a card range (it is
+ * logged, audited and returned by auditEvents); a fresh one otherwise. Card ranges only: a request id that
+ * ends in a millisecond timestamp passes Luhn one time in ten. A fresh UUID is redrawn in the rare case its digit groups
  * pass for a card number, so no request id ever looks like one.
  */
 export function requestIdOf(request: Request): string {
   const given = request.headers.get('x-request-id');
-  if (given && /^[\w.-]{1,64}$/.test(given) && !containsPan(given)) return given;
+  if (given && /^[\w.-]{1,64}$/.test(given) && !containsCardNumber(given)) return given;
   let id = randomUUID();
-  while (containsPan(id)) id = randomUUID();
+  while (containsCardNumber(id)) id = randomUUID();
   return id;
 }
 

@@ -7,7 +7,8 @@ import { brandLengths, detectBrand } from '../validation/card.js';
 // found. A digit sequence is digits with at most MAX_GAP separator characters between neighbours. Digits and
 // separators are recognised after NFKC (fullwidth ４, mathematical 𝟒, ideographic spaces) and separators are
 // those people and programs put between digit groups: spaces of every kind, tabs, dots, slashes, underscores,
-// hyphens and dashes (and NUL, which is what UTF-16 read as bytes puts between digits).
+// hyphens and dashes (and NUL, which is what UTF-16 read as bytes puts between digits). JSON and URL escapes
+// (\u0034, \t, %20) count as the characters they encode.
 //
 // One left-to-right pass: each digit is the end of at most 8 windows (lengths 12-19) and each window's Luhn
 // sum is read from prefix sums in O(1), so finding and masking are linear in the text whatever it holds.
@@ -76,48 +77,89 @@ export function normalizePanText(text: string): string {
   return gap ? `${out} ` : out;
 }
 
-/** One digit sequence: its digits, and where each digit's character starts and ends in the text. */
+/**
+ * One digit sequence: its digits, and where each digit's character starts and ends in the text. `starts` and
+ * `ends` are views into buffers reused for the next sequence: copy what must outlive the callback.
+ */
 export interface DigitSequence {
   digits: string;
-  starts: readonly number[];
-  ends: readonly number[];
+  starts: Int32Array;
+  ends: Int32Array;
 }
 
-/** Calls `visit` with every digit sequence of at least `minDigits` digits, left to right. */
+/** Calls `visit` with every digit sequence of at least `minDigits` digits, left to right; `false` stops. */
 export function forEachDigitSequence(text: string, minDigits: number, visit: (seq: DigitSequence) => boolean | void): void {
-  let digits = '';
-  let starts: number[] = [];
-  let ends: number[] = [];
+  // Digits are collected in growable typed arrays (a string grown a character at a time, or arrays of
+  // boxed positions, cost more in garbage than the scan itself on a long run).
+  let codes = new Uint8Array(64);
+  let starts = new Int32Array(64);
+  let ends = new Int32Array(64);
+  let count = 0;
   let gap = 0;
   let stop = false;
   const flush = () => {
-    if (digits.length >= minDigits && visit({ digits, starts, ends }) === false) stop = true;
-    if (digits.length > 0) {
-      digits = '';
-      starts = [];
-      ends = [];
+    if (count >= minDigits) {
+      const digits = latin1.decode(codes.subarray(0, count));
+      if (visit({ digits, starts: starts.subarray(0, count), ends: ends.subarray(0, count) }) === false) stop = true;
     }
+    count = 0;
     gap = 0;
   };
   for (let i = 0; i < text.length && !stop; ) {
-    const cp = text.codePointAt(i)!;
-    const width = cp > 0xffff ? 2 : 1;
+    let cp = text.codePointAt(i)!;
+    let width = cp > 0xffff ? 2 : 1;
+    if (cp === 92 /* \ */ || cp === 37 /* % */) [cp, width] = escaped(text, i, cp, width);
     const c = classify(cp);
     if (c >= 0) {
       if (gap > MAX_GAP) flush();
       if (stop) break;
-      digits += String.fromCharCode(48 + c);
-      starts.push(i);
-      ends.push(i + width);
+      if (count === codes.length) {
+        codes = grow(codes, new Uint8Array(count * 2));
+        starts = grow(starts, new Int32Array(count * 2));
+        ends = grow(ends, new Int32Array(count * 2));
+      }
+      codes[count] = 48 + c;
+      starts[count] = i;
+      ends[count] = i + width;
+      count++;
       gap = 0;
     } else if (c === SEPARATOR) {
-      if (digits.length > 0) gap++;
-    } else if (digits.length > 0) {
+      if (count > 0) gap++;
+    } else if (count > 0) {
       flush();
     }
     i += width;
   }
   if (!stop) flush();
+}
+
+const latin1 = new TextDecoder('latin1');
+
+function grow<T extends Uint8Array | Int32Array>(from: T, to: T): T {
+  to.set(from);
+  return to;
+}
+
+const JSON_ESCAPES: Record<string, number> = { t: 9, n: 10, r: 13, b: 8, f: 12, '/': 47, '\\': 92, '"': 34 };
+const HEX = /^[0-9a-fA-F]+$/;
+
+/**
+ * The character an escape at `i` stands for, and how many characters it takes: JSON's \t, \/, \u0034 and
+ * URL's %34 are read as what they encode, so `\u0034\u0032…` in a JSON log line or an upstream's answer, and
+ * digits separated by `\t` or `%20`, are numbers like any other. Anything else is the character itself.
+ */
+function escaped(text: string, i: number, cp: number, width: number): [number, number] {
+  if (cp === 37) {
+    const hex = text.slice(i + 1, i + 3);
+    return hex.length === 2 && HEX.test(hex) && parseInt(hex, 16) < 128 ? [parseInt(hex, 16), 3] : [cp, width];
+  }
+  const next = text[i + 1];
+  if (next === 'u') {
+    const hex = text.slice(i + 2, i + 6);
+    return hex.length === 4 && HEX.test(hex) ? [parseInt(hex, 16), 6] : [cp, width];
+  }
+  const simple = next === undefined ? undefined : JSON_ESCAPES[next];
+  return simple === undefined ? [cp, width] : [simple, 2];
 }
 
 /**

@@ -32,6 +32,8 @@ export interface AuditEntry {
   detail?: Record<string, string | number | boolean | null>;
 }
 
+const CARD_RANGES = { cardRangesOnly: true };
+
 export const GENESIS_HASH = '0'.repeat(64);
 
 export function actorOf(principal: Principal): AuditActor {
@@ -59,9 +61,9 @@ export async function appendAudit(client: Tx | Prisma, actor: AuditActor, entry:
   // Ids and request ids are validated where they come in (src/ids.ts, yoga's requestIdOf); this is the last
   // line: the table is append-only, so a card number written here could never be removed.
   const detail =
-    entry.detail === undefined ? null : JSON.stringify(Object.fromEntries(Object.entries(entry.detail).map(([k, v]) => [k, typeof v === 'string' ? maskPans(v) : v])));
-  const entityId = entry.entityId == null ? null : maskPans(entry.entityId);
-  const requestId = maskPans(actor.requestId);
+    entry.detail === undefined ? null : JSON.stringify(Object.fromEntries(Object.entries(entry.detail).map(([k, v]) => [k, typeof v === 'string' ? maskPans(v, CARD_RANGES) : v])));
+  const entityId = entry.entityId == null ? null : maskPans(entry.entityId, CARD_RANGES);
+  const requestId = maskPans(actor.requestId, CARD_RANGES);
   const rows = await client.$queryRaw<AppendedEvent[]>`
     SELECT id, seq, prev_hash AS "prevHash", hash FROM audit_append(
       ${actor.merchantId}, ${actor.mode}::"Mode", ${newId('aud')}, ${entry.action}, ${entry.entityType}, ${entityId},

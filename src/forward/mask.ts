@@ -2,8 +2,9 @@ import { forEachDigitSequence, panSpans, truncated } from '../card/pan.js';
 
 // Masks card data in what an upstream answers to forwardRequest before it reaches the caller:
 // - the exact values the vault sent (card number, network token, CVC, cryptogram), however the upstream
-//   wrote them back: formatted or fullwidth, as UTF-16 read byte-wise, in base64 (either alphabet, any
-//   alignment), hex, %-encoding or JSON \u escapes, and the CVC wherever it stands alone, whatever the field;
+//   wrote them back: formatted or fullwidth, as UTF-16 read byte-wise, %-encoded or as JSON \u escapes (the
+//   PAN detector's digit sequences read all of these), in base64 (either alphabet, any alignment) or hex,
+//   and the CVC wherever it stands alone, whatever the field;
 // - any other number that could be a card (the PAN detector with card ranges, so ids and timestamps survive);
 // - CVC-named fields.
 // Every finder is one linear scan and the reply is rebuilt once, so a hostile reply costs time in proportion
@@ -37,7 +38,7 @@ export function maskCardData(text: string, secrets: readonly string[] = []): str
       if (cvcs.includes(digits)) spans.push({ start: starts[0]!, end: ends.at(-1)!, opaque: false });
     });
   }
-  for (const needle of [...numbers.flatMap(encodings), ...cvcs.flatMap(escapes), ...others.flatMap(textEncodings)]) {
+  for (const needle of [...numbers.flatMap(encodings), ...others.flatMap(textEncodings)]) {
     for (let at = text.indexOf(needle); at >= 0; at = text.indexOf(needle, at + needle.length)) {
       spans.push({ start: at, end: at + needle.length, opaque: true });
     }
@@ -49,7 +50,10 @@ export function maskCardData(text: string, secrets: readonly string[] = []): str
   return rebuild(text, spans);
 }
 
-/** The number as an upstream may have re-encoded it: base64 (both alphabets, each alignment), hex, %XX, \uXXXX. */
+/**
+ * The number as an upstream may have re-encoded it beyond what the digit sequences read (those decode JSON and
+ * URL escapes): base64 in both alphabets, at each alignment, and hex.
+ */
 function encodings(number: string): string[] {
   const out = new Set<string>();
   // Base64 writes 3 bytes as 4 characters; wherever the number starts, one of these runs appears whole.
@@ -60,13 +64,8 @@ function encodings(number: string): string[] {
     out.add(b64.replace(/\+/g, '-').replace(/\//g, '_'));
   }
   out.add(Buffer.from(number, 'latin1').toString('hex'));
-  return [...out, ...escapes(number)];
-}
-
-/** Per-character escapes that leave no digit of the value in the clear: %34%32…, \u0034\u0032…. */
-function escapes(value: string): string[] {
-  const hex = [...value].map((c) => c.charCodeAt(0).toString(16).padStart(2, '0'));
-  return unique([hex.map((h) => `%${h}`).join(''), hex.map((h) => `%${h}`).join('').toUpperCase(), hex.map((h) => `\\u00${h}`).join(''), hex.map((h) => `\\u00${h.toUpperCase()}`).join('')]);
+  out.add(Buffer.from(number, 'latin1').toString('hex').toUpperCase());
+  return [...out];
 }
 
 /** A non-numeric secret (a cryptogram) as written, JSON-escaped, form-encoded and in base64. */
@@ -108,5 +107,5 @@ function masked(stretch: string, opaque: boolean): string {
   forEachDigitSequence(stretch, 1, (seq) => {
     digits += seq.digits;
   });
-  return digits.length >= 12 ? truncated({ start: 0, end: 0, digits }) : '*'.repeat(Math.max(3, digits.length));
+  return digits.length >= 12 ? truncated({ start: 0, end: 0, digits }) : '***';
 }
