@@ -15,9 +15,9 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import pg from 'pg';
 import { aadFor, open, seal } from '../src/crypto/aead.js';
 import { unwrapDataKey } from '../src/crypto/dataKeys.js';
-import { fingerprint } from '../src/crypto/fingerprint.js';
+import { fingerprint, probeTags } from '../src/crypto/fingerprint.js';
 import { parseMasterKeys } from '../src/crypto/masterKeys.js';
-import { AUTHENTICATE, FIND_PAYMENT_METHOD, INSERT_NEW_CARD } from '../src/db/hotStatements.js';
+import { AUTHENTICATE, FIND_PAYMENT_METHOD, INSERT_NEW_CARD, PROBE_CARD_WITHOUT_CUSTOMER } from '../src/db/hotStatements.js';
 import { retainUntil } from '../src/domain/retention.js';
 import { newId } from '../src/ids.js';
 import { bin, checkCardNumber, last4 } from '../src/validation/card.js';
@@ -80,7 +80,7 @@ if (level === 'L0') {
   const merchantKeys = (merchantId: string) => {
     let entry = keys.get(merchantId);
     if (!entry) {
-      entry = pool.query('SELECT id, purpose, master_key_id, wrapped_key, active FROM data_keys WHERE merchant_id = $1 ORDER BY created_at', [merchantId]).then(({ rows }) => {
+      entry = pool.query('SELECT id, purpose, mode, master_key_id, wrapped_key, active FROM data_keys WHERE merchant_id = $1 ORDER BY created_at', [merchantId]).then(({ rows }) => {
         const byId = new Map<string, Buffer>();
         let encId = '';
         let fp: Buffer = Buffer.alloc(0);
@@ -88,7 +88,8 @@ if (level === 'L0') {
           const key = unwrapDataKey(master, { merchantId, dataKeyId: r.id, purpose: r.purpose }, { masterKeyId: r.master_key_id, wrappedKey: r.wrapped_key });
           if (r.purpose === 'ENCRYPTION') byId.set(r.id, key);
           if (r.active && r.purpose === 'ENCRYPTION') encId = r.id;
-          if (r.active && r.purpose === 'FINGERPRINT') fp = key;
+          // The bench's keys are test-mode keys.
+          if (r.active && r.purpose === 'FINGERPRINT' && r.mode === 'TEST') fp = key;
         }
         return { encId, enc: byId.get(encId)!, fp, byId };
       });
@@ -118,11 +119,21 @@ if (level === 'L0') {
     const k = await merchantKeys(m);
     const id = newId('pm');
     const sealed = (field: string, value: string) => seal(k.enc, k.encId, value, aadFor(m, 'PaymentMethod', field, id));
+    const fp = fingerprint(k.fp, checked.digits);
+    // The product's enumeration check (src/domain/enumeration.ts) with its default thresholds.
+    const byBin = probeTags(k.fp, ['bin-last4', principal.id, bin(checked.digits), last4(checked.digits)], checked.digits);
+    const byHit = probeTags(k.fp, ['duplicates', principal.id], checked.digits);
+    const now = new Date();
+    await pool.query({
+      name: PROBE_CARD_WITHOUT_CUSTOMER.name,
+      text: PROBE_CARD_WITHOUT_CUSTOMER.text,
+      values: [m, principal.mode, fp, byBin.group, byBin.member, byHit.group, byHit.member, principal.id, now, new Date(now.getTime() + 86_400_000), 20, 10_000],
+    });
     const { rows } = await pool.query({
       name: INSERT_NEW_CARD.name,
       text: INSERT_NEW_CARD.text,
       values: [
-        m, id, principal.mode, null, fingerprint(k.fp, checked.digits),
+        m, id, principal.mode, null, fp,
         sealed('cardNumber', checked.digits),
         sealed('cardExpiry', JSON.stringify({ month: input.card.expMonth, year: input.card.expYear })),
         input.card.holderName ? sealed('holderName', input.card.holderName) : null, null,

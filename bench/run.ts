@@ -320,7 +320,7 @@ async function startProduct(workers: number, profile = false): Promise<{ child: 
       VAULT_RATE_LIMIT: '0',
       VAULT_PURGE_INTERVAL_SECONDS: '0',
     },
-    /GraphiQL: http:\/\/[^:]+:(\d+)\//,
+    /Graph(?:iQL|QL): http:\/\/[^:]+:(\d+)\//,
     path.join(ROOT, 'bench', 'results', 'server.log'),
   );
   return { child, url: `http://127.0.0.1:${port}/graphql` };

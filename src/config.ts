@@ -18,16 +18,34 @@ const envSchema = z.object({
   VAULT_DEMO_MERCHANT: bool.optional(),
   VAULT_PURGE_INTERVAL_SECONDS: z.coerce.number().int().min(0).default(60),
   VAULT_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
-  VAULT_PUBLIC_URL: z.url({ protocol: /^https?$/, error: 'must be an absolute http(s) URL' }).transform((u) => u.replace(/\/+$/, '')).optional(),
+  /** Where customers reach the vault (behind a proxy): the base of the links it hands out, such as 3-D Secure challenges. */
+  VAULT_PUBLIC_URL: z
+    .url({ protocol: /^https?$/, error: 'must be an absolute http(s) URL' })
+    .refine((u) => !/^[a-z]+:\/\/[^/?#]*@/i.test(u), 'must not contain credentials (they would be in every challenge link)')
+    .transform((u) => u.replace(/\/+$/, ''))
+    .optional(),
   /** forwardRequest: the whole upstream exchange, redirects and body included. */
   VAULT_FORWARD_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(15_000),
   /** forwardRequest: the largest upstream response body returned (larger ones fail with FORWARD_FAILED). */
   VAULT_FORWARD_MAX_RESPONSE_BYTES: z.coerce.number().int().min(1024).max(16 * 1024 * 1024).default(1024 * 1024),
+  /** GraphiQL at GET /graphql; default: on, except with NODE_ENV=production. */
+  VAULT_GRAPHIQL: bool.optional(),
+  /**
+   * /metrics on a listener of its own (VAULT_METRICS_HOST, default 127.0.0.1), off the public port. Without it,
+   * /metrics is on the public port outside production only; with VAULT_METRICS_TOKEN, wherever it is served,
+   * it needs `Authorization: Bearer <token>` (and with a token it stays on the public port in production too).
+   */
+  VAULT_METRICS_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  VAULT_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  VAULT_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   /** GraphQL introspection; default: on, except with NODE_ENV=production. */
   VAULT_INTROSPECTION: bool.optional(),
   /** Requests per api key per window (0: no limit). */
   VAULT_RATE_LIMIT: z.coerce.number().int().min(0).default(200),
   VAULT_RATE_LIMIT_WINDOW_SECONDS: z.coerce.number().int().min(1).max(3600).default(1),
+  /** Failed authentications (unknown or revoked keys) per client address per window, then 429 (0: no limit). */
+  VAULT_AUTH_FAILURE_LIMIT: z.coerce.number().int().min(0).default(20),
+  VAULT_AUTH_FAILURE_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
   /** Shares rate-limit budgets between instances; absent: each process counts on its own. */
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
   /** Whole request (headers and body) must arrive within this; slow clients get 408. */
@@ -42,6 +60,20 @@ const envSchema = z.object({
    * through LISTEN/NOTIFY; the TTL only bounds a notification lost without the connection failing.
    */
   VAULT_API_KEY_CACHE_SECONDS: z.coerce.number().int().min(0).max(3600).default(60),
+  /**
+   * Enumeration limit (PCI DSS 3.5.1.1): an api key may tokenize at most this many distinct card numbers
+   * sharing one bin and last four within the window (more are refused with TOO_MANY_ATTEMPTS and audited as
+   * card.enumeration_suspected). Recovering a stored card from its visible bin and last four takes up to
+   * ~10^5 such numbers; a merchant sees two distinct cards with the same bin and last four rarely. 0: off.
+   */
+  VAULT_ENUMERATION_MAX_NUMBERS: z.coerce.number().int().min(0).max(1_000_000).default(20),
+  /**
+   * At most this many distinct stored cards an api key's tokenizations may hit as duplicates (the same card
+   * again for the same customer) within the window; the same card again and again counts once. 0: off.
+   */
+  VAULT_ENUMERATION_MAX_DUPLICATES: z.coerce.number().int().min(0).max(1_000_000).default(10_000),
+  /** How long a tokenized number counts toward the enumeration limits. */
+  VAULT_ENUMERATION_WINDOW_SECONDS: z.coerce.number().int().min(60).max(30 * 86_400).default(86_400),
   /** HTTP worker processes (node:cluster); default: one per core with DATABASE_URL, 1 with the embedded database. */
   VAULT_WORKERS: z.coerce.number().int().min(1).max(256).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -1,10 +1,13 @@
 import type { YogaInitialContext } from 'graphql-yoga';
 import type { Principal } from './domain/principal.js';
+import type { References } from './idempotency.js';
 
 export interface RequestContext {
   /** Set for every operation that reaches execution: a request without a valid key is refused earlier. */
   principal: Principal;
   requestId: string;
+  /** While a mutation with an Idempotency-Key executes: the payment methods and customers its response refers to. */
+  references?: References;
 }
 
 export type Context = YogaInitialContext & RequestContext;

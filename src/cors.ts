@@ -1,8 +1,8 @@
 import { GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import { config } from './config.js';
 import type { Principal } from './domain/principal.js';
 import { isOriginAllowed, isOriginKnown } from './domain/origins.js';
+import { isOwnOrigin } from './localUrl.js';
 
 // CORS per merchant. A preflight carries no api key, so it is answered for origins on any merchant's
 // allow-list; the real request is then checked against the calling key's own merchant, before anything
@@ -18,14 +18,14 @@ const EXPOSE_HEADERS = 'x-request-id, idempotent-replayed, retry-after';
 
 const allowedRequests = new WeakMap<Request, string>();
 
-/** The Origin header when it names another origin than the vault's own (as reached, or VAULT_PUBLIC_URL). */
+/**
+ * The Origin header when it names another origin than the vault's own (VAULT_PUBLIC_URL, or its listen
+ * address). Not the origin the request says it reached: that comes from the Host header, which the caller sets,
+ * so a page on evil.example sending `Host: evil.example` would pass as same-origin.
+ */
 function foreignOrigin(request: Request): string | undefined {
   const origin = request.headers.get('origin');
-  const publicUrl = config().VAULT_PUBLIC_URL;
-  if (origin === null || origin === new URL(request.url).origin || (publicUrl && origin === new URL(publicUrl).origin)) {
-    return undefined;
-  }
-  return origin;
+  return origin === null || isOwnOrigin(origin) ? undefined : origin;
 }
 
 /** Called once the api key is resolved: a cross-origin request must come from its merchant's origins. */
@@ -33,7 +33,7 @@ export async function assertOriginAllowed(request: Request, principal: Principal
   const origin = foreignOrigin(request);
   if (origin === undefined) return;
   if (!(await isOriginAllowed(principal.merchantId, origin))) {
-    throw new GraphQLError('This origin is not allowed for this merchant (npm run vault -- merchant allow-origin)', {
+    throw new GraphQLError('This origin is not allowed for this merchant (npx vault merchant allow-origin)', {
       extensions: { code: 'FORBIDDEN', http: { status: 403 } },
     });
   }

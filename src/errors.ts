@@ -17,7 +17,8 @@ export type ErrorCode =
   | 'IDEMPOTENCY_CONFLICT'
   | 'CONNECTOR_UNAVAILABLE'
   | 'TOKENIZATION_FAILED'
-  | 'FORWARD_FAILED';
+  | 'FORWARD_FAILED'
+  | 'TOO_MANY_ATTEMPTS';
 
 export interface FieldError {
   path: string[];
@@ -108,6 +109,23 @@ export class ConnectorUnavailable extends VaultError {
 export class TokenizationFailed extends VaultError {
   override name = 'TokenizationFailed';
   readonly code = 'TOKENIZATION_FAILED' as const;
+}
+
+/**
+ * The api key tokenized too many distinct card numbers that share a bin and last four, or hit too many
+ * stored cards, within the enumeration window: what recovering a stored card's number looks like. Nothing
+ * was stored or paid; the refusal is audited (`card.enumeration_suspected`).
+ */
+export class TooManyAttempts extends VaultError {
+  override name = 'TooManyAttempts';
+  readonly code = 'TOO_MANY_ATTEMPTS' as const;
+  constructor(readonly signal: 'BIN_LAST4' | 'DUPLICATES') {
+    super(
+      signal === 'BIN_LAST4'
+        ? 'Refused: this api key tokenized too many different card numbers with the same first six and last four digits recently (possible enumeration)'
+        : 'Refused: this api key matched too many different stored cards recently (possible enumeration)',
+    );
+  }
 }
 
 /** forwardRequest reached no answer: the host could not be reached, timed out, or answered too much. */

@@ -1,4 +1,6 @@
 import cluster from 'node:cluster';
+import { timingSafeEqual, createHash } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { getOperationAST, GraphQLObjectType, Kind, type GraphQLSchema } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
@@ -6,7 +8,8 @@ import type { RequestContext } from './context.js';
 import { db } from './db/client.js';
 import { VaultError } from './errors.js';
 
-// Prometheus metrics (prom-client) at GET /metrics: requests and latency per GraphQL operation (its first
+// Prometheus metrics (prom-client) at GET /metrics (on the public port outside production, or on a listener
+// of its own, or behind a bearer token: see MetricsAccess and VAULT_METRICS_* in config.ts): requests and latency per GraphQL operation (its first
 // root field, so cardinality is bounded by the schema), errors by code (GraphQL errors' extensions.code and
 // the domain errors mutations return as data), the database pool, and Node's process metrics. With
 // VAULT_WORKERS > 1 a worker asks the primary, which aggregates every worker's registry.
@@ -84,7 +87,36 @@ function operationOf(document: Parameters<typeof getOperationAST>[0], operationN
   return first?.kind === Kind.FIELD ? first.name.value : 'unknown';
 }
 
-export function useMetrics(): Plugin<RequestContext> {
+/** Who may read /metrics: on the public port or not, and with which bearer token if any. */
+export interface MetricsAccess {
+  /** Served on the public port (GraphQL's); otherwise only on a listener of its own (metricsHandler). */
+  public: boolean;
+  token?: string;
+}
+
+const digest = (s: string) => createHash('sha256').update(s).digest();
+
+function authorized(access: MetricsAccess, authorization: string | null | undefined): boolean {
+  if (!access.token) return true;
+  const given = /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? '')?.[1] ?? '';
+  // Digests first: equal lengths for timingSafeEqual, and no early exit that times the token's length.
+  return timingSafeEqual(digest(given), digest(access.token));
+}
+
+/** The request handler of the metrics listener: GET /metrics, nothing else. */
+export function metricsHandler(access: MetricsAccess): (req: IncomingMessage, res: ServerResponse) => void {
+  return (req, res) => {
+    const path = (req.url ?? '').split('?')[0];
+    if (req.method !== 'GET' || path !== '/metrics') return void res.writeHead(404).end();
+    if (!authorized(access, req.headers.authorization)) return void res.writeHead(401, { 'www-authenticate': 'Bearer' }).end();
+    metricsText().then(
+      (body) => res.writeHead(200, { 'content-type': registry.contentType, 'cache-control': 'no-store' }).end(body),
+      () => res.writeHead(500).end(),
+    );
+  };
+}
+
+export function useMetrics(access: MetricsAccess = { public: true }): Plugin<RequestContext> {
   return {
     onExecute({ args }) {
       const started = performance.now();
@@ -106,7 +138,10 @@ export function useMetrics(): Plugin<RequestContext> {
     },
     // Synchronous unless it is /metrics: an async hook makes every request's pipeline wait a turn for it.
     onRequest({ url, request, endResponse, fetchAPI }) {
-      if (url.pathname !== '/metrics' || request.method !== 'GET') return;
+      if (!access.public || url.pathname !== '/metrics' || request.method !== 'GET') return;
+      if (!authorized(access, request.headers.get('authorization'))) {
+        return endResponse(new fetchAPI.Response(null, { status: 401, headers: { 'www-authenticate': 'Bearer' } }));
+      }
       return metricsText().then((body) => endResponse(new fetchAPI.Response(body, { headers: { 'content-type': registry.contentType } })));
     },
   };

@@ -6,8 +6,10 @@ import { parseConfig, type Config } from './config.js';
 import { generateMasterKeyString, parseMasterKeys, type MasterKeyRing } from './crypto/masterKeys.js';
 import { createDb, setDb, type Db } from './db/client.js';
 import { startEmbeddedPostgres } from './db/embedded.js';
+import { verifyMasterKeys } from './db/keyring.js';
 import { migrate } from './db/migrate.js';
 import { setApiKeyCache, startApiKeyCache } from './domain/apiKeyCache.js';
+import { upgradeFingerprintKeys } from './domain/fingerprintKeys.js';
 
 // Start-up shared by the server and the CLI: configuration, database (given or embedded), master keys,
 // migrations, and the process-wide Prisma client.
@@ -26,6 +28,8 @@ export interface RuntimeOptions {
   migrate: boolean;
   /** Serve the embedded database to other processes (the server); the CLI connects to that one if it runs. */
   serveEmbedded?: boolean;
+  /** Refuse to start unless every master key id that wraps data keys is configured and unwraps them (the server). */
+  verifyMasterKeys?: boolean;
   /** Cache authenticated api keys, evicted by NOTIFY (the HTTP server; not the CLI, whose commands are one-shot). */
   apiKeyCache?: boolean;
   config?: Config;
@@ -74,9 +78,16 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
       setDb(undefined);
       await db.disconnect();
     });
-    // Not with the embedded database: PGlite's socket server hands a notification only to the connection that
-    // sent it, never to a listener (the cache's delivery probe would fail and retry forever).
-    if (opts.apiKeyCache && config.VAULT_API_KEY_CACHE_SECONDS > 0 && !embedded) {
+    // Before anything unwraps a data key: a wrong master key stops start-up here, named.
+    if (opts.verifyMasterKeys) await verifyMasterKeys(db.sql, master);
+    if (opts.migrate) {
+      // The part of a migration SQL cannot do (it needs the master keys): see fingerprintKeys.ts.
+      const upgraded = await upgradeFingerprintKeys();
+      if (upgraded.merchants > 0) log.info(upgraded, 'test-mode fingerprint keys created');
+    }
+    // With the embedded database too: its session layer delivers NOTIFY to the connections that LISTEN
+    // (src/db/pgliteSessions.ts), including revocations committed by a CLI process.
+    if (opts.apiKeyCache && config.VAULT_API_KEY_CACHE_SECONDS > 0) {
       const cache = startApiKeyCache({ databaseUrl, pool: db.pool, ttlMs: config.VAULT_API_KEY_CACHE_SECONDS * 1000, log });
       setApiKeyCache(cache);
       // Runs before the database closes (stops run first to last).

@@ -4,12 +4,14 @@ import { availableParallelism } from 'node:os';
 import { Server as NetServer } from 'node:net';
 import type { Logger } from 'pino';
 import { parseConfig, type Config } from './config.js';
-import { connectableUrl, setLocalUrl } from './localUrl.js';
-import { aggregateClusterMetrics, serveClusterMetrics } from './metrics.js';
-import { createRateLimiter } from './rateLimit.js';
+import { setListenAddress } from './localUrl.js';
+import { aggregateClusterMetrics, metricsHandler, serveClusterMetrics, type MetricsAccess } from './metrics.js';
+import { createAuthFailureLimiter, createRateLimiter } from './rateLimit.js';
 import { countMerchants, createMerchant } from './domain/merchants.js';
 import { sweep } from './domain/sweep.js';
+import { MasterKeyMismatch } from './db/keyring.js';
 import { pendingMigrations } from './db/migrate.js';
+import { lingerUnreadBody } from './limits.js';
 import { createLogger } from './logger.js';
 import { startRuntime, type Runtime } from './runtime.js';
 import { createVaultYoga } from './yoga.js';
@@ -18,6 +20,8 @@ const SHUTDOWN_GRACE_MS = 1_000;
 
 export interface RunningServer {
   url: string;
+  /** The metrics listener's /metrics URL, when VAULT_METRICS_PORT is set. */
+  metricsUrl?: string;
   server: Server;
   runtime: Runtime;
   close(): Promise<void>;
@@ -25,17 +29,32 @@ export interface RunningServer {
 
 /** Starts the vault: runtime (database, keys, migrations), HTTP server, periodic purge. */
 export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
-  const runtime = await startRuntime({ config, log, migrate: true, serveEmbedded: true, apiKeyCache: true });
+  const runtime = await startRuntime({ config, log, migrate: true, serveEmbedded: true, apiKeyCache: true, verifyMasterKeys: true });
   const rateLimiter = createRateLimiter({
     points: config.VAULT_RATE_LIMIT,
     windowSeconds: config.VAULT_RATE_LIMIT_WINDOW_SECONDS,
     redisUrl: config.REDIS_URL,
     log,
   });
+  // /metrics tells anyone who can read it the vault's traffic and errors: in production it is off the public
+  // port unless a token guards it; a metrics listener (loopback by default) takes it off the public port anywhere.
+  const metricsAccess: MetricsAccess = {
+    public: config.VAULT_METRICS_TOKEN !== undefined || (config.VAULT_METRICS_PORT === undefined && config.NODE_ENV !== 'production'),
+    token: config.VAULT_METRICS_TOKEN,
+  };
+  const authFailures = createAuthFailureLimiter({
+    points: config.VAULT_AUTH_FAILURE_LIMIT,
+    windowSeconds: config.VAULT_AUTH_FAILURE_WINDOW_SECONDS,
+    redisUrl: config.REDIS_URL,
+    log,
+  });
   const yoga = createVaultYoga({
     log,
     rateLimiter,
+    authFailures,
     introspection: config.VAULT_INTROSPECTION ?? config.NODE_ENV !== 'production',
+    graphiql: config.VAULT_GRAPHIQL ?? config.NODE_ENV !== 'production',
+    metrics: metricsAccess,
     ready: async () => {
       try {
         return (await pendingMigrations(runtime.databaseUrl)).length === 0;
@@ -55,6 +74,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const server = createServer(timeouts, (req, res) => {
     // While draining, answer what arrives on open connections but close them afterwards.
     if (draining) res.shouldKeepAlive = false;
+    lingerUnreadBody(req, res);
     void yoga(req, res);
   });
   // Idle keep-alive sockets must not hold shutdown open; in-flight requests still finish.
@@ -66,7 +86,23 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.PORT;
   const url = displayUrl(config.HOST, port);
-  setLocalUrl(connectableUrl(config.HOST, port));
+  setListenAddress(config.HOST, port);
+  if (!config.VAULT_PUBLIC_URL && config.NODE_ENV === 'production') {
+    log.warn({ url }, 'VAULT_PUBLIC_URL is not set: links the vault hands out (3-D Secure challenges) use its listen address');
+  }
+
+  let metricsServer: Server | undefined;
+  let metricsUrl: string | undefined;
+  if (config.VAULT_METRICS_PORT !== undefined) {
+    const listener = createServer(timeouts, metricsHandler(metricsAccess));
+    await new Promise<void>((resolve, reject) => {
+      listener.once('error', reject);
+      listener.listen(config.VAULT_METRICS_PORT, config.VAULT_METRICS_HOST, () => resolve());
+    });
+    metricsServer = listener;
+    const bound = listener.address();
+    metricsUrl = `${displayUrl(config.VAULT_METRICS_HOST, typeof bound === 'object' && bound ? bound.port : config.VAULT_METRICS_PORT)}/metrics`;
+  }
 
   const sweep = config.VAULT_PURGE_INTERVAL_SECONDS > 0 ? startPurgeSweep(config.VAULT_PURGE_INTERVAL_SECONDS, log) : undefined;
 
@@ -75,6 +111,8 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     (closing ??= (async () => {
       if (sweep) clearInterval(sweep);
       draining = true;
+      metricsServer?.close();
+      metricsServer?.closeAllConnections();
       await new Promise<void>((resolve) => {
         // Stop accepting, but not through http.Server#close: that also drops every connection without an
         // active request at once, including ones accepted a moment ago whose request is still being read.
@@ -86,10 +124,11 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         force.unref();
       });
       await rateLimiter.close();
+      await authFailures.close();
       await runtime.stop();
     })());
 
-  return { url, server, runtime, close };
+  return { url, metricsUrl, server, runtime, close };
 }
 
 function startPurgeSweep(seconds: number, log: Logger): NodeJS.Timeout {
@@ -119,7 +158,7 @@ async function main(): Promise<void> {
   if (cluster.isWorker) {
     serveClusterMetrics();
     const running = await startServer(config, log);
-    log.info({ url: `${running.url}/graphql`, worker: cluster.worker?.id }, 'worker listening');
+    log.info({ url: `${running.url}/graphql`, metrics: running.metricsUrl, worker: cluster.worker?.id }, 'worker listening');
     const stop = () =>
       void running.close().then(
         () => log.flush(() => process.exit(0)),
@@ -141,8 +180,8 @@ async function main(): Promise<void> {
         `  publishable key ${merchant.publishableKey}\n\n`,
     );
   }
-  log.info({ url: `${running.url}/graphql` }, 'vault listening');
-  process.stdout.write(`GraphiQL: ${running.url}/graphql\n`);
+  log.info({ url: `${running.url}/graphql`, metrics: running.metricsUrl }, 'vault listening');
+  process.stdout.write(endpointLines(config, running.url, running.metricsUrl));
 
   const shutdown = (signal: string) => {
     log.info({ signal }, 'shutting down: finishing in-flight requests');
@@ -156,6 +195,12 @@ async function main(): Promise<void> {
   };
   process.once('SIGTERM', () => shutdown('SIGTERM'));
   process.once('SIGINT', () => shutdown('SIGINT'));
+}
+
+/** What start-up prints: where GraphQL (and GraphiQL, when on) and the metrics listener are. */
+function endpointLines(config: Config, url: string, metricsUrl?: string): string {
+  const graphiql = config.VAULT_GRAPHIQL ?? config.NODE_ENV !== 'production';
+  return `${graphiql ? 'GraphiQL' : 'GraphQL'}: ${url}/graphql\n${metricsUrl ? `Metrics: ${metricsUrl}\n` : ''}`;
 }
 
 /** The URL printed for people: the listen address as configured. */
@@ -175,7 +220,7 @@ function workerCount(config: Config): number {
  * workers gracefully (each drains its requests) before exiting.
  */
 async function runPrimary(config: Config, log: Logger, workers: number): Promise<void> {
-  const runtime = await startRuntime({ config, log, migrate: true, serveEmbedded: false });
+  const runtime = await startRuntime({ config, log, migrate: true, serveEmbedded: false, verifyMasterKeys: true });
   await runtime.stop();
   aggregateClusterMetrics();
   let stopping = false;
@@ -195,7 +240,7 @@ async function runPrimary(config: Config, log: Logger, workers: number): Promise
   const port = await listening;
   const url = displayUrl(config.HOST, port);
   log.info({ url: `${url}/graphql`, workers }, 'vault listening');
-  process.stdout.write(`GraphiQL: ${url}/graphql\n`);
+  process.stdout.write(endpointLines(config, url));
 
   const shutdown = (signal: string) => {
     if (stopping) return;
@@ -218,6 +263,7 @@ async function runPrimary(config: Config, log: Logger, workers: number): Promise
 if (import.meta.url === `file://${process.argv[1]}`) {
   main().catch((err: unknown) => {
     console.error(err instanceof Error ? err.message : err);
-    process.exit(1);
+    // EX_CONFIG, as for an invalid configuration: a master key missing or wrong is one.
+    process.exit(err instanceof MasterKeyMismatch ? 78 : 1);
   });
 }

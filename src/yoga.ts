@@ -1,22 +1,25 @@
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import { PothosValidationError } from '@pothos/core';
 import { GraphQLError } from 'graphql';
 import { createYoga, useReadinessCheck, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import type { RequestContext } from './context.js';
 import { assertOriginAllowed, useMerchantCors } from './cors.js';
-import { useSandboxChallenge } from './connectors/sandboxChallenge.js';
-import { useNetworkTokenWebhooks } from './tokenServices/webhook.js';
+import { CHALLENGE_MAX_BODY_BYTES, useSandboxChallenge } from './connectors/sandboxChallenge.js';
+import { SANDBOX_CHALLENGE_PATH } from './connectors/sandbox.js';
+import { NETWORK_TOKEN_WEBHOOK_PATH, WEBHOOK_MAX_BODY_BYTES, useNetworkTokenWebhooks } from './tokenServices/webhook.js';
 import { authenticate } from './domain/apiKeys.js';
 import { db } from './db/client.js';
 import { GRAPHQL_LIMITS } from './config.js';
 import { Forbidden } from './errors.js';
-import { graphqlLimits, useBodyLimit } from './limits.js';
-import { instrumentSchema, useMetrics } from './metrics.js';
-import type { RateLimiter } from './rateLimit.js';
-import { useIdempotency } from './idempotency.js';
+import { graphqlLimits, useBodyLimit, type BodyLimits } from './limits.js';
+import { instrumentSchema, useMetrics, type MetricsAccess } from './metrics.js';
+import type { AuthFailureLimiter, RateLimiter } from './rateLimit.js';
+import { trackReferences, useIdempotency } from './idempotency.js';
 import { containsCardNumber } from './card/pan.js';
 import { scrubText } from './logger.js';
+import { InvalidCursor, useCursorCheck } from './schema/cursors.js';
 import { schema } from './schema/index.js';
 
 export interface YogaOptions {
@@ -25,11 +28,27 @@ export interface YogaOptions {
   ready: () => Promise<boolean>;
   /** Default: no limit. */
   rateLimiter?: RateLimiter;
+  /** Failed authentications per client address; default: no limit. */
+  authFailures?: AuthFailureLimiter;
   /** Introspection and field suggestions; default true. */
   introspection?: boolean;
+  /** GraphiQL at GET /graphql; default true. */
+  graphiql?: boolean;
+  /** Default: /metrics open on this server. */
+  metrics?: MetricsAccess;
 }
 
 type ServerContext = Record<string, unknown>;
+
+/** Every route's largest request body; paths without a body of their own (health, metrics, 404s) get the fallback. */
+export const BODY_LIMITS: BodyLimits = {
+  routes: [
+    { path: '/graphql', limit: GRAPHQL_LIMITS.maxBodyBytes },
+    { path: SANDBOX_CHALLENGE_PATH, prefix: true, limit: CHALLENGE_MAX_BODY_BYTES },
+    { path: NETWORK_TOKEN_WEBHOOK_PATH, prefix: true, limit: WEBHOOK_MAX_BODY_BYTES },
+  ],
+  fallback: 4 * 1024,
+};
 
 const EXAMPLE_OPERATION = `# Fill in the "api-key" header below with a secret key (sk_test_…), then run.
 mutation Tokenize {
@@ -47,9 +66,38 @@ mutation Tokenize {
 }
 `;
 
-export function createVaultYoga({ log, ready, rateLimiter, introspection = true }: YogaOptions): YogaServerInstance<ServerContext, RequestContext> {
+export function createVaultYoga({ log, ready, rateLimiter, authFailures, introspection = true, graphiql = true, metrics }: YogaOptions): YogaServerInstance<ServerContext, RequestContext> {
+  // One context per request, made once: authenticating is the first thing done with a GraphQL request.
+  const contexts = new WeakMap<Request, Promise<RequestContext>>();
+  const contextOf = (request: Request, req: unknown): Promise<RequestContext> => {
+    let context = contexts.get(request);
+    if (!context) {
+      context = buildContext(request, req);
+      contexts.set(request, context);
+    }
+    return context;
+  };
+  const buildContext = async (request: Request, req: unknown): Promise<RequestContext> => {
+    const key = presentedKey(request.headers);
+    // Unknown keys are throttled per client address (authFailures), before any lookup once over the limit.
+    const principal = key ? await (authFailures ? authFailures.guard(clientAddress(req), () => authenticate(key)) : authenticate(key)) : null;
+    if (!principal) {
+      throw new GraphQLError(key ? 'Unknown or revoked api key' : 'Missing api key: send it in the "api-key" header', {
+        extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } },
+      });
+    }
+    await assertOriginAllowed(request, principal);
+    await rateLimiter?.consume(principal.keyId);
+    // The merchant's data keys, loaded (or found cached) before any resolver opens a transaction: a load
+    // inside one needs a second pooled connection, and with the pool full of transactions waiting for the
+    // same load none proceeds. Cached, this is a map lookup.
+    await db().keyring.merchantKeys(principal.merchantId);
+    const requestId = requestIds.get(request) ?? requestIdOf(request);
+    return { principal: { ...principal, requestId }, requestId };
+  };
+
   return createYoga<ServerContext, RequestContext>({
-    schema: instrumentSchema(schema),
+    schema: trackReferences(instrumentSchema(schema)),
     maxRequestBodySize: false, // useBodyLimit, below
     batching: false,
     graphqlEndpoint: '/graphql',
@@ -59,35 +107,23 @@ export function createVaultYoga({ log, ready, rateLimiter, introspection = true 
     // Served from the package itself: no CDN scripts on a page where people paste secret keys. Loaded on the
     // first visit: the package holds GraphiQL's whole bundle (about 40 MB of a process's memory).
     renderGraphiQL: async (opts) => (await import('@graphql-yoga/render-graphiql')).renderGraphiQL(opts),
-    graphiql: {
+    graphiql: graphiql && {
       title: 'Vault',
       defaultQuery: EXAMPLE_OPERATION,
       // ASCII only: browsers refuse non-Latin-1 header values before sending anything.
       headers: JSON.stringify({ 'api-key': 'sk_test_paste_your_secret_key_here' }, null, 2),
     },
-    context: async ({ request }): Promise<RequestContext> => {
-      const key = presentedKey(request.headers);
-      const principal = key ? await authenticate(key) : null;
-      if (!principal) {
-        throw new GraphQLError(key ? 'Unknown or revoked api key' : 'Missing api key: send it in the "api-key" header', {
-          extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } },
-        });
-      }
-      await assertOriginAllowed(request, principal);
-      await rateLimiter?.consume(principal.keyId);
-      // The merchant's data keys, loaded (or found cached) before any resolver opens a transaction: a load
-      // inside one needs a second pooled connection, and with the pool full of transactions waiting for the
-      // same load none proceeds. Cached, this is a map lookup.
-      await db().keyring.merchantKeys(principal.merchantId);
-      const requestId = requestIds.get(request) ?? requestIdOf(request);
-      return { principal: { ...principal, requestId }, requestId };
-    },
+    // Built (the key checked) before the body is even read: useAuthenticationFirst, below.
+    context: ({ request, req }) => contextOf(request, req),
     maskedErrors: {
       maskError(error, message) {
         const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
         if (original instanceof PothosValidationError) {
           const at = error instanceof GraphQLError ? error : undefined;
-          return new GraphQLError(original.message, { nodes: at?.nodes, path: at?.path, extensions: { code: 'BAD_USER_INPUT' } });
+          // Pothos' cursor messages quote the cursor; useCursorCheck refuses bad cursors before this, but if
+          // one ever got here, the answer still would not echo it.
+          const message = /cursor/i.test(original.message) ? new InvalidCursor().message : original.message;
+          return new GraphQLError(message, { nodes: at?.nodes, path: at?.path, extensions: { code: 'BAD_USER_INPUT' } });
         }
         if (error instanceof GraphQLError && original instanceof GraphQLError) return error;
         if (original instanceof Forbidden) {
@@ -102,12 +138,16 @@ export function createVaultYoga({ log, ready, rateLimiter, introspection = true 
     // Yoga's default CORS allows every origin; ours allows each merchant's own (src/cors.ts).
     cors: false,
     plugins: [
-      useMetrics(),
-      useBodyLimit(GRAPHQL_LIMITS.maxBodyBytes),
+      useMetrics(metrics),
+      useBodyLimit(BODY_LIMITS),
       ...graphqlLimits({ log, introspection }),
+      // After the CSRF check (in graphqlLimits), which refuses simple browser requests with 403.
+      useAuthenticationFirst(contextOf),
+      useVariableErrorCodes(),
+      useCursorCheck(schema),
       useMerchantCors(),
       useReadinessCheck({ endpoint: '/readyz', check: ready }),
-      useErrorRedaction(),
+      useErrorRedaction({ log, suggestions: introspection }),
       useRequestLog(log),
       useSandboxChallenge(log),
       useNetworkTokenWebhooks(log),
@@ -122,6 +162,11 @@ function presentedKey(headers: Headers): string | undefined {
   const auth = headers.get('authorization');
   const match = auth ? /^Bearer\s+(\S+)\s*$/i.exec(auth) : null;
   return match?.[1];
+}
+
+/** The peer's address (not X-Forwarded-For, which any client can send). */
+function clientAddress(req: unknown): string {
+  return (req as IncomingMessage | undefined)?.socket?.remoteAddress ?? 'unknown';
 }
 
 const requestIds = new WeakMap<Request, string>();
@@ -155,27 +200,112 @@ export function redactErrorMessage(message: string): string {
   );
 }
 
-function useErrorRedaction(): Plugin {
+/**
+ * Authenticates a GraphQL request before its body is read, parsed or validated: yoga builds the context only
+ * after validation, so a caller without a valid key would otherwise learn from parse and validation errors
+ * what the schema holds (and have its document parsed and validated for free). The context (key, origin,
+ * rate limit) is built here once and reused by the `context` factory. Routes that are not GraphQL
+ * (health, GraphiQL's page, preflights, webhooks, the challenge page) answer in `onRequest`, before this.
+ */
+function useAuthenticationFirst(contextOf: (request: Request, req: unknown) => Promise<RequestContext>): Plugin {
+  return {
+    onRequestParse({ request, serverContext }) {
+      return contextOf(request, (serverContext as { req?: unknown } | undefined)?.req).then(() => undefined);
+    },
+  };
+}
+
+/**
+ * graphql-js answers variables that do not fit their types ("was not provided", "got invalid value") as
+ * errors of a result without `data` and without a code; they are the caller's input: BAD_USER_INPUT, 400.
+ * (An execution result without `data` can only come from there: operation selection failures are answered
+ * by yoga before execution.)
+ */
+function useVariableErrorCodes(): Plugin {
+  const coded = (errors: readonly GraphQLError[], code: string) =>
+    errors.map((e) => (e.extensions?.code ? e : withExtensions(e, { ...e.extensions, code, http: { status: 400 } })));
+  return {
+    onExecute() {
+      return {
+        onExecuteDone({ result, setResult }) {
+          if (isAsyncIterable(result) || result.data !== undefined || !result.errors?.length) return;
+          setResult({ ...result, errors: coded(result.errors, 'BAD_USER_INPUT') });
+        },
+      };
+    },
+    // The schema has no subscriptions: graphql-js refuses one ("Schema is not configured to execute
+    // subscription operation") without a code.
+    onSubscribe() {
+      return {
+        onSubscribeResult({ result, setResult }) {
+          if (isAsyncIterable(result) || result.data !== undefined || !result.errors?.length) return;
+          setResult({ ...result, errors: coded(result.errors, 'BAD_REQUEST') });
+        },
+      };
+    },
+  };
+}
+
+/** Codes of a request refused before execution (the document or its variables): always HTTP 400. */
+const REFUSED_BEFORE_EXECUTION = new Set(['GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED', 'BAD_USER_INPUT']);
+
+/**
+ * The last look at every error before it is sent, whichever phase produced it:
+ * - messages are redacted (`redactErrorMessage`), and with introspection off every "Did you mean …?"
+ *   suggestion is removed (field, argument, type, enum value, input field; graphql-armor's own blocker
+ *   only sees validation errors and misses enum values);
+ * - `extensions.originalError` is dropped (yoga puts the JSON parser's message there, which quotes the body);
+ * - every error carries `extensions.code` (one without is a defect, logged, and answered as internal);
+ * - a request refused before execution answers HTTP 400 whatever the Accept header: yoga would answer
+ *   validation errors 200 to `application/json` clients, which then take a refusal for a result.
+ */
+function useErrorRedaction({ log, suggestions }: { log: Logger; suggestions: boolean }): Plugin {
   return {
     onResultProcess({ result, setResult }) {
       const results = Array.isArray(result) ? result : [result];
       const redacted = results.map((r) => {
         if (!r || typeof r !== 'object' || !('errors' in r) || !Array.isArray(r.errors)) return r;
+        const requestError = !('data' in r) || r.data === undefined;
         return {
           ...r,
-          errors: r.errors.map((e: GraphQLError) =>
-            new GraphQLError(redactErrorMessage(e.message), {
+          errors: r.errors.map((e: GraphQLError) => {
+            const { originalError: _echo, ...extensions } = (e.extensions ?? {}) as Record<string, unknown>;
+            if (typeof extensions.code !== 'string') {
+              log.warn({ reason: scrubText(e.message) }, 'GraphQL error without extensions.code');
+              extensions.code = 'INTERNAL_SERVER_ERROR';
+            }
+            if (requestError) {
+              const http = (extensions.http ?? {}) as { status?: number };
+              const status = http.status ?? (REFUSED_BEFORE_EXECUTION.has(extensions.code as string) ? 400 : undefined);
+              // `spec: true` is yoga's "answer 200 to application/json clients"; a refusal is a refusal.
+              if (status) extensions.http = { ...http, status, spec: false };
+            }
+            const message = redactErrorMessage(e.message);
+            return new GraphQLError(suggestions ? message : withoutSuggestions(message), {
               nodes: e.nodes,
               positions: e.positions,
               path: e.path,
-              extensions: e.extensions,
-            }),
-          ),
+              extensions,
+            });
+          }),
         };
       });
       setResult((Array.isArray(result) ? redacted : redacted[0]) as typeof result);
     },
   };
+}
+
+/** graphql-js phrases every suggestion as `Did you mean …?` (a list of quoted names, "the enum value …"). */
+export function withoutSuggestions(message: string): string {
+  return message.replace(/\s*Did you mean [^?]*\?/g, '').replace(/\s*\[Suggestion hidden\]/g, '');
+}
+
+function withExtensions(error: GraphQLError, extensions: Record<string, unknown>): GraphQLError {
+  return new GraphQLError(error.message, { nodes: error.nodes, positions: error.positions, path: error.path, originalError: error.originalError, extensions });
+}
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+  return typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
 }
 
 function useRequestLog(log: Logger): Plugin {

@@ -56,6 +56,19 @@ describe('operator CLI', () => {
     expect(merchant.publishableKey).toMatch(/^pk_test_[0-9A-Za-z]{43}$/);
   });
 
+  it('`npx vault … --json` (the package bin) prints the JSON alone, with no npm banner, so it pipes into jq', () => {
+    // A read-only command: a merchant created here would change the key rotation test's counts.
+    const r = spawnSync('npx', ['--no', 'vault', 'key', 'list', '--merchant', merchant.merchantId, '--json'], {
+      env: { ...process.env, NODE_ENV: 'test', DATABASE_URL: database.url, VAULT_MASTER_KEYS: TEST_MASTER_KEYS, LOG_LEVEL: 'warn' },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(r.status, r.stderr).toBe(0);
+    const keys = JSON.parse(r.stdout) as Array<{ keyId: string }>;
+    expect(keys.map((k) => k.keyId)).toHaveLength(2);
+    expect(r.stdout.trim().split('\n')).toHaveLength(1);
+  });
+
   it('creates, lists and revokes keys; keys are shown once and stored only as hashes', async () => {
     const created = cli(['key', 'create', '--merchant', merchant.merchantId, '--kind', 'secret', '--mode', 'live', '--allow-reveal', '--json']);
     expect(created.status).toBe(0);
@@ -168,8 +181,9 @@ describe('operator CLI', () => {
 
     const r = cli(['keys', 'rotate', '--json'], `${NEW_MASTER},${TEST_MASTER_KEYS}`);
     expect(r.status).toBe(0);
-    expect(JSON.parse(r.stdout)).toEqual({ rewrapped: 2, total: 2 });
-    expect(JSON.parse(cli(['keys', 'rotate', '--json'], `${NEW_MASTER},${TEST_MASTER_KEYS}`).stdout)).toEqual({ rewrapped: 0, total: 2 });
+    // The encryption key and a fingerprint key per mode.
+    expect(JSON.parse(r.stdout)).toEqual({ rewrapped: 3, total: 3 });
+    expect(JSON.parse(cli(['keys', 'rotate', '--json'], `${NEW_MASTER},${TEST_MASTER_KEYS}`).stdout)).toEqual({ rewrapped: 0, total: 3 });
 
     // Only the new master key is needed now; the old one alone no longer unwraps anything.
     const rotated = await useRing(NEW_MASTER);

@@ -1,8 +1,14 @@
-import { randomUUID } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { createHash, randomUUID } from 'node:crypto';
+import { describe, expect, inject, it } from 'vitest';
+import { AuditEventsDocument } from '../src/client/index.js';
+import { openField } from '../src/db/encryption.js';
+import { returnsCardData } from '../src/idempotency.js';
+import { schema } from '../src/schema/index.js';
 import { createApiKey } from '../src/domain/apiKeys.js';
 import { abandon, begin, complete, IDEMPOTENCY_STALE_MS, sweepIdempotencyKeys } from '../src/domain/idempotency.js';
 import type { Principal } from '../src/domain/principal.js';
+import { sweep } from '../src/domain/sweep.js';
+import { querySql } from './helpers/db.js';
 import { newMerchant, rawGraphQL, uniqueVisa, useDatabase, type TestMerchant } from './helpers/vault.js';
 
 const getDb = useDatabase();
@@ -75,7 +81,7 @@ describe('Idempotency-Key', () => {
     expect(other.status).toBe(409);
     expect(other.json.data).toBeUndefined();
     expect(other.json.errors[0]).toMatchObject({
-      message: 'Idempotency-Key was already used with a different operation or variables',
+      message: 'Idempotency-Key was already used with a different operation, variables or api key',
       extensions: { code: 'IDEMPOTENCY_CONFLICT' },
     });
     expect(other.json.errors[0].extensions.http).toBeUndefined();
@@ -251,5 +257,211 @@ describe('idempotency store', () => {
     }
     expect(await sweepIdempotencyKeys(now)).toBeGreaterThanOrEqual(1);
     expect(await keyRows(m.merchantId)).toHaveLength(1);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// A reveal answers the full card: it must never be kept for replay, however the document spells it.
+
+const REVEAL_SHAPES: Record<string, { query: string; variables?: Record<string, unknown> }> = {
+  'a named fragment': {
+    query: `mutation Reveal($id: ID!) { ...R }
+      fragment R on Mutation { revealCard(id: $id) { __typename ... on RevealCardSuccess { card { number expMonth expYear } } } }`,
+  },
+  'an inline fragment on Mutation': {
+    query: `mutation Reveal($id: ID!) { ... on Mutation { revealCard(id: $id) { __typename ... on RevealCardSuccess { card { number } } } } }`,
+  },
+  'nested fragments and an untyped inline fragment': {
+    query: `mutation Reveal($id: ID!) { ... { ...Outer } }
+      fragment Outer on Mutation { ...Inner }
+      fragment Inner on Mutation { revealCard(id: $id) { ... on RevealCardSuccess { card { number } } } }`,
+  },
+  'an alias': {
+    query: `mutation Reveal($id: ID!) { harmless: revealCard(id: $id) { ... on RevealCardSuccess { card { number } } } }`,
+  },
+  '@include(if: $v)': {
+    query: `mutation Reveal($id: ID!, $v: Boolean!) { ... @include(if: $v) { revealCard(id: $id) { ... on RevealCardSuccess { card { number } } } } }`,
+    variables: { v: true },
+  },
+};
+
+/** Every stored response of the merchant, opened. */
+async function storedResponses(merchantId: string): Promise<string[]> {
+  const rows = await querySql<{ merchantId: string; id: string; response: string | null }>(
+    inject('databaseUrl'),
+    'SELECT merchant_id AS "merchantId", id, response FROM idempotency_keys WHERE merchant_id = $1',
+    [merchantId],
+  );
+  const opened = await Promise.all(rows.map((row) => openField(getDb().keyring, 'IdempotencyKey', 'response', row)));
+  return opened.filter((r): r is string => r !== null);
+}
+
+async function revealEvents(m: TestMerchant, paymentMethodId: string) {
+  const events = (await m.client.request(AuditEventsDocument, { entityId: paymentMethodId, first: 50 })).auditEvents.edges.map((e) => e.node);
+  return events.filter((e) => e.action === 'payment_method.reveal');
+}
+
+async function vaultCard(m: TestMerchant, number: string, extra: Record<string, unknown> = {}): Promise<string> {
+  const r = await send(m.secretKey, undefined, TOKENIZE, { input: { card: { number, expMonth: 3, expYear: 2031 }, ...extra } });
+  return r.json.data.tokenizeCard.paymentMethod.id;
+}
+
+describe('Idempotency-Key never replays card data', () => {
+  it('the mutations whose result type can hold full card data are found by type (RevealedCard), not by a list of names', () => {
+    const mutations = Object.keys(schema.getMutationType()!.getFields());
+    expect(mutations.filter((name) => returnsCardData(schema, name))).toEqual(['revealCard']);
+  });
+
+  for (const [shape, { query, variables }] of Object.entries(REVEAL_SHAPES)) {
+    it(`revealCard through ${shape}, sent three times with one key: three audited reveals, nothing stored`, async () => {
+      const m = await newMerchant();
+      const number = uniqueVisa();
+      const pm = await vaultCard(m, number);
+      const revealer = await createApiKey({ merchantId: m.merchantId, kind: 'SECRET', mode: 'TEST', allowReveal: true });
+      const key = randomUUID();
+      for (let i = 0; i < 3; i++) {
+        const r = await send(revealer.key, key, query, { id: pm, ...variables });
+        expect(r.status).toBe(200);
+        expect(r.headers.get('idempotent-replayed')).toBeNull();
+        expect(JSON.stringify(r.json.data)).toContain(number);
+      }
+      expect(await revealEvents(m, pm)).toHaveLength(3);
+      expect((await storedResponses(m.merchantId)).filter((r) => r.includes(number))).toEqual([]);
+      expect(await keyRows(m.merchantId)).toEqual([]);
+    });
+  }
+
+  it('after deletePaymentMethod, another key with reveal permission replaying the key and document gets no card data', async () => {
+    const m = await newMerchant();
+    const number = uniqueVisa();
+    const pm = await vaultCard(m, number);
+    const [a, b] = await Promise.all([1, 2].map(() => createApiKey({ merchantId: m.merchantId, kind: 'SECRET', mode: 'TEST', allowReveal: true })));
+    const key = randomUUID();
+    const { query } = REVEAL_SHAPES['a named fragment']!;
+    const first = await send(a!.key, key, query, { id: pm });
+    expect(JSON.stringify(first.json)).toContain(number);
+    const deleted = await send(m.secretKey, undefined, 'mutation($id: ID!) { deletePaymentMethod(id: $id) { __typename } }', { id: pm });
+    expect(deleted.json.data.deletePaymentMethod.__typename).toBe('DeletePaymentMethodSuccess');
+    for (const apiKey of [b!.key, a!.key]) {
+      const replay = await send(apiKey, key, query, { id: pm });
+      expect(replay.text).not.toContain(number);
+      expect(replay.headers.get('idempotent-replayed')).toBeNull();
+      expect(replay.json.data.revealCard).toMatchObject({ __typename: 'NotFoundError' });
+    }
+    expect((await storedResponses(m.merchantId)).filter((r) => r.includes(number))).toEqual([]);
+  });
+
+  it('a document with a reveal and another mutation under one key is refused, and nothing acts', async () => {
+    const m = await newMerchant();
+    const pm = await vaultCard(m, uniqueVisa());
+    const revealer = await createApiKey({ merchantId: m.merchantId, kind: 'SECRET', mode: 'TEST', allowReveal: true });
+    const query = `mutation Both($id: ID!) { createCustomer(input: { name: "Mixed" }) { __typename } ...R }
+      fragment R on Mutation { revealCard(id: $id) { ... on RevealCardSuccess { card { number } } } }`;
+    const r = await send(revealer.key, randomUUID(), query, { id: pm });
+    expect(r.status).toBe(400);
+    expect(r.json.errors[0].extensions.code).toBe('BAD_USER_INPUT');
+    expect(r.json.data).toBeUndefined();
+    expect(await customers(m.merchantId)).toBe(0);
+    expect(await revealEvents(m, pm)).toHaveLength(0);
+    // A reveal skipped by its directive does not count: the rest is idempotent as usual.
+    const skipped = `mutation Both($id: ID!, $r: Boolean!) { createCustomer(input: { name: "Mixed" }) { __typename } revealCard(id: $id) @include(if: $r) { __typename } }`;
+    const key = randomUUID();
+    const once = await send(revealer.key, key, skipped, { id: pm, r: false });
+    const twice = await send(revealer.key, key, skipped, { id: pm, r: false });
+    expect(once.json.data.createCustomer.__typename).toBe('CreateCustomerSuccess');
+    expect(twice.headers.get('idempotent-replayed')).toBe('true');
+    expect(await customers(m.merchantId)).toBe(1);
+  });
+
+  it('a stored response is bound to the api key that produced it: another key of the same kind gets IDEMPOTENCY_CONFLICT', async () => {
+    const m = await newMerchant();
+    const other = await createApiKey({ merchantId: m.merchantId, kind: 'SECRET', mode: 'TEST' });
+    const key = randomUUID();
+    const vars = { input: { name: 'Keyed Kim' } };
+    const first = await send(m.secretKey, key, CREATE_CUSTOMER, vars);
+    expect(first.json.data.createCustomer.__typename).toBe('CreateCustomerSuccess');
+    const second = await send(other.key, key, CREATE_CUSTOMER, vars);
+    expect(second.status).toBe(409);
+    expect(second.json.errors[0].extensions.code).toBe('IDEMPOTENCY_CONFLICT');
+    expect(second.text).not.toContain('Keyed Kim');
+    expect(await customers(m.merchantId)).toBe(1);
+  });
+});
+
+describe('stored responses are destroyed with what they refer to', () => {
+  const stored = async (merchantId: string) =>
+    (await keyRows(merchantId)).filter((r) => r.status === 'COMPLETED').length;
+
+  it('deletePaymentMethod destroys the stored responses that refer to the payment method', async () => {
+    const m = await newMerchant();
+    const customer = await send(m.secretKey, undefined, CREATE_CUSTOMER, { input: { name: 'Owner Olga' } });
+    const customerId = customer.json.data.createCustomer.customer.id;
+    const key = randomUUID();
+    const vars = { input: { card: { number: uniqueVisa(), expMonth: 3, expYear: 2031 }, customerId } };
+    const first = await send(m.secretKey, key, TOKENIZE, vars);
+    const pm = first.json.data.tokenizeCard.paymentMethod.id;
+    // A response that holds the payment method although neither the request nor the response names its id
+    // refers to it all the same.
+    const listed = await send(
+      m.secretKey,
+      randomUUID(),
+      `mutation($id: ID!) { updateCustomer(id: $id, input: { description: "listed" }) { ... on UpdateCustomerSuccess { customer { paymentMethods { edges { node { card { last4 } } } } } } } }`,
+      { id: customerId },
+    );
+    expect(listed.json.data.updateCustomer.customer.paymentMethods.edges).toHaveLength(1);
+    expect(listed.text).not.toContain(pm);
+    const unrelated = await send(m.secretKey, randomUUID(), CREATE_CUSTOMER, { input: { name: 'Unrelated' } });
+    expect(unrelated.status).toBe(200);
+    expect(await stored(m.merchantId)).toBe(3);
+    await send(m.secretKey, undefined, 'mutation($id: ID!) { deletePaymentMethod(id: $id) { __typename } }', { id: pm });
+    expect(await stored(m.merchantId)).toBe(1);
+    // The retry acts again instead of answering with a deleted payment method.
+    const retry = await send(m.secretKey, key, TOKENIZE, vars);
+    expect(retry.headers.get('idempotent-replayed')).toBeNull();
+    expect(retry.json.data.tokenizeCard.paymentMethod.id).not.toBe(pm);
+  });
+
+  it('deleteCustomer destroys the responses about the customer and its payment methods', async () => {
+    const m = await newMerchant();
+    const created = await send(m.secretKey, randomUUID(), CREATE_CUSTOMER, { input: { name: 'Doomed Dora' } });
+    const customerId = created.json.data.createCustomer.customer.id;
+    await send(m.secretKey, randomUUID(), TOKENIZE, { input: { card: { number: uniqueVisa(), expMonth: 3, expYear: 2031 }, customerId } });
+    const keep = await send(m.secretKey, randomUUID(), CREATE_CUSTOMER, { input: { name: 'Staying Stan' } });
+    expect(keep.status).toBe(200);
+    expect(await stored(m.merchantId)).toBe(3);
+    const deleted = await send(m.secretKey, undefined, 'mutation($id: ID!) { deleteCustomer(id: $id) { __typename ... on DeleteCustomerSuccess { deletedPaymentMethods } } }', { id: customerId });
+    expect(deleted.json.data.deleteCustomer.deletedPaymentMethods).toBe(1);
+    expect(await stored(m.merchantId)).toBe(1);
+    expect((await storedResponses(m.merchantId)).join()).not.toContain('Dora');
+  });
+
+  it('the retention purge (sweep, as `vault purge` runs it) destroys the responses of purged payment methods', async () => {
+    const m = await newMerchant();
+    await send(m.secretKey, randomUUID(), TOKENIZE, { input: { card: { number: uniqueVisa(), expMonth: 3, expYear: 2031 } } });
+    await send(m.secretKey, randomUUID(), TOKENIZE, { input: { card: { number: uniqueVisa(), expMonth: 3, expYear: 2031 } } });
+    const [expired] = await getDb().prisma.paymentMethod.findMany({ where: { merchantId: m.merchantId }, take: 1 });
+    await getDb().prisma.paymentMethod.updateMany({ where: { merchantId: m.merchantId, id: expired!.id }, data: { retainUntil: new Date(Date.now() - 1000) } });
+    expect(await stored(m.merchantId)).toBe(2);
+    expect((await sweep()).purgedPaymentMethods).toBeGreaterThanOrEqual(1);
+    expect(await stored(m.merchantId)).toBe(1);
+    expect((await storedResponses(m.merchantId)).join()).not.toContain(expired!.id);
+  });
+});
+
+describe('idempotency keys at rest', () => {
+  it('the row id and request fingerprint are keyed HMACs, not SHA-256 of the key or the request', async () => {
+    const m = await newMerchant();
+    const key = randomUUID();
+    await send(m.secretKey, key, CREATE_CUSTOMER, { input: { name: 'Hashed Hal' } });
+    const [row] = await keyRows(m.merchantId);
+    const sha = (t: string) => createHash('sha256').update(t).digest('hex');
+    expect(row!.id).not.toBe(sha(key));
+    expect(row!.id).not.toBe(sha(`TEST:${key}`));
+    // The same key at another merchant gives an unrelated id: the HMAC key is the merchant's.
+    const n = await newMerchant();
+    await send(n.secretKey, key, CREATE_CUSTOMER, { input: { name: 'Hashed Hal' } });
+    const [other] = await keyRows(n.merchantId);
+    expect(other!.id).not.toBe(row!.id);
+    expect(other!.requestHash).not.toBe(row!.requestHash);
   });
 });

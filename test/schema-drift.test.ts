@@ -167,6 +167,10 @@ const CLIENT_SIDE_DEFAULTS = new Set(['uuid', 'cuid', 'nanoid', 'ulid']);
 function expectedDefault(field: DmmfField): string | null {
   if (!field.hasDefaultValue) return null;
   const value = field.default;
+  if (field.isList) {
+    if (Array.isArray(value) && value.length === 0) return `ARRAY[]::${expectedType(field, () => unsupported('enum lists'))}`;
+    return unsupported(`list default on ${field.name}`);
+  }
   if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return String(value);
   const fn = value as { name: string; args: unknown[] };
   if (fn.name === 'now') return 'CURRENT_TIMESTAMP';
@@ -176,7 +180,11 @@ function expectedDefault(field: DmmfField): string | null {
 }
 
 function expectedType(field: DmmfField, enumDbName: (name: string) => string): string {
-  if (field.isList) unsupported(`list field ${field.name}`);
+  if (field.isList) {
+    // Scalar lists: PostgreSQL arrays of the element type (of plain types only, so far).
+    if (field.kind !== 'scalar' || field.nativeType) unsupported(`list field ${field.name} of ${field.type}`);
+    return `${expectedType({ ...field, isList: false }, enumDbName)}[]`;
+  }
   if (field.kind === 'enum') return `enum ${enumDbName(field.type)}`;
   const [native, args = []] = field.nativeType ?? [];
   if (field.type === 'DateTime' && (native === undefined || native === 'Timestamptz')) {
@@ -212,7 +220,8 @@ function expectedShape(dm: Datamodel): SchemaShape {
       if (f.kind === 'scalar' || f.kind === 'enum') {
         table.columns.set(f.dbName ?? f.name, {
           type: expectedType(f, enumDbName),
-          notNull: f.isRequired,
+          // Prisma creates scalar-list columns nullable (its client never writes NULL to them).
+          notNull: f.isRequired && !f.isList,
           default: expectedDefault(f),
         });
       } else if (f.kind === 'object') {

@@ -13,7 +13,7 @@ import { sweep } from '../domain/sweep.js';
 import { VaultError } from '../errors.js';
 import { startRuntime } from '../runtime.js';
 
-// The operator CLI: `npm run vault -- <command>`. Results go to stdout (one JSON document with --json);
+// The operator CLI: `npx vault <command>`. Results go to stdout (one JSON document with --json);
 // logs go to stderr so stdout stays machine-readable.
 const log = createLogger(process.env.LOG_LEVEL ?? 'warn', pino.destination(2));
 

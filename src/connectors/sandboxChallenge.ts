@@ -4,6 +4,7 @@ import { completeChallenge, findChallenge } from '../domain/payments.js';
 import type { CardView } from '../domain/paymentMethods.js';
 import { NotFound } from '../errors.js';
 import { isWellFormedId } from '../ids.js';
+import { isBodyTooLarge } from '../limits.js';
 import type { Payment } from '../generated/prisma/client.js';
 import { SANDBOX_CHALLENGE_PATH } from './sandbox.js';
 
@@ -14,6 +15,8 @@ import { SANDBOX_CHALLENGE_PATH } from './sandbox.js';
 
 const ROUTE = new RegExp(`^${SANDBOX_CHALLENGE_PATH}(pay_[0-9A-Za-z]{1,64})$`);
 const TITLE = '3-D Secure challenge (sandbox)';
+/** The answer form holds a payment id, its secret and the outcome (enforced while reading by useBodyLimit, src/limits.ts). */
+export const CHALLENGE_MAX_BODY_BYTES = 4 * 1024;
 
 export function useSandboxChallenge(log: Logger): Plugin {
   return {
@@ -27,6 +30,7 @@ export function useSandboxChallenge(log: Logger): Plugin {
           endResponse(paymentId ? await respond(request, url, paymentId) : notFound());
         } catch (err) {
           if (err instanceof NotFound) return endResponse(notFound());
+          if (isBodyTooLarge(err)) return endResponse(html(413, messagePage('Too large', 'The form sent is too large.')));
           log.error({ err }, 'sandbox challenge failed');
           endResponse(html(500, messagePage('Something went wrong', 'The challenge could not be processed. Please try again.')));
         }

@@ -71,3 +71,45 @@ export const UPDATE_DUPLICATE = {
  SELECT ${pmColumns('upd')} FROM upd,
    LATERAL audit_append(upd.merchant_id, upd.mode, $9, 'payment_method.update', 'payment_method', upd.id, $10, $11, 'success', '{"duplicate": true}'::jsonb) AS audit`,
 };
+
+/**
+ * The enumeration check of a tokenization (src/domain/enumeration.ts), in one statement: whether the number
+ * is a duplicate (the dedupe index, as the save will find it), how many distinct numbers the key's (bin,
+ * last4) group and duplicates group hold within the window, and, when allowed, the number recorded in them.
+ * A number the key tokenized already within the window is always allowed (the same card again is normal).
+ * $1 merchant, $2 mode, $3 fingerprint, $4/$5 the (bin, last4) group and member tags, $6/$7 the duplicates
+ * group and member tags, $8 key id, $9 now, $10 expires at, $11 max numbers, $12 max duplicates (0: off),
+ * ($13 customer). Concurrent requests may pass the threshold together by at most their number.
+ */
+const probeCard = (customer: string) => `WITH hit AS (
+   SELECT $12::int > 0 AND EXISTS (SELECT 1 FROM payment_methods WHERE merchant_id = $1 AND mode = $2::"Mode" AND fingerprint = $3 AND ${customer}) AS dup),
+ grp AS (
+   SELECT (SELECT count(*) FROM (SELECT 1 FROM card_probes WHERE merchant_id = $1 AND group_tag = $4 AND expires_at > $9::timestamptz LIMIT $11) g)::int AS n,
+     EXISTS (SELECT 1 FROM card_probes WHERE merchant_id = $1 AND group_tag = $4 AND member_tag = $5 AND expires_at > $9) AS known),
+ dup AS (
+   SELECT (SELECT count(*) FROM (SELECT 1 FROM card_probes WHERE merchant_id = $1 AND group_tag = $6 AND expires_at > $9 AND hit.dup LIMIT $12) d)::int AS n,
+     hit.dup AND EXISTS (SELECT 1 FROM card_probes WHERE merchant_id = $1 AND group_tag = $6 AND member_tag = $7 AND expires_at > $9) AS known
+   FROM hit),
+ verdict AS (
+   SELECT hit.dup, grp.known AS grp_known, dup.known AS dup_known,
+     ($11::int = 0 OR grp.known OR grp.n < $11) AS numbers_ok,
+     (NOT hit.dup OR dup.known OR dup.n < $12) AS duplicates_ok
+   FROM hit, grp, dup),
+ rec AS (
+   INSERT INTO card_probes (merchant_id, group_tag, member_tag, key_id, expires_at)
+   SELECT $1::text, $4::text, $5::text, $8::text, $10::timestamptz FROM verdict WHERE $11::int > 0 AND numbers_ok AND duplicates_ok AND NOT grp_known
+   UNION ALL
+   SELECT $1::text, $6::text, $7::text, $8::text, $10::timestamptz FROM verdict WHERE numbers_ok AND duplicates_ok AND dup AND NOT dup_known
+   ON CONFLICT (merchant_id, group_tag, member_tag) DO UPDATE SET key_id = EXCLUDED.key_id, expires_at = EXCLUDED.expires_at
+   RETURNING 1)
+ SELECT numbers_ok AS "numbersOk", duplicates_ok AS "duplicatesOk", (SELECT count(*) FROM rec)::int AS recorded FROM verdict`;
+
+export const PROBE_CARD = {
+  name: 'vault_probe_card',
+  text: probeCard('customer_id = $13'),
+};
+
+export const PROBE_CARD_WITHOUT_CUSTOMER = {
+  name: 'vault_probe_card_without_customer',
+  text: probeCard('customer_id IS NULL'),
+};

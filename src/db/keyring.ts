@@ -2,7 +2,7 @@ import { newId } from '../ids.js';
 import { generateDataKey, unwrapDataKey, wrapDataKey } from '../crypto/dataKeys.js';
 import type { MasterKeyRing } from '../crypto/masterKeys.js';
 import { Secret } from '../crypto/secret.js';
-import type { DataKey, DataKeyPurpose, Prisma } from '../generated/prisma/client.js';
+import type { DataKey, DataKeyPurpose, Mode, Prisma } from '../generated/prisma/client.js';
 
 interface UsableKey {
   id: string;
@@ -12,8 +12,12 @@ interface UsableKey {
 export interface MerchantKeys {
   /** Encrypts new values. */
   encryption: UsableKey;
-  /** Keys fingerprints (HMAC). One per merchant, so equal cards give equal fingerprints. */
-  fingerprint: UsableKey;
+  /**
+   * Keys fingerprints (HMAC), one per mode: equal cards give equal fingerprints within a merchant and mode,
+   * and unrelated ones across modes, so a test key cannot compute fingerprints comparable with live ones.
+   * A mode may lack its key only on a database upgraded but not yet through `upgradeFingerprintKeys`.
+   */
+  fingerprint: Partial<Record<Mode, UsableKey>>;
   /** Every encryption key of the merchant, active or retired, by id: retired keys still decrypt. */
   byId: Map<string, Secret<Buffer>>;
 }
@@ -46,12 +50,15 @@ export class Keyring {
     readonly ttlMs = 30_000,
   ) {}
 
-  /** Creates the merchant's encryption and fingerprint keys; call inside the merchant's creating transaction. */
+  /**
+   * Creates the merchant's encryption key and a fingerprint key per mode; call inside the merchant's
+   * creating transaction.
+   */
   async createMerchantKeys(tx: DataKeyStore, merchantId: string): Promise<void> {
-    for (const purpose of ['ENCRYPTION', 'FINGERPRINT'] as const) {
+    for (const [purpose, mode] of [['ENCRYPTION', null], ['FINGERPRINT', 'LIVE'], ['FINGERPRINT', 'TEST']] as const) {
       const id = newId('dk');
       const wrapped = wrapDataKey(this.master, { merchantId, dataKeyId: id, purpose }, generateDataKey());
-      await tx.dataKey.create({ data: { merchantId, id, purpose, ...wrapped } });
+      await tx.dataKey.create({ data: { merchantId, id, purpose, mode, ...wrapped } });
     }
   }
 
@@ -97,6 +104,22 @@ export class Keyring {
     return key;
   }
 
+  /**
+   * The merchant's fingerprint key for a mode, reloading once when it is missing (another process may have
+   * just created it: see upgradeFingerprintKeys); throws, naming the fix, on a database not yet upgraded.
+   */
+  async fingerprintKey(merchantId: string, mode: Mode): Promise<Secret<Buffer>> {
+    let found = (await this.merchantKeys(merchantId)).fingerprint[mode];
+    if (!found) {
+      this.invalidate(merchantId);
+      found = (await this.merchantKeys(merchantId)).fingerprint[mode];
+    }
+    if (!found) {
+      throw new Error(`Merchant ${merchantId} has no ${mode} fingerprint key yet: run \`vault db migrate\` (or start the server) to create it`);
+    }
+    return found.key;
+  }
+
   invalidate(merchantId?: string): void {
     if (merchantId) this.cache.delete(merchantId);
     else this.cache.clear();
@@ -108,16 +131,57 @@ export class Keyring {
       orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
     });
     const byId = new Map<string, Secret<Buffer>>();
-    const active: Partial<Record<DataKeyPurpose, UsableKey>> = {};
+    let encryption: UsableKey | undefined;
+    const fingerprint: Partial<Record<Mode, UsableKey>> = {};
     for (const row of rows) {
+      if (!row.active && row.purpose === 'FINGERPRINT') continue;
       const key = new Secret(unwrapDataKey(this.master, { merchantId, dataKeyId: row.id, purpose: row.purpose }, row));
-      if (row.purpose === 'ENCRYPTION') byId.set(row.id, key);
-      // Oldest first: the newest active key of each purpose wins (there is one, but be sure).
-      if (row.active) active[row.purpose] = { id: row.id, key };
+      // Oldest first: the newest active key of each purpose (and mode) wins (there is one, but be sure).
+      if (row.purpose === 'ENCRYPTION') {
+        byId.set(row.id, key);
+        if (row.active) encryption = { id: row.id, key };
+      } else if (row.mode) {
+        fingerprint[row.mode] = { id: row.id, key };
+      }
     }
-    if (!active.ENCRYPTION || !active.FINGERPRINT) {
+    if (!encryption || !fingerprint.LIVE) {
       throw new Error(`Merchant ${merchantId} has no active data keys`);
     }
-    return { encryption: active.ENCRYPTION, fingerprint: active.FINGERPRINT, byId };
+    return { encryption, fingerprint, byId };
+  }
+}
+
+/** A master key that data keys were wrapped under is missing from VAULT_MASTER_KEYS, or does not unwrap them. */
+export class MasterKeyMismatch extends Error {
+  override name = 'MasterKeyMismatch';
+}
+
+/**
+ * Proves the master key ring opens the database's data keys: for each master key id that wraps a data key,
+ * one of them is unwrapped. A missing or wrong master key would otherwise let the server start and report
+ * ready while every request needing a merchant's keys fails. Messages name the master key id, never material.
+ */
+export async function verifyMasterKeys(
+  sql: <R extends Record<string, unknown>>(text: string, params: unknown[]) => Promise<R[]>,
+  master: MasterKeyRing,
+): Promise<void> {
+  const rows = await sql<{ merchant_id: string; id: string; purpose: DataKeyPurpose; master_key_id: string; wrapped_key: string }>(
+    `SELECT DISTINCT ON (master_key_id) merchant_id, id, purpose, master_key_id, wrapped_key
+       FROM data_keys ORDER BY master_key_id, created_at DESC, id`,
+    [],
+  );
+  for (const row of rows) {
+    if (!master.get(row.master_key_id)) {
+      throw new MasterKeyMismatch(
+        `Master key "${row.master_key_id}" wraps data keys in the database but is not in VAULT_MASTER_KEYS (configured: ${master.ids.join(', ')}); add it back, as a retired key if another is active`,
+      );
+    }
+    try {
+      unwrapDataKey(master, { merchantId: row.merchant_id, dataKeyId: row.id, purpose: row.purpose }, { masterKeyId: row.master_key_id, wrappedKey: row.wrapped_key }).fill(0);
+    } catch {
+      throw new MasterKeyMismatch(
+        `Master key "${row.master_key_id}" in VAULT_MASTER_KEYS does not unwrap the data keys wrapped under it (data key ${row.id}): wrong key for this id`,
+      );
+    }
   }
 }

@@ -20,7 +20,7 @@ export interface AuditActor {
   requestId: string;
 }
 
-export type AuditOutcome = 'success' | 'denied' | 'failed';
+export type AuditOutcome = 'success' | 'denied' | 'failed' | 'refused';
 
 export interface AuditEntry {
   /** `<entity>.<verb>`, e.g. `payment_method.reveal`. */

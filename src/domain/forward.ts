@@ -53,7 +53,7 @@ export async function forwardRequest(principal: Principal, input: unknown, now =
   const mayReceive = (target: URL) => entriesAllowing(target).some((h) => allowed.has(h)) && (target.protocol === 'https:' || principal.mode === 'TEST');
   if (!mayReceive(url)) {
     await appendAudit(db().prisma, actor, { ...entity, outcome: 'denied', detail });
-    throw new Forbidden(`This host is not on the merchant's forwarding list (npm run vault -- merchant allow-host --merchant ${principal.merchantId} --host ${url.host})`);
+    throw new Forbidden(`This host is not on the merchant's forwarding list (npx vault merchant allow-host --merchant ${principal.merchantId} --host ${url.host})`);
   }
 
   // Headers are rendered and checked before the token is spent or anything is audited: a value HTTP cannot

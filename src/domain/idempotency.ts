@@ -1,14 +1,19 @@
-import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { keyedDigest, type DigestPurpose } from '../crypto/keyedDigest.js';
 import { db } from '../db/client.js';
 import { openField } from '../db/encryption.js';
 import { Prisma as P, type IdempotencyKey } from '../generated/prisma/client.js';
 import type { Principal } from './principal.js';
 
 // Idempotency keys. A row per (merchant, mode, key) records the fingerprint of the first request and, once
-// it finished, its response (sealed: a response may carry card data). The primary key decides who acts:
-// of any number of concurrent requests with one key, across processes, exactly one inserts the row and
-// executes; the others wait for its response and replay it.
+// it finished, its response (sealed) and the payment methods and customers it refers to. The primary key
+// decides who acts: of any number of concurrent requests with one key, across processes, exactly one inserts
+// the row and executes; the others wait for its response and replay it.
+//
+// What is never kept: a response that can hold full card data (the plugin, src/idempotency.ts, decides from
+// the operation's root fields and their result types). What does not outlive its subject: deleting or
+// purging a payment method or customer, by whatever path, deletes every row whose `refs` name it (a
+// database trigger, migration 20261130020000). Row ids and fingerprints are keyed HMACs (crypto/keyedDigest).
 
 export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 /**
@@ -42,17 +47,21 @@ export interface IdempotentRequest {
 }
 
 /**
- * What makes two requests "the same". The caller's authority (key kind, reveal permission) is part of it:
- * a replay skips authorization, so it must never hand a response to a key that could not have produced it
- * (a publishable key replaying a secret key's response, a key without reveal replaying a reveal).
+ * What makes two requests "the same". The api key that sent it is part of it: a replay skips authorization
+ * and is not audited, so a stored response goes back only to the key that produced it (and was audited
+ * producing it). Another key of the merchant sending the same Idempotency-Key gets IDEMPOTENCY_CONFLICT:
+ * neither the first response nor a second execution (a retry after a key rotation must not pay twice).
+ * Kind and reveal permission stay in as well, should a key ever change them.
  */
-export function requestFingerprint(principal: Principal, request: IdempotentRequest): string {
-  return sha256(
+export async function requestFingerprint(principal: Principal, request: IdempotentRequest): Promise<string> {
+  return digest(
+    principal,
+    'idempotency-request',
     canonicalJson({
       operationName: request.operationName,
       document: request.document,
       variables: request.variables ?? {},
-      authority: { kind: principal.kind, allowReveal: principal.allowReveal },
+      authority: { keyId: principal.keyId, kind: principal.kind, allowReveal: principal.allowReveal },
     }),
   );
 }
@@ -60,7 +69,7 @@ export function requestFingerprint(principal: Principal, request: IdempotentRequ
 /** Claims the key for this request, or says why not: replay the stored response, conflict, or still busy. */
 export async function begin(principal: Principal, key: string, fingerprint: string, now = new Date()): Promise<BeginOutcome> {
   const { prisma, keyring } = db();
-  const ids = { merchantId: principal.merchantId, id: rowId(principal, key) };
+  const ids = { merchantId: principal.merchantId, id: await rowId(principal, key) };
   const started = performance.now();
   const elapsed = () => performance.now() - started;
   for (;;) {
@@ -88,12 +97,15 @@ export async function begin(principal: Principal, key: string, fingerprint: stri
   }
 }
 
-/** Stores the response of the claimed request. False when the claim was lost (taken over as stale). */
-export async function complete(claim: Claim, response: unknown): Promise<boolean> {
+/**
+ * Stores the response of the claimed request, with the ids of the payment methods and customers it refers
+ * to (`refs`: deleting one of them deletes the row). False when the claim was lost (taken over as stale).
+ */
+export async function complete(claim: Claim, response: unknown, refs: Iterable<string> = []): Promise<boolean> {
   try {
     await db().prisma.idempotencyKey.update({
       where: { merchantId_id: { merchantId: claim.merchantId, id: claim.id }, status: 'IN_PROGRESS', createdAt: claim.claimedAt },
-      data: { status: 'COMPLETED', response: JSON.stringify(response) },
+      data: { status: 'COMPLETED', response: JSON.stringify(response), refs: [...new Set(refs)].sort() },
     });
     return true;
   } catch (err) {
@@ -115,18 +127,25 @@ export async function sweepIdempotencyKeys(now = new Date()): Promise<number> {
   return count;
 }
 
-/** Keys are the client's strings: hashed with the mode so test and live keys of a merchant never meet. */
-function rowId(principal: Principal, key: string): string {
-  return sha256(`${principal.mode}:${key}`);
+/**
+ * Keys are the client's strings: HMAC'd with the mode so test and live keys of a merchant never meet. Not
+ * the api key: the same Idempotency-Key from another key of the merchant meets this row and conflicts
+ * (requestFingerprint) rather than acting a second time.
+ */
+function rowId(principal: Principal, key: string): Promise<string> {
+  return digest(principal, 'idempotency-key', `${principal.mode}:${key}`);
+}
+
+async function digest(principal: Principal, purpose: DigestPurpose, text: string): Promise<string> {
+  // The merchant's keys are already loaded for the request (context), so this is a cache lookup. The mode's
+  // own fingerprint key: never rotated, and test and live never share one.
+  const key = await db().keyring.fingerprintKey(principal.merchantId, principal.mode);
+  return keyedDigest(key.reveal(), purpose, text);
 }
 
 function isLive(row: IdempotencyKey, at: Date): boolean {
   if (row.expiresAt <= at) return false;
   return row.status === 'COMPLETED' || at.getTime() - row.createdAt.getTime() < IDEMPOTENCY_STALE_MS;
-}
-
-function sha256(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
 }
 
 /** JSON with object keys sorted at every depth: equal values give equal strings. */

@@ -99,11 +99,18 @@ const STATUS_AFTER: Record<LifecycleEvent['type'], NetworkTokenStatus | null> = 
 };
 
 /**
- * Applies a lifecycle event from a TSP to every token it names. DELETED is final; an event older than the
- * last one applied is ignored (deliveries can arrive out of order). Each change is audited in its own
- * transaction. Returns how many tokens changed.
+ * How long an applied event id is remembered: far past the TSP's signature window (5 minutes), after which a
+ * replayed delivery is refused for its signature anyway.
  */
-export async function applyLifecycleEvent(tspId: string, event: LifecycleEvent): Promise<number> {
+const APPLIED_EVENT_RETENTION_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * Applies a lifecycle event from a TSP to every token it names. DELETED is final; an event older than the
+ * last one applied is ignored (deliveries can arrive out of order), and an event already applied to a token
+ * (a delivery retried or replayed) is not applied or audited again: its id is recorded with the change, in the
+ * same transaction. Each change is audited in its own transaction. Returns how many tokens changed.
+ */
+export async function applyLifecycleEvent(tspId: string, event: LifecycleEvent, now = new Date()): Promise<number> {
   const { prisma } = db();
   const occurredAt = new Date(event.occurredAt);
   const rows = await prisma.networkToken.findMany({ where: { tspId, tokenReferenceId: event.tokenReferenceId } });
@@ -119,7 +126,13 @@ export async function applyLifecycleEvent(tspId: string, event: LifecycleEvent):
         ...(event.last4 && { last4: event.last4 }),
       }),
     };
-    await prisma.$transaction(async (tx) => {
+    const applied = await prisma.$transaction(async (tx) => {
+      // Insert-or-ignore: a concurrent delivery of the same event waits on the key, then finds it taken.
+      const { count } = await tx.networkTokenEvent.createMany({
+        data: [{ merchantId: row.merchantId, networkTokenId: row.id, tspId, eventId: event.id, expiresAt: new Date(now.getTime() + APPLIED_EVENT_RETENTION_MS) }],
+        skipDuplicates: true,
+      });
+      if (count === 0) return false;
       await tx.networkToken.update({ where: { merchantId_id: { merchantId: row.merchantId, id: row.id } }, data });
       await appendAudit(
         tx,
@@ -132,8 +145,15 @@ export async function applyLifecycleEvent(tspId: string, event: LifecycleEvent):
           detail: { status },
         },
       );
+      return true;
     });
-    changed++;
+    if (applied) changed++;
   }
   return changed;
+}
+
+/** Forgets applied event ids past their retention. */
+export async function sweepAppliedEvents(now = new Date()): Promise<number> {
+  const { count } = await db().prisma.networkTokenEvent.deleteMany({ where: { expiresAt: { lt: now } } });
+  return count;
 }

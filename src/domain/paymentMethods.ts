@@ -19,6 +19,7 @@ import { findNetworkToken, storeNetworkToken } from './networkTokens.js';
 import { activeMultiUseToken, recordPspToken, tokenizingConnector } from './pspTokens.js';
 import type { Address, Query } from './customers.js';
 import { requireCustomer } from './customers.js';
+import { checkEnumeration } from './enumeration.js';
 import { parseInput, sealable } from './inputs.js';
 import { tenant, type Principal } from './principal.js';
 import { addMonths, MAX_RETENTION_EXTENSION_MONTHS, retainUntil } from './retention.js';
@@ -74,9 +75,11 @@ export async function tokenizeCard(principal: Principal, input: unknown, now = n
   const fromToken = v.token ? await consumeCardToken(principal, v.token, now) : undefined;
   const card = fromToken ?? v.card!;
   const billing = v.billing ?? fromToken?.billing ?? undefined;
-  if (!connector && !tsp) return saveCard(principal, { card, customerId, billing, metadata: v.metadata });
+  const fp = await cardFingerprint(principal, card.number);
+  // The answer shows the card's fingerprint and whether it is vaulted already: counted before anything else.
+  await checkEnumeration(principal, card, fp, customerId, now);
+  if (!connector && !tsp) return saveCard(principal, { card, customerId, billing, metadata: v.metadata, fingerprint: fp });
 
-  const fp = await cardFingerprint(principal.merchantId, card.number);
   const existing = await db().prisma.paymentMethod.findFirst({ where: { ...tenant(principal), customerId, fingerprint: fp }, select: { id: true } });
   const id = existing?.id ?? newId('pm');
   const psp = v.pspTokenization;
@@ -96,9 +99,9 @@ export async function tokenizeCard(principal: Principal, input: unknown, now = n
   });
 }
 
-/** The card's fingerprint under the merchant's fingerprint key: what duplicate detection compares. */
-async function cardFingerprint(merchantId: string, number: string): Promise<string> {
-  return fingerprint((await db().keyring.merchantKeys(merchantId)).fingerprint.key.reveal(), number);
+/** The card's fingerprint under the fingerprint key of the principal's merchant and mode: what duplicate detection compares. */
+export async function cardFingerprint(principal: Pick<Principal, 'merchantId' | 'mode'>, number: string): Promise<string> {
+  return fingerprint((await db().keyring.fingerprintKey(principal.merchantId, principal.mode)).reveal(), number);
 }
 
 export interface SaveCardInput {
@@ -123,7 +126,7 @@ type SaveDetail = Record<string, string | number | boolean | null>;
  */
 export async function saveCard(principal: Principal, { card, customerId, billing, metadata, id, fingerprint: known }: SaveCardInput, within?: (tx: Tx, paymentMethodId: string) => Promise<SaveDetail | void>) {
   const { prisma } = db();
-  const fp = known ?? (await cardFingerprint(principal.merchantId, card.number));
+  const fp = known ?? (await cardFingerprint(principal, card.number));
   if (!within) {
     const created = await insertNewCard(principal, { id: id ?? newId('pm'), customerId, fingerprint: fp, card, billing, metadata });
     if (created) return { paymentMethod: created, duplicate: false };

@@ -13,7 +13,8 @@ import { consumeCardToken } from './cardTokens.js';
 import { requireCustomer, type Query } from './customers.js';
 import { parseInput } from './inputs.js';
 import { usableNetworkToken } from './networkTokens.js';
-import { maskedCard, saveCard, type Billing, type CardView } from './paymentMethods.js';
+import { cardFingerprint, maskedCard, saveCard, type Billing, type CardView } from './paymentMethods.js';
+import { checkEnumeration } from './enumeration.js';
 import { claimPspToken } from './pspTokens.js';
 import { openCard } from './reveal.js';
 import { actorOf, appendAudit, audited } from './audit.js';
@@ -57,6 +58,11 @@ export async function createPayment(principal: Principal, input: unknown, { base
   if (v.customerId) await requireCustomer(principal, v.customerId);
   const source = await cardSource(principal, v, now);
   const { cvc, ...card } = source.card;
+  // Saving shows the saved payment method (its fingerprint, and its id when the card is vaulted already):
+  // counted against the enumeration limits before anything is paid, whether the save happens now or after
+  // the challenge.
+  const fingerprint = v.savePaymentMethod && !source.paymentMethodId ? await cardFingerprint(principal, card.number) : undefined;
+  if (fingerprint) await checkEnumeration(principal, card, fingerprint, source.customerId, now);
 
   const paymentId = newId('pay');
   const secret = randomBytes(32).toString('base64url');
@@ -82,7 +88,7 @@ export async function createPayment(principal: Principal, input: unknown, { base
   const { prisma } = db();
   const saved =
     v.savePaymentMethod && succeeded
-      ? (await saveCard(principal, { card, customerId: source.customerId, billing: source.billing })).paymentMethod
+      ? (await saveCard(principal, { card, customerId: source.customerId, billing: source.billing, fingerprint })).paymentMethod
       : undefined;
   return prisma.$transaction(async (tx) => {
     const payment = await tx.payment.create({

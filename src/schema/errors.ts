@@ -7,6 +7,7 @@ import {
   TokenAlreadyUsed,
   TokenExpired,
   TokenizationFailed,
+  TooManyAttempts,
   ValidationFailed,
   VaultError,
   type ErrorCode,
@@ -29,6 +30,7 @@ const codes: ErrorCode[] = [
   'CONNECTOR_UNAVAILABLE',
   'TOKENIZATION_FAILED',
   'FORWARD_FAILED',
+  'TOO_MANY_ATTEMPTS',
 ];
 
 export const ErrorCodeEnum = builder.enumType('ErrorCode', {
@@ -130,4 +132,14 @@ builder.objectType(ForwardFailed, {
   interfaces: [ErrorInterface],
   isTypeOf: (e) => e instanceof ForwardFailed,
   fields: (t) => ({ reason: t.field({ type: ForwardFailureReason, resolve: (e) => e.reason }) }),
+});
+
+builder.objectType(TooManyAttempts, {
+  name: 'TooManyAttemptsError',
+  description:
+    'Refused as a possible enumeration of stored cards: this api key tokenized too many different numbers sharing a bin and last four, ' +
+    'or hit too many different stored cards, within the window (VAULT_ENUMERATION_*). Nothing was stored or paid; the refusal is audited.',
+  interfaces: [ErrorInterface],
+  isTypeOf: (e) => e instanceof TooManyAttempts,
+  fields: () => ({}),
 });

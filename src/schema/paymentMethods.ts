@@ -8,6 +8,7 @@ import {
   TokenAlreadyUsed,
   TokenExpired,
   TokenizationFailed,
+  TooManyAttempts,
   ValidationFailed,
 } from '../errors.js';
 import { networkTokenView } from '../domain/networkTokens.js';
@@ -26,7 +27,7 @@ import {
   type CardView,
 } from '../domain/paymentMethods.js';
 import { builder } from './builder.js';
-import { BillingInput, BillingType, idOf } from './common.js';
+import { BillingInput, BillingType, CARD_DATA, idOf } from './common.js';
 
 const CardBrandEnum = builder.enumType(CardBrand, { name: 'CardBrand', description: 'Detected from the number.' });
 export const CardTypeEnum = builder.enumType(CardType, { name: 'CardType' });
@@ -175,6 +176,7 @@ const UpdatePaymentMethodInput = builder.inputType('UpdatePaymentMethodInput', {
 
 const RevealedCardType = builder.objectRef<RevealedCard>('RevealedCard').implement({
   description: 'The full card. Never cache or log it.',
+  extensions: CARD_DATA,
   fields: (t) => ({
     number: t.exposeString('number'),
     expMonth: t.exposeInt('expMonth'),
@@ -227,7 +229,7 @@ builder.mutationFields((t) => ({
   tokenizeCard: t.field({
     type: TokenizeCardSuccess,
     description: 'Vaults a card and returns its payment method; the same card again returns the same one.',
-    errors: { types: [ValidationFailed, NotFound, TokenExpired, TokenAlreadyUsed, ConnectorUnavailable, TokenizationFailed] },
+    errors: { types: [ValidationFailed, NotFound, TokenExpired, TokenAlreadyUsed, ConnectorUnavailable, TokenizationFailed, TooManyAttempts] },
     args: { input: t.arg({ type: TokenizeCardInput, required: true }) },
     resolve: (_root, { input }, ctx) => tokenizeCard(ctx.principal, input),
   }),

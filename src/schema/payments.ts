@@ -1,5 +1,6 @@
 import { config } from '../config.js';
-import { Conflict, ConnectorUnavailable, NotFound, TokenAlreadyUsed, TokenExpired, ValidationFailed } from '../errors.js';
+import { publicBaseUrl } from '../localUrl.js';
+import { Conflict, ConnectorUnavailable, NotFound, TokenAlreadyUsed, TokenExpired, TooManyAttempts, ValidationFailed } from '../errors.js';
 import { cancelPayment, capturePayment, createPayment, findPayment, paymentRedirectUrl } from '../domain/payments.js';
 import { findPaymentMethod, maskedCard } from '../domain/paymentMethods.js';
 import type { Payment } from '../generated/prisma/client.js';
@@ -102,8 +103,6 @@ const PaymentPayload = (name: string) =>
     fields: (t) => ({ payment: t.field({ type: PaymentRef, resolve: (p) => p.payment }) }),
   });
 
-/** Where the vault is reached from outside: VAULT_PUBLIC_URL behind a proxy, else this request's origin. */
-const publicBaseUrl = (request: Request) => config().VAULT_PUBLIC_URL ?? new URL(request.url).origin;
 
 builder.queryField('payment', (t) =>
   t.prismaField({
@@ -119,10 +118,10 @@ builder.mutationFields((t) => ({
   createPayment: t.field({
     type: PaymentPayload('CreatePaymentSuccess'),
     description: 'Pays with a stored payment method, a card token or a card. A declined payment succeeds here, with status FAILED.',
-    errors: { types: [ValidationFailed, NotFound, TokenExpired, TokenAlreadyUsed, ConnectorUnavailable] },
+    errors: { types: [ValidationFailed, NotFound, TokenExpired, TokenAlreadyUsed, ConnectorUnavailable, TooManyAttempts] },
     args: { input: t.arg({ type: CreatePaymentInput, required: true }) },
     resolve: async (_root, { input }, ctx) => ({
-      payment: await createPayment(ctx.principal, input, { baseUrl: publicBaseUrl(ctx.request) }),
+      payment: await createPayment(ctx.principal, input, { baseUrl: publicBaseUrl() }),
     }),
   }),
   capturePayment: t.field({

@@ -1,6 +1,7 @@
 import type { Plugin } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import { applyLifecycleEvent } from '../domain/networkTokens.js';
+import { isBodyTooLarge } from '../limits.js';
 import { tspById } from './index.js';
 
 // Token service providers push lifecycle events here: POST /webhooks/network-tokens/<tspId>, signed by the
@@ -10,7 +11,8 @@ import { tspById } from './index.js';
 
 export const NETWORK_TOKEN_WEBHOOK_PATH = '/webhooks/network-tokens/';
 const ROUTE = new RegExp(`^${NETWORK_TOKEN_WEBHOOK_PATH}([a-z0-9_-]{1,32})$`);
-const MAX_BODY_BYTES = 64 * 1024;
+/** The route's body limit (enforced while reading by useBodyLimit, src/limits.ts). */
+export const WEBHOOK_MAX_BODY_BYTES = 64 * 1024;
 
 const json = (status: number, body: unknown) =>
   new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', 'cache-control': 'no-store' } });
@@ -24,9 +26,13 @@ export function useNetworkTokenWebhooks(log: Logger): Plugin {
         const tsp = tspById(ROUTE.exec(url.pathname)?.[1] ?? '');
         if (!tsp) return endResponse(json(404, { error: 'No such token service provider' }));
         if (request.method !== 'POST') return endResponse(new Response(null, { status: 405, headers: { allow: 'POST' } }));
-        if (Number(request.headers.get('content-length') ?? 0) > MAX_BODY_BYTES) return endResponse(json(413, { error: 'Body too large' }));
-        const body = await request.text();
-        if (Buffer.byteLength(body) > MAX_BODY_BYTES) return endResponse(json(413, { error: 'Body too large' }));
+        let body: string;
+        try {
+          body = await request.text();
+        } catch (err) {
+          // useBodyLimit stops reading past the limit; anything else is the client going away.
+          return endResponse(isBodyTooLarge(err) ? json(413, { error: 'Body too large' }) : json(400, { error: 'Body could not be read' }));
+        }
         const check = tsp.verifyWebhook(body, request.headers);
         if (!check.ok) {
           log.warn({ tsp: tsp.id, problem: check.problem }, 'network token webhook refused');

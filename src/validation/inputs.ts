@@ -489,6 +489,13 @@ function isHttpUrl(s: string): boolean {
 
 const httpUrlSchema = text(2000).refine(isHttpUrl, 'Must be an absolute http or https URL');
 
+/** user:password@ in a URL: credentials that end up in logs, browsers' histories and Referer headers. */
+function hasCredentials(s: string): boolean {
+  if (!URL.canParse(s)) return false;
+  const { username, password } = new URL(s);
+  return username !== '' || password !== '';
+}
+
 export const captureAmountSchema = z.int().min(1).max(MAX_PAYMENT_AMOUNT);
 
 export const createPaymentInputSchema = z
@@ -503,7 +510,8 @@ export const createPaymentInputSchema = z
     initiator: optional(z.enum(['CUSTOMER', 'MERCHANT'])),
     savePaymentMethod: optional(z.boolean()),
     connectorId: optional(text(64, PRINTABLE)),
-    returnUrl: optional(httpUrlSchema),
+    // The customer's browser is sent there, with the URL in its history and the address bar.
+    returnUrl: optional(httpUrlSchema.refine((u) => !hasCredentials(u), 'Must not contain credentials (user:password@)')),
   })
   .superRefine((input, ctx) => {
     const passed = passedField(ctx);
@@ -565,7 +573,7 @@ export const forwardRequestInputSchema = z
     paymentMethodId: optional(text(64, PRINTABLE)),
     token: optional(text(200, PRINTABLE)),
     url: httpUrlSchema
-      .refine((u) => !URL.canParse(u) || (!new URL(u).username && !new URL(u).password), 'Must not contain credentials; send them in a header')
+      .refine((u) => !hasCredentials(u), 'Must not contain credentials; send them in a header')
       .refine((u) => !u.includes('{{'), 'Placeholders are not allowed in the URL (URLs end up in logs); use the headers or the body'),
     method: z.string().trim().toUpperCase().pipe(z.enum(FORWARD_METHODS)),
     headers: optional(forwardHeadersSchema),

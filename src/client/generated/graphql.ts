@@ -132,7 +132,8 @@ export type ErrorCode =
   | 'RETENTION_LIMIT_EXCEEDED'
   | 'TOKENIZATION_FAILED'
   | 'TOKEN_ALREADY_USED'
-  | 'TOKEN_EXPIRED';
+  | 'TOKEN_EXPIRED'
+  | 'TOO_MANY_ATTEMPTS';
 
 export type ForwardFailureReason =
   | 'RESPONSE_TOO_LARGE'
@@ -287,6 +288,7 @@ export type CheckoutCreatePaymentMutation = { createPayment:
     | { __typename: 'NotFoundError', code: ErrorCode, message: string }
     | { __typename: 'TokenAlreadyUsedError', code: ErrorCode, message: string }
     | { __typename: 'TokenExpiredError', code: ErrorCode, message: string }
+    | { __typename: 'TooManyAttemptsError', code: ErrorCode, message: string }
     | { __typename: 'ValidationError', code: ErrorCode, message: string }
    };
 
@@ -369,6 +371,8 @@ type ErrorFields_TokenExpiredError_Fragment = { __typename: 'TokenExpiredError',
 
 type ErrorFields_TokenizationFailedError_Fragment = { __typename: 'TokenizationFailedError', code: ErrorCode, message: string };
 
+type ErrorFields_TooManyAttemptsError_Fragment = { __typename: 'TooManyAttemptsError', code: ErrorCode, message: string };
+
 type ErrorFields_ValidationError_Fragment = { __typename: 'ValidationError', code: ErrorCode, message: string, fields: Array<{ path: Array<string>, code: ErrorCode, message: string }> };
 
 export type ErrorFieldsFragment =
@@ -380,6 +384,7 @@ export type ErrorFieldsFragment =
   | ErrorFields_TokenAlreadyUsedError_Fragment
   | ErrorFields_TokenExpiredError_Fragment
   | ErrorFields_TokenizationFailedError_Fragment
+  | ErrorFields_TooManyAttemptsError_Fragment
   | ErrorFields_ValidationError_Fragment
 ;
 
@@ -403,6 +408,7 @@ export type TokenizeCardMutation = { tokenizeCard:
     | { __typename: 'TokenExpiredError', code: ErrorCode, message: string }
     | { __typename: 'TokenizationFailedError', code: ErrorCode, message: string }
     | { __typename: 'TokenizeCardSuccess', duplicate: boolean, paymentMethod: { id: string, type: PaymentMethodType, fingerprint: string, metadata: unknown, createdAt: string, updatedAt: string, lastUsedAt: string | null, retainUntil: string, customer: { id: string } | null, card: { bin: string, last4: string, brand: CardBrand, expMonth: number, expYear: number, expired: boolean, holderName: string | null, nickName: string | null, issuer: string | null, issuingCountry: string | null, cardType: CardType | null } | null, billing: { email: string | null, address: { line1: string | null, line2: string | null, line3: string | null, city: string | null, state: string | null, zip: string | null, country: string | null, firstName: string | null, lastName: string | null } | null, phone: { number: string | null, countryCode: string | null } | null } | null } }
+    | { __typename: 'TooManyAttemptsError', code: ErrorCode, message: string }
     | { __typename: 'ValidationError', code: ErrorCode, message: string, fields: Array<{ path: Array<string>, code: ErrorCode, message: string }> }
    };
 
@@ -461,6 +467,7 @@ export type CreatePaymentMutation = { createPayment:
     | { __typename: 'NotFoundError', code: ErrorCode, message: string }
     | { __typename: 'TokenAlreadyUsedError', code: ErrorCode, message: string }
     | { __typename: 'TokenExpiredError', code: ErrorCode, message: string }
+    | { __typename: 'TooManyAttemptsError', code: ErrorCode, message: string }
     | { __typename: 'ValidationError', code: ErrorCode, message: string, fields: Array<{ path: Array<string>, code: ErrorCode, message: string }> }
    };
 

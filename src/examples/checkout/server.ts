@@ -22,6 +22,9 @@ export interface CheckoutExample {
   close(): Promise<void>;
 }
 
+/** Where `npm start` serves the API with the default HOST and PORT. */
+const DEFAULT_VAULT_URL = 'http://127.0.0.1:4000/graphql';
+
 const ORDER = { amount: 1999, currency: 'EUR', label: '€19.99' };
 const TEMPLATE = readFileSync(new URL('./page.html', import.meta.url), 'utf8');
 
@@ -124,9 +127,16 @@ export async function startCheckoutExample(options: CheckoutExampleOptions): Pro
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const { VAULT_URL = 'http://127.0.0.1:4000/graphql', VAULT_SECRET_KEY, VAULT_PUBLISHABLE_KEY, CHECKOUT_PORT = '5000' } = process.env;
+  const { VAULT_URL = DEFAULT_VAULT_URL, VAULT_SECRET_KEY, VAULT_PUBLISHABLE_KEY, CHECKOUT_PORT = '5000' } = process.env;
   if (!VAULT_SECRET_KEY?.startsWith('sk_') || !VAULT_PUBLISHABLE_KEY?.startsWith('pk_')) {
-    console.error('Set VAULT_SECRET_KEY (sk_…) and VAULT_PUBLISHABLE_KEY (pk_…) to one merchant\'s keys (npm start prints the demo merchant\'s).');
+    console.error(
+      [
+        'Usage: VAULT_SECRET_KEY=sk_… VAULT_PUBLISHABLE_KEY=pk_… npm run example:checkout',
+        '  VAULT_SECRET_KEY, VAULT_PUBLISHABLE_KEY  one merchant\'s keys (npm start prints the demo merchant\'s)',
+        `  VAULT_URL      the vault's GraphQL endpoint (default ${DEFAULT_VAULT_URL}, where npm start listens)`,
+        '  CHECKOUT_PORT  this example\'s port (default 5000)',
+      ].join('\n'),
+    );
     process.exit(1);
   }
   const example = await startCheckoutExample({
@@ -136,6 +146,6 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     port: Number(CHECKOUT_PORT),
   });
   console.log(`Example checkout: ${example.url}  (vault: ${VAULT_URL})`);
-  console.log(`Allow its origin first: npm run vault -- merchant allow-origin --merchant mer_… --origin ${example.url}`);
+  console.log(`Allow its origin first: npx vault merchant allow-origin --merchant mer_… --origin ${example.url}`);
   console.log('Then open it and pay with 4000 0025 0000 3155 (3-D Secure) or 4242 4242 4242 4242, any future expiry and CVC.');
 }
