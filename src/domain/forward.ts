@@ -1,7 +1,9 @@
 import { config } from '../config.js';
 import { db } from '../db/client.js';
+import { openField } from '../db/encryption.js';
 import { Conflict, Forbidden, NotFound, ValidationFailed, type FieldError } from '../errors.js';
 import { sendUpstream } from '../forward/http.js';
+import { isWellFormedId } from '../ids.js';
 import { maskCardData } from '../forward/mask.js';
 import { encoderFor, placeholdersIn, render, type Placeholder, type PlaceholderValues } from '../forward/template.js';
 import { tspFor } from '../tokenServices/index.js';
@@ -33,6 +35,10 @@ const pad2 = (n: number) => String(n).padStart(2, '0');
 export async function forwardRequest(principal: Principal, input: unknown, now = new Date()): Promise<ForwardResult> {
   const v = parseInput(forwardRequestInputSchema, input, ['input'], now);
   const used = usedPlaceholders(v);
+  // Ids are audited below: one that is not well-formed (a card number pasted in, say) finds nothing and is not written anywhere.
+  if (v.paymentMethodId ? !isWellFormedId('pm', v.paymentMethodId) : !isWellFormedId('tok', v.token!)) {
+    throw v.paymentMethodId ? new NotFound('payment method', v.paymentMethodId) : new NotFound('card token', v.token!);
+  }
   const url = new URL(v.url);
   const entity = v.paymentMethodId
     ? { entityType: 'payment_method', entityId: v.paymentMethodId, action: 'payment_method.forward' }
@@ -50,11 +56,14 @@ export async function forwardRequest(principal: Principal, input: unknown, now =
     throw new Forbidden(`This host is not on the merchant's forwarding list (npx vault merchant allow-host --merchant ${principal.merchantId} --host ${url.host})`);
   }
 
+  // Headers are rendered and checked before the token is spent or anything is audited: a value HTTP cannot
+  // carry would fail in fetch after the audit said the card was sent.
+  if (v.token) renderHeaders(v.headers, await tokenPreview(principal, v.token, used));
   const values = v.paymentMethodId ? await storedCardValues(principal, v.paymentMethodId, used, now) : await tokenValues(principal, v.token!, used, now);
+  const headers = renderHeaders(v.headers, values);
   await appendAudit(db().prisma, actor, { ...entity, outcome: 'success', detail });
 
   const encode = encoderFor(Object.entries(v.headers).find(([name]) => name.toLowerCase() === 'content-type')?.[1]);
-  const headers = Object.fromEntries(Object.entries(v.headers).map(([name, value]) => [name, render(value, values, (s) => s)]));
   const { VAULT_FORWARD_TIMEOUT_MS, VAULT_FORWARD_MAX_RESPONSE_BYTES } = config();
   const response = await sendUpstream(
     { url, method: v.method, headers, body: v.body === undefined ? undefined : render(v.body, values, encode) },
@@ -66,7 +75,8 @@ export async function forwardRequest(principal: Principal, input: unknown, now =
       mayFollow: mayReceive,
     },
   );
-  const secrets = [values['card.number'], values['networkToken.number']].filter((s): s is string => s !== undefined);
+  // Everything secret the vault filled in is masked in the answer, whatever field or encoding echoes it.
+  const secrets = SECRET_PLACEHOLDERS.map((p) => values[p]).filter((s): s is string => s !== undefined && s !== '');
   return {
     status: response.status,
     headers: Object.fromEntries(
@@ -76,6 +86,39 @@ export async function forwardRequest(principal: Principal, input: unknown, now =
     ),
     body: maskCardData(response.body, secrets),
   };
+}
+
+const SECRET_PLACEHOLDERS = ['card.number', 'card.cvc', 'networkToken.number', 'networkToken.cryptogram'] as const satisfies readonly Placeholder[];
+// What fetch accepts in a header value (a ByteString without line breaks).
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
+/** The headers with placeholders filled in; refused if a value cannot be sent as an HTTP header. */
+function renderHeaders(headers: Record<string, string>, values: PlaceholderValues): Record<string, string> {
+  const problems: FieldError[] = [];
+  const rendered = Object.fromEntries(
+    Object.entries(headers).map(([name, value]) => {
+      const text = render(value, values, (s) => s);
+      if (!HEADER_VALUE.test(text)) {
+        problems.push({ path: ['input', 'headers', name], code: 'INVALID_INPUT', message: 'Header values must be Latin-1 text once the placeholders are filled in' });
+      }
+      return [name, text];
+    }),
+  );
+  if (problems.length > 0) throw new ValidationFailed(problems);
+  return rendered;
+}
+
+/**
+ * What a card token's placeholders will render to, as far as a header can tell, without spending it: only
+ * the holder name can hold characters a header cannot; every other value is ASCII.
+ */
+async function tokenPreview(principal: Principal, id: string, used: Set<Placeholder>): Promise<PlaceholderValues> {
+  const values: PlaceholderValues = Object.fromEntries([...used].map((p) => [p, '0']));
+  if (used.has('card.holderName')) {
+    const token = await findCardToken(principal, id);
+    values['card.holderName'] = token ? ((await openField(db().keyring, 'CardToken', 'holderName', token)) ?? '') : '';
+  }
+  return values;
 }
 
 /** Every placeholder the headers and body use; unknown names under card. or networkToken. are refused. */

@@ -1,6 +1,7 @@
 import { db, type Prisma, type Tx } from '../db/client.js';
 import { openField } from '../db/encryption.js';
 import { Forbidden, NotFound } from '../errors.js';
+import { isWellFormedId } from '../ids.js';
 import type { PaymentMethod } from '../generated/prisma/client.js';
 import { actorOf, appendAudit } from './audit.js';
 import { tenant, type Principal } from './principal.js';
@@ -43,6 +44,8 @@ export async function openStoredCard(principal: Principal, id: string, client: T
  * leaves without its event.
  */
 export async function revealCard(principal: Principal, id: string): Promise<RevealedCard> {
+  // A malformed id (a card number pasted in, say) is not written to the audit trail: it finds nothing.
+  if (!isWellFormedId('pm', id)) throw new NotFound('payment method', id);
   const { prisma } = db();
   const actor = actorOf(principal);
   const event = { action: 'payment_method.reveal', entityType: 'payment_method', entityId: id } as const;

@@ -94,7 +94,25 @@ async function readLimited(response: Response, maxBytes: number): Promise<string
     if (size > maxBytes) throw tooLarge(maxBytes);
     chunks.push(chunk);
   }
-  return Buffer.concat(chunks).toString('utf8');
+  return decodeBody(Buffer.concat(chunks), response.headers.get('content-type'));
+}
+
+/**
+ * The body as text in the charset it declares (a UTF-16 reply read as UTF-8 would hide the card number it
+ * echoes from masking), or the charset its byte order mark names; UTF-8 otherwise.
+ */
+export function decodeBody(bytes: Uint8Array, contentType: string | null): string {
+  const declared = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(contentType ?? '')?.[1];
+  const bom = bytes[0] === 0xff && bytes[1] === 0xfe ? 'utf-16le' : bytes[0] === 0xfe && bytes[1] === 0xff ? 'utf-16be' : undefined;
+  for (const label of [bom, declared]) {
+    if (!label) continue;
+    try {
+      return new TextDecoder(label).decode(bytes);
+    } catch {
+      // An unknown label: try the next, then UTF-8.
+    }
+  }
+  return new TextDecoder('utf-8').decode(bytes);
 }
 
 function tooLarge(maxBytes: number): ForwardFailed {

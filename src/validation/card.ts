@@ -111,7 +111,26 @@ const IIN_RANGES: readonly IinRange[] = IIN_TABLE.map(([brand, first, last = fir
   max: Number(last),
 }));
 
+const BRANDS = [...new Set(IIN_TABLE.map(([brand]) => brand))];
+let bySixDigits: Uint8Array | undefined;
+
+/**
+ * The brand of every 6-digit IIN (index + 1 into BRANDS; 0 for none), filled shortest prefixes first so the
+ * longest matching prefix wins. Built once: the PAN detector asks for the brand of every Luhn-valid window.
+ */
+function iinTable(): Uint8Array {
+  if (bySixDigits) return bySixDigits;
+  const table = new Uint8Array(1_000_000);
+  for (const range of [...IIN_RANGES].sort((a, b) => a.prefixLength - b.prefixLength)) {
+    const scale = 10 ** (6 - range.prefixLength);
+    table.fill(BRANDS.indexOf(range.brand) + 1, range.min * scale, (range.max + 1) * scale);
+  }
+  bySixDigits = table;
+  return table;
+}
+
 export function detectBrand(digits: string): CardBrand {
+  if (digits.length >= 6 && /^\d{6}/.test(digits)) return BRANDS[iinTable()[Number(digits.slice(0, 6))]! - 1] ?? 'UNKNOWN';
   let best: IinRange | undefined;
   for (const range of IIN_RANGES) {
     if (digits.length < range.prefixLength || (best && best.prefixLength >= range.prefixLength)) continue;
@@ -182,20 +201,4 @@ export function checkCardNumber(raw: string): CardNumberCheck {
 function listOr(values: readonly number[]): string {
   const head = values.slice(0, -1);
   return head.length ? `${head.join(', ')} or ${values.at(-1)}` : String(values[0]);
-}
-
-// A digit run (single spaces or dashes allowed between digits), wherever it stands: `ORDER-4111…` too.
-const DIGIT_RUN = /(?<!\d)\d(?:[ -]?\d){11,18}(?!\d)/g;
-
-/**
- * Whether free text holds a card number: a 12-19 digit run that passes Luhn and falls in a known card
- * brand's range. Fields stored in the clear refuse such text, so a card pasted into the wrong field never
- * lands unencrypted (a random 16-digit reference number passes this one time in a hundred or so).
- */
-export function containsCardNumber(text: string): boolean {
-  for (const m of text.matchAll(DIGIT_RUN)) {
-    const digits = m[0].replace(/\D/g, '');
-    if (luhnValid(digits) && detectBrand(digits) !== 'UNKNOWN') return true;
-  }
-  return false;
 }

@@ -10,7 +10,8 @@
 // - Expiry: a bad month and CARD_EXPIRED are reported on `expMonth`, a bad year on `expYear`.
 
 import { z } from 'zod';
-import { bin, checkCardNumber, containsCardNumber, cvcLengths, last4 } from './card.js';
+import { containsCardNumber } from '../card/pan.js';
+import { bin, checkCardNumber, cvcLengths, last4 } from './card.js';
 import { isCountryCode } from './countries.js';
 import { isCurrencyCode } from './currencies.js';
 import { expiryIssues, fullExpYear } from './expiry.js';
@@ -232,7 +233,22 @@ function metadataEntryProblem(key: string, value: unknown): string | undefined {
   }
   const scalar = value === null || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value));
   if (!scalar) return 'Metadata values must be a string, a number, a boolean or null';
-  return typeof value === 'number' && containsCardNumber(String(value)) ? HOLDS_CARD : undefined;
+  return typeof value === 'number' && containsCardNumber(asStored(value)) ? HOLDS_CARD : undefined;
+}
+
+/**
+ * A number as PostgreSQL's jsonb prints it: every digit written out (1e+21 is stored as 1 and 21 zeros), so
+ * the check sees the digit run a dump or a reader would.
+ */
+function asStored(value: number): string {
+  const [mantissa, exponent] = String(value).split('e');
+  if (exponent === undefined) return mantissa!;
+  const negative = mantissa!.startsWith('-');
+  const [whole, fraction = ''] = mantissa!.replace('-', '').split('.');
+  const digits = whole! + fraction;
+  const point = whole!.length + Number(exponent);
+  const plain = point >= digits.length ? digits + '0'.repeat(point - digits.length) : point <= 0 ? `0.${'0'.repeat(-point)}${digits}` : `${digits.slice(0, point)}.${digits.slice(point)}`;
+  return negative ? `-${plain}` : plain;
 }
 
 // Values are typed by z.custom and checked in the refinement, which reports each key with its own message.

@@ -1,23 +1,21 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { detectBrand, luhnValid } from '../../src/validation/card.js';
+import { panSpans } from '../../src/card/pan.js';
 
 /**
- * Every 12-19 digit run (spaces/dashes allowed) that passes Luhn, falls in a card brand's range and stands on
- * its own: what a leaked card number looks like (the same definition as the validation's
- * containsCardNumber). Runs glued to letters, digits, `_` or a leading `-` are parts of hex hashes, UUIDs or
- * base64 (one in ten of those passes Luhn by chance), not card numbers written out; so are runs followed by a
- * `-` (the all-digit first groups of a UUID, like the request ids in the audit trail).
+ * Every card number in the text as the vault's own detector finds it (src/card/pan.ts: any Luhn-valid 12-19
+ * digit window in a card range, whatever its neighbours and separators), after blanking what is known not to
+ * be card data: UUIDs (request ids) and hex digests of 32+ characters (hashes, fingerprints, bytea), where
+ * one in ten digit-only stretches would pass Luhn by chance.
  */
 export function panLike(text: string): string[] {
-  const found: string[] = [];
-  for (const m of text.matchAll(/(?<![\w-])\d(?:[ -]?\d){11,18}(?![\w-])/g)) {
-    const digits = m[0].replace(/\D/g, '');
-    if (luhnValid(digits) && detectBrand(digits) !== 'UNKNOWN') found.push(digits);
-  }
-  return found;
+  const blanked = text.replace(UUID, (m) => 'u'.repeat(m.length)).replace(HEX_DIGEST, (m) => (/[a-f]/i.test(m) ? 'h'.repeat(m.length) : m));
+  return panSpans(blanked, { cardRangesOnly: true }).map((s) => s.digits);
 }
+
+const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
+const HEX_DIGEST = /[0-9a-f]{32,}/gi;
 
 /** Where the leaks are: each line holding one, shortened, with its digits masked but the last four. */
 export function leakLines(text: string, limit = 10): string[] {
@@ -25,7 +23,7 @@ export function leakLines(text: string, limit = 10): string[] {
     .split('\n')
     .filter((line) => panLike(line).length > 0 || cvcLike(line).length > 0)
     .slice(0, limit)
-    .map((line) => line.slice(0, 160).replace(/\d(?=(?:[ -]?\d){4})/g, '#'));
+    .map((line) => line.slice(0, 160).replace(/\d(?=\D*\d\D*\d\D*\d\D*\d)/g, '#'));
 }
 
 /** A CVC written out next to its name (`"cvc":"123"`, `cvv=1234`): what a leaked CVC looks like. */
@@ -35,11 +33,13 @@ export function cvcLike(text: string): string[] {
 
 /**
  * The whole database as `pg_dump` writes it (schema and data, plain SQL): what a stolen backup would show.
+ * Rows as INSERT statements: COPY's tab-separated columns would join neighbouring numbers into one digit
+ * sequence (tabs separate digit groups for the detector).
  * Without pg_dump on the PATH, every row of every table as JSON lines instead.
  */
 export async function dumpDatabase(databaseUrl: string): Promise<string> {
   try {
-    const { stdout } = await promisify(execFile)('pg_dump', ['--no-owner', '--dbname', databaseUrl], { maxBuffer: 1024 * 1024 * 1024 });
+    const { stdout } = await promisify(execFile)('pg_dump', ['--no-owner', '--inserts', '--dbname', databaseUrl], { maxBuffer: 1024 * 1024 * 1024 });
     return stdout;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
