@@ -59,6 +59,22 @@ describe('card tokens', () => {
     expect(read.paymentMethod?.card?.last4).toBe('4242');
   });
 
+  it('a refused tokenization leaves the token unspent: a network the token service refuses, then the same token without it', async () => {
+    const m = await newMerchant();
+    // JCB: the sandbox token service issues no network tokens for it (TOKENIZATION_FAILED).
+    const t = await token(m.publishableKey, { number: '3530111333300000' });
+    const refused = await m.client.request(TokenizeCardDocument, { input: { token: t.id, networkTokenization: { enable: true } } });
+    expect(refused.tokenizeCard).toMatchObject({ __typename: 'TokenizationFailedError', code: 'TOKENIZATION_FAILED' });
+    const row = await getDb().prisma.cardToken.findFirstOrThrow({ where: { merchantId: m.merchantId, id: t.id } });
+    expect(row.usedAt).toBeNull();
+    expect(row.cardNumber).not.toBeNull();
+    expect(await getDb().prisma.paymentMethod.count({ where: { merchantId: m.merchantId } })).toBe(0);
+    const retried = await m.client.request(TokenizeCardDocument, { input: { token: t.id } });
+    expect(retried.tokenizeCard).toMatchObject({ __typename: 'TokenizeCardSuccess', paymentMethod: { card: { brand: 'JCB', last4: '0000' } } });
+    const again = await m.client.request(TokenizeCardDocument, { input: { token: t.id } });
+    expect(again.tokenizeCard).toMatchObject({ __typename: 'TokenAlreadyUsedError' });
+  });
+
   it('under concurrent use exactly one use succeeds', async () => {
     const m = await newMerchant();
     const t = await token(m.publishableKey, { number: '5555555555554444' });

@@ -38,48 +38,62 @@ export async function findCardToken(principal: Principal, id: string) {
 }
 
 /**
- * Spends a token and returns its card. The conditional update is the single point of truth: of any number
- * of concurrent uses, across processes, exactly one matches `used_at IS NULL`. The number and CVC are then
- * destroyed; if the process dies in between, the sweep destroys them.
+ * A usable token's card, opened without spending it: the caller checks everything that could still refuse
+ * the operation (enumeration limits, providers' refusals, rendered headers) and only then spends it with
+ * `spendCardToken`, so a refused operation leaves the token usable ("a failed mutation changes nothing").
  */
-export async function consumeCardToken(principal: Principal, id: string, now = new Date()): Promise<TokenCard> {
+export async function openCardToken(principal: Principal, id: string, now = new Date()): Promise<TokenCard> {
   const { prisma, keyring } = db();
+  const row = await prisma.cardToken.findFirst({ where: { ...tenant(principal), id } });
+  if (!row) throw new NotFound('card token', id);
+  if (row.usedAt) throw new TokenAlreadyUsed(id);
+  if (row.expiresAt <= now || row.cardNumber === null) throw new TokenExpired(id);
+  const open = (field: 'cardNumber' | 'cardExpiry' | 'holderName' | 'nickName' | 'cvc' | 'billing') => openField(keyring, 'CardToken', field, row);
+  const [number, expiry, holderName, nickName, cvc, billing] = await Promise.all(
+    (['cardNumber', 'cardExpiry', 'holderName', 'nickName', 'cvc', 'billing'] as const).map(open),
+  );
+  if (!number || !expiry) throw new Error(`card token ${id} has no card data`);
+  const { month, year } = JSON.parse(expiry) as { month: number; year: number };
+  return {
+    number,
+    expMonth: month,
+    expYear: year,
+    cvc: cvc ?? undefined,
+    holderName: holderName ?? undefined,
+    nickName: nickName ?? undefined,
+    issuer: row.issuer ?? undefined,
+    issuingCountry: row.issuingCountry ?? undefined,
+    cardType: row.cardType ?? undefined,
+    brand: row.brand,
+    bin: row.bin,
+    last4: row.last4,
+    billing: billing ? (JSON.parse(billing) as Billing) : null,
+  };
+}
+
+/**
+ * Spends a token and destroys its number and CVC, in one conditional update: the single point of truth. Of
+ * any number of concurrent uses, across processes, exactly one matches `used_at IS NULL`; the others answer
+ * TOKEN_ALREADY_USED (or TOKEN_EXPIRED past its 30 minutes).
+ */
+export async function spendCardToken(principal: Principal, id: string, now = new Date()): Promise<void> {
+  const { prisma } = db();
   const { count } = await prisma.cardToken.updateMany({
     where: { ...tenant(principal), id, usedAt: null, expiresAt: { gt: now } },
-    data: { usedAt: now },
+    data: { usedAt: now, cardNumber: null, cvc: null },
   });
   if (count === 0) {
     const token = await prisma.cardToken.findFirst({ where: { ...tenant(principal), id }, select: { usedAt: true } });
     if (!token) throw new NotFound('card token', id);
     throw token.usedAt ? new TokenAlreadyUsed(id) : new TokenExpired(id);
   }
-  const row = await prisma.cardToken.findFirstOrThrow({ where: { ...tenant(principal), id } });
-  try {
-    const open = (field: 'cardNumber' | 'cardExpiry' | 'holderName' | 'nickName' | 'cvc' | 'billing') =>
-      openField(keyring, 'CardToken', field, row);
-    const [number, expiry, holderName, nickName, cvc, billing] = await Promise.all(
-      (['cardNumber', 'cardExpiry', 'holderName', 'nickName', 'cvc', 'billing'] as const).map(open),
-    );
-    if (!number || !expiry) throw new Error(`card token ${id} has no card data`);
-    const { month, year } = JSON.parse(expiry) as { month: number; year: number };
-    return {
-      number,
-      expMonth: month,
-      expYear: year,
-      cvc: cvc ?? undefined,
-      holderName: holderName ?? undefined,
-      nickName: nickName ?? undefined,
-      issuer: row.issuer ?? undefined,
-      issuingCountry: row.issuingCountry ?? undefined,
-      cardType: row.cardType ?? undefined,
-      brand: row.brand,
-      bin: row.bin,
-      last4: row.last4,
-      billing: billing ? (JSON.parse(billing) as Billing) : null,
-    };
-  } finally {
-    await prisma.cardToken.updateMany({ where: { ...tenant(principal), id }, data: { cardNumber: null, cvc: null } });
-  }
+}
+
+/** Opens and spends a token at once: for an operation with nothing left to check. */
+export async function consumeCardToken(principal: Principal, id: string, now = new Date()): Promise<TokenCard> {
+  const card = await openCardToken(principal, id, now);
+  await spendCardToken(principal, id, now);
+  return card;
 }
 
 /**

@@ -14,7 +14,7 @@ import {
 } from '../validation/inputs.js';
 import { tspFor } from '../tokenServices/index.js';
 import { actorOf, appendAudit, audited } from './audit.js';
-import { consumeCardToken } from './cardTokens.js';
+import { openCardToken, spendCardToken } from './cardTokens.js';
 import { findNetworkToken, storeNetworkToken } from './networkTokens.js';
 import { activeMultiUseToken, recordPspToken, tokenizingConnector } from './pspTokens.js';
 import type { Address, Query } from './customers.js';
@@ -71,14 +71,18 @@ export async function tokenizeCard(principal: Principal, input: unknown, now = n
   if (customerId) await requireCustomer(principal, customerId);
   const connector = v.pspTokenization ? tokenizingConnector(principal, v.pspTokenization.connectorId) : undefined;
   const tsp = v.networkTokenization?.enable ? tspFor(principal.mode) : undefined;
-  // A card token is spent only once the rest of the input is known to be good.
-  const fromToken = v.token ? await consumeCardToken(principal, v.token, now) : undefined;
+  // A card token is opened here and spent only once nothing can refuse any more (the enumeration limit, the
+  // providers): a refused tokenization leaves it usable.
+  const fromToken = v.token ? await openCardToken(principal, v.token, now) : undefined;
   const card = fromToken ?? v.card!;
   const billing = v.billing ?? fromToken?.billing ?? undefined;
   const fp = await cardFingerprint(principal, card.number);
   // The answer shows the card's fingerprint and whether it is vaulted already: counted before anything else.
   await checkEnumeration(principal, card, fp, customerId, now);
-  if (!connector && !tsp) return saveCard(principal, { card, customerId, billing, metadata: v.metadata, fingerprint: fp });
+  if (!connector && !tsp) {
+    if (v.token) await spendCardToken(principal, v.token, now);
+    return saveCard(principal, { card, customerId, billing, metadata: v.metadata, fingerprint: fp });
+  }
 
   const existing = await db().prisma.paymentMethod.findFirst({ where: { ...tenant(principal), customerId, fingerprint: fp }, select: { id: true } });
   const id = existing?.id ?? newId('pm');
@@ -91,6 +95,9 @@ export async function tokenizeCard(principal: Principal, input: unknown, now = n
     connector && psp && !keepPsp ? connector.tokenize({ paymentMethodId: id, card: connectorCard, tokenizationType: psp.tokenizationType }) : undefined,
     tsp && !keepNetwork ? tsp.provision({ paymentMethodId: id, card: { ...connectorCard, brand: card.brand } }) : undefined,
   ]);
+  // Of concurrent uses of one token, the losers are refused here; the tokens their providers issued are
+  // never stored (and a sandbox or network token without its payment method is useless).
+  if (v.token) await spendCardToken(principal, v.token, now);
 
   return saveCard(principal, { card, customerId, billing, metadata: v.metadata, id, fingerprint: fp }, async (tx, pmId) => {
     if (pspToken && connector) await recordPspToken(principal, pmId, { connectorId: connector.id, ...pspToken }, tx);

@@ -9,7 +9,7 @@ import type { Prisma as P, Payment, PaymentInstrument, PaymentStatus } from '../
 import { tspFor } from '../tokenServices/index.js';
 import { newId } from '../ids.js';
 import { captureAmountSchema, createPaymentInputSchema, type CardInput, type CreatePaymentInput } from '../validation/inputs.js';
-import { consumeCardToken } from './cardTokens.js';
+import { openCardToken, spendCardToken } from './cardTokens.js';
 import { requireCustomer, type Query } from './customers.js';
 import { parseInput } from './inputs.js';
 import { usableNetworkToken } from './networkTokens.js';
@@ -63,6 +63,8 @@ export async function createPayment(principal: Principal, input: unknown, { base
   // the challenge.
   const fingerprint = v.savePaymentMethod && !source.paymentMethodId ? await cardFingerprint(principal, card.number) : undefined;
   if (fingerprint) await checkEnumeration(principal, card, fingerprint, source.customerId, now);
+  // From here on the card goes to the connector: the token is spent (exactly one concurrent use gets past this).
+  if (source.cardTokenId) await spendCardToken(principal, source.cardTokenId, now);
 
   const paymentId = newId('pay');
   const secret = randomBytes(32).toString('base64url');
@@ -173,8 +175,8 @@ async function storedInstrument(
 async function cardSource(principal: Principal, v: CreatePaymentInput, now: Date): Promise<CardSource> {
   if (v.paymentMethodId) return storedCard(principal, v, v.paymentMethodId);
   if (v.token) {
-    // Spent last: every other part of the input is known to be good.
-    const { billing, ...card } = await consumeCardToken(principal, v.token, now);
+    // Opened here, spent in createPayment once nothing refuses before the connector is asked.
+    const { billing, ...card } = await openCardToken(principal, v.token, now);
     return { card, billing, customerId: v.customerId ?? null, cardTokenId: v.token };
   }
   return { card: v.card!, billing: null, customerId: v.customerId ?? null };
