@@ -18,7 +18,7 @@ const ROUTES: Array<{ name: string; path: string; headers: Record<string, string
   { name: 'graphql', path: '/graphql', headers: { 'content-type': 'application/json' } },
   // An unknown key: refused before the body is read (401) or by its declared length (413).
   { name: 'graphql, unknown key', path: '/graphql', headers: { 'content-type': 'application/json', 'api-key': 'sk_test_x' }, status: [401, 413] },
-  { name: 'sandbox challenge', path: '/sandbox/challenge/pay_0000000000000000000000', headers: { 'content-type': 'application/x-www-form-urlencoded' } },
+  { name: 'sandbox challenge', path: '/sandbox/challenge/pay_AbCdEfGhIjKlMnOpQrStUv', headers: { 'content-type': 'application/x-www-form-urlencoded' } },
   { name: 'network-token webhook', path: '/webhooks/network-tokens/sandbox', headers: { 'content-type': 'application/json' } },
   // No handler reads it: a chunked body is not read at all (404), a declared one is refused by its length.
   { name: 'unknown path', path: '/nothing-here', headers: { 'content-type': 'application/octet-stream' }, status: [413, 404] },
@@ -98,7 +98,7 @@ describe('request body limits on every route', () => {
   it('still reads bodies within each route limit', async () => {
     const small = await fetch(`${server.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ __typename }"}' });
     expect(small.status).toBe(401); // read and parsed: refused for the missing key, not for its size
-    const form = await fetch(`${server.url}/sandbox/challenge/pay_0000000000000000000000`, {
+    const form = await fetch(`${server.url}/sandbox/challenge/pay_AbCdEfGhIjKlMnOpQrStUv`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: 'secret=x&outcome=success',
