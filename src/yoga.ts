@@ -247,6 +247,15 @@ function useVariableErrorCodes(): Plugin {
 }
 
 /** Codes of a request refused before execution (the document or its variables): always HTTP 400. */
+const CODE_OF_STATUS: Record<number, string> = {
+  400: 'BAD_REQUEST',
+  401: 'UNAUTHENTICATED',
+  403: 'FORBIDDEN',
+  405: 'BAD_REQUEST',
+  413: 'REQUEST_ENTITY_TOO_LARGE',
+  429: 'RATE_LIMITED',
+};
+
 const REFUSED_BEFORE_EXECUTION = new Set(['GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED', 'BAD_USER_INPUT']);
 
 /**
@@ -271,8 +280,11 @@ function useErrorRedaction({ log, suggestions }: { log: Logger; suggestions: boo
           errors: r.errors.map((e: GraphQLError) => {
             const { originalError: _echo, ...extensions } = (e.extensions ?? {}) as Record<string, unknown>;
             if (typeof extensions.code !== 'string') {
-              log.warn({ reason: scrubText(e.message) }, 'GraphQL error without extensions.code');
-              extensions.code = 'INTERNAL_SERVER_ERROR';
+              // A plugin's refusal with a status but no code (the CSRF check's 403) gets the status's code.
+              const status = (extensions.http as { status?: number } | undefined)?.status;
+              const byStatus = status === undefined ? undefined : CODE_OF_STATUS[status];
+              if (!byStatus) log.warn({ reason: scrubText(e.message) }, 'GraphQL error without extensions.code');
+              extensions.code = byStatus ?? 'INTERNAL_SERVER_ERROR';
             }
             if (requestError) {
               const http = (extensions.http ?? {}) as { status?: number };

@@ -107,6 +107,10 @@ describe('every GraphQL error carries extensions.code', () => {
     const unknown = await post(inject('graphqlUrl'), { query: '{ __typename }' }, { 'api-key': 'sk_test_unknown' });
     expect(unknown.status).toBe(401);
     expectCodes(unknown, 'UNAUTHENTICATED');
+    // A simple browser request (a GET a page on another site can make) without a key header: the CSRF check.
+    const simple = await fetch(`${inject('graphqlUrl')}?query=${encodeURIComponent('{ __typename }')}`, { headers: { accept: 'application/json' } });
+    expect(simple.status).toBe(403);
+    expect(((await simple.json()) as { errors: { extensions: { code: string } }[] }).errors.map((e) => e.extensions.code)).toEqual(['FORBIDDEN']);
     const publishable = await post(inject('graphqlUrl'), { query: '{ customers { pageInfo { hasNextPage } } }' }, { 'api-key': m.publishableKey });
     expectCodes(publishable, 'FORBIDDEN');
   });
