@@ -7,7 +7,7 @@ import { generateMasterKeyString, parseMasterKeys, type MasterKeyRing } from './
 import { createDb, setDb, type Db } from './db/client.js';
 import { startEmbeddedPostgres } from './db/embedded.js';
 import { verifyMasterKeys } from './db/keyring.js';
-import { migrate } from './db/migrate.js';
+import { describeMigration, migrate } from './db/migrate.js';
 import { setApiKeyCache, startApiKeyCache } from './domain/apiKeyCache.js';
 import { upgradeFingerprintKeys } from './domain/fingerprintKeys.js';
 
@@ -66,7 +66,7 @@ export async function startRuntime(opts: RuntimeOptions): Promise<Runtime> {
     const master = await masterKeys(config, log);
     if (opts.migrate) {
       const { applied } = await migrate(databaseUrl, { log: (m) => log.info(m) });
-      if (applied.length > 0) log.info({ applied }, 'migrations applied');
+      if (applied.length > 0) log.info({ applied: applied.map(describeMigration) }, 'migrations applied');
     }
     const db = createDb(databaseUrl, master, {
       poolSize: config.DATABASE_POOL_SIZE,

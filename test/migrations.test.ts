@@ -5,7 +5,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedPostgres } from '../src/db/embedded.js';
-import { migrate, pendingMigrations } from '../src/db/migrate.js';
+import { describeMigration, migrate, pendingMigrations } from '../src/db/migrate.js';
 import { querySql as query, createTestDatabase, type TestDatabase } from './helpers/db.js';
 
 const MIGRATIONS_DIR = fileURLToPath(new URL('../prisma/migrations', import.meta.url));
@@ -74,7 +74,7 @@ describe('migrate', () => {
     const { applied } = await migrate(db.url, { log: (m) => log.push(m) });
 
     expect(applied).toEqual(onDisk.map((m) => m.name));
-    expect(log).toEqual(onDisk.map((m) => `Applying migration ${m.name}`));
+    expect(log).toEqual(onDisk.map((m) => `Applying migration ${describeMigration(m.name)}`));
     const rows = await history(db.url);
     expect(rows.map((r) => [r.migration_name, r.checksum])).toEqual(onDisk.map((m) => [m.name, m.checksum]));
     for (const row of rows) {

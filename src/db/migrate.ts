@@ -62,7 +62,7 @@ export async function migrate(databaseUrl: string, opts: MigrateOptions = {}): P
       const pending = planPending(files, await readMigrationRows(client));
       if (pending.length === 0) log('No pending migrations');
       for (const migration of pending) {
-        log(`Applying migration ${migration.name}`);
+        log(`Applying migration ${describeMigration(migration.name)}`);
         await applyMigration(client, migration);
       }
       return { applied: pending.map((m) => m.name) };
@@ -157,4 +157,13 @@ async function applyMigration(client: pg.Client, migration: MigrationFile): Prom
     await client.query('ROLLBACK').catch(() => {});
     throw new Error(`Migration ${migration.name} failed and was rolled back: ${(err as Error).message}`, { cause: err });
   }
+}
+
+/**
+ * A migration's name as logged: `tokens_payments (2026-11-21 17:00:00)`. Written as a bare 14-digit
+ * timestamp it is often Luhn-valid, and the log scrubber (rightly) masks every such run.
+ */
+export function describeMigration(name: string): string {
+  const m = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})_(.+)$/.exec(name);
+  return m ? `${m[7]} (${m[1]}-${m[2]}-${m[3]} ${m[4]}:${m[5]}:${m[6]})` : name;
 }
