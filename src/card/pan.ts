@@ -1,4 +1,4 @@
-import { brandLengths, detectBrand } from '../validation/card.js';
+import { inCardRange } from './brands.js';
 
 // The one card-number detector: logs, free-text validation, forwarding and the tests' scan all ask it.
 //
@@ -20,8 +20,9 @@ export const MAX_GAP = 3;
 
 export interface PanOptions {
   /**
-   * Only numbers that could be issued cards: a known brand's range and one of its lengths (what tokenizeCard
-   * would take for a known brand). For places where a false positive costs more than a masked log token:
+   * Only numbers that could be issued cards: in a range of a network credit-card-type knows (Troy, Naranja
+   * and Verve included) and one of its lengths (src/card/brands.ts, a table built once at load). For places
+   * where a false positive costs more than a masked log token:
    * refusing a merchant's free text, rewriting an upstream's reply, failing a test run.
    */
   cardRangesOnly?: boolean;
@@ -186,11 +187,6 @@ function luhnWindows(digits: string, onWindow: (first: number, last: number) => 
       if ((to - sums[first]!) % 10 === 0 && onWindow(first, last) === false) return;
     }
   }
-}
-
-function inCardRange(digits: string): boolean {
-  const brand = detectBrand(digits);
-  return brand !== 'UNKNOWN' && brandLengths(brand).includes(digits.length);
 }
 
 /** Every window that is a card number (overlapping ones included). */
