@@ -1,8 +1,9 @@
-import { GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Principal } from './domain/principal.js';
-import { isOriginAllowed, isOriginKnown } from './domain/origins.js';
+import { origins } from './domain/allowLists.js';
+import { Code } from './errors.js';
 import { isOwnOrigin } from './localUrl.js';
+import { requestError } from './requestErrors.js';
 
 // CORS per merchant. A preflight carries no api key, so it is answered for origins on any merchant's
 // allow-list; the real request is then checked against the calling key's own merchant, before anything
@@ -32,10 +33,8 @@ function foreignOrigin(request: Request): string | undefined {
 export async function assertOriginAllowed(request: Request, principal: Principal): Promise<void> {
   const origin = foreignOrigin(request);
   if (origin === undefined) return;
-  if (!(await isOriginAllowed(principal.merchantId, origin))) {
-    throw new GraphQLError('This origin is not allowed for this merchant (npx vault merchant allow-origin)', {
-      extensions: { code: 'FORBIDDEN', http: { status: 403 } },
-    });
+  if (!(await origins.includes(principal.merchantId, origin))) {
+    throw requestError(Code.FORBIDDEN, 'This origin is not allowed for this merchant (npx vault merchant allow-origin)', { status: 403 });
   }
   allowedRequests.set(request, origin);
 }
@@ -47,7 +46,7 @@ export function useMerchantCors(): Plugin {
       if (request.method !== 'OPTIONS' || url.pathname !== '/graphql') return;
       return (async () => {
         const origin = foreignOrigin(request);
-        if (origin === undefined || !(await isOriginKnown(origin))) {
+        if (origin === undefined || !(await origins.includedAnywhere(origin))) {
           endResponse(new fetchAPI.Response(null, { status: 403, headers: { vary: 'Origin' } }));
           return;
         }

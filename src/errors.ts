@@ -1,24 +1,64 @@
 import { scrubText } from './logger.js';
 
-// Domain errors. No GraphQL imports: the schema layer maps these classes onto the GraphQL error types, and
-// anything else that escapes a resolver is masked as INTERNAL_SERVER_ERROR.
+// The error vocabulary, declared once: every code a client can see, and the domain error classes. No GraphQL
+// imports: the schema layer registers a GraphQL type per class (src/schema/errors.ts), and anything else that
+// escapes a resolver is masked as INTERNAL_SERVER_ERROR.
 
-export type ErrorCode =
-  | 'INVALID_INPUT'
-  | 'INVALID_CARD_NUMBER'
-  | 'CARD_EXPIRED'
-  | 'INVALID_EXPIRY'
-  | 'INVALID_CVC'
-  | 'NOT_FOUND'
-  | 'CONFLICT'
-  | 'RETENTION_LIMIT_EXCEEDED'
-  | 'TOKEN_EXPIRED'
-  | 'TOKEN_ALREADY_USED'
-  | 'IDEMPOTENCY_CONFLICT'
-  | 'CONNECTOR_UNAVAILABLE'
-  | 'TOKENIZATION_FAILED'
-  | 'FORWARD_FAILED'
-  | 'TOO_MANY_ATTEMPTS';
+/**
+ * Every code a client can see, and where it appears:
+ * - `field`: why one input field failed (`FieldError.code`), and the `code` of the `ValidationError` it is in;
+ * - `result`: a domain failure returned as data (`code` of an `Error` type);
+ * - `request`: `extensions.code` of a GraphQL error, the request (or one field) refused or failed as a whole.
+ * `field` and `result` codes make the GraphQL `ErrorCode` enum. IDEMPOTENCY_CONFLICT is in that enum (the
+ * contract has it) but is answered as a request error, by the Idempotency-Key check.
+ */
+const CODES = {
+  INVALID_INPUT: 'field',
+  INVALID_CARD_NUMBER: 'field',
+  CARD_EXPIRED: 'field',
+  INVALID_EXPIRY: 'field',
+  INVALID_CVC: 'field',
+  NOT_FOUND: 'result',
+  CONFLICT: 'result',
+  RETENTION_LIMIT_EXCEEDED: 'result',
+  TOKEN_EXPIRED: 'result',
+  TOKEN_ALREADY_USED: 'result',
+  IDEMPOTENCY_CONFLICT: 'result and request',
+  CONNECTOR_UNAVAILABLE: 'result',
+  TOKENIZATION_FAILED: 'result',
+  FORWARD_FAILED: 'result',
+  TOO_MANY_ATTEMPTS: 'result',
+  UNAUTHENTICATED: 'request',
+  FORBIDDEN: 'request',
+  RATE_LIMITED: 'request',
+  REQUEST_ENTITY_TOO_LARGE: 'request',
+  BAD_REQUEST: 'request',
+  BAD_USER_INPUT: 'request',
+  IDEMPOTENCY_KEY_IN_USE: 'request',
+  GRAPHQL_PARSE_FAILED: 'request',
+  GRAPHQL_VALIDATION_FAILED: 'request',
+  INTERNAL_SERVER_ERROR: 'request',
+} as const satisfies Record<string, 'field' | 'result' | 'request' | 'result and request'>;
+
+type Codes = typeof CODES;
+type CodesWhere<Where> = { [C in keyof Codes]: Codes[C] extends Where ? C : never }[keyof Codes];
+/** Why one input field failed. */
+export type ValidationCode = CodesWhere<'field'>;
+/** A domain failure's code: the GraphQL `ErrorCode` enum. */
+export type ErrorCode = CodesWhere<'field' | 'result' | 'result and request'>;
+/** `extensions.code` of a GraphQL error. */
+export type RequestCode = CodesWhere<'request' | 'result and request'>;
+
+/** Every code by name, e.g. `Code.NOT_FOUND`. */
+export const Code = Object.fromEntries(Object.keys(CODES).map((c) => [c, c])) as { readonly [C in keyof Codes]: C };
+
+const codesWhere = <C extends keyof Codes>(...where: Codes[keyof Codes][]): C[] =>
+  (Object.keys(CODES) as (keyof Codes)[]).filter((c) => where.includes(CODES[c])) as C[];
+export const VALIDATION_CODES: readonly ValidationCode[] = codesWhere<ValidationCode>('field');
+export const ERROR_CODES: readonly ErrorCode[] = codesWhere<ErrorCode>('field', 'result', 'result and request');
+
+/** Why forwardRequest got no answer (`ForwardFailedError.reason`). */
+export const FORWARD_FAILURE_REASONS = ['UNREACHABLE', 'TIMEOUT', 'RESPONSE_TOO_LARGE', 'TOO_MANY_REDIRECTS'] as const;
 
 export interface FieldError {
   path: string[];
@@ -35,18 +75,19 @@ export class Forbidden extends Error {
   override name = 'Forbidden';
 }
 
+/** A domain failure, returned as data; named after its class (`NotFound`, …) in logs. */
 export abstract class VaultError extends Error {
   abstract readonly code: ErrorCode;
+  override name = this.constructor.name;
 }
 
 /** Lists every failing field; its own code is that of the first field. */
 export class ValidationFailed extends VaultError {
-  override name = 'ValidationFailed';
   readonly code: ErrorCode;
   constructor(readonly fields: FieldError[]) {
     const first = fields[0];
     super(fields.length === 1 && first ? first.message : `${fields.length} fields are invalid`);
-    this.code = first?.code ?? 'INVALID_INPUT';
+    this.code = first?.code ?? Code.INVALID_INPUT;
   }
   static single(path: string[], code: ErrorCode, message: string): ValidationFailed {
     return new ValidationFailed([{ path, code, message }]);
@@ -54,8 +95,7 @@ export class ValidationFailed extends VaultError {
 }
 
 export class NotFound extends VaultError {
-  override name = 'NotFound';
-  readonly code = 'NOT_FOUND' as const;
+  readonly code = Code.NOT_FOUND;
   constructor(readonly entity: string, readonly id: string) {
     // The id is the caller's: shortened, and masked if it is shaped like a card number (pasted by mistake).
     super(`No ${entity} with id ${scrubText(JSON.stringify(id.slice(0, 64)))}`);
@@ -63,8 +103,7 @@ export class NotFound extends VaultError {
 }
 
 export class RetentionLimitExceeded extends VaultError {
-  override name = 'RetentionLimitExceeded';
-  readonly code = 'RETENTION_LIMIT_EXCEEDED' as const;
+  readonly code = Code.RETENTION_LIMIT_EXCEEDED;
   constructor(readonly maxMonths: number, readonly remainingMonths: number) {
     super(
       `Retention can be extended by at most ${maxMonths} months in total; ${remainingMonths} month(s) remain`,
@@ -73,16 +112,14 @@ export class RetentionLimitExceeded extends VaultError {
 }
 
 export class TokenExpired extends VaultError {
-  override name = 'TokenExpired';
-  readonly code = 'TOKEN_EXPIRED' as const;
+  readonly code = Code.TOKEN_EXPIRED;
   constructor(readonly tokenId: string) {
     super('This card token has expired (tokens are valid for 30 minutes)');
   }
 }
 
 export class TokenAlreadyUsed extends VaultError {
-  override name = 'TokenAlreadyUsed';
-  readonly code = 'TOKEN_ALREADY_USED' as const;
+  readonly code = Code.TOKEN_ALREADY_USED;
   constructor(readonly tokenId: string) {
     super('This card token has already been used (tokens are single use)');
   }
@@ -90,25 +127,17 @@ export class TokenAlreadyUsed extends VaultError {
 
 /** The operation does not fit the record's current state (e.g. capturing a payment that is not authorized). */
 export class Conflict extends VaultError {
-  override name = 'Conflict';
-  readonly code = 'CONFLICT' as const;
-}
-
-export class IdempotencyConflict extends VaultError {
-  override name = 'IdempotencyConflict';
-  readonly code = 'IDEMPOTENCY_CONFLICT' as const;
+  readonly code = Code.CONFLICT;
 }
 
 /** No payment connector serves this request: an unknown connector id, or none configured for the key's mode. */
 export class ConnectorUnavailable extends VaultError {
-  override name = 'ConnectorUnavailable';
-  readonly code = 'CONNECTOR_UNAVAILABLE' as const;
+  readonly code = Code.CONNECTOR_UNAVAILABLE;
 }
 
 /** A connector or token service provider refused to issue a token for this card; nothing was stored. */
 export class TokenizationFailed extends VaultError {
-  override name = 'TokenizationFailed';
-  readonly code = 'TOKENIZATION_FAILED' as const;
+  readonly code = Code.TOKENIZATION_FAILED;
 }
 
 /**
@@ -117,8 +146,7 @@ export class TokenizationFailed extends VaultError {
  * was stored or paid; the refusal is audited (`card.enumeration_suspected`).
  */
 export class TooManyAttempts extends VaultError {
-  override name = 'TooManyAttempts';
-  readonly code = 'TOO_MANY_ATTEMPTS' as const;
+  readonly code = Code.TOO_MANY_ATTEMPTS;
   constructor(readonly signal: 'BIN_LAST4' | 'DUPLICATES') {
     super(
       signal === 'BIN_LAST4'
@@ -130,11 +158,10 @@ export class TooManyAttempts extends VaultError {
 
 /** forwardRequest reached no answer: the host could not be reached, timed out, or answered too much. */
 export class ForwardFailed extends VaultError {
-  override name = 'ForwardFailed';
-  readonly code = 'FORWARD_FAILED' as const;
+  readonly code = Code.FORWARD_FAILED;
   constructor(
     message: string,
-    readonly reason: 'UNREACHABLE' | 'TIMEOUT' | 'RESPONSE_TOO_LARGE' | 'TOO_MANY_REDIRECTS',
+    readonly reason: (typeof FORWARD_FAILURE_REASONS)[number],
   ) {
     super(message);
   }

@@ -22,6 +22,8 @@ import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import type { RequestContext } from './context.js';
 import { abandon, begin, complete, requestFingerprint, type Claim } from './domain/idempotency.js';
+import { Code, type RequestCode } from './errors.js';
+import { requestError } from './requestErrors.js';
 import { CARD_DATA } from './schema/common.js';
 
 const KEY_FORMAT = /^[\x20-\x7e]{1,255}$/;
@@ -55,12 +57,12 @@ export function useIdempotency(log: Logger): Plugin<RequestContext> {
         // audited) every time. Alongside another mutation the key would silently stop protecting that one.
         if (cardData.length === fields.length) return;
         setResultAndStopExecution(
-          failure(`Idempotency-Key cannot cover ${cardData.join(', ')}, which returns card data, together with other mutations: send them separately`, 'BAD_USER_INPUT', 400),
+          failure(Code.BAD_USER_INPUT, `Idempotency-Key cannot cover ${cardData.join(', ')}, which returns card data, together with other mutations: send them separately`, 400),
         );
         return;
       }
       if (!KEY_FORMAT.test(key)) {
-        setResultAndStopExecution(failure('Idempotency-Key must be 1-255 printable ASCII characters', 'BAD_USER_INPUT', 400));
+        setResultAndStopExecution(failure(Code.BAD_USER_INPUT, 'Idempotency-Key must be 1-255 printable ASCII characters', 400));
         return;
       }
       return (async () => {
@@ -84,12 +86,12 @@ export function useIdempotency(log: Logger): Plugin<RequestContext> {
             return;
           case 'conflict':
             setResultAndStopExecution(
-              failure('Idempotency-Key was already used with a different operation, variables or api key', 'IDEMPOTENCY_CONFLICT', 409),
+              failure(Code.IDEMPOTENCY_CONFLICT, 'Idempotency-Key was already used with a different operation, variables or api key', 409),
             );
             return;
           case 'busy':
             setResultAndStopExecution(
-              failure('A request with this Idempotency-Key is still in progress; retry later', 'IDEMPOTENCY_KEY_IN_USE', 409, { 'retry-after': '1' }),
+              failure(Code.IDEMPOTENCY_KEY_IN_USE, 'A request with this Idempotency-Key is still in progress; retry later', 409, { 'retry-after': '1' }),
             );
             return;
         }
@@ -109,7 +111,7 @@ export function useIdempotency(log: Logger): Plugin<RequestContext> {
   async function record(claim: Claim, result: ExecutionResult | AsyncIterable<unknown> | null | undefined, refs: Iterable<string>): Promise<void> {
     try {
       // A fault is not an answer worth replaying for 24 hours: release the key so a retry acts.
-      if (!result || isAsyncIterable(result) || result.errors?.some((e) => e.extensions?.code === 'INTERNAL_SERVER_ERROR')) {
+      if (!result || isAsyncIterable(result) || result.errors?.some((e) => e.extensions?.code === Code.INTERNAL_SERVER_ERROR)) {
         await abandon(claim);
       } else if (!(await complete(claim, result, refs))) {
         log.warn({ idempotencyKey: claim.id }, 'idempotency key was taken over before its response was stored');
@@ -121,8 +123,8 @@ export function useIdempotency(log: Logger): Plugin<RequestContext> {
   }
 }
 
-function failure(message: string, code: string, status: number, headers?: Record<string, string>): ExecutionResult {
-  return { errors: [new GraphQLError(message, { extensions: { code, http: { status, ...(headers && { headers }) } } })] };
+function failure(code: RequestCode, message: string, status: number, headers?: Record<string, string>): ExecutionResult {
+  return { errors: [requestError(code, message, { status, headers })] };
 }
 
 type StoredResult = Omit<ExecutionResult, 'errors'> & {

@@ -4,10 +4,12 @@ import { costLimitRule } from '@escape.tech/graphql-armor-cost-limit';
 import { Kind, validate, visit, type DocumentNode, type ValueNode } from 'graphql';
 import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
 import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
-import { createGraphQLError, type Plugin } from 'graphql-yoga';
+import type { Plugin } from 'graphql-yoga';
 import type { GraphQLError } from 'graphql';
 import type { Logger } from 'pino';
 import { GRAPHQL_LIMITS } from './config.js';
+import { Code } from './errors.js';
+import { requestError } from './requestErrors.js';
 
 // What a GraphQL document may cost, from well-kept plugins: graphql-armor refuses documents over the depth,
 // alias, cost, token and directive limits during validation, so before anything executes (HTTP 400,
@@ -28,7 +30,7 @@ export function graphqlLimits({ log, introspection }: LimitOptions): Plugin[] {
     (_ctx: unknown, error: Error) => {
       const message = error.message.replace(/^Syntax Error: /, '');
       log.warn({ reason: message }, 'document refused by GraphQL limits');
-      throw createGraphQLError(message, { extensions: { code: 'GRAPHQL_VALIDATION_FAILED', http: { status: 400 } } });
+      throw requestError(Code.GRAPHQL_VALIDATION_FAILED, message, { status: 400 });
     },
   ];
   const costLimit = { maxCost: GRAPHQL_LIMITS.maxCost, objectCost: 1, scalarCost: 1, depthCostFactor: 1, flattenFragments: true, onReject };
@@ -66,10 +68,10 @@ export function bodyLimitFor(limits: BodyLimits, pathname: string): number {
 }
 
 /** The error a body over its route's limit fails with (GraphQL answers it as 413; routes catch it with isBodyTooLarge). */
-const bodyTooLarge = () => createGraphQLError('Request body too large', { extensions: { code: 'REQUEST_ENTITY_TOO_LARGE', http: { status: 413 } } });
+const bodyTooLarge = () => requestError(Code.REQUEST_ENTITY_TOO_LARGE, 'Request body too large', { status: 413 });
 
 export function isBodyTooLarge(err: unknown): boolean {
-  return err instanceof Error && (err as { extensions?: { code?: unknown } }).extensions?.code === 'REQUEST_ENTITY_TOO_LARGE';
+  return err instanceof Error && (err as { extensions?: { code?: unknown } }).extensions?.code === Code.REQUEST_ENTITY_TOO_LARGE;
 }
 
 /**
@@ -86,7 +88,7 @@ export function useBodyLimit(limits: BodyLimits): Plugin {
       const limit = bodyLimitFor(limits, url.pathname);
       const contentLength = request.headers.get('content-length');
       const refuse = (status: 400 | 413, message: string) =>
-        endResponse(new fetchAPI.Response(JSON.stringify({ errors: [{ message, extensions: { code: status === 413 ? 'REQUEST_ENTITY_TOO_LARGE' : 'BAD_REQUEST' } }] }), {
+        endResponse(new fetchAPI.Response(JSON.stringify({ errors: [{ message, extensions: { code: status === 413 ? Code.REQUEST_ENTITY_TOO_LARGE : Code.BAD_REQUEST } }] }), {
           status,
           headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' },
         }));

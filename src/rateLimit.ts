@@ -1,7 +1,8 @@
-import { GraphQLError } from 'graphql';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { Code } from './errors.js';
+import { requestError } from './requestErrors.js';
 
 // Rate limiting (rate-limiter-flexible), fixed windows of `points` per `windowSeconds`: requests per api key,
 // and failed authentications per client address. In memory by default (each process counts on its own); with
@@ -46,11 +47,9 @@ function limiterStore({ points, windowSeconds, redisUrl, log }: RateLimitOptions
   };
 }
 
-function rateLimited(message: string, msBeforeNext: number): GraphQLError {
+function rateLimited(message: string, msBeforeNext: number) {
   const retryAfter = Math.max(1, Math.ceil(msBeforeNext / 1000));
-  return new GraphQLError(`${message}; retry after ${retryAfter} s`, {
-    extensions: { code: 'RATE_LIMITED', http: { status: 429, headers: { 'retry-after': String(retryAfter) } } },
-  });
+  return requestError(Code.RATE_LIMITED, `${message}; retry after ${retryAfter} s`, { status: 429, headers: { 'retry-after': String(retryAfter) } });
 }
 
 export function createRateLimiter(options: RateLimitOptions): RateLimiter {

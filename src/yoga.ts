@@ -12,7 +12,8 @@ import { NETWORK_TOKEN_WEBHOOK_PATH, WEBHOOK_MAX_BODY_BYTES, useNetworkTokenWebh
 import { authenticate } from './domain/apiKeys.js';
 import { db } from './db/client.js';
 import { GRAPHQL_LIMITS } from './config.js';
-import { Forbidden } from './errors.js';
+import { Code, Forbidden, type RequestCode } from './errors.js';
+import { requestError } from './requestErrors.js';
 import { graphqlLimits, useBodyLimit, type BodyLimits } from './limits.js';
 import { instrumentSchema, useMetrics, type MetricsAccess } from './metrics.js';
 import type { AuthFailureLimiter, RateLimiter } from './rateLimit.js';
@@ -82,9 +83,7 @@ export function createVaultYoga({ log, ready, rateLimiter, authFailures, introsp
     // Unknown keys are throttled per client address (authFailures), before any lookup once over the limit.
     const principal = key ? await (authFailures ? authFailures.guard(clientAddress(req), () => authenticate(key)) : authenticate(key)) : null;
     if (!principal) {
-      throw new GraphQLError(key ? 'Unknown or revoked api key' : 'Missing api key: send it in the "api-key" header', {
-        extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } },
-      });
+      throw requestError(Code.UNAUTHENTICATED, key ? 'Unknown or revoked api key' : 'Missing api key: send it in the "api-key" header', { status: 401 });
     }
     await assertOriginAllowed(request, principal);
     await rateLimiter?.consume(principal.keyId);
@@ -117,21 +116,17 @@ export function createVaultYoga({ log, ready, rateLimiter, authFailures, introsp
     context: ({ request, req }) => contextOf(request, req),
     maskedErrors: {
       maskError(error, message) {
-        const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
+        const at = error instanceof GraphQLError ? error : undefined;
+        const original = at ? (at.originalError ?? at) : error;
         if (original instanceof PothosValidationError) {
-          const at = error instanceof GraphQLError ? error : undefined;
           // Pothos' cursor messages quote the cursor; useCursorCheck refuses bad cursors before this, but if
           // one ever got here, the answer still would not echo it.
-          const message = /cursor/i.test(original.message) ? new InvalidCursor().message : original.message;
-          return new GraphQLError(message, { nodes: at?.nodes, path: at?.path, extensions: { code: 'BAD_USER_INPUT' } });
+          return requestError(Code.BAD_USER_INPUT, /cursor/i.test(original.message) ? new InvalidCursor().message : original.message, { at });
         }
-        if (error instanceof GraphQLError && original instanceof GraphQLError) return error;
-        if (original instanceof Forbidden) {
-          const at = error instanceof GraphQLError ? error : undefined;
-          return new GraphQLError(original.message, { nodes: at?.nodes, path: at?.path, extensions: { code: 'FORBIDDEN' } });
-        }
+        if (at && original instanceof GraphQLError) return at;
+        if (original instanceof Forbidden) return requestError(Code.FORBIDDEN, original.message, { at });
         log.error({ err: original ?? error }, 'unexpected error');
-        return new GraphQLError(message, { extensions: { code: 'INTERNAL_SERVER_ERROR' } });
+        return requestError(Code.INTERNAL_SERVER_ERROR, message);
       },
       errorMessage: 'Internal server error',
     },
@@ -222,14 +217,14 @@ function useAuthenticationFirst(contextOf: (request: Request, req: unknown) => P
  * by yoga before execution.)
  */
 function useVariableErrorCodes(): Plugin {
-  const coded = (errors: readonly GraphQLError[], code: string) =>
+  const coded = (errors: readonly GraphQLError[], code: RequestCode) =>
     errors.map((e) => (e.extensions?.code ? e : withExtensions(e, { ...e.extensions, code, http: { status: 400 } })));
   return {
     onExecute() {
       return {
         onExecuteDone({ result, setResult }) {
           if (isAsyncIterable(result) || result.data !== undefined || !result.errors?.length) return;
-          setResult({ ...result, errors: coded(result.errors, 'BAD_USER_INPUT') });
+          setResult({ ...result, errors: coded(result.errors, Code.BAD_USER_INPUT) });
         },
       };
     },
@@ -239,7 +234,7 @@ function useVariableErrorCodes(): Plugin {
       return {
         onSubscribeResult({ result, setResult }) {
           if (isAsyncIterable(result) || result.data !== undefined || !result.errors?.length) return;
-          setResult({ ...result, errors: coded(result.errors, 'BAD_REQUEST') });
+          setResult({ ...result, errors: coded(result.errors, Code.BAD_REQUEST) });
         },
       };
     },
@@ -247,16 +242,16 @@ function useVariableErrorCodes(): Plugin {
 }
 
 /** Codes of a request refused before execution (the document or its variables): always HTTP 400. */
-const CODE_OF_STATUS: Record<number, string> = {
-  400: 'BAD_REQUEST',
-  401: 'UNAUTHENTICATED',
-  403: 'FORBIDDEN',
-  405: 'BAD_REQUEST',
-  413: 'REQUEST_ENTITY_TOO_LARGE',
-  429: 'RATE_LIMITED',
+const CODE_OF_STATUS: Record<number, RequestCode> = {
+  400: Code.BAD_REQUEST,
+  401: Code.UNAUTHENTICATED,
+  403: Code.FORBIDDEN,
+  405: Code.BAD_REQUEST,
+  413: Code.REQUEST_ENTITY_TOO_LARGE,
+  429: Code.RATE_LIMITED,
 };
 
-const REFUSED_BEFORE_EXECUTION = new Set(['GRAPHQL_PARSE_FAILED', 'GRAPHQL_VALIDATION_FAILED', 'BAD_USER_INPUT']);
+const REFUSED_BEFORE_EXECUTION: ReadonlySet<unknown> = new Set([Code.GRAPHQL_PARSE_FAILED, Code.GRAPHQL_VALIDATION_FAILED, Code.BAD_USER_INPUT]);
 
 /**
  * The last look at every error before it is sent, whichever phase produced it:
@@ -284,11 +279,11 @@ function useErrorRedaction({ log, suggestions }: { log: Logger; suggestions: boo
               const status = (extensions.http as { status?: number } | undefined)?.status;
               const byStatus = status === undefined ? undefined : CODE_OF_STATUS[status];
               if (!byStatus) log.warn({ reason: scrubText(e.message) }, 'GraphQL error without extensions.code');
-              extensions.code = byStatus ?? 'INTERNAL_SERVER_ERROR';
+              extensions.code = byStatus ?? Code.INTERNAL_SERVER_ERROR;
             }
             if (requestError) {
               const http = (extensions.http ?? {}) as { status?: number };
-              const status = http.status ?? (REFUSED_BEFORE_EXECUTION.has(extensions.code as string) ? 400 : undefined);
+              const status = http.status ?? (REFUSED_BEFORE_EXECUTION.has(extensions.code) ? 400 : undefined);
               // `spec: true` is yoga's "answer 200 to application/json clients"; a refusal is a refusal.
               if (status) extensions.http = { ...http, status, spec: false };
             }

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { PaymentDocument } from '../src/client/index.js';
-import { allowOrigin } from '../src/domain/origins.js';
+import { origins } from '../src/domain/allowLists.js';
 import { startCheckoutExample } from '../src/examples/checkout/server.js';
 import { newMerchant, useDatabase, type TestMerchant } from './helpers/vault.js';
 
@@ -25,7 +25,7 @@ describe.runIf(runnable)('example checkout in headless Chromium', () => {
     });
     merchant = await newMerchant();
     example = await startCheckoutExample({ vaultUrl: inject('graphqlUrl'), secretKey: merchant.secretKey, publishableKey: merchant.publishableKey });
-    await allowOrigin(merchant.merchantId, example.url);
+    await origins.allow(merchant.merchantId, example.url);
   });
   afterAll(async () => {
     await browser?.close();

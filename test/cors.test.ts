@@ -1,5 +1,5 @@
 import { describe, expect, inject, it } from 'vitest';
-import { allowOrigin, normalizeOrigin } from '../src/domain/origins.js';
+import { origins } from '../src/domain/allowLists.js';
 import { newMerchant, useDatabase } from './helpers/vault.js';
 
 useDatabase();
@@ -26,7 +26,7 @@ describe('CORS per merchant', () => {
   it("lets a page on the merchant's allowed origin create card tokens with the publishable key", async () => {
     const m = await newMerchant();
     const origin = `https://shop-${m.merchantId.slice(4, 12).toLowerCase()}.example`;
-    await allowOrigin(m.merchantId, `${origin}/`);
+    await origins.allow(m.merchantId, `${origin}/`);
 
     const pre = await preflight(origin);
     expect(pre.status).toBe(204);
@@ -44,7 +44,7 @@ describe('CORS per merchant', () => {
     const m = await newMerchant();
     const other = await newMerchant();
     const theirs = `https://other-${other.merchantId.slice(4, 12).toLowerCase()}.example`;
-    await allowOrigin(other.merchantId, theirs);
+    await origins.allow(other.merchantId, theirs);
 
     const unknown = await preflight('https://evil.example');
     expect(unknown.status).toBe(403);
@@ -69,10 +69,10 @@ describe('CORS per merchant', () => {
   });
 
   it('normalizes origins and refuses anything that is not scheme://host[:port]', () => {
-    expect(normalizeOrigin('HTTPS://Shop.Example:443/')).toBe('https://shop.example');
-    expect(normalizeOrigin('http://localhost:3000')).toBe('http://localhost:3000');
+    expect(origins.normalize('HTTPS://Shop.Example:443/')).toBe('https://shop.example');
+    expect(origins.normalize('http://localhost:3000')).toBe('http://localhost:3000');
     for (const bad of ['shop.example', 'ftp://shop.example', 'https://shop.example/checkout', 'https://a@shop.example', 'https://shop.example?x=1']) {
-      expect(() => normalizeOrigin(bad), bad).toThrow(/Origin/);
+      expect(() => origins.normalize(bad), bad).toThrow(/Origin/);
     }
   });
 });

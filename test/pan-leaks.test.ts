@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { AuditEventsDocument, CreateCardTokenDocument, ForwardRequestDocument, type ForwardRequestInput } from '../src/client/index.js';
 import { createApiKey } from '../src/domain/apiKeys.js';
-import { allowHost } from '../src/domain/forwardHosts.js';
+import { forwardHosts } from '../src/domain/allowLists.js';
 import { panLike } from './helpers/scan.js';
 import { clientFor, newMerchant, rawGraphQL, success, uniqueVisa, useDatabase, withLuhn, type TestMerchant } from './helpers/vault.js';
 
@@ -157,7 +157,7 @@ describe('forwardRequest answers that echo card data in disguise', () => {
     origin = `http://127.0.0.1:${port}`;
     host = `127.0.0.1:${port}`;
     m = await newMerchant();
-    await allowHost(m.merchantId, host);
+    await forwardHosts.allow(m.merchantId, host);
   });
   afterAll(() => {
     server.closeAllConnections();

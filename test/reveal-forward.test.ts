@@ -12,7 +12,7 @@ import {
   type ForwardRequestInput,
 } from '../src/client/index.js';
 import { createApiKey } from '../src/domain/apiKeys.js';
-import { allowHost } from '../src/domain/forwardHosts.js';
+import { forwardHosts } from '../src/domain/allowLists.js';
 import { clientFor, newMerchant, rawGraphQL, success, uniqueVisa, useDatabase, type TestMerchant } from './helpers/vault.js';
 
 const getDb = useDatabase();
@@ -111,7 +111,7 @@ describe('forwardRequest', () => {
     upstream = await startUpstream();
     other = await startUpstream();
     m = await newMerchant();
-    await allowHost(m.merchantId, upstream.host);
+    await forwardHosts.allow(m.merchantId, upstream.host);
   });
   afterAll(() => {
     upstream.server.closeAllConnections();
@@ -248,7 +248,7 @@ describe('forwardRequest', () => {
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
     const { port } = closed.address() as AddressInfo;
     await new Promise<void>((resolve) => closed.close(() => resolve()));
-    await allowHost(m.merchantId, `127.0.0.1:${port}`);
+    await forwardHosts.allow(m.merchantId, `127.0.0.1:${port}`);
     expect(await forward({ paymentMethodId: pm.id, url: `http://127.0.0.1:${port}/`, method: 'GET' })).toMatchObject({ code: 'FORWARD_FAILED', reason: 'UNREACHABLE' });
   });
 

@@ -4,8 +4,7 @@ import { ConfigError } from '../config.js';
 import { createLogger } from '../logger.js';
 import { createApiKey, listApiKeys, revokeApiKey } from '../domain/apiKeys.js';
 import { createMerchant } from '../domain/merchants.js';
-import { allowOrigin, disallowOrigin, listOrigins, normalizeOrigin } from '../domain/origins.js';
-import { allowHost, disallowHost, listHosts, normalizeHost } from '../domain/forwardHosts.js';
+import { forwardHosts, origins, type AllowList } from '../domain/allowLists.js';
 import { verifyAuditChain } from '../domain/audit.js';
 import { rewrapDataKeys, rotateDataKeys } from '../domain/keyRotation.js';
 import { progressBar } from './progress.js';
@@ -42,26 +41,21 @@ const lower = (allowed: string[]) => (value: string) => {
   return v;
 };
 
-interface AllowList {
-  noun: string;
+interface AllowListHelp {
   plural: string;
   example: string;
   allowDescription: string;
   listDescription: string;
-  normalize(value: string): string;
-  allow(merchantId: string, value: string): Promise<string>;
-  disallow(merchantId: string, value: string): Promise<boolean>;
-  list(merchantId: string): Promise<string[]>;
 }
 
 /** `allow-<noun>`, `disallow-<noun>` and `<plural>` under `merchant`, for one of its allow-lists. */
-function allowListCommands(merchant: Command, l: AllowList): void {
+function allowListCommands(merchant: Command, l: AllowList, help: AllowListHelp): void {
   const VALUE = l.noun.toUpperCase();
   merchant
     .command(`allow-${l.noun}`)
-    .description(l.allowDescription)
+    .description(help.allowDescription)
     .requiredOption('--merchant <id>', 'merchant id')
-    .requiredOption(`--${l.noun} <${l.noun}>`, `e.g. ${l.example}`)
+    .requiredOption(`--${l.noun} <${l.noun}>`, `e.g. ${help.example}`)
     .option('--json', 'print one JSON object')
     .action(async (opts: { merchant: string; json?: boolean } & Record<string, string>) => {
       const value = await withRuntime(() => l.allow(opts.merchant, opts[l.noun]!));
@@ -69,7 +63,7 @@ function allowListCommands(merchant: Command, l: AllowList): void {
     });
   merchant
     .command(`disallow-${l.noun}`)
-    .description(`remove ${VALUE} from ${l.listDescription}`)
+    .description(`remove ${VALUE} from ${help.listDescription}`)
     .requiredOption('--merchant <id>', 'merchant id')
     .requiredOption(`--${l.noun} <${l.noun}>`, `${l.noun} to remove`)
     .option('--json', 'print one JSON object')
@@ -79,8 +73,8 @@ function allowListCommands(merchant: Command, l: AllowList): void {
       print({ merchantId: opts.merchant, [l.noun]: value, removed }, opts.json, () => (removed ? `removed ${value}` : `${value} was not allowed`));
     });
   merchant
-    .command(l.plural)
-    .description(`list ${l.listDescription}`)
+    .command(help.plural)
+    .description(`list ${help.listDescription}`)
     .requiredOption('--merchant <id>', 'merchant id')
     .option('--json', 'print one JSON array')
     .action(async (opts: { merchant: string; json?: boolean }) => {
@@ -110,27 +104,17 @@ export function buildCli(): Command {
       );
     });
 
-  allowListCommands(merchant, {
-    noun: 'origin',
+  allowListCommands(merchant, origins, {
     plural: 'origins',
     example: 'https://shop.example',
     allowDescription: "let browser pages on ORIGIN call the API with this merchant's keys (createCardToken)",
     listDescription: "the merchant's allowed browser origins",
-    normalize: normalizeOrigin,
-    allow: allowOrigin,
-    disallow: disallowOrigin,
-    list: listOrigins,
   });
-  allowListCommands(merchant, {
-    noun: 'host',
+  allowListCommands(merchant, forwardHosts, {
     plural: 'hosts',
     example: 'api.psp.example or 127.0.0.1:8443; no port means the scheme\'s default',
     allowDescription: "let forwardRequest send this merchant's card data to HOST",
     listDescription: "the merchant's forwarding hosts",
-    normalize: normalizeHost,
-    allow: allowHost,
-    disallow: disallowHost,
-    list: listHosts,
   });
 
   const key = program.command('key').description('api keys');

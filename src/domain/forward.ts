@@ -10,7 +10,7 @@ import { tspFor } from '../tokenServices/index.js';
 import { forwardRequestInputSchema, type ForwardRequestInput } from '../validation/inputs.js';
 import { actorOf, appendAudit } from './audit.js';
 import { consumeCardToken, findCardToken } from './cardTokens.js';
-import { allowedHosts, entriesAllowing } from './forwardHosts.js';
+import { entriesAllowing, forwardHosts } from './allowLists.js';
 import { parseInput } from './inputs.js';
 import { usableNetworkToken } from './networkTokens.js';
 import { openStoredCard } from './reveal.js';
@@ -49,7 +49,7 @@ export async function forwardRequest(principal: Principal, input: unknown, now =
   if (url.protocol === 'http:' && principal.mode === 'LIVE') {
     throw ValidationFailed.single(['input', 'url'], 'INVALID_INPUT', 'Live keys forward card data over https only');
   }
-  const allowed = await allowedHosts(principal.merchantId);
+  const allowed = await forwardHosts.entries(principal.merchantId);
   const mayReceive = (target: URL) => entriesAllowing(target).some((h) => allowed.has(h)) && (target.protocol === 'https:' || principal.mode === 'TEST');
   if (!mayReceive(url)) {
     await appendAudit(db().prisma, actor, { ...entity, outcome: 'denied', detail });

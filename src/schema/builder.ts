@@ -3,9 +3,10 @@ import ErrorsPlugin from '@pothos/plugin-errors';
 import PrismaPlugin from '@pothos/plugin-prisma';
 import RelayPlugin from '@pothos/plugin-relay';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
-import { GraphQLError } from 'graphql';
 import type { Context } from '../context.js';
 import { db } from '../db/client.js';
+import { Code } from '../errors.js';
+import { requestError } from '../requestErrors.js';
 import type PrismaTypes from '../generated/pothos-prisma-types.js';
 import { getDatamodel } from '../generated/pothos-prisma-types.js';
 
@@ -26,8 +27,7 @@ export const builder = new SchemaBuilder<{
   defaultFieldNullability: false,
   scopeAuth: {
     authScopes: (ctx) => ({ secretKey: ctx.principal.kind === 'SECRET', anyKey: true }),
-    unauthorizedError: () =>
-      new GraphQLError('This key may not perform this operation', { extensions: { code: 'FORBIDDEN' } }),
+    unauthorizedError: () => requestError(Code.FORBIDDEN, 'This key may not perform this operation'),
   },
   errors: {
     directResult: true,

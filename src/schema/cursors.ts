@@ -3,7 +3,6 @@ import {
   getNamedType,
   getOperationAST,
   getVariableValues,
-  GraphQLError,
   isObjectType,
   Kind,
   TypeInfo,
@@ -14,7 +13,9 @@ import {
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { RequestContext } from '../context.js';
+import { Code } from '../errors.js';
 import type { IdPrefix } from '../ids.js';
+import { requestError } from '../requestErrors.js';
 
 /**
  * A connection's `after`/`before` that this connection did not issue to this merchant. The message is fixed:
@@ -71,7 +72,7 @@ export function useCursorCheck(schema: GraphQLSchema): Plugin {
         checkCursors(args.schema, args.document, args.operationName ?? undefined, args.variableValues ?? {}, merchantId);
       } catch (err) {
         if (!(err instanceof InvalidCursor)) throw err;
-        setResultAndStopExecution({ errors: [new GraphQLError(err.message, { extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } } })] });
+        setResultAndStopExecution({ errors: [requestError(Code.BAD_USER_INPUT, err.message, { status: 400 })] });
       }
     },
   };

@@ -1,6 +1,9 @@
+import type { ObjectFieldBuilder, ObjectFieldsShape } from '@pothos/core';
 import {
   Conflict,
   ConnectorUnavailable,
+  ERROR_CODES,
+  FORWARD_FAILURE_REASONS,
   ForwardFailed,
   NotFound,
   RetentionLimitExceeded,
@@ -10,32 +13,13 @@ import {
   TooManyAttempts,
   ValidationFailed,
   VaultError,
-  type ErrorCode,
   type FieldError,
 } from '../errors.js';
 import { builder } from './builder.js';
 
-const codes: ErrorCode[] = [
-  'INVALID_INPUT',
-  'INVALID_CARD_NUMBER',
-  'CARD_EXPIRED',
-  'INVALID_EXPIRY',
-  'INVALID_CVC',
-  'NOT_FOUND',
-  'CONFLICT',
-  'RETENTION_LIMIT_EXCEEDED',
-  'TOKEN_EXPIRED',
-  'TOKEN_ALREADY_USED',
-  'IDEMPOTENCY_CONFLICT',
-  'CONNECTOR_UNAVAILABLE',
-  'TOKENIZATION_FAILED',
-  'FORWARD_FAILED',
-  'TOO_MANY_ATTEMPTS',
-];
-
 export const ErrorCodeEnum = builder.enumType('ErrorCode', {
   description: 'Machine-readable reason of a domain or validation failure.',
-  values: codes,
+  values: ERROR_CODES,
 });
 
 export const ErrorInterface = builder.interfaceRef<VaultError>('Error').implement({
@@ -55,91 +39,48 @@ const FieldErrorType = builder.objectRef<FieldError>('FieldError').implement({
   }),
 });
 
-builder.objectType(ValidationFailed, {
-  name: 'ValidationError',
-  description: 'The input was refused; every failing field is listed. `code` is that of the first field.',
-  interfaces: [ErrorInterface],
-  isTypeOf: (e) => e instanceof ValidationFailed,
-  fields: (t) => ({ fields: t.field({ type: [FieldErrorType], resolve: (e) => e.fields }) }),
-});
+const ForwardFailureReason = builder.enumType('ForwardFailureReason', { values: FORWARD_FAILURE_REASONS });
 
-builder.objectType(NotFound, {
-  name: 'NotFoundError',
-  description: 'No such record for this key: absent, deleted, or another tenant\'s (indistinguishable).',
-  interfaces: [ErrorInterface],
-  isTypeOf: (e) => e instanceof NotFound,
-  fields: () => ({}),
-});
+type Types = typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T> ? T : never;
 
-builder.objectType(RetentionLimitExceeded, {
-  name: 'RetentionLimitExceededError',
-  description: 'The total retention extension would pass its limit; nothing changed.',
-  interfaces: [ErrorInterface],
-  isTypeOf: (e) => e instanceof RetentionLimitExceeded,
-  fields: (t) => ({
-    maxMonths: t.exposeInt('maxMonths', { description: 'Largest total extension allowed.' }),
-    remainingMonths: t.exposeInt('remainingMonths', { description: 'Months that may still be added.' }),
-  }),
-});
+/**
+ * Registers a domain error class as a GraphQL type implementing `Error`, the type a field's `errors: { types }`
+ * lists; `fields` are those it has beyond `code` and `message`.
+ */
+function errorType<E extends VaultError>(
+  errorClass: new (...args: never[]) => E,
+  name: string,
+  description: string,
+  fields: ObjectFieldsShape<Types, E> = () => ({}),
+): void {
+  // `as never`: Pothos checks "shape extends the interface's" by a conditional type a generic E leaves
+  // unresolved; E extends VaultError says it already.
+  builder.objectType(errorClass, { name, description, interfaces: [ErrorInterface] as never, isTypeOf: (e) => e instanceof errorClass, fields });
+}
 
-builder.objectType(TokenExpired, {
-  name: 'TokenExpiredError',
-  description: 'The card token is past its 30 minutes; ask the customer to enter the card again.',
-  interfaces: [ErrorInterface],
-  isTypeOf: (e) => e instanceof TokenExpired,
-  fields: () => ({}),
-});
-
-builder.objectType(TokenAlreadyUsed, {
-  name: 'TokenAlreadyUsedError',
-  description: 'The card token was already used: tokens are single use.',
-  interfaces: [ErrorInterface],
-  isTypeOf: (e) => e instanceof TokenAlreadyUsed,
-  fields: () => ({}),
-});
-
-builder.objectType(Conflict, {
-  name: 'ConflictError',
-  description: "The operation does not fit the record's current state; nothing changed.",
-  interfaces: [ErrorInterface],
-  isTypeOf: (e) => e instanceof Conflict,
-  fields: () => ({}),
-});
-
-builder.objectType(ConnectorUnavailable, {
-  name: 'ConnectorUnavailableError',
-  description: 'No payment connector can take this payment (unknown connector id, or none configured for this mode); nothing changed.',
-  interfaces: [ErrorInterface],
-  isTypeOf: (e) => e instanceof ConnectorUnavailable,
-  fields: () => ({}),
-});
-
-builder.objectType(TokenizationFailed, {
-  name: 'TokenizationFailedError',
-  description: 'The connector or token service provider would not issue a token for this card; nothing was stored.',
-  interfaces: [ErrorInterface],
-  isTypeOf: (e) => e instanceof TokenizationFailed,
-  fields: () => ({}),
-});
-
-const ForwardFailureReason = builder.enumType('ForwardFailureReason', {
-  values: ['UNREACHABLE', 'TIMEOUT', 'RESPONSE_TOO_LARGE', 'TOO_MANY_REDIRECTS'] as const,
-});
-
-builder.objectType(ForwardFailed, {
-  name: 'ForwardFailedError',
-  description: 'The upstream gave no usable answer. The card may have been sent: the forward is audited either way.',
-  interfaces: [ErrorInterface],
-  isTypeOf: (e) => e instanceof ForwardFailed,
-  fields: (t) => ({ reason: t.field({ type: ForwardFailureReason, resolve: (e) => e.reason }) }),
-});
-
-builder.objectType(TooManyAttempts, {
-  name: 'TooManyAttemptsError',
-  description:
-    'Refused as a possible enumeration of stored cards: this api key tokenized too many different numbers sharing a bin and last four, ' +
+errorType(ValidationFailed, 'ValidationError', 'The input was refused; every failing field is listed. `code` is that of the first field.', (t) => ({
+  fields: t.field({ type: [FieldErrorType], resolve: (e) => e.fields }),
+}));
+errorType(NotFound, 'NotFoundError', "No such record for this key: absent, deleted, or another tenant's (indistinguishable).");
+errorType(RetentionLimitExceeded, 'RetentionLimitExceededError', 'The total retention extension would pass its limit; nothing changed.', (t) => ({
+  maxMonths: t.exposeInt('maxMonths', { description: 'Largest total extension allowed.' }),
+  remainingMonths: t.exposeInt('remainingMonths', { description: 'Months that may still be added.' }),
+}));
+errorType(TokenExpired, 'TokenExpiredError', 'The card token is past its 30 minutes; ask the customer to enter the card again.');
+errorType(TokenAlreadyUsed, 'TokenAlreadyUsedError', 'The card token was already used: tokens are single use.');
+errorType(Conflict, 'ConflictError', "The operation does not fit the record's current state; nothing changed.");
+errorType(
+  ConnectorUnavailable,
+  'ConnectorUnavailableError',
+  'No payment connector can take this payment (unknown connector id, or none configured for this mode); nothing changed.',
+);
+errorType(TokenizationFailed, 'TokenizationFailedError', 'The connector or token service provider would not issue a token for this card; nothing was stored.');
+errorType(ForwardFailed, 'ForwardFailedError', 'The upstream gave no usable answer. The card may have been sent: the forward is audited either way.', (t) => ({
+  reason: t.field({ type: ForwardFailureReason, resolve: (e) => e.reason }),
+}));
+errorType(
+  TooManyAttempts,
+  'TooManyAttemptsError',
+  'Refused as a possible enumeration of stored cards: this api key tokenized too many different numbers sharing a bin and last four, ' +
     'or hit too many different stored cards, within the window (VAULT_ENUMERATION_*). Nothing was stored or paid; the refusal is audited.',
-  interfaces: [ErrorInterface],
-  isTypeOf: (e) => e instanceof TooManyAttempts,
-  fields: () => ({}),
-});
+);

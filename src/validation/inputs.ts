@@ -10,21 +10,14 @@
 // - Expiry: a bad month and CARD_EXPIRED are reported on `expMonth`, a bad year on `expYear`.
 
 import { z } from 'zod';
+import { Code, VALIDATION_CODES, type ValidationCode } from '../errors.js';
 import { containsCardNumber } from '../card/pan.js';
 import { bin, checkCardNumber, cvcLengths, last4 } from './card.js';
 import { isCountryCode } from './countries.js';
 import { isCurrencyCode } from './currencies.js';
 import { expiryIssues, fullExpYear } from './expiry.js';
 
-export type ValidationCode = 'INVALID_INPUT' | 'INVALID_CARD_NUMBER' | 'CARD_EXPIRED' | 'INVALID_EXPIRY' | 'INVALID_CVC';
-
-const VALIDATION_CODES: ReadonlySet<unknown> = new Set<ValidationCode>([
-  'INVALID_INPUT',
-  'INVALID_CARD_NUMBER',
-  'CARD_EXPIRED',
-  'INVALID_EXPIRY',
-  'INVALID_CVC',
-]);
+const VALIDATION_CODE_SET: ReadonlySet<unknown> = new Set(VALIDATION_CODES);
 
 export interface FieldIssue {
   path: string[];
@@ -65,7 +58,7 @@ export function validate<S extends z.ZodType>(schema: S, input: unknown, basePat
 
 function codeOf(issue: z.core.$ZodIssue): ValidationCode {
   const code: unknown = issue.code === 'custom' ? issue.params?.code : undefined;
-  return VALIDATION_CODES.has(code) ? (code as ValidationCode) : 'INVALID_INPUT';
+  return VALIDATION_CODE_SET.has(code) ? (code as ValidationCode) : Code.INVALID_INPUT;
 }
 
 const TYPE_NAMES: Readonly<Record<string, string>> = {
