@@ -3,7 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { containsCardNumber, containsPan, findPans, forEachDigitSequence, maskPans, normalizePanText } from '../src/card/pan.js';
 import { maskCardData } from '../src/forward/mask.js';
 import { scrubLine, scrubText } from '../src/logger.js';
-import { detectBrand, luhnValid } from '../src/validation/card.js';
+import { brandLengths, detectBrand, luhnValid } from '../src/validation/card.js';
+
+/** What the detector calls a card number: Luhn-valid, or a UnionPay number (UnionPay issues some that fail Luhn). */
+const isCardWindow = (w: string) => luhnValid(w) || (detectBrand(w) === 'UNIONPAY' && brandLengths('UNIONPAY').includes(w.length));
 
 // The PAN detector (src/card/pan.ts) and the forwarding masker, tried on the input spaces that are the
 // attacks: card numbers hidden among letters, digits and unusual separators, and replies built to be slow.
@@ -78,9 +81,9 @@ describe('the PAN detector', () => {
     );
   });
 
-  it('leaves digit runs alone when no 12-19 digit window of them passes Luhn', () => {
+  it('leaves digit runs alone when no 12-19 digit window of them is a card number', () => {
     const noLuhnWindow = (digits: string) => {
-      for (let i = 0; i < digits.length; i++) for (let len = 12; len <= 19 && i + len <= digits.length; len++) if (luhnValid(digits.slice(i, i + len))) return false;
+      for (let i = 0; i < digits.length; i++) for (let len = 12; len <= 19 && i + len <= digits.length; len++) if (isCardWindow(digits.slice(i, i + len))) return false;
       return true;
     };
     const run = fc.array(fc.constantFrom(...'0123456789'), { minLength: 12, maxLength: 24 }).map((d) => d.join('')).filter(noLuhnWindow);
@@ -108,7 +111,7 @@ describe('the PAN detector', () => {
           for (let last = 0; last < digits.length; last++) {
             for (let len = 12; len <= 19 && len <= last + 1; len++) {
               const first = last - len + 1;
-              if (luhnValid(digits.slice(first, last + 1))) expected.push(`${starts[first]}-${starts[last]! + 1}:${digits.slice(first, last + 1)}`);
+              if (isCardWindow(digits.slice(first, last + 1))) expected.push(`${starts[first]}-${starts[last]! + 1}:${digits.slice(first, last + 1)}`);
             }
           }
         }
@@ -130,6 +133,21 @@ describe('the PAN detector', () => {
 });
 
 // ---------------------------------------------------------------------------------------------------------
+
+describe('Luhn-exempt UnionPay numbers (accepted by the vault, so found like any card number)', () => {
+  const unionPay = '6221260000000001'; // UnionPay range, fails Luhn
+  it('is found, masked in logs, and refused in free text; too short for UnionPay, it is not', () => {
+    expect(luhnValid(unionPay)).toBe(false);
+    expect(detectBrand(unionPay)).toBe('UNIONPAY');
+    expect(findPans(`ref x${unionPay}y`).map((p) => p.digits)).toContain(unionPay);
+    expect(scrubText(`paid with 6221 2600 0000 0001 today`)).not.toMatch(/6221\s?2600/);
+    expect(maskPans(`card=${unionPay}`)).toBe('card=[PAN ****0001]');
+    expect(containsCardNumber(`note 6221-2600-0000-0001`)).toBe(true);
+    // Too short for UnionPay (its lengths start at 14): 13 digits of its range that fail Luhn are left alone.
+    expect(luhnValid('6221260000010')).toBe(false);
+    expect(findPans('6221260000010')).toEqual([]);
+  });
+});
 
 describe('masking a forwarded answer', () => {
   const sentNumber = '4000056655665556';

@@ -180,3 +180,15 @@ export function brandLengths(brand: CardBrand): readonly number[] {
 export function cvcLengths(brand: CardBrand): readonly number[] {
   return CVC_SIZES.get(brand) ?? [3];
 }
+
+/**
+ * UnionPay issues numbers that fail Luhn, and the vault accepts them (card.ts): so the PAN detector must find
+ * them too. For a 6-digit IIN (as a number), the bit mask of the UnionPay lengths a number starting with it
+ * may have, or 0 when the IIN is not UnionPay's.
+ */
+export function luhnExemptLengths(iin: number): number {
+  const cell = BY_SIX[iin];
+  if (cell === undefined || cell & HAS_LONGER) return 0;
+  const network = NETWORKS[(cell & ~HAS_LONGER) - 1];
+  return network?.brand === 'UNIONPAY' ? network.lengthMask : 0;
+}

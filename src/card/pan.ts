@@ -1,8 +1,9 @@
-import { inCardRange } from './brands.js';
+import { inCardRange, luhnExemptLengths } from './brands.js';
 
 // The one card-number detector: logs, free-text validation, forwarding and the tests' scan all ask it.
 //
-// A card number is any 12-19 digit window of a *digit sequence* that passes Luhn, whatever stands around it
+// A card number is any 12-19 digit window of a *digit sequence* that passes Luhn (or is a UnionPay number,
+// which need not: UnionPay issues numbers that fail it), whatever stands around it
 // (letters, underscores, more digits): `pay_4242…`, `x4242…y` and a number inside a longer digit run are all
 // found. A digit sequence is digits with at most MAX_GAP separator characters between neighbours. Digits and
 // separators are recognised after NFKC (fullwidth ４, mathematical 𝟒, ideographic spaces) and separators are
@@ -164,8 +165,9 @@ function escaped(text: string, i: number, cp: number, width: number): [number, n
 }
 
 /**
- * Every Luhn-valid window of 12-19 digits of one sequence, as [first, last] digit indexes, in order of
- * their last digit. `accept` may veto a window (card ranges).
+ * Every window of 12-19 digits of one sequence that passes Luhn, or is a UnionPay number (UnionPay issues
+ * numbers that fail Luhn; the vault accepts them), as [first, last] digit indexes, in order of their last
+ * digit. `onWindow` may stop the walk by returning false.
  */
 function luhnWindows(digits: string, onWindow: (first: number, last: number) => boolean | void): void {
   const n = digits.length;
@@ -179,12 +181,20 @@ function luhnWindows(digits: string, onWindow: (first: number, last: number) => 
     evenPlain[t + 1] = evenPlain[t]! + (t & 1 ? twice : d);
     oddPlain[t + 1] = oddPlain[t]! + (t & 1 ? d : twice);
   }
+  // exempt[k]: the lengths (bit mask) of a Luhn-exempt (UnionPay) number starting at digit k, else 0.
+  const exempt = new Uint32Array(n);
+  let iin = 0;
+  for (let t = 0; t < n; t++) {
+    iin = (iin * 10 + digits.charCodeAt(t) - 48) % 1_000_000;
+    if (t >= 5) exempt[t - 5] = luhnExemptLengths(iin);
+  }
   for (let last = MIN_PAN_DIGITS - 1; last < n; last++) {
     const sums = last & 1 ? oddPlain : evenPlain;
     const to = sums[last + 1]!;
     for (let len = MIN_PAN_DIGITS; len <= MAX_PAN_DIGITS && len <= last + 1; len++) {
       const first = last - len + 1;
-      if ((to - sums[first]!) % 10 === 0 && onWindow(first, last) === false) return;
+      const isCard = (to - sums[first]!) % 10 === 0 || ((exempt[first]! >>> len) & 1) === 1;
+      if (isCard && onWindow(first, last) === false) return;
     }
   }
 }
