@@ -5,7 +5,6 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { AuditEventsDocument, CreateCardTokenDocument, ForwardRequestDocument, type ForwardRequestInput } from '../../src/client/index.js';
 import { createApiKey } from '../../src/domain/apiKeys.js';
 import { allowHost } from '../../src/domain/forwardHosts.js';
-import { panLike } from '../helpers/scan.js';
 import { clientFor, newMerchant, rawGraphQL, success, uniqueVisa, useDatabase, withLuhn, type TestMerchant } from '../helpers/vault.js';
 
 // Card numbers sent where no card number belongs (ids, cursors, paths, request ids) and echoed back by an
