@@ -33,6 +33,7 @@ import { createMerchant } from '../src/domain/merchants.js';
 import { tokenizeCard } from '../src/domain/paymentMethods.js';
 import type { Principal } from '../src/domain/principal.js';
 import { luhnValid } from '../src/validation/card.js';
+import { EXP_YEAR } from '../test/helpers/expiry.js';
 import { startProcess, startVaultServer, stopProcess } from '../test/helpers/serverProcess.js';
 import { summarizeProfiles } from './profile.js';
 
@@ -197,12 +198,12 @@ async function setUp(): Promise<Fixtures> {
     const principal: Principal = { merchantId: m.merchantId, mode: 'TEST', keyId: key.id, kind: 'SECRET', allowReveal: false, requestId: 'bench-setup' };
     const customer = await createCustomer(principal, { name: 'Bench Customer', email: 'bench@example.com' });
     for (let i = 0; i < 10; i++) {
-      await tokenizeCard(principal, { customerId: customer.id, card: { number: newCard(), expMonth: 1 + i, expYear: 2031, holderName: 'Bench Holder' } });
+      await tokenizeCard(principal, { customerId: customer.id, card: { number: newCard(), expMonth: 1 + i, expYear: EXP_YEAR, holderName: 'Bench Holder' } });
     }
     const stored = [];
     for (let i = 0; i < 200; i++) {
       const number = newCard();
-      const pm = await tokenizeCard(principal, { card: { number, expMonth: 12, expYear: 2031, holderName: 'Bench Holder' } });
+      const pm = await tokenizeCard(principal, { card: { number, expMonth: 12, expYear: EXP_YEAR, holderName: 'Bench Holder' } });
       stored.push({ id: pm.paymentMethod.id, number });
     }
     return { secretKey: m.secretKey, merchantId: m.merchantId, keyId: key.id, customerId: customer.id, storedPm: stored[0]!.id, stored };
@@ -337,7 +338,7 @@ async function main(): Promise<void> {
   const l3 = await startLevel('L3', { DATABASE_URL, VAULT_MASTER_KEYS: MASTER_KEYS });
   if (opts.profile) rmSync(PROFILE_DIR, { recursive: true, force: true });
   const l4 = await startProduct(1, opts.profile);
-  const tokenizeBody = () => gql(TOKENIZE, { input: { card: { number: newCard(), expMonth: 12, expYear: 2031, holderName: 'Bench Holder' } } });
+  const tokenizeBody = () => gql(TOKENIZE, { input: { card: { number: newCard(), expMonth: 12, expYear: EXP_YEAR, holderName: 'Bench Holder' } } });
   try {
     for (const c of opts.connections) {
       const l4Load = (body: () => string): Load => ({ url: l4.url, headers, body });
@@ -348,7 +349,7 @@ async function main(): Promise<void> {
       if (wanted('tokenize-new')) record('L3', 'tokenize-new', c, await measure({ url: `http://127.0.0.1:${l3.port}/tokenize`, headers, body: tokenizeBody }, c, opts.duration, l3.child.pid));
       if (wanted('read-masked')) record('L3', 'read-masked', c, await measure({ url: `http://127.0.0.1:${l3.port}/read`, headers, body: () => gql(READ, { id: f.storedPm }) }, c, opts.duration, l3.child.pid));
       await l4Run('tokenize-new', tokenizeBody);
-      await l4Run('tokenize-dup', () => gql(TOKENIZE, { input: { card: { number: next(f.stored).number, expMonth: 12, expYear: 2031, holderName: 'Bench Holder' } } }));
+      await l4Run('tokenize-dup', () => gql(TOKENIZE, { input: { card: { number: next(f.stored).number, expMonth: 12, expYear: EXP_YEAR, holderName: 'Bench Holder' } } }));
       await l4Run('read-masked', () => gql(READ, { id: f.storedPm }));
       await l4Run('list-customer', () => gql(LIST, { id: f.customerId }));
       await l4Run('pay-stored', () => gql(PAY, { input: { amount: 1999, currency: 'EUR', paymentMethodId: next(f.stored).id } }));

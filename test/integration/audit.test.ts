@@ -25,6 +25,7 @@ import type { Principal } from '../../src/domain/principal.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { TEST_MASTER_KEYS } from '../helpers/env.js';
 import { clientFor, newMerchant, success, uniqueVisa, useDatabase, type TestMerchant } from '../helpers/vault.js';
+import { EXP_YEAR } from '../helpers/expiry.js';
 
 // The shared test database for the API tests (the last describe switches to a database of its own).
 useDatabase();
@@ -43,7 +44,7 @@ describe('the audit trail through the API', () => {
     const customer = success((await m.client.request(CreateCustomerDocument, { input: { name: 'Audited' } }, rid('c1'))).createCustomer, 'CreateCustomerSuccess').customer;
     success((await m.client.request(UpdateCustomerDocument, { id: customer.id, input: { name: 'Audited 2' } }, rid('c2'))).updateCustomer, 'UpdateCustomerSuccess');
     const number = uniqueVisa();
-    const card = { number, expMonth: 4, expYear: 2031 };
+    const card = { number, expMonth: 4, expYear: EXP_YEAR };
     const pm = success((await m.client.request(TokenizeCardDocument, { input: { customerId: customer.id, card } }, rid('p1'))).tokenizeCard, 'TokenizeCardSuccess').paymentMethod;
     success((await m.client.request(TokenizeCardDocument, { input: { customerId: customer.id, card } }, rid('p2'))).tokenizeCard, 'TokenizeCardSuccess');
     success((await m.client.request(UpdatePaymentMethodDocument, { id: pm.id, input: { nickName: 'Work' } }, rid('p3'))).updatePaymentMethod, 'UpdatePaymentMethodSuccess');
@@ -59,7 +60,7 @@ describe('the audit trail through the API', () => {
     success((await m.client.request(DeletePaymentMethodDocument, { id: pm.id }, rid('p5'))).deletePaymentMethod, 'DeletePaymentMethodSuccess');
     success((await m.client.request(DeleteCustomerDocument, { id: customer.id }, rid('c3'))).deleteCustomer, 'DeleteCustomerSuccess');
     // A refused mutation changes nothing and records nothing.
-    const refused = await m.client.request(TokenizeCardDocument, { input: { card: { number: '4242424242424241', expMonth: 1, expYear: 2031 } } }, rid('bad'));
+    const refused = await m.client.request(TokenizeCardDocument, { input: { card: { number: '4242424242424241', expMonth: 1, expYear: EXP_YEAR } } }, rid('bad'));
     expect(refused.tokenizeCard.__typename).toBe('ValidationError');
 
     const trail = (await events(m)).filter((e) => e.requestId.startsWith('audit-'));
@@ -127,7 +128,7 @@ describe('the audit trail in the same transaction as the change', () => {
   });
 
   it('audits the retention purge of every payment method', async () => {
-    const pm = await tokenizeCard(principal, { card: { number: uniqueVisa(), expMonth: 1, expYear: 2031 } });
+    const pm = await tokenizeCard(principal, { card: { number: uniqueVisa(), expMonth: 1, expYear: EXP_YEAR } });
     await db.prisma.paymentMethod.updateMany({ where: { id: pm.paymentMethod.id }, data: { retainUntil: new Date(Date.now() - 1000) } });
     expect(await purgeExpired()).toBe(1);
     const purge = await db.prisma.auditEvent.findMany({ where: { entityId: pm.paymentMethod.id }, orderBy: { seq: 'asc' } });
@@ -142,7 +143,7 @@ describe('the audit trail in the same transaction as the change', () => {
     await db.prisma.$executeRawUnsafe(`ALTER FUNCTION audit_append RENAME TO audit_append_saved`);
     try {
       await expect(createCustomer(principal, { name: 'Unaudited' })).rejects.toThrow();
-      await expect(tokenizeCard(principal, { card: { number: uniqueVisa(), expMonth: 1, expYear: 2031 } })).rejects.toThrow();
+      await expect(tokenizeCard(principal, { card: { number: uniqueVisa(), expMonth: 1, expYear: EXP_YEAR } })).rejects.toThrow();
     } finally {
       await db.prisma.$executeRawUnsafe(`ALTER FUNCTION audit_append_saved RENAME TO audit_append`);
     }

@@ -7,12 +7,13 @@ import { startServerProcess, stopProcess } from '../helpers/serverProcess.js';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { inject } from 'vitest';
+import { EXP_YEAR } from '../helpers/expiry.js';
 
 const getDb = useDatabase();
 
 async function token(publishableKey: string, card: Record<string, unknown> = {}) {
   const r = await clientFor(publishableKey).request(CreateCardTokenDocument, {
-    input: { card: { number: '4242 4242 4242 4242', expMonth: 11, expYear: 2031, cvc: '314', holderName: 'Tok Holder', ...card } },
+    input: { card: { number: '4242 4242 4242 4242', expMonth: 11, expYear: EXP_YEAR, cvc: '314', holderName: 'Tok Holder', ...card } },
   });
   if (r.createCardToken.__typename !== 'CreateCardTokenSuccess') throw new Error(JSON.stringify(r));
   return r.createCardToken.token;
@@ -25,19 +26,19 @@ describe('card tokens', () => {
     const t = await token(m.publishableKey);
     expect(t.id).toMatch(/^tok_[0-9A-Za-z]{22}$/);
     expect(t.used).toBe(false);
-    expect(t.card).toMatchObject({ bin: '424242', last4: '4242', brand: 'VISA', expMonth: 11, expYear: 2031, holderName: 'Tok Holder' });
+    expect(t.card).toMatchObject({ bin: '424242', last4: '4242', brand: 'VISA', expMonth: 11, expYear: EXP_YEAR, holderName: 'Tok Holder' });
     const ttl = Date.parse(t.expiresAt) - before;
     expect(ttl).toBeGreaterThan(29 * 60_000);
     expect(ttl).toBeLessThanOrEqual(30 * 60_000 + 5_000);
     // Secret keys may create tokens too.
-    const viaSecret = await m.client.request(CreateCardTokenDocument, { input: { card: { number: '4242424242424242', expMonth: 1, expYear: 2031 } } });
+    const viaSecret = await m.client.request(CreateCardTokenDocument, { input: { card: { number: '4242424242424242', expMonth: 1, expYear: EXP_YEAR } } });
     expect(viaSecret.createCardToken.__typename).toBe('CreateCardTokenSuccess');
   });
 
   it('validates the card like tokenizeCard, and changes nothing when it fails', async () => {
     const m = await newMerchant();
     const r = await clientFor(m.publishableKey).request(CreateCardTokenDocument, {
-      input: { card: { number: '4242424242424241', expMonth: 11, expYear: 2031, cvc: '31' } },
+      input: { card: { number: '4242424242424241', expMonth: 11, expYear: EXP_YEAR, cvc: '31' } },
     });
     expect(r.createCardToken).toMatchObject({ __typename: 'ValidationError', code: 'INVALID_CARD_NUMBER' });
     expect(await getDb().prisma.cardToken.count({ where: { merchantId: m.merchantId } })).toBe(0);

@@ -5,6 +5,7 @@ import { PaymentDocument } from '../../src/client/index.js';
 import { allowOrigin } from '../../src/domain/origins.js';
 import { startCheckoutExample } from '../../src/examples/checkout/server.js';
 import { newMerchant, useDatabase, type TestMerchant } from '../helpers/vault.js';
+import { EXP_YEAR } from '../helpers/expiry.js';
 
 // The publishable-key flow in a real browser: card form -> createCardToken (cross-origin, CORS) -> merchant
 // backend -> createPayment -> the vault's 3-D Secure challenge page -> back to the merchant.
@@ -37,7 +38,7 @@ describe.runIf(runnable)('example checkout in headless Chromium', () => {
     await page.goto(example.url);
     await page.getByLabel('Card number').fill(number);
     await page.getByLabel('Expiry month').fill('12');
-    await page.getByLabel('Expiry year').fill('2030');
+    await page.getByLabel('Expiry year').fill(String(EXP_YEAR));
     await page.getByLabel('CVC').fill('123');
     await page.getByRole('button', { name: 'Pay' }).click();
     return page;

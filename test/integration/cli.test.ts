@@ -9,6 +9,7 @@ import { findPaymentMethod, maskedCard, tokenizeCard } from '../../src/domain/pa
 import type { Principal } from '../../src/domain/principal.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { TEST_MASTER_KEYS } from '../helpers/env.js';
+import { EXP_YEAR } from '../helpers/expiry.js';
 
 // The CLI runs as operators run it (a separate process) against a database of its own: key rotation
 // rewrites every merchant's data keys, which must not disturb the shared test server.
@@ -164,8 +165,8 @@ describe('operator CLI', () => {
   it('purge deletes payment methods past retention, and only those', async () => {
     const db = await useRing(TEST_MASTER_KEYS);
     const principal: Principal = { merchantId: merchant.merchantId, mode: 'TEST', keyId: 'key_test', kind: 'SECRET', allowReveal: false };
-    const old = await tokenizeCard(principal, { card: { number: '4242424242424242', expMonth: 1, expYear: 2031 } });
-    const kept = await tokenizeCard(principal, { card: { number: '5555555555554444', expMonth: 1, expYear: 2031 } });
+    const old = await tokenizeCard(principal, { card: { number: '4242424242424242', expMonth: 1, expYear: EXP_YEAR } });
+    const kept = await tokenizeCard(principal, { card: { number: '5555555555554444', expMonth: 1, expYear: EXP_YEAR } });
     await db.prisma.paymentMethod.updateMany({ where: { merchantId: merchant.merchantId, id: old.paymentMethod.id }, data: { retainUntil: new Date(Date.now() - 1000) } });
     const r = cli(['purge', '--json']);
     expect(r.status).toBe(0);
@@ -177,7 +178,7 @@ describe('operator CLI', () => {
   it('keys rotate re-wraps every data key under the new master key; data stays readable', async () => {
     const principal: Principal = { merchantId: merchant.merchantId, mode: 'TEST', keyId: 'key_test', kind: 'SECRET', allowReveal: false };
     await useRing(TEST_MASTER_KEYS);
-    const pm = await tokenizeCard(principal, { card: { number: '378282246310005', expMonth: 7, expYear: 2032, holderName: 'Rotated' } });
+    const pm = await tokenizeCard(principal, { card: { number: '378282246310005', expMonth: 7, expYear: EXP_YEAR, holderName: 'Rotated' } });
 
     const r = cli(['keys', 'rotate', '--json'], `${NEW_MASTER},${TEST_MASTER_KEYS}`);
     expect(r.status).toBe(0);

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createVaultClient, TokenizeCardDocument, PaymentMethodDocument } from '../../src/client/index.js';
 import { startServerProcess, stopProcess } from '../helpers/serverProcess.js';
 import { newMerchant, success, uniqueVisa, useDatabase } from '../helpers/vault.js';
+import { EXP_YEAR } from '../helpers/expiry.js';
 
 // VAULT_WORKERS: a primary and two workers sharing one port, /metrics aggregated across them.
 
@@ -28,11 +29,11 @@ describe('cluster and metrics', () => {
     const m = await newMerchant();
     const client = createVaultClient({ url: server.url, apiKey: m.secretKey });
     const ids = await Promise.all(
-      Array.from({ length: 20 }, async () => success((await client.request(TokenizeCardDocument, { input: { card: { number: uniqueVisa(), expMonth: 1, expYear: 2031 } } })).tokenizeCard, 'TokenizeCardSuccess').paymentMethod.id),
+      Array.from({ length: 20 }, async () => success((await client.request(TokenizeCardDocument, { input: { card: { number: uniqueVisa(), expMonth: 1, expYear: EXP_YEAR } } })).tokenizeCard, 'TokenizeCardSuccess').paymentMethod.id),
     );
     expect(new Set(ids).size).toBe(20);
     expect((await client.request(PaymentMethodDocument, { id: 'pm_missing' })).paymentMethod).toBeNull();
-    const refused = await client.request(TokenizeCardDocument, { input: { card: { number: '4242424242424241', expMonth: 1, expYear: 2031 } } });
+    const refused = await client.request(TokenizeCardDocument, { input: { card: { number: '4242424242424241', expMonth: 1, expYear: EXP_YEAR } } });
     expect(refused.tokenizeCard.__typename).toBe('ValidationError');
     await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json', 'api-key': 'sk_test_nope' }, body: '{"query":"{ __typename }"}' });
 

@@ -1,10 +1,11 @@
 import { describe, expect, inject, it } from 'vitest';
 import { allowOrigin } from '../../src/domain/origins.js';
 import { newMerchant, useDatabase } from '../helpers/vault.js';
+import { EXP_YEAR } from '../helpers/expiry.js';
 
 useDatabase();
 
-const TOKEN = 'mutation { createCardToken(input: { card: { number: "4242424242424242", expMonth: 1, expYear: 2031 } }) { __typename } }';
+const TOKEN = `mutation { createCardToken(input: { card: { number: "4242424242424242", expMonth: 1, expYear: ${EXP_YEAR} } }) { __typename } }`;
 
 async function post(origin: string | undefined, key: string) {
   const res = await fetch(inject('graphqlUrl'), {

@@ -6,6 +6,7 @@ import { getIntrospectionQuery } from 'graphql';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startVaultServer, stopProcess } from '../helpers/serverProcess.js';
 import { uniqueVisa } from '../helpers/vault.js';
+import { EXP_YEAR } from '../helpers/expiry.js';
 
 // The embedded default as a newcomer meets it: `npm start` with no DATABASE_URL, the demo merchant's keys,
 // requests one by one and many at once, pauses longer than the pool's idle timeout (10 s: pg.Pool closes the
@@ -64,7 +65,7 @@ describe('embedded database (npm start without DATABASE_URL)', () => {
         const r = await post(
           {
             query: `mutation T($input: TokenizeCardInput!) { tokenizeCard(input: $input) { __typename ... on TokenizeCardSuccess { paymentMethod { id } } } }`,
-            variables: { input: { card: { number: uniqueVisa(), expMonth: 12, expYear: 2031 } } },
+            variables: { input: { card: { number: uniqueVisa(), expMonth: 12, expYear: EXP_YEAR } } },
           },
           key,
         );

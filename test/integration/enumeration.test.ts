@@ -22,6 +22,7 @@ import { luhnValid } from '../../src/validation/card.js';
 import { startServerProcess, stopProcess } from '../helpers/serverProcess.js';
 import { createTestDatabase, querySql } from '../helpers/db.js';
 import { clientFor, newMerchant, success, uniqueVisa, useDatabase } from '../helpers/vault.js';
+import { EXP_YEAR } from '../helpers/expiry.js';
 
 // Issue 11, item 2: a secret key without reveal permission could recover a stored card's number by
 // tokenizing the Luhn-valid candidates that share its visible bin and last four and comparing fingerprints
@@ -39,7 +40,7 @@ function sharingBinAndLast4(bin: string, last4: string, count: number): string[]
   return found;
 }
 
-const card = (number: string) => ({ number, expMonth: 12, expYear: 2031 });
+const card = (number: string) => ({ number, expMonth: 12, expYear: EXP_YEAR });
 
 async function tokenize(client: VaultClient, number: string, extra: Record<string, unknown> = {}) {
   return (await client.request(TokenizeCardDocument, { input: { card: card(number), ...extra } })).tokenizeCard;

@@ -29,6 +29,7 @@ import { querySql as sql, withProcessDb, createTestDatabase } from '../helpers/d
 import { startPgCluster } from '../helpers/pgCluster.js';
 import { panLike } from '../helpers/scan.js';
 import { withLuhn } from '../helpers/vault.js';
+import { EXP_YEAR } from '../helpers/expiry.js';
 
 // No request may take longer than this: past it, it counts as a hang. Generous (the machine is shared), yet far
 // above what the servers' 3 s statement and pool timeouts allow a failing request.
@@ -179,7 +180,7 @@ function startLoad(opts: { url: string; apiKey: string; workers: number; phase: 
       load.sent++;
       load.sentLast4.add(number.slice(-4));
       load.inFlight++;
-      const answer = await post(opts.url, opts.apiKey, TokenizeCardDocument, { input: { card: { number, expMonth: 12, expYear: 2031, holderName: 'Fault Load' } } });
+      const answer = await post(opts.url, opts.apiKey, TokenizeCardDocument, { input: { card: { number, expMonth: 12, expYear: EXP_YEAR, holderName: 'Fault Load' } } });
       load.inFlight--;
       const outcome = classify(answer, number);
       const phases = { sentIn, endedIn: opts.phase() };
@@ -284,7 +285,7 @@ describe('faults', () => {
     const after = await Promise.all(
       Array.from({ length: 10 }, () => {
         const number = nextCard();
-        return post(server.url, merchant.secretKey, TokenizeCardDocument, { input: { card: { number, expMonth: 1, expYear: 2032 } } }).then((a) => classify(a, number));
+        return post(server.url, merchant.secretKey, TokenizeCardDocument, { input: { card: { number, expMonth: 1, expYear: EXP_YEAR } } }).then((a) => classify(a, number));
       }),
     );
     for (const o of after) if (o.kind === 'acked') load.acked.set(o.id, { last4: o.last4, sentAt: Date.now() });
@@ -405,7 +406,7 @@ describe('faults', () => {
     const customerId = customer.createCustomer.customer.id;
     const number = nextCard();
     const dupes = await Promise.all(
-      Array.from({ length: 12 }, (_, i) => via(i).request(TokenizeCardDocument, { input: { customerId, card: { number, expMonth: 5, expYear: 2033 } } })),
+      Array.from({ length: 12 }, (_, i) => via(i).request(TokenizeCardDocument, { input: { customerId, card: { number, expMonth: 5, expYear: EXP_YEAR } } })),
     );
     const kinds = dupes.map((r) => r.tokenizeCard.__typename);
     const successes = dupes.flatMap((r) => (r.tokenizeCard.__typename === 'TokenizeCardSuccess' ? [r.tokenizeCard] : []));
@@ -415,7 +416,7 @@ describe('faults', () => {
     // One single-use card token, spent 12 times at once across both servers: exactly one use.
     const tokenNumber = nextCard();
     const created = await createVaultClient({ url: b.url, apiKey: merchant.publishableKey }).request(CreateCardTokenDocument, {
-      input: { card: { number: tokenNumber, expMonth: 7, expYear: 2033, cvc: '123' } },
+      input: { card: { number: tokenNumber, expMonth: 7, expYear: EXP_YEAR, cvc: '123' } },
     });
     if (created.createCardToken.__typename !== 'CreateCardTokenSuccess') throw new Error(created.createCardToken.__typename);
     const token = created.createCardToken.token.id;

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { GRAPHQL_LIMITS } from '../../src/config.js';
 import { startServerProcess, stopProcess } from '../helpers/serverProcess.js';
 import { newMerchant, rawGraphQL, uniqueVisa, useDatabase, type TestMerchant } from '../helpers/vault.js';
+import { EXP_YEAR } from '../helpers/expiry.js';
 
 // Every error the GraphQL endpoint answers carries `extensions.code`, refusals of a document answer HTTP 400
 // whatever the Accept header says, nothing a caller sent is echoed back, and with introspection off nothing
@@ -199,7 +200,7 @@ describe('connection cursors are checked: BAD_USER_INPUT, never echoed, never an
       inject('graphqlUrl'),
       {
         query: 'mutation T($input: TokenizeCardInput!) { tokenizeCard(input: $input) { __typename } }',
-        variables: { input: { customerId, card: { number: uniqueVisa(), expMonth: 12, expYear: 2034 } } },
+        variables: { input: { customerId, card: { number: uniqueVisa(), expMonth: 12, expYear: EXP_YEAR } } },
       },
       { 'api-key': m.secretKey },
     );

@@ -1,6 +1,7 @@
 import { request as httpRequest } from 'node:http';
 import { describe, expect, inject, it } from 'vitest';
 import { newMerchant, useDatabase } from '../helpers/vault.js';
+import { EXP_YEAR } from '../helpers/expiry.js';
 
 // Nothing security-relevant is derived from the Host header, which the caller sets: not the challenge link
 // (it carries the challenge's secret), not the same-origin exemption from the merchant's CORS allow-list.
@@ -24,7 +25,7 @@ function post(headers: Record<string, string>, query: string): Promise<{ status:
 }
 
 const CHALLENGE = `mutation { createPayment(input: { amount: 1000, currency: "EUR", returnUrl: "https://shop.example/back",
-  card: { number: "4000002500003155", expMonth: 12, expYear: 2030 } }) {
+  card: { number: "4000002500003155", expMonth: 12, expYear: ${EXP_YEAR} } }) {
   __typename ... on CreatePaymentSuccess { payment { status redirectUrl } } ... on Error { code message } } }`;
 
 describe('a forged Host header', () => {
@@ -43,7 +44,7 @@ describe('a forged Host header', () => {
       [FORGED, `http://${FORGED}`],
       [`${FORGED}:8443`, `https://${FORGED}:8443`],
     ] as const) {
-      const r = await post({ 'api-key': m.publishableKey, host, origin }, 'mutation { createCardToken(input: { card: { number: "4242424242424242", expMonth: 1, expYear: 2031 } }) { __typename } }');
+      const r = await post({ 'api-key': m.publishableKey, host, origin }, `mutation { createCardToken(input: { card: { number: "4242424242424242", expMonth: 1, expYear: ${EXP_YEAR} } }) { __typename } }`);
       expect(r.status, origin).toBe(403);
       expect(r.json.errors[0].extensions.code).toBe('FORBIDDEN');
     }

@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { CreateCardTokenDocument, CreateCustomerDocument, CreatePaymentDocument, TokenizeCardDocument } from '../../src/client/index.js';
 import { allowHost } from '../../src/domain/forwardHosts.js';
 import { clientFor, newMerchant, success, uniqueVisa, useDatabase, type TestMerchant } from '../helpers/vault.js';
+import { EXP_YEAR } from '../helpers/expiry.js';
 
 // Hostile input: a corpus of nasty values and property-based (fast-check) inputs, put in every field of the
 // mutations' variables. Every answer must be a typed error, a clean GraphQL error or a success; never an
@@ -44,7 +45,7 @@ const CORPUS: Record<string, unknown> = {
 
 /** Valid variables for each mutation, with every leaf a place to put something nasty. */
 function bases(m: TestMerchant & { customerId: string; paymentMethodId: string; host: string }) {
-  const card = { number: '4242 4242 4242 4242', expMonth: 12, expYear: 2031, cvc: '123', holderName: 'Ann', nickName: 'n', issuer: 'i', issuingCountry: 'DE', cardType: 'CREDIT' };
+  const card = { number: '4242 4242 4242 4242', expMonth: 12, expYear: EXP_YEAR, cvc: '123', holderName: 'Ann', nickName: 'n', issuer: 'i', issuingCountry: 'DE', cardType: 'CREDIT' };
   const billing = { email: 'a@b.example', phone: { number: '123', countryCode: '+49' }, address: { line1: 'l1', city: 'c', zip: '1', country: 'DE', firstName: 'f', lastName: 'l' } };
   return [
     {
@@ -60,7 +61,7 @@ function bases(m: TestMerchant & { customerId: string; paymentMethodId: string; 
     {
       name: 'updatePaymentMethod',
       query: 'mutation($id: ID!, $input: UpdatePaymentMethodInput!) { updatePaymentMethod(id: $id, input: $input) { __typename ... on Error { code message } } }',
-      variables: { id: m.paymentMethodId, input: { holderName: 'h', nickName: 'n', expMonth: 1, expYear: 2032, billing, metadata: { k: 1 }, connectorTokenDetails: { connectorId: 'c', token: 't' } } },
+      variables: { id: m.paymentMethodId, input: { holderName: 'h', nickName: 'n', expMonth: 1, expYear: EXP_YEAR, billing, metadata: { k: 1 }, connectorTokenDetails: { connectorId: 'c', token: 't' } } },
     },
     {
       name: 'extendRetention',
@@ -131,7 +132,7 @@ describe('hostile input', () => {
   beforeAll(async () => {
     const merchant = await newMerchant();
     const customer = success((await merchant.client.request(CreateCustomerDocument, { input: { name: 'Target' } })).createCustomer, 'CreateCustomerSuccess').customer;
-    const pm = success((await merchant.client.request(TokenizeCardDocument, { input: { card: { number: uniqueVisa(), expMonth: 1, expYear: 2031 } } })).tokenizeCard, 'TokenizeCardSuccess').paymentMethod;
+    const pm = success((await merchant.client.request(TokenizeCardDocument, { input: { card: { number: uniqueVisa(), expMonth: 1, expYear: EXP_YEAR } } })).tokenizeCard, 'TokenizeCardSuccess').paymentMethod;
     // A host that refuses connections: forwards that pass validation fail cleanly with FORWARD_FAILED.
     await allowHost(merchant.merchantId, '127.0.0.1:9');
     m = { ...merchant, customerId: customer.id, paymentMethodId: pm.id, host: '127.0.0.1:9' };

@@ -5,6 +5,7 @@ import pg from 'pg';
 import { createTestDatabase } from '../helpers/db.js';
 import { cvcLike, dumpDatabase, panLike } from '../helpers/scan.js';
 import { newMerchant, rawGraphQL, useDatabase } from '../helpers/vault.js';
+import { EXP_YEAR } from '../helpers/expiry.js';
 
 const getDb = useDatabase();
 
@@ -37,9 +38,9 @@ describe('card data hygiene', () => {
     });
     if (c.createCustomer.__typename !== 'CreateCustomerSuccess') throw new Error('customer');
     const a = await m.client.request(TokenizeCardDocument, {
-      input: { customerId: c.createCustomer.customer.id, card: { number: CARD, expMonth: 4, expYear: 2031, cvc: CVC.slice(0, 3), holderName: 'Zebulon Quartermaine' } },
+      input: { customerId: c.createCustomer.customer.id, card: { number: CARD, expMonth: 4, expYear: EXP_YEAR, cvc: CVC.slice(0, 3), holderName: 'Zebulon Quartermaine' } },
     });
-    const b = await m.client.request(TokenizeCardDocument, { input: { card: { number: AMEX, expMonth: 5, expYear: 2032, cvc: CVC } } });
+    const b = await m.client.request(TokenizeCardDocument, { input: { card: { number: AMEX, expMonth: 5, expYear: EXP_YEAR, cvc: CVC } } });
     if (a.tokenizeCard.__typename !== 'TokenizeCardSuccess' || b.tokenizeCard.__typename !== 'TokenizeCardSuccess') throw new Error('tokenize');
 
     const dump = await dumpDatabase(inject('databaseUrl'));
@@ -65,11 +66,11 @@ describe('card data hygiene', () => {
     const m = await newMerchant();
     const doc = 'mutation($input: TokenizeCardInput!) { tokenizeCard(input: $input) { __typename } }';
     const variants = [
-      { card: { number: Number(CARD), expMonth: 1, expYear: 2031 } },
-      { card: { number: CARD, expMonth: 1, expYear: 2031, cvc: Number(CVC) } },
-      { card: { number: CARD, expMonth: CARD, expYear: 2031, cvc: CVC } },
-      { card: { number: [CARD], expMonth: 1, expYear: 2031 } },
-      { card: { number: CARD, expMonth: 1, expYear: 2031, cvc: { value: CVC } } },
+      { card: { number: Number(CARD), expMonth: 1, expYear: EXP_YEAR } },
+      { card: { number: CARD, expMonth: 1, expYear: EXP_YEAR, cvc: Number(CVC) } },
+      { card: { number: CARD, expMonth: CARD, expYear: EXP_YEAR, cvc: CVC } },
+      { card: { number: [CARD], expMonth: 1, expYear: EXP_YEAR } },
+      { card: { number: CARD, expMonth: 1, expYear: EXP_YEAR, cvc: { value: CVC } } },
     ];
     for (const input of variants) {
       const res = await rawGraphQL({ query: doc, variables: { input } }, { 'api-key': m.secretKey });
@@ -79,7 +80,7 @@ describe('card data hygiene', () => {
       expect(panLike(res.text)).toEqual([]);
     }
     const literal = await rawGraphQL(
-      { query: `mutation { tokenizeCard(input: { card: { number: ${CARD}, expMonth: 1, expYear: 2031, cvc: ${CVC} } }) { __typename } }` },
+      { query: `mutation { tokenizeCard(input: { card: { number: ${CARD}, expMonth: 1, expYear: ${EXP_YEAR}, cvc: ${CVC} } }) { __typename } }` },
       { 'api-key': m.secretKey },
     );
     expect(literal.json.errors?.length).toBeGreaterThan(0);
@@ -89,8 +90,8 @@ describe('card data hygiene', () => {
 
   it('leaves no card number or CVC in the server log', async () => {
     const m = await newMerchant();
-    await m.client.request(TokenizeCardDocument, { input: { card: { number: CARD, expMonth: 4, expYear: 2031, cvc: CVC.slice(0, 3) } } });
-    await m.client.request(TokenizeCardDocument, { input: { card: { number: '4000056655665557', expMonth: 4, expYear: 2031, cvc: CVC } } });
+    await m.client.request(TokenizeCardDocument, { input: { card: { number: CARD, expMonth: 4, expYear: EXP_YEAR, cvc: CVC.slice(0, 3) } } });
+    await m.client.request(TokenizeCardDocument, { input: { card: { number: '4000056655665557', expMonth: 4, expYear: EXP_YEAR, cvc: CVC } } });
     await rawGraphQL({ query: `{ paymentMethod(id: "${CARD}") { id } }` }, { 'api-key': m.secretKey });
     await rawGraphQL({ query: `{ paymentMethod(id: "x") { id } }` }, { 'api-key': CARD });
     await new Promise((r) => setTimeout(r, 300)); // let the server flush its log

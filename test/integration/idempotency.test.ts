@@ -8,6 +8,7 @@ import type { Principal } from '../../src/domain/principal.js';
 import { sweep } from '../../src/domain/sweep.js';
 import { querySql } from '../helpers/db.js';
 import { newMerchant, rawGraphQL, uniqueVisa, useDatabase, type TestMerchant } from '../helpers/vault.js';
+import { EXP_YEAR } from '../helpers/expiry.js';
 
 const getDb = useDatabase();
 
@@ -57,7 +58,7 @@ describe('Idempotency-Key', () => {
   it('a retried tokenizeCard replays the first response (duplicate stays false) instead of acting again', async () => {
     const m = await newMerchant();
     const key = randomUUID();
-    const vars = { input: { card: { number: uniqueVisa(), expMonth: 3, expYear: 2031 } } };
+    const vars = { input: { card: { number: uniqueVisa(), expMonth: 3, expYear: EXP_YEAR } } };
     const first = await send(m.secretKey, key, TOKENIZE, vars);
     expect(first.json.data.tokenizeCard).toMatchObject({ __typename: 'TokenizeCardSuccess', duplicate: false });
     const retry = await send(m.secretKey, key, TOKENIZE, vars);
@@ -84,7 +85,7 @@ describe('Idempotency-Key', () => {
     });
     expect(other.json.errors[0].extensions.http).toBeUndefined();
     // A different operation under the same key conflicts too.
-    const otherOperation = await send(m.secretKey, key, TOKENIZE, { input: { card: { number: uniqueVisa(), expMonth: 3, expYear: 2031 } } });
+    const otherOperation = await send(m.secretKey, key, TOKENIZE, { input: { card: { number: uniqueVisa(), expMonth: 3, expYear: EXP_YEAR } } });
     expect(otherOperation.json.errors[0].extensions.code).toBe('IDEMPOTENCY_CONFLICT');
     expect(await customers(m.merchantId)).toBe(1);
     expect(await getDb().prisma.paymentMethod.count({ where: { merchantId: m.merchantId } })).toBe(0);
@@ -124,7 +125,7 @@ describe('Idempotency-Key', () => {
   it('a key that created a token with a secret key does not replay to the publishable key', async () => {
     const m = await newMerchant();
     const key = randomUUID();
-    const vars = { input: { card: { number: '4242424242424242', expMonth: 4, expYear: 2031 } } };
+    const vars = { input: { card: { number: '4242424242424242', expMonth: 4, expYear: EXP_YEAR } } };
     const secret = await send(m.secretKey, key, CARD_TOKEN, vars);
     expect(secret.json.data.createCardToken.__typename).toBe('CreateCardTokenSuccess');
     const publishable = await send(m.publishableKey, key, CARD_TOKEN, vars);
@@ -300,7 +301,7 @@ async function revealEvents(m: TestMerchant, paymentMethodId: string) {
 }
 
 async function vaultCard(m: TestMerchant, number: string, extra: Record<string, unknown> = {}): Promise<string> {
-  const r = await send(m.secretKey, undefined, TOKENIZE, { input: { card: { number, expMonth: 3, expYear: 2031 }, ...extra } });
+  const r = await send(m.secretKey, undefined, TOKENIZE, { input: { card: { number, expMonth: 3, expYear: EXP_YEAR }, ...extra } });
   return r.json.data.tokenizeCard.paymentMethod.id;
 }
 
@@ -390,7 +391,7 @@ describe('stored responses are destroyed with what they refer to', () => {
     const customer = await send(m.secretKey, undefined, CREATE_CUSTOMER, { input: { name: 'Owner Olga' } });
     const customerId = customer.json.data.createCustomer.customer.id;
     const key = randomUUID();
-    const vars = { input: { card: { number: uniqueVisa(), expMonth: 3, expYear: 2031 }, customerId } };
+    const vars = { input: { card: { number: uniqueVisa(), expMonth: 3, expYear: EXP_YEAR }, customerId } };
     const first = await send(m.secretKey, key, TOKENIZE, vars);
     const pm = first.json.data.tokenizeCard.paymentMethod.id;
     // A response that holds the payment method although neither the request nor the response names its id
@@ -418,7 +419,7 @@ describe('stored responses are destroyed with what they refer to', () => {
     const m = await newMerchant();
     const created = await send(m.secretKey, randomUUID(), CREATE_CUSTOMER, { input: { name: 'Doomed Dora' } });
     const customerId = created.json.data.createCustomer.customer.id;
-    await send(m.secretKey, randomUUID(), TOKENIZE, { input: { card: { number: uniqueVisa(), expMonth: 3, expYear: 2031 }, customerId } });
+    await send(m.secretKey, randomUUID(), TOKENIZE, { input: { card: { number: uniqueVisa(), expMonth: 3, expYear: EXP_YEAR }, customerId } });
     const keep = await send(m.secretKey, randomUUID(), CREATE_CUSTOMER, { input: { name: 'Staying Stan' } });
     expect(keep.status).toBe(200);
     expect(await stored(m.merchantId)).toBe(3);
@@ -430,8 +431,8 @@ describe('stored responses are destroyed with what they refer to', () => {
 
   it('the retention purge (sweep, as `vault purge` runs it) destroys the responses of purged payment methods', async () => {
     const m = await newMerchant();
-    await send(m.secretKey, randomUUID(), TOKENIZE, { input: { card: { number: uniqueVisa(), expMonth: 3, expYear: 2031 } } });
-    await send(m.secretKey, randomUUID(), TOKENIZE, { input: { card: { number: uniqueVisa(), expMonth: 3, expYear: 2031 } } });
+    await send(m.secretKey, randomUUID(), TOKENIZE, { input: { card: { number: uniqueVisa(), expMonth: 3, expYear: EXP_YEAR } } });
+    await send(m.secretKey, randomUUID(), TOKENIZE, { input: { card: { number: uniqueVisa(), expMonth: 3, expYear: EXP_YEAR } } });
     const [expired] = await getDb().prisma.paymentMethod.findMany({ where: { merchantId: m.merchantId }, take: 1 });
     await getDb().prisma.paymentMethod.updateMany({ where: { merchantId: m.merchantId, id: expired!.id }, data: { retainUntil: new Date(Date.now() - 1000) } });
     expect(await stored(m.merchantId)).toBe(2);

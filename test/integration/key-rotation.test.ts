@@ -10,6 +10,7 @@ import { startServerProcess, stopProcess } from '../helpers/serverProcess.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { TEST_MASTER_KEYS } from '../helpers/env.js';
 import { success, uniqueVisa } from '../helpers/vault.js';
+import { EXP_YEAR } from '../helpers/expiry.js';
 
 // Key rotation while a server serves traffic, on a database of its own (rotation touches every merchant).
 // The server and the CLI both keep data keys for 1 s, so a rotation settles quickly.
@@ -39,7 +40,7 @@ function cli(args: string[], masterKeys = BOTH_MASTERS): Promise<{ code: number;
 
 async function tokenize(): Promise<void> {
   const number = uniqueVisa();
-  const r = await client.request(TokenizeCardDocument, { input: { card: { number, expMonth: 6, expYear: 2032, holderName: 'Rotating Holder' } } });
+  const r = await client.request(TokenizeCardDocument, { input: { card: { number, expMonth: 6, expYear: EXP_YEAR, holderName: 'Rotating Holder' } } });
   vaulted.set(success(r.tokenizeCard, 'TokenizeCardSuccess').paymentMethod.id, number);
 }
 

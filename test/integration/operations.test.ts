@@ -6,6 +6,7 @@ import { TokenizeCardDocument, PaymentMethodDocument } from '../../src/client/in
 import { serverEnv, startServerProcess, stopProcess, VAULT_ENTRY } from '../helpers/serverProcess.js';
 import { createVaultClient } from '../../src/client/index.js';
 import { newMerchant, useDatabase, withLuhn } from '../helpers/vault.js';
+import { EXP_YEAR } from '../helpers/expiry.js';
 
 const getDb = useDatabase();
 const base = () => inject('graphqlUrl').replace(/\/graphql$/, '');
@@ -60,7 +61,7 @@ describe('process lifecycle', () => {
     const m = await newMerchant();
     const client = createVaultClient({ url: server.url, apiKey: m.secretKey });
     const inflight = Array.from({ length: 40 }, (_, i) =>
-      client.request(TokenizeCardDocument, { input: { card: { number: withLuhn(`4000123400000${String(i).padStart(2, '0')}`), expMonth: 1, expYear: 2031 } } }),
+      client.request(TokenizeCardDocument, { input: { card: { number: withLuhn(`4000123400000${String(i).padStart(2, '0')}`), expMonth: 1, expYear: EXP_YEAR } } }),
     );
     await Promise.race(inflight);
     const exitCode = stopProcess(server.child, 'SIGTERM');

@@ -6,6 +6,7 @@ import { AuditEventsDocument, CreateCardTokenDocument, ForwardRequestDocument, t
 import { createApiKey } from '../../src/domain/apiKeys.js';
 import { allowHost } from '../../src/domain/forwardHosts.js';
 import { clientFor, newMerchant, rawGraphQL, success, uniqueVisa, useDatabase, withLuhn, type TestMerchant } from '../helpers/vault.js';
+import { EXP_YEAR } from '../helpers/expiry.js';
 
 // Card numbers sent where no card number belongs (ids, cursors, paths, request ids) and echoed back by an
 // upstream in disguise: none may reach the server log, the audit table or a forwarded answer.
@@ -29,7 +30,7 @@ function holds(text: string, number: string): boolean {
 
 const tokenize = (m: TestMerchant, requestId: string) =>
   rawGraphQL(
-    { query: 'mutation($input: TokenizeCardInput!) { tokenizeCard(input: $input) { __typename } }', variables: { input: { card: { number: uniqueVisa(), expMonth: 4, expYear: 2031 } } } },
+    { query: 'mutation($input: TokenizeCardInput!) { tokenizeCard(input: $input) { __typename } }', variables: { input: { card: { number: uniqueVisa(), expMonth: 4, expYear: EXP_YEAR } } } },
     { 'api-key': m.secretKey, 'x-request-id': requestId },
   );
 
@@ -164,7 +165,7 @@ describe('forwardRequest answers that echo card data in disguise', () => {
   });
 
   async function token(number: string, extra: Record<string, unknown> = {}) {
-    const t = await clientFor(m.publishableKey).request(CreateCardTokenDocument, { input: { card: { number, expMonth: 3, expYear: 2031, cvc: '739', ...extra } } });
+    const t = await clientFor(m.publishableKey).request(CreateCardTokenDocument, { input: { card: { number, expMonth: 3, expYear: EXP_YEAR, cvc: '739', ...extra } } });
     return success(t.createCardToken, 'CreateCardTokenSuccess').token.id;
   }
 

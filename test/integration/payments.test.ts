@@ -13,6 +13,7 @@ import {
 import { openField } from '../../src/db/encryption.js';
 import { createApiKey } from '../../src/domain/apiKeys.js';
 import { clientFor, newMerchant, rawGraphQL, success, useDatabase, type TestMerchant } from '../helpers/vault.js';
+import { EXP_YEAR } from '../helpers/expiry.js';
 
 const getDb = useDatabase();
 const base = () => inject('graphqlUrl').replace(/\/graphql$/, '');
@@ -25,7 +26,7 @@ const MASTERCARD = '5555555555554444';
 const AMEX = '378282246310005';
 const RETURN_URL = 'https://shop.example/checkout/done?order=A-17';
 
-const card = (number: string, extra: Record<string, unknown> = {}) => ({ number, expMonth: 12, expYear: 2030, ...extra });
+const card = (number: string, extra: Record<string, unknown> = {}) => ({ number, expMonth: 12, expYear: EXP_YEAR, ...extra });
 
 async function pay(m: TestMerchant, input: Partial<CreatePaymentInput>) {
   return (await m.client.request(CreatePaymentDocument, { input: { amount: 1234, currency: 'USD', ...input } })).createPayment;
@@ -96,7 +97,7 @@ describe('sandbox connector outcomes', () => {
     });
     expect(done.id).toMatch(/^pay_[0-9A-Za-z]{22}$/);
     expect(done.connectorReference).toMatch(/^sbx_[0-9A-Za-z]{22}$/);
-    expect(done.card).toMatchObject({ bin: '424242', last4: '4242', brand: 'VISA', expMonth: 12, expYear: 2030, holderName: 'Jane Payer' });
+    expect(done.card).toMatchObject({ bin: '424242', last4: '4242', brand: 'VISA', expMonth: 12, expYear: EXP_YEAR, holderName: 'Jane Payer' });
 
     expect(await paid(m, { card: card(VISA_OK), captureMethod: 'MANUAL' })).toMatchObject({ status: 'AUTHORIZED', amountCaptured: 0, captureMethod: 'MANUAL' });
 
@@ -380,7 +381,7 @@ describe('saving the card during a payment', () => {
     const pending = await paymentRow(m, p.id);
     expect(pending.pendingCard).toMatch(/^v1\.dk_/);
     const opened = JSON.parse((await openField(getDb().keyring, 'Payment', 'pendingCard', pending))!);
-    expect(opened.card).toMatchObject({ number: VISA_3DS, expMonth: 12, expYear: 2030 });
+    expect(opened.card).toMatchObject({ number: VISA_3DS, expMonth: 12, expYear: EXP_YEAR });
     expect(opened.card).not.toHaveProperty('cvc');
     expect(JSON.stringify(opened)).not.toContain('739');
 

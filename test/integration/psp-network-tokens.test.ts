@@ -14,13 +14,14 @@ import { parseMasterKeys } from '../../src/crypto/masterKeys.js';
 import { createSandboxTsp, SIGNATURE_HEADER } from '../../src/tokenServices/sandbox.js';
 import { TEST_MASTER_KEYS } from '../helpers/env.js';
 import { newMerchant, success, uniqueVisa, useDatabase, type TestMerchant } from '../helpers/vault.js';
+import { EXP_YEAR } from '../helpers/expiry.js';
 
 const getDb = useDatabase();
 const base = () => inject('graphqlUrl').replace(/\/graphql$/, '');
 
 const VISA_DECLINED = '4000000000000002';
 const JCB = '3530111333300000';
-const card = (number: string) => ({ number, expMonth: 12, expYear: 2030, holderName: 'Token Holder' });
+const card = (number: string) => ({ number, expMonth: 12, expYear: EXP_YEAR, holderName: 'Token Holder' });
 
 async function tokenize(m: TestMerchant, input: Partial<TokenizeCardInput>) {
   return (await m.client.request(TokenizeCardDocument, { input: { card: card(uniqueVisa()), ...input } })).tokenizeCard;
@@ -170,7 +171,7 @@ describe('network tokenization', () => {
     expect((await simulate(m, pm.id, 'RESUME')).networkToken).toMatchObject({ status: 'ACTIVE' });
     expect((await payWith(m, pm.id)).instrument).toBe('NETWORK_TOKEN');
 
-    expect((await simulate(m, pm.id, 'UPDATE_EXPIRY', { expMonth: 7, expYear: 2031 })).networkToken).toMatchObject({ expMonth: 7, expYear: 2031, status: 'ACTIVE' });
+    expect((await simulate(m, pm.id, 'UPDATE_EXPIRY', { expMonth: 7, expYear: EXP_YEAR + 1 })).networkToken).toMatchObject({ expMonth: 7, expYear: EXP_YEAR + 1, status: 'ACTIVE' });
 
     expect((await simulate(m, pm.id, 'DELETE')).networkToken).toMatchObject({ status: 'DELETED' });
     // Deleted is final.

@@ -8,6 +8,7 @@ import { tokenizeCard } from '../../src/domain/paymentMethods.js';
 import { createVaultYoga } from '../../src/yoga.js';
 import { TEST_MASTER_KEYS } from '../helpers/env.js';
 import { withLuhn } from '../helpers/vault.js';
+import { EXP_YEAR } from '../helpers/expiry.js';
 
 // Round-trips per operation, counted in-process: a nested list must cost the same number of statements
 // for one customer as for many (no N+1), and the hot paths stay at a handful.
@@ -41,7 +42,7 @@ async function merchantWith(customers: number, cardsEach: number) {
   for (let c = 0; c < customers; c++) {
     const customer = await createCustomer(principal, { name: `Customer ${c}`, email: `c${c}@example.com` });
     for (let p = 0; p < cardsEach; p++) {
-      await tokenizeCard(principal, { customerId: customer.id, card: { number: withLuhn(`4000${c}${p}`.padEnd(15, '7')), expMonth: 5, expYear: 2031, holderName: `H${c}${p}` } });
+      await tokenizeCard(principal, { customerId: customer.id, card: { number: withLuhn(`4000${c}${p}`.padEnd(15, '7')), expMonth: 5, expYear: EXP_YEAR, holderName: `H${c}${p}` } });
     }
   }
   return m;

@@ -14,10 +14,11 @@ import {
 import { createApiKey } from '../../src/domain/apiKeys.js';
 import { allowHost } from '../../src/domain/forwardHosts.js';
 import { clientFor, newMerchant, rawGraphQL, success, uniqueVisa, useDatabase, type TestMerchant } from '../helpers/vault.js';
+import { EXP_YEAR } from '../helpers/expiry.js';
 
 const getDb = useDatabase();
 
-const card = (number: string, extra: Record<string, unknown> = {}) => ({ number, expMonth: 3, expYear: 2031, holderName: 'Ann "Quote" O\'Neil & Co', ...extra });
+const card = (number: string, extra: Record<string, unknown> = {}) => ({ number, expMonth: 3, expYear: EXP_YEAR, holderName: 'Ann "Quote" O\'Neil & Co', ...extra });
 
 async function vault(m: TestMerchant, number = uniqueVisa(), extra: Record<string, unknown> = {}) {
   const r = await m.client.request(TokenizeCardDocument, { input: { card: card(number), ...extra } });
@@ -56,7 +57,7 @@ describe('revealCard', () => {
     const requestId = `reveal-${Date.now()}`;
 
     const r = await client.request(RevealCardDocument, { id: pm.id }, { 'x-request-id': requestId, 'idempotency-key': `reveal-${pm.id}` });
-    expect(success(r.revealCard, 'RevealCardSuccess').card).toEqual({ number, expMonth: 3, expYear: 2031, holderName: 'Ann "Quote" O\'Neil & Co' });
+    expect(success(r.revealCard, 'RevealCardSuccess').card).toEqual({ number, expMonth: 3, expYear: EXP_YEAR, holderName: 'Ann "Quote" O\'Neil & Co' });
 
     const [event] = await auditOf(m, pm.id, 'payment_method.reveal');
     expect(event).toMatchObject({ action: 'payment_method.reveal', outcome: 'success', keyId: revealer.keyId, requestId });
@@ -142,7 +143,7 @@ describe('forwardRequest', () => {
     expect(sent.url).toBe('/v1/charges');
     expect(sent.headers.authorization).toBe('Bearer psp_secret');
     expect(sent.headers['x-card-last']).toBe(number);
-    expect(JSON.parse(sent.body)).toEqual({ number, exp: '03/2031', name: 'Ann "Quote" O\'Neil & Co', order: '{{order.id}}' });
+    expect(JSON.parse(sent.body)).toEqual({ number, exp: `03/${EXP_YEAR}`, name: 'Ann "Quote" O\'Neil & Co', order: '{{order.id}}' });
 
     expect(r.status).toBe(201);
     const masked = `${number.slice(0, 6)}******${number.slice(-4)}`;

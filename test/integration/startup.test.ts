@@ -11,6 +11,7 @@ import { tokenizeCard } from '../../src/domain/paymentMethods.js';
 import { TEST_MASTER_KEYS } from '../helpers/env.js';
 import { createTestDatabase } from '../helpers/db.js';
 import { startServerProcess, startVaultServer, stopProcess } from '../helpers/serverProcess.js';
+import { EXP_YEAR } from '../helpers/expiry.js';
 
 const dataDir = mkdtempSync(path.join(tmpdir(), 'vault-embedded-'));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
@@ -33,7 +34,7 @@ describe('npm start without a database', () => {
     expect(first.stdout()).toMatch(/publishable key\s+pk_test_/);
     expect(existsSync(path.join(dataDir, 'master-keys'))).toBe(true);
     const client = createVaultClient({ url: first.url, apiKey: secretKey! });
-    const t = await client.request(TokenizeCardDocument, { input: { card: { number: '4242424242424242', expMonth: 12, expYear: 2030 } } });
+    const t = await client.request(TokenizeCardDocument, { input: { card: { number: '4242424242424242', expMonth: 12, expYear: EXP_YEAR } } });
     if (t.tokenizeCard.__typename !== 'TokenizeCardSuccess') throw new Error(JSON.stringify(t));
     expect(await first.stop()).toBe(0);
 
@@ -75,8 +76,8 @@ describe('retention sweep', () => {
     try {
       const m = await createMerchant({ name: 'sweep' });
       const principal = { merchantId: m.merchantId, mode: 'TEST' as const, keyId: 'k', kind: 'SECRET' as const, allowReveal: false };
-      const due = await tokenizeCard(principal, { card: { number: '4242424242424242', expMonth: 1, expYear: 2031 } });
-      const kept = await tokenizeCard(principal, { card: { number: '5555555555554444', expMonth: 1, expYear: 2031 } });
+      const due = await tokenizeCard(principal, { card: { number: '4242424242424242', expMonth: 1, expYear: EXP_YEAR } });
+      const kept = await tokenizeCard(principal, { card: { number: '5555555555554444', expMonth: 1, expYear: EXP_YEAR } });
       await db.prisma.paymentMethod.updateMany({ where: { id: due.paymentMethod.id }, data: { retainUntil: new Date(Date.now() - 60_000) } });
       const server = await startServerProcess(database.url, path.join(dataDir, 'sweep.log'), { VAULT_PURGE_INTERVAL_SECONDS: '1' });
       try {

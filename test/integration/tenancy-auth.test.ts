@@ -12,6 +12,7 @@ import {
 } from '../../src/client/index.js';
 import { createApiKey, revokeApiKey } from '../../src/domain/apiKeys.js';
 import { clientFor, newMerchant, rawGraphQL, useDatabase } from '../helpers/vault.js';
+import { EXP_YEAR } from '../helpers/expiry.js';
 
 useDatabase();
 
@@ -23,7 +24,7 @@ async function seed() {
   if (c.createCustomer.__typename !== 'CreateCustomerSuccess') throw new Error('seed failed');
   const customerId = c.createCustomer.customer.id;
   const t = await m.client.request(TokenizeCardDocument, {
-    input: { customerId, card: { number: '4242424242424242', expMonth: 1, expYear: 2031 } },
+    input: { customerId, card: { number: '4242424242424242', expMonth: 1, expYear: EXP_YEAR } },
   });
   if (t.tokenizeCard.__typename !== 'TokenizeCardSuccess') throw new Error('seed failed');
   return { m, customerId, pmId: t.tokenizeCard.paymentMethod.id };
@@ -43,7 +44,7 @@ describe('tenancy', () => {
       expect((await client.request(DeletePaymentMethodDocument, { id: pmId })).deletePaymentMethod).toMatchObject({ code: 'NOT_FOUND' });
       expect((await client.request(DeleteCustomerDocument, { id: customerId })).deleteCustomer).toMatchObject({ code: 'NOT_FOUND' });
       const foreign = await client.request(TokenizeCardDocument, {
-        input: { customerId, card: { number: '4242424242424242', expMonth: 1, expYear: 2031 } },
+        input: { customerId, card: { number: '4242424242424242', expMonth: 1, expYear: EXP_YEAR } },
       });
       expect(foreign.tokenizeCard).toMatchObject({ __typename: 'NotFoundError' });
     }

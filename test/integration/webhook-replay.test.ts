@@ -5,6 +5,7 @@ import { parseMasterKeys } from '../../src/crypto/masterKeys.js';
 import { createSandboxTsp, SIGNATURE_HEADER } from '../../src/tokenServices/sandbox.js';
 import { TEST_MASTER_KEYS } from '../helpers/env.js';
 import { newMerchant, success, uniqueVisa, useDatabase } from '../helpers/vault.js';
+import { EXP_YEAR } from '../helpers/expiry.js';
 
 // A signed lifecycle event delivered again within its signature window (a TSP retry, or an attacker replaying
 // a captured delivery) is answered 200 and changes nothing: it was applied and audited once.
@@ -22,7 +23,7 @@ describe('network token webhook replays', () => {
   it('applies and audits the same signed event once; the replay answers 200 without changes', async () => {
     const m = await newMerchant();
     const tokenized = await m.client.request(TokenizeCardDocument, {
-      input: { card: { number: uniqueVisa(), expMonth: 12, expYear: 2030 }, networkTokenization: { enable: true } },
+      input: { card: { number: uniqueVisa(), expMonth: 12, expYear: EXP_YEAR }, networkTokenization: { enable: true } },
     });
     const pm = success(tokenized.tokenizeCard, 'TokenizeCardSuccess').paymentMethod;
     const networkToken = async () => (await m.client.request(PaymentMethodTokensDocument, { id: pm.id })).paymentMethod!.networkToken!;
