@@ -33,6 +33,8 @@ export interface StartOptions {
   keepOutput?: boolean;
   cwd?: string;
   timeoutMs?: number;
+  /** What error messages call it (default: its arguments). */
+  name?: string;
 }
 
 export interface StartedProcess {
@@ -70,7 +72,8 @@ export async function startProcess(opts: StartOptions): Promise<StartedProcess> 
   }
   child.stderr!.on('data', keep);
 
-  const label = `${opts.args.join(' ')}${opts.log ? ` (log: ${opts.log.file})` : ''}`;
+  const name = opts.name ?? opts.args.join(' ');
+  const tail = () => `${opts.log ? `; see ${opts.log.file}` : ''}${out ? `: ${out.slice(-2000)}` : ''}`;
   const ready = await new Promise<string>((resolve, reject) => {
     const check = () => {
       const m = opts.ready.exec(direct ? readFileSync(opts.log!.file, 'utf8') : out);
@@ -83,11 +86,11 @@ export async function startProcess(opts: StartOptions): Promise<StartedProcess> 
     const timer = setTimeout(() => {
       done();
       child.kill('SIGKILL');
-      reject(new Error(`${label} did not start: ${out.slice(-2000)}`));
+      reject(new Error(`${name} did not start${tail()}`));
     }, opts.timeoutMs ?? 60_000);
     const exited = (code: number | null) => {
       done();
-      reject(new Error(`${label} exited with ${code}: ${out.slice(-2000)}`));
+      reject(new Error(`${name} exited with ${code}${tail()}`));
     };
     const done = () => {
       clearInterval(poll);
@@ -124,7 +127,7 @@ export interface VaultServerOptions extends Omit<StartOptions, 'args' | 'ready'>
 /** Starts the vault server and resolves with its GraphQL URL once it listens. */
 export async function startVaultServer(opts: VaultServerOptions): Promise<StartedProcess & { url: string }> {
   const { compiled, nodeFlags = [], ...rest } = opts;
-  const started = await startProcess({ ...rest, args: [...nodeFlags, compiled ? VAULT_ENTRY.compiled : VAULT_ENTRY.source], ready: VAULT_READY });
+  const started = await startProcess({ name: 'server', ...rest, args: [...nodeFlags, compiled ? VAULT_ENTRY.compiled : VAULT_ENTRY.source], ready: VAULT_READY });
   return { ...started, url: started.ready };
 }
 
