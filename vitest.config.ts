@@ -8,9 +8,19 @@ export default defineConfig({
   // two copies of graphql cannot share a schema, so pin the one Node uses.
   resolve: { alias: [{ find: /^graphql$/, replacement: require.resolve('graphql') }] },
   test: {
-    include: ['test/**/*.test.ts'],
-    globalSetup: ['test/global-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 90_000,
+    // `npm test` runs both; `npx vitest run --project unit` needs no database and takes seconds.
+    projects: [
+      {
+        extends: true,
+        test: { name: 'unit', include: ['test/unit/**/*.test.ts'] },
+      },
+      {
+        extends: true,
+        // One database and one server process for the run (test/global-setup.ts), reached over real HTTP.
+        test: { name: 'integration', include: ['test/integration/**/*.test.ts'], globalSetup: ['test/global-setup.ts'] },
+      },
+    ],
   },
 });

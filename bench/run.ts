@@ -15,8 +15,8 @@
 //   npm run bench -- --only read-masked --connections 16 --profile
 //                                      one scenario (and its L3 twin); L4 under --cpu-prof, summarized
 
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -33,6 +33,8 @@ import { createMerchant } from '../src/domain/merchants.js';
 import { tokenizeCard } from '../src/domain/paymentMethods.js';
 import type { Principal } from '../src/domain/principal.js';
 import { luhnValid } from '../src/validation/card.js';
+import { EXP_YEAR } from '../test/helpers/expiry.js';
+import { startProcess, startVaultServer, stopProcess } from '../test/helpers/serverProcess.js';
 import { summarizeProfiles } from './profile.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
@@ -67,45 +69,18 @@ export interface Row {
 // ---------------------------------------------------------------------------------------------------------
 // Processes
 
-async function startChild(args: string[], env: NodeJS.ProcessEnv, ready: RegExp, logFile: string): Promise<{ child: ChildProcess; port: number }> {
-  // The product as `npm start` runs it (compiled, with its heap limit); the ladder's own servers through tsx.
-  const loader = args.some((a) => a.endsWith('.ts')) ? ['--import', 'tsx'] : ['--max-old-space-size=128', '--enable-source-maps'];
-  // Standard output goes to a file, as a production log would, not through a pipe into this process: here
-  // it would be read by the load generator's own event loop (at ~2,000 requests/s the product's request log
-  // is ~0.5 MB/s, and reading it slowed autocannon, and so the measured server, by a third).
-  const out = openSync(logFile, 'w');
-  const child = spawn(process.execPath, [...loader, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', out, 'pipe'] });
-  closeSync(out);
-  const chunks: string[] = [];
-  child.stderr!.on('data', (c: Buffer) => chunks.length < 100 && chunks.push(c.toString()));
-  const port = await new Promise<number>((resolve, reject) => {
-    const started = Date.now();
-    const poll = setInterval(() => {
-      const m = ready.exec(readFileSync(logFile, 'utf8'));
-      if (m) {
-        clearInterval(poll);
-        resolve(Number(m[1]));
-      } else if (Date.now() - started > 60_000) {
-        clearInterval(poll);
-        reject(new Error(`${args.join(' ')} did not start: ${chunks.join('')}`));
-      }
-    }, 50);
-    child.once('exit', (code) => {
-      clearInterval(poll);
-      reject(new Error(`${args.join(' ')} exited with ${code}: ${chunks.join('')}`));
-    });
+/** One of the ladder's servers (bench/levels.ts), printing `LISTENING <port>` to its own log once ready. */
+async function startLevel(level: 'L0' | 'L1' | 'L3', env: NodeJS.ProcessEnv = {}): Promise<{ child: ChildProcess; port: number }> {
+  const { child, ready } = await startProcess({
+    args: ['bench/levels.ts', level],
+    env: { ...process.env, ...env },
+    ready: /LISTENING (\d+)/,
+    log: { file: path.join(ROOT, 'bench', 'results', `${level.toLowerCase()}.log`), mode: 'direct' },
   });
-  return { child, port };
+  return { child, port: Number(ready) };
 }
 
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  const force = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(force);
-}
+const stop = (child: ChildProcess) => stopProcess(child, 'SIGTERM', 10_000);
 
 /** Resident memory of a process and its children (cluster workers), in MB. */
 function rssMB(pid: number): number {
@@ -223,12 +198,12 @@ async function setUp(): Promise<Fixtures> {
     const principal: Principal = { merchantId: m.merchantId, mode: 'TEST', keyId: key.id, kind: 'SECRET', allowReveal: false, requestId: 'bench-setup' };
     const customer = await createCustomer(principal, { name: 'Bench Customer', email: 'bench@example.com' });
     for (let i = 0; i < 10; i++) {
-      await tokenizeCard(principal, { customerId: customer.id, card: { number: newCard(), expMonth: 1 + i, expYear: 2031, holderName: 'Bench Holder' } });
+      await tokenizeCard(principal, { customerId: customer.id, card: { number: newCard(), expMonth: 1 + i, expYear: EXP_YEAR, holderName: 'Bench Holder' } });
     }
     const stored = [];
     for (let i = 0; i < 200; i++) {
       const number = newCard();
-      const pm = await tokenizeCard(principal, { card: { number, expMonth: 12, expYear: 2031, holderName: 'Bench Holder' } });
+      const pm = await tokenizeCard(principal, { card: { number, expMonth: 12, expYear: EXP_YEAR, holderName: 'Bench Holder' } });
       stored.push({ id: pm.paymentMethod.id, number });
     }
     return { secretKey: m.secretKey, merchantId: m.merchantId, keyId: key.id, customerId: customer.id, storedPm: stored[0]!.id, stored };
@@ -307,10 +282,15 @@ function ratios(rows: Row[]): { scenario: string; connections: number; throughpu
 const PROFILE_DIR = path.join(ROOT, 'bench', 'results', 'profiles');
 
 async function startProduct(workers: number, profile = false): Promise<{ child: ChildProcess; url: string }> {
-  // As `npm start` runs it: the compiled build (bench/run.ts builds it first).
-  const { child, port } = await startChild(
-    [...(profile ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []), 'dist/src/server.js'],
-    {
+  // As `npm start` runs it: the compiled build (main() builds it first). Its standard output goes to a file,
+  // as a production log would, not through a pipe into this process: here it would be read by the load
+  // generator's own event loop (at ~2,000 requests/s the request log is ~0.5 MB/s, and reading it slowed
+  // autocannon, and so the measured server, by a third).
+  const { child, url } = await startVaultServer({
+    compiled: true,
+    nodeFlags: profile ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [],
+    env: {
+      ...process.env,
       NODE_ENV: 'production',
       DATABASE_URL,
       VAULT_MASTER_KEYS: MASTER_KEYS,
@@ -320,10 +300,9 @@ async function startProduct(workers: number, profile = false): Promise<{ child: 
       VAULT_RATE_LIMIT: '0',
       VAULT_PURGE_INTERVAL_SECONDS: '0',
     },
-    /Graph(?:iQL|QL): http:\/\/[^:]+:(\d+)\//,
-    path.join(ROOT, 'bench', 'results', 'server.log'),
-  );
-  return { child, url: `http://127.0.0.1:${port}/graphql` };
+    log: { file: path.join(ROOT, 'bench', 'results', 'server.log'), mode: 'direct' },
+  });
+  return { child, url };
 }
 
 async function main(): Promise<void> {
@@ -354,12 +333,12 @@ async function main(): Promise<void> {
     console.error(`  ${level} ${scenario} c=${connections}${workers ? ` w=${workers}` : ''}: ${r.rps} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, ${r.errors} errors${r.rssMB ? `, ${r.rssMB} MB` : ''}`);
   };
 
-  const l0 = await startChild(['bench/levels.ts', 'L0'], {}, /LISTENING (\d+)/, path.join(ROOT, 'bench', 'results', 'l0.log'));
-  const l1 = await startChild(['bench/levels.ts', 'L1'], {}, /LISTENING (\d+)/, path.join(ROOT, 'bench', 'results', 'l1.log'));
-  const l3 = await startChild(['bench/levels.ts', 'L3'], { DATABASE_URL, VAULT_MASTER_KEYS: MASTER_KEYS }, /LISTENING (\d+)/, path.join(ROOT, 'bench', 'results', 'l3.log'));
+  const l0 = await startLevel('L0');
+  const l1 = await startLevel('L1');
+  const l3 = await startLevel('L3', { DATABASE_URL, VAULT_MASTER_KEYS: MASTER_KEYS });
   if (opts.profile) rmSync(PROFILE_DIR, { recursive: true, force: true });
   const l4 = await startProduct(1, opts.profile);
-  const tokenizeBody = () => gql(TOKENIZE, { input: { card: { number: newCard(), expMonth: 12, expYear: 2031, holderName: 'Bench Holder' } } });
+  const tokenizeBody = () => gql(TOKENIZE, { input: { card: { number: newCard(), expMonth: 12, expYear: EXP_YEAR, holderName: 'Bench Holder' } } });
   try {
     for (const c of opts.connections) {
       const l4Load = (body: () => string): Load => ({ url: l4.url, headers, body });
@@ -370,7 +349,7 @@ async function main(): Promise<void> {
       if (wanted('tokenize-new')) record('L3', 'tokenize-new', c, await measure({ url: `http://127.0.0.1:${l3.port}/tokenize`, headers, body: tokenizeBody }, c, opts.duration, l3.child.pid));
       if (wanted('read-masked')) record('L3', 'read-masked', c, await measure({ url: `http://127.0.0.1:${l3.port}/read`, headers, body: () => gql(READ, { id: f.storedPm }) }, c, opts.duration, l3.child.pid));
       await l4Run('tokenize-new', tokenizeBody);
-      await l4Run('tokenize-dup', () => gql(TOKENIZE, { input: { card: { number: next(f.stored).number, expMonth: 12, expYear: 2031, holderName: 'Bench Holder' } } }));
+      await l4Run('tokenize-dup', () => gql(TOKENIZE, { input: { card: { number: next(f.stored).number, expMonth: 12, expYear: EXP_YEAR, holderName: 'Bench Holder' } } }));
       await l4Run('read-masked', () => gql(READ, { id: f.storedPm }));
       await l4Run('list-customer', () => gql(LIST, { id: f.customerId }));
       await l4Run('pay-stored', () => gql(PAY, { input: { amount: 1999, currency: 'EUR', paymentMethodId: next(f.stored).id } }));

@@ -1,0 +1,82 @@
+import { spawnSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, inject, it } from 'vitest';
+import { TokenizeCardDocument, PaymentMethodDocument } from '../../src/client/index.js';
+import { serverEnv, startServerProcess, stopProcess, VAULT_ENTRY } from '../helpers/serverProcess.js';
+import { createVaultClient } from '../../src/client/index.js';
+import { newMerchant, useDatabase, withLuhn } from '../helpers/vault.js';
+import { EXP_YEAR } from '../helpers/expiry.js';
+
+const getDb = useDatabase();
+const base = () => inject('graphqlUrl').replace(/\/graphql$/, '');
+
+describe('HTTP surface', () => {
+  it('serves /healthz and /readyz', async () => {
+    expect((await fetch(`${base()}/healthz`)).status).toBe(200);
+    expect((await fetch(`${base()}/readyz`)).status).toBe(200);
+  });
+
+  it('serves GraphiQL at GET /graphql with an example operation and the api-key header to fill', async () => {
+    const res = await fetch(inject('graphqlUrl'), { headers: { accept: 'text/html' } });
+    expect(res.status).toBe(200);
+    const html = await res.text();
+    expect(html).toContain('api-key');
+    expect(html).toContain('tokenizeCard');
+  });
+
+  it('masks unexpected faults as INTERNAL_SERVER_ERROR with a generic message', async () => {
+    const m = await newMerchant();
+    const res = await fetch(inject('graphqlUrl'), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'api-key': m.secretKey },
+      body: JSON.stringify({ query: '{ paymentMethod(id: "pm_x") { id } }' }),
+    });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as any).data.paymentMethod).toBeNull();
+  });
+});
+
+describe('process lifecycle', () => {
+  it('stops at start-up naming the bad variable', () => {
+    for (const [name, value] of [
+      ['PORT', 'not-a-port'],
+      ['VAULT_MASTER_KEYS', 'k1:c2hvcnQ='],
+      ['DATABASE_URL', 'mysql://nope'],
+    ] as const) {
+      const r = spawnSync(process.execPath, ['--import', 'tsx', VAULT_ENTRY.source], {
+        env: serverEnv(inject('databaseUrl'), { [name]: value }),
+        encoding: 'utf8',
+        timeout: 60_000,
+      });
+      expect(r.status).not.toBe(0);
+      expect(r.stderr).toContain(name);
+      if (name === 'VAULT_MASTER_KEYS') expect(r.stderr).not.toContain('c2hvcnQ');
+    }
+  });
+
+  it('drains on SIGTERM: exits 0, every acknowledged card is stored, nothing stored goes unacknowledged', async () => {
+    const logFile = path.join(tmpdir(), `vault-shutdown-${process.pid}.log`);
+    const server = await startServerProcess(inject('databaseUrl'), logFile);
+    const m = await newMerchant();
+    const client = createVaultClient({ url: server.url, apiKey: m.secretKey });
+    const inflight = Array.from({ length: 40 }, (_, i) =>
+      client.request(TokenizeCardDocument, { input: { card: { number: withLuhn(`4000123400000${String(i).padStart(2, '0')}`), expMonth: 1, expYear: EXP_YEAR } } }),
+    );
+    await Promise.race(inflight);
+    const exitCode = stopProcess(server.child, 'SIGTERM');
+    const settled = await Promise.allSettled(inflight);
+    expect(await exitCode).toBe(0);
+    const acknowledged = settled.flatMap((s) =>
+      s.status === 'fulfilled' && s.value.tokenizeCard.__typename === 'TokenizeCardSuccess' ? [s.value.tokenizeCard.paymentMethod.id] : [],
+    );
+    // A request either got its answer, or never reached the server (refused or reset while still in the
+    // listen backlog): no GraphQL error, no 5xx.
+    for (const s of settled) {
+      if (s.status === 'rejected') expect(['ECONNRESET', 'ECONNREFUSED', 'UND_ERR_SOCKET']).toContain((s.reason as { cause?: { code?: string } }).cause?.code);
+    }
+    expect(acknowledged.length).toBe(settled.filter((s) => s.status === 'fulfilled').length);
+    const stored = await getDb().prisma.paymentMethod.findMany({ where: { merchantId: m.merchantId }, select: { id: true } });
+    expect(stored.map((r) => r.id).sort()).toEqual([...acknowledged].sort());
+  });
+});

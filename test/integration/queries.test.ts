@@ -1,0 +1,78 @@
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { parseMasterKeys } from '../../src/crypto/masterKeys.js';
+import { createDb, setDb, type Db } from '../../src/db/client.js';
+import { createCustomer } from '../../src/domain/customers.js';
+import { createMerchant } from '../../src/domain/merchants.js';
+import { tokenizeCard } from '../../src/domain/paymentMethods.js';
+import { createVaultYoga } from '../../src/yoga.js';
+import { TEST_MASTER_KEYS } from '../helpers/env.js';
+import { withLuhn } from '../helpers/vault.js';
+import { EXP_YEAR } from '../helpers/expiry.js';
+
+// Round-trips per operation, counted in-process: a nested list must cost the same number of statements
+// for one customer as for many (no N+1), and the hot paths stay at a handful.
+let db: Db;
+const statements: string[] = [];
+beforeAll(() => {
+  db = createDb(inject('databaseUrl'), parseMasterKeys(TEST_MASTER_KEYS), { poolSize: 4, onQuery: (sql) => statements.push(sql) });
+  setDb(db);
+});
+afterAll(async () => {
+  setDb(undefined);
+  await db.disconnect();
+});
+
+const yoga = createVaultYoga({ log: pino({ level: 'silent' }), ready: async () => true });
+
+async function count(key: string, query: string, variables?: unknown): Promise<{ statements: number; body: any }> {
+  statements.length = 0;
+  const res = await yoga.fetch('http://vault.test/graphql', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'api-key': key },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = await res.json();
+  return { statements: statements.length, body };
+}
+
+async function merchantWith(customers: number, cardsEach: number) {
+  const m = await createMerchant({ name: 'query counting' });
+  const principal = { merchantId: m.merchantId, mode: 'TEST' as const, keyId: 'k', kind: 'SECRET' as const, allowReveal: false };
+  for (let c = 0; c < customers; c++) {
+    const customer = await createCustomer(principal, { name: `Customer ${c}`, email: `c${c}@example.com` });
+    for (let p = 0; p < cardsEach; p++) {
+      await tokenizeCard(principal, { customerId: customer.id, card: { number: withLuhn(`4000${c}${p}`.padEnd(15, '7')), expMonth: 5, expYear: EXP_YEAR, holderName: `H${c}${p}` } });
+    }
+  }
+  return m;
+}
+
+const NESTED = `{ customers(first: 50) { edges { node { id name email defaultBillingAddress { city }
+  paymentMethods(first: 10) { edges { node { id fingerprint retainUntil card { bin last4 brand expMonth holderName } billing { email } customer { id } } } } } } } }`;
+
+describe('round-trips', () => {
+  it('lists customers with their payment methods and cards in a constant number of statements', async () => {
+    const small = await merchantWith(1, 1);
+    const large = await merchantWith(6, 3);
+    await count(small.secretKey, NESTED); // warm the data-key caches
+    await count(large.secretKey, NESTED);
+    const one = await count(small.secretKey, NESTED);
+    const many = await count(large.secretKey, NESTED);
+    expect(one.body.errors).toBeUndefined();
+    expect(many.body.data.customers.edges).toHaveLength(6);
+    expect(many.body.data.customers.edges[0].node.paymentMethods.edges).toHaveLength(3);
+    expect(many.statements).toBe(one.statements);
+    expect(many.statements).toBeLessThanOrEqual(4);
+  });
+
+  it('reads a payment method masked in two statements (key lookup, row)', async () => {
+    const m = await merchantWith(1, 1);
+    const pm = await db.prisma.paymentMethod.findFirstOrThrow({ where: { merchantId: m.merchantId } });
+    const q = `{ paymentMethod(id: "${pm.id}") { id card { last4 expMonth holderName } billing { email } } }`;
+    await count(m.secretKey, q);
+    const r = await count(m.secretKey, q);
+    expect(r.body.data.paymentMethod.card.last4).toBe(pm.last4);
+    expect(r.statements).toBe(2);
+  });
+});

@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { sandboxConnector } from '../../src/connectors/sandbox.js';
+import type { AuthorizeRequest, PaymentSource } from '../../src/connectors/types.js';
+import { createSandboxTsp, verifySandboxCryptogram } from '../../src/tokenServices/sandbox.js';
+import { EXP_YEAR } from '../helpers/expiry.js';
+
+// The sandbox PSP and token service provider on their own: what the end-to-end tests rely on.
+const tsp = createSandboxTsp(() => [Buffer.alloc(32, 1)]);
+
+const request = (source: PaymentSource): AuthorizeRequest => ({
+  paymentId: 'pay_test',
+  amount: 100,
+  currency: 'EUR',
+  captureMethod: 'AUTOMATIC',
+  initiator: 'CUSTOMER',
+  source,
+  challenge: { baseUrl: 'http://vault.test', secret: 's' },
+});
+
+describe('sandbox connector and token service provider', () => {
+  it('accepts a network token only with a cryptogram the sandbox TSP made for that token', async () => {
+    const token = await tsp.provision({ paymentMethodId: 'pm_x', card: { number: '4242424242424242', expMonth: 1, expYear: EXP_YEAR, brand: 'VISA' } });
+    const { cryptogram, eci } = await tsp.cryptogram({ tokenReferenceId: token.tokenReferenceId, number: token.number, amount: 100, currency: 'EUR' });
+    const networkToken = { number: token.number, expMonth: token.expMonth, expYear: token.expYear, cryptogram, eci };
+    expect(verifySandboxCryptogram(token.number, cryptogram)).toBe(true);
+    expect(await sandboxConnector.authorize(request({ type: 'network_token', networkToken }))).toMatchObject({ status: 'COMPLETED' });
+
+    const forged = Buffer.from(cryptogram, 'base64');
+    forged[19]! ^= 1;
+    expect(await sandboxConnector.authorize(request({ type: 'network_token', networkToken: { ...networkToken, cryptogram: forged.toString('base64') } }))).toMatchObject({
+      status: 'FAILED',
+      failureCode: 'invalid_cryptogram',
+    });
+    const other = await tsp.provision({ paymentMethodId: 'pm_y', card: { number: '4242424242424242', expMonth: 1, expYear: EXP_YEAR, brand: 'VISA' } });
+    expect(verifySandboxCryptogram(other.number, cryptogram)).toBe(false);
+  });
+
+  it("issues PSP tokens that keep the card's answer and refuses tokens it did not issue", async () => {
+    const card = (number: string) => ({ number, expMonth: 1, expYear: EXP_YEAR });
+    const declined = await sandboxConnector.tokenize!({ paymentMethodId: 'pm_x', card: card('4000000000000002'), tokenizationType: 'SINGLE_USE' });
+    expect(declined.token).not.toContain('0002');
+    expect(await sandboxConnector.authorize(request({ type: 'psp_token', token: declined.token }))).toMatchObject({ status: 'FAILED', failureCode: 'card_declined' });
+    const challenged = await sandboxConnector.tokenize!({ paymentMethodId: 'pm_x', card: card('4000002500003155'), tokenizationType: 'MULTI_USE' });
+    expect(await sandboxConnector.authorize(request({ type: 'psp_token', token: challenged.token }))).toMatchObject({ status: 'REQUIRES_ACTION' });
+    expect(await sandboxConnector.authorize(request({ type: 'psp_token', token: 'acme_tok_1' }))).toMatchObject({ status: 'FAILED', failureCode: 'invalid_token' });
+  });
+
+  it('issues network token numbers in the network token range, Luhn-valid, never with the card last4', async () => {
+    for (let i = 0; i < 50; i++) {
+      const t = await tsp.provision({ paymentMethodId: 'pm_x', card: { number: '5555555555554444', expMonth: 1, expYear: EXP_YEAR, brand: 'MASTERCARD' } });
+      expect(t.number).toMatch(/^522182\d{10}$/);
+      expect(t.number.slice(-4)).not.toBe('4444');
+    }
+    await expect(tsp.provision({ paymentMethodId: 'pm_x', card: { number: '3530111333300000', expMonth: 1, expYear: EXP_YEAR, brand: 'JCB' } })).rejects.toMatchObject({
+      code: 'TOKENIZATION_FAILED',
+    });
+  });
+});
