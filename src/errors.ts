@@ -1,4 +1,4 @@
-import { scrubText } from './logger.js';
+import { scrubText } from './app/logger.js';
 
 // Domain errors. No GraphQL imports: the schema layer maps these classes onto the GraphQL error types, and
 // anything else that escapes a resolver is masked as INTERNAL_SERVER_ERROR.

@@ -7,7 +7,7 @@ import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspect
 import { createGraphQLError, type Plugin } from 'graphql-yoga';
 import type { GraphQLError } from 'graphql';
 import type { Logger } from 'pino';
-import { GRAPHQL_LIMITS } from './config.js';
+import { GRAPHQL_LIMITS } from './app/config.js';
 
 // What a GraphQL document may cost, from well-kept plugins: graphql-armor refuses documents over the depth,
 // alias, cost, token and directive limits during validation, so before anything executes (HTTP 400,

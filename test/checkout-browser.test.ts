@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { PaymentDocument } from '../src/client/index.js';
 import { allowOrigin } from '../src/domain/origins.js';
 import { startCheckoutExample } from '../src/examples/checkout/server.js';
-import { newMerchant, useDatabase, type TestMerchant } from './helpers/vault.js';
+import { newMerchant, useDatabase, type TestMerchant, testApp } from './helpers/vault.js';
 
 // The publishable-key flow in a real browser: card form -> createCardToken (cross-origin, CORS) -> merchant
 // backend -> createPayment -> the vault's 3-D Secure challenge page -> back to the merchant.
@@ -25,7 +25,7 @@ describe.runIf(runnable)('example checkout in headless Chromium', () => {
     });
     merchant = await newMerchant();
     example = await startCheckoutExample({ vaultUrl: inject('graphqlUrl'), secretKey: merchant.secretKey, publishableKey: merchant.publishableKey });
-    await allowOrigin(merchant.merchantId, example.url);
+    await allowOrigin(testApp(), merchant.merchantId, example.url);
   });
   afterAll(async () => {
     await browser?.close();

@@ -1,6 +1,6 @@
 import { describe, expect, inject, it } from 'vitest';
 import { allowOrigin, normalizeOrigin } from '../src/domain/origins.js';
-import { newMerchant, useDatabase } from './helpers/vault.js';
+import { newMerchant, useDatabase, testApp } from './helpers/vault.js';
 
 useDatabase();
 
@@ -26,7 +26,7 @@ describe('CORS per merchant', () => {
   it("lets a page on the merchant's allowed origin create card tokens with the publishable key", async () => {
     const m = await newMerchant();
     const origin = `https://shop-${m.merchantId.slice(4, 12).toLowerCase()}.example`;
-    await allowOrigin(m.merchantId, `${origin}/`);
+    await allowOrigin(testApp(), m.merchantId, `${origin}/`);
 
     const pre = await preflight(origin);
     expect(pre.status).toBe(204);
@@ -44,7 +44,7 @@ describe('CORS per merchant', () => {
     const m = await newMerchant();
     const other = await newMerchant();
     const theirs = `https://other-${other.merchantId.slice(4, 12).toLowerCase()}.example`;
-    await allowOrigin(other.merchantId, theirs);
+    await allowOrigin(testApp(), other.merchantId, theirs);
 
     const unknown = await preflight('https://evil.example');
     expect(unknown.status).toBe(403);

@@ -1,6 +1,6 @@
 import { request as httpRequest } from 'node:http';
 import { describe, expect, inject, it } from 'vitest';
-import { parseConfig } from '../src/config.js';
+import { parseConfig } from '../src/app/config.js';
 import { newMerchant, useDatabase } from './helpers/vault.js';
 
 // Nothing security-relevant is derived from the Host header, which the caller sets: not the challenge link

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, expect, inject, it } from 'vitest';
 import { TokenizeCardDocument, PaymentMethodDocument } from '../src/client/index.js';
-import { createLogger } from '../src/logger.js';
+import { createLogger } from '../src/app/logger.js';
 import { printedSchema } from '../src/schema/print.js';
 import { serverEnv, startServerProcess, stopProcess } from './global-setup.js';
 import { createVaultClient } from '../src/client/index.js';

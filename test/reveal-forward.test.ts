@@ -13,7 +13,7 @@ import {
 } from '../src/client/index.js';
 import { createApiKey } from '../src/domain/apiKeys.js';
 import { allowHost } from '../src/domain/forwardHosts.js';
-import { clientFor, newMerchant, rawGraphQL, success, uniqueVisa, useDatabase, type TestMerchant } from './helpers/vault.js';
+import { clientFor, newMerchant, rawGraphQL, success, uniqueVisa, useDatabase, type TestMerchant, testApp } from './helpers/vault.js';
 
 const getDb = useDatabase();
 
@@ -51,7 +51,7 @@ describe('revealCard', () => {
     const m = await newMerchant();
     const number = uniqueVisa();
     const pm = await vault(m, number);
-    const revealer = await createApiKey({ merchantId: m.merchantId, kind: 'SECRET', mode: 'TEST', allowReveal: true });
+    const revealer = await createApiKey(testApp(), { merchantId: m.merchantId, kind: 'SECRET', mode: 'TEST', allowReveal: true });
     const client = clientFor(revealer.key);
     const requestId = `reveal-${Date.now()}`;
 
@@ -111,7 +111,7 @@ describe('forwardRequest', () => {
     upstream = await startUpstream();
     other = await startUpstream();
     m = await newMerchant();
-    await allowHost(m.merchantId, upstream.host);
+    await allowHost(testApp(), m.merchantId, upstream.host);
   });
   afterAll(() => {
     upstream.server.closeAllConnections();
@@ -248,7 +248,7 @@ describe('forwardRequest', () => {
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
     const { port } = closed.address() as AddressInfo;
     await new Promise<void>((resolve) => closed.close(() => resolve()));
-    await allowHost(m.merchantId, `127.0.0.1:${port}`);
+    await allowHost(testApp(), m.merchantId, `127.0.0.1:${port}`);
     expect(await forward({ paymentMethodId: pm.id, url: `http://127.0.0.1:${port}/`, method: 'GET' })).toMatchObject({ code: 'FORWARD_FAILED', reason: 'UNREACHABLE' });
   });
 

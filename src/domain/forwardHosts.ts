@@ -1,4 +1,4 @@
-import { db } from '../db/client.js';
+import type { App } from '../app/app.js';
 import { ValidationFailed } from '../errors.js';
 import { audited, operatorActor } from './audit.js';
 import { requireMerchant } from './merchants.js';
@@ -33,10 +33,10 @@ export function entriesAllowing(url: URL): string[] {
   return url.port === '' ? [url.hostname, withPort] : [withPort];
 }
 
-export async function allowHost(merchantId: string, host: string): Promise<string> {
+export async function allowHost(app: App, merchantId: string, host: string): Promise<string> {
   const normalized = normalizeHost(host);
-  await requireMerchant(merchantId);
-  await audited(
+  await requireMerchant(app, merchantId);
+  await audited(app, 
     operatorActor(merchantId),
     (tx) => tx.merchantForwardHost.createMany({ data: [{ merchantId, host: normalized }], skipDuplicates: true }),
     ({ count }) => (count ? [{ action: 'merchant.allow_host', entityType: 'merchant', entityId: merchantId, outcome: 'success', detail: { host: normalized } }] : []),
@@ -44,10 +44,10 @@ export async function allowHost(merchantId: string, host: string): Promise<strin
   return normalized;
 }
 
-export async function disallowHost(merchantId: string, host: string): Promise<boolean> {
+export async function disallowHost(app: App, merchantId: string, host: string): Promise<boolean> {
   const normalized = normalizeHost(host);
-  await requireMerchant(merchantId);
-  const { count } = await audited(
+  await requireMerchant(app, merchantId);
+  const { count } = await audited(app, 
     operatorActor(merchantId),
     (tx) => tx.merchantForwardHost.deleteMany({ where: { merchantId, host: normalized } }),
     ({ count: n }) => (n ? [{ action: 'merchant.disallow_host', entityType: 'merchant', entityId: merchantId, outcome: 'success', detail: { host: normalized } }] : []),
@@ -55,14 +55,14 @@ export async function disallowHost(merchantId: string, host: string): Promise<bo
   return count > 0;
 }
 
-export async function listHosts(merchantId: string): Promise<string[]> {
-  await requireMerchant(merchantId);
-  const rows = await db().prisma.merchantForwardHost.findMany({ where: { merchantId }, orderBy: { host: 'asc' }, select: { host: true } });
+export async function listHosts(app: App, merchantId: string): Promise<string[]> {
+  await requireMerchant(app, merchantId);
+  const rows = await app.db.prisma.merchantForwardHost.findMany({ where: { merchantId }, orderBy: { host: 'asc' }, select: { host: true } });
   return rows.map((r) => r.host);
 }
 
 /** The merchant's list, read once per forward (redirects are checked against it too). */
-export async function allowedHosts(merchantId: string): Promise<Set<string>> {
-  const rows = await db().prisma.merchantForwardHost.findMany({ where: { merchantId }, select: { host: true } });
+export async function allowedHosts(app: App, merchantId: string): Promise<Set<string>> {
+  const rows = await app.db.prisma.merchantForwardHost.findMany({ where: { merchantId }, select: { host: true } });
   return new Set(rows.map((r) => r.host));
 }

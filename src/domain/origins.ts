@@ -1,4 +1,4 @@
-import { db } from '../db/client.js';
+import type { App } from '../app/app.js';
 import { ValidationFailed } from '../errors.js';
 import { audited, operatorActor } from './audit.js';
 import { requireMerchant } from './merchants.js';
@@ -25,10 +25,10 @@ export function normalizeOrigin(value: string): string {
 }
 
 /** Adds the origin (idempotent) and returns it normalized. */
-export async function allowOrigin(merchantId: string, origin: string): Promise<string> {
+export async function allowOrigin(app: App, merchantId: string, origin: string): Promise<string> {
   const normalized = normalizeOrigin(origin);
-  await requireMerchant(merchantId);
-  await audited(
+  await requireMerchant(app, merchantId);
+  await audited(app, 
     operatorActor(merchantId),
     (tx) => tx.merchantOrigin.createMany({ data: [{ merchantId, origin: normalized }], skipDuplicates: true }),
     ({ count }) => (count ? [{ action: 'merchant.allow_origin', entityType: 'merchant', entityId: merchantId, outcome: 'success', detail: { origin: normalized } }] : []),
@@ -37,10 +37,10 @@ export async function allowOrigin(merchantId: string, origin: string): Promise<s
 }
 
 /** Removes the origin; false when it was not on the list. */
-export async function disallowOrigin(merchantId: string, origin: string): Promise<boolean> {
+export async function disallowOrigin(app: App, merchantId: string, origin: string): Promise<boolean> {
   const normalized = normalizeOrigin(origin);
-  await requireMerchant(merchantId);
-  const { count } = await audited(
+  await requireMerchant(app, merchantId);
+  const { count } = await audited(app, 
     operatorActor(merchantId),
     (tx) => tx.merchantOrigin.deleteMany({ where: { merchantId, origin: normalized } }),
     ({ count: n }) => (n ? [{ action: 'merchant.disallow_origin', entityType: 'merchant', entityId: merchantId, outcome: 'success', detail: { origin: normalized } }] : []),
@@ -48,20 +48,20 @@ export async function disallowOrigin(merchantId: string, origin: string): Promis
   return count > 0;
 }
 
-export async function listOrigins(merchantId: string): Promise<string[]> {
-  await requireMerchant(merchantId);
-  const rows = await db().prisma.merchantOrigin.findMany({ where: { merchantId }, orderBy: { origin: 'asc' }, select: { origin: true } });
+export async function listOrigins(app: App, merchantId: string): Promise<string[]> {
+  await requireMerchant(app, merchantId);
+  const rows = await app.db.prisma.merchantOrigin.findMany({ where: { merchantId }, orderBy: { origin: 'asc' }, select: { origin: true } });
   return rows.map((r) => r.origin);
 }
 
 /** `origin` is compared as sent (browsers send it normalized); the primary key (merchant_id, origin) answers. */
-export async function isOriginAllowed(merchantId: string, origin: string): Promise<boolean> {
-  const row = await db().prisma.merchantOrigin.findUnique({ where: { merchantId_origin: { merchantId, origin } }, select: { origin: true } });
+export async function isOriginAllowed(app: App, merchantId: string, origin: string): Promise<boolean> {
+  const row = await app.db.prisma.merchantOrigin.findUnique({ where: { merchantId_origin: { merchantId, origin } }, select: { origin: true } });
   return row !== null;
 }
 
 /** On any merchant's list: what a preflight, which carries no api key, can be answered on. */
-export async function isOriginKnown(origin: string): Promise<boolean> {
-  const row = await db().prisma.merchantOrigin.findFirst({ where: { origin }, select: { origin: true } });
+export async function isOriginKnown(app: App, origin: string): Promise<boolean> {
+  const row = await app.db.prisma.merchantOrigin.findFirst({ where: { origin }, select: { origin: true } });
   return row !== null;
 }
