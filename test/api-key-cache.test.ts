@@ -457,7 +457,7 @@ describe('apiKeyCache and authenticate in this process (SQL statements counted)'
         const started = app.apiKeyCache;
         expect(started !== undefined, JSON.stringify({ options, vars })).toBe(expected);
         if (started) {
-          await until('the runtime cache active', () => started.active);
+          await until("the app's cache active", () => started.active);
           expect(await listenerCount(database.url)).toBe(listeners + 1);
         } else {
           await sleep(200);
