@@ -23,8 +23,9 @@ import { promisify } from 'node:util';
 import autocannon from 'autocannon';
 import { Command } from 'commander';
 import pg from 'pg';
-import { parseMasterKeys } from '../src/crypto/masterKeys.js';
-import { createDb, setDb } from '../src/db/client.js';
+import { pino } from 'pino';
+import { createApp } from '../src/app/app.js';
+import { parseConfig } from '../src/app/config.js';
 import { migrate } from '../src/db/migrate.js';
 import { INSERT_NEW_CARD } from '../src/db/hotStatements.js';
 import { hashKey } from '../src/domain/apiKeys.js';
@@ -165,7 +166,7 @@ let turn = 0;
 const next = <T>(list: readonly T[]): T => list[turn++ % list.length]!;
 const SCENARIOS = ['fixed-json', 'tokenize-sql', 'tokenize-new', 'tokenize-dup', 'read-masked', 'list-customer', 'pay-stored'] as const;
 type Scenario = (typeof SCENARIOS)[number];
-const TOKENIZE = 'mutation($input: TokenizeCardInput!) { tokenizeCard(input: $input) { __typename ... on TokenizeCardSuccess { duplicate paymentMethod { id } } } }';
+const TOKENIZE = 'mutation($input: TokenizeCardInput!) { tokenizeCard(app, input: $input) { __typename ... on TokenizeCardSuccess { duplicate paymentMethod { id } } } }';
 const READ = 'query($id: ID!) { paymentMethod(id: $id) { id card { bin last4 brand expMonth expYear } } }';
 const LIST = 'query($id: ID!) { customer(id: $id) { paymentMethods(first: 10) { edges { node { id card { last4 brand expMonth expYear } } } } } }';
 const PAY = 'mutation($input: CreatePaymentInput!) { createPayment(input: $input) { __typename ... on CreatePaymentSuccess { payment { id status } } } }';
@@ -190,26 +191,26 @@ async function setUp(): Promise<Fixtures> {
   await admin.query(`CREATE DATABASE ${DB_NAME}`);
   await admin.end();
   await migrate(DATABASE_URL);
-  const db = createDb(DATABASE_URL, parseMasterKeys(MASTER_KEYS), { poolSize: 4 });
-  setDb(db);
+  const config = parseConfig({ NODE_ENV: 'test', DATABASE_URL, VAULT_MASTER_KEYS: MASTER_KEYS, DATABASE_POOL_SIZE: '4' });
+  const app = await createApp(config, pino({ level: 'silent' }));
+  const { db } = app;
   try {
-    const m = await createMerchant({ name: 'Bench' });
+    const m = await createMerchant(app, { name: 'Bench' });
     const key = await db.prisma.apiKey.findFirstOrThrow({ where: { keyHash: hashKey(m.secretKey) } });
     const principal: Principal = { merchantId: m.merchantId, mode: 'TEST', keyId: key.id, kind: 'SECRET', allowReveal: false, requestId: 'bench-setup' };
-    const customer = await createCustomer(principal, { name: 'Bench Customer', email: 'bench@example.com' });
+    const customer = await createCustomer(app, principal, { name: 'Bench Customer', email: 'bench@example.com' });
     for (let i = 0; i < 10; i++) {
-      await tokenizeCard(principal, { customerId: customer.id, card: { number: newCard(), expMonth: 1 + i, expYear: EXP_YEAR, holderName: 'Bench Holder' } });
+      await tokenizeCard(app, principal, { customerId: customer.id, card: { number: newCard(), expMonth: 1 + i, expYear: EXP_YEAR, holderName: 'Bench Holder' } });
     }
     const stored = [];
     for (let i = 0; i < 200; i++) {
       const number = newCard();
-      const pm = await tokenizeCard(principal, { card: { number, expMonth: 12, expYear: EXP_YEAR, holderName: 'Bench Holder' } });
+      const pm = await tokenizeCard(app, principal, { card: { number, expMonth: 12, expYear: EXP_YEAR, holderName: 'Bench Holder' } });
       stored.push({ id: pm.paymentMethod.id, number });
     }
     return { secretKey: m.secretKey, merchantId: m.merchantId, keyId: key.id, customerId: customer.id, storedPm: stored[0]!.id, stored };
   } finally {
-    setDb(undefined);
-    await db.disconnect();
+    await app.stop();
   }
 }
 

@@ -1,8 +1,11 @@
 import type { YogaInitialContext } from 'graphql-yoga';
+import type { App } from './app/app.js';
 import type { Principal } from './domain/principal.js';
 import type { References } from './idempotency.js';
 
 export interface RequestContext {
+  /** The app serving the request (one per server): resolvers hand it to domain functions. */
+  app: App;
   /** Set for every operation that reaches execution: a request without a valid key is refused earlier. */
   principal: Principal;
   requestId: string;

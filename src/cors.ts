@@ -2,8 +2,8 @@ import type { Plugin } from 'graphql-yoga';
 import type { Principal } from './domain/principal.js';
 import { origins } from './domain/allowLists.js';
 import { Code } from './errors.js';
-import { isOwnOrigin } from './localUrl.js';
 import { requestError } from './requestErrors.js';
+import type { App } from './app/app.js';
 
 // CORS per merchant. A preflight carries no api key, so it is answered for origins on any merchant's
 // allow-list; the real request is then checked against the calling key's own merchant, before anything
@@ -24,29 +24,29 @@ const allowedRequests = new WeakMap<Request, string>();
  * address). Not the origin the request says it reached: that comes from the Host header, which the caller sets,
  * so a page on evil.example sending `Host: evil.example` would pass as same-origin.
  */
-function foreignOrigin(request: Request): string | undefined {
+function foreignOrigin(app: App, request: Request): string | undefined {
   const origin = request.headers.get('origin');
-  return origin === null || isOwnOrigin(origin) ? undefined : origin;
+  return origin === null || app.urls.isOwnOrigin(origin) ? undefined : origin;
 }
 
 /** Called once the api key is resolved: a cross-origin request must come from its merchant's origins. */
-export async function assertOriginAllowed(request: Request, principal: Principal): Promise<void> {
-  const origin = foreignOrigin(request);
+export async function assertOriginAllowed(app: App, request: Request, principal: Principal): Promise<void> {
+  const origin = foreignOrigin(app, request);
   if (origin === undefined) return;
-  if (!(await origins.includes(principal.merchantId, origin))) {
+  if (!(await origins.includes(app, principal.merchantId, origin))) {
     throw requestError(Code.FORBIDDEN, 'This origin is not allowed for this merchant (npx vault merchant allow-origin)', { status: 403 });
   }
   allowedRequests.set(request, origin);
 }
 
-export function useMerchantCors(): Plugin {
+export function useMerchantCors(app: App): Plugin {
   return {
     // Synchronous unless it is a preflight (an async hook makes every request's pipeline wait a turn).
     onRequest({ request, url, endResponse, fetchAPI }) {
       if (request.method !== 'OPTIONS' || url.pathname !== '/graphql') return;
       return (async () => {
-        const origin = foreignOrigin(request);
-        if (origin === undefined || !(await origins.includedAnywhere(origin))) {
+        const origin = foreignOrigin(app, request);
+        if (origin === undefined || !(await origins.includedAnywhere(app, origin))) {
           endResponse(new fetchAPI.Response(null, { status: 403, headers: { vary: 'Origin' } }));
           return;
         }

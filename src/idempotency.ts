@@ -1,3 +1,4 @@
+import type { App } from './app/app.js';
 import {
   defaultFieldResolver,
   getNamedType,
@@ -19,7 +20,6 @@ import {
 } from 'graphql';
 import { collectFields } from 'graphql/execution/collectFields.js';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
-import type { Logger } from 'pino';
 import type { RequestContext } from './context.js';
 import { abandon, begin, complete, requestFingerprint, type Claim } from './domain/idempotency.js';
 import { Code, type RequestCode } from './errors.js';
@@ -34,7 +34,8 @@ const KEY_FORMAT = /^[\x20-\x7e]{1,255}$/;
  * from `onExecutionResult`, after error masking and even when execution threw, so what is stored and
  * replayed is exactly what the first caller received.
  */
-export function useIdempotency(log: Logger): Plugin<RequestContext> {
+export function useIdempotency(app: App): Plugin<RequestContext> {
+  const { log } = app;
   const claims = new WeakMap<object, Claim>();
   const replayed = new WeakSet<Request>();
   return {
@@ -67,8 +68,8 @@ export function useIdempotency(log: Logger): Plugin<RequestContext> {
       }
       return (async () => {
         const document = print(args.document);
-        const fingerprint = await requestFingerprint(principal, { operationName: args.operationName ?? null, document, variables: args.variableValues });
-        const outcome = await begin(principal, key, fingerprint);
+        const fingerprint = await requestFingerprint(app, principal, { operationName: args.operationName ?? null, document, variables: args.variableValues });
+        const outcome = await begin(app, principal, key, fingerprint);
         switch (outcome.kind) {
           case 'execute': {
             claims.set(args.contextValue, outcome.claim);
@@ -112,8 +113,8 @@ export function useIdempotency(log: Logger): Plugin<RequestContext> {
     try {
       // A fault is not an answer worth replaying for 24 hours: release the key so a retry acts.
       if (!result || isAsyncIterable(result) || result.errors?.some((e) => e.extensions?.code === Code.INTERNAL_SERVER_ERROR)) {
-        await abandon(claim);
-      } else if (!(await complete(claim, result, refs))) {
+        await abandon(app, claim);
+      } else if (!(await complete(app, claim, result, refs))) {
         log.warn({ idempotencyKey: claim.id }, 'idempotency key was taken over before its response was stored');
       }
     } catch (err) {

@@ -7,7 +7,7 @@ import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspect
 import type { Plugin } from 'graphql-yoga';
 import type { GraphQLError } from 'graphql';
 import type { Logger } from 'pino';
-import { GRAPHQL_LIMITS } from './config.js';
+import { GRAPHQL_LIMITS } from './app/config.js';
 import { Code } from './errors.js';
 import { requestError } from './requestErrors.js';
 

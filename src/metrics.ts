@@ -5,7 +5,7 @@ import { getOperationAST, GraphQLObjectType, Kind, type GraphQLSchema } from 'gr
 import type { Plugin } from 'graphql-yoga';
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { RequestContext } from './context.js';
-import { db } from './db/client.js';
+import type pg from 'pg';
 import { VaultError } from './errors.js';
 
 // Prometheus metrics (prom-client) at GET /metrics (on the public port outside production, or on a listener
@@ -42,17 +42,31 @@ new Gauge({
   labelNames: ['state'] as const,
   registers: [registry],
   collect() {
-    let pool;
-    try {
-      pool = db().pool;
-    } catch {
-      return;
+    let total = 0;
+    let idle = 0;
+    let waiting = 0;
+    for (const pool of observedPools) {
+      total += pool.totalCount;
+      idle += pool.idleCount;
+      waiting += pool.waitingCount;
     }
-    this.set({ state: 'total' }, pool.totalCount);
-    this.set({ state: 'idle' }, pool.idleCount);
-    this.set({ state: 'waiting' }, pool.waitingCount);
+    this.set({ state: 'total' }, total);
+    this.set({ state: 'idle' }, idle);
+    this.set({ state: 'waiting' }, waiting);
   },
 });
+
+/**
+ * Pools the gauge above reports, registered by the apps that serve /metrics. prom-client's registry is
+ * process-wide (default metrics, cluster aggregation), so what it observes is too; an app removes its pool
+ * when it stops.
+ */
+const observedPools = new Set<Pick<pg.Pool, 'totalCount' | 'idleCount' | 'waitingCount'>>();
+
+export function observePool(pool: pg.Pool): () => void {
+  observedPools.add(pool);
+  return () => observedPools.delete(pool);
+}
 
 const instrumented = new WeakSet<GraphQLSchema>();
 

@@ -3,17 +3,15 @@ import { createServer, type Server } from 'node:http';
 import { availableParallelism } from 'node:os';
 import { Server as NetServer } from 'node:net';
 import type { Logger } from 'pino';
-import { parseConfig, type Config } from './config.js';
-import { setListenAddress } from './localUrl.js';
+import { parseConfig, type Config } from './app/config.js';
 import { aggregateClusterMetrics, metricsHandler, serveClusterMetrics, type MetricsAccess } from './metrics.js';
-import { createAuthFailureLimiter, createRateLimiter } from './rateLimit.js';
 import { countMerchants, createMerchant } from './domain/merchants.js';
 import { sweep } from './domain/sweep.js';
 import { MasterKeyMismatch } from './db/keyring.js';
 import { pendingMigrations } from './db/migrate.js';
 import { lingerUnreadBody } from './limits.js';
-import { createLogger } from './logger.js';
-import { startRuntime, type Runtime } from './runtime.js';
+import { createLogger } from './app/logger.js';
+import { createApp, type App } from './app/app.js';
 import { createVaultYoga } from './yoga.js';
 
 const SHUTDOWN_GRACE_MS = 1_000;
@@ -23,18 +21,19 @@ export interface RunningServer {
   /** The metrics listener's /metrics URL, when VAULT_METRICS_PORT is set. */
   metricsUrl?: string;
   server: Server;
-  runtime: Runtime;
+  app: App;
   close(): Promise<void>;
 }
 
-/** Starts the vault: runtime (database, keys, migrations), HTTP server, periodic purge. */
+/** Starts the vault: the app (database, keys, migrations, caches, limiters), HTTP server, periodic purge. */
 export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
-  const runtime = await startRuntime({ config, log, migrate: true, serveEmbedded: true, apiKeyCache: true, verifyMasterKeys: true });
-  const rateLimiter = createRateLimiter({
-    points: config.VAULT_RATE_LIMIT,
-    windowSeconds: config.VAULT_RATE_LIMIT_WINDOW_SECONDS,
-    redisUrl: config.REDIS_URL,
-    log,
+  const app = await createApp(config, log, {
+    migrate: true,
+    serveEmbedded: true,
+    apiKeyCache: true,
+    verifyMasterKeys: true,
+    rateLimits: true,
+    metrics: true,
   });
   // /metrics tells anyone who can read it the vault's traffic and errors: in production it is off the public
   // port unless a token guards it; a metrics listener (loopback by default) takes it off the public port anywhere.
@@ -42,22 +41,14 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     public: config.VAULT_METRICS_TOKEN !== undefined || (config.VAULT_METRICS_PORT === undefined && config.NODE_ENV !== 'production'),
     token: config.VAULT_METRICS_TOKEN,
   };
-  const authFailures = createAuthFailureLimiter({
-    points: config.VAULT_AUTH_FAILURE_LIMIT,
-    windowSeconds: config.VAULT_AUTH_FAILURE_WINDOW_SECONDS,
-    redisUrl: config.REDIS_URL,
-    log,
-  });
   const yoga = createVaultYoga({
-    log,
-    rateLimiter,
-    authFailures,
+    app,
     introspection: config.VAULT_INTROSPECTION ?? config.NODE_ENV !== 'production',
     graphiql: config.VAULT_GRAPHIQL ?? config.NODE_ENV !== 'production',
     metrics: metricsAccess,
     ready: async () => {
       try {
-        return (await pendingMigrations(runtime.databaseUrl)).length === 0;
+        return (await pendingMigrations(app.databaseUrl)).length === 0;
       } catch {
         return false;
       }
@@ -86,7 +77,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.PORT;
   const url = displayUrl(config.HOST, port);
-  setListenAddress(config.HOST, port);
+  app.urls.listening(config.HOST, port);
   if (!config.VAULT_PUBLIC_URL && config.NODE_ENV === 'production') {
     log.warn({ url }, 'VAULT_PUBLIC_URL is not set: links the vault hands out (3-D Secure challenges) use its listen address');
   }
@@ -104,7 +95,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     metricsUrl = `${displayUrl(config.VAULT_METRICS_HOST, typeof bound === 'object' && bound ? bound.port : config.VAULT_METRICS_PORT)}/metrics`;
   }
 
-  const sweep = config.VAULT_PURGE_INTERVAL_SECONDS > 0 ? startPurgeSweep(config.VAULT_PURGE_INTERVAL_SECONDS, log) : undefined;
+  const sweep = config.VAULT_PURGE_INTERVAL_SECONDS > 0 ? startPurgeSweep(app, config.VAULT_PURGE_INTERVAL_SECONDS) : undefined;
 
   let closing: Promise<void> | undefined;
   const close = () =>
@@ -123,17 +114,16 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
         grace.unref();
         force.unref();
       });
-      await rateLimiter.close();
-      await authFailures.close();
-      await runtime.stop();
+      await app.stop();
     })());
 
-  return { url, metricsUrl, server, runtime, close };
+  return { url, metricsUrl, server, app, close };
 }
 
-function startPurgeSweep(seconds: number, log: Logger): NodeJS.Timeout {
+function startPurgeSweep(app: App, seconds: number): NodeJS.Timeout {
+  const { log } = app;
   const timer = setInterval(() => {
-    sweep()
+    sweep(app)
       .then((r) => Object.values(r).some((n) => n > 0) && log.info(r, 'sweep'))
       .catch((err: unknown) => log.error({ err }, 'sweep failed'));
   }, seconds * 1000);
@@ -169,9 +159,9 @@ async function main(): Promise<void> {
     return;
   }
   const running = await startServer(config, log);
-  const demo = config.VAULT_DEMO_MERCHANT ?? (running.runtime.embedded && config.NODE_ENV !== 'production');
-  if (demo && (await countMerchants()) === 0) {
-    const merchant = await createMerchant({ name: 'Demo merchant' });
+  const demo = config.VAULT_DEMO_MERCHANT ?? (running.app.embedded && config.NODE_ENV !== 'production');
+  if (demo && (await countMerchants(running.app)) === 0) {
+    const merchant = await createMerchant(running.app, { name: 'Demo merchant' });
     // Shown once: keys are stored only as hashes.
     process.stdout.write(
       `\nDemo merchant created (keys are shown only this once):\n` +
@@ -220,8 +210,9 @@ function workerCount(config: Config): number {
  * workers gracefully (each drains its requests) before exiting.
  */
 async function runPrimary(config: Config, log: Logger, workers: number): Promise<void> {
-  const runtime = await startRuntime({ config, log, migrate: true, serveEmbedded: false, verifyMasterKeys: true });
-  await runtime.stop();
+  // Migrations once, here, before any worker starts; the workers' apps find nothing to apply.
+  const app = await createApp(config, log, { migrate: true, serveEmbedded: false, verifyMasterKeys: true });
+  await app.stop();
   aggregateClusterMetrics();
   let stopping = false;
   const fork = () => cluster.fork();

@@ -10,8 +10,8 @@ import { CHALLENGE_MAX_BODY_BYTES, useSandboxChallenge } from './connectors/sand
 import { SANDBOX_CHALLENGE_PATH } from './connectors/sandbox.js';
 import { NETWORK_TOKEN_WEBHOOK_PATH, WEBHOOK_MAX_BODY_BYTES, useNetworkTokenWebhooks } from './tokenServices/webhook.js';
 import { authenticate } from './domain/apiKeys.js';
-import { db } from './db/client.js';
-import { GRAPHQL_LIMITS } from './config.js';
+import type { App } from './app/app.js';
+import { GRAPHQL_LIMITS } from './app/config.js';
 import { Code, Forbidden, type RequestCode } from './errors.js';
 import { requestError } from './requestErrors.js';
 import { graphqlLimits, useBodyLimit, type BodyLimits } from './limits.js';
@@ -19,18 +19,15 @@ import { instrumentSchema, useMetrics, type MetricsAccess } from './metrics.js';
 import type { AuthFailureLimiter, RateLimiter } from './rateLimit.js';
 import { trackReferences, useIdempotency } from './idempotency.js';
 import { containsCardNumber } from './card/pan.js';
-import { scrubText } from './logger.js';
+import { scrubText } from './app/logger.js';
 import { InvalidCursor, useCursorCheck } from './schema/cursors.js';
 import { schema } from './schema/index.js';
 
 export interface YogaOptions {
-  log: Logger;
+  /** Put in every request's context; its rate limiters (absent: no limit) and logger serve the plugins. */
+  app: App;
   /** Database reachable and no pending migrations. */
   ready: () => Promise<boolean>;
-  /** Default: no limit. */
-  rateLimiter?: RateLimiter;
-  /** Failed authentications per client address; default: no limit. */
-  authFailures?: AuthFailureLimiter;
   /** Introspection and field suggestions; default true. */
   introspection?: boolean;
   /** GraphiQL at GET /graphql; default true. */
@@ -67,7 +64,8 @@ mutation Tokenize {
 }
 `;
 
-export function createVaultYoga({ log, ready, rateLimiter, authFailures, introspection = true, graphiql = true, metrics }: YogaOptions): YogaServerInstance<ServerContext, RequestContext> {
+export function createVaultYoga({ app, ready, introspection = true, graphiql = true, metrics }: YogaOptions): YogaServerInstance<ServerContext, RequestContext> {
+  const { log, rateLimiter, authFailures } = app;
   // One context per request, made once: authenticating is the first thing done with a GraphQL request.
   const contexts = new WeakMap<Request, Promise<RequestContext>>();
   const contextOf = (request: Request, req: unknown): Promise<RequestContext> => {
@@ -81,18 +79,18 @@ export function createVaultYoga({ log, ready, rateLimiter, authFailures, introsp
   const buildContext = async (request: Request, req: unknown): Promise<RequestContext> => {
     const key = presentedKey(request.headers);
     // Unknown keys are throttled per client address (authFailures), before any lookup once over the limit.
-    const principal = key ? await (authFailures ? authFailures.guard(clientAddress(req), () => authenticate(key)) : authenticate(key)) : null;
+    const principal = key ? await (authFailures ? authFailures.guard(clientAddress(req), () => authenticate(app, key)) : authenticate(app, key)) : null;
     if (!principal) {
       throw requestError(Code.UNAUTHENTICATED, key ? 'Unknown or revoked api key' : 'Missing api key: send it in the "api-key" header', { status: 401 });
     }
-    await assertOriginAllowed(request, principal);
+    await assertOriginAllowed(app, request, principal);
     await rateLimiter?.consume(principal.keyId);
     // The merchant's data keys, loaded (or found cached) before any resolver opens a transaction: a load
     // inside one needs a second pooled connection, and with the pool full of transactions waiting for the
     // same load none proceeds. Cached, this is a map lookup.
-    await db().keyring.merchantKeys(principal.merchantId);
+    await app.db.keyring.merchantKeys(principal.merchantId);
     const requestId = requestIds.get(request) ?? requestIdOf(request);
-    return { principal: { ...principal, requestId }, requestId };
+    return { app, principal: { ...principal, requestId }, requestId };
   };
 
   return createYoga<ServerContext, RequestContext>({
@@ -140,13 +138,13 @@ export function createVaultYoga({ log, ready, rateLimiter, authFailures, introsp
       useAuthenticationFirst(contextOf),
       useVariableErrorCodes(),
       useCursorCheck(schema),
-      useMerchantCors(),
+      useMerchantCors(app),
       useReadinessCheck({ endpoint: '/readyz', check: ready }),
       useErrorRedaction({ log, suggestions: introspection }),
       useRequestLog(log),
-      useSandboxChallenge(log),
-      useNetworkTokenWebhooks(log),
-      useIdempotency(log),
+      useSandboxChallenge(app),
+      useNetworkTokenWebhooks(app),
+      useIdempotency(app),
     ],
   });
 }

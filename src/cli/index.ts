@@ -1,7 +1,8 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { pino } from 'pino';
-import { ConfigError } from '../config.js';
-import { createLogger } from '../logger.js';
+import { createApp, type App } from '../app/app.js';
+import { ConfigError, parseConfig } from '../app/config.js';
+import { createLogger } from '../app/logger.js';
 import { createApiKey, listApiKeys, revokeApiKey } from '../domain/apiKeys.js';
 import { createMerchant } from '../domain/merchants.js';
 import { forwardHosts, origins, type AllowList } from '../domain/allowLists.js';
@@ -10,18 +11,18 @@ import { rewrapDataKeys, rotateDataKeys } from '../domain/keyRotation.js';
 import { progressBar } from './progress.js';
 import { sweep } from '../domain/sweep.js';
 import { VaultError } from '../errors.js';
-import { startRuntime } from '../runtime.js';
 
 // The operator CLI: `npx vault <command>`. Results go to stdout (one JSON document with --json);
 // logs go to stderr so stdout stays machine-readable.
 const log = createLogger(process.env.LOG_LEVEL ?? 'warn', pino.destination(2));
 
-async function withRuntime<T>(fn: () => Promise<T>, migrate = true): Promise<T> {
-  const runtime = await startRuntime({ log, migrate });
+/** Each command builds the app from the environment, runs with it, and stops it. */
+async function withApp<T>(fn: (app: App) => Promise<T>): Promise<T> {
+  const app = await createApp(parseConfig(), log, { migrate: true });
   try {
-    return await fn();
+    return await fn(app);
   } finally {
-    await runtime.stop();
+    await app.stop();
   }
 }
 
@@ -58,7 +59,7 @@ function allowListCommands(merchant: Command, l: AllowList, help: AllowListHelp)
     .requiredOption(`--${l.noun} <${l.noun}>`, `e.g. ${help.example}`)
     .option('--json', 'print one JSON object')
     .action(async (opts: { merchant: string; json?: boolean } & Record<string, string>) => {
-      const value = await withRuntime(() => l.allow(opts.merchant, opts[l.noun]!));
+      const value = await withApp((app) => l.allow(app, opts.merchant, opts[l.noun]!));
       print({ merchantId: opts.merchant, [l.noun]: value, allowed: true }, opts.json, () => `allowed ${value}`);
     });
   merchant
@@ -69,7 +70,7 @@ function allowListCommands(merchant: Command, l: AllowList, help: AllowListHelp)
     .option('--json', 'print one JSON object')
     .action(async (opts: { merchant: string; json?: boolean } & Record<string, string>) => {
       const value = l.normalize(opts[l.noun]!);
-      const removed = await withRuntime(() => l.disallow(opts.merchant, value));
+      const removed = await withApp((app) => l.disallow(app, opts.merchant, value));
       print({ merchantId: opts.merchant, [l.noun]: value, removed }, opts.json, () => (removed ? `removed ${value}` : `${value} was not allowed`));
     });
   merchant
@@ -78,7 +79,7 @@ function allowListCommands(merchant: Command, l: AllowList, help: AllowListHelp)
     .requiredOption('--merchant <id>', 'merchant id')
     .option('--json', 'print one JSON array')
     .action(async (opts: { merchant: string; json?: boolean }) => {
-      const values = await withRuntime(() => l.list(opts.merchant));
+      const values = await withApp((app) => l.list(app, opts.merchant));
       print(values, opts.json, () => values.join('\n') || '(none)');
     });
 }
@@ -93,7 +94,7 @@ export function buildCli(): Command {
     .requiredOption('--name <name>', 'merchant name')
     .option('--json', 'print one JSON object')
     .action(async (opts: { name: string; json?: boolean }) => {
-      const created = await withRuntime(() => createMerchant({ name: opts.name }));
+      const created = await withApp((app) => createMerchant(app, { name: opts.name }));
       print(created, opts.json, () =>
         [
           `merchantId      ${created.merchantId}`,
@@ -128,8 +129,8 @@ export function buildCli(): Command {
     .option('--json', 'print one JSON object')
     .action(async (opts: { merchant: string; kind: string; mode: string; allowReveal?: boolean; json?: boolean }) => {
       if (opts.allowReveal && opts.kind !== 'secret') throw new InvalidArgumentError('--allow-reveal applies to secret keys only');
-      const created = await withRuntime(() =>
-        createApiKey({
+      const created = await withApp((app) =>
+        createApiKey(app, {
           merchantId: opts.merchant,
           kind: opts.kind === 'secret' ? 'SECRET' : 'PUBLISHABLE',
           mode: opts.mode === 'live' ? 'LIVE' : 'TEST',
@@ -144,7 +145,7 @@ export function buildCli(): Command {
     .argument('<keyId>', 'key id (key_…)')
     .option('--json', 'print one JSON object')
     .action(async (keyId: string, opts: { json?: boolean }) => {
-      await withRuntime(() => revokeApiKey(keyId));
+      await withApp((app) => revokeApiKey(app, keyId));
       print({ keyId, revoked: true }, opts.json, () => `revoked ${keyId}`);
     });
   key
@@ -153,7 +154,7 @@ export function buildCli(): Command {
     .requiredOption('--merchant <id>', 'merchant id')
     .option('--json', 'print one JSON array')
     .action(async (opts: { merchant: string; json?: boolean }) => {
-      const keys = await withRuntime(() => listApiKeys(opts.merchant));
+      const keys = await withApp((app) => listApiKeys(app, opts.merchant));
       print(keys, opts.json, () =>
         keys
           .map((k) =>
@@ -170,7 +171,7 @@ export function buildCli(): Command {
     .description('delete payment methods past their retention date; destroy spent and expired card-token secrets')
     .option('--json', 'print one JSON object')
     .action(async (opts: { json?: boolean }) => {
-      const r = await withRuntime(() => sweep());
+      const r = await withApp((app) => sweep(app));
       print({ purged: r.purgedPaymentMethods, ...r }, opts.json, () =>
         `purged ${r.purgedPaymentMethods} payment method(s); destroyed the secrets of ${r.destroyedTokenSecrets} card token(s); deleted ${r.deletedTokens}`,
       );
@@ -183,7 +184,7 @@ export function buildCli(): Command {
     .option('--json', 'print one JSON object')
     .action(async (opts: { json?: boolean }) => {
       const bar = progressBar('re-wrapping data keys', 'keys');
-      const result = await withRuntime(() => rewrapDataKeys((done, total) => bar.update(done, total))).finally(() => bar.stop());
+      const result = await withApp((app) => rewrapDataKeys(app, (done, total) => bar.update(done, total))).finally(() => bar.stop());
       print(result, opts.json, () => `re-wrapped ${result.rewrapped} data key(s); ${result.total} in all`);
     });
   keys
@@ -204,8 +205,8 @@ export function buildCli(): Command {
       process.once('SIGINT', onSignal);
       process.once('SIGTERM', onSignal);
       const bar = progressBar('re-encrypting', 'rows');
-      const result = await withRuntime(() =>
-        rotateDataKeys({
+      const result = await withApp((app) =>
+        rotateDataKeys(app, {
           merchantId: opts.merchant,
           batchSize: opts.batchSize,
           limit: opts.limit,
@@ -234,7 +235,7 @@ export function buildCli(): Command {
     .option('--merchant <id>', 'only this merchant')
     .option('--json', 'print one JSON object')
     .action(async (opts: { merchant?: string; json?: boolean }) => {
-      const report = await withRuntime(() => verifyAuditChain(opts.merchant));
+      const report = await withApp((app) => verifyAuditChain(app, opts.merchant));
       const bad = report.firstBad;
       print(
         { ok: !bad, merchants: report.merchants, events: report.events, ...(bad && { firstBad: { ...bad, seq: Number(bad.seq) } }) },
@@ -251,7 +252,7 @@ export function buildCli(): Command {
   db.command('migrate')
     .description('apply pending migrations')
     .action(async () => {
-      await withRuntime(async () => undefined);
+      await withApp(async () => undefined);
       process.stdout.write('migrations up to date\n');
     });
 

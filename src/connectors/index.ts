@@ -11,16 +11,22 @@ interface ModeConnectors {
   defaultId?: string;
 }
 
-// Test keys never reach a real PSP, and live keys never reach the sandbox. No live connector ships with
-// this build: a live-mode payment is refused rather than pretended.
-const CONNECTORS: Readonly<Record<Mode, ModeConnectors>> = {
-  TEST: { byId: new Map([[SANDBOX_CONNECTOR_ID, sandboxConnector]]), defaultId: SANDBOX_CONNECTOR_ID },
-  LIVE: { byId: new Map() },
-};
+export type Connectors = Readonly<Record<Mode, ModeConnectors>>;
+
+/**
+ * The app's connectors. Test keys never reach a real PSP, and live keys never reach the sandbox. No live
+ * connector ships with this build: a live-mode payment is refused rather than pretended.
+ */
+export function createConnectors(): Connectors {
+  return {
+    TEST: { byId: new Map([[SANDBOX_CONNECTOR_ID, sandboxConnector]]), defaultId: SANDBOX_CONNECTOR_ID },
+    LIVE: { byId: new Map() },
+  };
+}
 
 /** The connector for a payment: the one named, or the default of the key's mode. */
-export function connectorFor(principal: Principal, connectorId?: string): Connector {
-  const { byId, defaultId } = CONNECTORS[principal.mode];
+export function connectorFor(connectors: Connectors, principal: Principal, connectorId?: string): Connector {
+  const { byId, defaultId } = connectors[principal.mode];
   const id = connectorId ?? defaultId;
   const connector = id === undefined ? undefined : byId.get(id);
   if (connector) return connector;

@@ -1,5 +1,5 @@
+import type { App } from '../app/app.js';
 import type { Plugin } from 'graphql-yoga';
-import type { Logger } from 'pino';
 import { completeChallenge, findChallenge } from '../domain/payments.js';
 import type { CardView } from '../domain/paymentMethods.js';
 import { NotFound } from '../errors.js';
@@ -18,7 +18,8 @@ const TITLE = '3-D Secure challenge (sandbox)';
 /** The answer form holds a payment id, its secret and the outcome (enforced while reading by useBodyLimit, src/limits.ts). */
 export const CHALLENGE_MAX_BODY_BYTES = 4 * 1024;
 
-export function useSandboxChallenge(log: Logger): Plugin {
+export function useSandboxChallenge(app: App): Plugin {
+  const { log } = app;
   return {
     // Synchronous for every other path (an async hook makes every request's pipeline wait a turn).
     onRequest({ request, url, endResponse }) {
@@ -27,7 +28,7 @@ export function useSandboxChallenge(log: Logger): Plugin {
       const paymentId = routed && isWellFormedId('pay', routed) ? routed : undefined;
       return (async () => {
         try {
-          endResponse(paymentId ? await respond(request, url, paymentId) : notFound());
+          endResponse(paymentId ? await respond(app, request, url, paymentId) : notFound());
         } catch (err) {
           if (err instanceof NotFound) return endResponse(notFound());
           if (isBodyTooLarge(err)) return endResponse(html(413, messagePage('Too large', 'The form sent is too large.')));
@@ -39,10 +40,10 @@ export function useSandboxChallenge(log: Logger): Plugin {
   };
 }
 
-async function respond(request: Request, url: URL, paymentId: string): Promise<Response> {
+async function respond(app: App, request: Request, url: URL, paymentId: string): Promise<Response> {
   if (request.method === 'GET') {
     const secret = url.searchParams.get('secret') ?? '';
-    const { payment, card } = await findChallenge(paymentId, secret);
+    const { payment, card } = await findChallenge(app, paymentId, secret);
     return html(200, payment.status === 'REQUIRES_ACTION' ? challengePage(payment, card, secret) : resultPage(payment));
   }
   if (request.method === 'POST') {
@@ -51,7 +52,7 @@ async function respond(request: Request, url: URL, paymentId: string): Promise<R
     if (outcome !== 'success' && outcome !== 'failure') {
       return html(400, messagePage('Bad request', 'The outcome must be success or failure.'));
     }
-    const payment = await completeChallenge(paymentId, form.get('secret') ?? '', outcome);
+    const payment = await completeChallenge(app, paymentId, form.get('secret') ?? '', outcome);
     if (!payment.returnUrl) return html(200, resultPage(payment));
     return new Response(null, { status: 303, headers: { location: returnTo(payment.returnUrl, payment), 'cache-control': 'no-store' } });
   }

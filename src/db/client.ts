@@ -65,16 +65,3 @@ export type Db = ReturnType<typeof createDb>;
 export type Prisma = Db['prisma'];
 /** The client inside `prisma.$transaction(async (tx) => …)`. */
 export type Tx = Parameters<Parameters<Prisma['$transaction']>[0]>[0];
-
-// The process-wide database, set once at start-up (server or CLI). Domain functions take it from here
-// rather than from the GraphQL context, so the same functions serve the CLI and the API.
-let current: Db | undefined;
-
-export function setDb(db: Db | undefined): void {
-  current = db;
-}
-
-export function db(): Db {
-  if (!current) throw new Error('Database not initialised');
-  return current;
-}

@@ -1,4 +1,4 @@
-// The hottest statements, run as prepared statements on the plain pool (`db().sql(text, params, name)`):
+// The hottest statements, run as prepared statements on the plain pool (`app.db.sql(text, params, name)`):
 // each connection parses and plans them once. Kept here, away from the ORM, so the benchmark's ladder
 // (bench/run.ts L2, bench/levels.ts L3) replays exactly what the product sends.
 

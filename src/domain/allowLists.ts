@@ -1,4 +1,5 @@
-import { db, type Tx } from '../db/client.js';
+import type { App } from '../app/app.js';
+import type { Tx } from '../db/client.js';
 import { Code, ValidationFailed } from '../errors.js';
 import { audited, operatorActor } from './audit.js';
 import { requireMerchant } from './merchants.js';
@@ -22,17 +23,17 @@ export interface AllowList {
   /** The list's form of an entry; a ValidationFailed (INVALID_INPUT) for anything that is not one. */
   normalize(value: string): string;
   /** Adds the entry (idempotent) and returns it normalized. */
-  allow(merchantId: string, value: string): Promise<string>;
+  allow(app: App, merchantId: string, value: string): Promise<string>;
   /** Removes the entry; false when it was not on the list. */
-  disallow(merchantId: string, value: string): Promise<boolean>;
+  disallow(app: App, merchantId: string, value: string): Promise<boolean>;
   /** The merchant's entries, sorted. */
-  list(merchantId: string): Promise<string[]>;
+  list(app: App, merchantId: string): Promise<string[]>;
   /** The merchant's entries, read once for many checks. */
-  entries(merchantId: string): Promise<Set<string>>;
+  entries(app: App, merchantId: string): Promise<Set<string>>;
   /** `entry` is compared as given (already normalized); the primary key answers. */
-  includes(merchantId: string, entry: string): Promise<boolean>;
+  includes(app: App, merchantId: string, entry: string): Promise<boolean>;
   /** On any merchant's list. */
-  includedAnywhere(entry: string): Promise<boolean>;
+  includedAnywhere(app: App, entry: string): Promise<boolean>;
 }
 
 function createAllowList<N extends string>(options: {
@@ -58,44 +59,46 @@ function createAllowList<N extends string>(options: {
     if (entry === undefined) throw ValidationFailed.single([noun], Code.INVALID_INPUT, invalid);
     return entry;
   };
-  const read = (where: { merchantId?: string } & Partial<Record<N, string>>) => table(db().prisma).findFirst({ where, select });
+  const read = (app: App, where: { merchantId?: string } & Partial<Record<N, string>>) => table(app.db.prisma).findFirst({ where, select });
   return {
     noun,
     normalize,
-    async allow(merchantId, value) {
+    async allow(app, merchantId, value) {
       const entry = normalize(value);
-      await requireMerchant(merchantId);
+      await requireMerchant(app, merchantId);
       await audited(
+        app,
         operatorActor(merchantId),
         (tx) => table(tx).createMany({ data: [tenant(merchantId, entry)], skipDuplicates: true }),
         ({ count }) => (count ? [audit('allow', merchantId, entry)] : []),
       );
       return entry;
     },
-    async disallow(merchantId, value) {
+    async disallow(app, merchantId, value) {
       const entry = normalize(value);
-      await requireMerchant(merchantId);
+      await requireMerchant(app, merchantId);
       const { count } = await audited(
+        app,
         operatorActor(merchantId),
         (tx) => table(tx).deleteMany({ where: tenant(merchantId, entry) }),
         ({ count: n }) => (n ? [audit('disallow', merchantId, entry)] : []),
       );
       return count > 0;
     },
-    async list(merchantId) {
-      await requireMerchant(merchantId);
-      const rows = await table(db().prisma).findMany({ where: { merchantId }, orderBy: { [noun]: 'asc' } as Record<N, 'asc'>, select });
+    async list(app, merchantId) {
+      await requireMerchant(app, merchantId);
+      const rows = await table(app.db.prisma).findMany({ where: { merchantId }, orderBy: { [noun]: 'asc' } as Record<N, 'asc'>, select });
       return rows.map((r) => r[noun]);
     },
-    async entries(merchantId) {
-      const rows = await table(db().prisma).findMany({ where: { merchantId }, select });
+    async entries(app, merchantId) {
+      const rows = await table(app.db.prisma).findMany({ where: { merchantId }, select });
       return new Set(rows.map((r) => r[noun]));
     },
-    async includes(merchantId, entry) {
-      return (await read(tenant(merchantId, entry))) !== null;
+    async includes(app, merchantId, entry) {
+      return (await read(app, tenant(merchantId, entry))) !== null;
     },
-    async includedAnywhere(entry) {
-      return (await read({ [noun]: entry } as Partial<Record<N, string>>)) !== null;
+    async includedAnywhere(app, entry) {
+      return (await read(app, { [noun]: entry } as Partial<Record<N, string>>)) !== null;
     },
   };
 }

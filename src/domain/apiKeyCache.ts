@@ -207,15 +207,3 @@ export function startApiKeyCache(opts: ApiKeyCacheOptions): ApiKeyCache {
     },
   };
 }
-
-// The process-wide cache, set by the server runtime (never by the CLI: a one-shot command gains nothing from
-// it and would hold an extra connection). Absent: authenticate queries every time.
-let current: ApiKeyCache | undefined;
-
-export function setApiKeyCache(cache: ApiKeyCache | undefined): void {
-  current = cache;
-}
-
-export function apiKeyCache(): ApiKeyCache | undefined {
-  return current;
-}

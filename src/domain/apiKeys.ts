@@ -1,10 +1,11 @@
+import type { App } from '../app/app.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { AUTHENTICATE } from '../db/hotStatements.js';
-import { db, type Tx } from '../db/client.js';
+import { type Tx } from '../db/client.js';
 import { base62, newId } from '../ids.js';
 import type { ApiKeyKind, Mode } from '../generated/prisma/client.js';
 import { NotFound } from '../errors.js';
-import { apiKeyCache, type ApiKeyRow } from './apiKeyCache.js';
+import type { ApiKeyRow } from './apiKeyCache.js';
 import { appendAudit, operatorActor } from './audit.js';
 import type { Principal } from './principal.js';
 
@@ -29,8 +30,8 @@ export interface CreateKeyInput {
 }
 
 /** Creates a key and audits it (`api_key.create`), in the caller's transaction or its own. */
-export async function createApiKey(input: CreateKeyInput, tx?: Tx): Promise<CreatedKey> {
-  if (!tx) return db().prisma.$transaction((t) => createApiKey(input, t));
+export async function createApiKey(app: App, input: CreateKeyInput, tx?: Tx): Promise<CreatedKey> {
+  if (!tx) return app.db.prisma.$transaction((t) => createApiKey(app, input, t));
   const merchant = await tx.merchant.findUnique({ where: { id: input.merchantId }, select: { id: true } });
   if (!merchant) throw new NotFound('merchant', input.merchantId);
   const key = `${input.kind === 'SECRET' ? 'sk' : 'pk'}_${input.mode.toLowerCase()}_${base62(randomBytes(32), 43)}`;
@@ -57,8 +58,8 @@ export async function createApiKey(input: CreateKeyInput, tx?: Tx): Promise<Crea
 }
 
 /** Revokes a key (idempotent) and audits it (`api_key.revoke`). */
-export async function revokeApiKey(keyId: string, now = new Date()): Promise<void> {
-  await db().prisma.$transaction(async (tx) => {
+export async function revokeApiKey(app: App, keyId: string, now = app.clock()): Promise<void> {
+  await app.db.prisma.$transaction(async (tx) => {
     const [revoked] = await tx.apiKey.updateManyAndReturn({
       where: { id: keyId, revokedAt: null },
       data: { revokedAt: now },
@@ -73,10 +74,10 @@ export async function revokeApiKey(keyId: string, now = new Date()): Promise<voi
   });
 }
 
-export async function listApiKeys(merchantId: string) {
-  const merchant = await db().prisma.merchant.findUnique({ where: { id: merchantId }, select: { id: true } });
+export async function listApiKeys(app: App, merchantId: string) {
+  const merchant = await app.db.prisma.merchant.findUnique({ where: { id: merchantId }, select: { id: true } });
   if (!merchant) throw new NotFound('merchant', merchantId);
-  const rows = await db().prisma.apiKey.findMany({
+  const rows = await app.db.prisma.apiKey.findMany({
     where: { merchantId },
     orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
     select: { id: true, kind: true, mode: true, prefix: true, allowReveal: true, createdAt: true, revokedAt: true },
@@ -85,17 +86,17 @@ export async function listApiKeys(merchantId: string) {
 }
 
 /** The principal for a presented key, or null for a malformed, unknown or revoked one. */
-export async function authenticate(key: string): Promise<Principal | null> {
+export async function authenticate(app: App, key: string): Promise<Principal | null> {
   const match = KEY_FORMAT.exec(key);
   if (!match) return null;
   const keyHash = hashKey(key);
   // Every request runs this: one indexed lookup on the plain pool, without the ORM's per-query work; on the
   // server usually not even that, from the cache that revocations evict (apiKeyCache.ts).
   const load = async () => {
-    const [row] = await db().sql<ApiKeyRow>(AUTHENTICATE.text, [keyHash], AUTHENTICATE.name);
+    const [row] = await app.db.sql<ApiKeyRow>(AUTHENTICATE.text, [keyHash], AUTHENTICATE.name);
     return row;
   };
-  const cache = apiKeyCache();
+  const cache = app.apiKeyCache;
   const row = cache ? await cache.lookup(keyHash, load) : await load();
   // The prefix is decoration; the stored kind and mode are the truth, and must agree with it.
   if (!row || (match[1] === 'sk') !== (row.kind === 'SECRET') || match[2] !== row.mode.toLowerCase()) return null;

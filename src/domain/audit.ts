@@ -1,4 +1,5 @@
-import { db, type Prisma, type Tx } from '../db/client.js';
+import type { App } from '../app/app.js';
+import { type Prisma, type Tx } from '../db/client.js';
 import type { Mode } from '../generated/prisma/client.js';
 import { maskPans } from '../card/pan.js';
 import { newId } from '../ids.js';
@@ -80,8 +81,8 @@ export async function appendAudits(tx: Tx, actor: AuditActor, entries: readonly 
  * Runs `write` and appends the events it reports in one transaction: the change and its audit trail land
  * together or not at all.
  */
-export async function audited<T>(actor: AuditActor, write: (tx: Tx) => Promise<T>, events: (result: T) => AuditEntry | readonly AuditEntry[]): Promise<T> {
-  return db().prisma.$transaction(async (tx) => {
+export async function audited<T>(app: App, actor: AuditActor, write: (tx: Tx) => Promise<T>, events: (result: T) => AuditEntry | readonly AuditEntry[]): Promise<T> {
+  return app.db.prisma.$transaction(async (tx) => {
     const result = await write(tx);
     const e = events(result);
     await appendAudits(tx, actor, Array.isArray(e) ? e : [e as AuditEntry]);
@@ -90,8 +91,8 @@ export async function audited<T>(actor: AuditActor, write: (tx: Tx) => Promise<T
 }
 
 /** A merchant's events visible to a key: its own mode's and the merchant-wide ones; newest first. */
-export function listAuditEvents(principal: Principal, query: Query, entityId?: string | null) {
-  return db().prisma.auditEvent.findMany({
+export function listAuditEvents(app: App, principal: Principal, query: Query, entityId?: string | null) {
+  return app.db.prisma.auditEvent.findMany({
     ...(query as {}),
     where: {
       merchantId: principal.merchantId,
@@ -110,8 +111,8 @@ export interface ChainReport {
 }
 
 /** Recomputes every merchant's chain (or one's) with the database's own hash function, in batches. */
-export async function verifyAuditChain(merchantId?: string, batchSize = 1000): Promise<ChainReport> {
-  const { prisma } = db();
+export async function verifyAuditChain(app: App, merchantId?: string, batchSize = 1000): Promise<ChainReport> {
+  const { prisma } = app.db;
   const merchants = merchantId
     ? [merchantId]
     : (await prisma.auditEvent.findMany({ distinct: ['merchantId'], select: { merchantId: true } })).map((r) => r.merchantId);

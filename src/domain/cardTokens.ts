@@ -1,4 +1,4 @@
-import { db } from '../db/client.js';
+import type { App } from '../app/app.js';
 import { openField } from '../db/encryption.js';
 import { newId } from '../ids.js';
 import { NotFound, TokenAlreadyUsed, TokenExpired } from '../errors.js';
@@ -17,11 +17,11 @@ export const CARD_TOKEN_KEEP_MS = 7 * 24 * 60 * 60 * 1000;
 export type TokenCard = CardInput & { billing: Billing | null };
 
 /** Creates a single-use `tok_` valid 30 minutes; the CVC is kept, encrypted, only until the token is used. */
-export async function createCardToken(principal: Principal, input: unknown, now = new Date()) {
+export async function createCardToken(app: App, principal: Principal, input: unknown, now = app.clock()) {
   const v = parseInput(createCardTokenInputSchema, input, ['input'], now);
   const { card } = v;
   const id = newId('tok');
-  return audited(actorOf(principal), (tx) => tx.cardToken.create({
+  return audited(app, actorOf(principal), (tx) => tx.cardToken.create({
     data: {
       ...tenant(principal),
       id,
@@ -33,8 +33,8 @@ export async function createCardToken(principal: Principal, input: unknown, now 
   }), () => ({ action: 'card_token.create', entityType: 'card_token', entityId: id, outcome: 'success' }));
 }
 
-export async function findCardToken(principal: Principal, id: string) {
-  return db().prisma.cardToken.findFirst({ where: { ...tenant(principal), id } });
+export async function findCardToken(app: App, principal: Principal, id: string) {
+  return app.db.prisma.cardToken.findFirst({ where: { ...tenant(principal), id } });
 }
 
 /**
@@ -42,8 +42,8 @@ export async function findCardToken(principal: Principal, id: string) {
  * the operation (enumeration limits, providers' refusals, rendered headers) and only then spends it with
  * `spendCardToken`, so a refused operation leaves the token usable ("a failed mutation changes nothing").
  */
-export async function openCardToken(principal: Principal, id: string, now = new Date()): Promise<TokenCard> {
-  const { prisma, keyring } = db();
+export async function openCardToken(app: App, principal: Principal, id: string, now = app.clock()): Promise<TokenCard> {
+  const { prisma, keyring } = app.db;
   const row = await prisma.cardToken.findFirst({ where: { ...tenant(principal), id } });
   if (!row) throw new NotFound('card token', id);
   if (row.usedAt) throw new TokenAlreadyUsed(id);
@@ -76,8 +76,8 @@ export async function openCardToken(principal: Principal, id: string, now = new 
  * any number of concurrent uses, across processes, exactly one matches `used_at IS NULL`; the others answer
  * TOKEN_ALREADY_USED (or TOKEN_EXPIRED past its 30 minutes).
  */
-export async function spendCardToken(principal: Principal, id: string, now = new Date()): Promise<void> {
-  const { prisma } = db();
+export async function spendCardToken(app: App, principal: Principal, id: string, now = app.clock()): Promise<void> {
+  const { prisma } = app.db;
   const { count } = await prisma.cardToken.updateMany({
     where: { ...tenant(principal), id, usedAt: null, expiresAt: { gt: now } },
     data: { usedAt: now, cardNumber: null, cvc: null },
@@ -90,9 +90,9 @@ export async function spendCardToken(principal: Principal, id: string, now = new
 }
 
 /** Opens and spends a token at once: for an operation with nothing left to check. */
-export async function consumeCardToken(principal: Principal, id: string, now = new Date()): Promise<TokenCard> {
-  const card = await openCardToken(principal, id, now);
-  await spendCardToken(principal, id, now);
+export async function consumeCardToken(app: App, principal: Principal, id: string, now = app.clock()): Promise<TokenCard> {
+  const card = await openCardToken(app, principal, id, now);
+  await spendCardToken(app, principal, id, now);
   return card;
 }
 
@@ -100,8 +100,8 @@ export async function consumeCardToken(principal: Principal, id: string, now = n
  * Destroys the number and CVC of every used or expired token, and deletes tokens expired for a week.
  * Returns how many tokens lost their secrets and how many were deleted.
  */
-export async function sweepCardTokens(now = new Date()): Promise<{ destroyed: number; deleted: number }> {
-  const { prisma } = db();
+export async function sweepCardTokens(app: App, now = app.clock()): Promise<{ destroyed: number; deleted: number }> {
+  const { prisma } = app.db;
   const destroyed = await prisma.cardToken.updateMany({
     where: {
       OR: [{ usedAt: { not: null } }, { expiresAt: { lte: now } }],

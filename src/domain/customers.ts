@@ -1,4 +1,4 @@
-import { db } from '../db/client.js';
+import type { App } from '../app/app.js';
 import { openField } from '../db/encryption.js';
 import { newId } from '../ids.js';
 import { NotFound } from '../errors.js';
@@ -33,10 +33,10 @@ const customerEvent = (action: string, id: string, detail?: AuditEntry['detail']
   detail,
 });
 
-export async function createCustomer(principal: Principal, input: unknown) {
-  const v = parseInput(createCustomerInputSchema, input, ['input']);
+export async function createCustomer(app: App, principal: Principal, input: unknown) {
+  const v = parseInput(createCustomerInputSchema, input, ['input'], app.clock());
   const id = newId('cus');
-  return audited(actorOf(principal), (tx) => tx.customer.create({
+  return audited(app, actorOf(principal), (tx) => tx.customer.create({
     data: {
       ...tenant(principal),
       id,
@@ -53,10 +53,10 @@ export async function createCustomer(principal: Principal, input: unknown) {
   }), () => customerEvent('create', id));
 }
 
-export async function updateCustomer(principal: Principal, id: string, input: unknown) {
-  const v = parseInput(updateCustomerInputSchema, input, ['input']);
-  await requireCustomer(principal, id);
-  return audited(actorOf(principal), (tx) => tx.customer.update({
+export async function updateCustomer(app: App, principal: Principal, id: string, input: unknown) {
+  const v = parseInput(updateCustomerInputSchema, input, ['input'], app.clock());
+  await requireCustomer(app, principal, id);
+  return audited(app, actorOf(principal), (tx) => tx.customer.update({
     where: { merchantId_id: { merchantId: principal.merchantId, id } },
     data: {
       merchantReferenceId: v.merchantReferenceId,
@@ -73,8 +73,8 @@ export async function updateCustomer(principal: Principal, id: string, input: un
 }
 
 /** Deletes the customer and, in the same transaction, every payment method it owns. */
-export async function deleteCustomer(principal: Principal, id: string) {
-  return db().prisma.$transaction(async (tx) => {
+export async function deleteCustomer(app: App, principal: Principal, id: string) {
+  return app.db.prisma.$transaction(async (tx) => {
     const found = await tx.customer.findFirst({ where: { ...tenant(principal), id }, select: { id: true } });
     if (!found) throw new NotFound('customer', id);
     const { count } = await tx.paymentMethod.deleteMany({ where: { merchantId: principal.merchantId, customerId: id } });
@@ -84,18 +84,18 @@ export async function deleteCustomer(principal: Principal, id: string) {
   });
 }
 
-export async function findCustomer(principal: Principal, id: string, query: Query = {}) {
-  return db().prisma.customer.findFirst({ ...(query as {}), where: { ...tenant(principal), id } });
+export async function findCustomer(app: App, principal: Principal, id: string, query: Query = {}) {
+  return app.db.prisma.customer.findFirst({ ...(query as {}), where: { ...tenant(principal), id } });
 }
 
-export async function requireCustomer(principal: Principal, id: string): Promise<void> {
-  const found = await db().prisma.customer.findFirst({ where: { ...tenant(principal), id }, select: { id: true } });
+export async function requireCustomer(app: App, principal: Principal, id: string): Promise<void> {
+  const found = await app.db.prisma.customer.findFirst({ where: { ...tenant(principal), id }, select: { id: true } });
   if (!found) throw new NotFound('customer', id);
 }
 
 /** Newest first; `query` carries Pothos' cursor, take and skip. */
-export async function listCustomers(principal: Principal, query: Query) {
-  return db().prisma.customer.findMany({
+export async function listCustomers(app: App, principal: Principal, query: Query) {
+  return app.db.prisma.customer.findMany({
     ...(query as {}),
     where: tenant(principal),
     orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
@@ -106,14 +106,14 @@ type CustomerSecret = 'name' | 'email' | 'phone' | 'phoneCountryCode';
 type Row = Pick<Customer, 'merchantId' | 'id'> & Partial<Pick<Customer, CustomerSecret | 'defaultBillingAddress' | 'defaultShippingAddress'>>;
 
 /** Personal data is decrypted only here, one field at a time, for the caller that selected it. */
-export function customerField(row: Row, field: CustomerSecret): Promise<string | null> {
-  return openField(db().keyring, 'Customer', field, row);
+export function customerField(app: App, row: Row, field: CustomerSecret): Promise<string | null> {
+  return openField(app.db.keyring, 'Customer', field, row);
 }
 
-export async function customerAddress(
+export async function customerAddress(app: App, 
   row: Row,
   field: 'defaultBillingAddress' | 'defaultShippingAddress',
 ): Promise<Address | null> {
-  const json = await openField(db().keyring, 'Customer', field, row);
+  const json = await openField(app.db.keyring, 'Customer', field, row);
   return json === null ? null : (JSON.parse(json) as Address);
 }

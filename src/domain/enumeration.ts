@@ -1,6 +1,5 @@
-import { config } from '../config.js';
+import type { App } from '../app/app.js';
 import { probeTags } from '../crypto/fingerprint.js';
-import { db } from '../db/client.js';
 import { PROBE_CARD, PROBE_CARD_WITHOUT_CUSTOMER } from '../db/hotStatements.js';
 import { TooManyAttempts } from '../errors.js';
 import { actorOf, appendAudit } from './audit.js';
@@ -28,10 +27,10 @@ export interface ProbedCard {
  * Counts this tokenization against the key's enumeration limits and refuses it (audited) past one. One
  * statement; `fingerprint` is the card's fingerprint in the principal's mode, as the save will use it.
  */
-export async function checkEnumeration(principal: Principal, card: ProbedCard, fingerprint: string, customerId: string | null, now = new Date()): Promise<void> {
-  const { VAULT_ENUMERATION_MAX_NUMBERS: maxNumbers, VAULT_ENUMERATION_MAX_DUPLICATES: maxDuplicates, VAULT_ENUMERATION_WINDOW_SECONDS: window } = config();
+export async function checkEnumeration(app: App, principal: Principal, card: ProbedCard, fingerprint: string, customerId: string | null, now = app.clock()): Promise<void> {
+  const { VAULT_ENUMERATION_MAX_NUMBERS: maxNumbers, VAULT_ENUMERATION_MAX_DUPLICATES: maxDuplicates, VAULT_ENUMERATION_WINDOW_SECONDS: window } = app.config;
   if (maxNumbers === 0 && maxDuplicates === 0) return;
-  const { sql, keyring } = db();
+  const { sql, keyring } = app.db;
   const key = (await keyring.fingerprintKey(principal.merchantId, principal.mode)).reveal();
   const byBin = probeTags(key, ['bin-last4', principal.keyId, card.bin, card.last4], card.number);
   const byHit = probeTags(key, ['duplicates', principal.keyId], card.number);
@@ -46,7 +45,7 @@ export async function checkEnumeration(principal: Principal, card: ProbedCard, f
   );
   if (verdict?.numbersOk !== false && verdict?.duplicatesOk !== false) return;
   const signal = verdict.numbersOk ? 'DUPLICATES' : 'BIN_LAST4';
-  await appendAudit(db().prisma, actorOf(principal), {
+  await appendAudit(app.db.prisma, actorOf(principal), {
     action: 'card.enumeration_suspected',
     entityType: 'api_key',
     entityId: principal.keyId,
@@ -58,6 +57,6 @@ export async function checkEnumeration(principal: Principal, card: ProbedCard, f
 }
 
 /** Deletes counters past their window. */
-export async function sweepCardProbes(now = new Date()): Promise<number> {
-  return (await db().prisma.cardProbe.deleteMany({ where: { expiresAt: { lte: now } } })).count;
+export async function sweepCardProbes(app: App, now = app.clock()): Promise<number> {
+  return (await app.db.prisma.cardProbe.deleteMany({ where: { expiresAt: { lte: now } } })).count;
 }

@@ -1,6 +1,6 @@
+import type { App } from '../app/app.js';
 import { fingerprint } from '../crypto/fingerprint.js';
 import { generateDataKey, wrapDataKey } from '../crypto/dataKeys.js';
-import { db } from '../db/client.js';
 import { openField } from '../db/encryption.js';
 import { newId } from '../ids.js';
 import { appendAudit, operatorActor } from './audit.js';
@@ -22,8 +22,8 @@ export interface FingerprintUpgrade {
 }
 
 /** Gives every merchant without one a TEST fingerprint key, re-fingerprinting its test-mode cards. */
-export async function upgradeFingerprintKeys(): Promise<FingerprintUpgrade> {
-  const { prisma } = db();
+export async function upgradeFingerprintKeys(app: App): Promise<FingerprintUpgrade> {
+  const { prisma } = app.db;
   const missing = await prisma.$queryRaw<{ id: string }[]>`
     SELECT m.id FROM merchants m WHERE NOT EXISTS (
       SELECT 1 FROM data_keys k WHERE k.merchant_id = m.id AND k.purpose = 'FINGERPRINT' AND k.mode = 'TEST' AND k.active)
@@ -31,7 +31,7 @@ export async function upgradeFingerprintKeys(): Promise<FingerprintUpgrade> {
   let merchants = 0;
   let refingerprinted = 0;
   for (const { id } of missing) {
-    const n = await upgradeMerchant(id);
+    const n = await upgradeMerchant(app, id);
     if (n !== undefined) {
       merchants++;
       refingerprinted += n;
@@ -41,8 +41,8 @@ export async function upgradeFingerprintKeys(): Promise<FingerprintUpgrade> {
 }
 
 /** The merchant's TEST key and its test cards re-fingerprinted; undefined when another run did it first. */
-async function upgradeMerchant(merchantId: string): Promise<number | undefined> {
-  const { prisma, keyring } = db();
+async function upgradeMerchant(app: App, merchantId: string): Promise<number | undefined> {
+  const { prisma, keyring } = app.db;
   const result = await prisma.$transaction(
     async (tx) => {
       await tx.$queryRaw`SELECT id FROM merchants WHERE id = ${merchantId} FOR UPDATE`;

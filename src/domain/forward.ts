@@ -1,5 +1,4 @@
-import { config } from '../config.js';
-import { db } from '../db/client.js';
+import type { App } from '../app/app.js';
 import { openField } from '../db/encryption.js';
 import { Conflict, Forbidden, NotFound, ValidationFailed, type FieldError } from '../errors.js';
 import { sendUpstream } from '../forward/http.js';
@@ -32,7 +31,7 @@ const MAX_REDIRECTS = 3;
 const NOT_RETURNED_HEADERS = new Set(['content-encoding', 'content-length', 'transfer-encoding', 'connection', 'keep-alive']);
 const pad2 = (n: number) => String(n).padStart(2, '0');
 
-export async function forwardRequest(principal: Principal, input: unknown, now = new Date()): Promise<ForwardResult> {
+export async function forwardRequest(app: App, principal: Principal, input: unknown, now = app.clock()): Promise<ForwardResult> {
   const v = parseInput(forwardRequestInputSchema, input, ['input'], now);
   const used = usedPlaceholders(v);
   // Ids are audited below: one that is not well-formed (a card number pasted in, say) finds nothing and is not written anywhere.
@@ -49,22 +48,22 @@ export async function forwardRequest(principal: Principal, input: unknown, now =
   if (url.protocol === 'http:' && principal.mode === 'LIVE') {
     throw ValidationFailed.single(['input', 'url'], 'INVALID_INPUT', 'Live keys forward card data over https only');
   }
-  const allowed = await forwardHosts.entries(principal.merchantId);
+  const allowed = await forwardHosts.entries(app, principal.merchantId);
   const mayReceive = (target: URL) => entriesAllowing(target).some((h) => allowed.has(h)) && (target.protocol === 'https:' || principal.mode === 'TEST');
   if (!mayReceive(url)) {
-    await appendAudit(db().prisma, actor, { ...entity, outcome: 'denied', detail });
+    await appendAudit(app.db.prisma, actor, { ...entity, outcome: 'denied', detail });
     throw new Forbidden(`This host is not on the merchant's forwarding list (npx vault merchant allow-host --merchant ${principal.merchantId} --host ${url.host})`);
   }
 
   // Headers are rendered and checked before the token is spent or anything is audited: a value HTTP cannot
   // carry would fail in fetch after the audit said the card was sent.
-  if (v.token) renderHeaders(v.headers, await tokenPreview(principal, v.token, used));
-  const values = v.paymentMethodId ? await storedCardValues(principal, v.paymentMethodId, used, now) : await tokenValues(principal, v.token!, used, now);
+  if (v.token) renderHeaders(v.headers, await tokenPreview(app, principal, v.token, used));
+  const values = v.paymentMethodId ? await storedCardValues(app, principal, v.paymentMethodId, used, now) : await tokenValues(app, principal, v.token!, used, now);
   const headers = renderHeaders(v.headers, values);
-  await appendAudit(db().prisma, actor, { ...entity, outcome: 'success', detail });
+  await appendAudit(app.db.prisma, actor, { ...entity, outcome: 'success', detail });
 
   const encode = encoderFor(Object.entries(v.headers).find(([name]) => name.toLowerCase() === 'content-type')?.[1]);
-  const { VAULT_FORWARD_TIMEOUT_MS, VAULT_FORWARD_MAX_RESPONSE_BYTES } = config();
+  const { VAULT_FORWARD_TIMEOUT_MS, VAULT_FORWARD_MAX_RESPONSE_BYTES } = app.config;
   const response = await sendUpstream(
     { url, method: v.method, headers, body: v.body === undefined ? undefined : render(v.body, values, encode) },
     {
@@ -112,11 +111,11 @@ function renderHeaders(headers: Record<string, string>, values: PlaceholderValue
  * What a card token's placeholders will render to, as far as a header can tell, without spending it: only
  * the holder name can hold characters a header cannot; every other value is ASCII.
  */
-async function tokenPreview(principal: Principal, id: string, used: Set<Placeholder>): Promise<PlaceholderValues> {
+async function tokenPreview(app: App, principal: Principal, id: string, used: Set<Placeholder>): Promise<PlaceholderValues> {
   const values: PlaceholderValues = Object.fromEntries([...used].map((p) => [p, '0']));
   if (used.has('card.holderName')) {
-    const token = await findCardToken(principal, id);
-    values['card.holderName'] = token ? ((await openField(db().keyring, 'CardToken', 'holderName', token)) ?? '') : '';
+    const token = await findCardToken(app, principal, id);
+    values['card.holderName'] = token ? ((await openField(app.db.keyring, 'CardToken', 'holderName', token)) ?? '') : '';
   }
   return values;
 }
@@ -154,14 +153,14 @@ function cardValues(card: { number: string; expMonth: number; expYear: number; h
   };
 }
 
-async function storedCardValues(principal: Principal, id: string, used: Set<Placeholder>, now: Date): Promise<PlaceholderValues> {
-  const card = await openStoredCard(principal, id);
+async function storedCardValues(app: App, principal: Principal, id: string, used: Set<Placeholder>, now: Date): Promise<PlaceholderValues> {
+  const card = await openStoredCard(app, principal, id);
   if (!card) throw new NotFound('payment method', id);
   const values = cardValues(card);
   if ([...used].some((p) => p.startsWith('networkToken.'))) {
-    const nt = await usableNetworkToken(principal, id, now);
+    const nt = await usableNetworkToken(app, principal, id, now);
     if (!nt) throw new Conflict('The payment method has no active network token');
-    const { cryptogram, eci } = await tspFor(principal.mode, nt.row.tspId).cryptogram({
+    const { cryptogram, eci } = await tspFor(app.tokenServices, principal.mode, nt.row.tspId).cryptogram({
       tokenReferenceId: nt.row.tokenReferenceId,
       number: nt.number,
       amount: 0,
@@ -179,12 +178,12 @@ async function storedCardValues(principal: Principal, id: string, used: Set<Plac
 }
 
 /** Spends the card token (it is single use) once everything else is known to be good. */
-async function tokenValues(principal: Principal, id: string, used: Set<Placeholder>, now: Date): Promise<PlaceholderValues> {
+async function tokenValues(app: App, principal: Principal, id: string, used: Set<Placeholder>, now: Date): Promise<PlaceholderValues> {
   if (used.has('card.cvc')) {
-    const token = await findCardToken(principal, id);
+    const token = await findCardToken(app, principal, id);
     if (token && token.usedAt === null && token.cvc === null) {
       throw ValidationFailed.single(['input', 'body'], 'INVALID_INPUT', 'This card token was created without a CVC');
     }
   }
-  return cardValues(await consumeCardToken(principal, id, now));
+  return cardValues(await consumeCardToken(app, principal, id, now));
 }

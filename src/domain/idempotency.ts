@@ -1,6 +1,6 @@
+import type { App } from '../app/app.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { keyedDigest, type DigestPurpose } from '../crypto/keyedDigest.js';
-import { db } from '../db/client.js';
 import { openField } from '../db/encryption.js';
 import { Prisma as P, type IdempotencyKey } from '../generated/prisma/client.js';
 import type { Principal } from './principal.js';
@@ -53,8 +53,8 @@ export interface IdempotentRequest {
  * neither the first response nor a second execution (a retry after a key rotation must not pay twice).
  * Kind and reveal permission stay in as well, should a key ever change them.
  */
-export async function requestFingerprint(principal: Principal, request: IdempotentRequest): Promise<string> {
-  return digest(
+export async function requestFingerprint(app: App, principal: Principal, request: IdempotentRequest): Promise<string> {
+  return digest(app, 
     principal,
     'idempotency-request',
     canonicalJson({
@@ -67,9 +67,9 @@ export async function requestFingerprint(principal: Principal, request: Idempote
 }
 
 /** Claims the key for this request, or says why not: replay the stored response, conflict, or still busy. */
-export async function begin(principal: Principal, key: string, fingerprint: string, now = new Date()): Promise<BeginOutcome> {
-  const { prisma, keyring } = db();
-  const ids = { merchantId: principal.merchantId, id: await rowId(principal, key) };
+export async function begin(app: App, principal: Principal, key: string, fingerprint: string, now = app.clock()): Promise<BeginOutcome> {
+  const { prisma, keyring } = app.db;
+  const ids = { merchantId: principal.merchantId, id: await rowId(app, principal, key) };
   const started = performance.now();
   const elapsed = () => performance.now() - started;
   for (;;) {
@@ -101,9 +101,9 @@ export async function begin(principal: Principal, key: string, fingerprint: stri
  * Stores the response of the claimed request, with the ids of the payment methods and customers it refers
  * to (`refs`: deleting one of them deletes the row). False when the claim was lost (taken over as stale).
  */
-export async function complete(claim: Claim, response: unknown, refs: Iterable<string> = []): Promise<boolean> {
+export async function complete(app: App, claim: Claim, response: unknown, refs: Iterable<string> = []): Promise<boolean> {
   try {
-    await db().prisma.idempotencyKey.update({
+    await app.db.prisma.idempotencyKey.update({
       where: { merchantId_id: { merchantId: claim.merchantId, id: claim.id }, status: 'IN_PROGRESS', createdAt: claim.claimedAt },
       data: { status: 'COMPLETED', response: JSON.stringify(response), refs: [...new Set(refs)].sort() },
     });
@@ -115,15 +115,15 @@ export async function complete(claim: Claim, response: unknown, refs: Iterable<s
 }
 
 /** Releases the claim without a response, so that a retry acts (after an unexpected fault). */
-export async function abandon(claim: Claim): Promise<void> {
-  await db().prisma.idempotencyKey.deleteMany({
+export async function abandon(app: App, claim: Claim): Promise<void> {
+  await app.db.prisma.idempotencyKey.deleteMany({
     where: { merchantId: claim.merchantId, id: claim.id, status: 'IN_PROGRESS', createdAt: claim.claimedAt },
   });
 }
 
 /** Deletes keys past their 24 hours. */
-export async function sweepIdempotencyKeys(now = new Date()): Promise<number> {
-  const { count } = await db().prisma.idempotencyKey.deleteMany({ where: { expiresAt: { lte: now } } });
+export async function sweepIdempotencyKeys(app: App, now = app.clock()): Promise<number> {
+  const { count } = await app.db.prisma.idempotencyKey.deleteMany({ where: { expiresAt: { lte: now } } });
   return count;
 }
 
@@ -132,14 +132,14 @@ export async function sweepIdempotencyKeys(now = new Date()): Promise<number> {
  * the api key: the same Idempotency-Key from another key of the merchant meets this row and conflicts
  * (requestFingerprint) rather than acting a second time.
  */
-function rowId(principal: Principal, key: string): Promise<string> {
-  return digest(principal, 'idempotency-key', `${principal.mode}:${key}`);
+function rowId(app: App, principal: Principal, key: string): Promise<string> {
+  return digest(app, principal, 'idempotency-key', `${principal.mode}:${key}`);
 }
 
-async function digest(principal: Principal, purpose: DigestPurpose, text: string): Promise<string> {
+async function digest(app: App, principal: Principal, purpose: DigestPurpose, text: string): Promise<string> {
   // The merchant's keys are already loaded for the request (context), so this is a cache lookup. The mode's
   // own fingerprint key: never rotated, and test and live never share one.
-  const key = await db().keyring.fingerprintKey(principal.merchantId, principal.mode);
+  const key = await app.db.keyring.fingerprintKey(principal.merchantId, principal.mode);
   return keyedDigest(key.reveal(), purpose, text);
 }
 

@@ -1,6 +1,6 @@
+import type { App } from '../app/app.js';
 import { envelopePrefix } from '../crypto/aead.js';
 import { generateDataKey, rewrapDataKey, wrapDataKey } from '../crypto/dataKeys.js';
-import { db } from '../db/client.js';
 import { openField } from '../db/encryption.js';
 import { ENCRYPTED_FIELDS } from '../db/encrypted-fields.js';
 import { Prisma as P } from '../generated/prisma/client.js';
@@ -14,14 +14,14 @@ import { audited, operatorActor } from './audit.js';
  * Operators add the new master key first in VAULT_MASTER_KEYS of every process, run this, and retire the
  * old key only after it reports nothing left.
  */
-export async function rewrapDataKeys(onProgress?: (done: number, total: number) => void): Promise<{ rewrapped: number; total: number }> {
-  const { prisma, keyring } = db();
+export async function rewrapDataKeys(app: App, onProgress?: (done: number, total: number) => void): Promise<{ rewrapped: number; total: number }> {
+  const { prisma, keyring } = app.db;
   const active = keyring.master.active.id;
   const stale = await prisma.dataKey.findMany({ where: { masterKeyId: { not: active } } });
   let rewrapped = 0;
   for (const row of stale) {
     const wrapped = rewrapDataKey(keyring.master, { merchantId: row.merchantId, dataKeyId: row.id, purpose: row.purpose }, row);
-    const count = await audited(
+    const count = await audited(app, 
       operatorActor(row.merchantId),
       async (tx) =>
         (
@@ -90,24 +90,24 @@ function underRetired(model: SealedModel, merchantId: string, retired: readonly 
   return { merchantId, OR: fields.flatMap((f) => retired.map((keyId) => ({ [f]: { startsWith: envelopePrefix(keyId) } }))) };
 }
 
-async function retiredKeys(merchantId: string): Promise<string[]> {
-  const rows = await db().prisma.dataKey.findMany({ where: { merchantId, purpose: 'ENCRYPTION', active: false }, select: { id: true } });
+async function retiredKeys(app: App, merchantId: string): Promise<string[]> {
+  const rows = await app.db.prisma.dataKey.findMany({ where: { merchantId, purpose: 'ENCRYPTION', active: false }, select: { id: true } });
   return rows.map((r) => r.id);
 }
 
-async function remainingRows(merchantId: string, retired: readonly string[]): Promise<number> {
+async function remainingRows(app: App, merchantId: string, retired: readonly string[]): Promise<number> {
   if (retired.length === 0) return 0;
   const counts = await Promise.all(
-    (Object.keys(ENCRYPTED_FIELDS) as SealedModel[]).map((m) => delegate(db().prisma, m).count({ where: underRetired(m, merchantId, retired) })),
+    (Object.keys(ENCRYPTED_FIELDS) as SealedModel[]).map((m) => delegate(app.db.prisma, m).count({ where: underRetired(m, merchantId, retired) })),
   );
   return counts.reduce((a, b) => a + b, 0);
 }
 
 /** A new active encryption key for the merchant and the old one retired, audited, in one transaction. */
-async function switchEncryptionKey(merchantId: string): Promise<void> {
-  const { keyring } = db();
+async function switchEncryptionKey(app: App, merchantId: string): Promise<void> {
+  const { keyring } = app.db;
   const id = newId('dk');
-  await audited(
+  await audited(app, 
     operatorActor(merchantId),
     async (tx) => {
       await tx.dataKey.updateMany({ where: { merchantId, purpose: 'ENCRYPTION', active: true }, data: { active: false } });
@@ -119,8 +119,8 @@ async function switchEncryptionKey(merchantId: string): Promise<void> {
 }
 
 /** Re-encrypts one row's values under retired keys with the active key, if the row is unchanged. */
-async function reencryptRow(model: SealedModel, row: Row, retired: readonly string[]): Promise<boolean> {
-  const { prisma, keyring } = db();
+async function reencryptRow(app: App, model: SealedModel, row: Row, retired: readonly string[]): Promise<boolean> {
+  const { prisma, keyring } = app.db;
   const stale = (ENCRYPTED_FIELDS[model] as readonly string[]).filter((f) => {
     const v = row[f];
     return typeof v === 'string' && retired.some((k) => v.startsWith(envelopePrefix(k)));
@@ -144,8 +144,8 @@ async function reencryptRow(model: SealedModel, row: Row, retired: readonly stri
 type Plan = { merchantId: string; retired: string[] };
 
 /** One pass over every row under a retired key, batch by batch; rows that changed under us wait for the next. */
-async function reencryptPass(plans: readonly Plan[], batchSize: number, halted: () => boolean, onRow: () => void): Promise<void> {
-  const { prisma } = db();
+async function reencryptPass(app: App, plans: readonly Plan[], batchSize: number, halted: () => boolean, onRow: () => void): Promise<void> {
+  const { prisma } = app.db;
   for (const { merchantId, retired } of plans) {
     for (const model of Object.keys(ENCRYPTED_FIELDS) as SealedModel[]) {
       const fields = ENCRYPTED_FIELDS[model] as readonly string[];
@@ -161,7 +161,7 @@ async function reencryptPass(plans: readonly Plan[], batchSize: number, halted: 
         });
         for (const row of rows) {
           if (halted()) return;
-          if (await reencryptRow(model, row, retired)) onRow();
+          if (await reencryptRow(app, model, row, retired)) onRow();
         }
         if (rows.length < batchSize) break;
         after = rows[rows.length - 1]!.id;
@@ -170,8 +170,8 @@ async function reencryptPass(plans: readonly Plan[], batchSize: number, halted: 
   }
 }
 
-export async function rotateDataKeys(options: DataKeyRotationOptions = {}): Promise<DataKeyRotationResult> {
-  const { prisma, keyring } = db();
+export async function rotateDataKeys(app: App, options: DataKeyRotationOptions = {}): Promise<DataKeyRotationResult> {
+  const { prisma, keyring } = app.db;
   const batchSize = options.batchSize ?? 200;
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const merchants = options.merchantId
@@ -182,18 +182,18 @@ export async function rotateDataKeys(options: DataKeyRotationOptions = {}): Prom
   let rotated = 0;
   const plans: Plan[] = [];
   for (const merchantId of merchants) {
-    if ((await remainingRows(merchantId, await retiredKeys(merchantId))) === 0) {
-      await switchEncryptionKey(merchantId);
+    if ((await remainingRows(app, merchantId, await retiredKeys(app, merchantId))) === 0) {
+      await switchEncryptionKey(app, merchantId);
       rotated++;
     }
-    plans.push({ merchantId, retired: await retiredKeys(merchantId) });
+    plans.push({ merchantId, retired: await retiredKeys(app, merchantId) });
   }
   // Servers encrypt under the old key until their key cache expires; rows they write meanwhile are swept
   // by the last pass, which starts once that time has passed.
   const settleAt = Date.now() + (rotated > 0 ? (options.settleMs ?? keyring.ttlMs) : 0);
 
   let total = 0;
-  for (const p of plans) total += await remainingRows(p.merchantId, p.retired);
+  for (const p of plans) total += await remainingRows(app, p.merchantId, p.retired);
   let done = 0;
   options.onProgress?.(done, total);
   const halted = () => options.stopped?.() === true || (options.limit !== undefined && done >= options.limit);
@@ -203,12 +203,12 @@ export async function rotateDataKeys(options: DataKeyRotationOptions = {}): Prom
     options.onProgress?.(done, total);
   };
 
-  await reencryptPass(plans, batchSize, halted, onRow);
+  await reencryptPass(app, plans, batchSize, halted, onRow);
   if (!halted()) {
     if (Date.now() < settleAt) await sleep(settleAt - Date.now());
-    await reencryptPass(plans, batchSize, halted, onRow);
+    await reencryptPass(app, plans, batchSize, halted, onRow);
   }
   let remaining = 0;
-  for (const p of plans) remaining += await remainingRows(p.merchantId, p.retired);
+  for (const p of plans) remaining += await remainingRows(app, p.merchantId, p.retired);
   return { merchants: merchants.length, rotated, reencrypted: done, remaining };
 }

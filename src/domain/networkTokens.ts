@@ -1,4 +1,5 @@
-import { db, type Prisma, type Tx } from '../db/client.js';
+import type { App } from '../app/app.js';
+import { type Prisma, type Tx } from '../db/client.js';
 import { openField } from '../db/encryption.js';
 import type { NetworkToken, NetworkTokenStatus } from '../generated/prisma/client.js';
 import { newId } from '../ids.js';
@@ -25,7 +26,7 @@ export interface NetworkTokenView {
 }
 
 /** The payment method's network token row, if any (any status). */
-export function findNetworkToken(principal: Principal, paymentMethodId: string, client: Tx | Prisma = db().prisma) {
+export function findNetworkToken(app: App, principal: Principal, paymentMethodId: string, client: Tx | Prisma = app.db.prisma) {
   return client.networkToken.findFirst({ where: { ...tenant(principal), paymentMethodId } });
 }
 
@@ -33,13 +34,13 @@ export function findNetworkToken(principal: Principal, paymentMethodId: string, 
  * Keeps a provisioned token on the payment method: a new row, or in place of a DELETED one. A payment method
  * that meanwhile got a live token (a concurrent duplicate tokenization) keeps it.
  */
-export async function storeNetworkToken(
+export async function storeNetworkToken(app: App, 
   principal: Principal,
   paymentMethodId: string,
   tspId: string,
   token: ProvisionedToken,
-  now = new Date(),
-  client: Tx | Prisma = db().prisma,
+  now = app.clock(),
+  client: Tx | Prisma = app.db.prisma,
 ) {
   const values = {
     tspId,
@@ -50,7 +51,7 @@ export async function storeNetworkToken(
     status: 'ACTIVE' as const,
     lastEventAt: now,
   };
-  const existing = await findNetworkToken(principal, paymentMethodId, client);
+  const existing = await findNetworkToken(app, principal, paymentMethodId, client);
   if (existing) {
     if (existing.status !== 'DELETED') return existing;
     return client.networkToken.update({ where: { merchantId_id: { merchantId: principal.merchantId, id: existing.id } }, data: values });
@@ -59,16 +60,16 @@ export async function storeNetworkToken(
     data: [{ ...tenant(principal), id: newId('ntk'), paymentMethodId, ...values }],
     skipDuplicates: true,
   });
-  return created ?? (await findNetworkToken(principal, paymentMethodId, client))!;
+  return created ?? (await findNetworkToken(app, principal, paymentMethodId, client))!;
 }
 
 const views = new WeakMap<NetworkToken, Promise<NetworkTokenView>>();
 
 /** The token as merchants see it; its expiry is opened once per row however many fields ask for it. */
-export function networkTokenView(row: NetworkToken): Promise<NetworkTokenView> {
+export function networkTokenView(app: App, row: NetworkToken): Promise<NetworkTokenView> {
   let view = views.get(row);
   if (!view) {
-    view = openField(db().keyring, 'NetworkToken', 'expiry', row).then((json) => {
+    view = openField(app.db.keyring, 'NetworkToken', 'expiry', row).then((json) => {
       const expiry = JSON.parse(json ?? 'null') as Expiry;
       return { status: row.status, last4: row.last4, expMonth: expiry.month, expYear: expiry.year, tokenReferenceId: row.tokenReferenceId };
     });
@@ -78,10 +79,10 @@ export function networkTokenView(row: NetworkToken): Promise<NetworkTokenView> {
 }
 
 /** The payment method's network token if a payment may use it now (ACTIVE and not expired), opened. */
-export async function usableNetworkToken(principal: Principal, paymentMethodId: string, now = new Date()) {
-  const row = await findNetworkToken(principal, paymentMethodId);
+export async function usableNetworkToken(app: App, principal: Principal, paymentMethodId: string, now = app.clock()) {
+  const row = await findNetworkToken(app, principal, paymentMethodId);
   if (!row || row.status !== 'ACTIVE') return null;
-  const { keyring } = db();
+  const { keyring } = app.db;
   const [number, expiryJson] = await Promise.all([
     openField(keyring, 'NetworkToken', 'number', row),
     openField(keyring, 'NetworkToken', 'expiry', row),
@@ -110,8 +111,8 @@ const APPLIED_EVENT_RETENTION_MS = 24 * 60 * 60 * 1000;
  * (a delivery retried or replayed) is not applied or audited again: its id is recorded with the change, in the
  * same transaction. Each change is audited in its own transaction. Returns how many tokens changed.
  */
-export async function applyLifecycleEvent(tspId: string, event: LifecycleEvent, now = new Date()): Promise<number> {
-  const { prisma } = db();
+export async function applyLifecycleEvent(app: App, tspId: string, event: LifecycleEvent, now = app.clock()): Promise<number> {
+  const { prisma } = app.db;
   const occurredAt = new Date(event.occurredAt);
   const rows = await prisma.networkToken.findMany({ where: { tspId, tokenReferenceId: event.tokenReferenceId } });
   let changed = 0;
@@ -153,7 +154,7 @@ export async function applyLifecycleEvent(tspId: string, event: LifecycleEvent, 
 }
 
 /** Forgets applied event ids past their retention. */
-export async function sweepAppliedEvents(now = new Date()): Promise<number> {
-  const { count } = await db().prisma.networkTokenEvent.deleteMany({ where: { expiresAt: { lt: now } } });
+export async function sweepAppliedEvents(app: App, now = app.clock()): Promise<number> {
+  const { count } = await app.db.prisma.networkTokenEvent.deleteMany({ where: { expiresAt: { lt: now } } });
   return count;
 }

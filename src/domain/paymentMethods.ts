@@ -1,6 +1,7 @@
+import type { App } from '../app/app.js';
 import { fingerprint } from '../crypto/fingerprint.js';
 import { FIND_DUPLICATE, FIND_DUPLICATE_WITHOUT_CUSTOMER, FIND_PAYMENT_METHOD, INSERT_NEW_CARD, UPDATE_DUPLICATE } from '../db/hotStatements.js';
-import { db, type Tx } from '../db/client.js';
+import { type Tx } from '../db/client.js';
 import { openField, sealFields } from '../db/encryption.js';
 import { newId } from '../ids.js';
 import { NotFound, RetentionLimitExceeded } from '../errors.js';
@@ -65,30 +66,30 @@ const jsonOrNull = (v: unknown) => (v === undefined ? undefined : v === null ? P
  * nothing behind. A duplicate keeps its live network token and its active reusable token for the connector
  * rather than asking again; a SINGLE_USE request always gets a fresh token.
  */
-export async function tokenizeCard(principal: Principal, input: unknown, now = new Date()) {
+export async function tokenizeCard(app: App, principal: Principal, input: unknown, now = app.clock()) {
   const v = parseInput(tokenizeCardInputSchema, input, ['input'], now);
   const customerId = v.customerId ?? null;
-  if (customerId) await requireCustomer(principal, customerId);
-  const connector = v.pspTokenization ? tokenizingConnector(principal, v.pspTokenization.connectorId) : undefined;
-  const tsp = v.networkTokenization?.enable ? tspFor(principal.mode) : undefined;
+  if (customerId) await requireCustomer(app, principal, customerId);
+  const connector = v.pspTokenization ? tokenizingConnector(app, principal, v.pspTokenization.connectorId) : undefined;
+  const tsp = v.networkTokenization?.enable ? tspFor(app.tokenServices, principal.mode) : undefined;
   // A card token is opened here and spent only once nothing can refuse any more (the enumeration limit, the
   // providers): a refused tokenization leaves it usable.
-  const fromToken = v.token ? await openCardToken(principal, v.token, now) : undefined;
+  const fromToken = v.token ? await openCardToken(app, principal, v.token, now) : undefined;
   const card = fromToken ?? v.card!;
   const billing = v.billing ?? fromToken?.billing ?? undefined;
-  const fp = await cardFingerprint(principal, card.number);
+  const fp = await cardFingerprint(app, principal, card.number);
   // The answer shows the card's fingerprint and whether it is vaulted already: counted before anything else.
-  await checkEnumeration(principal, card, fp, customerId, now);
+  await checkEnumeration(app, principal, card, fp, customerId, now);
   if (!connector && !tsp) {
-    if (v.token) await spendCardToken(principal, v.token, now);
-    return saveCard(principal, { card, customerId, billing, metadata: v.metadata, fingerprint: fp });
+    if (v.token) await spendCardToken(app, principal, v.token, now);
+    return saveCard(app, principal, { card, customerId, billing, metadata: v.metadata, fingerprint: fp });
   }
 
-  const existing = await db().prisma.paymentMethod.findFirst({ where: { ...tenant(principal), customerId, fingerprint: fp }, select: { id: true } });
+  const existing = await app.db.prisma.paymentMethod.findFirst({ where: { ...tenant(principal), customerId, fingerprint: fp }, select: { id: true } });
   const id = existing?.id ?? newId('pm');
   const psp = v.pspTokenization;
-  const keepPsp = psp?.tokenizationType === 'MULTI_USE' && existing && (await activeMultiUseToken(principal, existing.id, psp.connectorId));
-  const existingNetwork = tsp && existing ? await findNetworkToken(principal, existing.id) : null;
+  const keepPsp = psp?.tokenizationType === 'MULTI_USE' && existing && (await activeMultiUseToken(app, principal, existing.id, psp.connectorId));
+  const existingNetwork = tsp && existing ? await findNetworkToken(app, principal, existing.id) : null;
   const keepNetwork = existingNetwork !== null && existingNetwork.status !== 'DELETED';
   const connectorCard = { number: card.number, expMonth: card.expMonth, expYear: card.expYear, holderName: card.holderName };
   const [pspToken, networkToken] = await Promise.all([
@@ -97,18 +98,18 @@ export async function tokenizeCard(principal: Principal, input: unknown, now = n
   ]);
   // Of concurrent uses of one token, the losers are refused here; the tokens their providers issued are
   // never stored (and a sandbox or network token without its payment method is useless).
-  if (v.token) await spendCardToken(principal, v.token, now);
+  if (v.token) await spendCardToken(app, principal, v.token, now);
 
-  return saveCard(principal, { card, customerId, billing, metadata: v.metadata, id, fingerprint: fp }, async (tx, pmId) => {
-    if (pspToken && connector) await recordPspToken(principal, pmId, { connectorId: connector.id, ...pspToken }, tx);
-    if (networkToken && tsp) await storeNetworkToken(principal, pmId, tsp.id, networkToken, now, tx);
+  return saveCard(app, principal, { card, customerId, billing, metadata: v.metadata, id, fingerprint: fp }, async (tx, pmId) => {
+    if (pspToken && connector) await recordPspToken(app, principal, pmId, { connectorId: connector.id, ...pspToken }, tx);
+    if (networkToken && tsp) await storeNetworkToken(app, principal, pmId, tsp.id, networkToken, now, tx);
     return { ...(pspToken && { pspToken: connector!.id }), ...(networkToken && { networkToken: true }) };
   });
 }
 
 /** The card's fingerprint under the fingerprint key of the principal's merchant and mode: what duplicate detection compares. */
-export async function cardFingerprint(principal: Pick<Principal, 'merchantId' | 'mode'>, number: string): Promise<string> {
-  return fingerprint((await db().keyring.fingerprintKey(principal.merchantId, principal.mode)).reveal(), number);
+export async function cardFingerprint(app: App, principal: Pick<Principal, 'merchantId' | 'mode'>, number: string): Promise<string> {
+  return fingerprint((await app.db.keyring.fingerprintKey(principal.merchantId, principal.mode)).reveal(), number);
 }
 
 export interface SaveCardInput {
@@ -131,13 +132,13 @@ type SaveDetail = Record<string, string | number | boolean | null>;
  * already vaulted, or vaulted by a concurrent request a moment ago (the insert waits for that transaction
  * and then yields), is updated instead. `within` runs in the same transaction with the payment method's id.
  */
-export async function saveCard(principal: Principal, { card, customerId, billing, metadata, id, fingerprint: known }: SaveCardInput, within?: (tx: Tx, paymentMethodId: string) => Promise<SaveDetail | void>) {
-  const { prisma } = db();
-  const fp = known ?? (await cardFingerprint(principal, card.number));
+export async function saveCard(app: App, principal: Principal, { card, customerId, billing, metadata, id, fingerprint: known }: SaveCardInput, within?: (tx: Tx, paymentMethodId: string) => Promise<SaveDetail | void>) {
+  const { prisma } = app.db;
+  const fp = known ?? (await cardFingerprint(app, principal, card.number));
   if (!within) {
-    const created = await insertNewCard(principal, { id: id ?? newId('pm'), customerId, fingerprint: fp, card, billing, metadata });
+    const created = await insertNewCard(app, principal, { id: id ?? newId('pm'), customerId, fingerprint: fp, card, billing, metadata });
     if (created) return { paymentMethod: created, duplicate: false };
-    const updated = await updateDuplicateFast(principal, customerId, fp, card);
+    const updated = await updateDuplicateFast(app, principal, customerId, fp, card);
     if (updated) return { paymentMethod: updated, duplicate: true };
   }
   return prisma.$transaction(async (tx) => {
@@ -175,15 +176,15 @@ export async function saveCard(principal: Principal, { card, customerId, billing
  * on its own), so the merchant's audit lock is held for that statement only. Null when the card is vaulted
  * already for this customer (ON CONFLICT DO NOTHING, and then no audit event either).
  */
-async function insertNewCard(
+async function insertNewCard(app: App, 
   principal: Principal,
   row: { id: string; customerId: string | null; fingerprint: string; card: CardInput; billing?: Billing | null; metadata?: unknown },
 ): Promise<PaymentMethod | null> {
-  const { sql, keyring } = db();
+  const { sql, keyring } = app.db;
   const { card } = row;
   const sealed = await sealFields(keyring, 'PaymentMethod', { ...cardColumns(card), billing: sealable(row.billing) ?? null }, { merchantId: principal.merchantId, id: row.id });
   const actor = actorOf(principal);
-  const now = new Date();
+  const now = app.clock();
   // On the plain pool, like the masked read: Prisma's raw-query path cost ~5% of a tokenization.
   const rows = await sql<PaymentMethod>(
     INSERT_NEW_CARD.text,
@@ -205,8 +206,8 @@ async function insertNewCard(
  * in one statement. Null when the row went away or its retention changed in between: the transaction below
  * (`updateDuplicate`) then does it the careful way.
  */
-async function updateDuplicateFast(principal: Principal, customerId: string | null, fp: string, card: CardInput): Promise<PaymentMethod | null> {
-  const { sql, keyring } = db();
+async function updateDuplicateFast(app: App, principal: Principal, customerId: string | null, fp: string, card: CardInput): Promise<PaymentMethod | null> {
+  const { sql, keyring } = app.db;
   const find = customerId === null ? FIND_DUPLICATE_WITHOUT_CUSTOMER : FIND_DUPLICATE;
   const params = [principal.merchantId, principal.mode, fp, ...(customerId === null ? [] : [customerId])];
   const [existing] = await sql<{ id: string; retentionExtensionMonths: number }>(find.text, params, find.name);
@@ -218,7 +219,7 @@ async function updateDuplicateFast(principal: Principal, customerId: string | nu
     UPDATE_DUPLICATE.text,
     [
       principal.merchantId, principal.mode, existing.id, sealed.cardExpiry, sealed.holderName,
-      retainUntil(card.expMonth, card.expYear, existing.retentionExtensionMonths), new Date(), existing.retentionExtensionMonths,
+      retainUntil(card.expMonth, card.expYear, existing.retentionExtensionMonths), app.clock(), existing.retentionExtensionMonths,
       newId('aud'), actor.keyId, actor.requestId,
     ],
     UPDATE_DUPLICATE.name,
@@ -243,9 +244,9 @@ async function updateDuplicate(tx: Tx, principal: Principal, customerId: string 
   });
 }
 
-export async function updatePaymentMethod(principal: Principal, id: string, input: unknown, now = new Date()) {
+export async function updatePaymentMethod(app: App, principal: Principal, id: string, input: unknown, now = app.clock()) {
   const v = parseInput(updatePaymentMethodInputSchema, input, ['input'], now);
-  const { prisma } = db();
+  const { prisma } = app.db;
   const existing = await prisma.paymentMethod.findFirst({
     where: { ...tenant(principal), id },
     select: { id: true, retentionExtensionMonths: true },
@@ -253,12 +254,12 @@ export async function updatePaymentMethod(principal: Principal, id: string, inpu
   if (!existing) throw new NotFound('payment method', id);
   const hasExpiry = v.expMonth !== undefined && v.expYear !== undefined;
   const details = v.connectorTokenDetails;
-  return audited(
+  return audited(app, 
     actorOf(principal),
     async (tx) => {
       if (details) {
         // A token obtained elsewhere (e.g. through forwardRequest to the merchant's own PSP): recorded as given.
-        await recordPspToken(
+        await recordPspToken(app, 
           principal,
           id,
           {
@@ -295,8 +296,8 @@ export async function updatePaymentMethod(principal: Principal, id: string, inpu
   );
 }
 
-export async function deletePaymentMethod(principal: Principal, id: string) {
-  return audited(
+export async function deletePaymentMethod(app: App, principal: Principal, id: string) {
+  return audited(app, 
     actorOf(principal),
     async (tx) => {
       const { count } = await tx.paymentMethod.deleteMany({ where: { ...tenant(principal), id } });
@@ -311,9 +312,9 @@ export async function deletePaymentMethod(principal: Principal, id: string) {
  * Adds 1-24 months to retainUntil; the total extension may not pass 24 months. A conditional update on the
  * extension read makes concurrent extensions unable to overshoot the limit together.
  */
-export async function extendRetention(principal: Principal, id: string, months: unknown) {
-  const add = parseInput(extendRetentionMonthsSchema, months, ['months']);
-  const { prisma } = db();
+export async function extendRetention(app: App, principal: Principal, id: string, months: unknown) {
+  const add = parseInput(extendRetentionMonthsSchema, months, ['months'], app.clock());
+  const { prisma } = app.db;
   for (;;) {
     const pm = await prisma.paymentMethod.findFirst({
       where: { ...tenant(principal), id },
@@ -324,7 +325,7 @@ export async function extendRetention(principal: Principal, id: string, months: 
     if (total > MAX_RETENTION_EXTENSION_MONTHS) {
       throw new RetentionLimitExceeded(MAX_RETENTION_EXTENSION_MONTHS, MAX_RETENTION_EXTENSION_MONTHS - pm.retentionExtensionMonths);
     }
-    const updated = await audited(
+    const updated = await audited(app, 
       actorOf(principal),
       async (tx) => {
         const { count } = await tx.paymentMethod.updateMany({
@@ -339,22 +340,22 @@ export async function extendRetention(principal: Principal, id: string, months: 
   }
 }
 
-export async function findPaymentMethod(principal: Principal, id: string, query: Query = {}): Promise<PaymentMethod | null> {
+export async function findPaymentMethod(app: App, principal: Principal, id: string, query: Query = {}): Promise<PaymentMethod | null> {
   // The hottest read: one statement on the plain pool (the ORM's per-query work cost more than the query).
   // Relations asked for in the same request load with Prisma's include as before.
   if (!query.select && !(query.include && Object.keys(query.include).length > 0)) {
-    const [row] = await db().sql<PaymentMethod>(FIND_PAYMENT_METHOD.text, [principal.merchantId, principal.mode, id], FIND_PAYMENT_METHOD.name);
+    const [row] = await app.db.sql<PaymentMethod>(FIND_PAYMENT_METHOD.text, [principal.merchantId, principal.mode, id], FIND_PAYMENT_METHOD.name);
     return row ?? null;
   }
-  return db().prisma.paymentMethod.findFirst({ ...(query as {}), where: { ...tenant(principal), id } });
+  return app.db.prisma.paymentMethod.findFirst({ ...(query as {}), where: { ...tenant(principal), id } });
 }
 
 /**
  * Deletes every payment method whose retention has passed, in batches, each deletion audited
  * (`payment_method.purge`, key `system:retention`) in the batch's transaction; returns how many went.
  */
-export async function purgeExpired(now = new Date(), batchSize = 1000): Promise<number> {
-  const { prisma } = db();
+export async function purgeExpired(app: App, now = app.clock(), batchSize = 1000): Promise<number> {
+  const { prisma } = app.db;
   let total = 0;
   for (;;) {
     const purged = await prisma.$transaction(async (tx) => {
@@ -400,8 +401,8 @@ type MaskedRow = Pick<PaymentMethod, 'merchantId' | 'id' | 'bin' | 'last4' | 'br
  * The masked view of a stored card (payment method, card token or payment): never the number; expiry and
  * names are opened for it.
  */
-export async function maskedCard(row: MaskedRow, model: 'PaymentMethod' | 'CardToken' | 'Payment' = 'PaymentMethod', now = new Date()): Promise<CardView> {
-  const { keyring } = db();
+export async function maskedCard(app: App, row: MaskedRow, model: 'PaymentMethod' | 'CardToken' | 'Payment' = 'PaymentMethod', now = app.clock()): Promise<CardView> {
+  const { keyring } = app.db;
   const open = (field: 'cardExpiry' | 'holderName' | 'nickName') =>
     field === 'nickName' && model === 'Payment' ? Promise.resolve(null) : openField(keyring, model as 'PaymentMethod', field, row);
   const expiry = JSON.parse((await open('cardExpiry')) ?? 'null') as Expiry;
@@ -420,7 +421,7 @@ export async function maskedCard(row: MaskedRow, model: 'PaymentMethod' | 'CardT
   };
 }
 
-export async function billingOf(row: Row): Promise<Billing | null> {
-  const json = await openField(db().keyring, 'PaymentMethod', 'billing', row);
+export async function billingOf(app: App, row: Row): Promise<Billing | null> {
+  const json = await openField(app.db.keyring, 'PaymentMethod', 'billing', row);
   return json === null ? null : (JSON.parse(json) as Billing);
 }

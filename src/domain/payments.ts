@@ -1,8 +1,9 @@
+import type { App } from '../app/app.js';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { connectorFor, type Connector } from '../connectors/index.js';
 import type { PaymentSource } from '../connectors/types.js';
 import { SANDBOX_CONNECTOR_ID } from '../connectors/sandbox.js';
-import { db, type Prisma, type Tx } from '../db/client.js';
+import { type Prisma, type Tx } from '../db/client.js';
 import { openField } from '../db/encryption.js';
 import { Conflict, NotFound, ValidationFailed, type FieldError } from '../errors.js';
 import type { Prisma as P, Payment, PaymentInstrument, PaymentStatus } from '../generated/prisma/client.js';
@@ -52,19 +53,19 @@ export interface CreatePaymentOptions {
  * payment succeeded: at once, or after a successful challenge (meanwhile it waits, sealed and without its
  * CVC, in `pendingCard`).
  */
-export async function createPayment(principal: Principal, input: unknown, { baseUrl, now = new Date() }: CreatePaymentOptions): Promise<Payment> {
+export async function createPayment(app: App, principal: Principal, input: unknown, { baseUrl, now = app.clock() }: CreatePaymentOptions): Promise<Payment> {
   const v = parseInput(createPaymentInputSchema, input, ['input'], now);
-  const connector = connectorFor(principal, v.connectorId);
-  if (v.customerId) await requireCustomer(principal, v.customerId);
-  const source = await cardSource(principal, v, now);
+  const connector = connectorFor(app.connectors, principal, v.connectorId);
+  if (v.customerId) await requireCustomer(app, principal, v.customerId);
+  const source = await cardSource(app, principal, v, now);
   const { cvc, ...card } = source.card;
   // Saving shows the saved payment method (its fingerprint, and its id when the card is vaulted already):
   // counted against the enumeration limits before anything is paid, whether the save happens now or after
   // the challenge.
-  const fingerprint = v.savePaymentMethod && !source.paymentMethodId ? await cardFingerprint(principal, card.number) : undefined;
-  if (fingerprint) await checkEnumeration(principal, card, fingerprint, source.customerId, now);
+  const fingerprint = v.savePaymentMethod && !source.paymentMethodId ? await cardFingerprint(app, principal, card.number) : undefined;
+  if (fingerprint) await checkEnumeration(app, principal, card, fingerprint, source.customerId, now);
   // From here on the card goes to the connector: the token is spent (exactly one concurrent use gets past this).
-  if (source.cardTokenId) await spendCardToken(principal, source.cardTokenId, now);
+  if (source.cardTokenId) await spendCardToken(app, principal, source.cardTokenId, now);
 
   const paymentId = newId('pay');
   const secret = randomBytes(32).toString('base64url');
@@ -73,7 +74,7 @@ export async function createPayment(principal: Principal, input: unknown, { base
     card: { number: card.number, expMonth: card.expMonth, expYear: card.expYear, cvc, holderName: card.holderName },
   };
   const { paySource, instrument } = source.paymentMethodId
-    ? await storedInstrument(principal, connector, source.paymentMethodId, v, now, cardSourceForConnector)
+    ? await storedInstrument(app, principal, connector, source.paymentMethodId, v, now, cardSourceForConnector)
     : { paySource: cardSourceForConnector, instrument: 'CARD' as const };
   const result = await connector.authorize({
     paymentId,
@@ -87,10 +88,10 @@ export async function createPayment(principal: Principal, input: unknown, { base
   const succeeded = SUCCEEDED.has(result.status);
   const challenged = result.status === 'REQUIRES_ACTION';
 
-  const { prisma } = db();
+  const { prisma } = app.db;
   const saved =
     v.savePaymentMethod && succeeded
-      ? (await saveCard(principal, { card, customerId: source.customerId, billing: source.billing, fingerprint })).paymentMethod
+      ? (await saveCard(app, principal, { card, customerId: source.customerId, billing: source.billing, fingerprint })).paymentMethod
       : undefined;
   return prisma.$transaction(async (tx) => {
     const payment = await tx.payment.create({
@@ -145,6 +146,7 @@ export async function createPayment(principal: Principal, input: unknown, { base
  * with a fresh cryptogram (if the connector takes them), else the card.
  */
 async function storedInstrument(
+  app: App,
   principal: Principal,
   connector: Connector,
   paymentMethodId: string,
@@ -152,12 +154,12 @@ async function storedInstrument(
   now: Date,
   card: PaymentSource,
 ): Promise<{ paySource: PaymentSource; instrument: PaymentInstrument }> {
-  const token = await claimPspToken(principal, paymentMethodId, connector.id, now);
+  const token = await claimPspToken(app, principal, paymentMethodId, connector.id, now);
   if (token) return { paySource: { type: 'psp_token', token }, instrument: 'PSP_TOKEN' };
   if (connector.acceptsNetworkTokens) {
-    const nt = await usableNetworkToken(principal, paymentMethodId, now);
+    const nt = await usableNetworkToken(app, principal, paymentMethodId, now);
     if (nt) {
-      const { cryptogram, eci } = await tspFor(principal.mode, nt.row.tspId).cryptogram({
+      const { cryptogram, eci } = await tspFor(app.tokenServices, principal.mode, nt.row.tspId).cryptogram({
         tokenReferenceId: nt.row.tokenReferenceId,
         number: nt.number,
         amount: v.amount,
@@ -172,11 +174,11 @@ async function storedInstrument(
   return { paySource: card, instrument: 'CARD' };
 }
 
-async function cardSource(principal: Principal, v: CreatePaymentInput, now: Date): Promise<CardSource> {
-  if (v.paymentMethodId) return storedCard(principal, v, v.paymentMethodId);
+async function cardSource(app: App, principal: Principal, v: CreatePaymentInput, now: Date): Promise<CardSource> {
+  if (v.paymentMethodId) return storedCard(app, principal, v, v.paymentMethodId);
   if (v.token) {
     // Opened here, spent in createPayment once nothing refuses before the connector is asked.
-    const { billing, ...card } = await openCardToken(principal, v.token, now);
+    const { billing, ...card } = await openCardToken(app, principal, v.token, now);
     return { card, billing, customerId: v.customerId ?? null, cardTokenId: v.token };
   }
   return { card: v.card!, billing: null, customerId: v.customerId ?? null };
@@ -186,8 +188,8 @@ async function cardSource(principal: Principal, v: CreatePaymentInput, now: Date
  * The card of a stored payment method, opened (reveal.ts openCard) for the connector, never returned. A
  * merchant-initiated payment needs a payment method that already went through a customer-initiated one.
  */
-async function storedCard(principal: Principal, v: CreatePaymentInput, id: string): Promise<CardSource> {
-  const { prisma } = db();
+async function storedCard(app: App, principal: Principal, v: CreatePaymentInput, id: string): Promise<CardSource> {
+  const { prisma } = app.db;
   const pm = await prisma.paymentMethod.findFirst({ where: { ...tenant(principal), id } });
   if (!pm) throw new NotFound('payment method', id);
   const refused: FieldError[] = [];
@@ -203,7 +205,7 @@ async function storedCard(principal: Principal, v: CreatePaymentInput, id: strin
   }
   if (refused.length > 0) throw new ValidationFailed(refused);
 
-  const { number, expMonth, expYear, holderName } = await openCard(pm);
+  const { number, expMonth, expYear, holderName } = await openCard(app, pm);
   return {
     card: { number, expMonth, expYear, holderName: holderName ?? undefined, bin: pm.bin, last4: pm.last4, brand: pm.brand },
     billing: null,
@@ -220,12 +222,12 @@ async function markCustomerInitiated(client: Tx | Prisma, principal: Principal, 
   });
 }
 
-export async function findPayment(principal: Principal, id: string, query: Query = {}) {
-  return db().prisma.payment.findFirst({ ...(query as {}), where: { ...tenant(principal), id } });
+export async function findPayment(app: App, principal: Principal, id: string, query: Query = {}) {
+  return app.db.prisma.payment.findFirst({ ...(query as {}), where: { ...tenant(principal), id } });
 }
 
-async function requirePayment(principal: Principal, id: string): Promise<Payment> {
-  const payment = await findPayment(principal, id);
+async function requirePayment(app: App, principal: Principal, id: string): Promise<Payment> {
+  const payment = await findPayment(app, principal, id);
   if (!payment) throw new NotFound('payment', id);
   return payment;
 }
@@ -234,15 +236,15 @@ async function requirePayment(principal: Principal, id: string): Promise<Payment
  * Moves a payment out of one of `from` states. The status in the WHERE clause decides races (a capture
  * against a cancel, a cancel against a challenge): exactly one transition wins, the others get Conflict.
  */
-async function transition(
+async function transition(app: App, 
   principal: Principal,
   id: string,
   from: readonly PaymentStatus[],
   data: P.PaymentUpdateManyMutationInput,
   action: 'capture' | 'cancel',
 ): Promise<Payment> {
-  const { prisma } = db();
-  await audited(
+  const { prisma } = app.db;
+  await audited(app, 
     actorOf(principal),
     async (tx) => {
       const { count } = await tx.payment.updateMany({ where: { ...tenant(principal), id, status: { in: [...from] } }, data });
@@ -254,9 +256,9 @@ async function transition(
 }
 
 /** Captures an AUTHORIZED payment: all of it by default, or 1..amount (the rest is released). */
-export async function capturePayment(principal: Principal, id: string, amount?: unknown): Promise<Payment> {
-  const requested = amount === undefined || amount === null ? undefined : parseInput(captureAmountSchema, amount, ['amount']);
-  const payment = await requirePayment(principal, id);
+export async function capturePayment(app: App, principal: Principal, id: string, amount?: unknown): Promise<Payment> {
+  const requested = amount === undefined || amount === null ? undefined : parseInput(captureAmountSchema, amount, ['amount'], app.clock());
+  const payment = await requirePayment(app, principal, id);
   if (payment.status !== 'AUTHORIZED') {
     throw new Conflict(`Only an authorized payment can be captured; this one is ${payment.status.toLowerCase()}`);
   }
@@ -264,23 +266,23 @@ export async function capturePayment(principal: Principal, id: string, amount?: 
   if (captured > payment.amount) {
     throw ValidationFailed.single(['amount'], 'INVALID_INPUT', `Must be at most ${payment.amount}, the authorized amount`);
   }
-  const result = await connectorFor(principal, payment.connectorId).capture({
+  const result = await connectorFor(app.connectors, principal, payment.connectorId).capture({
     paymentId: id,
     reference: payment.connectorReference,
     amount: captured,
     currency: payment.currency,
   });
-  return transition(principal, id, ['AUTHORIZED'], { status: result.status, amountCaptured: captured }, 'capture');
+  return transition(app, principal, id, ['AUTHORIZED'], { status: result.status, amountCaptured: captured }, 'capture');
 }
 
 /** Voids an authorization, or abandons a payment awaiting its challenge (its pending card is destroyed). */
-export async function cancelPayment(principal: Principal, id: string): Promise<Payment> {
-  const payment = await requirePayment(principal, id);
+export async function cancelPayment(app: App, principal: Principal, id: string): Promise<Payment> {
+  const payment = await requirePayment(app, principal, id);
   if (!CANCELLABLE.includes(payment.status)) {
     throw new Conflict(`Only an authorized payment or one awaiting authentication can be cancelled; this one is ${payment.status.toLowerCase()}`);
   }
-  const result = await connectorFor(principal, payment.connectorId).cancel({ paymentId: id, reference: payment.connectorReference });
-  return transition(principal, id, CANCELLABLE, { status: result.status, pendingCard: null, redirectUrl: null }, 'cancel');
+  const result = await connectorFor(app.connectors, principal, payment.connectorId).cancel({ paymentId: id, reference: payment.connectorReference });
+  return transition(app, principal, id, CANCELLABLE, { status: result.status, pendingCard: null, redirectUrl: null }, 'cancel');
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -291,9 +293,9 @@ export async function cancelPayment(principal: Principal, id: string): Promise<P
  * The sandbox payment whose challenge secret this is; NotFound for an unknown id and a wrong secret alike.
  * The secret's SHA-256 is compared in constant time.
  */
-async function challengedPayment(paymentId: string, secret: string): Promise<Payment> {
+async function challengedPayment(app: App, paymentId: string, secret: string): Promise<Payment> {
   const presented = hashSecret(secret);
-  const payment = await db().prisma.payment.findFirst({ where: { id: paymentId, connectorId: SANDBOX_CONNECTOR_ID } });
+  const payment = await app.db.prisma.payment.findFirst({ where: { id: paymentId, connectorId: SANDBOX_CONNECTOR_ID } });
   const stored = payment?.challengeSecretHash ? Buffer.from(payment.challengeSecretHash, 'hex') : undefined;
   if (!payment || !stored || stored.length !== presented.length || !timingSafeEqual(stored, presented)) {
     throw new NotFound('payment', paymentId);
@@ -302,9 +304,9 @@ async function challengedPayment(paymentId: string, secret: string): Promise<Pay
 }
 
 /** What the challenge page shows: the payment and its masked card. */
-export async function findChallenge(paymentId: string, secret: string): Promise<{ payment: Payment; card: CardView }> {
-  const payment = await challengedPayment(paymentId, secret);
-  return { payment, card: await maskedCard(payment, 'Payment') };
+export async function findChallenge(app: App, paymentId: string, secret: string): Promise<{ payment: Payment; card: CardView }> {
+  const payment = await challengedPayment(app, paymentId, secret);
+  return { payment, card: await maskedCard(app, payment, 'Payment') };
 }
 
 /**
@@ -312,10 +314,10 @@ export async function findChallenge(paymentId: string, secret: string): Promise<
  * (or authorizes it, for manual capture) and saves its pending card; failure fails it. A repeat, or an
  * answer after a cancel, changes nothing and returns the payment as it is.
  */
-export async function completeChallenge(paymentId: string, secret: string, outcome: 'success' | 'failure', now = new Date()): Promise<Payment> {
-  const payment = await challengedPayment(paymentId, secret);
+export async function completeChallenge(app: App, paymentId: string, secret: string, outcome: 'success' | 'failure', now = app.clock()): Promise<Payment> {
+  const payment = await challengedPayment(app, paymentId, secret);
   if (payment.status !== 'REQUIRES_ACTION') return payment;
-  const { prisma, keyring } = db();
+  const { prisma, keyring } = app.db;
   const key = { merchantId: payment.merchantId, id: payment.id };
   const succeeded = outcome === 'success';
   // Opened before the transition clears it.
@@ -324,7 +326,7 @@ export async function completeChallenge(paymentId: string, secret: string, outco
   const status: PaymentStatus = succeeded ? (authorizeOnly ? 'AUTHORIZED' : 'COMPLETED') : 'FAILED';
   // The customer's browser acts: no api key, the challenge secret was the credential.
   const actor = { merchantId: payment.merchantId, mode: payment.mode, keyId: 'customer:challenge', requestId: `challenge-${payment.id}` };
-  const count = await audited(
+  const count = await audited(app, 
     actor,
     async (tx) =>
       (
@@ -347,7 +349,7 @@ export async function completeChallenge(paymentId: string, secret: string, outco
     if (payment.paymentMethodId) await markCustomerInitiated(prisma, principal, payment.paymentMethodId, now);
     if (pendingJson) {
       const pending = JSON.parse(pendingJson) as PendingCard;
-      const { paymentMethod } = await saveCard(principal, { card: pending.card, customerId: payment.customerId, billing: pending.billing });
+      const { paymentMethod } = await saveCard(app, principal, { card: pending.card, customerId: payment.customerId, billing: pending.billing });
       await markCustomerInitiated(prisma, principal, paymentMethod.id, now);
       await prisma.payment.update({ where: { merchantId_id: key }, data: { savedPaymentMethodId: paymentMethod.id } });
     }
@@ -356,6 +358,6 @@ export async function completeChallenge(paymentId: string, secret: string, outco
 }
 
 /** The challenge URL (it holds the challenge secret, so it is stored sealed). */
-export function paymentRedirectUrl(row: Pick<Payment, 'merchantId' | 'id' | 'redirectUrl'>): Promise<string | null> {
-  return openField(db().keyring, 'Payment', 'redirectUrl', row);
+export function paymentRedirectUrl(app: App, row: Pick<Payment, 'merchantId' | 'id' | 'redirectUrl'>): Promise<string | null> {
+  return openField(app.db.keyring, 'Payment', 'redirectUrl', row);
 }

@@ -1,5 +1,6 @@
+import type { App } from '../app/app.js';
 import { connectorFor, type Connector } from '../connectors/index.js';
-import { db, type Tx } from '../db/client.js';
+import { type Tx } from '../db/client.js';
 import { openField } from '../db/encryption.js';
 import { ConnectorUnavailable } from '../errors.js';
 import type { PspToken, TokenizationType } from '../generated/prisma/client.js';
@@ -18,8 +19,8 @@ export interface NewPspToken {
 }
 
 /** The connector named for PSP tokenization; it must exist in the key's mode and issue tokens. */
-export function tokenizingConnector(principal: Principal, connectorId: string): Connector & Required<Pick<Connector, 'tokenize'>> {
-  const connector = connectorFor(principal, connectorId);
+export function tokenizingConnector(app: App, principal: Principal, connectorId: string): Connector & Required<Pick<Connector, 'tokenize'>> {
+  const connector = connectorFor(app.connectors, principal, connectorId);
   if (!connector.tokenize) throw new ConnectorUnavailable('This connector does not issue tokens');
   return connector as Connector & Required<Pick<Connector, 'tokenize'>>;
 }
@@ -28,7 +29,7 @@ export function tokenizingConnector(principal: Principal, connectorId: string): 
  * Stores a token on a payment method and retires the connector's previous active one. The payment method's
  * row lock orders concurrent writers, so there is never more than one active token per connector.
  */
-export async function recordPspToken(principal: Principal, paymentMethodId: string, token: NewPspToken, client?: Tx): Promise<PspToken> {
+export async function recordPspToken(app: App, principal: Principal, paymentMethodId: string, token: NewPspToken, client?: Tx): Promise<PspToken> {
   const write = async (tx: Tx) => {
     await tx.$queryRaw`SELECT 1 AS locked FROM payment_methods WHERE merchant_id = ${principal.merchantId} AND id = ${paymentMethodId} FOR NO KEY UPDATE`;
     await tx.pspToken.updateMany({
@@ -47,12 +48,12 @@ export async function recordPspToken(principal: Principal, paymentMethodId: stri
       },
     });
   };
-  return client ? write(client) : db().prisma.$transaction(write);
+  return client ? write(client) : app.db.prisma.$transaction(write);
 }
 
 /** The active token of a connector, if it is a reusable one (then PSP tokenization need not ask again). */
-export async function activeMultiUseToken(principal: Principal, paymentMethodId: string, connectorId: string) {
-  return db().prisma.pspToken.findFirst({
+export async function activeMultiUseToken(app: App, principal: Principal, paymentMethodId: string, connectorId: string) {
+  return app.db.prisma.pspToken.findFirst({
     where: { ...tenant(principal), paymentMethodId, connectorId, status: 'ACTIVE', tokenizationType: 'MULTI_USE' },
     orderBy: { createdAt: 'desc' },
   });
@@ -63,8 +64,8 @@ export async function activeMultiUseToken(principal: Principal, paymentMethodId:
  * conditional update that claims it, so of concurrent payments exactly one gets it (the others pay with
  * what is left: another token, a network token or the card).
  */
-export async function claimPspToken(principal: Principal, paymentMethodId: string, connectorId: string, now = new Date()): Promise<string | null> {
-  const { prisma, keyring } = db();
+export async function claimPspToken(app: App, principal: Principal, paymentMethodId: string, connectorId: string, now = app.clock()): Promise<string | null> {
+  const { prisma, keyring } = app.db;
   for (let attempt = 0; attempt < 3; attempt++) {
     const row = await prisma.pspToken.findFirst({
       where: { ...tenant(principal), paymentMethodId, connectorId, status: 'ACTIVE' },
@@ -82,6 +83,6 @@ export async function claimPspToken(principal: Principal, paymentMethodId: strin
 }
 
 /** A token as a merchant sees it (the token value opened). */
-export function pspTokenValue(row: Pick<PspToken, 'merchantId' | 'id' | 'token'>): Promise<string | null> {
-  return openField(db().keyring, 'PspToken', 'token', row);
+export function pspTokenValue(app: App, row: Pick<PspToken, 'merchantId' | 'id' | 'token'>): Promise<string | null> {
+  return openField(app.db.keyring, 'PspToken', 'token', row);
 }

@@ -1,4 +1,5 @@
-import { db, type Prisma, type Tx } from '../db/client.js';
+import type { App } from '../app/app.js';
+import { type Prisma, type Tx } from '../db/client.js';
 import { openField } from '../db/encryption.js';
 import { Forbidden, NotFound } from '../errors.js';
 import { isWellFormedId } from '../ids.js';
@@ -19,8 +20,8 @@ type SealedCardRow = Pick<PaymentMethod, 'merchantId' | 'id' | 'cardNumber' | 'c
  * The one place a stored card number is opened: for a payment's connector, revealCard and forwardRequest
  * (the last two audit it).
  */
-export async function openCard(pm: SealedCardRow): Promise<RevealedCard> {
-  const { keyring } = db();
+export async function openCard(app: App, pm: SealedCardRow): Promise<RevealedCard> {
+  const { keyring } = app.db;
   const [number, expiry, holderName] = await Promise.all(
     (['cardNumber', 'cardExpiry', 'holderName'] as const).map((f) => openField(keyring, 'PaymentMethod', f, pm)),
   );
@@ -30,12 +31,12 @@ export async function openCard(pm: SealedCardRow): Promise<RevealedCard> {
 }
 
 /** A stored card of the key's tenant, opened; null when there is no such payment method. */
-export async function openStoredCard(principal: Principal, id: string, client: Tx | Prisma = db().prisma): Promise<RevealedCard | null> {
+export async function openStoredCard(app: App, principal: Principal, id: string, client: Tx | Prisma = app.db.prisma): Promise<RevealedCard | null> {
   const pm = await client.paymentMethod.findFirst({
     where: { ...tenant(principal), id },
     select: { merchantId: true, id: true, cardNumber: true, cardExpiry: true, holderName: true },
   });
-  return pm ? openCard(pm) : null;
+  return pm ? openCard(app, pm) : null;
 }
 
 /**
@@ -43,10 +44,10 @@ export async function openStoredCard(principal: Principal, id: string, client: T
  * `denied`, unknown ids as `failed`, and a reveal in the same transaction that reads the card, so no card
  * leaves without its event.
  */
-export async function revealCard(principal: Principal, id: string): Promise<RevealedCard> {
+export async function revealCard(app: App, principal: Principal, id: string): Promise<RevealedCard> {
   // A malformed id (a card number pasted in, say) is not written to the audit trail: it finds nothing.
   if (!isWellFormedId('pm', id)) throw new NotFound('payment method', id);
-  const { prisma } = db();
+  const { prisma } = app.db;
   const actor = actorOf(principal);
   const event = { action: 'payment_method.reveal', entityType: 'payment_method', entityId: id } as const;
   if (!principal.allowReveal || principal.kind !== 'SECRET') {
@@ -54,7 +55,7 @@ export async function revealCard(principal: Principal, id: string): Promise<Reve
     throw new Forbidden('This key may not reveal cards: create a secret key with --allow-reveal');
   }
   const card = await prisma.$transaction(async (tx) => {
-    const opened = await openStoredCard(principal, id, tx);
+    const opened = await openStoredCard(app, principal, id, tx);
     await appendAudit(tx, actor, { ...event, outcome: opened ? 'success' : 'failed' });
     return opened;
   });

@@ -1,3 +1,4 @@
+import type { App } from '../app/app.js';
 import { sweepCardTokens } from './cardTokens.js';
 import { sweepCardProbes } from './enumeration.js';
 import { sweepIdempotencyKeys } from './idempotency.js';
@@ -18,12 +19,12 @@ export interface SweepResult {
  * idempotency keys past their 24 hours, enumeration counters past their window, applied network-token
  * event ids past theirs.
  */
-export async function sweep(now = new Date()): Promise<SweepResult> {
-  const purgedPaymentMethods = await purgeExpired(now);
-  const tokens = await sweepCardTokens(now);
-  const deletedIdempotencyKeys = await sweepIdempotencyKeys(now);
-  const deletedCardProbes = await sweepCardProbes(now);
-  const deletedNetworkTokenEvents = await sweepAppliedEvents(now);
+export async function sweep(app: App, now = app.clock()): Promise<SweepResult> {
+  const purgedPaymentMethods = await purgeExpired(app, now);
+  const tokens = await sweepCardTokens(app, now);
+  const deletedIdempotencyKeys = await sweepIdempotencyKeys(app, now);
+  const deletedCardProbes = await sweepCardProbes(app, now);
+  const deletedNetworkTokenEvents = await sweepAppliedEvents(app, now);
   return {
     purgedPaymentMethods,
     destroyedTokenSecrets: tokens.destroyed,

@@ -27,7 +27,7 @@ builder.queryFields((t) => ({
       maxSize: 100,
       defaultSize: 20,
       args: { entityId: t.arg.id() },
-      resolve: (query, _root, { entityId }, ctx) => listAuditEvents(ctx.principal, query, entityId === null || entityId === undefined ? null : idOf(entityId)),
+      resolve: (query, _root, { entityId }, ctx) => listAuditEvents(ctx.app, ctx.principal, query, entityId === null || entityId === undefined ? null : idOf(entityId)),
     },
     { name: 'AuditEventConnection' },
     { name: 'AuditEventEdge' },

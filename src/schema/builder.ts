@@ -4,7 +4,6 @@ import PrismaPlugin from '@pothos/plugin-prisma';
 import RelayPlugin from '@pothos/plugin-relay';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import type { Context } from '../context.js';
-import { db } from '../db/client.js';
 import { Code } from '../errors.js';
 import { requestError } from '../requestErrors.js';
 import type PrismaTypes from '../generated/pothos-prisma-types.js';
@@ -35,8 +34,8 @@ export const builder = new SchemaBuilder<{
     defaultResultOptions: { name: ({ fieldName }) => `${capitalize(fieldName)}Success` },
   },
   prisma: {
-    // The client comes from the process, not the context: the same domain functions serve CLI and API.
-    client: () => db().prisma as never,
+    // The app's client: the same one its domain functions use.
+    client: (ctx) => ctx.app.db.prisma as never,
     dmmf: getDatamodel(),
     exposeDescriptions: false,
     filterConnectionTotalCount: true,

@@ -9,7 +9,7 @@ const CardTokenType = builder.objectRef<CardTokenRow>('CardToken').implement({
   description: 'A single-use `tok_` for a card, valid 30 minutes: pass it to tokenizeCard or createPayment.',
   fields: (t) => ({
     id: t.exposeID('id'),
-    card: t.field({ type: CardViewType, resolve: (tok) => maskedCard(tok, 'CardToken') }),
+    card: t.field({ type: CardViewType, resolve: (tok, _args, ctx) => maskedCard(ctx.app, tok, 'CardToken') }),
     expiresAt: t.expose('expiresAt', { type: 'DateTime' }),
     used: t.boolean({ resolve: (tok) => tok.usedAt !== null }),
   }),
@@ -35,6 +35,6 @@ builder.mutationField('createCardToken', (t) =>
     authScopes: { anyKey: true },
     errors: { types: [ValidationFailed] },
     args: { input: t.arg({ type: CreateCardTokenInput, required: true }) },
-    resolve: async (_root, { input }, ctx) => ({ token: await createCardToken(ctx.principal, input) }),
+    resolve: async (_root, { input }, ctx) => ({ token: await createCardToken(ctx.app, ctx.principal, input) }),
   }),
 );

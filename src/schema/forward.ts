@@ -34,6 +34,6 @@ builder.mutationField('forwardRequest', (t) =>
       "Sends an HTTP request to a host on the merchant's forwarding list (npx vault merchant allow-host) with the card filled in; FORBIDDEN for other hosts. Audited.",
     errors: { types: [ValidationFailed, NotFound, TokenExpired, TokenAlreadyUsed, Conflict, ForwardFailed] },
     args: { input: t.arg({ type: ForwardRequestInput, required: true }) },
-    resolve: (_root, { input }, ctx) => forwardRequest(ctx.principal, input),
+    resolve: (_root, { input }, ctx) => forwardRequest(ctx.app, ctx.principal, input),
   }),
 );

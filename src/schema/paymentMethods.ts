@@ -1,4 +1,3 @@
-import { localUrl } from '../localUrl.js';
 import { CardBrand, CardType, NetworkTokenStatus, PaymentMethodType, TokenizationType, TokenStatus } from '../generated/prisma/enums.js';
 import {
   Conflict,
@@ -64,7 +63,7 @@ builder.prismaObject('PspToken', {
   description: "A payment service provider's token for the card: payments through that connector send it instead of the card.",
   fields: (t) => ({
     connectorId: t.exposeString('connectorId'),
-    token: t.string({ resolve: async (row) => (await pspTokenValue(row)) ?? '' }),
+    token: t.string({ resolve: async (row, _args, ctx) => (await pspTokenValue(ctx.app, row)) ?? '' }),
     tokenizationType: t.field({ type: TokenizationTypeEnum, resolve: (row) => row.tokenizationType }),
     status: t.field({ type: TokenStatusEnum, resolve: (row) => row.status }),
     connectorTokenRequestReferenceId: t.exposeString('connectorTokenRequestReferenceId', { nullable: true }),
@@ -78,8 +77,8 @@ builder.prismaObject('NetworkToken', {
   fields: (t) => ({
     status: t.field({ type: NetworkTokenStatusEnum, resolve: (row) => row.status }),
     last4: t.exposeString('last4', { description: "The token's own last four digits (not the card's)." }),
-    expMonth: t.int({ resolve: async (row) => (await networkTokenView(row)).expMonth }),
-    expYear: t.int({ resolve: async (row) => (await networkTokenView(row)).expYear }),
+    expMonth: t.int({ resolve: async (row, _args, ctx) => (await networkTokenView(ctx.app, row)).expMonth }),
+    expYear: t.int({ resolve: async (row, _args, ctx) => (await networkTokenView(ctx.app, row)).expYear }),
     tokenReferenceId: t.exposeID('tokenReferenceId', { description: "The token service provider's reference." }),
   }),
 });
@@ -90,8 +89,8 @@ export const PaymentMethodRef = builder.prismaObject('PaymentMethod', {
     id: t.exposeID('id'),
     type: t.field({ type: PaymentMethodTypeEnum, resolve: (pm) => pm.type }),
     customer: t.relation('customer', { nullable: true }),
-    card: t.field({ type: CardViewType, nullable: true, resolve: (pm) => maskedCard(pm) }),
-    billing: t.field({ type: BillingType, nullable: true, resolve: (pm) => billingOf(pm) }),
+    card: t.field({ type: CardViewType, nullable: true, resolve: (pm, _args, ctx) => maskedCard(ctx.app, pm) }),
+    billing: t.field({ type: BillingType, nullable: true, resolve: (pm, _args, ctx) => billingOf(ctx.app, pm) }),
     metadata: t.expose('metadata', { type: 'JSON', nullable: true }),
     fingerprint: t.exposeString('fingerprint', {
       description: 'Same card number and merchant give the same value; differs across merchants.',
@@ -221,7 +220,7 @@ builder.queryField('paymentMethod', (t) =>
     nullable: true,
     description: "Null when absent, deleted or another tenant's.",
     args: { id: t.arg.id({ required: true }) },
-    resolve: (query, _root, { id }, ctx) => findPaymentMethod(ctx.principal, idOf(id), query),
+    resolve: (query, _root, { id }, ctx) => findPaymentMethod(ctx.app, ctx.principal, idOf(id), query),
   }),
 );
 
@@ -231,14 +230,14 @@ builder.mutationFields((t) => ({
     description: 'Vaults a card and returns its payment method; the same card again returns the same one.',
     errors: { types: [ValidationFailed, NotFound, TokenExpired, TokenAlreadyUsed, ConnectorUnavailable, TokenizationFailed, TooManyAttempts] },
     args: { input: t.arg({ type: TokenizeCardInput, required: true }) },
-    resolve: (_root, { input }, ctx) => tokenizeCard(ctx.principal, input),
+    resolve: (_root, { input }, ctx) => tokenizeCard(ctx.app, ctx.principal, input),
   }),
   updatePaymentMethod: t.field({
     type: PaymentMethodPayload('UpdatePaymentMethodSuccess'),
     errors: { types: [ValidationFailed, NotFound] },
     args: { id: t.arg.id({ required: true }), input: t.arg({ type: UpdatePaymentMethodInput, required: true }) },
     resolve: async (_root, { id, input }, ctx) => ({
-      paymentMethod: await updatePaymentMethod(ctx.principal, idOf(id), input),
+      paymentMethod: await updatePaymentMethod(ctx.app, ctx.principal, idOf(id), input),
     }),
   }),
   revealCard: t.field({
@@ -248,7 +247,7 @@ builder.mutationFields((t) => ({
     description: 'The full card, for secret keys created with --allow-reveal (FORBIDDEN otherwise). Every reveal is audited.',
     errors: { types: [NotFound] },
     args: { id: t.arg.id({ required: true }) },
-    resolve: async (_root, { id }, ctx) => ({ card: await revealCard(ctx.principal, idOf(id)) }),
+    resolve: async (_root, { id }, ctx) => ({ card: await revealCard(ctx.app, ctx.principal, idOf(id)) }),
   }),
   simulateNetworkTokenEvent: t.field({
     type: PaymentMethodPayload('SimulateNetworkTokenEventSuccess'),
@@ -257,7 +256,7 @@ builder.mutationFields((t) => ({
     errors: { types: [ValidationFailed, NotFound, Conflict, ConnectorUnavailable] },
     args: { input: t.arg({ type: SimulateNetworkTokenEventInput, required: true }) },
     resolve: async (_root, { input }, ctx) => ({
-      paymentMethod: await simulateNetworkTokenEvent(ctx.principal, input, localUrl()),
+      paymentMethod: await simulateNetworkTokenEvent(ctx.app, ctx.principal, input, ctx.app.urls.local()),
     }),
   }),
   deletePaymentMethod: t.field({
@@ -265,7 +264,7 @@ builder.mutationFields((t) => ({
     description: 'Destroys the card data; the id then reads as absent.',
     errors: { types: [NotFound] },
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, { id }, ctx) => deletePaymentMethod(ctx.principal, idOf(id)),
+    resolve: (_root, { id }, ctx) => deletePaymentMethod(ctx.app, ctx.principal, idOf(id)),
   }),
   extendRetention: t.field({
     type: PaymentMethodPayload('ExtendRetentionSuccess'),
@@ -273,7 +272,7 @@ builder.mutationFields((t) => ({
     errors: { types: [ValidationFailed, NotFound, RetentionLimitExceeded] },
     args: { id: t.arg.id({ required: true }), months: t.arg.int({ required: true }) },
     resolve: async (_root, { id, months }, ctx) => ({
-      paymentMethod: await extendRetention(ctx.principal, idOf(id), months),
+      paymentMethod: await extendRetention(ctx.app, ctx.principal, idOf(id), months),
     }),
   }),
 }));

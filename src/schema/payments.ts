@@ -1,5 +1,3 @@
-import { config } from '../config.js';
-import { publicBaseUrl } from '../localUrl.js';
 import { Conflict, ConnectorUnavailable, NotFound, TokenAlreadyUsed, TokenExpired, TooManyAttempts, ValidationFailed } from '../errors.js';
 import { cancelPayment, capturePayment, createPayment, findPayment, paymentRedirectUrl } from '../domain/payments.js';
 import { findPaymentMethod, maskedCard } from '../domain/paymentMethods.js';
@@ -46,21 +44,21 @@ const PaymentRef = builder.prismaObject('Payment', {
       type: PaymentMethodRef,
       nullable: true,
       description: 'The stored payment method paid with; null for a card or a token, or once it is deleted.',
-      resolve: (p, _args, ctx) => (p.paymentMethodId ? findPaymentMethod(ctx.principal, p.paymentMethodId) : null),
+      resolve: (p, _args, ctx) => (p.paymentMethodId ? findPaymentMethod(ctx.app, ctx.principal, p.paymentMethodId) : null),
     }),
     savedPaymentMethod: t.field({
       type: PaymentMethodRef,
       nullable: true,
       description: 'The payment method this payment saved (savePaymentMethod), once it succeeded; null once deleted.',
-      resolve: (p, _args, ctx) => (p.savedPaymentMethodId ? findPaymentMethod(ctx.principal, p.savedPaymentMethodId) : null),
+      resolve: (p, _args, ctx) => (p.savedPaymentMethodId ? findPaymentMethod(ctx.app, ctx.principal, p.savedPaymentMethodId) : null),
     }),
-    card: t.field({ type: CardViewType, description: 'The masked card paid with.', resolve: (p) => maskedCard(p, 'Payment') }),
+    card: t.field({ type: CardViewType, description: 'The masked card paid with.', resolve: (p, _args, ctx) => maskedCard(ctx.app, p, 'Payment') }),
     connectorId: t.exposeString('connectorId', { description: 'The connector that processed it (`sandbox` in test mode).' }),
     instrument: t.field({ type: PaymentInstrumentEnum, resolve: (p) => p.instrument }),
     connectorReference: t.exposeString('connectorReference', { nullable: true, description: "The connector's id for this payment." }),
     redirectUrl: t.string({
       nullable: true,
-      resolve: (p) => paymentRedirectUrl(p),
+      resolve: (p, _args, ctx) => paymentRedirectUrl(ctx.app, p),
       description: 'While REQUIRES_ACTION: send the customer here to authenticate; they come back to returnUrl. Null once settled.',
     }),
     failureCode: t.exposeString('failureCode', {
@@ -110,7 +108,7 @@ builder.queryField('payment', (t) =>
     nullable: true,
     description: "Null when absent or another tenant's.",
     args: { id: t.arg.id({ required: true }) },
-    resolve: (query, _root, { id }, ctx) => findPayment(ctx.principal, idOf(id), query),
+    resolve: (query, _root, { id }, ctx) => findPayment(ctx.app, ctx.principal, idOf(id), query),
   }),
 );
 
@@ -121,7 +119,7 @@ builder.mutationFields((t) => ({
     errors: { types: [ValidationFailed, NotFound, TokenExpired, TokenAlreadyUsed, ConnectorUnavailable, TooManyAttempts] },
     args: { input: t.arg({ type: CreatePaymentInput, required: true }) },
     resolve: async (_root, { input }, ctx) => ({
-      payment: await createPayment(ctx.principal, input, { baseUrl: publicBaseUrl() }),
+      payment: await createPayment(ctx.app, ctx.principal, input, { baseUrl: ctx.app.urls.public() }),
     }),
   }),
   capturePayment: t.field({
@@ -132,13 +130,13 @@ builder.mutationFields((t) => ({
       id: t.arg.id({ required: true }),
       amount: t.arg.int({ description: 'In minor units; default: the whole authorized amount.' }),
     },
-    resolve: async (_root, { id, amount }, ctx) => ({ payment: await capturePayment(ctx.principal, idOf(id), amount) }),
+    resolve: async (_root, { id, amount }, ctx) => ({ payment: await capturePayment(ctx.app, ctx.principal, idOf(id), amount) }),
   }),
   cancelPayment: t.field({
     type: PaymentPayload('CancelPaymentSuccess'),
     description: 'Cancels an AUTHORIZED payment or one awaiting authentication.',
     errors: { types: [NotFound, Conflict] },
     args: { id: t.arg.id({ required: true }) },
-    resolve: async (_root, { id }, ctx) => ({ payment: await cancelPayment(ctx.principal, idOf(id)) }),
+    resolve: async (_root, { id }, ctx) => ({ payment: await cancelPayment(ctx.app, ctx.principal, idOf(id)) }),
   }),
 }));

@@ -1,10 +1,9 @@
+import type { App } from '../app/app.js';
 import { Conflict, ConnectorUnavailable, NotFound } from '../errors.js';
 import { findNetworkToken } from '../domain/networkTokens.js';
 import { parseInput } from '../domain/inputs.js';
 import { tenant, type Principal } from '../domain/principal.js';
-import { db } from '../db/client.js';
 import { SIMULATED_NETWORK_TOKEN_EVENTS, simulateNetworkTokenEventInputSchema } from '../validation/inputs.js';
-import { sandboxTsp } from './index.js';
 import { SANDBOX_TSP_ID, SIGNATURE_HEADER } from './sandbox.js';
 import type { LifecycleEventType } from './types.js';
 import { NETWORK_TOKEN_WEBHOOK_PATH } from './webhook.js';
@@ -20,15 +19,15 @@ const TYPE_OF: Record<(typeof SIMULATED_NETWORK_TOKEN_EVENTS)[number], Lifecycle
   UPDATE_EXPIRY: 'token.updated',
 };
 
-export async function simulateNetworkTokenEvent(principal: Principal, input: unknown, baseUrl: string) {
-  const v = parseInput(simulateNetworkTokenEventInputSchema, input, ['input']);
+export async function simulateNetworkTokenEvent(app: App, principal: Principal, input: unknown, baseUrl: string) {
+  const v = parseInput(simulateNetworkTokenEventInputSchema, input, ['input'], app.clock());
   if (principal.mode !== 'TEST') throw new ConnectorUnavailable('Lifecycle events can be simulated in test mode only');
-  const pm = await db().prisma.paymentMethod.findFirst({ where: { ...tenant(principal), id: v.paymentMethodId }, select: { id: true } });
+  const pm = await app.db.prisma.paymentMethod.findFirst({ where: { ...tenant(principal), id: v.paymentMethodId }, select: { id: true } });
   if (!pm) throw new NotFound('payment method', v.paymentMethodId);
-  const token = await findNetworkToken(principal, pm.id);
+  const token = await findNetworkToken(app, principal, pm.id);
   if (!token || token.tspId !== SANDBOX_TSP_ID) throw new Conflict('The payment method has no network token from the sandbox token service provider');
 
-  const { body, signature } = sandboxTsp.signedEvent({
+  const { body, signature } = app.tokenServices.sandbox.signedEvent({
     type: TYPE_OF[v.event],
     tokenReferenceId: token.tokenReferenceId,
     ...(v.event === 'UPDATE_EXPIRY' && { expMonth: v.expMonth!, expYear: v.expYear! }),
@@ -40,5 +39,5 @@ export async function simulateNetworkTokenEvent(principal: Principal, input: unk
     signal: AbortSignal.timeout(10_000),
   });
   if (!response.ok) throw new Error(`the sandbox TSP's delivery was answered ${response.status}`);
-  return db().prisma.paymentMethod.findFirstOrThrow({ where: { ...tenant(principal), id: pm.id } });
+  return app.db.prisma.paymentMethod.findFirstOrThrow({ where: { ...tenant(principal), id: pm.id } });
 }

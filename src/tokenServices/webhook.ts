@@ -1,5 +1,5 @@
+import type { App } from '../app/app.js';
 import type { Plugin } from 'graphql-yoga';
-import type { Logger } from 'pino';
 import { applyLifecycleEvent } from '../domain/networkTokens.js';
 import { isBodyTooLarge } from '../limits.js';
 import { tspById } from './index.js';
@@ -17,13 +17,14 @@ export const WEBHOOK_MAX_BODY_BYTES = 64 * 1024;
 const json = (status: number, body: unknown) =>
   new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', 'cache-control': 'no-store' } });
 
-export function useNetworkTokenWebhooks(log: Logger): Plugin {
+export function useNetworkTokenWebhooks(app: App): Plugin {
+  const { log } = app;
   return {
     // Synchronous for every other path (an async hook makes every request's pipeline wait a turn).
     onRequest({ request, url, endResponse }) {
       if (!url.pathname.startsWith(NETWORK_TOKEN_WEBHOOK_PATH)) return;
       return (async () => {
-        const tsp = tspById(ROUTE.exec(url.pathname)?.[1] ?? '');
+        const tsp = tspById(app.tokenServices, ROUTE.exec(url.pathname)?.[1] ?? '');
         if (!tsp) return endResponse(json(404, { error: 'No such token service provider' }));
         if (request.method !== 'POST') return endResponse(new Response(null, { status: 405, headers: { allow: 'POST' } }));
         let body: string;
@@ -40,7 +41,7 @@ export function useNetworkTokenWebhooks(log: Logger): Plugin {
         }
         const { event } = check;
         try {
-          const changed = await applyLifecycleEvent(tsp.id, event);
+          const changed = await applyLifecycleEvent(app, tsp.id, event);
           log.info({ tsp: tsp.id, eventId: event.id, type: event.type, changed }, 'network token lifecycle event');
           endResponse(json(200, { received: true }));
         } catch (err) {

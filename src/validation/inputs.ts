@@ -27,9 +27,11 @@ export interface FieldIssue {
 
 export type Validated<T> = { ok: true; value: T } | { ok: false; fields: FieldIssue[] };
 
-// The time expiry checks compare against: set by `validate` around each (synchronous) parse, so that the
-// schemas are built once. zod compiles a schema on its first parse; a schema built per call recompiles
-// every time (in the profile this was most of a tokenization's validation cost).
+// The time expiry checks compare against, a parameter of one `validate` call: set around its (synchronous)
+// parse and cleared after, so it never outlives the call and holds no state between calls. The time itself
+// comes from the caller (domain functions pass `app.clock()`). Not a schema parameter because the schemas
+// are built once: zod compiles a schema on its first parse, and one built per call recompiles every time (in
+// the profile this was most of a tokenization's validation cost); zod 4 passes no context to refinements.
 let clock: Date | undefined;
 const now = (): Date => clock ?? new Date();
 

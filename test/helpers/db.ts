@@ -1,8 +1,9 @@
 // Throwaway databases on the test PostgreSQL server (TEST_PG_URL): each test gets its own, dropped afterwards.
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { parseMasterKeys } from '../../src/crypto/masterKeys.js';
-import { createDb, db, setDb, type Db } from '../../src/db/client.js';
+import { pino } from 'pino';
+import { createApp, type App, type AppOptions } from '../../src/app/app.js';
+import { parseConfig } from '../../src/app/config.js';
 import { ADMIN_PG_URL, TEST_MASTER_KEYS } from './env.js';
 
 export interface TestDatabase {
@@ -44,22 +45,20 @@ export async function querySql<R extends pg.QueryResultRow>(databaseUrl: string,
 }
 
 /**
- * Runs `fn` with the process-wide Db opened on `databaseUrl` (domain functions such as createMerchant use
- * it), then puts back whatever was set before.
+ * An app on the test database `databaseUrl` (already migrated), as a server or CLI process would build it
+ * but without migrating, caching keys or limiting rates; `env` and `opts` change what a test needs.
  */
-export async function withProcessDb<T>(databaseUrl: string, fn: () => Promise<T>): Promise<T> {
-  let previous: Db | undefined;
+export function createTestApp(databaseUrl: string, opts: AppOptions = {}, env: Record<string, string> = {}): Promise<App> {
+  const config = parseConfig({ NODE_ENV: 'test', DATABASE_URL: databaseUrl, VAULT_MASTER_KEYS: TEST_MASTER_KEYS, DATABASE_POOL_SIZE: '2', ...env });
+  return createApp(config, pino({ level: 'silent' }), opts);
+}
+
+/** Runs `fn` with an app on `databaseUrl` (for domain functions such as createMerchant), then stops it. */
+export async function withTestApp<T>(databaseUrl: string, fn: (app: App) => Promise<T>): Promise<T> {
+  const app = await createTestApp(databaseUrl);
   try {
-    previous = db();
-  } catch {
-    previous = undefined; // none set
-  }
-  const other = createDb(databaseUrl, parseMasterKeys(TEST_MASTER_KEYS), { poolSize: 2 });
-  setDb(other);
-  try {
-    return await fn();
+    return await fn(app);
   } finally {
-    setDb(previous);
-    await other.disconnect();
+    await app.stop();
   }
 }

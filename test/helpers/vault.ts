@@ -1,26 +1,39 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { createVaultClient, type VaultClient } from '../../src/client/index.js';
-import { parseMasterKeys } from '../../src/crypto/masterKeys.js';
-import { createDb, setDb, type Db } from '../../src/db/client.js';
+import type { App } from '../../src/app/app.js';
+import type { Db } from '../../src/db/client.js';
 import { createMerchant } from '../../src/domain/merchants.js';
 import { luhnValid } from '../../src/validation/card.js';
-import { TEST_MASTER_KEYS } from './env.js';
+import { createTestApp } from './db.js';
 
-/** Opens the test database in this worker (for setting up merchants and inspecting stored rows). */
+// The app of this test file (built by useDatabase), for the helpers below that set up data through domain
+// functions. Test-side only: the vault itself holds no such thing.
+let fileApp: App | undefined;
+
+/** The app useDatabase built for this test file. */
+export function testApp(): App {
+  if (!fileApp) throw new Error('no test app: call useDatabase() at the top of the file');
+  return fileApp;
+}
+
+/**
+ * Builds an app on the test database for this test file (setting up merchants, calling domain functions,
+ * inspecting stored rows); returns its database.
+ */
 export function useDatabase(): () => Db {
-  let db: Db | undefined;
-  beforeAll(() => {
-    db = createDb(inject('databaseUrl'), parseMasterKeys(TEST_MASTER_KEYS), { poolSize: 4 });
-    setDb(db);
+  let app: App | undefined;
+  beforeAll(async () => {
+    app = await createTestApp(inject('databaseUrl'), {}, { DATABASE_POOL_SIZE: '4' });
+    fileApp = app;
   });
   afterAll(async () => {
-    setDb(undefined);
-    await db?.disconnect();
+    if (fileApp === app) fileApp = undefined;
+    await app?.stop();
   });
   return () => {
-    if (!db) throw new Error('database not open yet');
-    return db;
+    if (!app) throw new Error('database not open yet');
+    return app.db;
   };
 }
 
@@ -32,7 +45,7 @@ export interface TestMerchant {
 }
 
 export async function newMerchant(name = `Test merchant ${randomBytes(3).toString('hex')}`): Promise<TestMerchant> {
-  const m = await createMerchant({ name });
+  const m = await createMerchant(testApp(), { name });
   return { ...m, client: clientFor(m.secretKey) };
 }
 

@@ -13,21 +13,21 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { parseConfig } from '../../src/config.js';
-import { parseMasterKeys } from '../../src/crypto/masterKeys.js';
-import { createDb, db, setDb, type Db } from '../../src/db/client.js';
+import { createApp, type App } from '../../src/app/app.js';
+import { parseConfig } from '../../src/app/config.js';
+import type { Db } from '../../src/db/client.js';
 import { migrate } from '../../src/db/migrate.js';
-import { apiKeyCache, setApiKeyCache, startApiKeyCache, type ApiKeyCache, type ApiKeyCacheOptions } from '../../src/domain/apiKeyCache.js';
+import { startApiKeyCache, type ApiKeyCache, type ApiKeyCacheOptions } from '../../src/domain/apiKeyCache.js';
 import { authenticate, createApiKey, hashKey, revokeApiKey } from '../../src/domain/apiKeys.js';
 import { createMerchant } from '../../src/domain/merchants.js';
-import { createLogger } from '../../src/logger.js';
-import { startRuntime } from '../../src/runtime.js';
+import { createLogger } from '../../src/app/logger.js';
 import { startServerProcess, stopProcess } from '../helpers/serverProcess.js';
-import { querySql as sql, withProcessDb, createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { querySql as sql, withTestApp, createTestApp, createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { TEST_MASTER_KEYS } from '../helpers/env.js';
-import { newMerchant, useDatabase } from '../helpers/vault.js';
+import { newMerchant, testApp, useDatabase } from '../helpers/vault.js';
+import { parseMasterKeys } from '../../src/crypto/masterKeys.js';
 
-const shared = useDatabase();
+useDatabase();
 
 const QUERY = '{ customers { edges { cursor } } }';
 
@@ -111,7 +111,7 @@ async function pendingAfter(promise: Promise<unknown>, ms: number): Promise<bool
 describe('revocation reaches the shared server at once', () => {
   it('a cached key revoked through the CLI answers 401 on the very next request', async () => {
     const m = await newMerchant();
-    const extra = await createApiKey({ merchantId: m.merchantId, kind: 'SECRET', mode: 'TEST' });
+    const extra = await createApiKey(testApp(), { merchantId: m.merchantId, kind: 'SECRET', mode: 'TEST' });
     const url = inject('graphqlUrl');
     // Twice: the first caches it, the second is answered from the cache.
     expect(await status(url, extra.key)).toBe(200);
@@ -144,7 +144,7 @@ describe('revocation reaches the shared server at once', () => {
   it('any change by SQL evicts: a key turned publishable, and a deleted key', async () => {
     const m = await newMerchant();
     const url = inject('graphqlUrl');
-    const other = await createApiKey({ merchantId: m.merchantId, kind: 'SECRET', mode: 'TEST' });
+    const other = await createApiKey(testApp(), { merchantId: m.merchantId, kind: 'SECRET', mode: 'TEST' });
     for (const key of [m.secretKey, other.key]) expect(await status(url, key)).toBe(200);
     // An sk_ key whose stored kind no longer agrees with its prefix is refused (authenticate's checks run on
     // every call, on the freshly read row).
@@ -190,16 +190,16 @@ describe('a server of its own: caching observed, listener terminated', () => {
   }
 
   it('answers a cached key without looking it up', async () => {
-    const m = await withProcessDb(database.url, () => createMerchant({ name: 'api-key cache: server' }));
-    const other = await withProcessDb(database.url, () => createApiKey({ merchantId: m.merchantId, kind: 'SECRET', mode: 'TEST' }));
+    const m = await withTestApp(database.url, (app) => createMerchant(app, { name: 'api-key cache: server' }));
+    const other = await withTestApp(database.url, (app) => createApiKey(app, { merchantId: m.merchantId, kind: 'SECRET', mode: 'TEST' }));
     expect(await status(server.url, m.secretKey)).toBe(200);
     await expectCached(m.secretKey, other.key);
   });
 
   it('its listener terminated: requests still authenticate, the cache comes back, revocations are still honoured', async () => {
-    const m = await withProcessDb(database.url, () => createMerchant({ name: 'api-key cache: reconnect' }));
-    const [a, b, c] = await withProcessDb(database.url, () =>
-      Promise.all([0, 1, 2].map(() => createApiKey({ merchantId: m.merchantId, kind: 'SECRET', mode: 'TEST' }))),
+    const m = await withTestApp(database.url, (app) => createMerchant(app, { name: 'api-key cache: reconnect' }));
+    const [a, b, c] = await withTestApp(database.url, (app) =>
+      Promise.all([0, 1, 2].map(() => createApiKey(app, { merchantId: m.merchantId, kind: 'SECRET', mode: 'TEST' }))),
     );
     expect(await status(server.url, m.secretKey)).toBe(200);
 
@@ -236,7 +236,10 @@ async function revokeViaSql(databaseUrl: string, keyId: string): Promise<void> {
 
 describe('apiKeyCache and authenticate in this process (SQL statements counted)', () => {
   let database: TestDatabase;
+  let unitApp: App;
   let unitDb: Db;
+  // unitApp with the cache under test: authenticate reads the cache from the app it is given.
+  let authApp: App;
   let cache: ApiKeyCache;
   /** Statements reading api_keys since the last reset. */
   let lookups = 0;
@@ -254,39 +257,38 @@ describe('apiKeyCache and authenticate in this process (SQL statements counted)'
   }
 
   async function newKey() {
-    const m = await createMerchant({ name: `api-key cache unit ${Math.random().toString(36).slice(2, 8)}` });
+    const m = await createMerchant(authApp, { name: `api-key cache unit ${Math.random().toString(36).slice(2, 8)}` });
     return { merchantId: m.merchantId, key: m.secretKey, keyHash: hashKey(m.secretKey) };
   }
 
   beforeAll(async () => {
     database = await createTestDatabase();
     await migrate(database.url);
-    unitDb = createDb(database.url, parseMasterKeys(TEST_MASTER_KEYS), {
-      poolSize: 2,
-      onQuery: (text) => {
-        if (/\bFROM api_keys\b/.test(text)) lookups++;
+    unitApp = await createTestApp(database.url, {
+      db: {
+        onQuery: (text) => {
+          if (/\bFROM api_keys\b/.test(text)) lookups++;
+        },
       },
     });
-    setDb(unitDb);
+    unitDb = unitApp.db;
     // A reconnect delay long enough to observe the cache off after its listener is terminated.
     cache = await newCache({ minBackoffMs: 400 });
-    setApiKeyCache(cache);
+    authApp = { ...unitApp, apiKeyCache: cache };
   });
   afterAll(async () => {
-    setApiKeyCache(undefined);
     await cache?.close();
     for (const c of extraCaches) await c.close();
-    setDb(shared());
-    await unitDb?.disconnect();
+    await unitApp?.stop();
     await database?.drop();
   });
 
   it('a valid key is looked up once, then answered from the cache; unknown keys are never cached', async () => {
     const k = await newKey();
-    const first = await counted(() => authenticate(k.key));
+    const first = await counted(() => authenticate(authApp, k.key));
     expect(first.value).toMatchObject({ merchantId: k.merchantId, kind: 'SECRET', mode: 'TEST' });
     expect(first.lookups).toBe(1);
-    const second = await counted(() => authenticate(k.key));
+    const second = await counted(() => authenticate(authApp, k.key));
     expect(second.value).toEqual(first.value);
     expect(second.lookups).toBe(0);
 
@@ -294,52 +296,52 @@ describe('apiKeyCache and authenticate in this process (SQL statements counted)'
     // Well-formed but unknown: each is looked up, every time, and none is kept.
     const unknown = () => `sk_test_${randomBytes(32).toString('hex').slice(0, 43)}`;
     for (const key of [unknown(), unknown()]) {
-      for (let i = 0; i < 2; i++) expect((await counted(() => authenticate(key))).lookups).toBe(1);
+      for (let i = 0; i < 2; i++) expect((await counted(() => authenticate(authApp, key))).lookups).toBe(1);
     }
     expect(cache.size).toBe(sizeBefore);
     // Malformed keys never reach the database at all.
-    expect((await counted(() => authenticate('garbage'))).lookups).toBe(0);
+    expect((await counted(() => authenticate(authApp, 'garbage'))).lookups).toBe(0);
   });
 
   it('a revocation through the domain evicts at once; an UPDATE from another connection within milliseconds', async () => {
     const k = await newKey();
-    const other = await createApiKey({ merchantId: k.merchantId, kind: 'SECRET', mode: 'TEST' });
-    await authenticate(k.key);
-    await authenticate(other.key);
-    expect((await counted(() => authenticate(other.key))).lookups).toBe(0);
+    const other = await createApiKey(authApp, { merchantId: k.merchantId, kind: 'SECRET', mode: 'TEST' });
+    await authenticate(authApp, k.key);
+    await authenticate(authApp, other.key);
+    expect((await counted(() => authenticate(authApp, other.key))).lookups).toBe(0);
 
     const epoch = cache.epoch;
-    await revokeApiKey(other.keyId);
+    await revokeApiKey(authApp, other.keyId);
     const took = await until('the notification', () => cache.epoch > epoch, 1_000, 1);
     console.log(`[api-key cache] notification handled ${took} ms after the revoking transaction committed`);
-    const after = await counted(() => authenticate(other.key));
+    const after = await counted(() => authenticate(authApp, other.key));
     expect(after.value).toBeNull();
     expect(after.lookups).toBe(1);
     // Only that key went.
-    expect((await counted(() => authenticate(k.key))).lookups).toBe(0);
+    expect((await counted(() => authenticate(authApp, k.key))).lookups).toBe(0);
 
     const epoch2 = cache.epoch;
     await sql(database.url, 'UPDATE api_keys SET revoked_at = now() WHERE key_hash = $1', [k.keyHash]);
     await until('the notification', () => cache.epoch > epoch2, 1_000, 1);
-    expect(await authenticate(k.key)).toBeNull();
+    expect(await authenticate(authApp, k.key)).toBeNull();
   });
 
   it("a NOTIFY of a hash evicts that key, '*' evicts every key", async () => {
     const [k1, k2] = [await newKey(), await newKey()];
-    for (const k of [k1, k2]) await authenticate(k.key);
-    expect((await counted(async () => [await authenticate(k1.key), await authenticate(k2.key)])).lookups).toBe(0);
+    for (const k of [k1, k2]) await authenticate(authApp, k.key);
+    expect((await counted(async () => [await authenticate(authApp, k1.key), await authenticate(authApp, k2.key)])).lookups).toBe(0);
 
     let epoch = cache.epoch;
     await sql(database.url, 'SELECT pg_notify($1, $2)', ['vault_api_keys', k1.keyHash]);
     await until('the notification', () => cache.epoch > epoch, 1_000, 1);
-    expect((await counted(() => authenticate(k1.key))).lookups).toBe(1);
-    expect((await counted(() => authenticate(k2.key))).lookups).toBe(0);
+    expect((await counted(() => authenticate(authApp, k1.key))).lookups).toBe(1);
+    expect((await counted(() => authenticate(authApp, k2.key))).lookups).toBe(0);
 
     epoch = cache.epoch;
     await sql(database.url, `NOTIFY vault_api_keys, '*'`);
     await until('the notification', () => cache.epoch > epoch, 1_000, 1);
     expect(cache.size).toBe(0);
-    expect((await counted(async () => [await authenticate(k1.key), await authenticate(k2.key)])).lookups).toBe(2);
+    expect((await counted(async () => [await authenticate(authApp, k1.key), await authenticate(authApp, k2.key)])).lookups).toBe(2);
   });
 
   it('a lookup during which a notification lands is answered but not cached', async () => {
@@ -350,7 +352,7 @@ describe('apiKeyCache and authenticate in this process (SQL statements counted)'
     let lookup: Promise<unknown>;
     try {
       lookups = 0;
-      lookup = authenticate(k.key);
+      lookup = authenticate(authApp, k.key);
       await until('the lookup waiting for a connection', () => lookups === 1, 5_000, 1);
       const epoch = cache.epoch;
       await sql(database.url, 'SELECT pg_notify($1, $2)', ['vault_api_keys', k.keyHash]);
@@ -360,47 +362,47 @@ describe('apiKeyCache and authenticate in this process (SQL statements counted)'
     }
     expect(await lookup).toMatchObject({ merchantId: k.merchantId });
     // Not cached: the next call queries again; that one, undisturbed, is cached.
-    expect((await counted(() => authenticate(k.key))).lookups).toBe(1);
-    expect((await counted(() => authenticate(k.key))).lookups).toBe(0);
+    expect((await counted(() => authenticate(authApp, k.key))).lookups).toBe(1);
+    expect((await counted(() => authenticate(authApp, k.key))).lookups).toBe(0);
   });
 
   it('its listener terminated: off at once (every lookup queries), back after reconnecting, empty, and honouring revocations', async () => {
     const k = await newKey();
-    await authenticate(k.key);
-    expect((await counted(() => authenticate(k.key))).lookups).toBe(0);
+    await authenticate(authApp, k.key);
+    expect((await counted(() => authenticate(authApp, k.key))).lookups).toBe(0);
 
     expect(await terminateListeners(database.url)).toHaveLength(1);
     await until('the cache off', () => !cache.active, 2_000, 1);
     expect(cache.size).toBe(0);
     // While it is off (at least the 400 ms reconnect delay), nothing is cached.
-    expect((await counted(async () => [await authenticate(k.key), await authenticate(k.key)])).lookups).toBe(2);
+    expect((await counted(async () => [await authenticate(authApp, k.key), await authenticate(authApp, k.key)])).lookups).toBe(2);
 
     await until('the cache back', () => cache.active, 10_000);
     expect(await listenerCount(database.url)).toBe(1);
-    expect((await counted(() => authenticate(k.key))).lookups).toBe(1);
-    expect((await counted(() => authenticate(k.key))).lookups).toBe(0);
+    expect((await counted(() => authenticate(authApp, k.key))).lookups).toBe(1);
+    expect((await counted(() => authenticate(authApp, k.key))).lookups).toBe(0);
 
     const epoch = cache.epoch;
     await sql(database.url, 'UPDATE api_keys SET revoked_at = now() WHERE key_hash = $1', [k.keyHash]);
     await until('the notification', () => cache.epoch > epoch, 1_000, 1);
-    expect(await authenticate(k.key)).toBeNull();
+    expect(await authenticate(authApp, k.key)).toBeNull();
   });
 
   it('entries expire after the TTL, and the oldest goes when the cache is full', async () => {
     const small = await newCache({ ttlMs: 300, maxEntries: 2 });
     extraCaches.push(small);
-    setApiKeyCache(small);
+    authApp = { ...unitApp, apiKeyCache: small };
     try {
       const [k1, k2, k3] = [await newKey(), await newKey(), await newKey()];
-      for (const k of [k1, k2, k3]) await authenticate(k.key);
+      for (const k of [k1, k2, k3]) await authenticate(authApp, k.key);
       expect(small.size).toBe(2);
       // k1 was dropped for k3; k2 and k3 stay.
-      expect((await counted(async () => [await authenticate(k2.key), await authenticate(k3.key)])).lookups).toBe(0);
-      expect((await counted(() => authenticate(k1.key))).lookups).toBe(1);
+      expect((await counted(async () => [await authenticate(authApp, k2.key), await authenticate(authApp, k3.key)])).lookups).toBe(0);
+      expect((await counted(() => authenticate(authApp, k1.key))).lookups).toBe(1);
       await sleep(350);
-      expect((await counted(() => authenticate(k2.key))).lookups).toBe(1);
+      expect((await counted(() => authenticate(authApp, k2.key))).lookups).toBe(1);
     } finally {
-      setApiKeyCache(cache);
+      authApp = { ...unitApp, apiKeyCache: cache };
     }
   });
 
@@ -420,7 +422,7 @@ describe('apiKeyCache and authenticate in this process (SQL statements counted)'
     };
     try {
       const k = await newKey();
-      const added = await createApiKey({ merchantId: k.merchantId, kind: 'SECRET', mode: 'LIVE' });
+      const added = await createApiKey(authApp, { merchantId: k.merchantId, kind: 'SECRET', mode: 'LIVE' });
       await expectHeard([]);
 
       await sql(database.url, `UPDATE api_keys SET allow_reveal = true WHERE key_hash = $1`, [k.keyHash]);
@@ -436,47 +438,39 @@ describe('apiKeyCache and authenticate in this process (SQL statements counted)'
       await sql(database.url, 'TRUNCATE api_keys');
       await expectHeard(['*']);
       await until('the cache cleared', () => cache.epoch > epoch && cache.size === 0, 1_000, 1);
-      expect(await authenticate(added.key)).toBeNull();
+      expect(await authenticate(authApp, added.key)).toBeNull();
     } finally {
       await listener.end();
     }
   });
 
-  it('the runtime starts it for the server only (not the CLI, not with VAULT_API_KEY_CACHE_SECONDS=0) and stops it', async () => {
+  it('createApp starts it for the server only (not the CLI, not with VAULT_API_KEY_CACHE_SECONDS=0) and stops it', async () => {
     const log = createLogger('silent');
     const env = { NODE_ENV: 'test', DATABASE_URL: database.url, VAULT_MASTER_KEYS: TEST_MASTER_KEYS };
-    const ours = apiKeyCache();
     const listeners = await listenerCount(database.url);
-    try {
-      for (const [options, vars, expected] of [
-        [{ apiKeyCache: true }, {}, true],
-        [{}, {}, false], // the CLI's call
-        [{ apiKeyCache: true }, { VAULT_API_KEY_CACHE_SECONDS: '0' }, false],
-      ] as const) {
-        setApiKeyCache(undefined);
-        const runtime = await startRuntime({ log, migrate: false, config: parseConfig({ ...env, ...vars }), ...options });
-        try {
-          const started = apiKeyCache();
-          expect(started !== undefined, JSON.stringify({ options, vars })).toBe(expected);
-          if (started) {
-            await until('the runtime cache active', () => started.active);
-            expect(await listenerCount(database.url)).toBe(listeners + 1);
-          } else {
-            await sleep(200);
-            expect(await listenerCount(database.url)).toBe(listeners);
-          }
-        } finally {
-          await runtime.stop();
+    for (const [options, vars, expected] of [
+      [{ apiKeyCache: true }, {}, true],
+      [{}, {}, false], // the CLI's call
+      [{ apiKeyCache: true }, { VAULT_API_KEY_CACHE_SECONDS: '0' }, false],
+    ] as const) {
+      const app = await createApp(parseConfig({ ...env, ...vars }), log, { migrate: false, ...options });
+      try {
+        const started = app.apiKeyCache;
+        expect(started !== undefined, JSON.stringify({ options, vars })).toBe(expected);
+        if (started) {
+          await until("the app's cache active", () => started.active);
+          expect(await listenerCount(database.url)).toBe(listeners + 1);
+        } else {
+          await sleep(200);
+          expect(await listenerCount(database.url)).toBe(listeners);
         }
-        expect(apiKeyCache()).toBeUndefined();
-        await until('the listener gone', async () => (await listenerCount(database.url)) === listeners, 2_000);
+      } finally {
+        await app.stop();
       }
-    } finally {
-      setDb(unitDb);
-      setApiKeyCache(ours);
+      expect(app.apiKeyCache?.active ?? false).toBe(false);
+      await until('the listener gone', async () => (await listenerCount(database.url)) === listeners, 2_000);
     }
     expect(parseConfig({}).VAULT_API_KEY_CACHE_SECONDS).toBe(60);
     expect(() => parseConfig({ VAULT_API_KEY_CACHE_SECONDS: '-1' })).toThrow(/VAULT_API_KEY_CACHE_SECONDS/);
-    expect(db()).toBe(unitDb);
   });
 });

@@ -13,8 +13,8 @@ import {
   UpdateCustomerDocument,
   UpdatePaymentMethodDocument,
 } from '../../src/client/index.js';
-import { parseMasterKeys } from '../../src/crypto/masterKeys.js';
-import { createDb, setDb, type Db } from '../../src/db/client.js';
+import type { App } from '../../src/app/app.js';
+import type { Db } from '../../src/db/client.js';
 import { migrate } from '../../src/db/migrate.js';
 import { createApiKey } from '../../src/domain/apiKeys.js';
 import { verifyAuditChain } from '../../src/domain/audit.js';
@@ -22,12 +22,13 @@ import { createCustomer } from '../../src/domain/customers.js';
 import { createMerchant } from '../../src/domain/merchants.js';
 import { purgeExpired, tokenizeCard } from '../../src/domain/paymentMethods.js';
 import type { Principal } from '../../src/domain/principal.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { createTestApp, createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { clientFor, newMerchant, success, uniqueVisa, testApp, useDatabase, type TestMerchant } from '../helpers/vault.js';
+import { parseMasterKeys } from '../../src/crypto/masterKeys.js';
 import { TEST_MASTER_KEYS } from '../helpers/env.js';
-import { clientFor, newMerchant, success, uniqueVisa, useDatabase, type TestMerchant } from '../helpers/vault.js';
 import { EXP_YEAR } from '../helpers/expiry.js';
 
-// The shared test database for the API tests (the last describe switches to a database of its own).
+// The shared test database for the API tests (the last describe builds an app on a database of its own).
 useDatabase();
 
 // Every change is audited in its own transaction. The API tests run against the shared server; the ones
@@ -96,13 +97,13 @@ describe('the audit trail through the API', () => {
     const m = await newMerchant();
     await Promise.all(Array.from({ length: 20 }, (_, i) => m.client.request(CreateCustomerDocument, { input: { name: `Concurrent ${i}` } })));
     expect((await events(m)).filter((e) => e.action === 'customer.create')).toHaveLength(20);
-    expect(await verifyAuditChain(m.merchantId)).toEqual({ merchants: 1, events: 23 });
+    expect(await verifyAuditChain(testApp(), m.merchantId)).toEqual({ merchants: 1, events: 23 });
 
     const stranger = await newMerchant();
     const theirs = await events(stranger);
     expect(theirs.every((e) => !['customer.create'].includes(e.action))).toBe(true);
     // A live key of the same merchant sees merchant-wide events, not test-mode ones.
-    const live = await createApiKey({ merchantId: m.merchantId, kind: 'SECRET', mode: 'LIVE' });
+    const live = await createApiKey(testApp(), { merchantId: m.merchantId, kind: 'SECRET', mode: 'LIVE' });
     const liveEvents = (await clientFor(live.key).request(AuditEventsDocument, { first: 100 })).auditEvents.edges.map((e) => e.node.action);
     expect(liveEvents).toContain('merchant.create');
     expect(liveEvents).not.toContain('customer.create');
@@ -111,26 +112,26 @@ describe('the audit trail through the API', () => {
 
 describe('the audit trail in the same transaction as the change', () => {
   let database: TestDatabase;
+  let app: App;
   let db: Db;
   let principal: Principal;
   beforeAll(async () => {
     database = await createTestDatabase();
     await migrate(database.url);
-    db = createDb(database.url, parseMasterKeys(TEST_MASTER_KEYS), { poolSize: 2 });
-    setDb(db);
-    const m = await createMerchant({ name: 'Same transaction' });
+    app = await createTestApp(database.url);
+    db = app.db;
+    const m = await createMerchant(app, { name: 'Same transaction' });
     principal = { merchantId: m.merchantId, mode: 'TEST', keyId: 'key_tx', kind: 'SECRET', allowReveal: false, requestId: 'req-tx' };
   });
   afterAll(async () => {
-    setDb(undefined);
-    await db.disconnect();
+    await app.stop();
     await database.drop();
   });
 
   it('audits the retention purge of every payment method', async () => {
-    const pm = await tokenizeCard(principal, { card: { number: uniqueVisa(), expMonth: 1, expYear: EXP_YEAR } });
+    const pm = await tokenizeCard(app, principal, { card: { number: uniqueVisa(), expMonth: 1, expYear: EXP_YEAR } });
     await db.prisma.paymentMethod.updateMany({ where: { id: pm.paymentMethod.id }, data: { retainUntil: new Date(Date.now() - 1000) } });
-    expect(await purgeExpired()).toBe(1);
+    expect(await purgeExpired(app)).toBe(1);
     const purge = await db.prisma.auditEvent.findMany({ where: { entityId: pm.paymentMethod.id }, orderBy: { seq: 'asc' } });
     expect(purge.map((e) => [e.action, e.keyId])).toEqual([
       ['payment_method.create', 'key_tx'],
@@ -142,13 +143,13 @@ describe('the audit trail in the same transaction as the change', () => {
     const before = await db.prisma.customer.count();
     await db.prisma.$executeRawUnsafe(`ALTER FUNCTION audit_append RENAME TO audit_append_saved`);
     try {
-      await expect(createCustomer(principal, { name: 'Unaudited' })).rejects.toThrow();
-      await expect(tokenizeCard(principal, { card: { number: uniqueVisa(), expMonth: 1, expYear: EXP_YEAR } })).rejects.toThrow();
+      await expect(createCustomer(app, principal, { name: 'Unaudited' })).rejects.toThrow();
+      await expect(tokenizeCard(app, principal, { card: { number: uniqueVisa(), expMonth: 1, expYear: EXP_YEAR } })).rejects.toThrow();
     } finally {
       await db.prisma.$executeRawUnsafe(`ALTER FUNCTION audit_append_saved RENAME TO audit_append`);
     }
     expect(await db.prisma.customer.count()).toBe(before);
     expect(await db.prisma.paymentMethod.count({ where: { merchantId: principal.merchantId } })).toBe(0);
-    expect((await verifyAuditChain()).firstBad).toBeUndefined();
+    expect((await verifyAuditChain(app)).firstBad).toBeUndefined();
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { clientFor, newMerchant, rawGraphQL, useDatabase } from '../helpers/vault.js';
+import { clientFor, newMerchant, rawGraphQL, useDatabase, testApp } from '../helpers/vault.js';
 import { CreateCardTokenDocument, PaymentMethodDocument, TokenizeCardDocument } from '../../src/client/index.js';
 import { sweepCardTokens } from '../../src/domain/cardTokens.js';
 import { createVaultClient } from '../../src/client/index.js';
@@ -111,12 +111,12 @@ describe('card tokens', () => {
     const r = await m.client.request(TokenizeCardDocument, { input: { token: t.id } });
     expect(r.tokenizeCard).toMatchObject({ __typename: 'TokenExpiredError', code: 'TOKEN_EXPIRED' });
     expect((await getDb().prisma.cardToken.findFirstOrThrow({ where: { id: t.id } })).cvc).not.toBeNull();
-    const swept = await sweepCardTokens();
+    const swept = await sweepCardTokens(testApp());
     expect(swept.destroyed).toBeGreaterThanOrEqual(1);
     const row = await getDb().prisma.cardToken.findFirstOrThrow({ where: { id: t.id } });
     expect([row.cvc, row.cardNumber]).toEqual([null, null]);
     // A week later the token itself goes.
-    await sweepCardTokens(new Date(Date.now() + 8 * 24 * 3600 * 1000));
+    await sweepCardTokens(testApp(), new Date(Date.now() + 8 * 24 * 3600 * 1000));
     expect(await getDb().prisma.cardToken.count({ where: { id: t.id } })).toBe(0);
   });
 

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { PaymentDocument } from '../../src/client/index.js';
 import { origins } from '../../src/domain/allowLists.js';
 import { startCheckoutExample } from '../../src/examples/checkout/server.js';
-import { newMerchant, useDatabase, type TestMerchant } from '../helpers/vault.js';
+import { newMerchant, useDatabase, type TestMerchant, testApp } from '../helpers/vault.js';
 import { EXP_YEAR } from '../helpers/expiry.js';
 
 // The publishable-key flow in a real browser: card form -> createCardToken (cross-origin, CORS) -> merchant
@@ -26,7 +26,7 @@ describe.runIf(runnable)('example checkout in headless Chromium', () => {
     });
     merchant = await newMerchant();
     example = await startCheckoutExample({ vaultUrl: inject('graphqlUrl'), secretKey: merchant.secretKey, publishableKey: merchant.publishableKey });
-    await origins.allow(merchant.merchantId, example.url);
+    await origins.allow(testApp(), merchant.merchantId, example.url);
   });
   afterAll(async () => {
     await browser?.close();

@@ -1,21 +1,23 @@
 import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseMasterKeys } from '../../src/crypto/masterKeys.js';
-import { createDb, setDb, type Db } from '../../src/db/client.js';
+import type { App } from '../../src/app/app.js';
+import type { Db } from '../../src/db/client.js';
 import { migrate } from '../../src/db/migrate.js';
 import { authenticate } from '../../src/domain/apiKeys.js';
 import { appendAudit } from '../../src/domain/audit.js';
 import { findPaymentMethod, maskedCard, tokenizeCard } from '../../src/domain/paymentMethods.js';
 import type { Principal } from '../../src/domain/principal.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { createTestApp, createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { TEST_MASTER_KEYS } from '../helpers/env.js';
+import { parseMasterKeys } from '../../src/crypto/masterKeys.js';
 import { EXP_YEAR } from '../helpers/expiry.js';
 
 // The CLI runs as operators run it (a separate process) against a database of its own: key rotation
 // rewrites every merchant's data keys, which must not disturb the shared test server.
 const NEW_MASTER = `test2:${Buffer.alloc(32, 9).toString('base64')}`;
 let database: TestDatabase;
-let open: Db | undefined;
+// The test's app, built on the master keys the CLI was last run with.
+let open: App | undefined;
 
 function cli(args: string[], masterKeys = TEST_MASTER_KEYS) {
   const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', ...args], {
@@ -27,10 +29,9 @@ function cli(args: string[], masterKeys = TEST_MASTER_KEYS) {
 }
 
 async function useRing(masterKeys: string): Promise<Db> {
-  await open?.disconnect();
-  open = createDb(database.url, parseMasterKeys(masterKeys), { poolSize: 2 });
-  setDb(open);
-  return open;
+  await open?.stop();
+  open = await createTestApp(database.url, {}, { VAULT_MASTER_KEYS: masterKeys });
+  return open.db;
 }
 
 beforeAll(async () => {
@@ -38,8 +39,7 @@ beforeAll(async () => {
   await migrate(database.url);
 });
 afterAll(async () => {
-  setDb(undefined);
-  await open?.disconnect();
+  await open?.stop();
   await database.drop();
 });
 
@@ -87,11 +87,11 @@ describe('operator CLI', () => {
     const db = await useRing(TEST_MASTER_KEYS);
     const stored = await db.prisma.apiKey.findMany({ where: { merchantId: merchant.merchantId } });
     for (const row of stored) expect(JSON.stringify(row)).not.toContain(key.key.slice(12));
-    expect(await authenticate(key.key)).toMatchObject({ merchantId: merchant.merchantId, mode: 'LIVE', allowReveal: true });
+    expect(await authenticate(open!, key.key)).toMatchObject({ merchantId: merchant.merchantId, mode: 'LIVE', allowReveal: true });
 
     expect(cli(['key', 'revoke', key.keyId]).status).toBe(0);
-    expect(await authenticate(key.key)).toBeNull();
-    expect(await authenticate(merchant.secretKey)).not.toBeNull();
+    expect(await authenticate(open!, key.key)).toBeNull();
+    expect(await authenticate(open!, merchant.secretKey)).not.toBeNull();
   });
 
   it('allows, lists and disallows browser origins', () => {
@@ -165,20 +165,20 @@ describe('operator CLI', () => {
   it('purge deletes payment methods past retention, and only those', async () => {
     const db = await useRing(TEST_MASTER_KEYS);
     const principal: Principal = { merchantId: merchant.merchantId, mode: 'TEST', keyId: 'key_test', kind: 'SECRET', allowReveal: false };
-    const old = await tokenizeCard(principal, { card: { number: '4242424242424242', expMonth: 1, expYear: EXP_YEAR } });
-    const kept = await tokenizeCard(principal, { card: { number: '5555555555554444', expMonth: 1, expYear: EXP_YEAR } });
+    const old = await tokenizeCard(open!, principal, { card: { number: '4242424242424242', expMonth: 1, expYear: EXP_YEAR } });
+    const kept = await tokenizeCard(open!, principal, { card: { number: '5555555555554444', expMonth: 1, expYear: EXP_YEAR } });
     await db.prisma.paymentMethod.updateMany({ where: { merchantId: merchant.merchantId, id: old.paymentMethod.id }, data: { retainUntil: new Date(Date.now() - 1000) } });
     const r = cli(['purge', '--json']);
     expect(r.status).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ purged: 1 });
-    expect(await findPaymentMethod(principal, old.paymentMethod.id)).toBeNull();
-    expect(await findPaymentMethod(principal, kept.paymentMethod.id)).not.toBeNull();
+    expect(await findPaymentMethod(open!, principal, old.paymentMethod.id)).toBeNull();
+    expect(await findPaymentMethod(open!, principal, kept.paymentMethod.id)).not.toBeNull();
   });
 
   it('keys rotate re-wraps every data key under the new master key; data stays readable', async () => {
     const principal: Principal = { merchantId: merchant.merchantId, mode: 'TEST', keyId: 'key_test', kind: 'SECRET', allowReveal: false };
     await useRing(TEST_MASTER_KEYS);
-    const pm = await tokenizeCard(principal, { card: { number: '378282246310005', expMonth: 7, expYear: EXP_YEAR, holderName: 'Rotated' } });
+    const pm = await tokenizeCard(open!, principal, { card: { number: '378282246310005', expMonth: 7, expYear: EXP_YEAR, holderName: 'Rotated' } });
 
     const r = cli(['keys', 'rotate', '--json'], `${NEW_MASTER},${TEST_MASTER_KEYS}`);
     expect(r.status).toBe(0);
@@ -189,11 +189,11 @@ describe('operator CLI', () => {
     // Only the new master key is needed now; the old one alone no longer unwraps anything.
     const rotated = await useRing(NEW_MASTER);
     expect((await rotated.prisma.dataKey.findMany()).every((k) => k.masterKeyId === 'test2')).toBe(true);
-    const row = await findPaymentMethod(principal, pm.paymentMethod.id);
-    const card = await maskedCard(row!);
+    const row = await findPaymentMethod(open!, principal, pm.paymentMethod.id);
+    const card = await maskedCard(open!, row!);
     expect(card).toMatchObject({ last4: '0005', expMonth: 7 });
     expect(await card.holderName()).toBe('Rotated');
     await useRing(TEST_MASTER_KEYS);
-    await expect(maskedCard((await findPaymentMethod(principal, pm.paymentMethod.id))!)).rejects.toThrow(/test2/);
+    await expect(maskedCard(open!, (await findPaymentMethod(open!, principal, pm.paymentMethod.id))!)).rejects.toThrow(/test2/);
   });
 });

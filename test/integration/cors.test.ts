@@ -1,6 +1,6 @@
 import { describe, expect, inject, it } from 'vitest';
 import { origins } from '../../src/domain/allowLists.js';
-import { newMerchant, useDatabase } from '../helpers/vault.js';
+import { newMerchant, useDatabase, testApp } from '../helpers/vault.js';
 import { EXP_YEAR } from '../helpers/expiry.js';
 
 useDatabase();
@@ -27,7 +27,7 @@ describe('CORS per merchant', () => {
   it("lets a page on the merchant's allowed origin create card tokens with the publishable key", async () => {
     const m = await newMerchant();
     const origin = `https://shop-${m.merchantId.slice(4, 12).toLowerCase()}.example`;
-    await origins.allow(m.merchantId, `${origin}/`);
+    await origins.allow(testApp(), m.merchantId, `${origin}/`);
 
     const pre = await preflight(origin);
     expect(pre.status).toBe(204);
@@ -45,7 +45,7 @@ describe('CORS per merchant', () => {
     const m = await newMerchant();
     const other = await newMerchant();
     const theirs = `https://other-${other.merchantId.slice(4, 12).toLowerCase()}.example`;
-    await origins.allow(other.merchantId, theirs);
+    await origins.allow(testApp(), other.merchantId, theirs);
 
     const unknown = await preflight('https://evil.example');
     expect(unknown.status).toBe(403);

@@ -21,7 +21,7 @@ import type { Principal } from '../../src/domain/principal.js';
 import { luhnValid } from '../../src/validation/card.js';
 import { startServerProcess, stopProcess } from '../helpers/serverProcess.js';
 import { createTestDatabase, querySql } from '../helpers/db.js';
-import { clientFor, newMerchant, success, uniqueVisa, useDatabase } from '../helpers/vault.js';
+import { clientFor, newMerchant, success, uniqueVisa, useDatabase, testApp } from '../helpers/vault.js';
 import { EXP_YEAR } from '../helpers/expiry.js';
 
 // Issue 11, item 2: a secret key without reveal permission could recover a stored card's number by
@@ -49,7 +49,7 @@ async function tokenize(client: VaultClient, number: string, extra: Record<strin
 describe('fingerprint keys per mode', () => {
   it('a test key and a live key of one merchant give the same card different fingerprints; each mode still deduplicates', async () => {
     const m = await newMerchant();
-    const live = clientFor((await createApiKey({ merchantId: m.merchantId, kind: 'SECRET', mode: 'LIVE' })).key);
+    const live = clientFor((await createApiKey(testApp(), { merchantId: m.merchantId, kind: 'SECRET', mode: 'LIVE' })).key);
     const number = uniqueVisa();
     const inTest = success(await tokenize(m.client, number), 'TokenizeCardSuccess');
     const inLive = success(await tokenize(live, number), 'TokenizeCardSuccess');
@@ -95,12 +95,12 @@ describe('upgrade from one fingerprint key per merchant', () => {
 
   it('then the vault gives test mode a new key and re-fingerprints test cards, so cards vaulted before the upgrade still deduplicate in both modes', async () => {
     const m = await newMerchant();
-    const liveKey = await createApiKey({ merchantId: m.merchantId, kind: 'SECRET', mode: 'LIVE' });
+    const liveKey = await createApiKey(testApp(), { merchantId: m.merchantId, kind: 'SECRET', mode: 'LIVE' });
     const { prisma, pool, keyring } = getDb();
     const as = (mode: 'TEST' | 'LIVE'): Principal => ({ merchantId: m.merchantId, mode, keyId: `setup-${mode}`, kind: 'SECRET', allowReveal: false });
     const [inTest, inLive] = [uniqueVisa(), uniqueVisa()];
-    const savedTest = await tokenizeCard(as('TEST'), { card: card(inTest) });
-    const savedLive = await tokenizeCard(as('LIVE'), { card: card(inLive) });
+    const savedTest = await tokenizeCard(testApp(), as('TEST'), { card: card(inTest) });
+    const savedLive = await tokenizeCard(testApp(), as('LIVE'), { card: card(inLive) });
 
     // What the vault looked like before: one key (now the LIVE one) fingerprinted both modes' cards.
     const legacyKey = (await keyring.fingerprintKey(m.merchantId, 'LIVE')).reveal();
@@ -109,10 +109,10 @@ describe('upgrade from one fingerprint key per merchant', () => {
     await pool.query(`DELETE FROM data_keys WHERE merchant_id = $1 AND purpose = 'FINGERPRINT' AND mode = 'TEST'`, [m.merchantId]);
     keyring.invalidate(m.merchantId);
 
-    const upgraded = await upgradeFingerprintKeys();
+    const upgraded = await upgradeFingerprintKeys(testApp());
     expect(upgraded.merchants).toBeGreaterThanOrEqual(1);
     expect(upgraded.refingerprinted).toBeGreaterThanOrEqual(1);
-    expect(await upgradeFingerprintKeys()).toMatchObject({ merchants: 0 });
+    expect(await upgradeFingerprintKeys(testApp())).toMatchObject({ merchants: 0 });
     const testKey = (await keyring.fingerprintKey(m.merchantId, 'TEST')).reveal();
     const row = await prisma.paymentMethod.findFirstOrThrow({ where: { merchantId: m.merchantId, id: savedTest.paymentMethod.id } });
     expect(row.fingerprint).toBe(fingerprint(testKey, inTest));

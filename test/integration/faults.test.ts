@@ -25,7 +25,7 @@ import {
 import { verifyAuditChain } from '../../src/domain/audit.js';
 import { createMerchant, type CreatedMerchant } from '../../src/domain/merchants.js';
 import { startServerProcess, stopProcess } from '../helpers/serverProcess.js';
-import { querySql as sql, withProcessDb, createTestDatabase } from '../helpers/db.js';
+import { querySql as sql, withTestApp, createTestDatabase } from '../helpers/db.js';
 import { startPgCluster } from '../helpers/pgCluster.js';
 import { panLike } from '../helpers/scan.js';
 import { withLuhn } from '../helpers/vault.js';
@@ -252,7 +252,7 @@ describe('faults', () => {
     onCleanup(() => cluster.drop());
     const databaseUrl = await cluster.createDatabase('vault');
     const server = await startServer(databaseUrl);
-    const merchant: CreatedMerchant = await withProcessDb(databaseUrl, () => createMerchant({ name: 'faults: postgres restart' }));
+    const merchant: CreatedMerchant = await withTestApp(databaseUrl, (app) => createMerchant(app, { name: 'faults: postgres restart' }));
 
     // Phases, by which each answer is told apart: before, then per fault outage (from the stop on), recovering
     // (from the start until a request sent after it is acknowledged), after.
@@ -293,7 +293,7 @@ describe('faults', () => {
     // Every acknowledged tokenization is readable with its last4, and stored exactly once.
     const lost = await unreadable(server.url, merchant.secretKey, new Map([...load.acked].map(([id, a]) => [id, a.last4])));
     const rows = await sql<{ id: string }>(databaseUrl, 'SELECT id FROM payment_methods WHERE merchant_id = $1', [merchant.merchantId]);
-    const chain = await withProcessDb(databaseUrl, () => verifyAuditChain(merchant.merchantId));
+    const chain = await withTestApp(databaseUrl, (app) => verifyAuditChain(app, merchant.merchantId));
 
     // A request overlapped an outage if it was sent or answered while the database was away or coming back.
     const outage = new Set(faults.flatMap((m) => [`outage:${m}`, `recovering:${m}`]));
@@ -324,7 +324,7 @@ describe('faults', () => {
     // A pool as large as the load: every request is inside the database when the process dies.
     const env = { DATABASE_POOL_SIZE: '16', VAULT_STATEMENT_TIMEOUT_MS: '15000' };
     const first = await startServer(database.url, env);
-    const merchant = await withProcessDb(database.url, () => createMerchant({ name: 'faults: server killed' }));
+    const merchant = await withTestApp(database.url, (app) => createMerchant(app, { name: 'faults: server killed' }));
 
     let phase = 'running';
     const load = startLoad({ url: first.url, apiKey: merchant.secretKey, workers: 16, phase: () => phase, stopOnCut: true });
@@ -354,7 +354,7 @@ describe('faults', () => {
     const bad = await unreadable(second.url, merchant.secretKey, expected);
     const lost = [...load.acked.keys()].filter((id) => !rowIds.has(id));
     const strangers = rows.filter((r) => !load.sentLast4.has(r.last4)).map((r) => r.id);
-    const chain = await withProcessDb(database.url, () => verifyAuditChain(merchant.merchantId));
+    const chain = await withTestApp(database.url, (app) => verifyAuditChain(app, merchant.merchantId));
 
     console.log(
       `[faults] server SIGKILL: faults injected 1, sent ${load.sent}, in flight at the kill ${inFlightAtKill}, ` +
@@ -396,7 +396,7 @@ describe('faults', () => {
     expect(applied).toEqual(migrations.map((migration_name) => ({ migration_name, n: 1 })));
     expect(total[0]?.n).toBe(migrations.length);
 
-    const merchant = await withProcessDb(database.url, () => createMerchant({ name: 'faults: two servers' }));
+    const merchant = await withTestApp(database.url, (app) => createMerchant(app, { name: 'faults: two servers' }));
     const clients = [a, b].map((s) => createVaultClient({ url: s.url, apiKey: merchant.secretKey }));
     const via = (i: number) => clients[i % 2]!;
 

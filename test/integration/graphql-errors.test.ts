@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { GRAPHQL_LIMITS } from '../../src/config.js';
+import { GRAPHQL_LIMITS } from '../../src/app/config.js';
 import { startServerProcess, stopProcess } from '../helpers/serverProcess.js';
 import { newMerchant, rawGraphQL, uniqueVisa, useDatabase, type TestMerchant } from '../helpers/vault.js';
 import { EXP_YEAR } from '../helpers/expiry.js';

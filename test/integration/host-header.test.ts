@@ -1,5 +1,6 @@
 import { request as httpRequest } from 'node:http';
 import { describe, expect, inject, it } from 'vitest';
+import { parseConfig } from '../../src/app/config.js';
 import { newMerchant, useDatabase } from '../helpers/vault.js';
 import { EXP_YEAR } from '../helpers/expiry.js';
 

@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { CreateCardTokenDocument, CreateCustomerDocument, CreatePaymentDocument, TokenizeCardDocument } from '../../src/client/index.js';
 import { forwardHosts } from '../../src/domain/allowLists.js';
-import { clientFor, newMerchant, success, uniqueVisa, useDatabase, type TestMerchant } from '../helpers/vault.js';
+import { clientFor, newMerchant, success, uniqueVisa, useDatabase, type TestMerchant, testApp } from '../helpers/vault.js';
 import { EXP_YEAR } from '../helpers/expiry.js';
 
 // Hostile input: a corpus of nasty values and property-based (fast-check) inputs, put in every field of the
@@ -134,7 +134,7 @@ describe('hostile input', () => {
     const customer = success((await merchant.client.request(CreateCustomerDocument, { input: { name: 'Target' } })).createCustomer, 'CreateCustomerSuccess').customer;
     const pm = success((await merchant.client.request(TokenizeCardDocument, { input: { card: { number: uniqueVisa(), expMonth: 1, expYear: EXP_YEAR } } })).tokenizeCard, 'TokenizeCardSuccess').paymentMethod;
     // A host that refuses connections: forwards that pass validation fail cleanly with FORWARD_FAILED.
-    await forwardHosts.allow(merchant.merchantId, '127.0.0.1:9');
+    await forwardHosts.allow(testApp(), merchant.merchantId, '127.0.0.1:9');
     m = { ...merchant, customerId: customer.id, paymentMethodId: pm.id, host: '127.0.0.1:9' };
   });
 

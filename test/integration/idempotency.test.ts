@@ -2,12 +2,14 @@ import { createHash, randomUUID } from 'node:crypto';
 import { describe, expect, inject, it } from 'vitest';
 import { AuditEventsDocument } from '../../src/client/index.js';
 import { openField } from '../../src/db/encryption.js';
+import { returnsCardData } from '../../src/idempotency.js';
+import { schema } from '../../src/schema/index.js';
 import { createApiKey } from '../../src/domain/apiKeys.js';
 import { abandon, begin, complete, IDEMPOTENCY_STALE_MS, sweepIdempotencyKeys } from '../../src/domain/idempotency.js';
 import type { Principal } from '../../src/domain/principal.js';
 import { sweep } from '../../src/domain/sweep.js';
 import { querySql } from '../helpers/db.js';
-import { newMerchant, rawGraphQL, uniqueVisa, useDatabase, type TestMerchant } from '../helpers/vault.js';
+import { newMerchant, rawGraphQL, uniqueVisa, useDatabase, type TestMerchant, testApp } from '../helpers/vault.js';
 import { EXP_YEAR } from '../helpers/expiry.js';
 
 const getDb = useDatabase();
@@ -107,7 +109,7 @@ describe('Idempotency-Key', () => {
   it('keys are independent across merchants and across one merchant\'s test and live keys', async () => {
     const a = await newMerchant();
     const b = await newMerchant();
-    const live = await createApiKey({ merchantId: a.merchantId, kind: 'SECRET', mode: 'LIVE' });
+    const live = await createApiKey(testApp(), { merchantId: a.merchantId, kind: 'SECRET', mode: 'LIVE' });
     const key = randomUUID();
     const vars = { input: { name: 'Shared Key' } };
     const ids = [];
@@ -212,11 +214,11 @@ describe('idempotency store', () => {
   it('of concurrent begins exactly one executes; the rest replay what it stored', async () => {
     const m = await newMerchant();
     const p = principalOf(m);
-    const outcomes = Array.from({ length: 5 }, () => begin(p, 'k-concurrent', 'fp'));
+    const outcomes = Array.from({ length: 5 }, () => begin(testApp(), p, 'k-concurrent', 'fp'));
     const first = await Promise.race(outcomes);
     expect(first.kind).toBe('execute');
     if (first.kind !== 'execute') return;
-    expect(await complete(first.claim, { data: { ok: 1 } })).toBe(true);
+    expect(await complete(testApp(), first.claim, { data: { ok: 1 } })).toBe(true);
     const all = await Promise.all(outcomes);
     expect(all.filter((o) => o.kind === 'execute')).toHaveLength(1);
     expect(all.filter((o) => o.kind === 'replay')).toEqual(Array(4).fill({ kind: 'replay', response: { data: { ok: 1 } } }));
@@ -225,25 +227,25 @@ describe('idempotency store', () => {
   it('an abandoned key executes again', async () => {
     const m = await newMerchant();
     const p = principalOf(m);
-    const first = await begin(p, 'k-abandon', 'fp');
+    const first = await begin(testApp(), p, 'k-abandon', 'fp');
     if (first.kind !== 'execute') throw new Error(first.kind);
-    await abandon(first.claim);
+    await abandon(testApp(), first.claim);
     expect(await keyRows(m.merchantId)).toEqual([]);
-    expect((await begin(p, 'k-abandon', 'fp')).kind).toBe('execute');
+    expect((await begin(testApp(), p, 'k-abandon', 'fp')).kind).toBe('execute');
   });
 
   it('a key stuck IN_PROGRESS is taken over once stale, and the old claim can no longer store', async () => {
     const m = await newMerchant();
     const p = principalOf(m);
     const now = new Date();
-    const dead = await begin(p, 'k-stale', 'fp', now);
+    const dead = await begin(testApp(), p, 'k-stale', 'fp', now);
     if (dead.kind !== 'execute') throw new Error(dead.kind);
-    const takeover = await begin(p, 'k-stale', 'fp', new Date(now.getTime() + IDEMPOTENCY_STALE_MS + 1));
+    const takeover = await begin(testApp(), p, 'k-stale', 'fp', new Date(now.getTime() + IDEMPOTENCY_STALE_MS + 1));
     expect(takeover.kind).toBe('execute');
-    expect(await complete(dead.claim, { data: { late: true } })).toBe(false);
+    expect(await complete(testApp(), dead.claim, { data: { late: true } })).toBe(false);
     if (takeover.kind !== 'execute') return;
-    expect(await complete(takeover.claim, { data: { fresh: true } })).toBe(true);
-    expect(await begin(p, 'k-stale', 'fp')).toEqual({ kind: 'replay', response: { data: { fresh: true } } });
+    expect(await complete(testApp(), takeover.claim, { data: { fresh: true } })).toBe(true);
+    expect(await begin(testApp(), p, 'k-stale', 'fp')).toEqual({ kind: 'replay', response: { data: { fresh: true } } });
   });
 
   it('the sweep deletes expired keys only', async () => {
@@ -251,10 +253,10 @@ describe('idempotency store', () => {
     const p = principalOf(m);
     const now = new Date();
     for (const key of ['k-old', 'k-new']) {
-      const o = await begin(p, key, 'fp', key === 'k-old' ? new Date(now.getTime() - 25 * 3600_000) : now);
-      if (o.kind === 'execute') await complete(o.claim, { data: null });
+      const o = await begin(testApp(), p, key, 'fp', key === 'k-old' ? new Date(now.getTime() - 25 * 3600_000) : now);
+      if (o.kind === 'execute') await complete(testApp(), o.claim, { data: null });
     }
-    expect(await sweepIdempotencyKeys(now)).toBeGreaterThanOrEqual(1);
+    expect(await sweepIdempotencyKeys(testApp(), now)).toBeGreaterThanOrEqual(1);
     expect(await keyRows(m.merchantId)).toHaveLength(1);
   });
 });
@@ -311,7 +313,7 @@ describe('Idempotency-Key never replays card data', () => {
       const m = await newMerchant();
       const number = uniqueVisa();
       const pm = await vaultCard(m, number);
-      const revealer = await createApiKey({ merchantId: m.merchantId, kind: 'SECRET', mode: 'TEST', allowReveal: true });
+      const revealer = await createApiKey(testApp(), { merchantId: m.merchantId, kind: 'SECRET', mode: 'TEST', allowReveal: true });
       const key = randomUUID();
       for (let i = 0; i < 3; i++) {
         const r = await send(revealer.key, key, query, { id: pm, ...variables });
@@ -329,7 +331,7 @@ describe('Idempotency-Key never replays card data', () => {
     const m = await newMerchant();
     const number = uniqueVisa();
     const pm = await vaultCard(m, number);
-    const [a, b] = await Promise.all([1, 2].map(() => createApiKey({ merchantId: m.merchantId, kind: 'SECRET', mode: 'TEST', allowReveal: true })));
+    const [a, b] = await Promise.all([1, 2].map(() => createApiKey(testApp(), { merchantId: m.merchantId, kind: 'SECRET', mode: 'TEST', allowReveal: true })));
     const key = randomUUID();
     const { query } = REVEAL_SHAPES['a named fragment']!;
     const first = await send(a!.key, key, query, { id: pm });
@@ -348,7 +350,7 @@ describe('Idempotency-Key never replays card data', () => {
   it('a document with a reveal and another mutation under one key is refused, and nothing acts', async () => {
     const m = await newMerchant();
     const pm = await vaultCard(m, uniqueVisa());
-    const revealer = await createApiKey({ merchantId: m.merchantId, kind: 'SECRET', mode: 'TEST', allowReveal: true });
+    const revealer = await createApiKey(testApp(), { merchantId: m.merchantId, kind: 'SECRET', mode: 'TEST', allowReveal: true });
     const query = `mutation Both($id: ID!) { createCustomer(input: { name: "Mixed" }) { __typename } ...R }
       fragment R on Mutation { revealCard(id: $id) { ... on RevealCardSuccess { card { number } } } }`;
     const r = await send(revealer.key, randomUUID(), query, { id: pm });
@@ -369,7 +371,7 @@ describe('Idempotency-Key never replays card data', () => {
 
   it('a stored response is bound to the api key that produced it: another key of the same kind gets IDEMPOTENCY_CONFLICT', async () => {
     const m = await newMerchant();
-    const other = await createApiKey({ merchantId: m.merchantId, kind: 'SECRET', mode: 'TEST' });
+    const other = await createApiKey(testApp(), { merchantId: m.merchantId, kind: 'SECRET', mode: 'TEST' });
     const key = randomUUID();
     const vars = { input: { name: 'Keyed Kim' } };
     const first = await send(m.secretKey, key, CREATE_CUSTOMER, vars);
@@ -436,7 +438,7 @@ describe('stored responses are destroyed with what they refer to', () => {
     const [expired] = await getDb().prisma.paymentMethod.findMany({ where: { merchantId: m.merchantId }, take: 1 });
     await getDb().prisma.paymentMethod.updateMany({ where: { merchantId: m.merchantId, id: expired!.id }, data: { retainUntil: new Date(Date.now() - 1000) } });
     expect(await stored(m.merchantId)).toBe(2);
-    expect((await sweep()).purgedPaymentMethods).toBeGreaterThanOrEqual(1);
+    expect((await sweep(testApp())).purgedPaymentMethods).toBeGreaterThanOrEqual(1);
     expect(await stored(m.merchantId)).toBe(1);
     expect((await storedResponses(m.merchantId)).join()).not.toContain(expired!.id);
   });

@@ -1,15 +1,16 @@
 import { execFile, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createVaultClient, PaymentMethodDocument, RevealCardDocument, TokenizeCardDocument, type VaultClient } from '../../src/client/index.js';
-import { parseMasterKeys } from '../../src/crypto/masterKeys.js';
-import { createDb, setDb, type Db } from '../../src/db/client.js';
+import type { App } from '../../src/app/app.js';
+import type { Db } from '../../src/db/client.js';
 import { migrate } from '../../src/db/migrate.js';
 import { createApiKey } from '../../src/domain/apiKeys.js';
 import { createMerchant } from '../../src/domain/merchants.js';
 import { startServerProcess, stopProcess } from '../helpers/serverProcess.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { createTestApp, createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { TEST_MASTER_KEYS } from '../helpers/env.js';
 import { success, uniqueVisa } from '../helpers/vault.js';
+import { parseMasterKeys } from '../../src/crypto/masterKeys.js';
 import { EXP_YEAR } from '../helpers/expiry.js';
 
 // Key rotation while a server serves traffic, on a database of its own (rotation touches every merchant).
@@ -20,6 +21,7 @@ const BOTH_MASTERS = `${NEW_MASTER},${TEST_MASTER_KEYS}`;
 const CACHE = { VAULT_KEY_CACHE_SECONDS: '1' };
 
 let database: TestDatabase;
+let app: App;
 let db: Db;
 let server: { url: string; child: ChildProcess };
 let client: VaultClient;
@@ -84,11 +86,11 @@ async function valuesByKey(): Promise<Map<string, number>> {
 beforeAll(async () => {
   database = await createTestDatabase();
   await migrate(database.url);
-  db = createDb(database.url, parseMasterKeys(BOTH_MASTERS), { poolSize: 2, keyCacheMs: 1000 });
-  setDb(db);
-  const m = await createMerchant({ name: 'Rotation' });
+  app = await createTestApp(database.url, { db: { keyCacheMs: 1000 } }, { VAULT_MASTER_KEYS: BOTH_MASTERS });
+  db = app.db;
+  const m = await createMerchant(app, { name: 'Rotation' });
   merchantId = m.merchantId;
-  const reveal = await createApiKey({ merchantId, kind: 'SECRET', mode: 'TEST', allowReveal: true });
+  const reveal = await createApiKey(app, { merchantId, kind: 'SECRET', mode: 'TEST', allowReveal: true });
   server = await startServerProcess(database.url, inject('serverLog'), { ...CACHE, VAULT_MASTER_KEYS: BOTH_MASTERS, VAULT_RATE_LIMIT: '0' });
   client = createVaultClient({ url: server.url, apiKey: m.secretKey });
   revealer = createVaultClient({ url: server.url, apiKey: reveal.key });
@@ -97,8 +99,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (server) await stopProcess(server.child);
-  setDb(undefined);
-  await db?.disconnect();
+  await app?.stop();
   await database?.drop();
 });
 
@@ -151,7 +152,7 @@ describe('data-key rotation', () => {
     // The old master key can go: a server with the new one alone reads everything.
     await stopProcess(server.child);
     server = await startServerProcess(database.url, inject('serverLog'), { ...CACHE, VAULT_MASTER_KEYS: NEW_MASTER, VAULT_RATE_LIMIT: '0' });
-    revealer = createVaultClient({ url: server.url, apiKey: (await createApiKey({ merchantId, kind: 'SECRET', mode: 'TEST', allowReveal: true })).key });
+    revealer = createVaultClient({ url: server.url, apiKey: (await createApiKey(app, { merchantId, kind: 'SECRET', mode: 'TEST', allowReveal: true })).key });
     await everyCardReadable();
   }, 300_000);
 });

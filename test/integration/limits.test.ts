@@ -2,7 +2,7 @@ import { request as httpRequest } from 'node:http';
 import type { ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { GRAPHQL_LIMITS } from '../../src/config.js';
+import { GRAPHQL_LIMITS } from '../../src/app/config.js';
 import { startServerProcess, stopProcess } from '../helpers/serverProcess.js';
 import { newMerchant, rawGraphQL, useDatabase, type TestMerchant } from '../helpers/vault.js';
 

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate } from '../../src/db/migrate.js';
 import { createMerchant } from '../../src/domain/merchants.js';
-import { createTestDatabase, withProcessDb, type TestDatabase } from '../helpers/db.js';
+import { createTestDatabase, withTestApp, type TestDatabase } from '../helpers/db.js';
 import { TEST_MASTER_KEYS } from '../helpers/env.js';
 import { startServerProcess, stopProcess } from '../helpers/serverProcess.js';
 
@@ -20,7 +20,7 @@ beforeAll(async () => {
   database = await createTestDatabase();
   await migrate(database.url);
   // Data keys wrapped under master key "test1".
-  await withProcessDb(database.url, () => createMerchant({ name: 'Master key check' }));
+  await withTestApp(database.url, (app) => createMerchant(app, { name: 'Master key check' }));
 });
 afterAll(async () => {
   await database?.drop();

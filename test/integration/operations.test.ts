@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import { TokenizeCardDocument, PaymentMethodDocument } from '../../src/client/index.js';
+import { createLogger } from '../../src/app/logger.js';
+import { printedSchema } from '../../src/schema/print.js';
 import { serverEnv, startServerProcess, stopProcess, VAULT_ENTRY } from '../helpers/serverProcess.js';
 import { createVaultClient } from '../../src/client/index.js';
 import { newMerchant, useDatabase, withLuhn } from '../helpers/vault.js';

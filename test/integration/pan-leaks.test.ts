@@ -6,7 +6,7 @@ import { AuditEventsDocument, CreateCardTokenDocument, ForwardRequestDocument, t
 import { createApiKey } from '../../src/domain/apiKeys.js';
 import { forwardHosts } from '../../src/domain/allowLists.js';
 import { panLike } from '../helpers/scan.js';
-import { clientFor, newMerchant, rawGraphQL, success, uniqueVisa, useDatabase, withLuhn, type TestMerchant } from '../helpers/vault.js';
+import { clientFor, newMerchant, rawGraphQL, success, uniqueVisa, useDatabase, withLuhn, type TestMerchant, testApp } from '../helpers/vault.js';
 import { EXP_YEAR } from '../helpers/expiry.js';
 
 // Card numbers sent where no card number belongs (ids, cursors, paths, request ids) and echoed back by an
@@ -104,7 +104,7 @@ describe('card numbers where ids, cursors and paths belong', () => {
   it('revealCard and forwardRequest with a card number as id answer NOT_FOUND and audit nothing of it', async () => {
     const m = await newMerchant();
     const number = uniqueMastercard();
-    const revealer = await createApiKey({ merchantId: m.merchantId, kind: 'SECRET', mode: 'TEST', allowReveal: true });
+    const revealer = await createApiKey(testApp(), { merchantId: m.merchantId, kind: 'SECRET', mode: 'TEST', allowReveal: true });
     for (const [key, id] of [
       [m.secretKey, number],
       [revealer.key, number],
@@ -158,7 +158,7 @@ describe('forwardRequest answers that echo card data in disguise', () => {
     origin = `http://127.0.0.1:${port}`;
     host = `127.0.0.1:${port}`;
     m = await newMerchant();
-    await forwardHosts.allow(m.merchantId, host);
+    await forwardHosts.allow(testApp(), m.merchantId, host);
   });
   afterAll(() => {
     server.closeAllConnections();

@@ -11,9 +11,9 @@ import {
   UpdatePaymentMethodDocument,
   type TokenizeCardMutation,
 } from '../../src/client/index.js';
+import { newMerchant, rawGraphQL, success, useDatabase, withLuhn, type TestMerchant, testApp } from '../helpers/vault.js';
 import { querySql } from '../helpers/db.js';
 import { EXP_YEAR, expectedRetainUntil, yearsAhead } from '../helpers/expiry.js';
-import { newMerchant, rawGraphQL, success, useDatabase, withLuhn, type TestMerchant } from '../helpers/vault.js';
 
 const getDb = useDatabase();
 
@@ -367,7 +367,7 @@ describe('customers list', () => {
     const { createCustomer } = await import('../../src/domain/customers.js');
     const principal = { merchantId: m.merchantId, mode: 'TEST' as const, keyId: 'k', kind: 'SECRET' as const, allowReveal: false };
     const ids: string[] = [];
-    for (let i = 0; i < 101; i++) ids.push((await createCustomer(principal, { merchantReferenceId: `ref-${i}` })).id);
+    for (let i = 0; i < 101; i++) ids.push((await createCustomer(testApp(), principal, { merchantReferenceId: `ref-${i}` })).id);
     const big = (await m.client.request(CustomersDocument, { first: 1000 })).customers;
     expect(big.edges).toHaveLength(100);
     expect(big.pageInfo.hasNextPage).toBe(true);

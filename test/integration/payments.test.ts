@@ -12,7 +12,7 @@ import {
 } from '../../src/client/index.js';
 import { openField } from '../../src/db/encryption.js';
 import { createApiKey } from '../../src/domain/apiKeys.js';
-import { clientFor, newMerchant, rawGraphQL, success, useDatabase, type TestMerchant } from '../helpers/vault.js';
+import { clientFor, newMerchant, rawGraphQL, success, useDatabase, type TestMerchant, testApp } from '../helpers/vault.js';
 import { EXP_YEAR } from '../helpers/expiry.js';
 
 const getDb = useDatabase();
@@ -410,7 +410,7 @@ describe('saving the card during a payment', () => {
 describe('connectors, keys and tenancy', () => {
   it('a live-mode key has no connector; an unknown connector id is refused too', async () => {
     const m = await newMerchant();
-    const live = await createApiKey({ merchantId: m.merchantId, kind: 'SECRET', mode: 'LIVE' });
+    const live = await createApiKey(testApp(), { merchantId: m.merchantId, kind: 'SECRET', mode: 'LIVE' });
     const r = await clientFor(live.key).request(CreatePaymentDocument, { input: { amount: 100, currency: 'EUR', card: card(VISA_OK) } });
     expect(r.createPayment).toMatchObject({ __typename: 'ConnectorUnavailableError', code: 'CONNECTOR_UNAVAILABLE' });
     expect(await pay(m, { card: card(VISA_OK), connectorId: 'stripe' })).toMatchObject({ __typename: 'ConnectorUnavailableError' });
@@ -437,7 +437,7 @@ describe('connectors, keys and tenancy', () => {
     const p = await paid(m, { card: card(VISA_OK), captureMethod: 'MANUAL' });
     const pm = await vault(m, MASTERCARD);
     const other = await newMerchant();
-    const live = await createApiKey({ merchantId: m.merchantId, kind: 'SECRET', mode: 'LIVE' });
+    const live = await createApiKey(testApp(), { merchantId: m.merchantId, kind: 'SECRET', mode: 'LIVE' });
     for (const client of [other.client, clientFor(live.key)]) {
       expect((await client.request(PaymentDocument, { id: p.id })).payment).toBeNull();
       expect((await client.request(CapturePaymentDocument, { id: p.id })).capturePayment).toMatchObject({ code: 'NOT_FOUND' });

@@ -1,29 +1,27 @@
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { parseMasterKeys } from '../../src/crypto/masterKeys.js';
-import { createDb, setDb, type Db } from '../../src/db/client.js';
+import type { App } from '../../src/app/app.js';
 import { createCustomer } from '../../src/domain/customers.js';
 import { createMerchant } from '../../src/domain/merchants.js';
 import { tokenizeCard } from '../../src/domain/paymentMethods.js';
 import { createVaultYoga } from '../../src/yoga.js';
-import { TEST_MASTER_KEYS } from '../helpers/env.js';
+import { createTestApp } from '../helpers/db.js';
 import { withLuhn } from '../helpers/vault.js';
+import { parseMasterKeys } from '../../src/crypto/masterKeys.js';
+import { TEST_MASTER_KEYS } from '../helpers/env.js';
 import { EXP_YEAR } from '../helpers/expiry.js';
 
 // Round-trips per operation, counted in-process: a nested list must cost the same number of statements
 // for one customer as for many (no N+1), and the hot paths stay at a handful.
-let db: Db;
+let app: App;
+let yoga: ReturnType<typeof createVaultYoga>;
 const statements: string[] = [];
-beforeAll(() => {
-  db = createDb(inject('databaseUrl'), parseMasterKeys(TEST_MASTER_KEYS), { poolSize: 4, onQuery: (sql) => statements.push(sql) });
-  setDb(db);
+beforeAll(async () => {
+  app = await createTestApp(inject('databaseUrl'), { db: { poolSize: 4, onQuery: (sql) => statements.push(sql) } });
+  yoga = createVaultYoga({ app, ready: async () => true });
 });
 afterAll(async () => {
-  setDb(undefined);
-  await db.disconnect();
+  await app.stop();
 });
-
-const yoga = createVaultYoga({ log: pino({ level: 'silent' }), ready: async () => true });
 
 async function count(key: string, query: string, variables?: unknown): Promise<{ statements: number; body: any }> {
   statements.length = 0;
@@ -37,12 +35,12 @@ async function count(key: string, query: string, variables?: unknown): Promise<{
 }
 
 async function merchantWith(customers: number, cardsEach: number) {
-  const m = await createMerchant({ name: 'query counting' });
+  const m = await createMerchant(app, { name: 'query counting' });
   const principal = { merchantId: m.merchantId, mode: 'TEST' as const, keyId: 'k', kind: 'SECRET' as const, allowReveal: false };
   for (let c = 0; c < customers; c++) {
-    const customer = await createCustomer(principal, { name: `Customer ${c}`, email: `c${c}@example.com` });
+    const customer = await createCustomer(app, principal, { name: `Customer ${c}`, email: `c${c}@example.com` });
     for (let p = 0; p < cardsEach; p++) {
-      await tokenizeCard(principal, { customerId: customer.id, card: { number: withLuhn(`4000${c}${p}`.padEnd(15, '7')), expMonth: 5, expYear: EXP_YEAR, holderName: `H${c}${p}` } });
+      await tokenizeCard(app, principal, { customerId: customer.id, card: { number: withLuhn(`4000${c}${p}`.padEnd(15, '7')), expMonth: 5, expYear: EXP_YEAR, holderName: `H${c}${p}` } });
     }
   }
   return m;
@@ -68,7 +66,7 @@ describe('round-trips', () => {
 
   it('reads a payment method masked in two statements (key lookup, row)', async () => {
     const m = await merchantWith(1, 1);
-    const pm = await db.prisma.paymentMethod.findFirstOrThrow({ where: { merchantId: m.merchantId } });
+    const pm = await app.db.prisma.paymentMethod.findFirstOrThrow({ where: { merchantId: m.merchantId } });
     const q = `{ paymentMethod(id: "${pm.id}") { id card { last4 expMonth holderName } billing { email } } }`;
     await count(m.secretKey, q);
     const r = await count(m.secretKey, q);

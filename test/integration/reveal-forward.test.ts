@@ -13,7 +13,7 @@ import {
 } from '../../src/client/index.js';
 import { createApiKey } from '../../src/domain/apiKeys.js';
 import { forwardHosts } from '../../src/domain/allowLists.js';
-import { clientFor, newMerchant, rawGraphQL, success, uniqueVisa, useDatabase, type TestMerchant } from '../helpers/vault.js';
+import { clientFor, newMerchant, rawGraphQL, success, uniqueVisa, useDatabase, type TestMerchant, testApp } from '../helpers/vault.js';
 import { EXP_YEAR } from '../helpers/expiry.js';
 
 const getDb = useDatabase();
@@ -52,7 +52,7 @@ describe('revealCard', () => {
     const m = await newMerchant();
     const number = uniqueVisa();
     const pm = await vault(m, number);
-    const revealer = await createApiKey({ merchantId: m.merchantId, kind: 'SECRET', mode: 'TEST', allowReveal: true });
+    const revealer = await createApiKey(testApp(), { merchantId: m.merchantId, kind: 'SECRET', mode: 'TEST', allowReveal: true });
     const client = clientFor(revealer.key);
     const requestId = `reveal-${Date.now()}`;
 
@@ -112,7 +112,7 @@ describe('forwardRequest', () => {
     upstream = await startUpstream();
     other = await startUpstream();
     m = await newMerchant();
-    await forwardHosts.allow(m.merchantId, upstream.host);
+    await forwardHosts.allow(testApp(), m.merchantId, upstream.host);
   });
   afterAll(() => {
     upstream.server.closeAllConnections();
@@ -249,7 +249,7 @@ describe('forwardRequest', () => {
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
     const { port } = closed.address() as AddressInfo;
     await new Promise<void>((resolve) => closed.close(() => resolve()));
-    await forwardHosts.allow(m.merchantId, `127.0.0.1:${port}`);
+    await forwardHosts.allow(testApp(), m.merchantId, `127.0.0.1:${port}`);
     expect(await forward({ paymentMethodId: pm.id, url: `http://127.0.0.1:${port}/`, method: 'GET' })).toMatchObject({ code: 'FORWARD_FAILED', reason: 'UNREACHABLE' });
   });
 

@@ -3,14 +3,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createVaultClient, PaymentMethodDocument, TokenizeCardDocument } from '../../src/client/index.js';
-import { parseMasterKeys } from '../../src/crypto/masterKeys.js';
-import { createDb, setDb } from '../../src/db/client.js';
 import { migrate } from '../../src/db/migrate.js';
 import { createMerchant } from '../../src/domain/merchants.js';
 import { tokenizeCard } from '../../src/domain/paymentMethods.js';
-import { TEST_MASTER_KEYS } from '../helpers/env.js';
-import { createTestDatabase } from '../helpers/db.js';
+import { createTestApp, createTestDatabase } from '../helpers/db.js';
 import { startServerProcess, startVaultServer, stopProcess } from '../helpers/serverProcess.js';
+import { parseMasterKeys } from '../../src/crypto/masterKeys.js';
+import { TEST_MASTER_KEYS } from '../helpers/env.js';
 import { EXP_YEAR } from '../helpers/expiry.js';
 
 const dataDir = mkdtempSync(path.join(tmpdir(), 'vault-embedded-'));
@@ -71,13 +70,13 @@ describe('retention sweep', () => {
   it('the server purges payment methods past retainUntil periodically', async () => {
     const database = await createTestDatabase();
     await migrate(database.url);
-    const db = createDb(database.url, parseMasterKeys(TEST_MASTER_KEYS), { poolSize: 2 });
-    setDb(db);
+    const app = await createTestApp(database.url);
+    const { db } = app;
     try {
-      const m = await createMerchant({ name: 'sweep' });
+      const m = await createMerchant(app, { name: 'sweep' });
       const principal = { merchantId: m.merchantId, mode: 'TEST' as const, keyId: 'k', kind: 'SECRET' as const, allowReveal: false };
-      const due = await tokenizeCard(principal, { card: { number: '4242424242424242', expMonth: 1, expYear: EXP_YEAR } });
-      const kept = await tokenizeCard(principal, { card: { number: '5555555555554444', expMonth: 1, expYear: EXP_YEAR } });
+      const due = await tokenizeCard(app, principal, { card: { number: '4242424242424242', expMonth: 1, expYear: EXP_YEAR } });
+      const kept = await tokenizeCard(app, principal, { card: { number: '5555555555554444', expMonth: 1, expYear: EXP_YEAR } });
       await db.prisma.paymentMethod.updateMany({ where: { id: due.paymentMethod.id }, data: { retainUntil: new Date(Date.now() - 60_000) } });
       const server = await startServerProcess(database.url, path.join(dataDir, 'sweep.log'), { VAULT_PURGE_INTERVAL_SECONDS: '1' });
       try {
@@ -91,8 +90,7 @@ describe('retention sweep', () => {
         await stopProcess(server.child);
       }
     } finally {
-      setDb(undefined);
-      await db.disconnect();
+      await app.stop();
       await database.drop();
     }
   }, 60_000);

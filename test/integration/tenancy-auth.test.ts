@@ -11,7 +11,7 @@ import {
   UpdatePaymentMethodDocument,
 } from '../../src/client/index.js';
 import { createApiKey, revokeApiKey } from '../../src/domain/apiKeys.js';
-import { clientFor, newMerchant, rawGraphQL, useDatabase } from '../helpers/vault.js';
+import { clientFor, newMerchant, rawGraphQL, useDatabase, testApp } from '../helpers/vault.js';
 import { EXP_YEAR } from '../helpers/expiry.js';
 
 useDatabase();
@@ -34,7 +34,7 @@ describe('tenancy', () => {
   it("another merchant's key and the same merchant's live key see none of the test-mode records", async () => {
     const { m, customerId, pmId } = await seed();
     const other = await newMerchant();
-    const live = await createApiKey({ merchantId: m.merchantId, kind: 'SECRET', mode: 'LIVE' });
+    const live = await createApiKey(testApp(), { merchantId: m.merchantId, kind: 'SECRET', mode: 'LIVE' });
     for (const client of [other.client, clientFor(live.key)]) {
       expect((await client.request(PaymentMethodDocument, { id: pmId })).paymentMethod).toBeNull();
       expect((await client.request(CustomerDocument, { id: customerId })).customer).toBeNull();
@@ -67,10 +67,10 @@ describe('tenancy', () => {
 describe('authentication', () => {
   it('answers 401 UNAUTHENTICATED without a key, with an unknown key, and with a revoked key', async () => {
     const m = await newMerchant();
-    const extra = await createApiKey({ merchantId: m.merchantId, kind: 'SECRET', mode: 'TEST' });
+    const extra = await createApiKey(testApp(), { merchantId: m.merchantId, kind: 'SECRET', mode: 'TEST' });
     const ok = await rawGraphQL({ query: '{ customers { edges { cursor } } }' }, { 'api-key': extra.key });
     expect(ok.status).toBe(200);
-    await revokeApiKey(extra.keyId);
+    await revokeApiKey(testApp(), extra.keyId);
     const cases: Record<string, string>[] = [
       {},
       { 'api-key': 'sk_test_unknownunknownunknownunknownunknownunkno' },

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/config.js';
+import { parseConfig } from '../../src/app/config.js';
 
 describe('VAULT_PUBLIC_URL', () => {
   it('refuses credentials, which every challenge link would carry', () => {

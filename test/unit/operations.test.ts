@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/logger.js';
+import { createLogger } from '../../src/app/logger.js';
 import { printedSchema } from '../../src/schema/print.js';
 
 describe('schema file', () => {

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { pino, type Logger, type DestinationStream } from 'pino';
-import { containsPan, maskPans } from './card/pan.js';
+import { containsPan, maskPans } from '../card/pan.js';
 
 // Card data must never reach a log line. Two independent guards:
 // 1. fields whose names carry secrets are replaced wholesale, at any depth;
@@ -76,12 +76,6 @@ function scrubParsed(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(scrubParsed);
   if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [scrubText(k), scrubParsed(v)]));
   return value;
-}
-
-let root: Logger | undefined;
-export function logger(): Logger {
-  root ??= createLogger(process.env.LOG_LEVEL ?? 'info');
-  return root;
 }
 
 function hasPinoPretty(): boolean {

@@ -118,9 +118,3 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   return config;
 }
-
-let cached: Config | undefined;
-export function config(): Config {
-  cached ??= parseConfig();
-  return cached;
-}
