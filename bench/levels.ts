@@ -18,9 +18,9 @@ import { unwrapDataKey } from '../src/crypto/dataKeys.js';
 import { fingerprint, probeTags } from '../src/crypto/fingerprint.js';
 import { parseMasterKeys } from '../src/crypto/masterKeys.js';
 import { AUTHENTICATE, FIND_PAYMENT_METHOD, INSERT_NEW_CARD, PROBE_CARD_WITHOUT_CUSTOMER } from '../src/db/hotStatements.js';
-import { retainUntil } from '../src/domain/retention.js';
-import { newId } from '../src/ids.js';
-import { bin, checkCardNumber, last4 } from '../src/validation/card.js';
+import { retainUntil } from '../src/domain/paymentMethods/retention.js';
+import { newId } from '../src/domain/shared/ids.js';
+import { bin, checkCardNumber, last4 } from '../src/card/number.js';
 
 const level = process.argv[2];
 
@@ -120,7 +120,7 @@ if (level === 'L0') {
     const id = newId('pm');
     const sealed = (field: string, value: string) => seal(k.enc, k.encId, value, aadFor(m, 'PaymentMethod', field, id));
     const fp = fingerprint(k.fp, checked.digits);
-    // The product's enumeration check (src/domain/enumeration.ts) with its default thresholds.
+    // The product's enumeration check (src/domain/paymentMethods/enumeration.ts) with its default thresholds.
     const byBin = probeTags(k.fp, ['bin-last4', principal.id, bin(checked.digits), last4(checked.digits)], checked.digits);
     const byHit = probeTags(k.fp, ['duplicates', principal.id], checked.digits);
     const now = new Date();

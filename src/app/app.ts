@@ -2,18 +2,18 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { createConnectors, type Connectors } from '../connectors/index.js';
+import { createConnectors, type Connectors } from '../integrations/connectors/index.js';
 import { generateMasterKeyString, parseMasterKeys, type MasterKeyRing } from '../crypto/masterKeys.js';
 import { createDb, type Db, type DbOptions } from '../db/client.js';
 import { startEmbeddedPostgres } from '../db/embedded.js';
-import { verifyMasterKeys } from '../db/keyring.js';
+import { verifyMasterKeys } from '../crypto/keyring.js';
 import { describeMigration, migrate } from '../db/migrate.js';
-import { startApiKeyCache, type ApiKeyCache } from '../domain/apiKeyCache.js';
-import { upgradeFingerprintKeys } from '../domain/fingerprintKeys.js';
-import { createAppUrls, type AppUrls } from '../localUrl.js';
-import { observePool } from '../metrics.js';
-import { createAuthFailureLimiter, createRateLimiter, type AuthFailureLimiter, type RateLimiter } from '../rateLimit.js';
-import { createTokenServices, type TokenServices } from '../tokenServices/index.js';
+import { startApiKeyCache, type ApiKeyCache } from '../domain/merchants/apiKeyCache.js';
+import { upgradeFingerprintKeys } from '../domain/merchants/fingerprintKeys.js';
+import { createAppUrls, type AppUrls } from './urls.js';
+import { observePool } from '../http/plugins/metrics.js';
+import { createAuthFailureLimiter, createRateLimiter, type AuthFailureLimiter, type RateLimiter } from '../http/plugins/rateLimit.js';
+import { createTokenServices, type TokenServices } from '../integrations/tokenServices/index.js';
 import type { Config } from './config.js';
 
 // The composition root: the one place that builds what the vault runs on (configuration, logger, database

@@ -2,7 +2,7 @@ import creditCardType from 'credit-card-type';
 
 // Card brands: IIN ranges, lengths and security-code sizes come from braintree's credit-card-type (the
 // maintained table, updated with the package); this module only maps its networks onto the contract's
-// CardBrand enum and indexes its ranges for speed. Luhn stays ours (src/validation/card.ts).
+// CardBrand enum and indexes its ranges for speed. Luhn stays ours (src/card/number.ts).
 //
 // Ranges overlap (Elo inside Visa's 4 and Discover's 65, Hipercard inside Maestro's 6, UnionPay's
 // 622126-622925 among Maestro's 6...): the longest matching prefix wins, as in credit-card-type itself; at

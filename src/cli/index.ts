@@ -3,14 +3,14 @@ import { pino } from 'pino';
 import { createApp, type App } from '../app/app.js';
 import { ConfigError, parseConfig } from '../app/config.js';
 import { createLogger } from '../app/logger.js';
-import { createApiKey, listApiKeys, revokeApiKey } from '../domain/apiKeys.js';
-import { createMerchant } from '../domain/merchants.js';
-import { forwardHosts, origins, type AllowList } from '../domain/allowLists.js';
-import { verifyAuditChain } from '../domain/audit.js';
-import { rewrapDataKeys, rotateDataKeys } from '../domain/keyRotation.js';
+import { createApiKey, listApiKeys, revokeApiKey } from '../domain/merchants/apiKeys.js';
+import { createMerchant } from '../domain/merchants/merchants.js';
+import { forwardHosts, origins, type AllowList } from '../domain/merchants/allowLists.js';
+import { verifyAuditChain } from '../domain/audit/audit.js';
+import { rewrapDataKeys, rotateDataKeys } from '../domain/merchants/keyRotation.js';
 import { progressBar } from './progress.js';
 import { sweep } from '../domain/sweep.js';
-import { VaultError } from '../errors.js';
+import { VaultError } from '../domain/shared/errors.js';
 
 // The operator CLI: `npx vault <command>`. Results go to stdout (one JSON document with --json);
 // logs go to stderr so stdout stays machine-readable.

@@ -19,7 +19,7 @@ export function fingerprint(key: Buffer, cardDigits: string): string {
 const tag = (key: Buffer, text: string) => createHmac('sha256', key).update(text, 'utf8').digest().subarray(0, 16).toString('base64url');
 
 /**
- * The enumeration counters' tags (src/domain/enumeration.ts), under the same key as the fingerprint but in
+ * The enumeration counters' tags (src/domain/paymentMethods/enumeration.ts), under the same key as the fingerprint but in
  * their own domains: `group` names what is counted (say, an api key's bin and last four), `member` a card
  * number within that group only (the group is part of its input), so tags correlate with nothing else: not
  * with fingerprints, not across groups. 128 bits each: collisions are negligible at any count that matters.

@@ -3,7 +3,7 @@ import pg from 'pg';
 import { PrismaClient } from '../generated/prisma/client.js';
 import type { MasterKeyRing } from '../crypto/masterKeys.js';
 import { encryptionExtension } from './encryption.js';
-import { Keyring } from './keyring.js';
+import { Keyring } from '../crypto/keyring.js';
 
 export interface DbOptions {
   poolSize?: number;

@@ -1,7 +1,7 @@
 import { aadFor, envelopeKeyId, open, seal } from '../crypto/aead.js';
 import { Prisma } from '../generated/prisma/client.js';
 import { encryptedFieldsOf, type EncryptedField, type EncryptedModel } from './encrypted-fields.js';
-import type { Keyring } from './keyring.js';
+import type { Keyring } from '../crypto/keyring.js';
 
 // Field-level encryption as a Prisma Client extension. Every write to a field listed in ENCRYPTED_FIELDS is
 // sealed with AES-256-GCM under the merchant's active data key, with AAD binding merchant, model, field and

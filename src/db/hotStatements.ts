@@ -73,7 +73,7 @@ export const UPDATE_DUPLICATE = {
 };
 
 /**
- * The enumeration check of a tokenization (src/domain/enumeration.ts), in one statement: whether the number
+ * The enumeration check of a tokenization (src/domain/paymentMethods/enumeration.ts), in one statement: whether the number
  * is a duplicate (the dedupe index, as the save will find it), how many distinct numbers the key's (bin,
  * last4) group and duplicates group hold within the window, and, when allowed, the number recorded in them.
  * A number the key tokenized already within the window is always allowed (the same card again is normal).

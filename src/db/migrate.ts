@@ -9,7 +9,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
-import { PROJECT_ROOT } from '../projectRoot.js';
+import { PROJECT_ROOT } from '../app/projectRoot.js';
 
 export interface MigrateOptions {
   migrationsDir?: string;

@@ -1,9 +1,9 @@
 import type { App } from '../app/app.js';
-import { sweepCardTokens } from './cardTokens.js';
-import { sweepCardProbes } from './enumeration.js';
-import { sweepIdempotencyKeys } from './idempotency.js';
-import { sweepAppliedEvents } from './networkTokens.js';
-import { purgeExpired } from './paymentMethods.js';
+import { sweepCardTokens } from './cardTokens/cardTokens.js';
+import { sweepCardProbes } from './paymentMethods/enumeration.js';
+import { sweepIdempotencyKeys } from './idempotency/idempotency.js';
+import { sweepAppliedEvents } from './paymentMethods/networkTokens.js';
+import { purgeExpired } from './paymentMethods/paymentMethods.js';
 
 export interface SweepResult {
   purgedPaymentMethods: number;

@@ -1,4 +1,4 @@
-import { listAuditEvents } from '../domain/audit.js';
+import { listAuditEvents } from '../domain/audit/audit.js';
 import { builder } from './builder.js';
 import { idOf } from './common.js';
 

@@ -3,9 +3,9 @@ import ErrorsPlugin from '@pothos/plugin-errors';
 import PrismaPlugin from '@pothos/plugin-prisma';
 import RelayPlugin from '@pothos/plugin-relay';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
-import type { Context } from '../context.js';
-import { Code } from '../errors.js';
-import { requestError } from '../requestErrors.js';
+import type { Context } from '../http/context.js';
+import { Code } from '../domain/shared/errors.js';
+import { requestError } from '../http/requestErrors.js';
 import type PrismaTypes from '../generated/pothos-prisma-types.js';
 import { getDatamodel } from '../generated/pothos-prisma-types.js';
 

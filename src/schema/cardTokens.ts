@@ -1,6 +1,6 @@
-import { ValidationFailed } from '../errors.js';
-import { createCardToken, type CardTokenRow } from '../domain/cardTokens.js';
-import { maskedCard } from '../domain/paymentMethods.js';
+import { ValidationFailed } from '../domain/shared/errors.js';
+import { createCardToken, type CardTokenRow } from '../domain/cardTokens/cardTokens.js';
+import { maskedCard } from '../domain/paymentMethods/paymentMethods.js';
 import { builder } from './builder.js';
 import { BillingInput } from './common.js';
 import { CardInput, CardViewType } from './paymentMethods.js';

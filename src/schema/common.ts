@@ -1,10 +1,10 @@
-import type { Address } from '../domain/customers.js';
-import type { Billing } from '../domain/paymentMethods.js';
+import type { Address } from '../domain/customers/customers.js';
+import type { Billing } from '../domain/paymentMethods/paymentMethods.js';
 import { builder } from './builder.js';
 
 /**
  * `extensions` of an object type whose values are full card data (a card number, a CVC). A mutation whose
- * result type can reach such a type is never stored for idempotent replay (src/idempotency.ts): mark every
+ * result type can reach such a type is never stored for idempotent replay (src/http/plugins/idempotency.ts): mark every
  * new type of the kind, and the rule follows it wherever it is returned.
  */
 export const CARD_DATA = { holdsCardData: true } as const;

@@ -12,10 +12,10 @@ import {
   type GraphQLSchema,
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import type { RequestContext } from '../context.js';
-import { Code } from '../errors.js';
-import type { IdPrefix } from '../ids.js';
-import { requestError } from '../requestErrors.js';
+import type { RequestContext } from '../http/context.js';
+import { Code } from '../domain/shared/errors.js';
+import type { IdPrefix } from '../domain/shared/ids.js';
+import { requestError } from '../http/requestErrors.js';
 
 /**
  * A connection's `after`/`before` that this connection did not issue to this merchant. The message is fixed:

@@ -1,4 +1,4 @@
-import { NotFound, ValidationFailed } from '../errors.js';
+import { NotFound, ValidationFailed } from '../domain/shared/errors.js';
 import {
   createCustomer,
   customerAddress,
@@ -7,7 +7,7 @@ import {
   findCustomer,
   listCustomers,
   updateCustomer,
-} from '../domain/customers.js';
+} from '../domain/customers/customers.js';
 import { builder } from './builder.js';
 import { AddressInput, AddressType, idOf } from './common.js';
 

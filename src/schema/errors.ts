@@ -14,7 +14,7 @@ import {
   ValidationFailed,
   VaultError,
   type FieldError,
-} from '../errors.js';
+} from '../domain/shared/errors.js';
 import { builder } from './builder.js';
 
 export const ErrorCodeEnum = builder.enumType('ErrorCode', {

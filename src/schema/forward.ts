@@ -1,5 +1,5 @@
-import { Conflict, ForwardFailed, NotFound, TokenAlreadyUsed, TokenExpired, ValidationFailed } from '../errors.js';
-import { forwardRequest, type ForwardResult } from '../domain/forward.js';
+import { Conflict, ForwardFailed, NotFound, TokenAlreadyUsed, TokenExpired, ValidationFailed } from '../domain/shared/errors.js';
+import { forwardRequest, type ForwardResult } from '../domain/forward/forward.js';
 import { builder } from './builder.js';
 
 const ForwardRequestInput = builder.inputType('ForwardRequestInput', {

@@ -9,12 +9,12 @@ import {
   TokenizationFailed,
   TooManyAttempts,
   ValidationFailed,
-} from '../errors.js';
-import { networkTokenView } from '../domain/networkTokens.js';
-import { pspTokenValue } from '../domain/pspTokens.js';
-import { revealCard, type RevealedCard } from '../domain/reveal.js';
-import { simulateNetworkTokenEvent } from '../tokenServices/simulate.js';
-import { SIMULATED_NETWORK_TOKEN_EVENTS } from '../validation/inputs.js';
+} from '../domain/shared/errors.js';
+import { networkTokenView } from '../domain/paymentMethods/networkTokens.js';
+import { pspTokenValue } from '../domain/paymentMethods/pspTokens.js';
+import { revealCard, type RevealedCard } from '../domain/paymentMethods/reveal.js';
+import { simulateNetworkTokenEvent } from '../integrations/tokenServices/simulate.js';
+import { SIMULATED_NETWORK_TOKEN_EVENTS } from '../domain/shared/inputSchemas.js';
 import {
   billingOf,
   deletePaymentMethod,
@@ -24,7 +24,7 @@ import {
   tokenizeCard,
   updatePaymentMethod,
   type CardView,
-} from '../domain/paymentMethods.js';
+} from '../domain/paymentMethods/paymentMethods.js';
 import { builder } from './builder.js';
 import { BillingInput, BillingType, CARD_DATA, idOf } from './common.js';
 

@@ -1,6 +1,6 @@
-import { Conflict, ConnectorUnavailable, NotFound, TokenAlreadyUsed, TokenExpired, TooManyAttempts, ValidationFailed } from '../errors.js';
-import { cancelPayment, capturePayment, createPayment, findPayment, paymentRedirectUrl } from '../domain/payments.js';
-import { findPaymentMethod, maskedCard } from '../domain/paymentMethods.js';
+import { Conflict, ConnectorUnavailable, NotFound, TokenAlreadyUsed, TokenExpired, TooManyAttempts, ValidationFailed } from '../domain/shared/errors.js';
+import { cancelPayment, capturePayment, createPayment, findPayment, paymentRedirectUrl } from '../domain/payments/payments.js';
+import { findPaymentMethod, maskedCard } from '../domain/paymentMethods/paymentMethods.js';
 import type { Payment } from '../generated/prisma/client.js';
 import { CaptureMethod, PaymentInitiator, PaymentInstrument } from '../generated/prisma/enums.js';
 import { builder } from './builder.js';

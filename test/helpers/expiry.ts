@@ -16,7 +16,7 @@ export const EXP_YEAR = yearsAhead(5);
 /**
  * What the API prints as retainUntil for a card expiring `expMonth`/`expYear`: 00:00 UTC on the first day
  * of the 14th month after the expiry month, plus the merchant's extension (the rule of
- * src/domain/retention.ts, restated here as the specification; test/unit/retention.test.ts pins examples).
+ * src/domain/paymentMethods/retention.ts, restated here as the specification; test/unit/retention.test.ts pins examples).
  */
 export function expectedRetainUntil(expMonth: number, expYear: number, extensionMonths = 0): string {
   return new Date(Date.UTC(expYear, expMonth - 1 + 14 + extensionMonths, 1)).toISOString().replace('.000Z', 'Z');

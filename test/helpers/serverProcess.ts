@@ -8,7 +8,7 @@ import { TEST_MASTER_KEYS } from './env.js';
 const ROOT = path.resolve(import.meta.dirname, '..', '..');
 
 /** The vault's entry point: run through tsx by the tests, compiled (as `npm start` runs it) by the bench. */
-export const VAULT_ENTRY = { source: 'src/server.ts', compiled: 'dist/src/server.js' } as const;
+export const VAULT_ENTRY = { source: 'src/main.ts', compiled: 'dist/src/main.js' } as const;
 
 /** What the vault prints once it listens (`GraphQL:` when GraphiQL is off, as in production). */
 export const VAULT_READY = /Graph(?:iQL|QL): (http\S+)/;

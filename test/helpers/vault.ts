@@ -3,8 +3,8 @@ import { afterAll, beforeAll, inject } from 'vitest';
 import { createVaultClient, type VaultClient } from '../../src/client/index.js';
 import type { App } from '../../src/app/app.js';
 import type { Db } from '../../src/db/client.js';
-import { createMerchant } from '../../src/domain/merchants.js';
-import { luhnValid } from '../../src/validation/card.js';
+import { createMerchant } from '../../src/domain/merchants/merchants.js';
+import { luhnValid } from '../../src/card/number.js';
 import { createTestApp } from './db.js';
 
 // The app of this test file (built by useDatabase), for the helpers below that set up data through domain

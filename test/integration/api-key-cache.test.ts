@@ -1,4 +1,4 @@
-// The per-process api-key cache (src/domain/apiKeyCache.ts) and its NOTIFY triggers: a cached key revoked or
+// The per-process api-key cache (src/domain/merchants/apiKeyCache.ts) and its NOTIFY triggers: a cached key revoked or
 // changed by any means stops working at once, a lookup racing with a notification is not cached, and a lost
 // listener connection turns the cache off until it is back. Three levels:
 //   1. the run's shared server, over HTTP (revocations through the CLI and through plain SQL);
@@ -17,9 +17,9 @@ import { createApp, type App } from '../../src/app/app.js';
 import { parseConfig } from '../../src/app/config.js';
 import type { Db } from '../../src/db/client.js';
 import { migrate } from '../../src/db/migrate.js';
-import { startApiKeyCache, type ApiKeyCache, type ApiKeyCacheOptions } from '../../src/domain/apiKeyCache.js';
-import { authenticate, createApiKey, hashKey, revokeApiKey } from '../../src/domain/apiKeys.js';
-import { createMerchant } from '../../src/domain/merchants.js';
+import { startApiKeyCache, type ApiKeyCache, type ApiKeyCacheOptions } from '../../src/domain/merchants/apiKeyCache.js';
+import { authenticate, createApiKey, hashKey, revokeApiKey } from '../../src/domain/merchants/apiKeys.js';
+import { createMerchant } from '../../src/domain/merchants/merchants.js';
 import { createLogger } from '../../src/app/logger.js';
 import { startServerProcess, stopProcess } from '../helpers/serverProcess.js';
 import { querySql as sql, withTestApp, createTestApp, createTestDatabase, type TestDatabase } from '../helpers/db.js';

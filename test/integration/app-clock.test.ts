@@ -1,9 +1,9 @@
 // The clock is the app's: a test builds an app with a fixed time instead of depending on today's date.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { App } from '../../src/app/app.js';
-import { createMerchant } from '../../src/domain/merchants.js';
-import { tokenizeCard } from '../../src/domain/paymentMethods.js';
-import type { Principal } from '../../src/domain/principal.js';
+import { createMerchant } from '../../src/domain/merchants/merchants.js';
+import { tokenizeCard } from '../../src/domain/paymentMethods/paymentMethods.js';
+import type { Principal } from '../../src/domain/shared/principal.js';
 import { createTestApp } from '../helpers/db.js';
 
 describe("the app's clock", () => {

@@ -16,12 +16,12 @@ import {
 import type { App } from '../../src/app/app.js';
 import type { Db } from '../../src/db/client.js';
 import { migrate } from '../../src/db/migrate.js';
-import { createApiKey } from '../../src/domain/apiKeys.js';
-import { verifyAuditChain } from '../../src/domain/audit.js';
-import { createCustomer } from '../../src/domain/customers.js';
-import { createMerchant } from '../../src/domain/merchants.js';
-import { purgeExpired, tokenizeCard } from '../../src/domain/paymentMethods.js';
-import type { Principal } from '../../src/domain/principal.js';
+import { createApiKey } from '../../src/domain/merchants/apiKeys.js';
+import { verifyAuditChain } from '../../src/domain/audit/audit.js';
+import { createCustomer } from '../../src/domain/customers/customers.js';
+import { createMerchant } from '../../src/domain/merchants/merchants.js';
+import { purgeExpired, tokenizeCard } from '../../src/domain/paymentMethods/paymentMethods.js';
+import type { Principal } from '../../src/domain/shared/principal.js';
 import { createTestApp, createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { clientFor, newMerchant, success, uniqueVisa, testApp, useDatabase, type TestMerchant } from '../helpers/vault.js';
 import { parseMasterKeys } from '../../src/crypto/masterKeys.js';

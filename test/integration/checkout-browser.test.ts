@@ -2,8 +2,8 @@ import { existsSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { PaymentDocument } from '../../src/client/index.js';
-import { origins } from '../../src/domain/allowLists.js';
-import { startCheckoutExample } from '../../src/examples/checkout/server.js';
+import { origins } from '../../src/domain/merchants/allowLists.js';
+import { startCheckoutExample } from '../../examples/checkout/server.js';
 import { newMerchant, useDatabase, type TestMerchant, testApp } from '../helpers/vault.js';
 import { EXP_YEAR } from '../helpers/expiry.js';
 

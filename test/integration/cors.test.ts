@@ -1,5 +1,5 @@
 import { describe, expect, inject, it } from 'vitest';
-import { origins } from '../../src/domain/allowLists.js';
+import { origins } from '../../src/domain/merchants/allowLists.js';
 import { newMerchant, useDatabase, testApp } from '../helpers/vault.js';
 import { EXP_YEAR } from '../helpers/expiry.js';
 

@@ -14,11 +14,11 @@ import {
 } from '../../src/client/index.js';
 import { fingerprint } from '../../src/crypto/fingerprint.js';
 import { migrate } from '../../src/db/migrate.js';
-import { createApiKey } from '../../src/domain/apiKeys.js';
-import { upgradeFingerprintKeys } from '../../src/domain/fingerprintKeys.js';
-import { tokenizeCard } from '../../src/domain/paymentMethods.js';
-import type { Principal } from '../../src/domain/principal.js';
-import { luhnValid } from '../../src/validation/card.js';
+import { createApiKey } from '../../src/domain/merchants/apiKeys.js';
+import { upgradeFingerprintKeys } from '../../src/domain/merchants/fingerprintKeys.js';
+import { tokenizeCard } from '../../src/domain/paymentMethods/paymentMethods.js';
+import type { Principal } from '../../src/domain/shared/principal.js';
+import { luhnValid } from '../../src/card/number.js';
 import { startServerProcess, stopProcess } from '../helpers/serverProcess.js';
 import { createTestDatabase, querySql } from '../helpers/db.js';
 import { clientFor, newMerchant, success, uniqueVisa, useDatabase, testApp } from '../helpers/vault.js';

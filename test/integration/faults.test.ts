@@ -22,8 +22,8 @@ import {
   PaymentMethodDocument,
   TokenizeCardDocument,
 } from '../../src/client/index.js';
-import { verifyAuditChain } from '../../src/domain/audit.js';
-import { createMerchant, type CreatedMerchant } from '../../src/domain/merchants.js';
+import { verifyAuditChain } from '../../src/domain/audit/audit.js';
+import { createMerchant, type CreatedMerchant } from '../../src/domain/merchants/merchants.js';
 import { startServerProcess, stopProcess } from '../helpers/serverProcess.js';
 import { querySql as sql, withTestApp, createTestDatabase } from '../helpers/db.js';
 import { startPgCluster } from '../helpers/pgCluster.js';

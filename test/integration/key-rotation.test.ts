@@ -4,8 +4,8 @@ import { createVaultClient, PaymentMethodDocument, RevealCardDocument, TokenizeC
 import type { App } from '../../src/app/app.js';
 import type { Db } from '../../src/db/client.js';
 import { migrate } from '../../src/db/migrate.js';
-import { createApiKey } from '../../src/domain/apiKeys.js';
-import { createMerchant } from '../../src/domain/merchants.js';
+import { createApiKey } from '../../src/domain/merchants/apiKeys.js';
+import { createMerchant } from '../../src/domain/merchants/merchants.js';
 import { startServerProcess, stopProcess } from '../helpers/serverProcess.js';
 import { createTestApp, createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { TEST_MASTER_KEYS } from '../helpers/env.js';

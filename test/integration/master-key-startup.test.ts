@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate } from '../../src/db/migrate.js';
-import { createMerchant } from '../../src/domain/merchants.js';
+import { createMerchant } from '../../src/domain/merchants/merchants.js';
 import { createTestDatabase, withTestApp, type TestDatabase } from '../helpers/db.js';
 import { TEST_MASTER_KEYS } from '../helpers/env.js';
 import { startServerProcess, stopProcess } from '../helpers/serverProcess.js';

@@ -11,7 +11,7 @@ import {
   type CreatePaymentInput,
 } from '../../src/client/index.js';
 import { openField } from '../../src/db/encryption.js';
-import { createApiKey } from '../../src/domain/apiKeys.js';
+import { createApiKey } from '../../src/domain/merchants/apiKeys.js';
 import { clientFor, newMerchant, rawGraphQL, success, useDatabase, type TestMerchant, testApp } from '../helpers/vault.js';
 import { EXP_YEAR } from '../helpers/expiry.js';
 

@@ -11,7 +11,7 @@ import {
   type TokenizeCardInput,
 } from '../../src/client/index.js';
 import { parseMasterKeys } from '../../src/crypto/masterKeys.js';
-import { createSandboxTsp, SIGNATURE_HEADER } from '../../src/tokenServices/sandbox.js';
+import { createSandboxTsp, SIGNATURE_HEADER } from '../../src/integrations/tokenServices/sandbox.js';
 import { TEST_MASTER_KEYS } from '../helpers/env.js';
 import { newMerchant, success, uniqueVisa, useDatabase, type TestMerchant } from '../helpers/vault.js';
 import { EXP_YEAR } from '../helpers/expiry.js';

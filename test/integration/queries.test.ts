@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { App } from '../../src/app/app.js';
-import { createCustomer } from '../../src/domain/customers.js';
-import { createMerchant } from '../../src/domain/merchants.js';
-import { tokenizeCard } from '../../src/domain/paymentMethods.js';
-import { createVaultYoga } from '../../src/yoga.js';
+import { createCustomer } from '../../src/domain/customers/customers.js';
+import { createMerchant } from '../../src/domain/merchants/merchants.js';
+import { tokenizeCard } from '../../src/domain/paymentMethods/paymentMethods.js';
+import { createVaultYoga } from '../../src/http/yoga.js';
 import { createTestApp } from '../helpers/db.js';
 import { withLuhn } from '../helpers/vault.js';
 import { parseMasterKeys } from '../../src/crypto/masterKeys.js';

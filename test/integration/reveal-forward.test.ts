@@ -11,8 +11,8 @@ import {
   TokenizeCardDocument,
   type ForwardRequestInput,
 } from '../../src/client/index.js';
-import { createApiKey } from '../../src/domain/apiKeys.js';
-import { forwardHosts } from '../../src/domain/allowLists.js';
+import { createApiKey } from '../../src/domain/merchants/apiKeys.js';
+import { forwardHosts } from '../../src/domain/merchants/allowLists.js';
 import { clientFor, newMerchant, rawGraphQL, success, uniqueVisa, useDatabase, type TestMerchant, testApp } from '../helpers/vault.js';
 import { EXP_YEAR } from '../helpers/expiry.js';
 

@@ -10,7 +10,7 @@ import {
   UpdateCustomerDocument,
   UpdatePaymentMethodDocument,
 } from '../../src/client/index.js';
-import { createApiKey, revokeApiKey } from '../../src/domain/apiKeys.js';
+import { createApiKey, revokeApiKey } from '../../src/domain/merchants/apiKeys.js';
 import { clientFor, newMerchant, rawGraphQL, useDatabase, testApp } from '../helpers/vault.js';
 import { EXP_YEAR } from '../helpers/expiry.js';
 

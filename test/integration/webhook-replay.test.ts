@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto';
 import { describe, expect, inject, it } from 'vitest';
 import { AuditEventsDocument, PaymentMethodTokensDocument, TokenizeCardDocument } from '../../src/client/index.js';
 import { parseMasterKeys } from '../../src/crypto/masterKeys.js';
-import { createSandboxTsp, SIGNATURE_HEADER } from '../../src/tokenServices/sandbox.js';
+import { createSandboxTsp, SIGNATURE_HEADER } from '../../src/integrations/tokenServices/sandbox.js';
 import { TEST_MASTER_KEYS } from '../helpers/env.js';
 import { newMerchant, success, uniqueVisa, useDatabase } from '../helpers/vault.js';
 import { EXP_YEAR } from '../helpers/expiry.js';

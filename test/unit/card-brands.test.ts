@@ -1,7 +1,7 @@
 import creditCardType from 'credit-card-type';
 import { describe, expect, it } from 'vitest';
 import { containsCardNumber } from '../../src/card/pan.js';
-import { brandLengths, type CardBrand, checkCardNumber, cvcLengths, detectBrand, luhnValid } from '../../src/validation/card.js';
+import { brandLengths, type CardBrand, checkCardNumber, cvcLengths, detectBrand, luhnValid } from '../../src/card/number.js';
 
 // The brand table (src/card/brands.ts) is braintree's credit-card-type: these pin how its networks map onto
 // the contract's CardBrand enum, which range wins where they overlap, and what tokenizeCard takes. No database.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { origins } from '../../src/domain/allowLists.js';
+import { origins } from '../../src/domain/merchants/allowLists.js';
 
 describe('CORS per merchant', () => {
   it('normalizes origins and refuses anything that is not scheme://host[:port]', () => {

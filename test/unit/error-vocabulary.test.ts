@@ -2,14 +2,14 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isEnumType, isObjectType } from 'graphql';
 import { describe, expect, it } from 'vitest';
-import { entriesAllowing, forwardHosts, origins } from '../../src/domain/allowLists.js';
-import { ERROR_CODES, NotFound, TooManyAttempts, ValidationFailed, VaultError } from '../../src/errors.js';
+import { entriesAllowing, forwardHosts, origins } from '../../src/domain/merchants/allowLists.js';
+import { ERROR_CODES, NotFound, TooManyAttempts, ValidationFailed, VaultError } from '../../src/domain/shared/errors.js';
 import { schema } from '../../src/schema/index.js';
 
-// One vocabulary: the error codes come from one table in src/errors.ts, and the two allow-lists from one module.
+// One vocabulary: the error codes come from one table in src/domain/shared/errors.ts, and the two allow-lists from one module.
 
 describe('error vocabulary', () => {
-  it('the GraphQL ErrorCode enum is the table of src/errors.ts', () => {
+  it('the GraphQL ErrorCode enum is the table of src/domain/shared/errors.ts', () => {
     const errorCode = schema.getType('ErrorCode');
     if (!isEnumType(errorCode)) throw new Error('ErrorCode is not an enum');
     expect(errorCode.getValues().map((v) => v.name).sort()).toEqual([...ERROR_CODES].sort());

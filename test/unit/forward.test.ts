@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { maskCardData } from '../../src/forward/mask.js';
-import { encoderFor, placeholdersIn, render } from '../../src/forward/template.js';
+import { maskCardData } from '../../src/domain/forward/mask.js';
+import { encoderFor, placeholdersIn, render } from '../../src/domain/forward/template.js';
 
 describe('forwardRequest placeholders', () => {
   it('finds known placeholders and reports unknown ones under card. and networkToken. only', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { returnsCardData } from '../../src/idempotency.js';
+import { returnsCardData } from '../../src/http/plugins/idempotency.js';
 import { schema } from '../../src/schema/index.js';
 
 describe('Idempotency-Key never replays card data', () => {

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { parseMasterKeys } from '../../src/crypto/masterKeys.js';
-import { Keyring } from '../../src/db/keyring.js';
+import { Keyring } from '../../src/crypto/keyring.js';
 import type { DataKey } from '../../src/generated/prisma/client.js';
 import { TEST_MASTER_KEYS } from '../helpers/env.js';
 

@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { containsCardNumber, containsPan, findPans, forEachDigitSequence, maskPans, normalizePanText } from '../../src/card/pan.js';
-import { maskCardData } from '../../src/forward/mask.js';
+import { maskCardData } from '../../src/domain/forward/mask.js';
 import { scrubLine, scrubText } from '../../src/app/logger.js';
-import { brandLengths, detectBrand, luhnValid } from '../../src/validation/card.js';
+import { brandLengths, detectBrand, luhnValid } from '../../src/card/number.js';
 
 /** What the detector calls a card number: Luhn-valid, or a UnionPay number (UnionPay issues some that fail Luhn). */
 const isCardWindow = (w: string) => luhnValid(w) || (detectBrand(w) === 'UNIONPAY' && brandLengths('UNIONPAY').includes(w.length));

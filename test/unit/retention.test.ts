@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addMonths, MAX_RETENTION_EXTENSION_MONTHS, retainUntil, RETENTION_MONTHS_AFTER_EXPIRY } from '../../src/domain/retention.js';
+import { addMonths, MAX_RETENTION_EXTENSION_MONTHS, retainUntil, RETENTION_MONTHS_AFTER_EXPIRY } from '../../src/domain/paymentMethods/retention.js';
 import { expectedRetainUntil } from '../helpers/expiry.js';
 
 // Fixed dates are safe here: retainUntil is a pure function of the expiry, whatever today is.

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { sandboxConnector } from '../../src/connectors/sandbox.js';
-import type { AuthorizeRequest, PaymentSource } from '../../src/connectors/types.js';
-import { createSandboxTsp, verifySandboxCryptogram } from '../../src/tokenServices/sandbox.js';
+import { sandboxConnector } from '../../src/integrations/connectors/sandbox.js';
+import type { AuthorizeRequest, PaymentSource } from '../../src/integrations/connectors/types.js';
+import { createSandboxTsp, verifySandboxCryptogram } from '../../src/integrations/tokenServices/sandbox.js';
 import { EXP_YEAR } from '../helpers/expiry.js';
 
 // The sandbox PSP and token service provider on their own: what the end-to-end tests rely on.

@@ -8,10 +8,10 @@ import {
   last4,
   luhnValid,
   normalizeCardNumber,
-} from '../../src/validation/card.js';
+} from '../../src/card/number.js';
 import { containsCardNumber } from '../../src/card/pan.js';
-import { COUNTRY_CODES, isCountryCode } from '../../src/validation/countries.js';
-import { expiryIssues, fullExpYear, isExpired } from '../../src/validation/expiry.js';
+import { COUNTRY_CODES, isCountryCode } from '../../src/card/countries.js';
+import { expiryIssues, fullExpYear, isExpired } from '../../src/card/expiry.js';
 import {
   addressInputSchema,
   cardInputSchema,
@@ -23,7 +23,7 @@ import {
   updateCustomerInputSchema,
   updatePaymentMethodInputSchema,
   validate,
-} from '../../src/validation/inputs.js';
+} from '../../src/domain/shared/inputSchemas.js';
 
 const NOW = new Date('2026-11-21T10:00:00Z');
 

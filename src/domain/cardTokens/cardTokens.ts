@@ -1,0 +1,116 @@
+import type { App } from '../../app/app.js';
+import { openField } from '../../db/encryption.js';
+import { newId } from '../shared/ids.js';
+import { NotFound, TokenAlreadyUsed, TokenExpired } from '../shared/errors.js';
+import type { CardToken } from '../../generated/prisma/client.js';
+import { createCardTokenInputSchema, type CardInput } from '../shared/inputSchemas.js';
+import { parseInput, sealable } from '../shared/inputs.js';
+import { cardColumns, type Billing } from '../paymentMethods/paymentMethods.js';
+import { actorOf, audited } from '../audit/audit.js';
+import { tenant, type Principal } from '../shared/principal.js';
+
+export const CARD_TOKEN_TTL_MS = 30 * 60 * 1000;
+/** Spent and expired tokens keep their masked fields this long (so late uses answer TOKEN_EXPIRED), then go. */
+export const CARD_TOKEN_KEEP_MS = 7 * 24 * 60 * 60 * 1000;
+
+/** A card token's card, opened for the one operation that uses it. */
+export type TokenCard = CardInput & { billing: Billing | null };
+
+/** Creates a single-use `tok_` valid 30 minutes; the CVC is kept, encrypted, only until the token is used. */
+export async function createCardToken(app: App, principal: Principal, input: unknown, now = app.clock()) {
+  const v = parseInput(createCardTokenInputSchema, input, ['input'], now);
+  const { card } = v;
+  const id = newId('tok');
+  return audited(app, actorOf(principal), (tx) => tx.cardToken.create({
+    data: {
+      ...tenant(principal),
+      id,
+      ...cardColumns(card),
+      cvc: card.cvc ?? null,
+      billing: sealable(v.billing) ?? null,
+      expiresAt: new Date(now.getTime() + CARD_TOKEN_TTL_MS),
+    },
+  }), () => ({ action: 'card_token.create', entityType: 'card_token', entityId: id, outcome: 'success' }));
+}
+
+export async function findCardToken(app: App, principal: Principal, id: string) {
+  return app.db.prisma.cardToken.findFirst({ where: { ...tenant(principal), id } });
+}
+
+/**
+ * A usable token's card, opened without spending it: the caller checks everything that could still refuse
+ * the operation (enumeration limits, providers' refusals, rendered headers) and only then spends it with
+ * `spendCardToken`, so a refused operation leaves the token usable ("a failed mutation changes nothing").
+ */
+export async function openCardToken(app: App, principal: Principal, id: string, now = app.clock()): Promise<TokenCard> {
+  const { prisma, keyring } = app.db;
+  const row = await prisma.cardToken.findFirst({ where: { ...tenant(principal), id } });
+  if (!row) throw new NotFound('card token', id);
+  if (row.usedAt) throw new TokenAlreadyUsed(id);
+  if (row.expiresAt <= now || row.cardNumber === null) throw new TokenExpired(id);
+  const open = (field: 'cardNumber' | 'cardExpiry' | 'holderName' | 'nickName' | 'cvc' | 'billing') => openField(keyring, 'CardToken', field, row);
+  const [number, expiry, holderName, nickName, cvc, billing] = await Promise.all(
+    (['cardNumber', 'cardExpiry', 'holderName', 'nickName', 'cvc', 'billing'] as const).map(open),
+  );
+  if (!number || !expiry) throw new Error(`card token ${id} has no card data`);
+  const { month, year } = JSON.parse(expiry) as { month: number; year: number };
+  return {
+    number,
+    expMonth: month,
+    expYear: year,
+    cvc: cvc ?? undefined,
+    holderName: holderName ?? undefined,
+    nickName: nickName ?? undefined,
+    issuer: row.issuer ?? undefined,
+    issuingCountry: row.issuingCountry ?? undefined,
+    cardType: row.cardType ?? undefined,
+    brand: row.brand,
+    bin: row.bin,
+    last4: row.last4,
+    billing: billing ? (JSON.parse(billing) as Billing) : null,
+  };
+}
+
+/**
+ * Spends a token and destroys its number and CVC, in one conditional update: the single point of truth. Of
+ * any number of concurrent uses, across processes, exactly one matches `used_at IS NULL`; the others answer
+ * TOKEN_ALREADY_USED (or TOKEN_EXPIRED past its 30 minutes).
+ */
+export async function spendCardToken(app: App, principal: Principal, id: string, now = app.clock()): Promise<void> {
+  const { prisma } = app.db;
+  const { count } = await prisma.cardToken.updateMany({
+    where: { ...tenant(principal), id, usedAt: null, expiresAt: { gt: now } },
+    data: { usedAt: now, cardNumber: null, cvc: null },
+  });
+  if (count === 0) {
+    const token = await prisma.cardToken.findFirst({ where: { ...tenant(principal), id }, select: { usedAt: true } });
+    if (!token) throw new NotFound('card token', id);
+    throw token.usedAt ? new TokenAlreadyUsed(id) : new TokenExpired(id);
+  }
+}
+
+/** Opens and spends a token at once: for an operation with nothing left to check. */
+export async function consumeCardToken(app: App, principal: Principal, id: string, now = app.clock()): Promise<TokenCard> {
+  const card = await openCardToken(app, principal, id, now);
+  await spendCardToken(app, principal, id, now);
+  return card;
+}
+
+/**
+ * Destroys the number and CVC of every used or expired token, and deletes tokens expired for a week.
+ * Returns how many tokens lost their secrets and how many were deleted.
+ */
+export async function sweepCardTokens(app: App, now = app.clock()): Promise<{ destroyed: number; deleted: number }> {
+  const { prisma } = app.db;
+  const destroyed = await prisma.cardToken.updateMany({
+    where: {
+      OR: [{ usedAt: { not: null } }, { expiresAt: { lte: now } }],
+      AND: [{ OR: [{ cardNumber: { not: null } }, { cvc: { not: null } }] }],
+    },
+    data: { cardNumber: null, cvc: null },
+  });
+  const deleted = await prisma.cardToken.deleteMany({ where: { expiresAt: { lte: new Date(now.getTime() - CARD_TOKEN_KEEP_MS) } } });
+  return { destroyed: destroyed.count, deleted: deleted.count };
+}
+
+export type CardTokenRow = CardToken;

@@ -1,0 +1,111 @@
+import { forEachDigitSequence, panSpans, truncated } from '../../card/pan.js';
+
+// Masks card data in what an upstream answers to forwardRequest before it reaches the caller:
+// - the exact values the vault sent (card number, network token, CVC, cryptogram), however the upstream
+//   wrote them back: formatted or fullwidth, as UTF-16 read byte-wise, %-encoded or as JSON \u escapes (the
+//   PAN detector's digit sequences read all of these), in base64 (either alphabet, any alignment) or hex,
+//   and the CVC wherever it stands alone, whatever the field;
+// - any other number that could be a card (the PAN detector with card ranges, so ids and timestamps survive);
+// - CVC-named fields.
+// Every finder is one linear scan and the reply is rebuilt once, so a hostile reply costs time in proportion
+// to its size. A number keeps its first six and last four digits, as PCI DSS allows; other values become '*'.
+
+const CVC_FIELD = /((?:["']|\b)(?:card[_-]?)?(?:cvc2?|cvv2?|csc|cid|security[_-]?code|verification[_-]?value)["']?\s*[:=]\s*["']?)(\d{3,4})/gi;
+
+interface Span {
+  start: number;
+  end: number;
+  /** Digits are shown truncated; anything else (an encoded value) is starred out. */
+  opaque: boolean;
+}
+
+/** `secrets`: the values the vault filled in (card numbers 12-19 digits, a 3-4 digit CVC, other strings). */
+export function maskCardData(text: string, secrets: readonly string[] = []): string {
+  const numbers = unique(secrets.filter((s) => /^\d{12,19}$/.test(s)));
+  const cvcs = unique(secrets.filter((s) => /^\d{3,4}$/.test(s)));
+  const others = unique(secrets.filter((s) => s.length >= 8 && !/^\d+$/.test(s)));
+  const spans: Span[] = panSpans(text, { cardRangesOnly: true }).map(({ start, end }) => ({ start, end, opaque: false }));
+
+  // The exact numbers and CVCs, in any digit sequence (separators, fullwidth digits and NULs between digits
+  // included); a CVC only when it is the whole sequence (it would otherwise be in every long number).
+  if (numbers.length > 0 || cvcs.length > 0) {
+    forEachDigitSequence(text, 3, ({ digits, starts, ends }) => {
+      for (const number of numbers) {
+        for (let at = digits.indexOf(number); at >= 0; at = digits.indexOf(number, at + 1)) {
+          spans.push({ start: starts[at]!, end: ends[at + number.length - 1]!, opaque: false });
+        }
+      }
+      if (cvcs.includes(digits)) spans.push({ start: starts[0]!, end: ends.at(-1)!, opaque: false });
+    });
+  }
+  for (const needle of [...numbers.flatMap(encodings), ...others.flatMap(textEncodings)]) {
+    for (let at = text.indexOf(needle); at >= 0; at = text.indexOf(needle, at + needle.length)) {
+      spans.push({ start: at, end: at + needle.length, opaque: true });
+    }
+  }
+  for (const m of text.matchAll(CVC_FIELD)) {
+    const end = m.index + m[0].length;
+    spans.push({ start: end - m[2]!.length, end, opaque: false });
+  }
+  return rebuild(text, spans);
+}
+
+/**
+ * The number as an upstream may have re-encoded it beyond what the digit sequences read (those decode JSON and
+ * URL escapes): base64 in both alphabets, at each alignment, and hex.
+ */
+function encodings(number: string): string[] {
+  const out = new Set<string>();
+  // Base64 writes 3 bytes as 4 characters; wherever the number starts, one of these runs appears whole.
+  for (let skip = 0; skip < 3; skip++) {
+    const aligned = number.slice(skip, skip + Math.floor((number.length - skip) / 3) * 3);
+    const b64 = Buffer.from(aligned, 'latin1').toString('base64');
+    out.add(b64);
+    out.add(b64.replace(/\+/g, '-').replace(/\//g, '_'));
+  }
+  out.add(Buffer.from(number, 'latin1').toString('hex'));
+  out.add(Buffer.from(number, 'latin1').toString('hex').toUpperCase());
+  return [...out];
+}
+
+/** A non-numeric secret (a cryptogram) as written, JSON-escaped, form-encoded and in base64. */
+function textEncodings(value: string): string[] {
+  return unique([value, JSON.stringify(value).slice(1, -1), value.replace(/\//g, '\\/'), encodeURIComponent(value), Buffer.from(value).toString('base64').replace(/=+$/, '')]);
+}
+
+function unique(values: readonly string[]): string[] {
+  return [...new Set(values)];
+}
+
+/** Overlapping spans merged; the text rebuilt once with each masked. */
+function rebuild(text: string, spans: Span[]): string {
+  if (spans.length === 0) return text;
+  spans.sort((a, b) => a.start - b.start || b.end - a.end);
+  const parts: string[] = [];
+  let at = 0;
+  let current: Span | undefined;
+  const emit = (span: Span) => {
+    parts.push(text.slice(at, span.start), masked(text.slice(span.start, span.end), span.opaque));
+    at = span.end;
+  };
+  for (const span of spans) {
+    if (current && span.start < current.end) {
+      current = { start: current.start, end: Math.max(current.end, span.end), opaque: current.opaque || span.opaque };
+      continue;
+    }
+    if (current) emit(current);
+    current = { ...span };
+  }
+  emit(current!);
+  parts.push(text.slice(at));
+  return parts.join('');
+}
+
+function masked(stretch: string, opaque: boolean): string {
+  if (opaque) return '*'.repeat(stretch.length);
+  let digits = '';
+  forEachDigitSequence(stretch, 1, (seq) => {
+    digits += seq.digits;
+  });
+  return digits.length >= 12 ? truncated({ start: 0, end: 0, digits }) : '***';
+}

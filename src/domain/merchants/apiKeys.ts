@@ -1,0 +1,104 @@
+import type { App } from '../../app/app.js';
+import { createHash, randomBytes } from 'node:crypto';
+import { AUTHENTICATE } from '../../db/hotStatements.js';
+import { type Tx } from '../../db/client.js';
+import { base62, newId } from '../shared/ids.js';
+import type { ApiKeyKind, Mode } from '../../generated/prisma/client.js';
+import { NotFound } from '../shared/errors.js';
+import type { ApiKeyRow } from './apiKeyCache.js';
+import { appendAudit, operatorActor } from '../audit/audit.js';
+import type { Principal } from '../shared/principal.js';
+
+const KEY_FORMAT = /^(sk|pk)_(test|live)_[0-9A-Za-z]{43}$/;
+
+// Keys carry 256 random bits, so an unsalted SHA-256 is enough to make a stolen table useless and keeps the
+// per-request lookup a single indexed equality match.
+export function hashKey(key: string): string {
+  return createHash('sha256').update(key).digest('hex');
+}
+
+export interface CreatedKey {
+  keyId: string;
+  key: string;
+}
+
+export interface CreateKeyInput {
+  merchantId: string;
+  kind: ApiKeyKind;
+  mode: Mode;
+  allowReveal?: boolean;
+}
+
+/** Creates a key and audits it (`api_key.create`), in the caller's transaction or its own. */
+export async function createApiKey(app: App, input: CreateKeyInput, tx?: Tx): Promise<CreatedKey> {
+  if (!tx) return app.db.prisma.$transaction((t) => createApiKey(app, input, t));
+  const merchant = await tx.merchant.findUnique({ where: { id: input.merchantId }, select: { id: true } });
+  if (!merchant) throw new NotFound('merchant', input.merchantId);
+  const key = `${input.kind === 'SECRET' ? 'sk' : 'pk'}_${input.mode.toLowerCase()}_${base62(randomBytes(32), 43)}`;
+  const keyId = newId('key');
+  await tx.apiKey.create({
+    data: {
+      merchantId: input.merchantId,
+      id: keyId,
+      kind: input.kind,
+      mode: input.mode,
+      keyHash: hashKey(key),
+      prefix: key.slice(0, 12),
+      allowReveal: input.kind === 'SECRET' && (input.allowReveal ?? false),
+    },
+  });
+  await appendAudit(tx, operatorActor(input.merchantId, input.mode), {
+    action: 'api_key.create',
+    entityType: 'api_key',
+    entityId: keyId,
+    outcome: 'success',
+    detail: { kind: input.kind, allowReveal: input.kind === 'SECRET' && (input.allowReveal ?? false) },
+  });
+  return { keyId, key };
+}
+
+/** Revokes a key (idempotent) and audits it (`api_key.revoke`). */
+export async function revokeApiKey(app: App, keyId: string, now = app.clock()): Promise<void> {
+  await app.db.prisma.$transaction(async (tx) => {
+    const [revoked] = await tx.apiKey.updateManyAndReturn({
+      where: { id: keyId, revokedAt: null },
+      data: { revokedAt: now },
+      select: { merchantId: true, mode: true },
+    });
+    if (revoked) {
+      await appendAudit(tx, operatorActor(revoked.merchantId, revoked.mode), { action: 'api_key.revoke', entityType: 'api_key', entityId: keyId, outcome: 'success' });
+      return;
+    }
+    const exists = await tx.apiKey.findFirst({ where: { id: keyId }, select: { id: true } });
+    if (!exists) throw new NotFound('api key', keyId);
+  });
+}
+
+export async function listApiKeys(app: App, merchantId: string) {
+  const merchant = await app.db.prisma.merchant.findUnique({ where: { id: merchantId }, select: { id: true } });
+  if (!merchant) throw new NotFound('merchant', merchantId);
+  const rows = await app.db.prisma.apiKey.findMany({
+    where: { merchantId },
+    orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+    select: { id: true, kind: true, mode: true, prefix: true, allowReveal: true, createdAt: true, revokedAt: true },
+  });
+  return rows.map(({ id, ...rest }) => ({ keyId: id, ...rest }));
+}
+
+/** The principal for a presented key, or null for a malformed, unknown or revoked one. */
+export async function authenticate(app: App, key: string): Promise<Principal | null> {
+  const match = KEY_FORMAT.exec(key);
+  if (!match) return null;
+  const keyHash = hashKey(key);
+  // Every request runs this: one indexed lookup on the plain pool, without the ORM's per-query work; on the
+  // server usually not even that, from the cache that revocations evict (apiKeyCache.ts).
+  const load = async () => {
+    const [row] = await app.db.sql<ApiKeyRow>(AUTHENTICATE.text, [keyHash], AUTHENTICATE.name);
+    return row;
+  };
+  const cache = app.apiKeyCache;
+  const row = cache ? await cache.lookup(keyHash, load) : await load();
+  // The prefix is decoration; the stored kind and mode are the truth, and must agree with it.
+  if (!row || (match[1] === 'sk') !== (row.kind === 'SECRET') || match[2] !== row.mode.toLowerCase()) return null;
+  return { merchantId: row.merchantId, keyId: row.id, kind: row.kind, mode: row.mode, allowReveal: row.allowReveal };
+}

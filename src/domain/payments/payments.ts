@@ -1,0 +1,363 @@
+import type { App } from '../../app/app.js';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { connectorFor, type Connector } from '../../integrations/connectors/index.js';
+import type { PaymentSource } from '../../integrations/connectors/types.js';
+import { SANDBOX_CONNECTOR_ID } from '../../integrations/connectors/sandbox.js';
+import { type Prisma, type Tx } from '../../db/client.js';
+import { openField } from '../../db/encryption.js';
+import { Conflict, NotFound, ValidationFailed, type FieldError } from '../shared/errors.js';
+import type { Prisma as P, Payment, PaymentInstrument, PaymentStatus } from '../../generated/prisma/client.js';
+import { tspFor } from '../../integrations/tokenServices/index.js';
+import { newId } from '../shared/ids.js';
+import { captureAmountSchema, createPaymentInputSchema, type CardInput, type CreatePaymentInput } from '../shared/inputSchemas.js';
+import { openCardToken, spendCardToken } from '../cardTokens/cardTokens.js';
+import { requireCustomer, type Query } from '../customers/customers.js';
+import { parseInput } from '../shared/inputs.js';
+import { usableNetworkToken } from '../paymentMethods/networkTokens.js';
+import { cardFingerprint, maskedCard, saveCard, type Billing, type CardView } from '../paymentMethods/paymentMethods.js';
+import { checkEnumeration } from '../paymentMethods/enumeration.js';
+import { claimPspToken } from '../paymentMethods/pspTokens.js';
+import { openCard } from '../paymentMethods/reveal.js';
+import { actorOf, appendAudit, audited } from '../audit/audit.js';
+import { tenant, type Principal } from '../shared/principal.js';
+
+/** The card of a payment that saves it once its challenge succeeds: what saveCard needs, never the CVC. */
+interface PendingCard {
+  card: Omit<CardInput, 'cvc'>;
+  billing: Billing | null;
+}
+
+/** Where the card of a payment comes from, opened for the connector. */
+interface CardSource {
+  card: CardInput;
+  billing: Billing | null;
+  customerId: string | null;
+  paymentMethodId?: string;
+  cardTokenId?: string;
+}
+
+const SUCCEEDED: ReadonlySet<PaymentStatus> = new Set(['COMPLETED', 'AUTHORIZED']);
+const CANCELLABLE: readonly PaymentStatus[] = ['AUTHORIZED', 'REQUIRES_ACTION'];
+
+const hashSecret = (secret: string) => createHash('sha256').update(secret, 'utf8').digest();
+
+export interface CreatePaymentOptions {
+  /** The vault's public origin (and path prefix), for the challenge URL. */
+  baseUrl: string;
+  now?: Date;
+}
+
+/**
+ * Pays with a stored payment method, a card token or a card, through the connector of the key's mode. A
+ * decline is a FAILED payment, not an error. With `savePaymentMethod` the card is vaulted only once the
+ * payment succeeded: at once, or after a successful challenge (meanwhile it waits, sealed and without its
+ * CVC, in `pendingCard`).
+ */
+export async function createPayment(app: App, principal: Principal, input: unknown, { baseUrl, now = app.clock() }: CreatePaymentOptions): Promise<Payment> {
+  const v = parseInput(createPaymentInputSchema, input, ['input'], now);
+  const connector = connectorFor(app.connectors, principal, v.connectorId);
+  if (v.customerId) await requireCustomer(app, principal, v.customerId);
+  const source = await cardSource(app, principal, v, now);
+  const { cvc, ...card } = source.card;
+  // Saving shows the saved payment method (its fingerprint, and its id when the card is vaulted already):
+  // counted against the enumeration limits before anything is paid, whether the save happens now or after
+  // the challenge.
+  const fingerprint = v.savePaymentMethod && !source.paymentMethodId ? await cardFingerprint(app, principal, card.number) : undefined;
+  if (fingerprint) await checkEnumeration(app, principal, card, fingerprint, source.customerId, now);
+  // From here on the card goes to the connector: the token is spent (exactly one concurrent use gets past this).
+  if (source.cardTokenId) await spendCardToken(app, principal, source.cardTokenId, now);
+
+  const paymentId = newId('pay');
+  const secret = randomBytes(32).toString('base64url');
+  const cardSourceForConnector: PaymentSource = {
+    type: 'card',
+    card: { number: card.number, expMonth: card.expMonth, expYear: card.expYear, cvc, holderName: card.holderName },
+  };
+  const { paySource, instrument } = source.paymentMethodId
+    ? await storedInstrument(app, principal, connector, source.paymentMethodId, v, now, cardSourceForConnector)
+    : { paySource: cardSourceForConnector, instrument: 'CARD' as const };
+  const result = await connector.authorize({
+    paymentId,
+    amount: v.amount,
+    currency: v.currency,
+    captureMethod: v.captureMethod,
+    initiator: v.initiator,
+    source: paySource,
+    challenge: { baseUrl, secret },
+  });
+  const succeeded = SUCCEEDED.has(result.status);
+  const challenged = result.status === 'REQUIRES_ACTION';
+
+  const { prisma } = app.db;
+  const saved =
+    v.savePaymentMethod && succeeded
+      ? (await saveCard(app, principal, { card, customerId: source.customerId, billing: source.billing, fingerprint })).paymentMethod
+      : undefined;
+  return prisma.$transaction(async (tx) => {
+    const payment = await tx.payment.create({
+      data: {
+        ...tenant(principal),
+        id: paymentId,
+        customerId: source.customerId,
+        amount: v.amount,
+        amountCaptured: result.status === 'COMPLETED' ? v.amount : 0,
+        currency: v.currency,
+        status: result.status,
+        captureMethod: v.captureMethod,
+        initiator: v.initiator,
+        paymentMethodId: source.paymentMethodId ?? null,
+        savedPaymentMethodId: saved?.id ?? null,
+        cardTokenId: source.cardTokenId ?? null,
+        savePaymentMethod: v.savePaymentMethod,
+        bin: card.bin,
+        last4: card.last4,
+        brand: card.brand,
+        cardExpiry: JSON.stringify({ month: card.expMonth, year: card.expYear }),
+        holderName: card.holderName ?? null,
+        pendingCard: v.savePaymentMethod && challenged ? JSON.stringify({ card, billing: source.billing } satisfies PendingCard) : null,
+        connectorId: connector.id,
+        instrument,
+        connectorReference: result.reference,
+        redirectUrl: result.redirectUrl ?? null,
+        returnUrl: v.returnUrl ?? null,
+        challengeSecretHash: challenged ? hashSecret(secret).toString('hex') : null,
+        failureCode: result.failureCode ?? null,
+        failureMessage: result.failureMessage ?? null,
+      },
+    });
+    if (source.paymentMethodId) {
+      await tx.paymentMethod.updateMany({ where: { ...tenant(principal), id: source.paymentMethodId }, data: { lastUsedAt: now } });
+      if (succeeded && v.initiator === 'CUSTOMER') await markCustomerInitiated(tx, principal, source.paymentMethodId, now);
+    }
+    if (saved) await markCustomerInitiated(tx, principal, saved.id, now);
+    await appendAudit(tx, actorOf(principal), {
+      action: 'payment.create',
+      entityType: 'payment',
+      entityId: paymentId,
+      outcome: 'success',
+      detail: { status: result.status, instrument, connectorId: connector.id, ...(source.paymentMethodId && { paymentMethodId: source.paymentMethodId }) },
+    });
+    return payment;
+  });
+}
+
+/**
+ * What a stored payment method pays with: the connector's active PSP token, else an active network token
+ * with a fresh cryptogram (if the connector takes them), else the card.
+ */
+async function storedInstrument(
+  app: App,
+  principal: Principal,
+  connector: Connector,
+  paymentMethodId: string,
+  v: CreatePaymentInput,
+  now: Date,
+  card: PaymentSource,
+): Promise<{ paySource: PaymentSource; instrument: PaymentInstrument }> {
+  const token = await claimPspToken(app, principal, paymentMethodId, connector.id, now);
+  if (token) return { paySource: { type: 'psp_token', token }, instrument: 'PSP_TOKEN' };
+  if (connector.acceptsNetworkTokens) {
+    const nt = await usableNetworkToken(app, principal, paymentMethodId, now);
+    if (nt) {
+      const { cryptogram, eci } = await tspFor(app.tokenServices, principal.mode, nt.row.tspId).cryptogram({
+        tokenReferenceId: nt.row.tokenReferenceId,
+        number: nt.number,
+        amount: v.amount,
+        currency: v.currency,
+      });
+      return {
+        paySource: { type: 'network_token', networkToken: { number: nt.number, expMonth: nt.expMonth, expYear: nt.expYear, cryptogram, eci } },
+        instrument: 'NETWORK_TOKEN',
+      };
+    }
+  }
+  return { paySource: card, instrument: 'CARD' };
+}
+
+async function cardSource(app: App, principal: Principal, v: CreatePaymentInput, now: Date): Promise<CardSource> {
+  if (v.paymentMethodId) return storedCard(app, principal, v, v.paymentMethodId);
+  if (v.token) {
+    // Opened here, spent in createPayment once nothing refuses before the connector is asked.
+    const { billing, ...card } = await openCardToken(app, principal, v.token, now);
+    return { card, billing, customerId: v.customerId ?? null, cardTokenId: v.token };
+  }
+  return { card: v.card!, billing: null, customerId: v.customerId ?? null };
+}
+
+/**
+ * The card of a stored payment method, opened (reveal.ts openCard) for the connector, never returned. A
+ * merchant-initiated payment needs a payment method that already went through a customer-initiated one.
+ */
+async function storedCard(app: App, principal: Principal, v: CreatePaymentInput, id: string): Promise<CardSource> {
+  const { prisma } = app.db;
+  const pm = await prisma.paymentMethod.findFirst({ where: { ...tenant(principal), id } });
+  if (!pm) throw new NotFound('payment method', id);
+  const refused: FieldError[] = [];
+  if (v.initiator === 'MERCHANT' && !pm.citCompletedAt) {
+    refused.push({
+      path: ['input', 'initiator'],
+      code: 'INVALID_INPUT',
+      message: 'A merchant-initiated payment needs a payment method that completed a customer-initiated payment before',
+    });
+  }
+  if (v.customerId && pm.customerId && v.customerId !== pm.customerId) {
+    refused.push({ path: ['input', 'customerId'], code: 'INVALID_INPUT', message: 'The payment method belongs to another customer' });
+  }
+  if (refused.length > 0) throw new ValidationFailed(refused);
+
+  const { number, expMonth, expYear, holderName } = await openCard(app, pm);
+  return {
+    card: { number, expMonth, expYear, holderName: holderName ?? undefined, bin: pm.bin, last4: pm.last4, brand: pm.brand },
+    billing: null,
+    customerId: v.customerId ?? pm.customerId,
+    paymentMethodId: pm.id,
+  };
+}
+
+/** Merchant-initiated payments may use this payment method from now on. */
+async function markCustomerInitiated(client: Tx | Prisma, principal: Principal, paymentMethodId: string, now: Date) {
+  await client.paymentMethod.updateMany({
+    where: { ...tenant(principal), id: paymentMethodId, citCompletedAt: null },
+    data: { citCompletedAt: now },
+  });
+}
+
+export async function findPayment(app: App, principal: Principal, id: string, query: Query = {}) {
+  return app.db.prisma.payment.findFirst({ ...(query as {}), where: { ...tenant(principal), id } });
+}
+
+async function requirePayment(app: App, principal: Principal, id: string): Promise<Payment> {
+  const payment = await findPayment(app, principal, id);
+  if (!payment) throw new NotFound('payment', id);
+  return payment;
+}
+
+/**
+ * Moves a payment out of one of `from` states. The status in the WHERE clause decides races (a capture
+ * against a cancel, a cancel against a challenge): exactly one transition wins, the others get Conflict.
+ */
+async function transition(app: App, 
+  principal: Principal,
+  id: string,
+  from: readonly PaymentStatus[],
+  data: P.PaymentUpdateManyMutationInput,
+  action: 'capture' | 'cancel',
+): Promise<Payment> {
+  const { prisma } = app.db;
+  await audited(app, 
+    actorOf(principal),
+    async (tx) => {
+      const { count } = await tx.payment.updateMany({ where: { ...tenant(principal), id, status: { in: [...from] } }, data });
+      if (count === 0) throw new Conflict('The payment changed state meanwhile; nothing was done');
+    },
+    () => ({ action: `payment.${action}`, entityType: 'payment', entityId: id, outcome: 'success', detail: { status: String(data.status) } }),
+  );
+  return prisma.payment.findFirstOrThrow({ where: { ...tenant(principal), id } });
+}
+
+/** Captures an AUTHORIZED payment: all of it by default, or 1..amount (the rest is released). */
+export async function capturePayment(app: App, principal: Principal, id: string, amount?: unknown): Promise<Payment> {
+  const requested = amount === undefined || amount === null ? undefined : parseInput(captureAmountSchema, amount, ['amount'], app.clock());
+  const payment = await requirePayment(app, principal, id);
+  if (payment.status !== 'AUTHORIZED') {
+    throw new Conflict(`Only an authorized payment can be captured; this one is ${payment.status.toLowerCase()}`);
+  }
+  const captured = requested ?? payment.amount;
+  if (captured > payment.amount) {
+    throw ValidationFailed.single(['amount'], 'INVALID_INPUT', `Must be at most ${payment.amount}, the authorized amount`);
+  }
+  const result = await connectorFor(app.connectors, principal, payment.connectorId).capture({
+    paymentId: id,
+    reference: payment.connectorReference,
+    amount: captured,
+    currency: payment.currency,
+  });
+  return transition(app, principal, id, ['AUTHORIZED'], { status: result.status, amountCaptured: captured }, 'capture');
+}
+
+/** Voids an authorization, or abandons a payment awaiting its challenge (its pending card is destroyed). */
+export async function cancelPayment(app: App, principal: Principal, id: string): Promise<Payment> {
+  const payment = await requirePayment(app, principal, id);
+  if (!CANCELLABLE.includes(payment.status)) {
+    throw new Conflict(`Only an authorized payment or one awaiting authentication can be cancelled; this one is ${payment.status.toLowerCase()}`);
+  }
+  const result = await connectorFor(app.connectors, principal, payment.connectorId).cancel({ paymentId: id, reference: payment.connectorReference });
+  return transition(app, principal, id, CANCELLABLE, { status: result.status, pendingCard: null, redirectUrl: null }, 'cancel');
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The sandbox's 3-D Secure challenge. The customer's browser carries no api key: the secret in the challenge
+// URL is the credential, so a payment is found by its id alone and then authenticated by the secret.
+
+/**
+ * The sandbox payment whose challenge secret this is; NotFound for an unknown id and a wrong secret alike.
+ * The secret's SHA-256 is compared in constant time.
+ */
+async function challengedPayment(app: App, paymentId: string, secret: string): Promise<Payment> {
+  const presented = hashSecret(secret);
+  const payment = await app.db.prisma.payment.findFirst({ where: { id: paymentId, connectorId: SANDBOX_CONNECTOR_ID } });
+  const stored = payment?.challengeSecretHash ? Buffer.from(payment.challengeSecretHash, 'hex') : undefined;
+  if (!payment || !stored || stored.length !== presented.length || !timingSafeEqual(stored, presented)) {
+    throw new NotFound('payment', paymentId);
+  }
+  return payment;
+}
+
+/** What the challenge page shows: the payment and its masked card. */
+export async function findChallenge(app: App, paymentId: string, secret: string): Promise<{ payment: Payment; card: CardView }> {
+  const payment = await challengedPayment(app, paymentId, secret);
+  return { payment, card: await maskedCard(app, payment, 'Payment') };
+}
+
+/**
+ * The customer's answer to the challenge. Only a payment still REQUIRES_ACTION moves: success completes it
+ * (or authorizes it, for manual capture) and saves its pending card; failure fails it. A repeat, or an
+ * answer after a cancel, changes nothing and returns the payment as it is.
+ */
+export async function completeChallenge(app: App, paymentId: string, secret: string, outcome: 'success' | 'failure', now = app.clock()): Promise<Payment> {
+  const payment = await challengedPayment(app, paymentId, secret);
+  if (payment.status !== 'REQUIRES_ACTION') return payment;
+  const { prisma, keyring } = app.db;
+  const key = { merchantId: payment.merchantId, id: payment.id };
+  const succeeded = outcome === 'success';
+  // Opened before the transition clears it.
+  const pendingJson = succeeded ? await openField(keyring, 'Payment', 'pendingCard', payment) : null;
+  const authorizeOnly = payment.captureMethod === 'MANUAL';
+  const status: PaymentStatus = succeeded ? (authorizeOnly ? 'AUTHORIZED' : 'COMPLETED') : 'FAILED';
+  // The customer's browser acts: no api key, the challenge secret was the credential.
+  const actor = { merchantId: payment.merchantId, mode: payment.mode, keyId: 'customer:challenge', requestId: `challenge-${payment.id}` };
+  const count = await audited(app, 
+    actor,
+    async (tx) =>
+      (
+        await tx.payment.updateMany({
+          where: { ...key, status: 'REQUIRES_ACTION' },
+          data: {
+            ...(succeeded
+              ? { status, amountCaptured: authorizeOnly ? 0 : payment.amount }
+              : { status, failureCode: 'authentication_failed', failureMessage: 'The customer failed 3-D Secure authentication' }),
+            pendingCard: null,
+            redirectUrl: null,
+          },
+        })
+      ).count,
+    (n) => (n === 1 ? [{ action: 'payment.challenge', entityType: 'payment', entityId: payment.id, outcome: 'success', detail: { status } }] : []),
+  );
+  if (count === 1 && succeeded) {
+    // The challenge page acts for the payment's own tenant; no api key is involved.
+    const principal: Principal = { merchantId: payment.merchantId, mode: payment.mode, keyId: 'sandbox-challenge', kind: 'SECRET', allowReveal: false };
+    if (payment.paymentMethodId) await markCustomerInitiated(prisma, principal, payment.paymentMethodId, now);
+    if (pendingJson) {
+      const pending = JSON.parse(pendingJson) as PendingCard;
+      const { paymentMethod } = await saveCard(app, principal, { card: pending.card, customerId: payment.customerId, billing: pending.billing });
+      await markCustomerInitiated(prisma, principal, paymentMethod.id, now);
+      await prisma.payment.update({ where: { merchantId_id: key }, data: { savedPaymentMethodId: paymentMethod.id } });
+    }
+  }
+  return prisma.payment.findFirstOrThrow({ where: key });
+}
+
+/** The challenge URL (it holds the challenge secret, so it is stored sealed). */
+export function paymentRedirectUrl(app: App, row: Pick<Payment, 'merchantId' | 'id' | 'redirectUrl'>): Promise<string | null> {
+  return openField(app.db.keyring, 'Payment', 'redirectUrl', row);
+}

@@ -1,0 +1,589 @@
+// Input schemas for the API and the `validate` helper that turns zod issues into field errors.
+//
+// Conventions:
+// - Every issue carries a ValidationCode in `params.code`; issues without one are INVALID_INPUT.
+// - Messages are always ours (explicit, or from `messageFor`) and never contain the input value.
+// - Create-style inputs: null, undefined and blank strings all mean "not given" (undefined in the output).
+//   Update-style inputs: undefined means "leave as is", null or a blank string means "clear" (null).
+// - Cross-field refinements run even when some fields failed, so every failing field is reported; they
+//   only read fields that passed their own schema.
+// - Expiry: a bad month and CARD_EXPIRED are reported on `expMonth`, a bad year on `expYear`.
+
+import { z } from 'zod';
+import { Code, VALIDATION_CODES, type ValidationCode } from './errors.js';
+import { containsCardNumber } from '../../card/pan.js';
+import { bin, checkCardNumber, cvcLengths, last4 } from '../../card/number.js';
+import { isCountryCode } from '../../card/countries.js';
+import { isCurrencyCode } from '../../card/currencies.js';
+import { expiryIssues, fullExpYear } from '../../card/expiry.js';
+
+const VALIDATION_CODE_SET: ReadonlySet<unknown> = new Set(VALIDATION_CODES);
+
+export interface FieldIssue {
+  path: string[];
+  code: ValidationCode;
+  message: string;
+}
+
+export type Validated<T> = { ok: true; value: T } | { ok: false; fields: FieldIssue[] };
+
+// The time expiry checks compare against, a parameter of one `validate` call: set around its (synchronous)
+// parse and cleared after, so it never outlives the call and holds no state between calls. The time itself
+// comes from the caller (domain functions pass `app.clock()`). Not a schema parameter because the schemas
+// are built once: zod compiles a schema on its first parse, and one built per call recompiles every time (in
+// the profile this was most of a tokenization's validation cost); zod 4 passes no context to refinements.
+let clock: Date | undefined;
+const now = (): Date => clock ?? new Date();
+
+/**
+ * Parses `input`, listing every failing field with its full path (`basePath` + the path inside the input).
+ * Expiry checks compare against `opts.now`, by default the real clock.
+ */
+export function validate<S extends z.ZodType>(schema: S, input: unknown, basePath: string[], opts: { now?: Date } = {}): Validated<z.output<S>> {
+  let result: z.ZodSafeParseResult<z.output<S>>;
+  clock = opts.now ?? new Date();
+  try {
+    result = schema.safeParse(input, { error: messageFor });
+  } finally {
+    clock = undefined;
+  }
+  if (result.success) return { ok: true, value: result.data };
+  return {
+    ok: false,
+    fields: result.error.issues.map((issue) => ({
+      path: [...basePath, ...issue.path.map(String)],
+      code: codeOf(issue),
+      message: issue.message,
+    })),
+  };
+}
+
+function codeOf(issue: z.core.$ZodIssue): ValidationCode {
+  const code: unknown = issue.code === 'custom' ? issue.params?.code : undefined;
+  return VALIDATION_CODE_SET.has(code) ? (code as ValidationCode) : Code.INVALID_INPUT;
+}
+
+const TYPE_NAMES: Readonly<Record<string, string>> = {
+  string: 'a string',
+  number: 'a number',
+  int: 'an integer',
+  boolean: 'a boolean',
+  object: 'an object',
+  record: 'an object',
+  array: 'a list',
+};
+
+/** Messages for issues raised by zod itself; built from the schema's constraints only, never the input. */
+const messageFor: z.core.$ZodErrorMap = (issue) => {
+  switch (issue.code) {
+    case 'invalid_type':
+      return issue.input === undefined ? 'Required' : `Must be ${TYPE_NAMES[issue.expected] ?? 'of another type'}`;
+    case 'too_big':
+      return `Must be ${issue.inclusive === false ? 'less than' : 'at most'} ${issue.maximum}${unitOf(issue.origin)}`;
+    case 'too_small':
+      return `Must be ${issue.inclusive === false ? 'more than' : 'at least'} ${issue.minimum}${unitOf(issue.origin)}`;
+    case 'invalid_format':
+      return issue.format === 'email' ? 'Must be a valid email address' : 'Has an invalid format';
+    case 'invalid_value':
+      return `Must be one of: ${issue.values.map(String).join(', ')}`;
+    default:
+      return 'Invalid value';
+  }
+};
+
+function unitOf(origin: string): string {
+  if (origin === 'string') return ' characters';
+  if (origin === 'array' || origin === 'set') return ' items';
+  return '';
+}
+
+function coded(code: ValidationCode, message: string) {
+  return { message, params: { code } };
+}
+
+type Issues = readonly { path?: readonly PropertyKey[] | undefined }[];
+
+/** Refinement options: run even after some fields failed, but not when the value itself was refused. */
+const crossField = {
+  when: (payload: { issues: Issues }) => payload.issues.every((issue) => (issue.path?.length ?? 0) > 0),
+};
+
+/** Whether a top-level field passed its own schema (only then does the refined value hold its output). */
+function passedField(ctx: { issues: Issues }): (key: string) => boolean {
+  const failed = new Set(ctx.issues.map((issue) => issue.path?.[0]));
+  return (key) => !failed.has(key);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Field schemas
+
+interface Charset {
+  forbidden: RegExp;
+  message: string;
+}
+
+const SINGLE_LINE: Charset = { forbidden: /\p{Cc}/u, message: 'Must not contain control characters' };
+const MULTI_LINE: Charset = {
+  forbidden: /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]/,
+  message: 'Must not contain control characters other than tabs and line breaks',
+};
+// Identifiers: no controls, format characters (zero-width, bidi), private-use or unassigned code points.
+const PRINTABLE: Charset = { forbidden: /\p{C}/u, message: 'Must contain only printable characters' };
+
+// Half of a UTF-16 surrogate pair: not text. PostgreSQL refuses it in jsonb, and UTF-8 cannot carry it.
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const NOT_UNICODE = 'Must be valid Unicode text (it has an unpaired surrogate)';
+const HOLDS_CARD = 'Must not contain a card number (card numbers go in card.number, where they are encrypted)';
+
+/** A trimmed string of at most `max` characters. */
+function text(max: number, charset: Charset = SINGLE_LINE) {
+  return z
+    .string()
+    .trim()
+    .max(max)
+    .refine((s) => !LONE_SURROGATE.test(s), NOT_UNICODE)
+    .refine((s) => !charset.forbidden.test(s), charset.message)
+    .refine((s) => !containsCardNumber(s), HOLDS_CARD);
+}
+
+const isBlank = (v: unknown): boolean => typeof v === 'string' && v.trim() === '';
+
+/** Create semantics: null, undefined and blank strings all mean "not given" (undefined). */
+function optional<T extends z.ZodType>(schema: T) {
+  return z.preprocess((v) => (v === null || isBlank(v) ? undefined : v), schema.optional());
+}
+
+/** Update semantics: undefined leaves the stored value as is; null or a blank string clears it (null). */
+function clearable<T extends z.ZodType>(schema: T) {
+  return z.preprocess((v) => (isBlank(v) ? null : v), schema.nullish());
+}
+
+const countrySchema = z
+  .string()
+  .trim()
+  .toUpperCase()
+  .refine(isCountryCode, 'Must be an ISO 3166-1 alpha-2 country code');
+
+const emailSchema = z.string().trim().max(254).pipe(z.email('Must be a valid email address'));
+
+// Two simple tests rather than one regex with a required digit, to keep matching linear on long input.
+const phoneNumberSchema = z
+  .string()
+  .trim()
+  .max(30)
+  .refine(
+    (s) => /^[\d ()-]+$/.test(s) && /\d/.test(s),
+    'Must contain digits, optionally with spaces, dashes and parentheses',
+  );
+
+const phoneCountryCodeSchema = z.string().trim().regex(/^\+\d{1,4}$/, 'Must be a "+" followed by 1 to 4 digits');
+
+const cardNumberSchema = z.string().transform((raw, ctx) => {
+  const result = checkCardNumber(raw);
+  if (result.ok) return { digits: result.digits, brand: result.brand };
+  ctx.addIssue({ code: 'custom', ...coded('INVALID_CARD_NUMBER', result.message) });
+  return z.NEVER;
+});
+
+// The length per brand is checked against the number in cardInputSchema.
+const cvcSchema = z
+  .string()
+  .trim()
+  .refine((s) => /^\d{3,4}$/.test(s), coded('INVALID_CVC', 'CVC must be 3 or 4 digits'));
+
+const cardTypeSchema = z.enum(['CREDIT', 'DEBIT', 'PREPAID']);
+
+/** Adds the issues of an expiry whose parts are undefined when absent or already failed. */
+function addExpiryIssues(
+  ctx: z.core.$RefinementCtx,
+  month: number | undefined,
+  year: number | undefined,
+  now: Date,
+): void {
+  for (const issue of expiryIssues(month, year, now)) {
+    ctx.addIssue({ code: 'custom', path: [issue.field], ...coded(issue.code, issue.message) });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Metadata: flat like Stripe's, so it can be indexed and shown without surprises.
+
+export type MetadataValue = string | number | boolean | null;
+
+export const METADATA_MAX_KEYS = 50;
+export const METADATA_MAX_KEY_LENGTH = 40;
+export const METADATA_MAX_VALUE_LENGTH = 500;
+
+function metadataEntryProblem(key: string, value: unknown): string | undefined {
+  if (key.length === 0 || key.length > METADATA_MAX_KEY_LENGTH || SINGLE_LINE.forbidden.test(key) || LONE_SURROGATE.test(key) || containsCardNumber(key)) {
+    return `Metadata keys must have 1 to ${METADATA_MAX_KEY_LENGTH} characters of valid text and no control characters`;
+  }
+  if (typeof value === 'string') {
+    if (value.length > METADATA_MAX_VALUE_LENGTH) {
+      return `Metadata values must be at most ${METADATA_MAX_VALUE_LENGTH} characters`;
+    }
+    if (LONE_SURROGATE.test(value)) return NOT_UNICODE;
+    if (containsCardNumber(value)) return HOLDS_CARD;
+    return MULTI_LINE.forbidden.test(value) ? MULTI_LINE.message : undefined;
+  }
+  const scalar = value === null || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value));
+  if (!scalar) return 'Metadata values must be a string, a number, a boolean or null';
+  return typeof value === 'number' && containsCardNumber(asStored(value)) ? HOLDS_CARD : undefined;
+}
+
+/**
+ * A number as PostgreSQL's jsonb prints it: every digit written out (1e+21 is stored as 1 and 21 zeros), so
+ * the check sees the digit run a dump or a reader would.
+ */
+function asStored(value: number): string {
+  const [mantissa, exponent] = String(value).split('e');
+  if (exponent === undefined) return mantissa!;
+  const negative = mantissa!.startsWith('-');
+  const [whole, fraction = ''] = mantissa!.replace('-', '').split('.');
+  const digits = whole! + fraction;
+  const point = whole!.length + Number(exponent);
+  const plain = point >= digits.length ? digits + '0'.repeat(point - digits.length) : point <= 0 ? `0.${'0'.repeat(-point)}${digits}` : `${digits.slice(0, point)}.${digits.slice(point)}`;
+  return negative ? `-${plain}` : plain;
+}
+
+// Values are typed by z.custom and checked in the refinement, which reports each key with its own message.
+export const metadataSchema = z.record(z.string(), z.custom<MetadataValue>()).superRefine((metadata, ctx) => {
+  const keys = Object.keys(metadata);
+  if (keys.length > METADATA_MAX_KEYS) {
+    ctx.addIssue({ code: 'custom', message: `Metadata can have at most ${METADATA_MAX_KEYS} keys` });
+  }
+  for (const key of keys) {
+    const problem = metadataEntryProblem(key, metadata[key]);
+    if (problem) ctx.addIssue({ code: 'custom', path: [key], message: problem });
+  }
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// Addresses, phones, billing
+
+export const addressInputSchema = z.object({
+  line1: optional(text(200)),
+  line2: optional(text(200)),
+  line3: optional(text(200)),
+  city: optional(text(100)),
+  state: optional(text(100)),
+  zip: optional(text(20)),
+  country: optional(countrySchema),
+  firstName: optional(text(100)),
+  lastName: optional(text(100)),
+});
+
+export const phoneInputSchema = z.object({
+  number: optional(phoneNumberSchema),
+  countryCode: optional(phoneCountryCodeSchema),
+});
+
+export const billingInputSchema = z.object({
+  address: optional(addressInputSchema),
+  phone: optional(phoneInputSchema),
+  email: optional(emailSchema),
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// Cards and payment methods
+
+export const cardInputSchema = z
+  .object({
+    number: cardNumberSchema,
+    expMonth: z.int(),
+    expYear: z.int(),
+    cvc: optional(cvcSchema),
+    holderName: optional(text(100)),
+    nickName: optional(text(100)),
+    issuer: optional(text(100)),
+    issuingCountry: optional(countrySchema),
+    cardType: optional(cardTypeSchema),
+  })
+  .superRefine((card, ctx) => {
+    const passed = passedField(ctx);
+    addExpiryIssues(
+      ctx,
+      passed('expMonth') ? card.expMonth : undefined,
+      passed('expYear') ? card.expYear : undefined,
+      now(),
+    );
+    if (passed('number') && passed('cvc') && card.cvc !== undefined) {
+      const lengths = cvcLengths(card.number.brand);
+      if (!lengths.includes(card.cvc.length)) {
+        const message = `CVC must be ${lengths.join(' or ')} digits for ${card.number.brand} cards`;
+        ctx.addIssue({ code: 'custom', path: ['cvc'], ...coded('INVALID_CVC', message) });
+      }
+    }
+  }, crossField)
+  .transform(({ number, expYear, ...rest }) => ({
+    ...rest,
+    number: number.digits,
+    brand: number.brand,
+    bin: bin(number.digits),
+    last4: last4(number.digits),
+    expYear: fullExpYear(expYear),
+  }));
+
+// ---------------------------------------------------------------------------------------------------------
+// PSP and network tokens
+
+const tokenizationTypeSchema = z.enum(['SINGLE_USE', 'MULTI_USE']);
+const connectorIdSchema = text(64, PRINTABLE).min(1);
+
+/** A PSP's token, recorded as given (like every text field, never a card number: it is shown as is). */
+const pspTokenValueSchema = text(512, PRINTABLE).min(1);
+
+export const pspTokenizationInputSchema = z.object({
+  tokenizationType: tokenizationTypeSchema,
+  connectorId: connectorIdSchema,
+});
+
+export const networkTokenizationInputSchema = z.object({ enable: z.boolean() });
+
+export const SIMULATED_NETWORK_TOKEN_EVENTS = ['SUSPEND', 'RESUME', 'DELETE', 'UPDATE_EXPIRY'] as const;
+
+export const simulateNetworkTokenEventInputSchema = z
+  .object({
+    paymentMethodId: text(64, PRINTABLE).min(1),
+    event: z.enum(SIMULATED_NETWORK_TOKEN_EVENTS),
+    expMonth: z.int().min(1).max(12).nullish(),
+    expYear: z.int().min(2000).max(2099).nullish(),
+  })
+  .superRefine((input, ctx) => {
+    if (input.event === 'UPDATE_EXPIRY' && (input.expMonth == null || input.expYear == null)) {
+      ctx.addIssue({ code: 'custom', path: ['expMonth'], message: 'UPDATE_EXPIRY needs expMonth and expYear (four digits)' });
+    }
+  });
+
+export const connectorTokenDetailsInputSchema = z.object({
+  connectorId: connectorIdSchema,
+  token: pspTokenValueSchema,
+  tokenizationType: optional(tokenizationTypeSchema),
+  connectorTokenRequestReferenceId: optional(text(200, PRINTABLE)),
+});
+
+export const updatePaymentMethodInputSchema = z
+  .object({
+    connectorTokenDetails: optional(connectorTokenDetailsInputSchema),
+    holderName: clearable(text(100)),
+    nickName: clearable(text(100)),
+    expMonth: optional(z.int()),
+    expYear: optional(z.int()),
+    billing: clearable(billingInputSchema),
+    metadata: clearable(metadataSchema),
+  })
+  .superRefine((input, ctx) => {
+    const passed = passedField(ctx);
+    // A field that failed was given: absent values always pass `optional`.
+    const hasMonth = !passed('expMonth') || input.expMonth !== undefined;
+    const hasYear = !passed('expYear') || input.expYear !== undefined;
+    if (hasMonth !== hasYear) {
+      const [missing, given] = hasMonth ? ['expYear', 'expMonth'] : ['expMonth', 'expYear'];
+      ctx.addIssue({ code: 'custom', path: [missing], message: `Required together with ${given}` });
+    } else if (hasMonth) {
+      addExpiryIssues(
+        ctx,
+        passed('expMonth') ? input.expMonth : undefined,
+        passed('expYear') ? input.expYear : undefined,
+        now(),
+      );
+    }
+  }, crossField)
+  .transform(({ expYear, ...rest }) => ({
+    ...rest,
+    expYear: expYear === undefined ? undefined : fullExpYear(expYear),
+  }));
+
+export const tokenizeCardInputSchema = z
+  .object({
+    customerId: optional(text(64, PRINTABLE)),
+    card: optional(cardInputSchema),
+    token: optional(text(200, PRINTABLE)),
+    billing: optional(billingInputSchema),
+    metadata: optional(metadataSchema),
+    pspTokenization: optional(pspTokenizationInputSchema),
+    networkTokenization: optional(networkTokenizationInputSchema),
+  })
+  .superRefine((input, ctx) => {
+    const passed = passedField(ctx);
+    const hasCard = !passed('card') || input.card !== undefined;
+    const hasToken = !passed('token') || input.token !== undefined;
+    if (hasCard === hasToken) {
+      ctx.addIssue({ code: 'custom', path: ['card'], message: 'Provide exactly one of card or token' });
+    }
+  }, crossField);
+
+export const createCardTokenInputSchema = z.object({
+  card: cardInputSchema,
+  billing: optional(billingInputSchema),
+});
+
+export const extendRetentionMonthsSchema = z
+  .int()
+  .min(1, 'Must be between 1 and 24 months')
+  .max(24, 'Must be between 1 and 24 months');
+
+// ---------------------------------------------------------------------------------------------------------
+// Customers
+
+export const createCustomerInputSchema = z.object({
+  merchantReferenceId: optional(text(64, PRINTABLE)),
+  name: optional(text(100)),
+  email: optional(emailSchema),
+  phone: optional(phoneNumberSchema),
+  phoneCountryCode: optional(phoneCountryCodeSchema),
+  description: optional(text(500, MULTI_LINE)),
+  defaultBillingAddress: optional(addressInputSchema),
+  defaultShippingAddress: optional(addressInputSchema),
+  metadata: optional(metadataSchema),
+});
+
+export const updateCustomerInputSchema = z.object({
+  merchantReferenceId: clearable(text(64, PRINTABLE)),
+  name: clearable(text(100)),
+  email: clearable(emailSchema),
+  phone: clearable(phoneNumberSchema),
+  phoneCountryCode: clearable(phoneCountryCodeSchema),
+  description: clearable(text(500, MULTI_LINE)),
+  defaultBillingAddress: clearable(addressInputSchema),
+  defaultShippingAddress: clearable(addressInputSchema),
+  metadata: clearable(metadataSchema),
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// Output types for the domain layer
+
+export type CardInput = z.output<typeof cardInputSchema>;
+export type AddressInput = z.output<typeof addressInputSchema>;
+export type PhoneInput = z.output<typeof phoneInputSchema>;
+export type BillingInput = z.output<typeof billingInputSchema>;
+export type Metadata = z.output<typeof metadataSchema>;
+export type CreateCustomerInput = z.output<typeof createCustomerInputSchema>;
+export type UpdateCustomerInput = z.output<typeof updateCustomerInputSchema>;
+export type UpdatePaymentMethodInput = z.output<typeof updatePaymentMethodInputSchema>;
+export type TokenizeCardInput = z.output<typeof tokenizeCardInputSchema>;
+export type ConnectorTokenDetailsInput = z.output<typeof connectorTokenDetailsInputSchema>;
+
+// ---------------------------------------------------------------------------------------------------------
+// Payments
+
+/** Largest amount of one payment, in minor units (999,999.99 in a two-decimal currency). */
+export const MAX_PAYMENT_AMOUNT = 99_999_999;
+
+const currencySchema = z
+  .string()
+  .trim()
+  .toUpperCase()
+  .refine(isCurrencyCode, 'Must be an ISO 4217 currency code');
+
+function isHttpUrl(s: string): boolean {
+  if (!URL.canParse(s)) return false;
+  const { protocol } = new URL(s);
+  return protocol === 'http:' || protocol === 'https:';
+}
+
+const httpUrlSchema = text(2000).refine(isHttpUrl, 'Must be an absolute http or https URL');
+
+/** user:password@ in a URL: credentials that end up in logs, browsers' histories and Referer headers. */
+function hasCredentials(s: string): boolean {
+  if (!URL.canParse(s)) return false;
+  const { username, password } = new URL(s);
+  return username !== '' || password !== '';
+}
+
+export const captureAmountSchema = z.int().min(1).max(MAX_PAYMENT_AMOUNT);
+
+export const createPaymentInputSchema = z
+  .object({
+    amount: z.int().min(1).max(MAX_PAYMENT_AMOUNT),
+    currency: currencySchema,
+    paymentMethodId: optional(text(64, PRINTABLE)),
+    token: optional(text(200, PRINTABLE)),
+    card: optional(cardInputSchema),
+    customerId: optional(text(64, PRINTABLE)),
+    captureMethod: optional(z.enum(['AUTOMATIC', 'MANUAL'])),
+    initiator: optional(z.enum(['CUSTOMER', 'MERCHANT'])),
+    savePaymentMethod: optional(z.boolean()),
+    connectorId: optional(text(64, PRINTABLE)),
+    // The customer's browser is sent there, with the URL in its history and the address bar.
+    returnUrl: optional(httpUrlSchema.refine((u) => !hasCredentials(u), 'Must not contain credentials (user:password@)')),
+  })
+  .superRefine((input, ctx) => {
+    const passed = passedField(ctx);
+    const given = (key: keyof typeof input) => !passed(key) || input[key] !== undefined;
+    if ((['paymentMethodId', 'token', 'card'] as const).filter(given).length !== 1) {
+      ctx.addIssue({ code: 'custom', path: ['card'], message: 'Provide exactly one of paymentMethodId, token or card' });
+    }
+    if (passed('savePaymentMethod') && input.savePaymentMethod && !given('card') && !given('token')) {
+      ctx.addIssue({ code: 'custom', path: ['savePaymentMethod'], message: 'Only a card or a card token can be saved during a payment' });
+    }
+    if (passed('initiator') && input.initiator === 'MERCHANT' && !given('paymentMethodId')) {
+      ctx.addIssue({ code: 'custom', path: ['initiator'], message: 'A merchant-initiated payment needs a stored payment method' });
+    }
+  }, crossField)
+  .transform(({ captureMethod, initiator, savePaymentMethod, ...rest }) => ({
+    ...rest,
+    captureMethod: captureMethod ?? 'AUTOMATIC',
+    initiator: initiator ?? 'CUSTOMER',
+    savePaymentMethod: savePaymentMethod ?? false,
+  }));
+
+export type CreatePaymentInput = z.output<typeof createPaymentInputSchema>;
+
+// ---------------------------------------------------------------------------------------------------------
+// forwardRequest
+
+export const FORWARD_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
+export const FORWARD_MAX_BODY_CHARS = 256 * 1024;
+const FORWARD_MAX_HEADERS = 50;
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$/;
+// Set by the vault (framing, target) or meaningless for one upstream exchange.
+const RESERVED_HEADERS = new Set([
+  'host', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'te', 'trailer',
+  'expect', 'proxy-authorization', 'proxy-connection',
+]);
+
+const forwardHeadersSchema = z.record(z.string(), z.unknown()).superRefine((headers, ctx) => {
+  const names = Object.keys(headers);
+  if (names.length > FORWARD_MAX_HEADERS) ctx.addIssue({ code: 'custom', message: `At most ${FORWARD_MAX_HEADERS} headers` });
+  for (const name of names) {
+    const value = headers[name];
+    const problem = !HEADER_NAME.test(name)
+      ? 'Header names must be 1-100 token characters'
+      : RESERVED_HEADERS.has(name.toLowerCase())
+        ? 'This header is set by the vault'
+        : typeof value !== 'string'
+          ? 'Header values must be strings'
+          : value.length > 8192
+            ? 'Header values must be at most 8192 characters'
+            : /[\r\n\0]/.test(value)
+              ? 'Header values must not contain line breaks or NUL'
+              : undefined;
+    if (problem) ctx.addIssue({ code: 'custom', path: [name], message: problem });
+  }
+});
+
+export const forwardRequestInputSchema = z
+  .object({
+    paymentMethodId: optional(text(64, PRINTABLE)),
+    token: optional(text(200, PRINTABLE)),
+    url: httpUrlSchema
+      .refine((u) => !hasCredentials(u), 'Must not contain credentials; send them in a header')
+      .refine((u) => !u.includes('{{'), 'Placeholders are not allowed in the URL (URLs end up in logs); use the headers or the body'),
+    method: z.string().trim().toUpperCase().pipe(z.enum(FORWARD_METHODS)),
+    headers: optional(forwardHeadersSchema),
+    body: optional(z.string().max(FORWARD_MAX_BODY_CHARS)),
+  })
+  .superRefine((input, ctx) => {
+    const passed = passedField(ctx);
+    const given = (key: 'paymentMethodId' | 'token') => !passed(key) || input[key] !== undefined;
+    if (given('paymentMethodId') === given('token')) {
+      ctx.addIssue({ code: 'custom', path: ['paymentMethodId'], message: 'Provide exactly one of paymentMethodId or token' });
+    }
+    if (passed('method') && passed('body') && input.body !== undefined && input.method === 'GET') {
+      ctx.addIssue({ code: 'custom', path: ['body'], message: 'A GET request has no body' });
+    }
+  }, crossField)
+  .transform((input) => ({ ...input, headers: (input.headers ?? {}) as Record<string, string> }));
+
+export type ForwardRequestInput = z.output<typeof forwardRequestInputSchema>;

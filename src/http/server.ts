@@ -1,0 +1,133 @@
+
+import { createServer, type Server } from 'node:http';
+import { Server as NetServer } from 'node:net';
+import type { Logger } from 'pino';
+import { type Config } from '../app/config.js';
+import { metricsHandler, type MetricsAccess } from './plugins/metrics.js';
+import { sweep } from '../domain/sweep.js';
+import { pendingMigrations } from '../db/migrate.js';
+import { lingerUnreadBody } from './plugins/limits.js';
+import { createApp, type App } from '../app/app.js';
+import { createVaultYoga } from './yoga.js';
+
+const SHUTDOWN_GRACE_MS = 1_000;
+
+export interface RunningServer {
+  url: string;
+  /** The metrics listener's /metrics URL, when VAULT_METRICS_PORT is set. */
+  metricsUrl?: string;
+  server: Server;
+  app: App;
+  close(): Promise<void>;
+}
+
+/** Starts the vault: the app (database, keys, migrations, caches, limiters), HTTP server, periodic purge. */
+export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
+  const app = await createApp(config, log, {
+    migrate: true,
+    serveEmbedded: true,
+    apiKeyCache: true,
+    verifyMasterKeys: true,
+    rateLimits: true,
+    metrics: true,
+  });
+  // /metrics tells anyone who can read it the vault's traffic and errors: in production it is off the public
+  // port unless a token guards it; a metrics listener (loopback by default) takes it off the public port anywhere.
+  const metricsAccess: MetricsAccess = {
+    public: config.VAULT_METRICS_TOKEN !== undefined || (config.VAULT_METRICS_PORT === undefined && config.NODE_ENV !== 'production'),
+    token: config.VAULT_METRICS_TOKEN,
+  };
+  const yoga = createVaultYoga({
+    app,
+    introspection: config.VAULT_INTROSPECTION ?? config.NODE_ENV !== 'production',
+    graphiql: config.VAULT_GRAPHIQL ?? config.NODE_ENV !== 'production',
+    metrics: metricsAccess,
+    ready: async () => {
+      try {
+        return (await pendingMigrations(app.databaseUrl)).length === 0;
+      } catch {
+        return false;
+      }
+    },
+  });
+  let draining = false;
+  // Slow clients (slowloris) are cut off: headers and the whole request must arrive in time (408), checked
+  // every second rather than Node's default 30 s.
+  const timeouts = {
+    requestTimeout: config.VAULT_REQUEST_TIMEOUT_MS,
+    headersTimeout: Math.min(config.VAULT_HEADERS_TIMEOUT_MS, config.VAULT_REQUEST_TIMEOUT_MS),
+    connectionsCheckingInterval: Math.min(1_000, config.VAULT_HEADERS_TIMEOUT_MS),
+  };
+  const server = createServer(timeouts, (req, res) => {
+    // While draining, answer what arrives on open connections but close them afterwards.
+    if (draining) res.shouldKeepAlive = false;
+    lingerUnreadBody(req, res);
+    void yoga(req, res);
+  });
+  // Idle keep-alive sockets must not hold shutdown open; in-flight requests still finish.
+  server.keepAliveTimeout = 5_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.PORT, config.HOST, () => resolve());
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.PORT;
+  const url = displayUrl(config.HOST, port);
+  app.urls.listening(config.HOST, port);
+  if (!config.VAULT_PUBLIC_URL && config.NODE_ENV === 'production') {
+    log.warn({ url }, 'VAULT_PUBLIC_URL is not set: links the vault hands out (3-D Secure challenges) use its listen address');
+  }
+
+  let metricsServer: Server | undefined;
+  let metricsUrl: string | undefined;
+  if (config.VAULT_METRICS_PORT !== undefined) {
+    const listener = createServer(timeouts, metricsHandler(metricsAccess));
+    await new Promise<void>((resolve, reject) => {
+      listener.once('error', reject);
+      listener.listen(config.VAULT_METRICS_PORT, config.VAULT_METRICS_HOST, () => resolve());
+    });
+    metricsServer = listener;
+    const bound = listener.address();
+    metricsUrl = `${displayUrl(config.VAULT_METRICS_HOST, typeof bound === 'object' && bound ? bound.port : config.VAULT_METRICS_PORT)}/metrics`;
+  }
+
+  const sweep = config.VAULT_PURGE_INTERVAL_SECONDS > 0 ? startPurgeSweep(app, config.VAULT_PURGE_INTERVAL_SECONDS) : undefined;
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      if (sweep) clearInterval(sweep);
+      draining = true;
+      metricsServer?.close();
+      metricsServer?.closeAllConnections();
+      await new Promise<void>((resolve) => {
+        // Stop accepting, but not through http.Server#close: that also drops every connection without an
+        // active request at once, including ones accepted a moment ago whose request is still being read.
+        // Those get a grace period; idle keep-alive sockets are closed after it, stragglers at the timeout.
+        NetServer.prototype.close.call(server, () => resolve());
+        const grace = setTimeout(() => server.closeIdleConnections(), SHUTDOWN_GRACE_MS);
+        const force = setTimeout(() => server.closeAllConnections(), config.VAULT_SHUTDOWN_TIMEOUT_MS);
+        grace.unref();
+        force.unref();
+      });
+      await app.stop();
+    })());
+
+  return { url, metricsUrl, server, app, close };
+}
+
+function startPurgeSweep(app: App, seconds: number): NodeJS.Timeout {
+  const { log } = app;
+  const timer = setInterval(() => {
+    sweep(app)
+      .then((r) => Object.values(r).some((n) => n > 0) && log.info(r, 'sweep'))
+      .catch((err: unknown) => log.error({ err }, 'sweep failed'));
+  }, seconds * 1000);
+  timer.unref();
+  return timer;
+}
+
+/** The URL printed for people: the listen address as configured. */
+export function displayUrl(host: string, port: number): string {
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}

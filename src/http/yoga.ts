@@ -1,0 +1,342 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { PothosValidationError } from '@pothos/core';
+import { GraphQLError } from 'graphql';
+import { createYoga, useReadinessCheck, type Plugin, type YogaServerInstance } from 'graphql-yoga';
+import type { Logger } from 'pino';
+import type { RequestContext } from './context.js';
+import { assertOriginAllowed, useMerchantCors } from './plugins/cors.js';
+import { CHALLENGE_MAX_BODY_BYTES, useSandboxChallenge } from './routes/sandboxChallenge.js';
+import { SANDBOX_CHALLENGE_PATH } from '../integrations/connectors/sandbox.js';
+import { NETWORK_TOKEN_WEBHOOK_PATH, WEBHOOK_MAX_BODY_BYTES, useNetworkTokenWebhooks } from './routes/networkTokenWebhook.js';
+import { authenticate } from '../domain/merchants/apiKeys.js';
+import type { App } from '../app/app.js';
+import { GRAPHQL_LIMITS } from '../app/config.js';
+import { Code, Forbidden, type RequestCode } from '../domain/shared/errors.js';
+import { requestError } from './requestErrors.js';
+import { graphqlLimits, useBodyLimit, type BodyLimits } from './plugins/limits.js';
+import { instrumentSchema, useMetrics, type MetricsAccess } from './plugins/metrics.js';
+import type { AuthFailureLimiter, RateLimiter } from './plugins/rateLimit.js';
+import { trackReferences, useIdempotency } from './plugins/idempotency.js';
+import { containsCardNumber } from '../card/pan.js';
+import { scrubText } from '../app/logger.js';
+import { InvalidCursor, useCursorCheck } from '../schema/cursors.js';
+import { schema } from '../schema/index.js';
+
+export interface YogaOptions {
+  /** Put in every request's context; its rate limiters (absent: no limit) and logger serve the plugins. */
+  app: App;
+  /** Database reachable and no pending migrations. */
+  ready: () => Promise<boolean>;
+  /** Introspection and field suggestions; default true. */
+  introspection?: boolean;
+  /** GraphiQL at GET /graphql; default true. */
+  graphiql?: boolean;
+  /** Default: /metrics open on this server. */
+  metrics?: MetricsAccess;
+}
+
+type ServerContext = Record<string, unknown>;
+
+/** Every route's largest request body; paths without a body of their own (health, metrics, 404s) get the fallback. */
+export const BODY_LIMITS: BodyLimits = {
+  routes: [
+    { path: '/graphql', limit: GRAPHQL_LIMITS.maxBodyBytes },
+    { path: SANDBOX_CHALLENGE_PATH, prefix: true, limit: CHALLENGE_MAX_BODY_BYTES },
+    { path: NETWORK_TOKEN_WEBHOOK_PATH, prefix: true, limit: WEBHOOK_MAX_BODY_BYTES },
+  ],
+  fallback: 4 * 1024,
+};
+
+const EXAMPLE_OPERATION = `# Fill in the "api-key" header below with a secret key (sk_test_…), then run.
+mutation Tokenize {
+  tokenizeCard(input: {
+    card: { number: "4242 4242 4242 4242", expMonth: 12, expYear: 30, holderName: "Jane Doe" }
+  }) {
+    __typename
+    ... on TokenizeCardSuccess {
+      duplicate
+      paymentMethod { id retainUntil card { brand bin last4 expMonth expYear } }
+    }
+    ... on ValidationError { fields { path code message } }
+    ... on Error { code message }
+  }
+}
+`;
+
+export function createVaultYoga({ app, ready, introspection = true, graphiql = true, metrics }: YogaOptions): YogaServerInstance<ServerContext, RequestContext> {
+  const { log, rateLimiter, authFailures } = app;
+  // One context per request, made once: authenticating is the first thing done with a GraphQL request.
+  const contexts = new WeakMap<Request, Promise<RequestContext>>();
+  const contextOf = (request: Request, req: unknown): Promise<RequestContext> => {
+    let context = contexts.get(request);
+    if (!context) {
+      context = buildContext(request, req);
+      contexts.set(request, context);
+    }
+    return context;
+  };
+  const buildContext = async (request: Request, req: unknown): Promise<RequestContext> => {
+    const key = presentedKey(request.headers);
+    // Unknown keys are throttled per client address (authFailures), before any lookup once over the limit.
+    const principal = key ? await (authFailures ? authFailures.guard(clientAddress(req), () => authenticate(app, key)) : authenticate(app, key)) : null;
+    if (!principal) {
+      throw requestError(Code.UNAUTHENTICATED, key ? 'Unknown or revoked api key' : 'Missing api key: send it in the "api-key" header', { status: 401 });
+    }
+    await assertOriginAllowed(app, request, principal);
+    await rateLimiter?.consume(principal.keyId);
+    // The merchant's data keys, loaded (or found cached) before any resolver opens a transaction: a load
+    // inside one needs a second pooled connection, and with the pool full of transactions waiting for the
+    // same load none proceeds. Cached, this is a map lookup.
+    await app.db.keyring.merchantKeys(principal.merchantId);
+    const requestId = requestIds.get(request) ?? requestIdOf(request);
+    return { app, principal: { ...principal, requestId }, requestId };
+  };
+
+  return createYoga<ServerContext, RequestContext>({
+    schema: trackReferences(instrumentSchema(schema)),
+    maxRequestBodySize: false, // useBodyLimit, below
+    batching: false,
+    graphqlEndpoint: '/graphql',
+    healthCheckEndpoint: '/healthz',
+    landingPage: false,
+    logging: log.child({ component: 'yoga' }),
+    // Served from the package itself: no CDN scripts on a page where people paste secret keys. Loaded on the
+    // first visit: the package holds GraphiQL's whole bundle (about 40 MB of a process's memory).
+    renderGraphiQL: async (opts) => (await import('@graphql-yoga/render-graphiql')).renderGraphiQL(opts),
+    graphiql: graphiql && {
+      title: 'Vault',
+      defaultQuery: EXAMPLE_OPERATION,
+      // ASCII only: browsers refuse non-Latin-1 header values before sending anything.
+      headers: JSON.stringify({ 'api-key': 'sk_test_paste_your_secret_key_here' }, null, 2),
+    },
+    // Built (the key checked) before the body is even read: useAuthenticationFirst, below.
+    context: ({ request, req }) => contextOf(request, req),
+    maskedErrors: {
+      maskError(error, message) {
+        const at = error instanceof GraphQLError ? error : undefined;
+        const original = at ? (at.originalError ?? at) : error;
+        if (original instanceof PothosValidationError) {
+          // Pothos' cursor messages quote the cursor; useCursorCheck refuses bad cursors before this, but if
+          // one ever got here, the answer still would not echo it.
+          return requestError(Code.BAD_USER_INPUT, /cursor/i.test(original.message) ? new InvalidCursor().message : original.message, { at });
+        }
+        if (at && original instanceof GraphQLError) return at;
+        if (original instanceof Forbidden) return requestError(Code.FORBIDDEN, original.message, { at });
+        log.error({ err: original ?? error }, 'unexpected error');
+        return requestError(Code.INTERNAL_SERVER_ERROR, message);
+      },
+      errorMessage: 'Internal server error',
+    },
+    // Yoga's default CORS allows every origin; ours allows each merchant's own (src/http/plugins/cors.ts).
+    cors: false,
+    plugins: [
+      useMetrics(metrics),
+      useBodyLimit(BODY_LIMITS),
+      ...graphqlLimits({ log, introspection }),
+      // After the CSRF check (in graphqlLimits), which refuses simple browser requests with 403.
+      useAuthenticationFirst(contextOf),
+      useVariableErrorCodes(),
+      useCursorCheck(schema),
+      useMerchantCors(app),
+      useReadinessCheck({ endpoint: '/readyz', check: ready }),
+      useErrorRedaction({ log, suggestions: introspection }),
+      useRequestLog(log),
+      useSandboxChallenge(app),
+      useNetworkTokenWebhooks(app),
+      useIdempotency(app),
+    ],
+  });
+}
+
+function presentedKey(headers: Headers): string | undefined {
+  const key = headers.get('api-key')?.trim();
+  if (key) return key;
+  const auth = headers.get('authorization');
+  const match = auth ? /^Bearer\s+(\S+)\s*$/i.exec(auth) : null;
+  return match?.[1];
+}
+
+/** The peer's address (not X-Forwarded-For, which any client can send). */
+function clientAddress(req: unknown): string {
+  return (req as IncomingMessage | undefined)?.socket?.remoteAddress ?? 'unknown';
+}
+
+const requestIds = new WeakMap<Request, string>();
+
+/**
+ * The caller's x-request-id when it is a short token that holds no card number in a card range (it is
+ * logged, audited and returned by auditEvents); a fresh one otherwise. Card ranges only: a request id that
+ * ends in a millisecond timestamp passes Luhn one time in ten. A fresh UUID is redrawn in the rare case its digit groups
+ * pass for a card number, so no request id ever looks like one.
+ */
+export function requestIdOf(request: Request): string {
+  const given = request.headers.get('x-request-id');
+  if (given && /^[\w.-]{1,64}$/.test(given) && !containsCardNumber(given)) return given;
+  let id = randomUUID();
+  while (containsCardNumber(id)) id = randomUUID();
+  return id;
+}
+
+/**
+ * GraphQL's own coercion and validation messages quote the offending value ("String cannot represent a
+ * non string value: 4111…"), which for a vault can be a card number or CVC. Strip quoted values from every
+ * error message, and mask anything that still looks like a card number.
+ */
+export function redactErrorMessage(message: string): string {
+  return scrubText(
+    message
+      .replace(/(got invalid value) [\s\S]*?(?=( at "|; |$))/, '$1')
+      .replace(/(cannot represent[^:]*?value): [\s\S]*$/, '$1.')
+      .replace(/(Expected value of type "[^"]+"), found [\s\S]*?(?=;|$)/, '$1, found an invalid value')
+      .replace(/(Expected type "[^"]+")\. [\s\S]*$/, '$1.'),
+  );
+}
+
+/**
+ * Authenticates a GraphQL request before its body is read, parsed or validated: yoga builds the context only
+ * after validation, so a caller without a valid key would otherwise learn from parse and validation errors
+ * what the schema holds (and have its document parsed and validated for free). The context (key, origin,
+ * rate limit) is built here once and reused by the `context` factory. Routes that are not GraphQL
+ * (health, GraphiQL's page, preflights, webhooks, the challenge page) answer in `onRequest`, before this.
+ */
+function useAuthenticationFirst(contextOf: (request: Request, req: unknown) => Promise<RequestContext>): Plugin {
+  return {
+    onRequestParse({ request, serverContext }) {
+      return contextOf(request, (serverContext as { req?: unknown } | undefined)?.req).then(() => undefined);
+    },
+  };
+}
+
+/**
+ * graphql-js answers variables that do not fit their types ("was not provided", "got invalid value") as
+ * errors of a result without `data` and without a code; they are the caller's input: BAD_USER_INPUT, 400.
+ * (An execution result without `data` can only come from there: operation selection failures are answered
+ * by yoga before execution.)
+ */
+function useVariableErrorCodes(): Plugin {
+  const coded = (errors: readonly GraphQLError[], code: RequestCode) =>
+    errors.map((e) => (e.extensions?.code ? e : withExtensions(e, { ...e.extensions, code, http: { status: 400 } })));
+  return {
+    onExecute() {
+      return {
+        onExecuteDone({ result, setResult }) {
+          if (isAsyncIterable(result) || result.data !== undefined || !result.errors?.length) return;
+          setResult({ ...result, errors: coded(result.errors, Code.BAD_USER_INPUT) });
+        },
+      };
+    },
+    // The schema has no subscriptions: graphql-js refuses one ("Schema is not configured to execute
+    // subscription operation") without a code.
+    onSubscribe() {
+      return {
+        onSubscribeResult({ result, setResult }) {
+          if (isAsyncIterable(result) || result.data !== undefined || !result.errors?.length) return;
+          setResult({ ...result, errors: coded(result.errors, Code.BAD_REQUEST) });
+        },
+      };
+    },
+  };
+}
+
+/** Codes of a request refused before execution (the document or its variables): always HTTP 400. */
+const CODE_OF_STATUS: Record<number, RequestCode> = {
+  400: Code.BAD_REQUEST,
+  401: Code.UNAUTHENTICATED,
+  403: Code.FORBIDDEN,
+  405: Code.BAD_REQUEST,
+  413: Code.REQUEST_ENTITY_TOO_LARGE,
+  429: Code.RATE_LIMITED,
+};
+
+const REFUSED_BEFORE_EXECUTION: ReadonlySet<unknown> = new Set([Code.GRAPHQL_PARSE_FAILED, Code.GRAPHQL_VALIDATION_FAILED, Code.BAD_USER_INPUT]);
+
+/**
+ * The last look at every error before it is sent, whichever phase produced it:
+ * - messages are redacted (`redactErrorMessage`), and with introspection off every "Did you mean …?"
+ *   suggestion is removed (field, argument, type, enum value, input field; graphql-armor's own blocker
+ *   only sees validation errors and misses enum values);
+ * - `extensions.originalError` is dropped (yoga puts the JSON parser's message there, which quotes the body);
+ * - every error carries `extensions.code` (one without is a defect, logged, and answered as internal);
+ * - a request refused before execution answers HTTP 400 whatever the Accept header: yoga would answer
+ *   validation errors 200 to `application/json` clients, which then take a refusal for a result.
+ */
+function useErrorRedaction({ log, suggestions }: { log: Logger; suggestions: boolean }): Plugin {
+  return {
+    onResultProcess({ result, setResult }) {
+      const results = Array.isArray(result) ? result : [result];
+      const redacted = results.map((r) => {
+        if (!r || typeof r !== 'object' || !('errors' in r) || !Array.isArray(r.errors)) return r;
+        const requestError = !('data' in r) || r.data === undefined;
+        return {
+          ...r,
+          errors: r.errors.map((e: GraphQLError) => {
+            const { originalError: _echo, ...extensions } = (e.extensions ?? {}) as Record<string, unknown>;
+            if (typeof extensions.code !== 'string') {
+              // A plugin's refusal with a status but no code (the CSRF check's 403) gets the status's code.
+              const status = (extensions.http as { status?: number } | undefined)?.status;
+              const byStatus = status === undefined ? undefined : CODE_OF_STATUS[status];
+              if (!byStatus) log.warn({ reason: scrubText(e.message) }, 'GraphQL error without extensions.code');
+              extensions.code = byStatus ?? Code.INTERNAL_SERVER_ERROR;
+            }
+            if (requestError) {
+              const http = (extensions.http ?? {}) as { status?: number };
+              const status = http.status ?? (REFUSED_BEFORE_EXECUTION.has(extensions.code) ? 400 : undefined);
+              // `spec: true` is yoga's "answer 200 to application/json clients"; a refusal is a refusal.
+              if (status) extensions.http = { ...http, status, spec: false };
+            }
+            const message = redactErrorMessage(e.message);
+            return new GraphQLError(suggestions ? message : withoutSuggestions(message), {
+              nodes: e.nodes,
+              positions: e.positions,
+              path: e.path,
+              extensions,
+            });
+          }),
+        };
+      });
+      setResult((Array.isArray(result) ? redacted : redacted[0]) as typeof result);
+    },
+  };
+}
+
+/** graphql-js phrases every suggestion as `Did you mean …?` (a list of quoted names, "the enum value …"). */
+export function withoutSuggestions(message: string): string {
+  return message.replace(/\s*Did you mean [^?]*\?/g, '').replace(/\s*\[Suggestion hidden\]/g, '');
+}
+
+function withExtensions(error: GraphQLError, extensions: Record<string, unknown>): GraphQLError {
+  return new GraphQLError(error.message, { nodes: error.nodes, positions: error.positions, path: error.path, originalError: error.originalError, extensions });
+}
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+  return typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
+}
+
+function useRequestLog(log: Logger): Plugin {
+  // One entry per request, filled from the URL yoga has parsed already.
+  const seen = new WeakMap<Request, { start: number; path: string }>();
+  return {
+    onRequest({ request, url }) {
+      seen.set(request, { start: performance.now(), path: url.pathname });
+      requestIds.set(request, requestIdOf(request));
+    },
+    onResponse({ request, response }) {
+      const entry = seen.get(request);
+      const requestId = requestIds.get(request);
+      if (requestId) response.headers.set('x-request-id', requestId);
+      const path = entry?.path ?? new URL(request.url).pathname;
+      if (path === '/healthz' || path === '/readyz' || path === '/metrics') return;
+      log.info(
+        {
+          method: request.method,
+          path,
+          status: response.status,
+          requestId,
+          ms: entry === undefined ? undefined : Math.round(performance.now() - entry.start),
+        },
+        'request',
+      );
+    },
+  };
+}

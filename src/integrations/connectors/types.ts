@@ -1,0 +1,116 @@
+// The boundary between the payment domain and payment service providers. Requests and results are plain
+// data: a connector knows nothing of Prisma, GraphQL or tenancy, and the domain knows nothing of a PSP's
+// wire format, so a real integration plugs in by implementing `Connector` and registering it.
+//
+// A connector throws when the PSP cannot be reached or answers something it does not understand: that is an
+// operational fault (the payment keeps its state). A decline is not a fault: it is a FAILED result.
+
+import type { CaptureMethod, PaymentInitiator, TokenizationType } from '../../generated/prisma/enums.js';
+
+/** The card as a connector receives it: opened for this one call and never kept by the connector layer. */
+export interface ConnectorCard {
+  number: string;
+  expMonth: number;
+  /** Four digits. */
+  expYear: number;
+  /** Only while the customer is present (a card just entered, or a card token); never for a stored card. */
+  cvc?: string;
+  holderName?: string;
+}
+
+/** A network token with the one-time cryptogram its token service provider generated for this payment. */
+export interface ConnectorNetworkToken {
+  number: string;
+  expMonth: number;
+  /** Four digits. */
+  expYear: number;
+  cryptogram: string;
+  /** Electronic commerce indicator that goes with the cryptogram. */
+  eci: string;
+}
+
+/**
+ * What the connector charges: the card itself, a token this connector issued earlier (PSP token), or a
+ * network token with a fresh cryptogram.
+ */
+export type PaymentSource =
+  | { type: 'card'; card: ConnectorCard }
+  | { type: 'psp_token'; token: string }
+  | { type: 'network_token'; networkToken: ConnectorNetworkToken };
+
+export interface AuthorizeRequest {
+  /** The vault's `pay_` id: the reference a PSP deduplicates retries on. */
+  paymentId: string;
+  /** In minor units of `currency`. */
+  amount: number;
+  /** ISO 4217, upper case. */
+  currency: string;
+  captureMethod: CaptureMethod;
+  initiator: PaymentInitiator;
+  source: PaymentSource;
+  /**
+   * Where the customer's browser is sent back to the vault after an authentication challenge, and the
+   * secret that authenticates that return (the vault keeps only its hash).
+   */
+  challenge: { baseUrl: string; secret: string };
+}
+
+export interface AuthorizeResult {
+  status: 'COMPLETED' | 'AUTHORIZED' | 'REQUIRES_ACTION' | 'FAILED';
+  /** The PSP's id for the payment. */
+  reference: string | null;
+  /** REQUIRES_ACTION: where to send the customer to authenticate. */
+  redirectUrl?: string;
+  /** FAILED: a short snake_case reason, e.g. `card_declined`. */
+  failureCode?: string;
+  failureMessage?: string;
+}
+
+export interface CaptureRequest {
+  paymentId: string;
+  reference: string | null;
+  /** In minor units; at most the authorized amount. */
+  amount: number;
+  currency: string;
+}
+
+export interface CaptureResult {
+  status: 'COMPLETED';
+}
+
+export interface CancelRequest {
+  paymentId: string;
+  reference: string | null;
+}
+
+export interface CancelResult {
+  status: 'CANCELLED';
+}
+
+export interface TokenizeRequest {
+  /** The vault's `pm_` id: the reference the PSP keeps with its token. */
+  paymentMethodId: string;
+  card: ConnectorCard;
+  tokenizationType: TokenizationType;
+}
+
+export interface TokenizeResult {
+  token: string;
+  tokenizationType: TokenizationType;
+  /** The PSP's id for the tokenization request, if it gives one. */
+  requestReferenceId: string | null;
+}
+
+/** A payment service provider. */
+export interface Connector {
+  readonly id: string;
+  /** Whether `authorize` accepts network tokens with a cryptogram (`source.type === 'network_token'`). */
+  readonly acceptsNetworkTokens: boolean;
+  /** PSP tokenization: the PSP keeps the card and answers a token that pays through it. Optional. */
+  tokenize?(request: TokenizeRequest): Promise<TokenizeResult>;
+  authorize(request: AuthorizeRequest): Promise<AuthorizeResult>;
+  /** Captures an AUTHORIZED payment (fully or partly). */
+  capture(request: CaptureRequest): Promise<CaptureResult>;
+  /** Voids an authorization, or abandons a payment awaiting authentication. */
+  cancel(request: CancelRequest): Promise<CancelResult>;
+}
