@@ -80,19 +80,27 @@ if (level === 'L0') {
   const merchantKeys = (merchantId: string) => {
     let entry = keys.get(merchantId);
     if (!entry) {
-      entry = pool.query('SELECT id, purpose, mode, master_key_id, wrapped_key, active FROM data_keys WHERE merchant_id = $1 ORDER BY created_at', [merchantId]).then(({ rows }) => {
-        const byId = new Map<string, Buffer>();
-        let encId = '';
-        let fp: Buffer = Buffer.alloc(0);
-        for (const r of rows) {
-          const key = unwrapDataKey(master, { merchantId, dataKeyId: r.id, purpose: r.purpose }, { masterKeyId: r.master_key_id, wrappedKey: r.wrapped_key });
-          if (r.purpose === 'ENCRYPTION') byId.set(r.id, key);
-          if (r.active && r.purpose === 'ENCRYPTION') encId = r.id;
-          // The bench's keys are test-mode keys.
-          if (r.active && r.purpose === 'FINGERPRINT' && r.mode === 'TEST') fp = key;
-        }
-        return { encId, enc: byId.get(encId)!, fp, byId };
-      });
+      entry = pool
+        .query('SELECT id, purpose, mode, master_key_id, wrapped_key, active FROM data_keys WHERE merchant_id = $1 ORDER BY created_at', [
+          merchantId,
+        ])
+        .then(({ rows }) => {
+          const byId = new Map<string, Buffer>();
+          let encId = '';
+          let fp: Buffer = Buffer.alloc(0);
+          for (const r of rows) {
+            const key = unwrapDataKey(
+              master,
+              { merchantId, dataKeyId: r.id, purpose: r.purpose },
+              { masterKeyId: r.master_key_id, wrappedKey: r.wrapped_key },
+            );
+            if (r.purpose === 'ENCRYPTION') byId.set(r.id, key);
+            if (r.active && r.purpose === 'ENCRYPTION') encId = r.id;
+            // The bench's keys are test-mode keys.
+            if (r.active && r.purpose === 'FINGERPRINT' && r.mode === 'TEST') fp = key;
+          }
+          return { encId, enc: byId.get(encId)!, fp, byId };
+        });
       keys.set(merchantId, entry);
     }
     return entry;
@@ -101,7 +109,9 @@ if (level === 'L0') {
   type KeyRow = { merchantId: string; id: string; mode: string };
   const principals = new Map<string, KeyRow>();
   const authenticate = async (req: IncomingMessage) => {
-    const hash = createHash('sha256').update(String(req.headers['api-key'] ?? '')).digest('hex');
+    const hash = createHash('sha256')
+      .update(String(req.headers['api-key'] ?? ''))
+      .digest('hex');
     const known = principals.get(hash);
     if (known) return known;
     const { rows } = await pool.query<KeyRow>({ name: AUTHENTICATE.name, text: AUTHENTICATE.text, values: [hash] });
@@ -127,19 +137,47 @@ if (level === 'L0') {
     await pool.query({
       name: PROBE_CARD_WITHOUT_CUSTOMER.name,
       text: PROBE_CARD_WITHOUT_CUSTOMER.text,
-      values: [m, principal.mode, fp, byBin.group, byBin.member, byHit.group, byHit.member, principal.id, now, new Date(now.getTime() + 86_400_000), 20, 10_000],
+      values: [
+        m,
+        principal.mode,
+        fp,
+        byBin.group,
+        byBin.member,
+        byHit.group,
+        byHit.member,
+        principal.id,
+        now,
+        new Date(now.getTime() + 86_400_000),
+        20,
+        10_000,
+      ],
     });
     const { rows } = await pool.query({
       name: INSERT_NEW_CARD.name,
       text: INSERT_NEW_CARD.text,
       values: [
-        m, id, principal.mode, null, fp,
+        m,
+        id,
+        principal.mode,
+        null,
+        fp,
         sealed('cardNumber', checked.digits),
         sealed('cardExpiry', JSON.stringify({ month: input.card.expMonth, year: input.card.expYear })),
-        input.card.holderName ? sealed('holderName', input.card.holderName) : null, null,
-        bin(checked.digits), last4(checked.digits), checked.brand, null, null, null, null, null,
-        retainUntil(input.card.expMonth, input.card.expYear), new Date(),
-        newId('aud'), principal.id, 'bench',
+        input.card.holderName ? sealed('holderName', input.card.holderName) : null,
+        null,
+        bin(checked.digits),
+        last4(checked.digits),
+        checked.brand,
+        null,
+        null,
+        null,
+        null,
+        null,
+        retainUntil(input.card.expMonth, input.card.expYear),
+        new Date(),
+        newId('aud'),
+        principal.id,
+        'bench',
       ],
     });
     send(res, 200, { data: { tokenizeCard: { __typename: 'TokenizeCardSuccess', duplicate: rows.length === 0, paymentMethod: { id } } } });
@@ -149,13 +187,25 @@ if (level === 'L0') {
     const principal = await authenticate(req);
     if (!principal) return send(res, 401, { errors: [{ message: 'unauthenticated' }] });
     const { id } = JSON.parse(await body(req)).variables;
-    const { rows } = await pool.query({ name: FIND_PAYMENT_METHOD.name, text: FIND_PAYMENT_METHOD.text, values: [principal.merchantId, principal.mode, id] });
+    const { rows } = await pool.query({
+      name: FIND_PAYMENT_METHOD.name,
+      text: FIND_PAYMENT_METHOD.text,
+      values: [principal.merchantId, principal.mode, id],
+    });
     const row = rows[0];
     if (!row) return send(res, 200, { data: { paymentMethod: null } });
     const k = await merchantKeys(row.merchantId);
-    const opened = (field: string, envelope: string) => open(envelope, (kid) => k.byId.get(kid)!, aadFor(row.merchantId, 'PaymentMethod', field, row.id)).toString('utf8');
+    const opened = (field: string, envelope: string) =>
+      open(envelope, (kid) => k.byId.get(kid)!, aadFor(row.merchantId, 'PaymentMethod', field, row.id)).toString('utf8');
     const expiry = JSON.parse(opened('cardExpiry', row.cardExpiry));
-    send(res, 200, { data: { paymentMethod: { id: row.id, card: { bin: row.bin, last4: row.last4, brand: row.brand, expMonth: expiry.month, expYear: expiry.year } } } });
+    send(res, 200, {
+      data: {
+        paymentMethod: {
+          id: row.id,
+          card: { bin: row.bin, last4: row.last4, brand: row.brand, expMonth: expiry.month, expYear: expiry.year },
+        },
+      },
+    });
   };
 
   listen((req, res) => {

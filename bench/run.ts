@@ -90,7 +90,15 @@ function rssMB(pid: number): number {
       const status = readFileSync(`/proc/${p}/status`, 'utf8');
       const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
       const children = readFileSync(`/proc/${p}/task/${p}/children`, 'utf8').trim();
-      return kb + (children ? children.split(/\s+/).map(Number).reduce((sum, c) => sum + read(c), 0) : 0);
+      return (
+        kb +
+        (children
+          ? children
+              .split(/\s+/)
+              .map(Number)
+              .reduce((sum, c) => sum + read(c), 0)
+          : 0)
+      );
     } catch {
       return 0;
     }
@@ -118,7 +126,12 @@ async function settle(): Promise<void> {
   await new Promise((r) => setTimeout(r, 1000));
 }
 
-async function measure(load: Load, connections: number, duration: number, pid?: number): Promise<Omit<Row, 'level' | 'scenario' | 'connections'>> {
+async function measure(
+  load: Load,
+  connections: number,
+  duration: number,
+  pid?: number,
+): Promise<Omit<Row, 'level' | 'scenario' | 'connections'>> {
   await settle();
   let errors = 0;
   const run = (seconds: number) =>
@@ -166,10 +179,13 @@ let turn = 0;
 const next = <T>(list: readonly T[]): T => list[turn++ % list.length]!;
 const SCENARIOS = ['fixed-json', 'tokenize-sql', 'tokenize-new', 'tokenize-dup', 'read-masked', 'list-customer', 'pay-stored'] as const;
 type Scenario = (typeof SCENARIOS)[number];
-const TOKENIZE = 'mutation($input: TokenizeCardInput!) { tokenizeCard(app, input: $input) { __typename ... on TokenizeCardSuccess { duplicate paymentMethod { id } } } }';
+const TOKENIZE =
+  'mutation($input: TokenizeCardInput!) { tokenizeCard(app, input: $input) { __typename ... on TokenizeCardSuccess { duplicate paymentMethod { id } } } }';
 const READ = 'query($id: ID!) { paymentMethod(id: $id) { id card { bin last4 brand expMonth expYear } } }';
-const LIST = 'query($id: ID!) { customer(id: $id) { paymentMethods(first: 10) { edges { node { id card { last4 brand expMonth expYear } } } } } }';
-const PAY = 'mutation($input: CreatePaymentInput!) { createPayment(input: $input) { __typename ... on CreatePaymentSuccess { payment { id status } } } }';
+const LIST =
+  'query($id: ID!) { customer(id: $id) { paymentMethods(first: 10) { edges { node { id card { last4 brand expMonth expYear } } } } } }';
+const PAY =
+  'mutation($input: CreatePaymentInput!) { createPayment(input: $input) { __typename ... on CreatePaymentSuccess { payment { id status } } } }';
 
 // ---------------------------------------------------------------------------------------------------------
 // Fixtures
@@ -197,10 +213,20 @@ async function setUp(): Promise<Fixtures> {
   try {
     const m = await createMerchant(app, { name: 'Bench' });
     const key = await db.prisma.apiKey.findFirstOrThrow({ where: { keyHash: hashKey(m.secretKey) } });
-    const principal: Principal = { merchantId: m.merchantId, mode: 'TEST', keyId: key.id, kind: 'SECRET', allowReveal: false, requestId: 'bench-setup' };
+    const principal: Principal = {
+      merchantId: m.merchantId,
+      mode: 'TEST',
+      keyId: key.id,
+      kind: 'SECRET',
+      allowReveal: false,
+      requestId: 'bench-setup',
+    };
     const customer = await createCustomer(app, principal, { name: 'Bench Customer', email: 'bench@example.com' });
     for (let i = 0; i < 10; i++) {
-      await tokenizeCard(app, principal, { customerId: customer.id, card: { number: newCard(), expMonth: 1 + i, expYear: EXP_YEAR, holderName: 'Bench Holder' } });
+      await tokenizeCard(app, principal, {
+        customerId: customer.id,
+        card: { number: newCard(), expMonth: 1 + i, expYear: EXP_YEAR, holderName: 'Bench Holder' },
+      });
     }
     const stored = [];
     for (let i = 0; i < 200; i++) {
@@ -224,15 +250,53 @@ async function pgbench(f: Fixtures, connections: number, duration: number): Prom
   const dir = mkdtempSync(path.join(tmpdir(), 'vault-pgbench-'));
   const envelope = `'v1.dk_0123456789abcdefABCDEF.${'x'.repeat(60)}'`;
   const values: Record<number, string> = {
-    1: ':merchant', 2: "'pm_' || md5(random()::text)", 3: "'TEST'", 4: 'NULL', 5: 'md5(random()::text)', 6: envelope, 7: envelope, 8: envelope,
-    9: 'NULL', 10: "'424242'", 11: "'4242'", 12: "'VISA'", 13: 'NULL', 14: 'NULL', 15: 'NULL', 16: 'NULL', 17: 'NULL',
-    18: "now() + interval '2 years'", 19: 'now()', 20: "'aud_' || md5(random()::text)", 21: ':keyid', 22: "'bench'",
+    1: ':merchant',
+    2: "'pm_' || md5(random()::text)",
+    3: "'TEST'",
+    4: 'NULL',
+    5: 'md5(random()::text)',
+    6: envelope,
+    7: envelope,
+    8: envelope,
+    9: 'NULL',
+    10: "'424242'",
+    11: "'4242'",
+    12: "'VISA'",
+    13: 'NULL',
+    14: 'NULL',
+    15: 'NULL',
+    16: 'NULL',
+    17: 'NULL',
+    18: "now() + interval '2 years'",
+    19: 'now()',
+    20: "'aud_' || md5(random()::text)",
+    21: ':keyid',
+    22: "'bench'",
   };
   const script = `${INSERT_NEW_CARD.text.replace(/\$(\d+)/g, (_m, n: string) => values[Number(n)]!)};\n`;
   writeFileSync(path.join(dir, 'tokenize.sql'), script);
-  const pgbenchBin = ['/usr/lib/postgresql/15/bin/pgbench', 'pgbench'].find((p) => p === 'pgbench' || readdirSync(path.dirname(p)).includes('pgbench'))!;
-  const args = ['-n', '-M', 'prepared', '-c', String(connections), '-j', String(Math.min(connections, 2)), '-T', String(duration), '-l', '-f', 'tokenize.sql',
-    '-D', `merchant=${f.merchantId}`, '-D', `keyid=${f.keyId}`, DATABASE_URL];
+  const pgbenchBin = ['/usr/lib/postgresql/15/bin/pgbench', 'pgbench'].find(
+    (p) => p === 'pgbench' || readdirSync(path.dirname(p)).includes('pgbench'),
+  )!;
+  const args = [
+    '-n',
+    '-M',
+    'prepared',
+    '-c',
+    String(connections),
+    '-j',
+    String(Math.min(connections, 2)),
+    '-T',
+    String(duration),
+    '-l',
+    '-f',
+    'tokenize.sql',
+    '-D',
+    `merchant=${f.merchantId}`,
+    '-D',
+    `keyid=${f.keyId}`,
+    DATABASE_URL,
+  ];
   try {
     const { stdout } = await promisify(execFile)(pgbenchBin, args, { cwd: dir, maxBuffer: 64 * 1024 * 1024 });
     const tps = Number(/tps = ([\d.]+) \(without initial connection time\)/.exec(stdout)?.[1] ?? 0);
@@ -253,7 +317,17 @@ async function pgbench(f: Fixtures, connections: number, duration: number): Prom
 
 function table(rows: Row[]): string {
   const head = ['level', 'scenario', 'conc', 'workers', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'RSS MB'];
-  const lines = rows.map((r) => [r.level, r.scenario, String(r.connections), String(r.workers ?? ''), String(r.rps), String(r.p50), String(r.p99), String(r.errors), r.rssMB === null ? '' : String(r.rssMB)]);
+  const lines = rows.map((r) => [
+    r.level,
+    r.scenario,
+    String(r.connections),
+    String(r.workers ?? ''),
+    String(r.rps),
+    String(r.p50),
+    String(r.p99),
+    String(r.errors),
+    r.rssMB === null ? '' : String(r.rssMB),
+  ]);
   const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
   const fmt = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   return [fmt(head), fmt(widths.map((w) => '-'.repeat(w))), ...lines.map(fmt)].join('\n');
@@ -261,7 +335,10 @@ function table(rows: Row[]): string {
 
 function ratios(rows: Row[]): { scenario: string; connections: number; throughput: number; p99: number; l1?: number }[] {
   const out = [];
-  for (const [l4Scenario, l3Scenario] of [['tokenize-new', 'tokenize-new'], ['read-masked', 'read-masked']] as const) {
+  for (const [l4Scenario, l3Scenario] of [
+    ['tokenize-new', 'tokenize-new'],
+    ['read-masked', 'read-masked'],
+  ] as const) {
     for (const r4 of rows.filter((r) => r.level === 'L4' && r.scenario === l4Scenario && r.workers === undefined)) {
       const r3 = rows.find((r) => r.level === 'L3' && r.scenario === l3Scenario && r.connections === r4.connections);
       if (r3 && r3.rps > 0 && r3.p99 > 0) {
@@ -328,10 +405,18 @@ async function main(): Promise<void> {
   const f = await setUp();
   const headers = { 'api-key': f.secretKey };
   const rows: Row[] = [];
-  const record = (level: Row['level'], scenario: string, connections: number, r: Omit<Row, 'level' | 'scenario' | 'connections'>, workers?: number) => {
+  const record = (
+    level: Row['level'],
+    scenario: string,
+    connections: number,
+    r: Omit<Row, 'level' | 'scenario' | 'connections'>,
+    workers?: number,
+  ) => {
     const row = { level, scenario, connections, ...(workers !== undefined && { workers }), ...r };
     rows.push(row);
-    console.error(`  ${level} ${scenario} c=${connections}${workers ? ` w=${workers}` : ''}: ${r.rps} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, ${r.errors} errors${r.rssMB ? `, ${r.rssMB} MB` : ''}`);
+    console.error(
+      `  ${level} ${scenario} c=${connections}${workers ? ` w=${workers}` : ''}: ${r.rps} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, ${r.errors} errors${r.rssMB ? `, ${r.rssMB} MB` : ''}`,
+    );
   };
 
   const l0 = await startLevel('L0');
@@ -339,18 +424,56 @@ async function main(): Promise<void> {
   const l3 = await startLevel('L3', { DATABASE_URL, VAULT_MASTER_KEYS: MASTER_KEYS });
   if (opts.profile) rmSync(PROFILE_DIR, { recursive: true, force: true });
   const l4 = await startProduct(1, opts.profile);
-  const tokenizeBody = () => gql(TOKENIZE, { input: { card: { number: newCard(), expMonth: 12, expYear: EXP_YEAR, holderName: 'Bench Holder' } } });
+  const tokenizeBody = () =>
+    gql(TOKENIZE, { input: { card: { number: newCard(), expMonth: 12, expYear: EXP_YEAR, holderName: 'Bench Holder' } } });
   try {
     for (const c of opts.connections) {
       const l4Load = (body: () => string): Load => ({ url: l4.url, headers, body });
-      const l4Run = async (scenario: Scenario, body: () => string) => wanted(scenario) && record('L4', scenario, c, await measure(l4Load(body), c, opts.duration, l4.child.pid));
-      if (wanted('fixed-json')) record('L0', 'fixed-json', c, await measure({ url: `http://127.0.0.1:${l0.port}/`, headers, body: () => '{}' }, c, opts.duration, l0.child.pid));
+      const l4Run = async (scenario: Scenario, body: () => string) =>
+        wanted(scenario) && record('L4', scenario, c, await measure(l4Load(body), c, opts.duration, l4.child.pid));
+      if (wanted('fixed-json'))
+        record(
+          'L0',
+          'fixed-json',
+          c,
+          await measure({ url: `http://127.0.0.1:${l0.port}/`, headers, body: () => '{}' }, c, opts.duration, l0.child.pid),
+        );
       if (wanted('tokenize-sql')) record('L2', 'tokenize-sql', c, await pgbench(f, c, opts.duration));
-      if (wanted('read-masked')) record('L1', 'read-masked', c, await measure({ url: `http://127.0.0.1:${l1.port}/graphql`, headers, body: () => gql(READ, { id: f.storedPm }) }, c, opts.duration, l1.child.pid));
-      if (wanted('tokenize-new')) record('L3', 'tokenize-new', c, await measure({ url: `http://127.0.0.1:${l3.port}/tokenize`, headers, body: tokenizeBody }, c, opts.duration, l3.child.pid));
-      if (wanted('read-masked')) record('L3', 'read-masked', c, await measure({ url: `http://127.0.0.1:${l3.port}/read`, headers, body: () => gql(READ, { id: f.storedPm }) }, c, opts.duration, l3.child.pid));
+      if (wanted('read-masked'))
+        record(
+          'L1',
+          'read-masked',
+          c,
+          await measure(
+            { url: `http://127.0.0.1:${l1.port}/graphql`, headers, body: () => gql(READ, { id: f.storedPm }) },
+            c,
+            opts.duration,
+            l1.child.pid,
+          ),
+        );
+      if (wanted('tokenize-new'))
+        record(
+          'L3',
+          'tokenize-new',
+          c,
+          await measure({ url: `http://127.0.0.1:${l3.port}/tokenize`, headers, body: tokenizeBody }, c, opts.duration, l3.child.pid),
+        );
+      if (wanted('read-masked'))
+        record(
+          'L3',
+          'read-masked',
+          c,
+          await measure(
+            { url: `http://127.0.0.1:${l3.port}/read`, headers, body: () => gql(READ, { id: f.storedPm }) },
+            c,
+            opts.duration,
+            l3.child.pid,
+          ),
+        );
       await l4Run('tokenize-new', tokenizeBody);
-      await l4Run('tokenize-dup', () => gql(TOKENIZE, { input: { card: { number: next(f.stored).number, expMonth: 12, expYear: EXP_YEAR, holderName: 'Bench Holder' } } }));
+      await l4Run('tokenize-dup', () =>
+        gql(TOKENIZE, { input: { card: { number: next(f.stored).number, expMonth: 12, expYear: EXP_YEAR, holderName: 'Bench Holder' } } }),
+      );
       await l4Run('read-masked', () => gql(READ, { id: f.storedPm }));
       await l4Run('list-customer', () => gql(LIST, { id: f.customerId }));
       await l4Run('pay-stored', () => gql(PAY, { input: { amount: 1999, currency: 'EUR', paymentMethodId: next(f.stored).id } }));
@@ -365,8 +488,20 @@ async function main(): Promise<void> {
       const server = await startProduct(w);
       try {
         const c = Math.max(...opts.connections);
-        record('L4', 'tokenize-new', c, await measure({ url: server.url, headers, body: tokenizeBody }, c, opts.duration, server.child.pid), w);
-        record('L4', 'read-masked', c, await measure({ url: server.url, headers, body: () => gql(READ, { id: f.storedPm }) }, c, opts.duration, server.child.pid), w);
+        record(
+          'L4',
+          'tokenize-new',
+          c,
+          await measure({ url: server.url, headers, body: tokenizeBody }, c, opts.duration, server.child.pid),
+          w,
+        );
+        record(
+          'L4',
+          'read-masked',
+          c,
+          await measure({ url: server.url, headers, body: () => gql(READ, { id: f.storedPm }) }, c, opts.duration, server.child.pid),
+          w,
+        );
       } finally {
         await stop(server.child);
       }
@@ -395,9 +530,14 @@ async function main(): Promise<void> {
   writeFileSync(path.join(ROOT, 'bench', 'results', 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
   console.log(`\n${machine}\n\n${table(rows)}\n`);
   for (const r of summary) {
-    console.log(`L4/L3 ${r.scenario} at ${r.connections}: throughput ${r.throughput}, p99 ${r.p99}x${r.l1 === undefined ? '' : ` (L1/L3: ${r.l1})`}`);
+    console.log(
+      `L4/L3 ${r.scenario} at ${r.connections}: throughput ${r.throughput}, p99 ${r.p99}x${r.l1 === undefined ? '' : ` (L1/L3: ${r.l1})`}`,
+    );
   }
-  if (soak) console.log(`soak: ${soak.rps} req/s for ${soak.minutes} min, ${soak.errors} errors, RSS ${Math.min(...soak.rssMB)}-${Math.max(...soak.rssMB)} MB`);
+  if (soak)
+    console.log(
+      `soak: ${soak.rps} req/s for ${soak.minutes} min, ${soak.errors} errors, RSS ${Math.min(...soak.rssMB)}-${Math.max(...soak.rssMB)} MB`,
+    );
   console.log(`\nwritten: ${path.relative(ROOT, file)}`);
 }
 

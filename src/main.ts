@@ -73,7 +73,6 @@ function endpointLines(config: Config, url: string, metricsUrl?: string): string
   return `${graphiql ? 'GraphiQL' : 'GraphQL'}: ${url}/graphql\n${metricsUrl ? `Metrics: ${metricsUrl}\n` : ''}`;
 }
 
-
 /** One worker per core with a database server; the embedded database lives in one process, so one. */
 function workerCount(config: Config): number {
   if (config.VAULT_WORKERS !== undefined) return config.DATABASE_URL ? config.VAULT_WORKERS : 1;

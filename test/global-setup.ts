@@ -31,7 +31,9 @@ export default async function setup(project: TestProject) {
     const log = readFileSync(serverLog, 'utf8');
     const leaks = [...panLike(dump), ...panLike(log), ...cvcLike(dump), ...cvcLike(log)];
     await created?.drop();
-    console.log(`card data hygiene: scanned ${dump.length} bytes of pg_dump and ${log.length} bytes of server logs: ${leaks.length} leak(s)`);
+    console.log(
+      `card data hygiene: scanned ${dump.length} bytes of pg_dump and ${log.length} bytes of server logs: ${leaks.length} leak(s)`,
+    );
     if (leaks.length > 0) {
       // vitest only logs an error thrown here, so fail the run explicitly.
       console.error(`FAIL card data hygiene: ${leaks.length} card-number- or CVC-shaped value(s) in the database or ${serverLog}`);

@@ -123,7 +123,12 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
     let rateLimiter: RateLimiter | undefined;
     let authFailures: AuthFailureLimiter | undefined;
     if (opts.rateLimits) {
-      const limiter = createRateLimiter({ points: config.VAULT_RATE_LIMIT, windowSeconds: config.VAULT_RATE_LIMIT_WINDOW_SECONDS, redisUrl: config.REDIS_URL, log });
+      const limiter = createRateLimiter({
+        points: config.VAULT_RATE_LIMIT,
+        windowSeconds: config.VAULT_RATE_LIMIT_WINDOW_SECONDS,
+        redisUrl: config.REDIS_URL,
+        log,
+      });
       const failures = createAuthFailureLimiter({
         points: config.VAULT_AUTH_FAILURE_LIMIT,
         windowSeconds: config.VAULT_AUTH_FAILURE_WINDOW_SECONDS,

@@ -27,7 +27,12 @@ const envSchema = z.object({
   /** forwardRequest: the whole upstream exchange, redirects and body included. */
   VAULT_FORWARD_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(15_000),
   /** forwardRequest: the largest upstream response body returned (larger ones fail with FORWARD_FAILED). */
-  VAULT_FORWARD_MAX_RESPONSE_BYTES: z.coerce.number().int().min(1024).max(16 * 1024 * 1024).default(1024 * 1024),
+  VAULT_FORWARD_MAX_RESPONSE_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(16 * 1024 * 1024)
+    .default(1024 * 1024),
   /** GraphiQL at GET /graphql; default: on, except with NODE_ENV=production. */
   VAULT_GRAPHIQL: bool.optional(),
   /**
@@ -47,7 +52,10 @@ const envSchema = z.object({
   VAULT_AUTH_FAILURE_LIMIT: z.coerce.number().int().min(0).default(20),
   VAULT_AUTH_FAILURE_WINDOW_SECONDS: z.coerce.number().int().min(1).max(86_400).default(60),
   /** Shares rate-limit budgets between instances; absent: each process counts on its own. */
-  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+    .optional(),
   /** Whole request (headers and body) must arrive within this; slow clients get 408. */
   VAULT_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(30_000),
   VAULT_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
@@ -73,7 +81,12 @@ const envSchema = z.object({
    */
   VAULT_ENUMERATION_MAX_DUPLICATES: z.coerce.number().int().min(0).max(1_000_000).default(10_000),
   /** How long a tokenized number counts toward the enumeration limits. */
-  VAULT_ENUMERATION_WINDOW_SECONDS: z.coerce.number().int().min(60).max(30 * 86_400).default(86_400),
+  VAULT_ENUMERATION_WINDOW_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .max(30 * 86_400)
+    .default(86_400),
   /** HTTP worker processes (node:cluster); default: one per core with DATABASE_URL, 1 with the embedded database. */
   VAULT_WORKERS: z.coerce.number().int().min(1).max(256).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

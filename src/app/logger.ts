@@ -13,7 +13,7 @@ export function scrubText(text: string): string {
   return maskPans(text);
 }
 
-export function scrub(value: unknown, depth = 0): unknown {
+function scrub(value: unknown, depth = 0): unknown {
   if (depth > 8) return '[…]';
   if (typeof value === 'string') return scrubText(value);
   if (typeof value === 'number') return Number.isInteger(value) && Math.abs(value) >= 1e11 ? '[NUMBER]' : value;
@@ -47,7 +47,8 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
     },
     // In production, lines are written in 4 KiB batches off the request path (flushed on shutdown): one
     // write per request was the largest single cost of serving one. Elsewhere, each line at once.
-    destination ?? (pretty ? undefined : pino.destination({ fd: 1, sync: false, minLength: process.env.NODE_ENV === 'production' ? 4096 : 0 })),
+    destination ??
+      (pretty ? undefined : pino.destination({ fd: 1, sync: false, minLength: process.env.NODE_ENV === 'production' ? 4096 : 0 })),
   );
 }
 
@@ -71,7 +72,8 @@ export function scrubLine(line: string): string {
 }
 
 function scrubParsed(value: unknown): unknown {
-  if (typeof value === 'number') return containsPan(String(value)) || (Number.isInteger(value) && Math.abs(value) >= 1e11) ? '[NUMBER]' : value;
+  if (typeof value === 'number')
+    return containsPan(String(value)) || (Number.isInteger(value) && Math.abs(value) >= 1e11) ? '[NUMBER]' : value;
   if (typeof value === 'string') return scrubText(value);
   if (Array.isArray(value)) return value.map(scrubParsed);
   if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [scrubText(k), scrubParsed(v)]));

@@ -37,7 +37,7 @@ export function createAppUrls(publicUrl: string | undefined): AppUrls {
 }
 
 /** A URL for connecting to an address the server listens on (wildcard addresses become loopback). */
-export function connectableUrl(host: string, port: number): string {
+function connectableUrl(host: string, port: number): string {
   const h = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
   return `http://${h.includes(':') ? `[${h}]` : h}:${port}`;
 }
@@ -48,5 +48,7 @@ const LOOPBACK = ['localhost', '127.0.0.1', '::1'];
 function listenOrigins(host: string, port: number): ReadonlySet<string> {
   const hosts = new Set([host]);
   if (LOOPBACK.includes(host) || host === '0.0.0.0' || host === '::') for (const h of LOOPBACK) hosts.add(h);
-  return new Set([...hosts].filter((h) => h !== '0.0.0.0' && h !== '::').map((h) => new URL(`http://${h.includes(':') ? `[${h}]` : h}:${port}`).origin));
+  return new Set(
+    [...hosts].filter((h) => h !== '0.0.0.0' && h !== '::').map((h) => new URL(`http://${h.includes(':') ? `[${h}]` : h}:${port}`).origin),
+  );
 }

@@ -134,7 +134,8 @@ function networkOf(digits: string): number {
   let best: IinRange | undefined;
   for (const range of RANGES) {
     if (digits.length < range.prefixLength) continue;
-    if (best && (best.prefixLength > range.prefixLength || (best.prefixLength === range.prefixLength && best.network < range.network))) continue;
+    if (best && (best.prefixLength > range.prefixLength || (best.prefixLength === range.prefixLength && best.network < range.network)))
+      continue;
     const prefix = Number(digits.slice(0, range.prefixLength));
     if (prefix >= range.min && prefix <= range.max) best = range;
   }
@@ -162,7 +163,10 @@ function byBrand(of: (network: Network) => readonly number[], unknown: readonly 
   const map = new Map<CardBrand, readonly number[]>([['UNKNOWN', unknown]]);
   for (const network of NETWORKS) {
     if (network.brand === 'UNKNOWN') continue;
-    map.set(network.brand, [...new Set([...(map.get(network.brand) ?? []), ...of(network)])].sort((a, b) => a - b));
+    map.set(
+      network.brand,
+      [...new Set([...(map.get(network.brand) ?? []), ...of(network)])].sort((a, b) => a - b),
+    );
   }
   return map;
 }

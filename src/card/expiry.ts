@@ -1,8 +1,8 @@
 // Card expiry rules. `now` is always a parameter so callers (and tests) control the clock; months are UTC.
 
-export const MIN_EXP_YEAR = 2000;
+const MIN_EXP_YEAR = 2000;
 /** Issuers print expiries a few years out; anything beyond this is a typo, not a card. */
-export const MAX_EXP_YEARS_AHEAD = 50;
+const MAX_EXP_YEARS_AHEAD = 50;
 
 export interface ExpiryIssue {
   field: 'expMonth' | 'expYear';
@@ -33,8 +33,7 @@ export function expiryIssues(month: number | undefined, year: number | undefined
   }
   const fullYear = year === undefined ? undefined : fullExpYear(year);
   const maxYear = now.getUTCFullYear() + MAX_EXP_YEARS_AHEAD;
-  const yearOk =
-    fullYear !== undefined && Number.isInteger(fullYear) && fullYear >= MIN_EXP_YEAR && fullYear <= maxYear;
+  const yearOk = fullYear !== undefined && Number.isInteger(fullYear) && fullYear >= MIN_EXP_YEAR && fullYear <= maxYear;
   if (fullYear !== undefined && !yearOk) {
     issues.push({
       field: 'expYear',

@@ -3,7 +3,7 @@ import { brandLengths, type CardBrand, detectBrand, MAX_CARD_LENGTH, MIN_CARD_LE
 // Card number helpers: normalisation, Luhn, the full check of a typed number. Brands, their ranges, lengths
 // and CVC sizes come from credit-card-type through src/card/brands.ts.
 
-export { brandLengths, type CardBrand, cvcLengths, detectBrand, MAX_CARD_LENGTH, MIN_CARD_LENGTH } from './brands.js';
+export { brandLengths, type CardBrand, cvcLengths, detectBrand } from './brands.js';
 
 /** Separators people type between digit groups; nothing else is tolerated. */
 const FORMATTED_NUMBER = /^\d+(?:[ -]+\d+)*$/;

@@ -14,10 +14,10 @@ import { inCardRange, luhnExemptLengths } from './brands.js';
 // One left-to-right pass: each digit is the end of at most 8 windows (lengths 12-19) and each window's Luhn
 // sum is read from prefix sums in O(1), so finding and masking are linear in the text whatever it holds.
 
-export const MIN_PAN_DIGITS = 12;
-export const MAX_PAN_DIGITS = 19;
+const MIN_PAN_DIGITS = 12;
+const MAX_PAN_DIGITS = 19;
 /** Separator characters allowed between two digits of one number ("4111 - 1111" has three). */
-export const MAX_GAP = 3;
+const MAX_GAP = 3;
 
 export interface PanOptions {
   /**
@@ -249,7 +249,7 @@ export function panSpans(text: string, options: PanOptions = {}): PanMatch[] {
 }
 
 /** The text with each span replaced; spans sorted by start and not overlapping. */
-export function replaceSpans(text: string, spans: readonly PanMatch[], replace: (span: PanMatch) => string): string {
+function replaceSpans(text: string, spans: readonly PanMatch[], replace: (span: PanMatch) => string): string {
   if (spans.length === 0) return text;
   const parts: string[] = [];
   let at = 0;
@@ -262,7 +262,7 @@ export function replaceSpans(text: string, spans: readonly PanMatch[], replace: 
 }
 
 /** How logs show a number: its last four digits only. */
-export const lastFourOnly = (span: PanMatch): string => `[PAN ****${span.digits.slice(-4)}]`;
+const lastFourOnly = (span: PanMatch): string => `[PAN ****${span.digits.slice(-4)}]`;
 
 /** How forwarded replies show a number: first six and last four, as PCI DSS 3.4.1 allows for display. */
 export const truncated = ({ digits }: PanMatch): string =>

@@ -71,7 +71,9 @@ function allowListCommands(merchant: Command, l: AllowList, help: AllowListHelp)
     .action(async (opts: { merchant: string; json?: boolean } & Record<string, string>) => {
       const value = l.normalize(opts[l.noun]!);
       const removed = await withApp((app) => l.disallow(app, opts.merchant, value));
-      print({ merchantId: opts.merchant, [l.noun]: value, removed }, opts.json, () => (removed ? `removed ${value}` : `${value} was not allowed`));
+      print({ merchantId: opts.merchant, [l.noun]: value, removed }, opts.json, () =>
+        removed ? `removed ${value}` : `${value} was not allowed`,
+      );
     });
   merchant
     .command(help.plural)
@@ -113,7 +115,7 @@ export function buildCli(): Command {
   });
   allowListCommands(merchant, forwardHosts, {
     plural: 'hosts',
-    example: 'api.psp.example or 127.0.0.1:8443; no port means the scheme\'s default',
+    example: "api.psp.example or 127.0.0.1:8443; no port means the scheme's default",
     allowDescription: "let forwardRequest send this merchant's card data to HOST",
     listDescription: "the merchant's forwarding hosts",
   });
@@ -155,14 +157,24 @@ export function buildCli(): Command {
     .option('--json', 'print one JSON array')
     .action(async (opts: { merchant: string; json?: boolean }) => {
       const keys = await withApp((app) => listApiKeys(app, opts.merchant));
-      print(keys, opts.json, () =>
-        keys
-          .map((k) =>
-            [k.keyId, k.kind.toLowerCase(), k.mode.toLowerCase(), `${k.prefix}…`, k.allowReveal ? 'reveal' : '', k.revokedAt ? `revoked ${k.revokedAt.toISOString()}` : 'active']
-              .filter(Boolean)
-              .join('  '),
-          )
-          .join('\n') || '(no keys)',
+      print(
+        keys,
+        opts.json,
+        () =>
+          keys
+            .map((k) =>
+              [
+                k.keyId,
+                k.kind.toLowerCase(),
+                k.mode.toLowerCase(),
+                `${k.prefix}…`,
+                k.allowReveal ? 'reveal' : '',
+                k.revokedAt ? `revoked ${k.revokedAt.toISOString()}` : 'active',
+              ]
+                .filter(Boolean)
+                .join('  '),
+            )
+            .join('\n') || '(no keys)',
       );
     });
 
@@ -172,8 +184,11 @@ export function buildCli(): Command {
     .option('--json', 'print one JSON object')
     .action(async (opts: { json?: boolean }) => {
       const r = await withApp((app) => sweep(app));
-      print({ purged: r.purgedPaymentMethods, ...r }, opts.json, () =>
-        `purged ${r.purgedPaymentMethods} payment method(s); destroyed the secrets of ${r.destroyedTokenSecrets} card token(s); deleted ${r.deletedTokens}`,
+      print(
+        { purged: r.purgedPaymentMethods, ...r },
+        opts.json,
+        () =>
+          `purged ${r.purgedPaymentMethods} payment method(s); destroyed the secrets of ${r.destroyedTokenSecrets} card token(s); deleted ${r.deletedTokens}`,
       );
     });
 
@@ -221,7 +236,9 @@ export function buildCli(): Command {
       print(result, opts.json, () =>
         [
           `${result.rotated} new encryption key(s) for ${result.merchants} merchant(s); ${result.reencrypted} row(s) re-encrypted`,
-          result.remaining > 0 ? `${result.remaining} row(s) left under retired keys: run the command again to finish` : 'nothing left under retired keys',
+          result.remaining > 0
+            ? `${result.remaining} row(s) left under retired keys: run the command again to finish`
+            : 'nothing left under retired keys',
         ].join('\n'),
       );
       // Incomplete is not a failure, but scripts must be able to tell.

@@ -29,12 +29,7 @@ function assertKeyAndNonce(key: Buffer, nonce: Buffer): void {
   }
 }
 
-export function gcmEncrypt(
-  key: Buffer,
-  nonce: Buffer,
-  plaintext: Buffer,
-  aad: Buffer,
-): { ciphertext: Buffer; tag: Buffer } {
+export function gcmEncrypt(key: Buffer, nonce: Buffer, plaintext: Buffer, aad: Buffer): { ciphertext: Buffer; tag: Buffer } {
   assertKeyAndNonce(key, nonce);
   const cipher = createCipheriv('aes-256-gcm', key, nonce, { authTagLength: TAG_BYTES });
   cipher.setAAD(aad);

@@ -8,7 +8,7 @@ import type { MasterKeyRing } from './masterKeys.js';
 
 const KEY_BYTES = 32;
 
-export type DataKeyPurpose = 'ENCRYPTION' | 'FINGERPRINT';
+type DataKeyPurpose = 'ENCRYPTION' | 'FINGERPRINT';
 
 export interface DataKeyParams {
   merchantId: string;

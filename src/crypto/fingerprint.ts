@@ -13,7 +13,9 @@ export function fingerprint(key: Buffer, cardDigits: string): string {
   if (key.length !== 32) throw new RangeError(`Fingerprint keys must be 32 bytes, got ${key.length}`);
   // Spaces or dashes would give the same card another fingerprint; normalising is the caller's job.
   if (!/^[0-9]+$/.test(cardDigits)) throw new Error('fingerprint() takes a card number of digits only');
-  return createHmac('sha256', key).update(DOMAIN + cardDigits, 'utf8').digest('base64url');
+  return createHmac('sha256', key)
+    .update(DOMAIN + cardDigits, 'utf8')
+    .digest('base64url');
 }
 
 const tag = (key: Buffer, text: string) => createHmac('sha256', key).update(text, 'utf8').digest().subarray(0, 16).toString('base64url');

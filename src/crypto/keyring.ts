@@ -55,7 +55,11 @@ export class Keyring {
    * creating transaction.
    */
   async createMerchantKeys(tx: DataKeyStore, merchantId: string): Promise<void> {
-    for (const [purpose, mode] of [['ENCRYPTION', null], ['FINGERPRINT', 'LIVE'], ['FINGERPRINT', 'TEST']] as const) {
+    for (const [purpose, mode] of [
+      ['ENCRYPTION', null],
+      ['FINGERPRINT', 'LIVE'],
+      ['FINGERPRINT', 'TEST'],
+    ] as const) {
       const id = newId('dk');
       const wrapped = wrapDataKey(this.master, { merchantId, dataKeyId: id, purpose }, generateDataKey());
       await tx.dataKey.create({ data: { merchantId, id, purpose, mode, ...wrapped } });
@@ -115,7 +119,9 @@ export class Keyring {
       found = (await this.merchantKeys(merchantId)).fingerprint[mode];
     }
     if (!found) {
-      throw new Error(`Merchant ${merchantId} has no ${mode} fingerprint key yet: run \`vault db migrate\` (or start the server) to create it`);
+      throw new Error(
+        `Merchant ${merchantId} has no ${mode} fingerprint key yet: run \`vault db migrate\` (or start the server) to create it`,
+      );
     }
     return found.key;
   }
@@ -177,7 +183,11 @@ export async function verifyMasterKeys(
       );
     }
     try {
-      unwrapDataKey(master, { merchantId: row.merchant_id, dataKeyId: row.id, purpose: row.purpose }, { masterKeyId: row.master_key_id, wrappedKey: row.wrapped_key }).fill(0);
+      unwrapDataKey(
+        master,
+        { merchantId: row.merchant_id, dataKeyId: row.id, purpose: row.purpose },
+        { masterKeyId: row.master_key_id, wrappedKey: row.wrapped_key },
+      ).fill(0);
     } catch {
       throw new MasterKeyMismatch(
         `Master key "${row.master_key_id}" in VAULT_MASTER_KEYS does not unwrap the data keys wrapped under it (data key ${row.id}): wrong key for this id`,

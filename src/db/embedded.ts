@@ -27,7 +27,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
   const host = opts.host ?? '127.0.0.1';
   await mkdir(opts.dataDir, { recursive: true });
   const db = await PGlite.create({ dataDir: opts.dataDir });
-  let server;
+  let server: Awaited<ReturnType<typeof startSessionServer>>;
   try {
     server = await startSessionServer({
       // PGlite's own lock around each call: nothing else may run on the session in between.

@@ -33,11 +33,8 @@ export async function sealFields(keyring: Keyring, model: string, data: Data, id
 }
 
 export function encryptionExtension(keyring: Keyring) {
-
   const idsFromData = (data: Data): RowIds | undefined =>
-    typeof data.merchantId === 'string' && typeof data.id === 'string'
-      ? { merchantId: data.merchantId, id: data.id }
-      : undefined;
+    typeof data.merchantId === 'string' && typeof data.id === 'string' ? { merchantId: data.merchantId, id: data.id } : undefined;
   const idsFromWhere = (where: unknown): RowIds | undefined => {
     const compound = (where as { merchantId_id?: RowIds } | undefined)?.merchantId_id;
     return compound && typeof compound.merchantId === 'string' && typeof compound.id === 'string' ? compound : undefined;

@@ -10,7 +10,9 @@ export const AUTHENTICATE = {
 };
 
 // The columns of a payment method as the PaymentMethod model names them (`t` is the table's alias).
-const pmColumns = (t: string) => `${t}.merchant_id AS "merchantId", ${t}.id, ${t}.mode::text AS mode, ${t}.customer_id AS "customerId", ${t}.type::text AS type,
+const pmColumns = (
+  t: string,
+) => `${t}.merchant_id AS "merchantId", ${t}.id, ${t}.mode::text AS mode, ${t}.customer_id AS "customerId", ${t}.type::text AS type,
   ${t}.fingerprint, ${t}.card_number AS "cardNumber", ${t}.card_expiry AS "cardExpiry", ${t}.holder_name AS "holderName", ${t}.nick_name AS "nickName",
   ${t}.bin, ${t}.last4, ${t}.brand::text AS brand, ${t}.issuer, ${t}.issuing_country AS "issuingCountry", ${t}.card_type::text AS "cardType", ${t}.billing,
   ${t}.metadata, ${t}.retention_extension_months AS "retentionExtensionMonths", ${t}.retain_until AS "retainUntil", ${t}.last_used_at AS "lastUsedAt",

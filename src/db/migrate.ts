@@ -84,9 +84,7 @@ export async function pendingMigrations(databaseUrl: string, opts: MigrateOption
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {
-    const { rows } = await client.query<{ exists: boolean }>(
-      `SELECT to_regclass('"_prisma_migrations"') IS NOT NULL AS exists`,
-    );
+    const { rows } = await client.query<{ exists: boolean }>(`SELECT to_regclass('"_prisma_migrations"') IS NOT NULL AS exists`);
     if (!rows[0]?.exists) return files.map((m) => m.name);
     return planPending(files, await readMigrationRows(client)).map((m) => m.name);
   } finally {

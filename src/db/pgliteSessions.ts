@@ -37,7 +37,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 
 /** PGlite (or anything) running raw frontend protocol bytes on its one session. */
-export interface RawBackend {
+interface RawBackend {
   /** Runs one or more complete frontend messages; resolves with every backend message they produced. */
   exec(bytes: Uint8Array): Promise<Uint8Array>;
 }
@@ -163,7 +163,8 @@ export async function startSessionServer(opts: SessionServerOptions): Promise<Se
     let mapped = map.get(key);
     if (!mapped) {
       const prefix = Buffer.from(`c${conn.id}${kind}_`);
-      mapped = prefix.length + key.length <= MAX_NAME ? Buffer.concat([prefix, Buffer.from(key, 'latin1')]) : Buffer.from(`${prefix}${map.size}#`);
+      mapped =
+        prefix.length + key.length <= MAX_NAME ? Buffer.concat([prefix, Buffer.from(key, 'latin1')]) : Buffer.from(`${prefix}${map.size}#`);
       map.set(key, mapped);
     }
     return mapped;
@@ -181,7 +182,8 @@ export async function startSessionServer(opts: SessionServerOptions): Promise<Se
           if (channel === '*') conn.listening.clear();
           else conn.listening.delete(channel);
           // The session stopped listening for everyone: listen again on what others still want.
-          for (const c of connections) if (c !== conn) for (const ch of c.listening) if (channel === '*' || dropped.includes(ch)) relisten.add(ch);
+          for (const c of connections)
+            if (c !== conn) for (const ch of c.listening) if (channel === '*' || dropped.includes(ch)) relisten.add(ch);
         });
       }
     }
@@ -328,7 +330,9 @@ export async function startSessionServer(opts: SessionServerOptions): Promise<Se
           if (ready && ready[5] !== code('I')) await internal('ROLLBACK');
         }
         if (conn.liveStatements.size > 0) {
-          const closes = [...conn.liveStatements].map((n) => message(CLOSE, Buffer.concat([Buffer.from('S'), Buffer.from(n, 'latin1'), Buffer.from([0])])));
+          const closes = [...conn.liveStatements].map((n) =>
+            message(CLOSE, Buffer.concat([Buffer.from('S'), Buffer.from(n, 'latin1'), Buffer.from([0])])),
+          );
           await exec(Buffer.concat([...closes, message(code('S'), Buffer.alloc(0))]));
           conn.liveStatements.clear();
         }
@@ -509,7 +513,10 @@ function messages(out: Buffer): Buffer[] {
 
 function errorResponse(sqlstate: string, text: string): Buffer {
   const field = (t: string, v: string) => Buffer.concat([Buffer.from(t), cstring(v)]);
-  return message(code('E'), Buffer.concat([field('S', 'FATAL'), field('V', 'FATAL'), field('C', sqlstate), field('M', text), Buffer.from([0])]));
+  return message(
+    code('E'),
+    Buffer.concat([field('S', 'FATAL'), field('V', 'FATAL'), field('C', sqlstate), field('M', text), Buffer.from([0])]),
+  );
 }
 
 function quoteIdent(name: string): string {

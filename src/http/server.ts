@@ -1,8 +1,7 @@
-
 import { createServer, type Server } from 'node:http';
 import { Server as NetServer } from 'node:net';
 import type { Logger } from 'pino';
-import { type Config } from '../app/config.js';
+import type { Config } from '../app/config.js';
 import { metricsHandler, type MetricsAccess } from './plugins/metrics.js';
 import { sweep } from '../domain/sweep.js';
 import { pendingMigrations } from '../db/migrate.js';

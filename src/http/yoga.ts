@@ -16,7 +16,6 @@ import { Code, Forbidden, type RequestCode } from '../domain/shared/errors.js';
 import { requestError } from './requestErrors.js';
 import { graphqlLimits, useBodyLimit, type BodyLimits } from './plugins/limits.js';
 import { instrumentSchema, useMetrics, type MetricsAccess } from './plugins/metrics.js';
-import type { AuthFailureLimiter, RateLimiter } from './plugins/rateLimit.js';
 import { trackReferences, useIdempotency } from './plugins/idempotency.js';
 import { containsCardNumber } from '../card/pan.js';
 import { scrubText } from '../app/logger.js';
@@ -39,7 +38,7 @@ export interface YogaOptions {
 type ServerContext = Record<string, unknown>;
 
 /** Every route's largest request body; paths without a body of their own (health, metrics, 404s) get the fallback. */
-export const BODY_LIMITS: BodyLimits = {
+const BODY_LIMITS: BodyLimits = {
   routes: [
     { path: '/graphql', limit: GRAPHQL_LIMITS.maxBodyBytes },
     { path: SANDBOX_CHALLENGE_PATH, prefix: true, limit: CHALLENGE_MAX_BODY_BYTES },
@@ -64,7 +63,13 @@ mutation Tokenize {
 }
 `;
 
-export function createVaultYoga({ app, ready, introspection = true, graphiql = true, metrics }: YogaOptions): YogaServerInstance<ServerContext, RequestContext> {
+export function createVaultYoga({
+  app,
+  ready,
+  introspection = true,
+  graphiql = true,
+  metrics,
+}: YogaOptions): YogaServerInstance<ServerContext, RequestContext> {
   const { log, rateLimiter, authFailures } = app;
   // One context per request, made once: authenticating is the first thing done with a GraphQL request.
   const contexts = new WeakMap<Request, Promise<RequestContext>>();
@@ -79,9 +84,13 @@ export function createVaultYoga({ app, ready, introspection = true, graphiql = t
   const buildContext = async (request: Request, req: unknown): Promise<RequestContext> => {
     const key = presentedKey(request.headers);
     // Unknown keys are throttled per client address (authFailures), before any lookup once over the limit.
-    const principal = key ? await (authFailures ? authFailures.guard(clientAddress(req), () => authenticate(app, key)) : authenticate(app, key)) : null;
+    const principal = key
+      ? await (authFailures ? authFailures.guard(clientAddress(req), () => authenticate(app, key)) : authenticate(app, key))
+      : null;
     if (!principal) {
-      throw requestError(Code.UNAUTHENTICATED, key ? 'Unknown or revoked api key' : 'Missing api key: send it in the "api-key" header', { status: 401 });
+      throw requestError(Code.UNAUTHENTICATED, key ? 'Unknown or revoked api key' : 'Missing api key: send it in the "api-key" header', {
+        status: 401,
+      });
     }
     await assertOriginAllowed(app, request, principal);
     await rateLimiter?.consume(principal.keyId);
@@ -119,7 +128,9 @@ export function createVaultYoga({ app, ready, introspection = true, graphiql = t
         if (original instanceof PothosValidationError) {
           // Pothos' cursor messages quote the cursor; useCursorCheck refuses bad cursors before this, but if
           // one ever got here, the answer still would not echo it.
-          return requestError(Code.BAD_USER_INPUT, /cursor/i.test(original.message) ? new InvalidCursor().message : original.message, { at });
+          return requestError(Code.BAD_USER_INPUT, /cursor/i.test(original.message) ? new InvalidCursor().message : original.message, {
+            at,
+          });
         }
         if (at && original instanceof GraphQLError) return at;
         if (original instanceof Forbidden) return requestError(Code.FORBIDDEN, original.message, { at });
@@ -170,7 +181,7 @@ const requestIds = new WeakMap<Request, string>();
  * ends in a millisecond timestamp passes Luhn one time in ten. A fresh UUID is redrawn in the rare case its digit groups
  * pass for a card number, so no request id ever looks like one.
  */
-export function requestIdOf(request: Request): string {
+function requestIdOf(request: Request): string {
   const given = request.headers.get('x-request-id');
   if (given && /^[\w.-]{1,64}$/.test(given) && !containsCardNumber(given)) return given;
   let id = randomUUID();
@@ -183,7 +194,7 @@ export function requestIdOf(request: Request): string {
  * non string value: 4111…"), which for a vault can be a card number or CVC. Strip quoted values from every
  * error message, and mask anything that still looks like a card number.
  */
-export function redactErrorMessage(message: string): string {
+function redactErrorMessage(message: string): string {
   return scrubText(
     message
       .replace(/(got invalid value) [\s\S]*?(?=( at "|; |$))/, '$1')
@@ -249,7 +260,11 @@ const CODE_OF_STATUS: Record<number, RequestCode> = {
   429: Code.RATE_LIMITED,
 };
 
-const REFUSED_BEFORE_EXECUTION: ReadonlySet<unknown> = new Set([Code.GRAPHQL_PARSE_FAILED, Code.GRAPHQL_VALIDATION_FAILED, Code.BAD_USER_INPUT]);
+const REFUSED_BEFORE_EXECUTION: ReadonlySet<unknown> = new Set([
+  Code.GRAPHQL_PARSE_FAILED,
+  Code.GRAPHQL_VALIDATION_FAILED,
+  Code.BAD_USER_INPUT,
+]);
 
 /**
  * The last look at every error before it is sent, whichever phase produced it:
@@ -301,12 +316,18 @@ function useErrorRedaction({ log, suggestions }: { log: Logger; suggestions: boo
 }
 
 /** graphql-js phrases every suggestion as `Did you mean …?` (a list of quoted names, "the enum value …"). */
-export function withoutSuggestions(message: string): string {
+function withoutSuggestions(message: string): string {
   return message.replace(/\s*Did you mean [^?]*\?/g, '').replace(/\s*\[Suggestion hidden\]/g, '');
 }
 
 function withExtensions(error: GraphQLError, extensions: Record<string, unknown>): GraphQLError {
-  return new GraphQLError(error.message, { nodes: error.nodes, positions: error.positions, path: error.path, originalError: error.originalError, extensions });
+  return new GraphQLError(error.message, {
+    nodes: error.nodes,
+    positions: error.positions,
+    path: error.path,
+    originalError: error.originalError,
+    extensions,
+  });
 }
 
 function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {

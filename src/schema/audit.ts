@@ -23,11 +23,13 @@ builder.queryFields((t) => ({
     {
       type: 'AuditEvent',
       cursor: 'merchantId_id',
-      description: "The merchant's audit trail for this key's mode, newest first; `entityId` narrows it to one record. `first` is capped at 100.",
+      description:
+        "The merchant's audit trail for this key's mode, newest first; `entityId` narrows it to one record. `first` is capped at 100.",
       maxSize: 100,
       defaultSize: 20,
       args: { entityId: t.arg.id() },
-      resolve: (query, _root, { entityId }, ctx) => listAuditEvents(ctx.app, ctx.principal, query, entityId === null || entityId === undefined ? null : idOf(entityId)),
+      resolve: (query, _root, { entityId }, ctx) =>
+        listAuditEvents(ctx.app, ctx.principal, query, entityId === null || entityId === undefined ? null : idOf(entityId)),
     },
     { name: 'AuditEventConnection' },
     { name: 'AuditEventEdge' },

@@ -25,7 +25,7 @@ export const AddressType = builder.objectRef<Address>('Address').implement({
 });
 
 type PhoneShape = NonNullable<Billing['phone']>;
-export const PhoneType = builder.objectRef<PhoneShape>('Phone').implement({
+const PhoneType = builder.objectRef<PhoneShape>('Phone').implement({
   fields: (t) => ({
     number: t.exposeString('number', { nullable: true }),
     countryCode: t.exposeString('countryCode', { nullable: true, description: 'E.g. "+65".' }),
@@ -55,7 +55,7 @@ export const AddressInput = builder.inputType('AddressInput', {
   }),
 });
 
-export const PhoneInput = builder.inputType('PhoneInput', {
+const PhoneInput = builder.inputType('PhoneInput', {
   fields: (t) => ({ number: t.string(), countryCode: t.string({ description: 'E.g. "+65".' }) }),
 });
 

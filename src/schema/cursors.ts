@@ -30,7 +30,7 @@ export class InvalidCursor extends Error {
 }
 
 /** The kind of record each connection pages over: its cursors carry ids of this prefix, and no other. */
-export const CONNECTION_ID_PREFIXES: Record<string, IdPrefix> = {
+const CONNECTION_ID_PREFIXES: Record<string, IdPrefix> = {
   CustomerConnection: 'cus',
   PaymentMethodConnection: 'pm',
   AuditEventConnection: 'aud',
@@ -45,7 +45,7 @@ export const CONNECTION_ID_PREFIXES: Record<string, IdPrefix> = {
 const BASE64 = /^[A-Za-z0-9+/]{1,256}={0,2}$/;
 const TUPLE = /^GPC:T:\["S:(mer_[0-9A-Za-z]{22})","S:([a-z]{2,4})_([0-9A-Za-z]{22})"\]$/;
 
-export function decodeCursor(cursor: unknown, merchantId: string, prefix: IdPrefix): { merchantId: string; id: string } {
+function decodeCursor(cursor: unknown, merchantId: string, prefix: IdPrefix): { merchantId: string; id: string } {
   if (typeof cursor !== 'string' || !BASE64.test(cursor)) throw new InvalidCursor();
   const match = TUPLE.exec(Buffer.from(cursor, 'base64').toString('utf8'));
   if (!match || match[1] !== merchantId || match[2] !== prefix) throw new InvalidCursor();
@@ -95,7 +95,13 @@ function pages(document: DocumentNode): boolean {
   return found;
 }
 
-function checkCursors(schema: GraphQLSchema, document: DocumentNode, operationName: string | undefined, inputs: Record<string, unknown>, merchantId: string): void {
+function checkCursors(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operationName: string | undefined,
+  inputs: Record<string, unknown>,
+  merchantId: string,
+): void {
   if (!pages(document)) return;
   const operation = getOperationAST(document, operationName);
   if (!operation) return;

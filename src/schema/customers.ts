@@ -11,7 +11,7 @@ import {
 import { builder } from './builder.js';
 import { AddressInput, AddressType, idOf } from './common.js';
 
-export const CustomerType = builder.prismaObject('Customer', {
+const CustomerType = builder.prismaObject('Customer', {
   description: 'A customer of the merchant; personal data is stored encrypted.',
   fields: (t) => ({
     id: t.exposeID('id'),
@@ -105,14 +105,12 @@ const CustomerPayload = (name: string) =>
     fields: (t) => ({ customer: t.field({ type: CustomerType, resolve: (p) => p.customer }) }),
   });
 
-const DeleteCustomerSuccess = builder
-  .objectRef<{ deletedId: string; deletedPaymentMethods: number }>('DeleteCustomerSuccess')
-  .implement({
-    fields: (t) => ({
-      deletedId: t.exposeID('deletedId'),
-      deletedPaymentMethods: t.exposeInt('deletedPaymentMethods', { description: 'Payment methods deleted with it.' }),
-    }),
-  });
+const DeleteCustomerSuccess = builder.objectRef<{ deletedId: string; deletedPaymentMethods: number }>('DeleteCustomerSuccess').implement({
+  fields: (t) => ({
+    deletedId: t.exposeID('deletedId'),
+    deletedPaymentMethods: t.exposeInt('deletedPaymentMethods', { description: 'Payment methods deleted with it.' }),
+  }),
+});
 
 builder.mutationFields((t) => ({
   createCustomer: t.field({

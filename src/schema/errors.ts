@@ -1,4 +1,4 @@
-import type { ObjectFieldBuilder, ObjectFieldsShape } from '@pothos/core';
+import type { ObjectFieldsShape } from '@pothos/core';
 import {
   Conflict,
   ConnectorUnavailable,
@@ -12,17 +12,17 @@ import {
   TokenizationFailed,
   TooManyAttempts,
   ValidationFailed,
-  VaultError,
+  type VaultError,
   type FieldError,
 } from '../domain/shared/errors.js';
 import { builder } from './builder.js';
 
-export const ErrorCodeEnum = builder.enumType('ErrorCode', {
+const ErrorCodeEnum = builder.enumType('ErrorCode', {
   description: 'Machine-readable reason of a domain or validation failure.',
   values: ERROR_CODES,
 });
 
-export const ErrorInterface = builder.interfaceRef<VaultError>('Error').implement({
+const ErrorInterface = builder.interfaceRef<VaultError>('Error').implement({
   description: 'A domain failure returned as data: the mutation changed nothing.',
   fields: (t) => ({
     code: t.field({ type: ErrorCodeEnum, resolve: (e) => e.code }),
@@ -55,17 +55,33 @@ function errorType<E extends VaultError>(
 ): void {
   // `as never`: Pothos checks "shape extends the interface's" by a conditional type a generic E leaves
   // unresolved; E extends VaultError says it already.
-  builder.objectType(errorClass, { name, description, interfaces: [ErrorInterface] as never, isTypeOf: (e) => e instanceof errorClass, fields });
+  builder.objectType(errorClass, {
+    name,
+    description,
+    interfaces: [ErrorInterface] as never,
+    isTypeOf: (e) => e instanceof errorClass,
+    fields,
+  });
 }
 
-errorType(ValidationFailed, 'ValidationError', 'The input was refused; every failing field is listed. `code` is that of the first field.', (t) => ({
-  fields: t.field({ type: [FieldErrorType], resolve: (e) => e.fields }),
-}));
+errorType(
+  ValidationFailed,
+  'ValidationError',
+  'The input was refused; every failing field is listed. `code` is that of the first field.',
+  (t) => ({
+    fields: t.field({ type: [FieldErrorType], resolve: (e) => e.fields }),
+  }),
+);
 errorType(NotFound, 'NotFoundError', "No such record for this key: absent, deleted, or another tenant's (indistinguishable).");
-errorType(RetentionLimitExceeded, 'RetentionLimitExceededError', 'The total retention extension would pass its limit; nothing changed.', (t) => ({
-  maxMonths: t.exposeInt('maxMonths', { description: 'Largest total extension allowed.' }),
-  remainingMonths: t.exposeInt('remainingMonths', { description: 'Months that may still be added.' }),
-}));
+errorType(
+  RetentionLimitExceeded,
+  'RetentionLimitExceededError',
+  'The total retention extension would pass its limit; nothing changed.',
+  (t) => ({
+    maxMonths: t.exposeInt('maxMonths', { description: 'Largest total extension allowed.' }),
+    remainingMonths: t.exposeInt('remainingMonths', { description: 'Months that may still be added.' }),
+  }),
+);
 errorType(TokenExpired, 'TokenExpiredError', 'The card token is past its 30 minutes; ask the customer to enter the card again.');
 errorType(TokenAlreadyUsed, 'TokenAlreadyUsedError', 'The card token was already used: tokens are single use.');
 errorType(Conflict, 'ConflictError', "The operation does not fit the record's current state; nothing changed.");
@@ -74,10 +90,19 @@ errorType(
   'ConnectorUnavailableError',
   'No payment connector can take this payment (unknown connector id, or none configured for this mode); nothing changed.',
 );
-errorType(TokenizationFailed, 'TokenizationFailedError', 'The connector or token service provider would not issue a token for this card; nothing was stored.');
-errorType(ForwardFailed, 'ForwardFailedError', 'The upstream gave no usable answer. The card may have been sent: the forward is audited either way.', (t) => ({
-  reason: t.field({ type: ForwardFailureReason, resolve: (e) => e.reason }),
-}));
+errorType(
+  TokenizationFailed,
+  'TokenizationFailedError',
+  'The connector or token service provider would not issue a token for this card; nothing was stored.',
+);
+errorType(
+  ForwardFailed,
+  'ForwardFailedError',
+  'The upstream gave no usable answer. The card may have been sent: the forward is audited either way.',
+  (t) => ({
+    reason: t.field({ type: ForwardFailureReason, resolve: (e) => e.reason }),
+  }),
+);
 errorType(
   TooManyAttempts,
   'TooManyAttemptsError',

@@ -29,7 +29,7 @@ import { builder } from './builder.js';
 import { BillingInput, BillingType, CARD_DATA, idOf } from './common.js';
 
 const CardBrandEnum = builder.enumType(CardBrand, { name: 'CardBrand', description: 'Detected from the number.' });
-export const CardTypeEnum = builder.enumType(CardType, { name: 'CardType' });
+const CardTypeEnum = builder.enumType(CardType, { name: 'CardType' });
 const PaymentMethodTypeEnum = builder.enumType(PaymentMethodType, { name: 'PaymentMethodType' });
 
 export const CardViewType = builder.objectRef<CardView>('CardView').implement({
@@ -133,7 +133,7 @@ const PspTokenizationInput = builder.inputType('PspTokenizationInput', {
 });
 
 const NetworkTokenizationInput = builder.inputType('NetworkTokenizationInput', {
-  description: "Ask the token service provider for a network token (the built-in sandbox one in test mode).",
+  description: 'Ask the token service provider for a network token (the built-in sandbox one in test mode).',
   fields: (t) => ({ enable: t.boolean({ required: true }) }),
 });
 
@@ -151,7 +151,8 @@ const TokenizeCardInput = builder.inputType('TokenizeCardInput', {
 });
 
 const ConnectorTokenDetailsInput = builder.inputType('ConnectorTokenDetailsInput', {
-  description: 'A token the merchant obtained from a connector itself (e.g. through forwardRequest); it becomes the active one for that connector.',
+  description:
+    'A token the merchant obtained from a connector itself (e.g. through forwardRequest); it becomes the active one for that connector.',
   fields: (t) => ({
     connectorId: t.string({ required: true }),
     token: t.string({ required: true }),
@@ -228,7 +229,9 @@ builder.mutationFields((t) => ({
   tokenizeCard: t.field({
     type: TokenizeCardSuccess,
     description: 'Vaults a card and returns its payment method; the same card again returns the same one.',
-    errors: { types: [ValidationFailed, NotFound, TokenExpired, TokenAlreadyUsed, ConnectorUnavailable, TokenizationFailed, TooManyAttempts] },
+    errors: {
+      types: [ValidationFailed, NotFound, TokenExpired, TokenAlreadyUsed, ConnectorUnavailable, TokenizationFailed, TooManyAttempts],
+    },
     args: { input: t.arg({ type: TokenizeCardInput, required: true }) },
     resolve: (_root, { input }, ctx) => tokenizeCard(ctx.app, ctx.principal, input),
   }),
@@ -252,7 +255,7 @@ builder.mutationFields((t) => ({
   simulateNetworkTokenEvent: t.field({
     type: PaymentMethodPayload('SimulateNetworkTokenEventSuccess'),
     description:
-      'Test mode: the sandbox token service provider pushes this lifecycle event for the payment method\'s network token to the vault\'s webhook, as a real one would.',
+      "Test mode: the sandbox token service provider pushes this lifecycle event for the payment method's network token to the vault's webhook, as a real one would.",
     errors: { types: [ValidationFailed, NotFound, Conflict, ConnectorUnavailable] },
     args: { input: t.arg({ type: SimulateNetworkTokenEventInput, required: true }) },
     resolve: async (_root, { input }, ctx) => ({

@@ -1,4 +1,12 @@
-import { Conflict, ConnectorUnavailable, NotFound, TokenAlreadyUsed, TokenExpired, TooManyAttempts, ValidationFailed } from '../domain/shared/errors.js';
+import {
+  Conflict,
+  ConnectorUnavailable,
+  NotFound,
+  TokenAlreadyUsed,
+  TokenExpired,
+  TooManyAttempts,
+  ValidationFailed,
+} from '../domain/shared/errors.js';
 import { cancelPayment, capturePayment, createPayment, findPayment, paymentRedirectUrl } from '../domain/payments/payments.js';
 import { findPaymentMethod, maskedCard } from '../domain/paymentMethods/paymentMethods.js';
 import type { Payment } from '../generated/prisma/client.js';
@@ -52,7 +60,11 @@ const PaymentRef = builder.prismaObject('Payment', {
       description: 'The payment method this payment saved (savePaymentMethod), once it succeeded; null once deleted.',
       resolve: (p, _args, ctx) => (p.savedPaymentMethodId ? findPaymentMethod(ctx.app, ctx.principal, p.savedPaymentMethodId) : null),
     }),
-    card: t.field({ type: CardViewType, description: 'The masked card paid with.', resolve: (p, _args, ctx) => maskedCard(ctx.app, p, 'Payment') }),
+    card: t.field({
+      type: CardViewType,
+      description: 'The masked card paid with.',
+      resolve: (p, _args, ctx) => maskedCard(ctx.app, p, 'Payment'),
+    }),
     connectorId: t.exposeString('connectorId', { description: 'The connector that processed it (`sandbox` in test mode).' }),
     instrument: t.field({ type: PaymentInstrumentEnum, resolve: (p) => p.instrument }),
     connectorReference: t.exposeString('connectorReference', { nullable: true, description: "The connector's id for this payment." }),
@@ -100,7 +112,6 @@ const PaymentPayload = (name: string) =>
   builder.objectRef<{ payment: Payment }>(name).implement({
     fields: (t) => ({ payment: t.field({ type: PaymentRef, resolve: (p) => p.payment }) }),
   });
-
 
 builder.queryField('payment', (t) =>
   t.prismaField({

@@ -49,7 +49,13 @@ export async function querySql<R extends pg.QueryResultRow>(databaseUrl: string,
  * but without migrating, caching keys or limiting rates; `env` and `opts` change what a test needs.
  */
 export function createTestApp(databaseUrl: string, opts: AppOptions = {}, env: Record<string, string> = {}): Promise<App> {
-  const config = parseConfig({ NODE_ENV: 'test', DATABASE_URL: databaseUrl, VAULT_MASTER_KEYS: TEST_MASTER_KEYS, DATABASE_POOL_SIZE: '2', ...env });
+  const config = parseConfig({
+    NODE_ENV: 'test',
+    DATABASE_URL: databaseUrl,
+    VAULT_MASTER_KEYS: TEST_MASTER_KEYS,
+    DATABASE_POOL_SIZE: '2',
+    ...env,
+  });
   return createApp(config, pino({ level: 'silent' }), opts);
 }
 

@@ -39,7 +39,9 @@ export function cvcLike(text: string): string[] {
  */
 export async function dumpDatabase(databaseUrl: string): Promise<string> {
   try {
-    const { stdout } = await promisify(execFile)('pg_dump', ['--no-owner', '--inserts', '--dbname', databaseUrl], { maxBuffer: 1024 * 1024 * 1024 });
+    const { stdout } = await promisify(execFile)('pg_dump', ['--no-owner', '--inserts', '--dbname', databaseUrl], {
+      maxBuffer: 1024 * 1024 * 1024,
+    });
     return stdout;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;

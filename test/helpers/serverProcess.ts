@@ -127,7 +127,12 @@ export interface VaultServerOptions extends Omit<StartOptions, 'args' | 'ready'>
 /** Starts the vault server and resolves with its GraphQL URL once it listens. */
 export async function startVaultServer(opts: VaultServerOptions): Promise<StartedProcess & { url: string }> {
   const { compiled, nodeFlags = [], ...rest } = opts;
-  const started = await startProcess({ name: 'server', ...rest, args: [...nodeFlags, compiled ? VAULT_ENTRY.compiled : VAULT_ENTRY.source], ready: VAULT_READY });
+  const started = await startProcess({
+    name: 'server',
+    ...rest,
+    args: [...nodeFlags, compiled ? VAULT_ENTRY.compiled : VAULT_ENTRY.source],
+    ready: VAULT_READY,
+  });
   return { ...started, url: started.ready };
 }
 

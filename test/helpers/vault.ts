@@ -85,9 +85,11 @@ export function uniqueVisa(): string {
   return withLuhn(body);
 }
 
-
 /** Narrows a result union to `typename`, failing with the whole result otherwise. */
-export function success<T extends { __typename: string }, N extends T['__typename']>(result: T, typename: N): Extract<T, { __typename: N }> {
+export function success<T extends { __typename: string }, N extends T['__typename']>(
+  result: T,
+  typename: N,
+): Extract<T, { __typename: N }> {
   if (result.__typename !== typename) throw new Error(`expected ${typename}, got ${JSON.stringify(result)}`);
   return result as Extract<T, { __typename: N }>;
 }

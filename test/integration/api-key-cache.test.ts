@@ -25,7 +25,6 @@ import { startServerProcess, stopProcess } from '../helpers/serverProcess.js';
 import { querySql as sql, withTestApp, createTestApp, createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { TEST_MASTER_KEYS } from '../helpers/env.js';
 import { newMerchant, testApp, useDatabase } from '../helpers/vault.js';
-import { parseMasterKeys } from '../../src/crypto/masterKeys.js';
 
 useDatabase();
 
@@ -118,7 +117,13 @@ describe('revocation reaches the shared server at once', () => {
     expect(await status(url, extra.key)).toBe(200);
 
     const cli = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', 'key', 'revoke', extra.keyId], {
-      env: { ...process.env, NODE_ENV: 'test', DATABASE_URL: inject('databaseUrl'), VAULT_MASTER_KEYS: TEST_MASTER_KEYS, LOG_LEVEL: 'warn' },
+      env: {
+        ...process.env,
+        NODE_ENV: 'test',
+        DATABASE_URL: inject('databaseUrl'),
+        VAULT_MASTER_KEYS: TEST_MASTER_KEYS,
+        LOG_LEVEL: 'warn',
+      },
       encoding: 'utf8',
       timeout: 60_000,
     });
@@ -135,7 +140,10 @@ describe('revocation reaches the shared server at once', () => {
     const url = inject('graphqlUrl');
     expect(await status(url, m.secretKey)).toBe(200);
     expect(await status(url, m.secretKey)).toBe(200);
-    await sql(inject('databaseUrl'), 'UPDATE api_keys SET revoked_at = now() WHERE merchant_id = $1 AND key_hash = $2', [m.merchantId, hashKey(m.secretKey)]);
+    await sql(inject('databaseUrl'), 'UPDATE api_keys SET revoked_at = now() WHERE merchant_id = $1 AND key_hash = $2', [
+      m.merchantId,
+      hashKey(m.secretKey),
+    ]);
     const took = await until401(url, m.secretKey);
     console.log(`[api-key cache] SQL revocation answered 401 after ${took} ms`);
     for (let i = 0; i < 5; i++) expect(await status(url, m.secretKey)).toBe(401);
@@ -148,7 +156,10 @@ describe('revocation reaches the shared server at once', () => {
     for (const key of [m.secretKey, other.key]) expect(await status(url, key)).toBe(200);
     // An sk_ key whose stored kind no longer agrees with its prefix is refused (authenticate's checks run on
     // every call, on the freshly read row).
-    await sql(inject('databaseUrl'), `UPDATE api_keys SET kind = 'PUBLISHABLE' WHERE merchant_id = $1 AND id = $2`, [m.merchantId, other.keyId]);
+    await sql(inject('databaseUrl'), `UPDATE api_keys SET kind = 'PUBLISHABLE' WHERE merchant_id = $1 AND id = $2`, [
+      m.merchantId,
+      other.keyId,
+    ]);
     await until401(url, other.key);
     await sql(inject('databaseUrl'), 'DELETE FROM api_keys WHERE merchant_id = $1 AND key_hash = $2', [m.merchantId, hashKey(m.secretKey)]);
     await until401(url, m.secretKey);
@@ -161,7 +172,10 @@ describe('a server of its own: caching observed, listener terminated', () => {
   let database: TestDatabase;
   let server: { url: string; child: ChildProcess };
   let logFile: string;
-  const cacheOnLines = () => readFileSync(logFile, 'utf8').split('\n').filter((l) => l.includes('api-key cache on')).length;
+  const cacheOnLines = () =>
+    readFileSync(logFile, 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('api-key cache on')).length;
 
   beforeAll(async () => {
     database = await createTestDatabase();

@@ -29,6 +29,9 @@ describe("the app's clock", () => {
     // Retention: the expiry month plus the retention period, whatever today is.
     expect(stored.paymentMethod.retainUntil.toISOString()).toBe('2028-04-01T00:00:00.000Z');
     const march = await appAt('2027-03-01T00:00:00Z');
-    await expect(tokenizeCard(march, principal, { card })).rejects.toMatchObject({ code: 'CARD_EXPIRED', fields: [{ path: ['input', 'card', 'expMonth'] }] });
+    await expect(tokenizeCard(march, principal, { card })).rejects.toMatchObject({
+      code: 'CARD_EXPIRED',
+      fields: [{ path: ['input', 'card', 'expMonth'] }],
+    });
   });
 });

@@ -24,8 +24,6 @@ import { purgeExpired, tokenizeCard } from '../../src/domain/paymentMethods/paym
 import type { Principal } from '../../src/domain/shared/principal.js';
 import { createTestApp, createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { clientFor, newMerchant, success, uniqueVisa, testApp, useDatabase, type TestMerchant } from '../helpers/vault.js';
-import { parseMasterKeys } from '../../src/crypto/masterKeys.js';
-import { TEST_MASTER_KEYS } from '../helpers/env.js';
 import { EXP_YEAR } from '../helpers/expiry.js';
 
 // The shared test database for the API tests (the last describe builds an app on a database of its own).
@@ -42,26 +40,72 @@ describe('the audit trail through the API', () => {
   it('records every change of a merchant flow with the key and the request id, newest first', async () => {
     const m = await newMerchant();
     const rid = (step: string) => ({ 'x-request-id': `audit-${step}` });
-    const customer = success((await m.client.request(CreateCustomerDocument, { input: { name: 'Audited' } }, rid('c1'))).createCustomer, 'CreateCustomerSuccess').customer;
-    success((await m.client.request(UpdateCustomerDocument, { id: customer.id, input: { name: 'Audited 2' } }, rid('c2'))).updateCustomer, 'UpdateCustomerSuccess');
+    const customer = success(
+      (await m.client.request(CreateCustomerDocument, { input: { name: 'Audited' } }, rid('c1'))).createCustomer,
+      'CreateCustomerSuccess',
+    ).customer;
+    success(
+      (await m.client.request(UpdateCustomerDocument, { id: customer.id, input: { name: 'Audited 2' } }, rid('c2'))).updateCustomer,
+      'UpdateCustomerSuccess',
+    );
     const number = uniqueVisa();
     const card = { number, expMonth: 4, expYear: EXP_YEAR };
-    const pm = success((await m.client.request(TokenizeCardDocument, { input: { customerId: customer.id, card } }, rid('p1'))).tokenizeCard, 'TokenizeCardSuccess').paymentMethod;
-    success((await m.client.request(TokenizeCardDocument, { input: { customerId: customer.id, card } }, rid('p2'))).tokenizeCard, 'TokenizeCardSuccess');
-    success((await m.client.request(UpdatePaymentMethodDocument, { id: pm.id, input: { nickName: 'Work' } }, rid('p3'))).updatePaymentMethod, 'UpdatePaymentMethodSuccess');
-    success((await m.client.request(ExtendRetentionDocument, { id: pm.id, months: 3 }, rid('p4'))).extendRetention, 'ExtendRetentionSuccess');
-    const token = success((await clientFor(m.publishableKey).request(CreateCardTokenDocument, { input: { card } }, rid('t1'))).createCardToken, 'CreateCardTokenSuccess').token;
+    const pm = success(
+      (await m.client.request(TokenizeCardDocument, { input: { customerId: customer.id, card } }, rid('p1'))).tokenizeCard,
+      'TokenizeCardSuccess',
+    ).paymentMethod;
+    success(
+      (await m.client.request(TokenizeCardDocument, { input: { customerId: customer.id, card } }, rid('p2'))).tokenizeCard,
+      'TokenizeCardSuccess',
+    );
+    success(
+      (await m.client.request(UpdatePaymentMethodDocument, { id: pm.id, input: { nickName: 'Work' } }, rid('p3'))).updatePaymentMethod,
+      'UpdatePaymentMethodSuccess',
+    );
+    success(
+      (await m.client.request(ExtendRetentionDocument, { id: pm.id, months: 3 }, rid('p4'))).extendRetention,
+      'ExtendRetentionSuccess',
+    );
+    const token = success(
+      (await clientFor(m.publishableKey).request(CreateCardTokenDocument, { input: { card } }, rid('t1'))).createCardToken,
+      'CreateCardTokenSuccess',
+    ).token;
     const held = success(
-      (await m.client.request(CreatePaymentDocument, { input: { amount: 900, currency: 'EUR', paymentMethodId: pm.id, captureMethod: 'MANUAL' } }, rid('y1'))).createPayment,
+      (
+        await m.client.request(
+          CreatePaymentDocument,
+          { input: { amount: 900, currency: 'EUR', paymentMethodId: pm.id, captureMethod: 'MANUAL' } },
+          rid('y1'),
+        )
+      ).createPayment,
       'CreatePaymentSuccess',
     ).payment;
-    success((await m.client.request(CapturePaymentDocument, { id: held.id, amount: 500 }, rid('y2'))).capturePayment, 'CapturePaymentSuccess');
-    const second = success((await m.client.request(CreatePaymentDocument, { input: { amount: 100, currency: 'EUR', token: token.id, captureMethod: 'MANUAL' } }, rid('y3'))).createPayment, 'CreatePaymentSuccess').payment;
+    success(
+      (await m.client.request(CapturePaymentDocument, { id: held.id, amount: 500 }, rid('y2'))).capturePayment,
+      'CapturePaymentSuccess',
+    );
+    const second = success(
+      (
+        await m.client.request(
+          CreatePaymentDocument,
+          { input: { amount: 100, currency: 'EUR', token: token.id, captureMethod: 'MANUAL' } },
+          rid('y3'),
+        )
+      ).createPayment,
+      'CreatePaymentSuccess',
+    ).payment;
     success((await m.client.request(CancelPaymentDocument, { id: second.id }, rid('y4'))).cancelPayment, 'CancelPaymentSuccess');
-    success((await m.client.request(DeletePaymentMethodDocument, { id: pm.id }, rid('p5'))).deletePaymentMethod, 'DeletePaymentMethodSuccess');
+    success(
+      (await m.client.request(DeletePaymentMethodDocument, { id: pm.id }, rid('p5'))).deletePaymentMethod,
+      'DeletePaymentMethodSuccess',
+    );
     success((await m.client.request(DeleteCustomerDocument, { id: customer.id }, rid('c3'))).deleteCustomer, 'DeleteCustomerSuccess');
     // A refused mutation changes nothing and records nothing.
-    const refused = await m.client.request(TokenizeCardDocument, { input: { card: { number: '4242424242424241', expMonth: 1, expYear: EXP_YEAR } } }, rid('bad'));
+    const refused = await m.client.request(
+      TokenizeCardDocument,
+      { input: { card: { number: '4242424242424241', expMonth: 1, expYear: EXP_YEAR } } },
+      rid('bad'),
+    );
     expect(refused.tokenizeCard.__typename).toBe('ValidationError');
 
     const trail = (await events(m)).filter((e) => e.requestId.startsWith('audit-'));
@@ -95,7 +139,9 @@ describe('the audit trail through the API', () => {
 
   it("keeps one gapless chain per merchant under concurrent writes, and shows a key only its merchant's events", async () => {
     const m = await newMerchant();
-    await Promise.all(Array.from({ length: 20 }, (_, i) => m.client.request(CreateCustomerDocument, { input: { name: `Concurrent ${i}` } })));
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) => m.client.request(CreateCustomerDocument, { input: { name: `Concurrent ${i}` } })),
+    );
     expect((await events(m)).filter((e) => e.action === 'customer.create')).toHaveLength(20);
     expect(await verifyAuditChain(testApp(), m.merchantId)).toEqual({ merchants: 1, events: 23 });
 

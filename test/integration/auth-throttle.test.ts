@@ -13,7 +13,10 @@ useDatabase();
 const LIMIT = 5;
 let server: { url: string; child: ChildProcess };
 beforeAll(async () => {
-  server = await startServerProcess(inject('databaseUrl'), inject('serverLog'), { VAULT_AUTH_FAILURE_LIMIT: String(LIMIT), VAULT_AUTH_FAILURE_WINDOW_SECONDS: '60' });
+  server = await startServerProcess(inject('databaseUrl'), inject('serverLog'), {
+    VAULT_AUTH_FAILURE_LIMIT: String(LIMIT),
+    VAULT_AUTH_FAILURE_WINDOW_SECONDS: '60',
+  });
 });
 afterAll(async () => {
   if (server) await stopProcess(server.child);

@@ -17,8 +17,17 @@ const ROUTES: Array<{ name: string; path: string; headers: Record<string, string
   // A valid key: the body is read, and refused at the limit (the key is set in beforeAll).
   { name: 'graphql', path: '/graphql', headers: { 'content-type': 'application/json' } },
   // An unknown key: refused before the body is read (401) or by its declared length (413).
-  { name: 'graphql, unknown key', path: '/graphql', headers: { 'content-type': 'application/json', 'api-key': 'sk_test_x' }, status: [401, 413] },
-  { name: 'sandbox challenge', path: '/sandbox/challenge/pay_AbCdEfGhIjKlMnOpQrStUv', headers: { 'content-type': 'application/x-www-form-urlencoded' } },
+  {
+    name: 'graphql, unknown key',
+    path: '/graphql',
+    headers: { 'content-type': 'application/json', 'api-key': 'sk_test_x' },
+    status: [401, 413],
+  },
+  {
+    name: 'sandbox challenge',
+    path: '/sandbox/challenge/pay_AbCdEfGhIjKlMnOpQrStUv',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  },
   { name: 'network-token webhook', path: '/webhooks/network-tokens/sandbox', headers: { 'content-type': 'application/json' } },
   // No handler reads it: a chunked body is not read at all (404), a declared one is refused by its length.
   { name: 'unknown path', path: '/nothing-here', headers: { 'content-type': 'application/octet-stream' }, status: [413, 404] },
@@ -58,13 +67,17 @@ function postLarge(path: string, headers: Record<string, string>, total: number,
     socket.on('error', () => undefined);
     socket.on('close', () => resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1] ?? 0)));
     const head = Object.entries({ ...headers, ...(withLength ? { 'content-length': String(total) } : { 'transfer-encoding': 'chunked' }) });
-    socket.write(`POST ${path} HTTP/1.1\r\nhost: ${hostname}:${port}\r\nconnection: close\r\n${head.map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`);
+    socket.write(
+      `POST ${path} HTTP/1.1\r\nhost: ${hostname}:${port}\r\nconnection: close\r\n${head.map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`,
+    );
     let sent = 0;
     const write = () => {
       while (sent < total && !socket.destroyed) {
         const part = CHUNK.subarray(0, Math.min(CHUNK.length, total - sent));
         sent += part.length;
-        const ok = withLength ? socket.write(part) : socket.write(Buffer.concat([Buffer.from(`${part.length.toString(16)}\r\n`), part, Buffer.from('\r\n')]));
+        const ok = withLength
+          ? socket.write(part)
+          : socket.write(Buffer.concat([Buffer.from(`${part.length.toString(16)}\r\n`), part, Buffer.from('\r\n')]));
         if (!ok) return void socket.once('drain', write);
       }
       if (!socket.destroyed) socket.end(withLength ? '' : '0\r\n\r\n');
@@ -96,7 +109,11 @@ describe('request body limits on every route', () => {
   });
 
   it('still reads bodies within each route limit', async () => {
-    const small = await fetch(`${server.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ __typename }"}' });
+    const small = await fetch(`${server.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"query":"{ __typename }"}',
+    });
     expect(small.status).toBe(401); // read and parsed: refused for the missing key, not for its size
     const form = await fetch(`${server.url}/sandbox/challenge/pay_AbCdEfGhIjKlMnOpQrStUv`, {
       method: 'POST',
@@ -104,7 +121,11 @@ describe('request body limits on every route', () => {
       body: 'secret=x&outcome=success',
     });
     expect(form.status).toBe(404);
-    const webhook = await fetch(`${server.url}/webhooks/network-tokens/sandbox`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    const webhook = await fetch(`${server.url}/webhooks/network-tokens/sandbox`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
     expect(webhook.status).toBe(401);
   });
 });

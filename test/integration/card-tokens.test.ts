@@ -26,12 +26,21 @@ describe('card tokens', () => {
     const t = await token(m.publishableKey);
     expect(t.id).toMatch(/^tok_[0-9A-Za-z]{22}$/);
     expect(t.used).toBe(false);
-    expect(t.card).toMatchObject({ bin: '424242', last4: '4242', brand: 'VISA', expMonth: 11, expYear: EXP_YEAR, holderName: 'Tok Holder' });
+    expect(t.card).toMatchObject({
+      bin: '424242',
+      last4: '4242',
+      brand: 'VISA',
+      expMonth: 11,
+      expYear: EXP_YEAR,
+      holderName: 'Tok Holder',
+    });
     const ttl = Date.parse(t.expiresAt) - before;
     expect(ttl).toBeGreaterThan(29 * 60_000);
     expect(ttl).toBeLessThanOrEqual(30 * 60_000 + 5_000);
     // Secret keys may create tokens too.
-    const viaSecret = await m.client.request(CreateCardTokenDocument, { input: { card: { number: '4242424242424242', expMonth: 1, expYear: EXP_YEAR } } });
+    const viaSecret = await m.client.request(CreateCardTokenDocument, {
+      input: { card: { number: '4242424242424242', expMonth: 1, expYear: EXP_YEAR } },
+    });
     expect(viaSecret.createCardToken.__typename).toBe('CreateCardTokenSuccess');
   });
 
@@ -71,7 +80,10 @@ describe('card tokens', () => {
     expect(row.cardNumber).not.toBeNull();
     expect(await getDb().prisma.paymentMethod.count({ where: { merchantId: m.merchantId } })).toBe(0);
     const retried = await m.client.request(TokenizeCardDocument, { input: { token: t.id } });
-    expect(retried.tokenizeCard).toMatchObject({ __typename: 'TokenizeCardSuccess', paymentMethod: { card: { brand: 'JCB', last4: '0000' } } });
+    expect(retried.tokenizeCard).toMatchObject({
+      __typename: 'TokenizeCardSuccess',
+      paymentMethod: { card: { brand: 'JCB', last4: '0000' } },
+    });
     const again = await m.client.request(TokenizeCardDocument, { input: { token: t.id } });
     expect(again.tokenizeCard).toMatchObject({ __typename: 'TokenAlreadyUsedError' });
   });
@@ -107,7 +119,10 @@ describe('card tokens', () => {
     const m = await newMerchant();
     const t = await token(m.publishableKey);
     // Drive the clock through the data: the token's 30 minutes are over.
-    await getDb().prisma.cardToken.updateMany({ where: { merchantId: m.merchantId, id: t.id }, data: { expiresAt: new Date(Date.now() - 1) } });
+    await getDb().prisma.cardToken.updateMany({
+      where: { merchantId: m.merchantId, id: t.id },
+      data: { expiresAt: new Date(Date.now() - 1) },
+    });
     const r = await m.client.request(TokenizeCardDocument, { input: { token: t.id } });
     expect(r.tokenizeCard).toMatchObject({ __typename: 'TokenExpiredError', code: 'TOKEN_EXPIRED' });
     expect((await getDb().prisma.cardToken.findFirstOrThrow({ where: { id: t.id } })).cvc).not.toBeNull();
@@ -126,7 +141,10 @@ describe('card tokens', () => {
     const t = await token(m.publishableKey);
     const r = await other.client.request(TokenizeCardDocument, { input: { token: t.id } });
     expect(r.tokenizeCard).toMatchObject({ __typename: 'NotFoundError' });
-    const pk = await rawGraphQL({ query: `mutation { tokenizeCard(input: { token: "${t.id}" }) { __typename } }` }, { 'api-key': m.publishableKey });
+    const pk = await rawGraphQL(
+      { query: `mutation { tokenizeCard(input: { token: "${t.id}" }) { __typename } }` },
+      { 'api-key': m.publishableKey },
+    );
     expect(pk.json.errors[0].extensions.code).toBe('FORBIDDEN');
     expect((await getDb().prisma.cardToken.findFirstOrThrow({ where: { id: t.id } })).usedAt).toBeNull();
   });

@@ -25,7 +25,11 @@ describe.runIf(runnable)('example checkout in headless Chromium', () => {
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
     });
     merchant = await newMerchant();
-    example = await startCheckoutExample({ vaultUrl: inject('graphqlUrl'), secretKey: merchant.secretKey, publishableKey: merchant.publishableKey });
+    example = await startCheckoutExample({
+      vaultUrl: inject('graphqlUrl'),
+      secretKey: merchant.secretKey,
+      publishableKey: merchant.publishableKey,
+    });
     await origins.allow(testApp(), merchant.merchantId, example.url);
   });
   afterAll(async () => {

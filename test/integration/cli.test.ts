@@ -9,7 +9,6 @@ import { findPaymentMethod, maskedCard, tokenizeCard } from '../../src/domain/pa
 import type { Principal } from '../../src/domain/shared/principal.js';
 import { createTestApp, createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { TEST_MASTER_KEYS } from '../helpers/env.js';
-import { parseMasterKeys } from '../../src/crypto/masterKeys.js';
 import { EXP_YEAR } from '../helpers/expiry.js';
 
 // The CLI runs as operators run it (a separate process) against a database of its own: key rotation
@@ -71,7 +70,18 @@ describe('operator CLI', () => {
   });
 
   it('creates, lists and revokes keys; keys are shown once and stored only as hashes', async () => {
-    const created = cli(['key', 'create', '--merchant', merchant.merchantId, '--kind', 'secret', '--mode', 'live', '--allow-reveal', '--json']);
+    const created = cli([
+      'key',
+      'create',
+      '--merchant',
+      merchant.merchantId,
+      '--kind',
+      'secret',
+      '--mode',
+      'live',
+      '--allow-reveal',
+      '--json',
+    ]);
     expect(created.status).toBe(0);
     const key = JSON.parse(created.stdout) as { keyId: string; key: string };
     expect(Object.keys(key).sort()).toEqual(['key', 'keyId']);
@@ -79,7 +89,13 @@ describe('operator CLI', () => {
 
     const listed = cli(['key', 'list', '--merchant', merchant.merchantId, '--json']);
     expect(listed.status).toBe(0);
-    const keys = JSON.parse(listed.stdout) as Array<{ keyId: string; kind: string; mode: string; allowReveal: boolean; revokedAt: string | null }>;
+    const keys = JSON.parse(listed.stdout) as Array<{
+      keyId: string;
+      kind: string;
+      mode: string;
+      allowReveal: boolean;
+      revokedAt: string | null;
+    }>;
     expect(keys).toHaveLength(3);
     expect(keys.find((k) => k.keyId === key.keyId)).toMatchObject({ kind: 'SECRET', mode: 'LIVE', allowReveal: true, revokedAt: null });
     for (const secret of [key.key, merchant.secretKey, merchant.publishableKey]) expect(listed.stdout).not.toContain(secret);
@@ -102,7 +118,11 @@ describe('operator CLI', () => {
     const bad = cli(['merchant', 'allow-origin', '--merchant', merchant.merchantId, '--origin', 'https://shop.example/checkout']);
     expect(bad.status).toBe(1);
     expect(bad.stderr).toMatch(/no path/);
-    expect(JSON.parse(cli(['merchant', 'disallow-origin', '--merchant', merchant.merchantId, '--origin', 'https://shop.example', '--json']).stdout)).toMatchObject({ removed: true });
+    expect(
+      JSON.parse(
+        cli(['merchant', 'disallow-origin', '--merchant', merchant.merchantId, '--origin', 'https://shop.example', '--json']).stdout,
+      ),
+    ).toMatchObject({ removed: true });
     expect(JSON.parse(cli(['merchant', 'origins', '--merchant', merchant.merchantId, '--json']).stdout)).toEqual([]);
   });
 
@@ -110,12 +130,19 @@ describe('operator CLI', () => {
     const allowed = cli(['merchant', 'allow-host', '--merchant', merchant.merchantId, '--host', 'API.PSP.example:08443', '--json']);
     expect(allowed.status).toBe(0);
     expect(JSON.parse(allowed.stdout)).toMatchObject({ host: 'api.psp.example:8443', allowed: true });
-    expect(cli(['merchant', 'allow-host', '--merchant', merchant.merchantId, '--host', 'pay.example']).stdout).toBe('allowed pay.example\n');
-    expect(JSON.parse(cli(['merchant', 'hosts', '--merchant', merchant.merchantId, '--json']).stdout)).toEqual(['api.psp.example:8443', 'pay.example']);
+    expect(cli(['merchant', 'allow-host', '--merchant', merchant.merchantId, '--host', 'pay.example']).stdout).toBe(
+      'allowed pay.example\n',
+    );
+    expect(JSON.parse(cli(['merchant', 'hosts', '--merchant', merchant.merchantId, '--json']).stdout)).toEqual([
+      'api.psp.example:8443',
+      'pay.example',
+    ]);
     const bad = cli(['merchant', 'allow-host', '--merchant', merchant.merchantId, '--host', 'https://pay.example/charges']);
     expect(bad.status).toBe(1);
     expect(bad.stderr).toMatch(/host name or IP address/);
-    expect(JSON.parse(cli(['merchant', 'disallow-host', '--merchant', merchant.merchantId, '--host', 'pay.example', '--json']).stdout)).toMatchObject({ removed: true });
+    expect(
+      JSON.parse(cli(['merchant', 'disallow-host', '--merchant', merchant.merchantId, '--host', 'pay.example', '--json']).stdout),
+    ).toMatchObject({ removed: true });
     expect(JSON.parse(cli(['merchant', 'hosts', '--merchant', merchant.merchantId, '--json']).stdout)).toEqual(['api.psp.example:8443']);
   });
 
@@ -124,7 +151,15 @@ describe('operator CLI', () => {
     const actor = { merchantId: merchant.merchantId, mode: 'TEST' as const, keyId: 'key_audit', requestId: 'req-audit' };
     const events: Awaited<ReturnType<typeof appendAudit>>[] = [];
     for (const outcome of ['success', 'denied', 'success'] as const) {
-      events.push(await appendAudit(db.prisma, actor, { action: 'payment_method.reveal', entityType: 'payment_method', entityId: 'pm_x', outcome, detail: { n: events.length } }));
+      events.push(
+        await appendAudit(db.prisma, actor, {
+          action: 'payment_method.reveal',
+          entityType: 'payment_method',
+          entityId: 'pm_x',
+          outcome,
+          detail: { n: events.length },
+        }),
+      );
     }
     // The CLI's own commands above (merchant create, keys, origins, hosts) were audited first.
     expect(events[0]!.seq).toBeGreaterThan(1n);
@@ -136,11 +171,16 @@ describe('operator CLI', () => {
     expect(JSON.parse(ok.stdout).events).toBeGreaterThanOrEqual(Number(events[2]!.seq));
 
     // The table refuses edits...
-    await expect(db.prisma.$executeRaw`UPDATE audit_events SET outcome = 'success' WHERE id = ${events[1]!.id}`).rejects.toThrow(/append-only/);
+    await expect(db.prisma.$executeRaw`UPDATE audit_events SET outcome = 'success' WHERE id = ${events[1]!.id}`).rejects.toThrow(
+      /append-only/,
+    );
     await expect(db.prisma.$executeRaw`DELETE FROM audit_events WHERE id = ${events[1]!.id}`).rejects.toThrow(/append-only/);
     // ...and an edit made around the trigger breaks the chain at that event.
     const bypass = (sql: string) =>
-      db.prisma.$transaction([db.prisma.$executeRawUnsafe(`SET LOCAL session_replication_role = replica`), db.prisma.$executeRawUnsafe(sql, events[1]!.id)]);
+      db.prisma.$transaction([
+        db.prisma.$executeRawUnsafe(`SET LOCAL session_replication_role = replica`),
+        db.prisma.$executeRawUnsafe(sql, events[1]!.id),
+      ]);
     await bypass(`UPDATE audit_events SET outcome = 'success' WHERE id = $1`);
     const altered = cli(['audit', 'verify', '--json']);
     expect(altered.status).toBe(1);
@@ -148,7 +188,10 @@ describe('operator CLI', () => {
     expect(cli(['audit', 'verify']).stdout).toMatch(new RegExp(`BROKEN at event ${events[1]!.id}.*altered`));
 
     await bypass(`DELETE FROM audit_events WHERE id = $1`);
-    expect(JSON.parse(cli(['audit', 'verify', '--json']).stdout)).toMatchObject({ ok: false, firstBad: { id: events[2]!.id, seq: Number(events[2]!.seq) } });
+    expect(JSON.parse(cli(['audit', 'verify', '--json']).stdout)).toMatchObject({
+      ok: false,
+      firstBad: { id: events[2]!.id, seq: Number(events[2]!.seq) },
+    });
   });
 
   it('refuses bad arguments with a message and a non-zero exit', () => {
@@ -167,7 +210,10 @@ describe('operator CLI', () => {
     const principal: Principal = { merchantId: merchant.merchantId, mode: 'TEST', keyId: 'key_test', kind: 'SECRET', allowReveal: false };
     const old = await tokenizeCard(open!, principal, { card: { number: '4242424242424242', expMonth: 1, expYear: EXP_YEAR } });
     const kept = await tokenizeCard(open!, principal, { card: { number: '5555555555554444', expMonth: 1, expYear: EXP_YEAR } });
-    await db.prisma.paymentMethod.updateMany({ where: { merchantId: merchant.merchantId, id: old.paymentMethod.id }, data: { retainUntil: new Date(Date.now() - 1000) } });
+    await db.prisma.paymentMethod.updateMany({
+      where: { merchantId: merchant.merchantId, id: old.paymentMethod.id },
+      data: { retainUntil: new Date(Date.now() - 1000) },
+    });
     const r = cli(['purge', '--json']);
     expect(r.status).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ purged: 1 });
@@ -178,7 +224,9 @@ describe('operator CLI', () => {
   it('keys rotate re-wraps every data key under the new master key; data stays readable', async () => {
     const principal: Principal = { merchantId: merchant.merchantId, mode: 'TEST', keyId: 'key_test', kind: 'SECRET', allowReveal: false };
     await useRing(TEST_MASTER_KEYS);
-    const pm = await tokenizeCard(open!, principal, { card: { number: '378282246310005', expMonth: 7, expYear: EXP_YEAR, holderName: 'Rotated' } });
+    const pm = await tokenizeCard(open!, principal, {
+      card: { number: '378282246310005', expMonth: 7, expYear: EXP_YEAR, holderName: 'Rotated' },
+    });
 
     const r = cli(['keys', 'rotate', '--json'], `${NEW_MASTER},${TEST_MASTER_KEYS}`);
     expect(r.status).toBe(0);

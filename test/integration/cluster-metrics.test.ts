@@ -29,13 +29,27 @@ describe('cluster and metrics', () => {
     const m = await newMerchant();
     const client = createVaultClient({ url: server.url, apiKey: m.secretKey });
     const ids = await Promise.all(
-      Array.from({ length: 20 }, async () => success((await client.request(TokenizeCardDocument, { input: { card: { number: uniqueVisa(), expMonth: 1, expYear: EXP_YEAR } } })).tokenizeCard, 'TokenizeCardSuccess').paymentMethod.id),
+      Array.from(
+        { length: 20 },
+        async () =>
+          success(
+            (await client.request(TokenizeCardDocument, { input: { card: { number: uniqueVisa(), expMonth: 1, expYear: EXP_YEAR } } }))
+              .tokenizeCard,
+            'TokenizeCardSuccess',
+          ).paymentMethod.id,
+      ),
     );
     expect(new Set(ids).size).toBe(20);
     expect((await client.request(PaymentMethodDocument, { id: 'pm_missing' })).paymentMethod).toBeNull();
-    const refused = await client.request(TokenizeCardDocument, { input: { card: { number: '4242424242424241', expMonth: 1, expYear: EXP_YEAR } } });
+    const refused = await client.request(TokenizeCardDocument, {
+      input: { card: { number: '4242424242424241', expMonth: 1, expYear: EXP_YEAR } },
+    });
     expect(refused.tokenizeCard.__typename).toBe('ValidationError');
-    await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/json', 'api-key': 'sk_test_nope' }, body: '{"query":"{ __typename }"}' });
+    await fetch(server.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'api-key': 'sk_test_nope' },
+      body: '{"query":"{ __typename }"}',
+    });
 
     const res = await fetch(server.url.replace(/\/graphql$/, '/metrics'));
     expect(res.headers.get('content-type')).toMatch(/^text\/plain/);

@@ -33,7 +33,9 @@ async function startServer(): Promise<{ child: ChildProcess; out: () => string; 
 /** The operator CLI in its own process, on the same data folder: it connects to the server's database. */
 function cli(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', ...args], { env: { ...embeddedEnv(), LOG_LEVEL: 'warn' } });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', ...args], {
+      env: { ...embeddedEnv(), LOG_LEVEL: 'warn' },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -86,12 +88,7 @@ describe('embedded database (npm start without DATABASE_URL)', () => {
       /** 20 tokenizations, a read of every card so far and two introspection queries, all at once. */
       const burst = async () => {
         const known = [...ids];
-        await Promise.all([
-          ...Array.from({ length: 20 }, tokenize),
-          ...known.slice(-20).map(read),
-          introspect(),
-          introspect(),
-        ]);
+        await Promise.all([...Array.from({ length: 20 }, tokenize), ...known.slice(-20).map(read), introspect(), introspect()]);
       };
 
       // A fresh server: one request, then many at once.
@@ -120,7 +117,10 @@ describe('embedded database (npm start without DATABASE_URL)', () => {
 
       // Idle again, twice, with bursts and a CLI command in between.
       await sleep(10_500);
-      await Promise.all([burst(), cli(['key', 'list', '--merchant', other.merchantId, '--json']).then((r) => expect(r.status, r.stderr).toBe(0))]);
+      await Promise.all([
+        burst(),
+        cli(['key', 'list', '--merchant', other.merchantId, '--json']).then((r) => expect(r.status, r.stderr).toBe(0)),
+      ]);
       await sleep(10_500);
       await burst();
       await read(ids[ids.length - 1]!);

@@ -59,8 +59,14 @@ describe('fingerprint keys per mode', () => {
 
     const againTest = success(await tokenize(m.client, number), 'TokenizeCardSuccess');
     const againLive = success(await tokenize(live, number), 'TokenizeCardSuccess');
-    expect(againTest).toMatchObject({ duplicate: true, paymentMethod: { id: inTest.paymentMethod.id, fingerprint: inTest.paymentMethod.fingerprint } });
-    expect(againLive).toMatchObject({ duplicate: true, paymentMethod: { id: inLive.paymentMethod.id, fingerprint: inLive.paymentMethod.fingerprint } });
+    expect(againTest).toMatchObject({
+      duplicate: true,
+      paymentMethod: { id: inTest.paymentMethod.id, fingerprint: inTest.paymentMethod.fingerprint },
+    });
+    expect(againLive).toMatchObject({
+      duplicate: true,
+      paymentMethod: { id: inLive.paymentMethod.id, fingerprint: inLive.paymentMethod.fingerprint },
+    });
   });
 });
 
@@ -85,8 +91,18 @@ describe('upgrade from one fingerprint key per merchant', () => {
         { id: 'dk_fp', purpose: 'FINGERPRINT', mode: 'LIVE', active: true },
       ]);
       // A fingerprint key without a mode, or an encryption key with one, is refused.
-      await expect(querySql(db.url, `INSERT INTO data_keys (merchant_id, id, purpose, mode, master_key_id, wrapped_key) VALUES ('mer_old', 'dk_2', 'ENCRYPTION', 'LIVE', 'test1', 'w')`)).rejects.toThrow(/check/);
-      await expect(querySql(db.url, `INSERT INTO data_keys (merchant_id, id, purpose, master_key_id, wrapped_key) VALUES ('mer_old', 'dk_3', 'FINGERPRINT', 'test1', 'w')`)).rejects.toThrow(/check/);
+      await expect(
+        querySql(
+          db.url,
+          `INSERT INTO data_keys (merchant_id, id, purpose, mode, master_key_id, wrapped_key) VALUES ('mer_old', 'dk_2', 'ENCRYPTION', 'LIVE', 'test1', 'w')`,
+        ),
+      ).rejects.toThrow(/check/);
+      await expect(
+        querySql(
+          db.url,
+          `INSERT INTO data_keys (merchant_id, id, purpose, master_key_id, wrapped_key) VALUES ('mer_old', 'dk_3', 'FINGERPRINT', 'test1', 'w')`,
+        ),
+      ).rejects.toThrow(/check/);
     } finally {
       await rm(dir, { recursive: true, force: true });
       await db.drop();
@@ -97,7 +113,13 @@ describe('upgrade from one fingerprint key per merchant', () => {
     const m = await newMerchant();
     const liveKey = await createApiKey(testApp(), { merchantId: m.merchantId, kind: 'SECRET', mode: 'LIVE' });
     const { prisma, pool, keyring } = getDb();
-    const as = (mode: 'TEST' | 'LIVE'): Principal => ({ merchantId: m.merchantId, mode, keyId: `setup-${mode}`, kind: 'SECRET', allowReveal: false });
+    const as = (mode: 'TEST' | 'LIVE'): Principal => ({
+      merchantId: m.merchantId,
+      mode,
+      keyId: `setup-${mode}`,
+      kind: 'SECRET',
+      allowReveal: false,
+    });
     const [inTest, inLive] = [uniqueVisa(), uniqueVisa()];
     const savedTest = await tokenizeCard(testApp(), as('TEST'), { card: card(inTest) });
     const savedLive = await tokenizeCard(testApp(), as('LIVE'), { card: card(inLive) });
@@ -105,7 +127,10 @@ describe('upgrade from one fingerprint key per merchant', () => {
     // What the vault looked like before: one key (now the LIVE one) fingerprinted both modes' cards.
     const legacyKey = (await keyring.fingerprintKey(m.merchantId, 'LIVE')).reveal();
     const legacy = fingerprint(legacyKey, inTest);
-    await prisma.paymentMethod.updateMany({ where: { merchantId: m.merchantId, id: savedTest.paymentMethod.id }, data: { fingerprint: legacy } });
+    await prisma.paymentMethod.updateMany({
+      where: { merchantId: m.merchantId, id: savedTest.paymentMethod.id },
+      data: { fingerprint: legacy },
+    });
     await pool.query(`DELETE FROM data_keys WHERE merchant_id = $1 AND purpose = 'FINGERPRINT' AND mode = 'TEST'`, [m.merchantId]);
     keyring.invalidate(m.merchantId);
 
@@ -118,10 +143,18 @@ describe('upgrade from one fingerprint key per merchant', () => {
     expect(row.fingerprint).toBe(fingerprint(testKey, inTest));
     expect(row.fingerprint).not.toBe(legacy);
     const audit = await prisma.auditEvent.findFirstOrThrow({ where: { merchantId: m.merchantId, action: 'data_key.create' } });
-    expect(audit).toMatchObject({ mode: 'TEST', keyId: 'cli', outcome: 'success', detail: { purpose: 'FINGERPRINT', mode: 'TEST', refingerprinted: 1 } });
+    expect(audit).toMatchObject({
+      mode: 'TEST',
+      keyId: 'cli',
+      outcome: 'success',
+      detail: { purpose: 'FINGERPRINT', mode: 'TEST', refingerprinted: 1 },
+    });
 
     // Through the server (which never loaded this merchant's keys before): both cards are still duplicates.
-    expect(success(await tokenize(m.client, inTest), 'TokenizeCardSuccess')).toMatchObject({ duplicate: true, paymentMethod: { id: savedTest.paymentMethod.id } });
+    expect(success(await tokenize(m.client, inTest), 'TokenizeCardSuccess')).toMatchObject({
+      duplicate: true,
+      paymentMethod: { id: savedTest.paymentMethod.id },
+    });
     expect(success(await tokenize(clientFor(liveKey.key), inLive), 'TokenizeCardSuccess')).toMatchObject({
       duplicate: true,
       paymentMethod: { id: savedLive.paymentMethod.id, fingerprint: savedLive.paymentMethod.fingerprint },
@@ -175,7 +208,11 @@ describe('enumeration of a stored card through tokenization', () => {
 
     // A card token (publishable key; its result shows no fingerprint) then tokenized with the secret key.
     const token = success(
-      (await clientOn(m.publishableKey).request(CreateCardTokenDocument, { input: { card: { ...card(candidates[MAX_NUMBERS + 1]!), cvc: '123' } } })).createCardToken,
+      (
+        await clientOn(m.publishableKey).request(CreateCardTokenDocument, {
+          input: { card: { ...card(candidates[MAX_NUMBERS + 1]!), cvc: '123' } },
+        })
+      ).createCardToken,
       'CreateCardTokenSuccess',
     ).token;
     expect(await tokenize(client, '', { card: undefined, token: token.id })).toMatchObject({ code: 'TOO_MANY_ATTEMPTS' });
@@ -185,7 +222,9 @@ describe('enumeration of a stored card through tokenization', () => {
     expect(success(await tokenize(client, candidates[0]!), 'TokenizeCardSuccess')).toMatchObject({ duplicate: true });
     expect(success(await tokenize(client, uniqueVisa()), 'TokenizeCardSuccess').duplicate).toBe(false);
 
-    const stored5 = await getDb().prisma.paymentMethod.count({ where: { merchantId: m.merchantId, bin: '453201', last4: target!.slice(-4) } });
+    const stored5 = await getDb().prisma.paymentMethod.count({
+      where: { merchantId: m.merchantId, bin: '453201', last4: target!.slice(-4) },
+    });
     expect(stored5).toBe(MAX_NUMBERS);
 
     const events = await refusals(m.merchantId);
@@ -198,7 +237,10 @@ describe('enumeration of a stored card through tokenization', () => {
     expect(events.every((e) => e.keyId === keyId && e.entityId === keyId)).toBe(true);
 
     // Nothing in the vault's own counters reads as a card number or its digits.
-    const probes = await getDb().pool.query<{ row: string }>('SELECT row_to_json(p)::text AS row FROM card_probes p WHERE merchant_id = $1', [m.merchantId]);
+    const probes = await getDb().pool.query<{ row: string }>(
+      'SELECT row_to_json(p)::text AS row FROM card_probes p WHERE merchant_id = $1',
+      [m.merchantId],
+    );
     expect(probes.rows.length).toBeGreaterThan(0);
     for (const { row } of probes.rows) {
       expect(row).not.toContain(target!.slice(6, 12));

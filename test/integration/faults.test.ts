@@ -113,20 +113,27 @@ type Outcome =
   | { kind: 'unexpected'; detail: string };
 
 /** What a tokenization of `number` came back as. Details never hold a card number. */
-function classify(answer: Answer<{ tokenizeCard: { __typename: string; paymentMethod?: { id: string; card: { last4: string } | null } } }>, number: string): Outcome {
+function classify(
+  answer: Answer<{ tokenizeCard: { __typename: string; paymentMethod?: { id: string; card: { last4: string } | null } } }>,
+  number: string,
+): Outcome {
   if (answer.kind === 'timeout') return { kind: 'unexpected', detail: `no answer within ${HANG_MS} ms (hang)` };
   if (answer.kind === 'network') return { kind: 'cut', detail: answer.error };
   // Card data may appear in no answer: not the number sent, not anything shaped like a card number.
-  if (answer.text.includes(number) || panLike(answer.text).length > 0) return { kind: 'unexpected', detail: `HTTP ${answer.status}: card data in the answer` };
+  if (answer.text.includes(number) || panLike(answer.text).length > 0)
+    return { kind: 'unexpected', detail: `HTTP ${answer.status}: card data in the answer` };
   const result = answer.data?.tokenizeCard;
   if (answer.status === 200 && result?.__typename === 'TokenizeCardSuccess' && result.paymentMethod) {
     const last4 = result.paymentMethod.card?.last4 ?? '';
-    if (!/^pm_/.test(result.paymentMethod.id) || last4 !== number.slice(-4)) return { kind: 'unexpected', detail: 'success with a wrong id or last4' };
+    if (!/^pm_/.test(result.paymentMethod.id) || last4 !== number.slice(-4))
+      return { kind: 'unexpected', detail: 'success with a wrong id or last4' };
     return { kind: 'acked', id: result.paymentMethod.id, last4 };
   }
   const errors = answer.errors ?? [];
-  const generic = errors.length > 0 && errors.every((e) => e.extensions?.code === 'INTERNAL_SERVER_ERROR' && e.message === 'Internal server error');
-  if (answer.status >= 500 || (generic && !result)) return { kind: 'failed', detail: `HTTP ${answer.status} ${errors.map((e) => e.extensions?.code).join(',')}` };
+  const generic =
+    errors.length > 0 && errors.every((e) => e.extensions?.code === 'INTERNAL_SERVER_ERROR' && e.message === 'Internal server error');
+  if (answer.status >= 500 || (generic && !result))
+    return { kind: 'failed', detail: `HTTP ${answer.status} ${errors.map((e) => e.extensions?.code).join(',')}` };
   const what = result?.__typename ?? errors.map((e) => `${e.extensions?.code}: ${e.message}`).join('; ');
   return { kind: 'unexpected', detail: `HTTP ${answer.status} ${what}`.slice(0, 300) };
 }
@@ -180,7 +187,9 @@ function startLoad(opts: { url: string; apiKey: string; workers: number; phase: 
       load.sent++;
       load.sentLast4.add(number.slice(-4));
       load.inFlight++;
-      const answer = await post(opts.url, opts.apiKey, TokenizeCardDocument, { input: { card: { number, expMonth: 12, expYear: EXP_YEAR, holderName: 'Fault Load' } } });
+      const answer = await post(opts.url, opts.apiKey, TokenizeCardDocument, {
+        input: { card: { number, expMonth: 12, expYear: EXP_YEAR, holderName: 'Fault Load' } },
+      });
       load.inFlight--;
       const outcome = classify(answer, number);
       const phases = { sentIn, endedIn: opts.phase() };
@@ -218,7 +227,7 @@ async function unreadable(url: string, apiKey: string, expected: Map<string, str
       const answer = await post(url, apiKey, PaymentMethodDocument, { id });
       const pm = answer.kind === 'answer' ? answer.data?.paymentMethod : undefined;
       const want = expected.get(id);
-      if (!pm || !pm.card || pm.id !== id || (want !== undefined && pm.card.last4 !== want)) {
+      if (!pm?.card || pm.id !== id || (want !== undefined && pm.card.last4 !== want)) {
         bad.push(`${id}: ${answer.kind === 'answer' ? `HTTP ${answer.status} ${pm ? `last4 ${pm.card?.last4}` : 'null'}` : answer.kind}`);
       }
     }
@@ -285,7 +294,9 @@ describe('faults', () => {
     const after = await Promise.all(
       Array.from({ length: 10 }, () => {
         const number = nextCard();
-        return post(server.url, merchant.secretKey, TokenizeCardDocument, { input: { card: { number, expMonth: 1, expYear: EXP_YEAR } } }).then((a) => classify(a, number));
+        return post(server.url, merchant.secretKey, TokenizeCardDocument, {
+          input: { card: { number, expMonth: 1, expYear: EXP_YEAR } },
+        }).then((a) => classify(a, number));
       }),
     );
     for (const o of after) if (o.kind === 'acked') load.acked.set(o.id, { last4: o.last4, sentAt: Date.now() });
@@ -311,7 +322,10 @@ describe('faults', () => {
     expect(load.cut, 'connections cut by the server').toEqual([]);
     expect(duringOutage.length, 'requests that failed during the outages (the faults were felt)').toBeGreaterThan(0);
     expect(outside, 'requests that failed while the database was up').toEqual([]);
-    expect(after.map((o) => o.kind), 'tokenizations after recovery').toEqual(after.map(() => 'acked'));
+    expect(
+      after.map((o) => o.kind),
+      'tokenizations after recovery',
+    ).toEqual(after.map(() => 'acked'));
     expect(lost, 'acknowledged tokenizations not readable').toEqual([]);
     expect(rows.length).toBeGreaterThanOrEqual(load.acked.size);
     expect(rows.length).toBeLessThanOrEqual(load.sent + after.length);
@@ -341,7 +355,9 @@ describe('faults', () => {
 
     // A new process on the same database; the old one's transactions were rolled back when its sockets closed.
     const second = await startServer(database.url, env);
-    const rows = await sql<{ id: string; last4: string }>(database.url, 'SELECT id, last4 FROM payment_methods WHERE merchant_id = $1', [merchant.merchantId]);
+    const rows = await sql<{ id: string; last4: string }>(database.url, 'SELECT id, last4 FROM payment_methods WHERE merchant_id = $1', [
+      merchant.merchantId,
+    ]);
     const audited = await sql<{ entity_id: string }>(
       database.url,
       "SELECT entity_id FROM audit_events WHERE merchant_id = $1 AND action = 'payment_method.create'",
@@ -406,7 +422,9 @@ describe('faults', () => {
     const customerId = customer.createCustomer.customer.id;
     const number = nextCard();
     const dupes = await Promise.all(
-      Array.from({ length: 12 }, (_, i) => via(i).request(TokenizeCardDocument, { input: { customerId, card: { number, expMonth: 5, expYear: EXP_YEAR } } })),
+      Array.from({ length: 12 }, (_, i) =>
+        via(i).request(TokenizeCardDocument, { input: { customerId, card: { number, expMonth: 5, expYear: EXP_YEAR } } }),
+      ),
     );
     const kinds = dupes.map((r) => r.tokenizeCard.__typename);
     const successes = dupes.flatMap((r) => (r.tokenizeCard.__typename === 'TokenizeCardSuccess' ? [r.tokenizeCard] : []));
@@ -422,7 +440,9 @@ describe('faults', () => {
     const token = created.createCardToken.token.id;
     const uses = await Promise.all(Array.from({ length: 12 }, (_, i) => via(i).request(TokenizeCardDocument, { input: { token } })));
     const useKinds = uses.map((r) => r.tokenizeCard.__typename);
-    const rows = await sql<{ n: number }>(database.url, 'SELECT count(*)::int AS n FROM payment_methods WHERE merchant_id = $1', [merchant.merchantId]);
+    const rows = await sql<{ n: number }>(database.url, 'SELECT count(*)::int AS n FROM payment_methods WHERE merchant_id = $1', [
+      merchant.merchantId,
+    ]);
 
     console.log(
       `[faults] two servers: both up (pids ${a.child.pid}, ${b.child.pid}), migrations ${applied.length}/${migrations.length} applied once; ` +

@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { GRAPHQL_LIMITS } from '../../src/app/config.js';
 import { startServerProcess, stopProcess } from '../helpers/serverProcess.js';
-import { newMerchant, rawGraphQL, uniqueVisa, useDatabase, type TestMerchant } from '../helpers/vault.js';
+import { newMerchant, uniqueVisa, useDatabase, type TestMerchant } from '../helpers/vault.js';
 import { EXP_YEAR } from '../helpers/expiry.js';
 
 // Every error the GraphQL endpoint answers carries `extensions.code`, refusals of a document answer HTTP 400
@@ -46,7 +46,8 @@ describe('every GraphQL error carries extensions.code', () => {
   beforeAll(async () => {
     m = await newMerchant();
   });
-  const call = (body: unknown, headers: Record<string, string> = {}) => post(inject('graphqlUrl'), body, { 'api-key': m.secretKey, ...headers });
+  const call = (body: unknown, headers: Record<string, string> = {}) =>
+    post(inject('graphqlUrl'), body, { 'api-key': m.secretKey, ...headers });
 
   it('variable coercion failures answer 400 BAD_USER_INPUT, without echoing the value', async () => {
     const pan = uniqueVisa();
@@ -64,7 +65,10 @@ describe('every GraphQL error carries extensions.code', () => {
       expect(r.text, name).not.toContain(pan);
       expect(r.text, name).not.toContain(pan.slice(0, 12));
     }
-    const wrongScalar = await call({ query: 'query Page($n: Int) { customers(first: $n) { pageInfo { hasNextPage } } }', variables: { n: 'ten' } });
+    const wrongScalar = await call({
+      query: 'query Page($n: Int) { customers(first: $n) { pageInfo { hasNextPage } } }',
+      variables: { n: 'ten' },
+    });
     expect(wrongScalar.status).toBe(400);
     expectCodes(wrongScalar, 'BAD_USER_INPUT');
   });
@@ -109,10 +113,18 @@ describe('every GraphQL error carries extensions.code', () => {
     expect(unknown.status).toBe(401);
     expectCodes(unknown, 'UNAUTHENTICATED');
     // A simple browser request (a GET a page on another site can make) without a key header: the CSRF check.
-    const simple = await fetch(`${inject('graphqlUrl')}?query=${encodeURIComponent('{ __typename }')}`, { headers: { accept: 'application/json' } });
+    const simple = await fetch(`${inject('graphqlUrl')}?query=${encodeURIComponent('{ __typename }')}`, {
+      headers: { accept: 'application/json' },
+    });
     expect(simple.status).toBe(403);
-    expect(((await simple.json()) as { errors: { extensions: { code: string } }[] }).errors.map((e) => e.extensions.code)).toEqual(['FORBIDDEN']);
-    const publishable = await post(inject('graphqlUrl'), { query: '{ customers { pageInfo { hasNextPage } } }' }, { 'api-key': m.publishableKey });
+    expect(((await simple.json()) as { errors: { extensions: { code: string } }[] }).errors.map((e) => e.extensions.code)).toEqual([
+      'FORBIDDEN',
+    ]);
+    const publishable = await post(
+      inject('graphqlUrl'),
+      { query: '{ customers { pageInfo { hasNextPage } } }' },
+      { 'api-key': m.publishableKey },
+    );
     expectCodes(publishable, 'FORBIDDEN');
   });
 });
@@ -132,7 +144,11 @@ describe('GraphQL limit refusals: HTTP 400 with GRAPHQL_VALIDATION_FAILED, whate
   const refusals: [string, string, RegExp][] = [
     ['depth', deep(GRAPHQL_LIMITS.maxDepth + 1), /depth/i],
     ['aliases', aliasesOf(GRAPHQL_LIMITS.maxAliases + 1, 'customers { pageInfo { hasNextPage } }'), /aliases/i],
-    ['cost', '{ customers(first: 100) { edges { node { id paymentMethods(first: 100) { edges { node { id fingerprint card { bin last4 } } } } } } } }', /cost/i],
+    [
+      'cost',
+      '{ customers(first: 100) { edges { node { id paymentMethods(first: 100) { edges { node { id fingerprint card { bin last4 } } } } } } } }',
+      /cost/i,
+    ],
     ['tokens', `query { ${'__typename '.repeat(GRAPHQL_LIMITS.maxTokens)} }`, /token/i],
     ['directives', `query { __typename ${'@include(if: true) '.repeat(GRAPHQL_LIMITS.maxDirectives + 1)} }`, /directive/i],
   ];
@@ -167,7 +183,11 @@ describe('GraphQL limit refusals: HTTP 400 with GRAPHQL_VALIDATION_FAILED, whate
   });
 
   it('counts __typename aliases', async () => {
-    const within = await post(inject('graphqlUrl'), { query: aliasesOf(GRAPHQL_LIMITS.maxAliases, '__typename') }, { 'api-key': m.secretKey });
+    const within = await post(
+      inject('graphqlUrl'),
+      { query: aliasesOf(GRAPHQL_LIMITS.maxAliases, '__typename') },
+      { 'api-key': m.secretKey },
+    );
     expect(within.status).toBe(200);
     expect(Object.keys(within.json.data)).toHaveLength(GRAPHQL_LIMITS.maxAliases);
     // Under the token limit, so it is the alias limit that refuses them.
@@ -198,7 +218,11 @@ describe('connection cursors are checked: BAD_USER_INPUT, never echoed, never an
       expect(r.json.data.createCustomer.__typename).toBe('CreateCustomerSuccess');
       created.push(r);
     }
-    const list = await post(inject('graphqlUrl'), { query: '{ customers { edges { cursor node { id } } } auditEvents { edges { cursor } } }' }, { 'api-key': m.secretKey });
+    const list = await post(
+      inject('graphqlUrl'),
+      { query: '{ customers { edges { cursor node { id } } } auditEvents { edges { cursor } } }' },
+      { 'api-key': m.secretKey },
+    );
     customerId = list.json.data.customers.edges[0].node.id;
     const tokenize = await post(
       inject('graphqlUrl'),
@@ -209,8 +233,16 @@ describe('connection cursors are checked: BAD_USER_INPUT, never echoed, never an
       { 'api-key': m.secretKey },
     );
     expect(tokenize.json.data?.tokenizeCard.__typename, tokenize.text).toBe('TokenizeCardSuccess');
-    const pms = await post(inject('graphqlUrl'), { query: `{ customer(id: "${customerId}") { paymentMethods { edges { cursor } } } }` }, { 'api-key': m.secretKey });
-    const theirs = await post(inject('graphqlUrl'), { query: '{ customers { edges { cursor } } auditEvents { edges { cursor } } }' }, { 'api-key': other.secretKey });
+    const pms = await post(
+      inject('graphqlUrl'),
+      { query: `{ customer(id: "${customerId}") { paymentMethods { edges { cursor } } } }` },
+      { 'api-key': m.secretKey },
+    );
+    const theirs = await post(
+      inject('graphqlUrl'),
+      { query: '{ customers { edges { cursor } } auditEvents { edges { cursor } } }' },
+      { 'api-key': other.secretKey },
+    );
     cursors = {
       customer: list.json.data.customers.edges[0].cursor,
       audit: list.json.data.auditEvents.edges[0].cursor,
@@ -221,8 +253,18 @@ describe('connection cursors are checked: BAD_USER_INPUT, never echoed, never an
   });
 
   const connections: { name: string; own: keyof typeof cursors; query: (arg: string) => string; wrong: (keyof typeof cursors)[] }[] = [
-    { name: 'customers', own: 'customer', query: (a) => `{ customers(${a}) { edges { node { id } } } }`, wrong: ['paymentMethod', 'audit', 'otherCustomer'] },
-    { name: 'auditEvents', own: 'audit', query: (a) => `{ auditEvents(${a}) { edges { node { id } } } }`, wrong: ['customer', 'paymentMethod', 'otherAudit'] },
+    {
+      name: 'customers',
+      own: 'customer',
+      query: (a) => `{ customers(${a}) { edges { node { id } } } }`,
+      wrong: ['paymentMethod', 'audit', 'otherCustomer'],
+    },
+    {
+      name: 'auditEvents',
+      own: 'audit',
+      query: (a) => `{ auditEvents(${a}) { edges { node { id } } } }`,
+      wrong: ['customer', 'paymentMethod', 'otherAudit'],
+    },
     {
       name: 'customer.paymentMethods',
       own: 'paymentMethod',
@@ -255,7 +297,8 @@ describe('connection cursors are checked: BAD_USER_INPUT, never echoed, never an
   for (const c of connections) {
     it(`${c.name}: a cursor of its own pages; anything else is BAD_USER_INPUT`, async () => {
       const q = (arg: string) => c.query(arg).replace('CUSTOMER', customerId);
-      const ask = (cursor: string, arg = 'after') => post(inject('graphqlUrl'), { query: q(`${arg}: ${JSON.stringify(cursor)}`) }, { 'api-key': m.secretKey });
+      const ask = (cursor: string, arg = 'after') =>
+        post(inject('graphqlUrl'), { query: q(`${arg}: ${JSON.stringify(cursor)}`) }, { 'api-key': m.secretKey });
       const own = await ask(cursors[c.own]);
       expect(own.json.errors, own.text).toBeUndefined();
       const { pan, values } = forged();
@@ -277,7 +320,10 @@ describe('production without introspection: authentication first, no suggestions
   let server: { url: string; child: ChildProcess };
   let m: TestMerchant;
   beforeAll(async () => {
-    [server, m] = await Promise.all([startServerProcess(inject('databaseUrl'), inject('serverLog'), { NODE_ENV: 'production' }), newMerchant()]);
+    [server, m] = await Promise.all([
+      startServerProcess(inject('databaseUrl'), inject('serverLog'), { NODE_ENV: 'production' }),
+      newMerchant(),
+    ]);
   });
   afterAll(async () => {
     if (server) await stopProcess(server.child);

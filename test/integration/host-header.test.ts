@@ -1,6 +1,5 @@
 import { request as httpRequest } from 'node:http';
 import { describe, expect, inject, it } from 'vitest';
-import { parseConfig } from '../../src/app/config.js';
 import { newMerchant, useDatabase } from '../helpers/vault.js';
 import { EXP_YEAR } from '../helpers/expiry.js';
 
@@ -45,7 +44,10 @@ describe('a forged Host header', () => {
       [FORGED, `http://${FORGED}`],
       [`${FORGED}:8443`, `https://${FORGED}:8443`],
     ] as const) {
-      const r = await post({ 'api-key': m.publishableKey, host, origin }, `mutation { createCardToken(input: { card: { number: "4242424242424242", expMonth: 1, expYear: ${EXP_YEAR} } }) { __typename } }`);
+      const r = await post(
+        { 'api-key': m.publishableKey, host, origin },
+        `mutation { createCardToken(input: { card: { number: "4242424242424242", expMonth: 1, expYear: ${EXP_YEAR} } }) { __typename } }`,
+      );
       expect(r.status, origin).toBe(403);
       expect(r.json.errors[0].extensions.code).toBe('FORBIDDEN');
     }

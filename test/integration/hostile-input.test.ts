@@ -23,35 +23,61 @@ const CORPUS: Record<string, unknown> = {
   'SQL-looking': "'; DROP TABLE payment_methods; --",
   'SQL-looking 2': '1 OR 1=1) UNION SELECT card_number FROM payment_methods --',
   'script-looking': '<script>alert(document.cookie)</script>',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a hostile value that only looks like a template
   'template-looking': '{{card.number}} ${process.env} %s%n',
   'path-looking': '../../../../etc/passwd',
   'number as string': '4111111111111111',
   'huge integer': 2 ** 53 + 2,
   'negative integer': -1,
-  'zero': 0,
-  'fraction': 12.5,
+  zero: 0,
+  fraction: 12.5,
   'float max': 1.7976931348623157e308,
   'negative zero': -0,
-  'boolean': true,
-  'null': null,
+  boolean: true,
+  null: null,
   'empty object': {},
   'empty list': [],
   'list of strings': ['a', 'b'],
   'nested object': { a: { b: { c: 'd' } } },
-  'deep JSON (2k levels)': JSON.parse('{"a":'.repeat(2000) + '1' + '}'.repeat(2000)),
+  'deep JSON (2k levels)': JSON.parse(`${'{"a":'.repeat(2000)}1${'}'.repeat(2000)}`),
   'wide object (5k keys)': Object.fromEntries(Array.from({ length: 5000 }, (_, i) => [`k${i}`, i])),
   'prototype pollution': JSON.parse('{"__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}}}'),
 };
 
 /** Valid variables for each mutation, with every leaf a place to put something nasty. */
 function bases(m: TestMerchant & { customerId: string; paymentMethodId: string; host: string }) {
-  const card = { number: '4242 4242 4242 4242', expMonth: 12, expYear: EXP_YEAR, cvc: '123', holderName: 'Ann', nickName: 'n', issuer: 'i', issuingCountry: 'DE', cardType: 'CREDIT' };
-  const billing = { email: 'a@b.example', phone: { number: '123', countryCode: '+49' }, address: { line1: 'l1', city: 'c', zip: '1', country: 'DE', firstName: 'f', lastName: 'l' } };
+  const card = {
+    number: '4242 4242 4242 4242',
+    expMonth: 12,
+    expYear: EXP_YEAR,
+    cvc: '123',
+    holderName: 'Ann',
+    nickName: 'n',
+    issuer: 'i',
+    issuingCountry: 'DE',
+    cardType: 'CREDIT',
+  };
+  const billing = {
+    email: 'a@b.example',
+    phone: { number: '123', countryCode: '+49' },
+    address: { line1: 'l1', city: 'c', zip: '1', country: 'DE', firstName: 'f', lastName: 'l' },
+  };
   return [
     {
       name: 'createCustomer',
       query: 'mutation($input: CreateCustomerInput!) { createCustomer(input: $input) { __typename ... on Error { code message } } }',
-      variables: { input: { merchantReferenceId: 'ref', name: 'n', email: 'a@b.example', phone: '1', phoneCountryCode: '+1', description: 'd', defaultBillingAddress: billing.address, metadata: { k: 'v' } } },
+      variables: {
+        input: {
+          merchantReferenceId: 'ref',
+          name: 'n',
+          email: 'a@b.example',
+          phone: '1',
+          phoneCountryCode: '+1',
+          description: 'd',
+          defaultBillingAddress: billing.address,
+          metadata: { k: 'v' },
+        },
+      },
     },
     {
       name: 'tokenizeCard',
@@ -60,8 +86,20 @@ function bases(m: TestMerchant & { customerId: string; paymentMethodId: string; 
     },
     {
       name: 'updatePaymentMethod',
-      query: 'mutation($id: ID!, $input: UpdatePaymentMethodInput!) { updatePaymentMethod(id: $id, input: $input) { __typename ... on Error { code message } } }',
-      variables: { id: m.paymentMethodId, input: { holderName: 'h', nickName: 'n', expMonth: 1, expYear: EXP_YEAR, billing, metadata: { k: 1 }, connectorTokenDetails: { connectorId: 'c', token: 't' } } },
+      query:
+        'mutation($id: ID!, $input: UpdatePaymentMethodInput!) { updatePaymentMethod(id: $id, input: $input) { __typename ... on Error { code message } } }',
+      variables: {
+        id: m.paymentMethodId,
+        input: {
+          holderName: 'h',
+          nickName: 'n',
+          expMonth: 1,
+          expYear: EXP_YEAR,
+          billing,
+          metadata: { k: 1 },
+          connectorTokenDetails: { connectorId: 'c', token: 't' },
+        },
+      },
     },
     {
       name: 'extendRetention',
@@ -71,12 +109,29 @@ function bases(m: TestMerchant & { customerId: string; paymentMethodId: string; 
     {
       name: 'createPayment',
       query: 'mutation($input: CreatePaymentInput!) { createPayment(input: $input) { __typename ... on Error { code message } } }',
-      variables: { input: { amount: 100, currency: 'EUR', card, customerId: m.customerId, captureMethod: 'MANUAL', returnUrl: 'https://shop.example/r' } },
+      variables: {
+        input: {
+          amount: 100,
+          currency: 'EUR',
+          card,
+          customerId: m.customerId,
+          captureMethod: 'MANUAL',
+          returnUrl: 'https://shop.example/r',
+        },
+      },
     },
     {
       name: 'forwardRequest',
       query: 'mutation($input: ForwardRequestInput!) { forwardRequest(input: $input) { __typename ... on Error { code message } } }',
-      variables: { input: { paymentMethodId: m.paymentMethodId, url: `http://${m.host}/x`, method: 'POST', headers: { 'content-type': 'text/plain' }, body: '{{card.last}}' } },
+      variables: {
+        input: {
+          paymentMethodId: m.paymentMethodId,
+          url: `http://${m.host}/x`,
+          method: 'POST',
+          headers: { 'content-type': 'text/plain' },
+          body: '{{card.last}}',
+        },
+      },
     },
   ];
 }
@@ -97,7 +152,12 @@ const TABLES = ['customers', 'payment_methods', 'card_tokens', 'payments', 'psp_
 
 async function rowCounts(merchantId: string): Promise<string> {
   const counts = await Promise.all(
-    TABLES.map(async (t) => (await getDb().prisma.$queryRawUnsafe<{ n: number }[]>(`SELECT count(*)::int AS n FROM ${t} WHERE merchant_id = $1`, merchantId))[0]!.n),
+    TABLES.map(
+      async (t) =>
+        (
+          await getDb().prisma.$queryRawUnsafe<{ n: number }[]>(`SELECT count(*)::int AS n FROM ${t} WHERE merchant_id = $1`, merchantId)
+        )[0]!.n,
+    ),
   );
   return counts.join(',');
 }
@@ -131,8 +191,15 @@ describe('hostile input', () => {
 
   beforeAll(async () => {
     const merchant = await newMerchant();
-    const customer = success((await merchant.client.request(CreateCustomerDocument, { input: { name: 'Target' } })).createCustomer, 'CreateCustomerSuccess').customer;
-    const pm = success((await merchant.client.request(TokenizeCardDocument, { input: { card: { number: uniqueVisa(), expMonth: 1, expYear: EXP_YEAR } } })).tokenizeCard, 'TokenizeCardSuccess').paymentMethod;
+    const customer = success(
+      (await merchant.client.request(CreateCustomerDocument, { input: { name: 'Target' } })).createCustomer,
+      'CreateCustomerSuccess',
+    ).customer;
+    const pm = success(
+      (await merchant.client.request(TokenizeCardDocument, { input: { card: { number: uniqueVisa(), expMonth: 1, expYear: EXP_YEAR } } }))
+        .tokenizeCard,
+      'TokenizeCardSuccess',
+    ).paymentMethod;
     // A host that refuses connections: forwards that pass validation fail cleanly with FORWARD_FAILED.
     await forwardHosts.allow(testApp(), merchant.merchantId, '127.0.0.1:9');
     m = { ...merchant, customerId: customer.id, paymentMethodId: pm.id, host: '127.0.0.1:9' };
@@ -174,7 +241,12 @@ describe('hostile input', () => {
           const candidates = paths(base.variables);
           const path = candidates[pick % candidates.length]!;
           const before = await rowCounts(m.merchantId);
-          const { refused } = await send(m, base.query, replaced(base.variables, path, value), `${base.name} ${path.join('.')} (fast-check)`);
+          const { refused } = await send(
+            m,
+            base.query,
+            replaced(base.variables, path, value),
+            `${base.name} ${path.join('.')} (fast-check)`,
+          );
           runs++;
           if (refused) expect(await rowCounts(m.merchantId)).toBe(before);
         },
@@ -187,23 +259,34 @@ describe('hostile input', () => {
 
   it('answers malformed HTTP bodies with 4xx: invalid UTF-8, broken JSON, wrong shapes', async () => {
     const url = inject('graphqlUrl');
-    const post = (body: BodyInit, type = 'application/json') => fetch(url, { method: 'POST', headers: { 'content-type': type, 'api-key': m.secretKey }, body });
-    const invalidUtf8 = Buffer.concat([Buffer.from('{"query":"mutation { createCustomer(input: { name: \\"'), Buffer.from([0xff, 0xfe, 0xc3]), Buffer.from('\\" }) { __typename } }"}')]);
-    const statuses = await Promise.all([
-      post(invalidUtf8),
-      post('{"query": '),
-      post('[]'),
-      post('"just a string"'),
-      post('{"query": 42}'),
-      post('{"query": "{ __typename }", "variables": "nope"}'),
-      post('{"query": "mutation { createCustomer(input: { name: 1 }) { __typename } }"}'),
-      post('<xml/>', 'application/xml'),
-    ].map(async (r) => (await r).status));
+    const post = (body: BodyInit, type = 'application/json') =>
+      fetch(url, { method: 'POST', headers: { 'content-type': type, 'api-key': m.secretKey }, body });
+    const invalidUtf8 = Buffer.concat([
+      Buffer.from('{"query":"mutation { createCustomer(input: { name: \\"'),
+      Buffer.from([0xff, 0xfe, 0xc3]),
+      Buffer.from('\\" }) { __typename } }"}'),
+    ]);
+    const statuses = await Promise.all(
+      [
+        post(invalidUtf8),
+        post('{"query": '),
+        post('[]'),
+        post('"just a string"'),
+        post('{"query": 42}'),
+        post('{"query": "{ __typename }", "variables": "nope"}'),
+        post('{"query": "mutation { createCustomer(input: { name: 1 }) { __typename } }"}'),
+        post('<xml/>', 'application/xml'),
+      ].map(async (r) => (await r).status),
+    );
     for (const status of statuses) expect(status).toBeLessThan(500);
     // A card token with a card and a payment with odd amounts, through the typed client too.
-    const token = await clientFor(m.publishableKey).request(CreateCardTokenDocument, { input: { card: { number: '4242424242424241', expMonth: 13, expYear: 1999, cvc: 'abc' } } });
+    const token = await clientFor(m.publishableKey).request(CreateCardTokenDocument, {
+      input: { card: { number: '4242424242424241', expMonth: 13, expYear: 1999, cvc: 'abc' } },
+    });
     expect(token.createCardToken.__typename).toBe('ValidationError');
-    const pay = await m.client.request(CreatePaymentDocument, { input: { amount: 2 ** 31 - 1, currency: 'XXX', paymentMethodId: m.paymentMethodId } });
+    const pay = await m.client.request(CreatePaymentDocument, {
+      input: { amount: 2 ** 31 - 1, currency: 'XXX', paymentMethodId: m.paymentMethodId },
+    });
     expect(pay.createPayment.__typename).toBe('ValidationError');
   });
 });

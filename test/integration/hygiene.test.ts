@@ -20,7 +20,9 @@ describe('card data hygiene', () => {
     try {
       const client = new pg.Client({ connectionString: planted.url });
       await client.connect();
-      await client.query(`CREATE TABLE notes (body text, meta jsonb); INSERT INTO notes VALUES ('card 4000 0566 5566 5556 exp 04/31', '{"cvc": "739"}')`);
+      await client.query(
+        `CREATE TABLE notes (body text, meta jsonb); INSERT INTO notes VALUES ('card 4000 0566 5566 5556 exp 04/31', '{"cvc": "739"}')`,
+      );
       await client.end();
       const dump = await dumpDatabase(planted.url);
       expect(dump).toContain('PostgreSQL database dump');
@@ -34,27 +36,42 @@ describe('card data hygiene', () => {
   it('stores card data and personal data encrypted, bound to its row', async () => {
     const m = await newMerchant();
     const c = await m.client.request(CreateCustomerDocument, {
-      input: { name: 'Zebulon Quartermaine', email: 'zeb@example.com', phone: '5550100', defaultShippingAddress: { line1: 'Sesame Street 1' } },
+      input: {
+        name: 'Zebulon Quartermaine',
+        email: 'zeb@example.com',
+        phone: '5550100',
+        defaultShippingAddress: { line1: 'Sesame Street 1' },
+      },
     });
     if (c.createCustomer.__typename !== 'CreateCustomerSuccess') throw new Error('customer');
     const a = await m.client.request(TokenizeCardDocument, {
-      input: { customerId: c.createCustomer.customer.id, card: { number: CARD, expMonth: 4, expYear: EXP_YEAR, cvc: CVC.slice(0, 3), holderName: 'Zebulon Quartermaine' } },
+      input: {
+        customerId: c.createCustomer.customer.id,
+        card: { number: CARD, expMonth: 4, expYear: EXP_YEAR, cvc: CVC.slice(0, 3), holderName: 'Zebulon Quartermaine' },
+      },
     });
     const b = await m.client.request(TokenizeCardDocument, { input: { card: { number: AMEX, expMonth: 5, expYear: EXP_YEAR, cvc: CVC } } });
-    if (a.tokenizeCard.__typename !== 'TokenizeCardSuccess' || b.tokenizeCard.__typename !== 'TokenizeCardSuccess') throw new Error('tokenize');
+    if (a.tokenizeCard.__typename !== 'TokenizeCardSuccess' || b.tokenizeCard.__typename !== 'TokenizeCardSuccess')
+      throw new Error('tokenize');
 
     const dump = await dumpDatabase(inject('databaseUrl'));
     for (const secret of [CARD, AMEX, 'Zebulon', 'zeb@example.com', '5550100', 'Sesame']) expect(dump).not.toContain(secret);
     expect(panLike(dump)).toEqual([]);
-    const row = await getDb().prisma.paymentMethod.findFirstOrThrow({ where: { merchantId: m.merchantId, id: a.tokenizeCard.paymentMethod.id } });
+    const row = await getDb().prisma.paymentMethod.findFirstOrThrow({
+      where: { merchantId: m.merchantId, id: a.tokenizeCard.paymentMethod.id },
+    });
     expect(row.cardNumber).toMatch(/^v1\.dk_/);
     expect(row.cardExpiry).toMatch(/^v1\.dk_/);
     expect(row.holderName).toMatch(/^v1\.dk_/);
 
     // A ciphertext moved to another row does not decrypt: the read fails instead of showing it.
     const other = b.tokenizeCard.paymentMethod.id;
-    await getDb().prisma.$executeRaw`UPDATE payment_methods SET card_expiry = ${row.cardExpiry} WHERE merchant_id = ${m.merchantId} AND id = ${other}`;
-    const moved = await rawGraphQL({ query: 'query($id: ID!) { paymentMethod(id: $id) { card { expMonth } } }', variables: { id: other } }, { 'api-key': m.secretKey });
+    await getDb().prisma
+      .$executeRaw`UPDATE payment_methods SET card_expiry = ${row.cardExpiry} WHERE merchant_id = ${m.merchantId} AND id = ${other}`;
+    const moved = await rawGraphQL(
+      { query: 'query($id: ID!) { paymentMethod(id: $id) { card { expMonth } } }', variables: { id: other } },
+      { 'api-key': m.secretKey },
+    );
     expect(moved.json.errors[0].extensions.code).toBe('INTERNAL_SERVER_ERROR');
     expect(moved.json.errors[0].message).toBe('Internal server error');
     expect(moved.text).not.toContain('v1.dk_');
@@ -80,7 +97,9 @@ describe('card data hygiene', () => {
       expect(panLike(res.text)).toEqual([]);
     }
     const literal = await rawGraphQL(
-      { query: `mutation { tokenizeCard(input: { card: { number: ${CARD}, expMonth: 1, expYear: ${EXP_YEAR}, cvc: ${CVC} } }) { __typename } }` },
+      {
+        query: `mutation { tokenizeCard(input: { card: { number: ${CARD}, expMonth: 1, expYear: ${EXP_YEAR}, cvc: ${CVC} } }) { __typename } }`,
+      },
       { 'api-key': m.secretKey },
     );
     expect(literal.json.errors?.length).toBeGreaterThan(0);
@@ -90,8 +109,12 @@ describe('card data hygiene', () => {
 
   it('leaves no card number or CVC in the server log', async () => {
     const m = await newMerchant();
-    await m.client.request(TokenizeCardDocument, { input: { card: { number: CARD, expMonth: 4, expYear: EXP_YEAR, cvc: CVC.slice(0, 3) } } });
-    await m.client.request(TokenizeCardDocument, { input: { card: { number: '4000056655665557', expMonth: 4, expYear: EXP_YEAR, cvc: CVC } } });
+    await m.client.request(TokenizeCardDocument, {
+      input: { card: { number: CARD, expMonth: 4, expYear: EXP_YEAR, cvc: CVC.slice(0, 3) } },
+    });
+    await m.client.request(TokenizeCardDocument, {
+      input: { card: { number: '4000056655665557', expMonth: 4, expYear: EXP_YEAR, cvc: CVC } },
+    });
     await rawGraphQL({ query: `{ paymentMethod(id: "${CARD}") { id } }` }, { 'api-key': m.secretKey });
     await rawGraphQL({ query: `{ paymentMethod(id: "x") { id } }` }, { 'api-key': CARD });
     await new Promise((r) => setTimeout(r, 300)); // let the server flush its log

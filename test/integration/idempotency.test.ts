@@ -2,8 +2,6 @@ import { createHash, randomUUID } from 'node:crypto';
 import { describe, expect, inject, it } from 'vitest';
 import { AuditEventsDocument } from '../../src/client/index.js';
 import { openField } from '../../src/db/encryption.js';
-import { returnsCardData } from '../../src/http/plugins/idempotency.js';
-import { schema } from '../../src/schema/index.js';
 import { createApiKey } from '../../src/domain/merchants/apiKeys.js';
 import { abandon, begin, complete, IDEMPOTENCY_STALE_MS, sweepIdempotencyKeys } from '../../src/domain/idempotency/idempotency.js';
 import type { Principal } from '../../src/domain/shared/principal.js';
@@ -25,7 +23,10 @@ const CARD_TOKEN = `mutation Token($input: CreateCardTokenInput!) {
 }`;
 
 function send(apiKey: string, idempotencyKey: string | undefined, query: string, variables: Record<string, unknown> = {}) {
-  return rawGraphQL({ query, variables }, { 'api-key': apiKey, ...(idempotencyKey !== undefined && { 'idempotency-key': idempotencyKey }) });
+  return rawGraphQL(
+    { query, variables },
+    { 'api-key': apiKey, ...(idempotencyKey !== undefined && { 'idempotency-key': idempotencyKey }) },
+  );
 }
 
 const customers = (merchantId: string) => getDb().prisma.customer.count({ where: { merchantId } });
@@ -87,7 +88,9 @@ describe('Idempotency-Key', () => {
     });
     expect(other.json.errors[0].extensions.http).toBeUndefined();
     // A different operation under the same key conflicts too.
-    const otherOperation = await send(m.secretKey, key, TOKENIZE, { input: { card: { number: uniqueVisa(), expMonth: 3, expYear: EXP_YEAR } } });
+    const otherOperation = await send(m.secretKey, key, TOKENIZE, {
+      input: { card: { number: uniqueVisa(), expMonth: 3, expYear: EXP_YEAR } },
+    });
     expect(otherOperation.json.errors[0].extensions.code).toBe('IDEMPOTENCY_CONFLICT');
     expect(await customers(m.merchantId)).toBe(1);
     expect(await getDb().prisma.paymentMethod.count({ where: { merchantId: m.merchantId } })).toBe(0);
@@ -106,7 +109,7 @@ describe('Idempotency-Key', () => {
     expect(await keyRows(m.merchantId)).toHaveLength(1);
   });
 
-  it('keys are independent across merchants and across one merchant\'s test and live keys', async () => {
+  it("keys are independent across merchants and across one merchant's test and live keys", async () => {
     const a = await newMerchant();
     const b = await newMerchant();
     const live = await createApiKey(testApp(), { merchantId: a.merchantId, kind: 'SECRET', mode: 'LIVE' });
@@ -298,7 +301,9 @@ async function storedResponses(merchantId: string): Promise<string[]> {
 }
 
 async function revealEvents(m: TestMerchant, paymentMethodId: string) {
-  const events = (await m.client.request(AuditEventsDocument, { entityId: paymentMethodId, first: 50 })).auditEvents.edges.map((e) => e.node);
+  const events = (await m.client.request(AuditEventsDocument, { entityId: paymentMethodId, first: 50 })).auditEvents.edges.map(
+    (e) => e.node,
+  );
   return events.filter((e) => e.action === 'payment_method.reveal');
 }
 
@@ -331,7 +336,9 @@ describe('Idempotency-Key never replays card data', () => {
     const m = await newMerchant();
     const number = uniqueVisa();
     const pm = await vaultCard(m, number);
-    const [a, b] = await Promise.all([1, 2].map(() => createApiKey(testApp(), { merchantId: m.merchantId, kind: 'SECRET', mode: 'TEST', allowReveal: true })));
+    const [a, b] = await Promise.all(
+      [1, 2].map(() => createApiKey(testApp(), { merchantId: m.merchantId, kind: 'SECRET', mode: 'TEST', allowReveal: true })),
+    );
     const key = randomUUID();
     const { query } = REVEAL_SHAPES['a named fragment']!;
     const first = await send(a!.key, key, query, { id: pm });
@@ -385,8 +392,7 @@ describe('Idempotency-Key never replays card data', () => {
 });
 
 describe('stored responses are destroyed with what they refer to', () => {
-  const stored = async (merchantId: string) =>
-    (await keyRows(merchantId)).filter((r) => r.status === 'COMPLETED').length;
+  const stored = async (merchantId: string) => (await keyRows(merchantId)).filter((r) => r.status === 'COMPLETED').length;
 
   it('deletePaymentMethod destroys the stored responses that refer to the payment method', async () => {
     const m = await newMerchant();
@@ -421,11 +427,18 @@ describe('stored responses are destroyed with what they refer to', () => {
     const m = await newMerchant();
     const created = await send(m.secretKey, randomUUID(), CREATE_CUSTOMER, { input: { name: 'Doomed Dora' } });
     const customerId = created.json.data.createCustomer.customer.id;
-    await send(m.secretKey, randomUUID(), TOKENIZE, { input: { card: { number: uniqueVisa(), expMonth: 3, expYear: EXP_YEAR }, customerId } });
+    await send(m.secretKey, randomUUID(), TOKENIZE, {
+      input: { card: { number: uniqueVisa(), expMonth: 3, expYear: EXP_YEAR }, customerId },
+    });
     const keep = await send(m.secretKey, randomUUID(), CREATE_CUSTOMER, { input: { name: 'Staying Stan' } });
     expect(keep.status).toBe(200);
     expect(await stored(m.merchantId)).toBe(3);
-    const deleted = await send(m.secretKey, undefined, 'mutation($id: ID!) { deleteCustomer(id: $id) { __typename ... on DeleteCustomerSuccess { deletedPaymentMethods } } }', { id: customerId });
+    const deleted = await send(
+      m.secretKey,
+      undefined,
+      'mutation($id: ID!) { deleteCustomer(id: $id) { __typename ... on DeleteCustomerSuccess { deletedPaymentMethods } } }',
+      { id: customerId },
+    );
     expect(deleted.json.data.deleteCustomer.deletedPaymentMethods).toBe(1);
     expect(await stored(m.merchantId)).toBe(1);
     expect((await storedResponses(m.merchantId)).join()).not.toContain('Dora');
@@ -436,7 +449,10 @@ describe('stored responses are destroyed with what they refer to', () => {
     await send(m.secretKey, randomUUID(), TOKENIZE, { input: { card: { number: uniqueVisa(), expMonth: 3, expYear: EXP_YEAR } } });
     await send(m.secretKey, randomUUID(), TOKENIZE, { input: { card: { number: uniqueVisa(), expMonth: 3, expYear: EXP_YEAR } } });
     const [expired] = await getDb().prisma.paymentMethod.findMany({ where: { merchantId: m.merchantId }, take: 1 });
-    await getDb().prisma.paymentMethod.updateMany({ where: { merchantId: m.merchantId, id: expired!.id }, data: { retainUntil: new Date(Date.now() - 1000) } });
+    await getDb().prisma.paymentMethod.updateMany({
+      where: { merchantId: m.merchantId, id: expired!.id },
+      data: { retainUntil: new Date(Date.now() - 1000) },
+    });
     expect(await stored(m.merchantId)).toBe(2);
     expect((await sweep(testApp())).purgedPaymentMethods).toBeGreaterThanOrEqual(1);
     expect(await stored(m.merchantId)).toBe(1);

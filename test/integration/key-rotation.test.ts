@@ -1,6 +1,12 @@
 import { execFile, type ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createVaultClient, PaymentMethodDocument, RevealCardDocument, TokenizeCardDocument, type VaultClient } from '../../src/client/index.js';
+import {
+  createVaultClient,
+  PaymentMethodDocument,
+  RevealCardDocument,
+  TokenizeCardDocument,
+  type VaultClient,
+} from '../../src/client/index.js';
 import type { App } from '../../src/app/app.js';
 import type { Db } from '../../src/db/client.js';
 import { migrate } from '../../src/db/migrate.js';
@@ -10,7 +16,6 @@ import { startServerProcess, stopProcess } from '../helpers/serverProcess.js';
 import { createTestApp, createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { TEST_MASTER_KEYS } from '../helpers/env.js';
 import { success, uniqueVisa } from '../helpers/vault.js';
-import { parseMasterKeys } from '../../src/crypto/masterKeys.js';
 import { EXP_YEAR } from '../helpers/expiry.js';
 
 // Key rotation while a server serves traffic, on a database of its own (rotation touches every merchant).
@@ -34,7 +39,10 @@ function cli(args: string[], masterKeys = BOTH_MASTERS): Promise<{ code: number;
     execFile(
       process.execPath,
       ['--import', 'tsx', 'src/cli/index.ts', ...args],
-      { env: { ...process.env, ...CACHE, NODE_ENV: 'test', DATABASE_URL: database.url, VAULT_MASTER_KEYS: masterKeys, LOG_LEVEL: 'warn' }, timeout: 120_000 },
+      {
+        env: { ...process.env, ...CACHE, NODE_ENV: 'test', DATABASE_URL: database.url, VAULT_MASTER_KEYS: masterKeys, LOG_LEVEL: 'warn' },
+        timeout: 120_000,
+      },
       (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }),
     );
   });
@@ -42,7 +50,9 @@ function cli(args: string[], masterKeys = BOTH_MASTERS): Promise<{ code: number;
 
 async function tokenize(): Promise<void> {
   const number = uniqueVisa();
-  const r = await client.request(TokenizeCardDocument, { input: { card: { number, expMonth: 6, expYear: EXP_YEAR, holderName: 'Rotating Holder' } } });
+  const r = await client.request(TokenizeCardDocument, {
+    input: { card: { number, expMonth: 6, expYear: EXP_YEAR, holderName: 'Rotating Holder' } },
+  });
   vaulted.set(success(r.tokenizeCard, 'TokenizeCardSuccess').paymentMethod.id, number);
 }
 
@@ -91,7 +101,11 @@ beforeAll(async () => {
   const m = await createMerchant(app, { name: 'Rotation' });
   merchantId = m.merchantId;
   const reveal = await createApiKey(app, { merchantId, kind: 'SECRET', mode: 'TEST', allowReveal: true });
-  server = await startServerProcess(database.url, inject('serverLog'), { ...CACHE, VAULT_MASTER_KEYS: BOTH_MASTERS, VAULT_RATE_LIMIT: '0' });
+  server = await startServerProcess(database.url, inject('serverLog'), {
+    ...CACHE,
+    VAULT_MASTER_KEYS: BOTH_MASTERS,
+    VAULT_RATE_LIMIT: '0',
+  });
   client = createVaultClient({ url: server.url, apiKey: m.secretKey });
   revealer = createVaultClient({ url: server.url, apiKey: reveal.key });
   for (let i = 0; i < 60; i++) await tokenize();
@@ -151,8 +165,15 @@ describe('data-key rotation', () => {
     expect(wrappers.map((w) => w.masterKeyId)).toEqual(['test3']);
     // The old master key can go: a server with the new one alone reads everything.
     await stopProcess(server.child);
-    server = await startServerProcess(database.url, inject('serverLog'), { ...CACHE, VAULT_MASTER_KEYS: NEW_MASTER, VAULT_RATE_LIMIT: '0' });
-    revealer = createVaultClient({ url: server.url, apiKey: (await createApiKey(app, { merchantId, kind: 'SECRET', mode: 'TEST', allowReveal: true })).key });
+    server = await startServerProcess(database.url, inject('serverLog'), {
+      ...CACHE,
+      VAULT_MASTER_KEYS: NEW_MASTER,
+      VAULT_RATE_LIMIT: '0',
+    });
+    revealer = createVaultClient({
+      url: server.url,
+      apiKey: (await createApiKey(app, { merchantId, kind: 'SECRET', mode: 'TEST', allowReveal: true })).key,
+    });
     await everyCardReadable();
   }, 300_000);
 });

@@ -54,12 +54,21 @@ describe('GraphQL limits (graphql-armor)', () => {
   });
 
   it('refuses documents over the cost budget, and serves a large but reasonable nested list', async () => {
-    const reasonable = await post(m, `{ customers(first: 50) { edges { node { id name paymentMethods(first: 10) { edges { node { id card { bin last4 brand expMonth expYear } billing { email } } } } } } } }`);
+    const reasonable = await post(
+      m,
+      `{ customers(first: 50) { edges { node { id name paymentMethods(first: 10) { edges { node { id card { bin last4 brand expMonth expYear } billing { email } } } } } } } }`,
+    );
     expect(reasonable.json.errors).toBeUndefined();
-    const everything = await post(m, `{ customers(first: 100) { edges { node { id paymentMethods(first: 100) { edges { node { id fingerprint card { bin last4 } } } } } } } }`);
+    const everything = await post(
+      m,
+      `{ customers(first: 100) { edges { node { id paymentMethods(first: 100) { edges { node { id fingerprint card { bin last4 } } } } } } } }`,
+    );
     expect(everything.json.errors[0].message).toMatch(/cost/i);
     // Fragments are flattened: a wide selection deep in the tree costs a lot without aliases or depth.
-    const wide = Array.from({ length: 40 }, () => 'id fingerprint createdAt updatedAt retainUntil card { bin last4 brand expMonth expYear }').join(' ');
+    const wide = Array.from(
+      { length: 40 },
+      () => 'id fingerprint createdAt updatedAt retainUntil card { bin last4 brand expMonth expYear }',
+    ).join(' ');
     const q = `fragment W on PaymentMethod { ${wide} } query { customers(first: 100) { edges { node { paymentMethods(first: 100) { edges { node { ...W customer { paymentMethods(first: 100) { edges { node { ...W } } } } } } } } } } }`;
     const r = await post(m, q);
     expect(r.json.errors[0].message).toMatch(/cost/i);
@@ -78,14 +87,20 @@ describe('GraphQL limits (graphql-armor)', () => {
     for (const [name, document] of documents()) {
       const r = await post(m, document, {});
       const refusals = (r.json.errors ?? []).filter((e: { message: string }) => /limit of \d+ exceeded/i.test(e.message));
-      expect(refusals.map((e: { message: string }) => e.message), name).toEqual([]);
+      expect(
+        refusals.map((e: { message: string }) => e.message),
+        name,
+      ).toEqual([]);
     }
   });
 
   it('refuses batches and bodies over 1 MiB (413)', async () => {
     const batch = await rawGraphQL([{ query: '{ __typename }' }, { query: '{ __typename }' }], { 'api-key': m.secretKey });
     expect(batch.status).toBe(400);
-    const big = await rawGraphQL({ query: '{ __typename }', variables: { pad: 'x'.repeat(GRAPHQL_LIMITS.maxBodyBytes) } }, { 'api-key': m.secretKey });
+    const big = await rawGraphQL(
+      { query: '{ __typename }', variables: { pad: 'x'.repeat(GRAPHQL_LIMITS.maxBodyBytes) } },
+      { 'api-key': m.secretKey },
+    );
     expect(big.status).toBe(413);
   });
 
@@ -93,13 +108,17 @@ describe('GraphQL limits (graphql-armor)', () => {
     const post = (parts: string[]) =>
       new Promise<{ status: number; body: string }>((resolve, reject) => {
         let answered = false;
-        const req = httpRequest(inject('graphqlUrl'), { method: 'POST', headers: { 'content-type': 'application/json', 'api-key': m.secretKey } }, (res) => {
-          answered = true;
-          let body = '';
-          res.on('data', (c: Buffer) => (body += c.toString()));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-          res.on('error', () => resolve({ status: res.statusCode ?? 0, body }));
-        });
+        const req = httpRequest(
+          inject('graphqlUrl'),
+          { method: 'POST', headers: { 'content-type': 'application/json', 'api-key': m.secretKey } },
+          (res) => {
+            answered = true;
+            let body = '';
+            res.on('data', (c: Buffer) => (body += c.toString()));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+            res.on('error', () => resolve({ status: res.statusCode ?? 0, body }));
+          },
+        );
         // The server may answer 413 and close before the client has written everything.
         req.on('error', (err) => !answered && reject(err));
         for (const part of parts) req.write(part); // no Content-Length: Node sends it chunked
@@ -119,9 +138,15 @@ describe('GraphQL limits (graphql-armor)', () => {
     const url = inject('graphqlUrl');
     const get = await fetch(`${url}?query=${encodeURIComponent('{ __typename }')}`, { headers: { accept: 'application/json' } });
     expect(get.status).toBe(403);
-    const form = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'query=%7B__typename%7D' });
+    const form = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'query=%7B__typename%7D',
+    });
     expect([403, 415]).toContain(form.status);
-    const withKey = await fetch(`${url}?query=${encodeURIComponent('{ __typename }')}`, { headers: { accept: 'application/json', 'api-key': m.secretKey } });
+    const withKey = await fetch(`${url}?query=${encodeURIComponent('{ __typename }')}`, {
+      headers: { accept: 'application/json', 'api-key': m.secretKey },
+    });
     expect(withKey.status).toBe(200);
   });
 });
@@ -198,7 +223,11 @@ describe('rate limits shared through Redis', () => {
       const m = await newMerchant();
       const statuses = [];
       for (let i = 0; i < 8; i++) {
-        const r = await fetch(servers[i % 2]!.url, { method: 'POST', headers: { 'content-type': 'application/json', 'api-key': m.secretKey }, body: '{"query":"{ __typename }"}' });
+        const r = await fetch(servers[i % 2]!.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'api-key': m.secretKey },
+          body: '{"query":"{ __typename }"}',
+        });
         statuses.push(r.status);
       }
       expect(statuses).toEqual([200, 200, 200, 200, 200, 200, 429, 429]);

@@ -54,7 +54,9 @@ describe('master keys proven at start-up', () => {
   });
 
   it('starts with the right key, also beside a new active key', async () => {
-    const server = await startServerProcess(database.url, path.join(logDir, 'right.log'), { VAULT_MASTER_KEYS: `other:${OTHER},${TEST_MASTER_KEYS}` });
+    const server = await startServerProcess(database.url, path.join(logDir, 'right.log'), {
+      VAULT_MASTER_KEYS: `other:${OTHER},${TEST_MASTER_KEYS}`,
+    });
     try {
       expect((await fetch(new URL('/readyz', server.url))).status).toBe(200);
     } finally {

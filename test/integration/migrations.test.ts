@@ -63,8 +63,7 @@ interface HistoryRow {
   applied_steps_count: number;
 }
 
-const history = (url: string) =>
-  query<HistoryRow>(url, 'SELECT * FROM "_prisma_migrations" ORDER BY migration_name');
+const history = (url: string) => query<HistoryRow>(url, 'SELECT * FROM "_prisma_migrations" ORDER BY migration_name');
 
 describe('migrate', () => {
   it('applies all migrations to an empty database and records them as Prisma does', async () => {
@@ -127,9 +126,7 @@ describe('migrate', () => {
     const first = onDisk[0]!.name;
     await appendFile(path.join(dir, first, 'migration.sql'), '\n-- edited\n');
 
-    await expect(migrate(db.url, { migrationsDir: dir })).rejects.toThrow(
-      `Migration ${first} was modified after it was applied`,
-    );
+    await expect(migrate(db.url, { migrationsDir: dir })).rejects.toThrow(`Migration ${first} was modified after it was applied`);
     await expect(pendingMigrations(db.url, { migrationsDir: dir })).rejects.toThrow(first);
   });
 

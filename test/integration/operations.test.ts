@@ -2,9 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
-import { TokenizeCardDocument, PaymentMethodDocument } from '../../src/client/index.js';
-import { createLogger } from '../../src/app/logger.js';
-import { printedSchema } from '../../src/schema/print.js';
+import { TokenizeCardDocument } from '../../src/client/index.js';
 import { serverEnv, startServerProcess, stopProcess, VAULT_ENTRY } from '../helpers/serverProcess.js';
 import { createVaultClient } from '../../src/client/index.js';
 import { newMerchant, useDatabase, withLuhn } from '../helpers/vault.js';
@@ -63,7 +61,9 @@ describe('process lifecycle', () => {
     const m = await newMerchant();
     const client = createVaultClient({ url: server.url, apiKey: m.secretKey });
     const inflight = Array.from({ length: 40 }, (_, i) =>
-      client.request(TokenizeCardDocument, { input: { card: { number: withLuhn(`4000123400000${String(i).padStart(2, '0')}`), expMonth: 1, expYear: EXP_YEAR } } }),
+      client.request(TokenizeCardDocument, {
+        input: { card: { number: withLuhn(`4000123400000${String(i).padStart(2, '0')}`), expMonth: 1, expYear: EXP_YEAR } },
+      }),
     );
     await Promise.race(inflight);
     const exitCode = stopProcess(server.child, 'SIGTERM');
@@ -75,7 +75,8 @@ describe('process lifecycle', () => {
     // A request either got its answer, or never reached the server (refused or reset while still in the
     // listen backlog): no GraphQL error, no 5xx.
     for (const s of settled) {
-      if (s.status === 'rejected') expect(['ECONNRESET', 'ECONNREFUSED', 'UND_ERR_SOCKET']).toContain((s.reason as { cause?: { code?: string } }).cause?.code);
+      if (s.status === 'rejected')
+        expect(['ECONNRESET', 'ECONNREFUSED', 'UND_ERR_SOCKET']).toContain((s.reason as { cause?: { code?: string } }).cause?.code);
     }
     expect(acknowledged.length).toBe(settled.filter((s) => s.status === 'fulfilled').length);
     const stored = await getDb().prisma.paymentMethod.findMany({ where: { merchantId: m.merchantId }, select: { id: true } });

@@ -5,8 +5,17 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { AuditEventsDocument, CreateCardTokenDocument, ForwardRequestDocument, type ForwardRequestInput } from '../../src/client/index.js';
 import { createApiKey } from '../../src/domain/merchants/apiKeys.js';
 import { forwardHosts } from '../../src/domain/merchants/allowLists.js';
-import { panLike } from '../helpers/scan.js';
-import { clientFor, newMerchant, rawGraphQL, success, uniqueVisa, useDatabase, withLuhn, type TestMerchant, testApp } from '../helpers/vault.js';
+import {
+  clientFor,
+  newMerchant,
+  rawGraphQL,
+  success,
+  uniqueVisa,
+  useDatabase,
+  withLuhn,
+  type TestMerchant,
+  testApp,
+} from '../helpers/vault.js';
 import { EXP_YEAR } from '../helpers/expiry.js';
 
 // Card numbers sent where no card number belongs (ids, cursors, paths, request ids) and echoed back by an
@@ -31,7 +40,10 @@ function holds(text: string, number: string): boolean {
 
 const tokenize = (m: TestMerchant, requestId: string) =>
   rawGraphQL(
-    { query: 'mutation($input: TokenizeCardInput!) { tokenizeCard(input: $input) { __typename } }', variables: { input: { card: { number: uniqueVisa(), expMonth: 4, expYear: EXP_YEAR } } } },
+    {
+      query: 'mutation($input: TokenizeCardInput!) { tokenizeCard(input: $input) { __typename } }',
+      variables: { input: { card: { number: uniqueVisa(), expMonth: 4, expYear: EXP_YEAR } } },
+    },
     { 'api-key': m.secretKey, 'x-request-id': requestId },
   );
 
@@ -45,7 +57,10 @@ describe('card numbers where ids, cursors and paths belong', () => {
   it('an invalid cursor holding a card number is not logged in the clear', async () => {
     const m = await newMerchant();
     const number = uniqueMastercard();
-    const r = await rawGraphQL({ query: `{ customers(first: 2, after: "${number}") { edges { node { id } } } }` }, { 'api-key': m.secretKey });
+    const r = await rawGraphQL(
+      { query: `{ customers(first: 2, after: "${number}") { edges { node { id } } } }` },
+      { 'api-key': m.secretKey },
+    );
     expect(r.json.errors?.length).toBeGreaterThan(0);
     expect(holds(r.text, number)).toBe(false);
     await flushed();
@@ -62,7 +77,10 @@ describe('card numbers where ids, cursors and paths belong', () => {
       `GPC:S:${number}`,
     ]) {
       const after = Buffer.from(forged).toString('base64');
-      const r = await rawGraphQL({ query: `{ customers(first: 2, after: "${after}") { edges { node { id } } } }` }, { 'api-key': m.secretKey });
+      const r = await rawGraphQL(
+        { query: `{ customers(first: 2, after: "${after}") { edges { node { id } } } }` },
+        { 'api-key': m.secretKey },
+      );
       expect(holds(r.text, number)).toBe(false);
     }
     await flushed();
@@ -111,7 +129,10 @@ describe('card numbers where ids, cursors and paths belong', () => {
       [revealer.key, `pm_${number}`],
       [revealer.key, `pm_${number}000000`], // 22 characters after pm_, but a card number inside
     ] as const) {
-      const r = await rawGraphQL({ query: 'mutation($id: ID!) { revealCard(id: $id) { __typename ... on Error { code message } } }', variables: { id } }, { 'api-key': key });
+      const r = await rawGraphQL(
+        { query: 'mutation($id: ID!) { revealCard(id: $id) { __typename ... on Error { code message } } }', variables: { id } },
+        { 'api-key': key },
+      );
       expect(r.json.data.revealCard).toMatchObject({ __typename: 'NotFoundError', code: 'NOT_FOUND' });
       expect(holds(r.text, number)).toBe(false);
     }
@@ -120,14 +141,23 @@ describe('card numbers where ids, cursors and paths belong', () => {
       { token: `tok_${number}`, url: 'https://example.com/x', method: 'POST', body: '{{card.number}}' },
       { token: `tok_x${number}`, url: `https://${number}.example.com/x`, method: 'POST', body: '{{card.number}}' },
     ]) {
-      const r = await rawGraphQL({ query: 'mutation($input: ForwardRequestInput!) { forwardRequest(input: $input) { __typename ... on Error { code } } }', variables: { input } }, { 'api-key': m.secretKey });
+      const r = await rawGraphQL(
+        {
+          query: 'mutation($input: ForwardRequestInput!) { forwardRequest(input: $input) { __typename ... on Error { code } } }',
+          variables: { input },
+        },
+        { 'api-key': m.secretKey },
+      );
       // Refused as input holding a card number, or not found: either way before any audit.
       expect(['NotFoundError', 'ValidationError']).toContain(r.json.data.forwardRequest.__typename);
     }
     expect((await auditRowsHolding(m.merchantId, number))[0]!.n).toBe(0n);
     // A well-formed unknown id is still audited as a failed reveal.
     const unknown = `pm_${'A'.repeat(22)}`;
-    await rawGraphQL({ query: 'mutation($id: ID!) { revealCard(id: $id) { __typename } }', variables: { id: unknown } }, { 'api-key': revealer.key });
+    await rawGraphQL(
+      { query: 'mutation($id: ID!) { revealCard(id: $id) { __typename } }', variables: { id: unknown } },
+      { 'api-key': revealer.key },
+    );
     const failed = (await m.client.request(AuditEventsDocument, { entityId: unknown, first: 5 })).auditEvents.edges.map((e) => e.node);
     expect(failed).toMatchObject([{ action: 'payment_method.reveal', outcome: 'failed' }]);
     await flushed();
@@ -143,7 +173,7 @@ describe('forwardRequest answers that echo card data in disguise', () => {
   let origin: string;
   let host: string;
   let reply: (body: string, res: ServerResponse) => void = (_b, res) => res.end('{}');
-  let received: string[] = [];
+  const received: string[] = [];
   let m: TestMerchant;
 
   beforeAll(async () => {
@@ -166,12 +196,18 @@ describe('forwardRequest answers that echo card data in disguise', () => {
   });
 
   async function token(number: string, extra: Record<string, unknown> = {}) {
-    const t = await clientFor(m.publishableKey).request(CreateCardTokenDocument, { input: { card: { number, expMonth: 3, expYear: EXP_YEAR, cvc: '739', ...extra } } });
+    const t = await clientFor(m.publishableKey).request(CreateCardTokenDocument, {
+      input: { card: { number, expMonth: 3, expYear: EXP_YEAR, cvc: '739', ...extra } },
+    });
     return success(t.createCardToken, 'CreateCardTokenSuccess').token.id;
   }
 
   const forward = async (input: Partial<ForwardRequestInput>) =>
-    (await m.client.request(ForwardRequestDocument, { input: { url: `${origin}/v1/charges`, method: 'POST', ...input } as ForwardRequestInput })).forwardRequest;
+    (
+      await m.client.request(ForwardRequestDocument, {
+        input: { url: `${origin}/v1/charges`, method: 'POST', ...input } as ForwardRequestInput,
+      })
+    ).forwardRequest;
 
   it('masks the CVC echoed in an innocuous field and the number echoed as UTF-16 and base64', async () => {
     const number = uniqueMastercard();
@@ -179,12 +215,25 @@ describe('forwardRequest answers that echo card data in disguise', () => {
       const sent = JSON.parse(body) as { n: string; c: string };
       res.writeHead(200, { 'content-type': 'application/json; charset=utf-16le' }).end(
         Buffer.from(
-          JSON.stringify({ reference: sent.c, note: `ok ${sent.c}`, b64: Buffer.from(`card=${sent.n}`).toString('base64'), hex: Buffer.from(sent.n).toString('hex'), raw: sent.n }),
+          JSON.stringify({
+            reference: sent.c,
+            note: `ok ${sent.c}`,
+            b64: Buffer.from(`card=${sent.n}`).toString('base64'),
+            hex: Buffer.from(sent.n).toString('hex'),
+            raw: sent.n,
+          }),
           'utf16le',
         ),
       );
     };
-    const r = success(await forward({ token: await token(number), headers: { 'content-type': 'application/json' }, body: '{"n":"{{card.number}}","c":"{{card.cvc}}"}' }), 'ForwardRequestSuccess');
+    const r = success(
+      await forward({
+        token: await token(number),
+        headers: { 'content-type': 'application/json' },
+        body: '{"n":"{{card.number}}","c":"{{card.cvc}}"}',
+      }),
+      'ForwardRequestSuccess',
+    );
     const body = JSON.parse(r.body) as Record<string, string>;
     expect(body.reference).toBe('***');
     expect(body.note).toBe('ok ***');
@@ -197,10 +246,21 @@ describe('forwardRequest answers that echo card data in disguise', () => {
     // Undeclared UTF-16 (read as UTF-8, NULs between the digits) and a JSON-escaped echo.
     reply = (body, res) => {
       const sent = JSON.parse(body) as { n: string };
-      res.writeHead(200, { 'content-type': 'text/plain' }).end(Buffer.concat([Buffer.from('pan='), Buffer.from(sent.n, 'utf16le'), Buffer.from(` esc=${[...sent.n].map((d) => `\\u00${d.charCodeAt(0).toString(16)}`).join('')}`)]));
+      res
+        .writeHead(200, { 'content-type': 'text/plain' })
+        .end(
+          Buffer.concat([
+            Buffer.from('pan='),
+            Buffer.from(sent.n, 'utf16le'),
+            Buffer.from(` esc=${[...sent.n].map((d) => `\\u00${d.charCodeAt(0).toString(16)}`).join('')}`),
+          ]),
+        );
     };
     const number2 = uniqueMastercard();
-    const r2 = success(await forward({ token: await token(number2), headers: { 'content-type': 'application/json' }, body: '{"n":"{{card.number}}"}' }), 'ForwardRequestSuccess');
+    const r2 = success(
+      await forward({ token: await token(number2), headers: { 'content-type': 'application/json' }, body: '{"n":"{{card.number}}"}' }),
+      'ForwardRequestSuccess',
+    );
     expect(holds(r2.body, number2)).toBe(false);
     expect(r2.body).not.toContain('\\u0035');
   });
@@ -211,12 +271,24 @@ describe('forwardRequest answers that echo card data in disguise', () => {
     const before = received.length;
     const r = await rawGraphQL(
       {
-        query: 'mutation($input: ForwardRequestInput!) { forwardRequest(input: $input) { __typename ... on ValidationError { fields { path code } } } }',
-        variables: { input: { token: tok, url: `${origin}/v1/charges`, method: 'POST', headers: { 'x-holder': '{{card.holderName}}' }, body: '{{card.number}}' } },
+        query:
+          'mutation($input: ForwardRequestInput!) { forwardRequest(input: $input) { __typename ... on ValidationError { fields { path code } } } }',
+        variables: {
+          input: {
+            token: tok,
+            url: `${origin}/v1/charges`,
+            method: 'POST',
+            headers: { 'x-holder': '{{card.holderName}}' },
+            body: '{{card.number}}',
+          },
+        },
       },
       { 'api-key': m.secretKey },
     );
-    expect(r.json.data.forwardRequest).toMatchObject({ __typename: 'ValidationError', fields: [{ path: ['input', 'headers', 'x-holder'], code: 'INVALID_INPUT' }] });
+    expect(r.json.data.forwardRequest).toMatchObject({
+      __typename: 'ValidationError',
+      fields: [{ path: ['input', 'headers', 'x-holder'], code: 'INVALID_INPUT' }],
+    });
     expect(received.length).toBe(before);
     const row = await getDb().prisma.cardToken.findFirstOrThrow({ where: { merchantId: m.merchantId, id: tok } });
     expect(row.usedAt).toBeNull();

@@ -64,7 +64,8 @@ async function storedPaymentMethod(m: TestMerchant, id: string): Promise<StoredP
 const iso = (d: Date) => d.toISOString().replace('.000Z', 'Z');
 
 async function seedCustomer(m: TestMerchant) {
-  return success((await m.client.request(CreateCustomerDocument, { input: SEED_CUSTOMER })).createCustomer, 'CreateCustomerSuccess').customer;
+  return success((await m.client.request(CreateCustomerDocument, { input: SEED_CUSTOMER })).createCustomer, 'CreateCustomerSuccess')
+    .customer;
 }
 
 async function seedCard(m: TestMerchant, customerId: string) {
@@ -82,7 +83,11 @@ async function seedCard(m: TestMerchant, customerId: string) {
           cardType: 'CREDIT',
           issuingCountry: 'US',
         },
-        billing: { email: 'abc@gmail.com', phone: { number: '9123456789', countryCode: '+1' }, address: { city: 'New York', country: 'US' } },
+        billing: {
+          email: 'abc@gmail.com',
+          phone: { number: '9123456789', countryCode: '+1' },
+          address: { city: 'New York', country: 'US' },
+        },
         metadata: { plan: 'gold' },
       },
     }),
@@ -103,10 +108,22 @@ describe('the seed flow: customer, card, masked read, update, retention, delete'
     const m = await newMerchant();
     const created = await seedCustomer(m);
     expect(created.id).toMatch(/^cus_[0-9A-Za-z]{22}$/);
-    expect(created).toMatchObject({ name: 'John Doe', email: 'guest@example.com', phoneCountryCode: '+65', merchantReferenceId: 'customer_1742551597' });
+    expect(created).toMatchObject({
+      name: 'John Doe',
+      email: 'guest@example.com',
+      phoneCountryCode: '+65',
+      merchantReferenceId: 'customer_1742551597',
+    });
     expect(created.defaultBillingAddress).toMatchObject({ line1: '1467', country: 'US' });
 
-    const rows = await querySql<{ id: string; mode: string; merchant_reference_id: string; name: string; email: string; default_billing_address: string }>(
+    const rows = await querySql<{
+      id: string;
+      mode: string;
+      merchant_reference_id: string;
+      name: string;
+      email: string;
+      default_billing_address: string;
+    }>(
       inject('databaseUrl'),
       'SELECT id, mode, merchant_reference_id, name, email, default_billing_address FROM customers WHERE merchant_id = $1',
       [m.merchantId],
@@ -146,7 +163,14 @@ describe('the seed flow: customer, card, masked read, update, retention, delete'
     expect(JSON.stringify(pm)).not.toContain('4111111111111111');
 
     const row = await storedPaymentMethod(m, pm.id);
-    expect(row).toMatchObject({ customer_id: customer.id, mode: 'TEST', bin: '411111', last4: '1111', brand: 'VISA', retention_extension_months: 0 });
+    expect(row).toMatchObject({
+      customer_id: customer.id,
+      mode: 'TEST',
+      bin: '411111',
+      last4: '1111',
+      brand: 'VISA',
+      retention_extension_months: 0,
+    });
     expect(iso(row!.retain_until)).toBe(pm.retainUntil);
     for (const sealed of [row!.card_number, row!.card_expiry, row!.holder_name!]) expect(sealed).toMatch(/^v1\./);
     expect(JSON.stringify(row)).not.toMatch(/4111111111111111|John Doe/);
@@ -163,7 +187,10 @@ describe('the seed flow: customer, card, masked read, update, retention, delete'
 
   it('extendRetention moves retainUntil by the months given and stores the extension', async () => {
     const { m, pm } = await seeded();
-    const ext6 = success((await m.client.request(ExtendRetentionDocument, { id: pm.id, months: 6 })).extendRetention, 'ExtendRetentionSuccess');
+    const ext6 = success(
+      (await m.client.request(ExtendRetentionDocument, { id: pm.id, months: 6 })).extendRetention,
+      'ExtendRetentionSuccess',
+    );
     expect(ext6.paymentMethod.retainUntil).toBe(expectedRetainUntil(SEED_EXP.month, SEED_EXP.year, 6));
     const row = await storedPaymentMethod(m, pm.id);
     expect(row?.retention_extension_months).toBe(6);
@@ -175,8 +202,12 @@ describe('the seed flow: customer, card, masked read, update, retention, delete'
     success((await m.client.request(ExtendRetentionDocument, { id: pm.id, months: 6 })).extendRetention, 'ExtendRetentionSuccess');
     const newYear = SEED_EXP.year + 1;
     const updated = success(
-      (await m.client.request(UpdatePaymentMethodDocument, { id: pm.id, input: { holderName: 'Johnny Doe', expMonth: 5, expYear: newYear } }))
-        .updatePaymentMethod,
+      (
+        await m.client.request(UpdatePaymentMethodDocument, {
+          id: pm.id,
+          input: { holderName: 'Johnny Doe', expMonth: 5, expYear: newYear },
+        })
+      ).updatePaymentMethod,
       'UpdatePaymentMethodSuccess',
     ).paymentMethod;
     expect(updated.card).toMatchObject({ holderName: 'Johnny Doe', expMonth: 5, expYear: newYear, nickName: 'Main card' });
@@ -190,12 +221,20 @@ describe('the seed flow: customer, card, masked read, update, retention, delete'
   it('extends up to 24 months in all; past that RETENTION_LIMIT_EXCEEDED, and invalid months are refused, changing nothing', async () => {
     const { m, pm } = await seeded();
     success((await m.client.request(ExtendRetentionDocument, { id: pm.id, months: 6 })).extendRetention, 'ExtendRetentionSuccess');
-    const ext18 = success((await m.client.request(ExtendRetentionDocument, { id: pm.id, months: 18 })).extendRetention, 'ExtendRetentionSuccess');
+    const ext18 = success(
+      (await m.client.request(ExtendRetentionDocument, { id: pm.id, months: 18 })).extendRetention,
+      'ExtendRetentionSuccess',
+    );
     expect(ext18.paymentMethod.retainUntil).toBe(expectedRetainUntil(SEED_EXP.month, SEED_EXP.year, 24));
     const before = await storedPaymentMethod(m, pm.id);
 
     const over = (await m.client.request(ExtendRetentionDocument, { id: pm.id, months: 1 })).extendRetention;
-    expect(over).toMatchObject({ __typename: 'RetentionLimitExceededError', code: 'RETENTION_LIMIT_EXCEEDED', maxMonths: 24, remainingMonths: 0 });
+    expect(over).toMatchObject({
+      __typename: 'RetentionLimitExceededError',
+      code: 'RETENTION_LIMIT_EXCEEDED',
+      maxMonths: 24,
+      remainingMonths: 0,
+    });
     for (const months of [0, 25, -1]) {
       const bad = (await m.client.request(ExtendRetentionDocument, { id: pm.id, months })).extendRetention;
       expect(bad).toMatchObject({ __typename: 'ValidationError', code: 'INVALID_INPUT' });
@@ -222,13 +261,22 @@ describe('the seed flow: customer, card, masked read, update, retention, delete'
 
   it('deleting a customer deletes its payment methods', async () => {
     const m = await newMerchant();
-    const customer = success((await m.client.request(CreateCustomerDocument, { input: { name: 'Jane' } })).createCustomer, 'CreateCustomerSuccess').customer;
+    const customer = success(
+      (await m.client.request(CreateCustomerDocument, { input: { name: 'Jane' } })).createCustomer,
+      'CreateCustomerSuccess',
+    ).customer;
     const ids: string[] = [];
     for (const number of ['4242424242424242', '5555555555554444']) {
-      const r = success(await tokenize(m, { input: { customerId: customer.id, card: { number, expMonth: 12, expYear: EXP_YEAR } } }), 'TokenizeCardSuccess');
+      const r = success(
+        await tokenize(m, { input: { customerId: customer.id, card: { number, expMonth: 12, expYear: EXP_YEAR } } }),
+        'TokenizeCardSuccess',
+      );
       ids.push(r.paymentMethod.id);
     }
-    const unrelated = success(await tokenize(m, { input: { card: { number: '4242424242424242', expMonth: 12, expYear: EXP_YEAR } } }), 'TokenizeCardSuccess');
+    const unrelated = success(
+      await tokenize(m, { input: { card: { number: '4242424242424242', expMonth: 12, expYear: EXP_YEAR } } }),
+      'TokenizeCardSuccess',
+    );
     const result = (await m.client.request(DeleteCustomerDocument, { id: customer.id })).deleteCustomer;
     expect(result).toEqual({ __typename: 'DeleteCustomerSuccess', deletedId: customer.id, deletedPaymentMethods: 2 });
     for (const id of ids) expect((await m.client.request(PaymentMethodDocument, { id })).paymentMethod).toBeNull();
@@ -237,17 +285,25 @@ describe('the seed flow: customer, card, masked read, update, retention, delete'
 
   it('lists newest first with cursor pagination, capping first at 100', async () => {
     const m = await newMerchant();
-    const customer = success((await m.client.request(CreateCustomerDocument, { input: {} })).createCustomer, 'CreateCustomerSuccess').customer;
+    const customer = success(
+      (await m.client.request(CreateCustomerDocument, { input: {} })).createCustomer,
+      'CreateCustomerSuccess',
+    ).customer;
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) {
       const number = withLuhn(`42424242424200${i}`);
-      ids.push(success(await tokenize(m, { input: { customerId: customer.id, card: { number, expMonth: 1, expYear: EXP_YEAR } } }), 'TokenizeCardSuccess').paymentMethod.id);
+      ids.push(
+        success(
+          await tokenize(m, { input: { customerId: customer.id, card: { number, expMonth: 1, expYear: EXP_YEAR } } }),
+          'TokenizeCardSuccess',
+        ).paymentMethod.id,
+      );
     }
     const page1 = (await m.client.request(CustomerPaymentMethodsDocument, { id: customer.id, first: 3 })).customer!.paymentMethods;
     expect(page1.edges.map((e) => e.node.id)).toEqual(ids.slice(2).reverse());
     expect(page1.pageInfo.hasNextPage).toBe(true);
-    const page2 = (await m.client.request(CustomerPaymentMethodsDocument, { id: customer.id, first: 3, after: page1.pageInfo.endCursor })).customer!
-      .paymentMethods;
+    const page2 = (await m.client.request(CustomerPaymentMethodsDocument, { id: customer.id, first: 3, after: page1.pageInfo.endCursor }))
+      .customer!.paymentMethods;
     expect(page2.edges.map((e) => e.node.id)).toEqual(ids.slice(0, 2).reverse());
     expect(page2.pageInfo.hasNextPage).toBe(false);
   });
@@ -271,7 +327,10 @@ describe('card validation', () => {
   it('lists every bad field at once, with the first one as the code', async () => {
     const m = await newMerchant();
     const r = await tokenize(m, {
-      input: { card: { number: '1234 5678', expMonth: 13, expYear: EXP_YEAR, cvc: '12', issuingCountry: 'XX' }, metadata: { ok: 'x'.repeat(501) } },
+      input: {
+        card: { number: '1234 5678', expMonth: 13, expYear: EXP_YEAR, cvc: '12', issuingCountry: 'XX' },
+        metadata: { ok: 'x'.repeat(501) },
+      },
     });
     if (r.__typename !== 'ValidationError') throw new Error(`expected ValidationError, got ${r.__typename}`);
     const byPath = Object.fromEntries(r.fields.map((f) => [f.path.join('.'), f.code]));
@@ -297,7 +356,9 @@ describe('card validation', () => {
   it('refuses exactly-one-of violations and unknown customers, changing nothing', async () => {
     const m = await newMerchant();
     expect(await tokenize(m, { input: {} })).toMatchObject({ __typename: 'ValidationError', code: 'INVALID_INPUT' });
-    const missing = await tokenize(m, { input: { customerId: 'cus_0000000000000000000000', card: { number: '4242424242424242', expMonth: 1, expYear: EXP_YEAR } } });
+    const missing = await tokenize(m, {
+      input: { customerId: 'cus_0000000000000000000000', card: { number: '4242424242424242', expMonth: 1, expYear: EXP_YEAR } },
+    });
     expect(missing).toMatchObject({ __typename: 'NotFoundError', code: 'NOT_FOUND' });
     expect(await getDb().prisma.paymentMethod.count({ where: { merchantId: m.merchantId } })).toBe(0);
   });
@@ -306,27 +367,55 @@ describe('card validation', () => {
 describe('duplicates', () => {
   it('returns the same payment method, updated, for the same card and customer', async () => {
     const m = await newMerchant();
-    const c1 = success((await m.client.request(CreateCustomerDocument, { input: { name: 'A' } })).createCustomer, 'CreateCustomerSuccess').customer;
-    const c2 = success((await m.client.request(CreateCustomerDocument, { input: { name: 'B' } })).createCustomer, 'CreateCustomerSuccess').customer;
-    const first = success(await tokenize(m, { input: { customerId: c1.id, card: { number: '4242424242424242', expMonth: 1, expYear: EXP_YEAR, holderName: 'Old' } } }), 'TokenizeCardSuccess');
-    const again = success(await tokenize(m, { input: { customerId: c1.id, card: { number: '4242-4242-4242-4242', expMonth: 6, expYear: EXP_YEAR + 2, holderName: 'New' } } }), 'TokenizeCardSuccess');
+    const c1 = success(
+      (await m.client.request(CreateCustomerDocument, { input: { name: 'A' } })).createCustomer,
+      'CreateCustomerSuccess',
+    ).customer;
+    const c2 = success(
+      (await m.client.request(CreateCustomerDocument, { input: { name: 'B' } })).createCustomer,
+      'CreateCustomerSuccess',
+    ).customer;
+    const first = success(
+      await tokenize(m, {
+        input: { customerId: c1.id, card: { number: '4242424242424242', expMonth: 1, expYear: EXP_YEAR, holderName: 'Old' } },
+      }),
+      'TokenizeCardSuccess',
+    );
+    const again = success(
+      await tokenize(m, {
+        input: { customerId: c1.id, card: { number: '4242-4242-4242-4242', expMonth: 6, expYear: EXP_YEAR + 2, holderName: 'New' } },
+      }),
+      'TokenizeCardSuccess',
+    );
     expect(again.duplicate).toBe(true);
     expect(again.paymentMethod.id).toBe(first.paymentMethod.id);
     expect(again.paymentMethod.card).toMatchObject({ expMonth: 6, expYear: EXP_YEAR + 2, holderName: 'New' });
     expect(again.paymentMethod.retainUntil).toBe(expectedRetainUntil(6, EXP_YEAR + 2));
 
-    const other = success(await tokenize(m, { input: { customerId: c2.id, card: { number: '4242424242424242', expMonth: 1, expYear: EXP_YEAR } } }), 'TokenizeCardSuccess');
+    const other = success(
+      await tokenize(m, { input: { customerId: c2.id, card: { number: '4242424242424242', expMonth: 1, expYear: EXP_YEAR } } }),
+      'TokenizeCardSuccess',
+    );
     expect(other.duplicate).toBe(false);
     expect(other.paymentMethod.id).not.toBe(first.paymentMethod.id);
     expect(other.paymentMethod.fingerprint).toBe(first.paymentMethod.fingerprint);
 
-    const loose1 = success(await tokenize(m, { input: { card: { number: '4242424242424242', expMonth: 1, expYear: EXP_YEAR } } }), 'TokenizeCardSuccess');
-    const loose2 = success(await tokenize(m, { input: { card: { number: '4242424242424242', expMonth: 1, expYear: EXP_YEAR } } }), 'TokenizeCardSuccess');
+    const loose1 = success(
+      await tokenize(m, { input: { card: { number: '4242424242424242', expMonth: 1, expYear: EXP_YEAR } } }),
+      'TokenizeCardSuccess',
+    );
+    const loose2 = success(
+      await tokenize(m, { input: { card: { number: '4242424242424242', expMonth: 1, expYear: EXP_YEAR } } }),
+      'TokenizeCardSuccess',
+    );
     expect([loose1.duplicate, loose2.duplicate]).toEqual([false, true]);
     expect(loose2.paymentMethod.id).toBe(loose1.paymentMethod.id);
 
     const otherMerchant = await newMerchant();
-    const elsewhere = success(await tokenize(otherMerchant, { input: { card: { number: '4242424242424242', expMonth: 1, expYear: EXP_YEAR } } }), 'TokenizeCardSuccess');
+    const elsewhere = success(
+      await tokenize(otherMerchant, { input: { card: { number: '4242424242424242', expMonth: 1, expYear: EXP_YEAR } } }),
+      'TokenizeCardSuccess',
+    );
     expect(elsewhere.paymentMethod.fingerprint).not.toBe(first.paymentMethod.fingerprint);
   });
 
@@ -335,10 +424,19 @@ describe('duplicates', () => {
     const card = { number: '5105105105105100', expMonth: 2, expYear: EXP_YEAR, holderName: 'Kept Name' };
     const first = success(await tokenize(m, { input: { card } }), 'TokenizeCardSuccess').paymentMethod;
     success((await m.client.request(ExtendRetentionDocument, { id: first.id, months: 6 })).extendRetention, 'ExtendRetentionSuccess');
-    const again = success(await tokenize(m, { input: { card: { number: card.number, expMonth: 9, expYear: EXP_YEAR + 1 } } }), 'TokenizeCardSuccess');
-    expect(again).toMatchObject({ duplicate: true, paymentMethod: { id: first.id, card: { expMonth: 9, expYear: EXP_YEAR + 1, holderName: 'Kept Name' } } });
+    const again = success(
+      await tokenize(m, { input: { card: { number: card.number, expMonth: 9, expYear: EXP_YEAR + 1 } } }),
+      'TokenizeCardSuccess',
+    );
+    expect(again).toMatchObject({
+      duplicate: true,
+      paymentMethod: { id: first.id, card: { expMonth: 9, expYear: EXP_YEAR + 1, holderName: 'Kept Name' } },
+    });
     expect(again.paymentMethod.retainUntil).toBe(expectedRetainUntil(9, EXP_YEAR + 1, 6)); // the new expiry + 14 months, + the 6 months kept
-    const events = await getDb().prisma.auditEvent.findMany({ where: { merchantId: m.merchantId, entityId: first.id }, orderBy: { seq: 'asc' } });
+    const events = await getDb().prisma.auditEvent.findMany({
+      where: { merchantId: m.merchantId, entityId: first.id },
+      orderBy: { seq: 'asc' },
+    });
     expect(events.map((e) => [e.action, (e.detail as { duplicate?: boolean } | null)?.duplicate ?? null])).toEqual([
       ['payment_method.create', false],
       ['payment_method.extend_retention', null],
@@ -348,10 +446,15 @@ describe('duplicates', () => {
 
   it('converges on one payment method under concurrent tokenizations', async () => {
     const m = await newMerchant();
-    const customer = success((await m.client.request(CreateCustomerDocument, { input: {} })).createCustomer, 'CreateCustomerSuccess').customer;
+    const customer = success(
+      (await m.client.request(CreateCustomerDocument, { input: {} })).createCustomer,
+      'CreateCustomerSuccess',
+    ).customer;
     for (const customerId of [customer.id, undefined]) {
       const results = await Promise.all(
-        Array.from({ length: 12 }, () => tokenize(m, { input: { customerId, card: { number: '5555555555554444', expMonth: 3, expYear: EXP_YEAR } } })),
+        Array.from({ length: 12 }, () =>
+          tokenize(m, { input: { customerId, card: { number: '5555555555554444', expMonth: 3, expYear: EXP_YEAR } } }),
+        ),
       );
       const ok = results.map((r) => success(r, 'TokenizeCardSuccess'));
       expect(new Set(ok.map((r) => r.paymentMethod.id)).size).toBe(1);

@@ -46,7 +46,9 @@ async function vault(m: TestMerchant, number: string, customerId?: string) {
 }
 
 async function cardToken(m: TestMerchant, number = VISA_OK, cvc = '314') {
-  const r = await clientFor(m.publishableKey).request(CreateCardTokenDocument, { input: { card: card(number, { cvc, holderName: 'Tok Holder' }) } });
+  const r = await clientFor(m.publishableKey).request(CreateCardTokenDocument, {
+    input: { card: card(number, { cvc, holderName: 'Tok Holder' }) },
+  });
   return success(r.createCardToken, 'CreateCardTokenSuccess').token;
 }
 
@@ -97,17 +99,35 @@ describe('sandbox connector outcomes', () => {
     });
     expect(done.id).toMatch(/^pay_[0-9A-Za-z]{22}$/);
     expect(done.connectorReference).toMatch(/^sbx_[0-9A-Za-z]{22}$/);
-    expect(done.card).toMatchObject({ bin: '424242', last4: '4242', brand: 'VISA', expMonth: 12, expYear: EXP_YEAR, holderName: 'Jane Payer' });
+    expect(done.card).toMatchObject({
+      bin: '424242',
+      last4: '4242',
+      brand: 'VISA',
+      expMonth: 12,
+      expYear: EXP_YEAR,
+      holderName: 'Jane Payer',
+    });
 
-    expect(await paid(m, { card: card(VISA_OK), captureMethod: 'MANUAL' })).toMatchObject({ status: 'AUTHORIZED', amountCaptured: 0, captureMethod: 'MANUAL' });
+    expect(await paid(m, { card: card(VISA_OK), captureMethod: 'MANUAL' })).toMatchObject({
+      status: 'AUTHORIZED',
+      amountCaptured: 0,
+      captureMethod: 'MANUAL',
+    });
 
     const challenged = await paid(m, { card: card(VISA_3DS), returnUrl: RETURN_URL });
     expect(challenged.status).toBe('REQUIRES_ACTION');
     expect(challenged.redirectUrl).toMatch(new RegExp(`^${base()}/sandbox/challenge/${challenged.id}\\?secret=[\\w-]{43}$`));
 
-    expect(await paid(m, { card: card(VISA_DECLINED) })).toMatchObject({ status: 'FAILED', failureCode: 'card_declined', amountCaptured: 0 });
+    expect(await paid(m, { card: card(VISA_DECLINED) })).toMatchObject({
+      status: 'FAILED',
+      failureCode: 'card_declined',
+      amountCaptured: 0,
+    });
     expect(await paid(m, { card: card(VISA_NO_FUNDS) })).toMatchObject({ status: 'FAILED', failureCode: 'insufficient_funds' });
-    expect(await paid(m, { card: card(MASTERCARD), connectorId: 'sandbox' })).toMatchObject({ status: 'COMPLETED', card: { brand: 'MASTERCARD' } });
+    expect(await paid(m, { card: card(MASTERCARD), connectorId: 'sandbox' })).toMatchObject({
+      status: 'COMPLETED',
+      card: { brand: 'MASTERCARD' },
+    });
 
     // What was stored: masked card in the clear, expiry and holder sealed, no secret for a settled payment.
     const row = await paymentRow(m, done.id);
@@ -146,7 +166,10 @@ describe('createPayment validation', () => {
     const pm = await vault(m, MASTERCARD);
     const save = success(await pay(m, { paymentMethodId: pm.id, savePaymentMethod: true }), 'ValidationError');
     expect(save.fields.map((f) => f.path)).toEqual([['input', 'savePaymentMethod']]);
-    expect(success(await pay(m, { amount: 100_000_000, card: card(VISA_OK) }), 'ValidationError').fields[0]?.path).toEqual(['input', 'amount']);
+    expect(success(await pay(m, { amount: 100_000_000, card: card(VISA_OK) }), 'ValidationError').fields[0]?.path).toEqual([
+      'input',
+      'amount',
+    ]);
 
     expect(await getDb().prisma.payment.count({ where: { merchantId: m.merchantId } })).toBe(0);
   });
@@ -162,7 +185,10 @@ describe('capture and cancel', () => {
   it('captures a manual payment fully or partly; anything else is CONFLICT or a validation error', async () => {
     const m = await newMerchant();
     const full = await paid(m, { card: card(VISA_OK), captureMethod: 'MANUAL', amount: 1000 });
-    const captured = success((await m.client.request(CapturePaymentDocument, { id: full.id })).capturePayment, 'CapturePaymentSuccess').payment;
+    const captured = success(
+      (await m.client.request(CapturePaymentDocument, { id: full.id })).capturePayment,
+      'CapturePaymentSuccess',
+    ).payment;
     expect(captured).toMatchObject({ status: 'COMPLETED', amountCaptured: 1000 });
     // Captured once: a second capture does not fit the state.
     const again = (await m.client.request(CapturePaymentDocument, { id: full.id })).capturePayment;
@@ -181,19 +207,27 @@ describe('capture and cancel', () => {
     expect((await m.client.request(CapturePaymentDocument, { id: automatic.id })).capturePayment).toMatchObject({ code: 'CONFLICT' });
     const declined = await paid(m, { card: card(VISA_DECLINED), captureMethod: 'MANUAL' });
     expect((await m.client.request(CapturePaymentDocument, { id: declined.id })).capturePayment).toMatchObject({ code: 'CONFLICT' });
-    expect((await m.client.request(CapturePaymentDocument, { id: 'pay_0000000000000000000000' })).capturePayment).toMatchObject({ code: 'NOT_FOUND' });
+    expect((await m.client.request(CapturePaymentDocument, { id: 'pay_0000000000000000000000' })).capturePayment).toMatchObject({
+      code: 'NOT_FOUND',
+    });
   });
 
   it('cancels an authorized payment; a completed one is CONFLICT; a cancelled one cannot be captured', async () => {
     const m = await newMerchant();
     const held = await paid(m, { card: card(VISA_OK), captureMethod: 'MANUAL' });
-    const cancelled = success((await m.client.request(CancelPaymentDocument, { id: held.id })).cancelPayment, 'CancelPaymentSuccess').payment;
+    const cancelled = success(
+      (await m.client.request(CancelPaymentDocument, { id: held.id })).cancelPayment,
+      'CancelPaymentSuccess',
+    ).payment;
     expect(cancelled).toMatchObject({ status: 'CANCELLED', amountCaptured: 0 });
     expect((await m.client.request(CapturePaymentDocument, { id: held.id })).capturePayment).toMatchObject({ code: 'CONFLICT' });
     expect((await m.client.request(CancelPaymentDocument, { id: held.id })).cancelPayment).toMatchObject({ code: 'CONFLICT' });
 
     const done = await paid(m, { card: card(VISA_OK) });
-    expect((await m.client.request(CancelPaymentDocument, { id: done.id })).cancelPayment).toMatchObject({ __typename: 'ConflictError', code: 'CONFLICT' });
+    expect((await m.client.request(CancelPaymentDocument, { id: done.id })).cancelPayment).toMatchObject({
+      __typename: 'ConflictError',
+      code: 'CONFLICT',
+    });
     expect((await readPayment(m, done.id))?.status).toBe('COMPLETED');
   });
 });
@@ -242,7 +276,10 @@ describe('3-D Secure challenge (sandbox)', () => {
     const failing = await paid(m, { card: card(VISA_3DS), returnUrl: RETURN_URL });
     const res = await answerChallenge(failing.redirectUrl!, 'failure');
     expect(res.status).toBe(303);
-    expect(Object.fromEntries(new URL(res.headers.get('location')!).searchParams)).toMatchObject({ payment_id: failing.id, status: 'FAILED' });
+    expect(Object.fromEntries(new URL(res.headers.get('location')!).searchParams)).toMatchObject({
+      payment_id: failing.id,
+      status: 'FAILED',
+    });
     expect(await readPayment(m, failing.id)).toMatchObject({ status: 'FAILED', failureCode: 'authentication_failed', amountCaptured: 0 });
 
     // Without a returnUrl the page itself tells the result.
@@ -261,7 +298,11 @@ describe('3-D Secure challenge (sandbox)', () => {
     const noSecret = new URL(p.redirectUrl!);
     noSecret.search = '';
     expect((await challengePage(noSecret.toString())).status).toBe(404);
-    const post = await fetch(noSecret, { method: 'POST', body: new URLSearchParams({ secret: 'A'.repeat(43), outcome: 'success' }), redirect: 'manual' });
+    const post = await fetch(noSecret, {
+      method: 'POST',
+      body: new URLSearchParams({ secret: 'A'.repeat(43), outcome: 'success' }),
+      redirect: 'manual',
+    });
     expect(post.status).toBe(404);
     expect((await challengePage(`${base()}/sandbox/challenge/pay_0000000000000000000000?secret=x`)).status).toBe(404);
     expect(await readPayment(m, p.id)).toMatchObject({ status: 'REQUIRES_ACTION', redirectUrl: p.redirectUrl });
@@ -273,7 +314,11 @@ describe('3-D Secure challenge (sandbox)', () => {
     const cancelled = (await m.client.request(CancelPaymentDocument, { id: p.id })).cancelPayment;
     expect(success(cancelled, 'CancelPaymentSuccess').payment).toMatchObject({ status: 'CANCELLED', redirectUrl: null });
     const secret = new URL(p.redirectUrl!).searchParams.get('secret')!;
-    const res = await fetch(`${base()}/sandbox/challenge/${p.id}`, { method: 'POST', body: new URLSearchParams({ secret, outcome: 'success' }), redirect: 'manual' });
+    const res = await fetch(`${base()}/sandbox/challenge/${p.id}`, {
+      method: 'POST',
+      body: new URLSearchParams({ secret, outcome: 'success' }),
+      redirect: 'manual',
+    });
     expect(res.status).toBe(303);
     expect(new URL(res.headers.get('location')!).searchParams.get('status')).toBe('CANCELLED');
     expect((await readPayment(m, p.id))?.status).toBe('CANCELLED');
@@ -298,7 +343,10 @@ describe('paying with a card token', () => {
   it('a token past its expiry is TOKEN_EXPIRED', async () => {
     const m = await newMerchant();
     const t = await cardToken(m);
-    await getDb().prisma.cardToken.updateMany({ where: { merchantId: m.merchantId, id: t.id }, data: { expiresAt: new Date(Date.now() - 1) } });
+    await getDb().prisma.cardToken.updateMany({
+      where: { merchantId: m.merchantId, id: t.id },
+      data: { expiresAt: new Date(Date.now() - 1) },
+    });
     expect(await pay(m, { token: t.id })).toMatchObject({ __typename: 'TokenExpiredError', code: 'TOKEN_EXPIRED' });
     expect(await getDb().prisma.payment.count({ where: { merchantId: m.merchantId } })).toBe(0);
   });
@@ -321,7 +369,12 @@ describe('stored payment methods and merchant-initiated payments', () => {
     expect(await getDb().prisma.payment.count({ where: { merchantId: m.merchantId } })).toBe(0);
 
     const cit = await paid(m, { paymentMethodId: pm.id });
-    expect(cit).toMatchObject({ status: 'COMPLETED', initiator: 'CUSTOMER', paymentMethod: { id: pm.id }, card: { last4: '4242', holderName: 'Pat Stored' } });
+    expect(cit).toMatchObject({
+      status: 'COMPLETED',
+      initiator: 'CUSTOMER',
+      paymentMethod: { id: pm.id },
+      card: { last4: '4242', holderName: 'Pat Stored' },
+    });
     expect(cit.paymentMethod?.lastUsedAt).not.toBeNull();
     expect((await paymentRow(m, cit.id)).customerId).toBe(customerId);
     const stored = await getDb().prisma.paymentMethod.findFirstOrThrow({ where: { merchantId: m.merchantId, id: pm.id } });
@@ -359,7 +412,9 @@ describe('saving the card during a payment', () => {
     const p = await paid(m, { card: card(VISA_OK, { cvc: '123', holderName: 'Saved Holder' }), customerId, savePaymentMethod: true });
     expect(p.status).toBe('COMPLETED');
     expect(p.savedPaymentMethod).toMatchObject({ customer: { id: customerId }, card: { last4: '4242', holderName: 'Saved Holder' } });
-    const saved = await getDb().prisma.paymentMethod.findFirstOrThrow({ where: { merchantId: m.merchantId, id: p.savedPaymentMethod!.id } });
+    const saved = await getDb().prisma.paymentMethod.findFirstOrThrow({
+      where: { merchantId: m.merchantId, id: p.savedPaymentMethod!.id },
+    });
     expect(saved.citCompletedAt).not.toBeNull();
     expect(await paid(m, { paymentMethodId: saved.id, initiator: 'MERCHANT' })).toMatchObject({ status: 'COMPLETED' });
 
@@ -390,7 +445,9 @@ describe('saving the card during a payment', () => {
     expect(after?.status).toBe('COMPLETED');
     expect(after?.savedPaymentMethod).toMatchObject({ customer: { id: customerId }, card: { last4: '3155' } });
     expect((await paymentRow(m, p.id)).pendingCard).toBeNull();
-    const saved = await getDb().prisma.paymentMethod.findFirstOrThrow({ where: { merchantId: m.merchantId, id: after!.savedPaymentMethod!.id } });
+    const saved = await getDb().prisma.paymentMethod.findFirstOrThrow({
+      where: { merchantId: m.merchantId, id: after!.savedPaymentMethod!.id },
+    });
     expect(saved.citCompletedAt).not.toBeNull();
 
     const failed = await paid(m, { card: card(VISA_3DS), savePaymentMethod: true, returnUrl: RETURN_URL });

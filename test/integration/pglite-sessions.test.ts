@@ -189,7 +189,11 @@ const execute = (portal: string) => frame('E', Buffer.concat([z(portal), Buffer.
 const sync = () => frame('S', Buffer.alloc(0));
 const dataRows = (msgs: Msg[]) => msgs.filter((m) => m.type === 'D').map((m) => m.body.toString('utf8', 6, 6 + m.body.readInt32BE(2)));
 
-async function rawClient(): Promise<{ send: (...messages: Buffer[]) => Promise<Msg[]>; write: (...messages: Buffer[]) => void; end: () => void }> {
+async function rawClient(): Promise<{
+  send: (...messages: Buffer[]) => Promise<Msg[]>;
+  write: (...messages: Buffer[]) => void;
+  end: () => void;
+}> {
   const socket = connect(server.port, '127.0.0.1');
   let buf = Buffer.alloc(0);
   let pending: Msg[] = [];

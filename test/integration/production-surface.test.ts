@@ -52,7 +52,11 @@ describe('production: /metrics and GraphiQL', () => {
     expect(await page.text()).not.toMatch(/graphiql/i);
     expect(page.headers.get('content-type') ?? '').not.toMatch(/text\/html/);
     // The API itself is unaffected.
-    const api = await fetch(defaults.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":"{ __typename }"}' });
+    const api = await fetch(defaults.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"query":"{ __typename }"}',
+    });
     expect(api.status).toBe(401);
   });
 

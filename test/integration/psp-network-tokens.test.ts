@@ -42,13 +42,21 @@ async function payWith(m: TestMerchant, paymentMethodId: string) {
   return success(r.createPayment, 'CreatePaymentSuccess').payment;
 }
 
-async function simulate(m: TestMerchant, paymentMethodId: string, event: NetworkTokenEvent, extra: { expMonth?: number; expYear?: number } = {}) {
+async function simulate(
+  m: TestMerchant,
+  paymentMethodId: string,
+  event: NetworkTokenEvent,
+  extra: { expMonth?: number; expYear?: number } = {},
+) {
   const r = await m.client.request(SimulateNetworkTokenEventDocument, { input: { paymentMethodId, event, ...extra } });
   return success(r.simulateNetworkTokenEvent, 'SimulateNetworkTokenEventSuccess').paymentMethod;
 }
 
 async function countRows(table: 'payment_methods' | 'psp_tokens' | 'network_tokens', merchantId: string): Promise<number> {
-  const rows = await getDb().prisma.$queryRawUnsafe<{ n: number }[]>(`SELECT count(*)::int AS n FROM ${table} WHERE merchant_id = $1`, merchantId);
+  const rows = await getDb().prisma.$queryRawUnsafe<{ n: number }[]>(
+    `SELECT count(*)::int AS n FROM ${table} WHERE merchant_id = $1`,
+    merchantId,
+  );
   return rows[0]!.n;
 }
 
@@ -102,7 +110,10 @@ describe('PSP tokenization', () => {
     const m = await newMerchant();
     const number = uniqueVisa();
     const first = await vaulted(m, { card: card(number), pspTokenization: { tokenizationType: 'MULTI_USE', connectorId: 'sandbox' } });
-    const again = success(await tokenize(m, { card: card(number), pspTokenization: { tokenizationType: 'MULTI_USE', connectorId: 'sandbox' } }), 'TokenizeCardSuccess');
+    const again = success(
+      await tokenize(m, { card: card(number), pspTokenization: { tokenizationType: 'MULTI_USE', connectorId: 'sandbox' } }),
+      'TokenizeCardSuccess',
+    );
     expect(again).toMatchObject({ duplicate: true, paymentMethod: { id: first.id } });
     expect((await tokens(m, first.id)).pspTokens).toHaveLength(1);
 
@@ -125,14 +136,22 @@ describe('PSP tokenization', () => {
     const m = await newMerchant();
     const pm = await vaulted(m, {});
     const record = async (token: string) =>
-      (await m.client.request(UpdatePaymentMethodDocument, {
-        id: pm.id,
-        input: { connectorTokenDetails: { connectorId: 'acme_psp', token, connectorTokenRequestReferenceId: 'req-1' } },
-      })).updatePaymentMethod;
+      (
+        await m.client.request(UpdatePaymentMethodDocument, {
+          id: pm.id,
+          input: { connectorTokenDetails: { connectorId: 'acme_psp', token, connectorTokenRequestReferenceId: 'req-1' } },
+        })
+      ).updatePaymentMethod;
     success(await record('acme_tok_1'), 'UpdatePaymentMethodSuccess');
     success(await record('acme_tok_2'), 'UpdatePaymentMethodSuccess');
     expect((await tokens(m, pm.id)).pspTokens).toMatchObject([
-      { connectorId: 'acme_psp', token: 'acme_tok_2', tokenizationType: 'MULTI_USE', status: 'ACTIVE', connectorTokenRequestReferenceId: 'req-1' },
+      {
+        connectorId: 'acme_psp',
+        token: 'acme_tok_2',
+        tokenizationType: 'MULTI_USE',
+        status: 'ACTIVE',
+        connectorTokenRequestReferenceId: 'req-1',
+      },
       { connectorId: 'acme_psp', token: 'acme_tok_1', status: 'INACTIVE' },
     ]);
     // Another connector's token is not sent to the sandbox.
@@ -151,11 +170,17 @@ describe('network tokenization', () => {
     const number = uniqueVisa();
     const pm = await vaulted(m, { card: card(number), networkTokenization: { enable: true } });
     const { networkToken } = await tokens(m, pm.id);
-    expect(networkToken).toMatchObject({ status: 'ACTIVE', expMonth: new Date().getUTCMonth() + 1, expYear: new Date().getUTCFullYear() + 3 });
+    expect(networkToken).toMatchObject({
+      status: 'ACTIVE',
+      expMonth: new Date().getUTCMonth() + 1,
+      expYear: new Date().getUTCFullYear() + 3,
+    });
     expect(networkToken!.last4).toMatch(/^\d{4}$/);
     expect(networkToken!.last4).not.toBe(number.slice(-4));
     expect(networkToken!.tokenReferenceId).toMatch(/^sbxntr_/);
-    const [row] = await getDb().prisma.$queryRaw<{ number: string; expiry: string }[]>`SELECT number, expiry FROM network_tokens WHERE merchant_id = ${m.merchantId}`;
+    const [row] = await getDb().prisma.$queryRaw<
+      { number: string; expiry: string }[]
+    >`SELECT number, expiry FROM network_tokens WHERE merchant_id = ${m.merchantId}`;
     expect(row!.number).toMatch(/^v1\./);
     expect(row!.expiry).toMatch(/^v1\./);
   });
@@ -171,7 +196,11 @@ describe('network tokenization', () => {
     expect((await simulate(m, pm.id, 'RESUME')).networkToken).toMatchObject({ status: 'ACTIVE' });
     expect((await payWith(m, pm.id)).instrument).toBe('NETWORK_TOKEN');
 
-    expect((await simulate(m, pm.id, 'UPDATE_EXPIRY', { expMonth: 7, expYear: EXP_YEAR + 1 })).networkToken).toMatchObject({ expMonth: 7, expYear: EXP_YEAR + 1, status: 'ACTIVE' });
+    expect((await simulate(m, pm.id, 'UPDATE_EXPIRY', { expMonth: 7, expYear: EXP_YEAR + 1 })).networkToken).toMatchObject({
+      expMonth: 7,
+      expYear: EXP_YEAR + 1,
+      status: 'ACTIVE',
+    });
 
     expect((await simulate(m, pm.id, 'DELETE')).networkToken).toMatchObject({ status: 'DELETED' });
     // Deleted is final.
@@ -205,7 +234,10 @@ describe('network tokenization', () => {
 
   it('prefers the PSP token of the connector over the network token', async () => {
     const m = await newMerchant();
-    const pm = await vaulted(m, { networkTokenization: { enable: true }, pspTokenization: { tokenizationType: 'SINGLE_USE', connectorId: 'sandbox' } });
+    const pm = await vaulted(m, {
+      networkTokenization: { enable: true },
+      pspTokenization: { tokenizationType: 'SINGLE_USE', connectorId: 'sandbox' },
+    });
     expect((await payWith(m, pm.id)).instrument).toBe('PSP_TOKEN');
     expect((await payWith(m, pm.id)).instrument).toBe('NETWORK_TOKEN');
   });
@@ -226,7 +258,11 @@ describe('the network token webhook', () => {
   };
   const tsp = createSandboxTsp(secrets);
   const deliver = (body: string, signature?: string) =>
-    fetch(url(), { method: 'POST', headers: { 'content-type': 'application/json', ...(signature && { [SIGNATURE_HEADER]: signature }) }, body });
+    fetch(url(), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(signature && { [SIGNATURE_HEADER]: signature }) },
+      body,
+    });
 
   async function withToken() {
     const m = await newMerchant();
@@ -239,7 +275,14 @@ describe('the network token webhook', () => {
     const { body, signature } = tsp.signedEvent({ type: 'token.suspended', tokenReferenceId: ref });
     expect((await deliver(body)).status).toBe(401);
     // One hex digit of the MAC changed (to a different one, whatever it was).
-    expect((await deliver(body, signature.replace(/v1=(.)/, (_, c: string) => `v1=${c === '0' ? '1' : '0'}`))).status).toBe(401);
+    expect(
+      (
+        await deliver(
+          body,
+          signature.replace(/v1=(.)/, (_, c: string) => `v1=${c === '0' ? '1' : '0'}`),
+        )
+      ).status,
+    ).toBe(401);
     expect((await deliver(body.replace('suspended', 'deleted'), signature)).status).toBe(401);
     const old = tsp.signedEvent({ type: 'token.suspended', tokenReferenceId: ref }, new Date(Date.now() - 10 * 60_000));
     expect((await deliver(old.body, old.signature)).status).toBe(401);

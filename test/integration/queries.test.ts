@@ -6,8 +6,6 @@ import { tokenizeCard } from '../../src/domain/paymentMethods/paymentMethods.js'
 import { createVaultYoga } from '../../src/http/yoga.js';
 import { createTestApp } from '../helpers/db.js';
 import { withLuhn } from '../helpers/vault.js';
-import { parseMasterKeys } from '../../src/crypto/masterKeys.js';
-import { TEST_MASTER_KEYS } from '../helpers/env.js';
 import { EXP_YEAR } from '../helpers/expiry.js';
 
 // Round-trips per operation, counted in-process: a nested list must cost the same number of statements
@@ -40,7 +38,10 @@ async function merchantWith(customers: number, cardsEach: number) {
   for (let c = 0; c < customers; c++) {
     const customer = await createCustomer(app, principal, { name: `Customer ${c}`, email: `c${c}@example.com` });
     for (let p = 0; p < cardsEach; p++) {
-      await tokenizeCard(app, principal, { customerId: customer.id, card: { number: withLuhn(`4000${c}${p}`.padEnd(15, '7')), expMonth: 5, expYear: EXP_YEAR, holderName: `H${c}${p}` } });
+      await tokenizeCard(app, principal, {
+        customerId: customer.id,
+        card: { number: withLuhn(`4000${c}${p}`.padEnd(15, '7')), expMonth: 5, expYear: EXP_YEAR, holderName: `H${c}${p}` },
+      });
     }
   }
   return m;

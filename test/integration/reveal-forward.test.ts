@@ -18,7 +18,13 @@ import { EXP_YEAR } from '../helpers/expiry.js';
 
 const getDb = useDatabase();
 
-const card = (number: string, extra: Record<string, unknown> = {}) => ({ number, expMonth: 3, expYear: EXP_YEAR, holderName: 'Ann "Quote" O\'Neil & Co', ...extra });
+const card = (number: string, extra: Record<string, unknown> = {}) => ({
+  number,
+  expMonth: 3,
+  expYear: EXP_YEAR,
+  holderName: 'Ann "Quote" O\'Neil & Co',
+  ...extra,
+});
 
 async function vault(m: TestMerchant, number = uniqueVisa(), extra: Record<string, unknown> = {}) {
   const r = await m.client.request(TokenizeCardDocument, { input: { card: card(number), ...extra } });
@@ -39,13 +45,21 @@ describe('revealCard', () => {
   it('refuses secret keys without --allow-reveal and publishable keys, and audits the refusal', async () => {
     const m = await newMerchant();
     const pm = await vault(m);
-    const refused = await rawGraphQL({ query: 'mutation($id: ID!) { revealCard(id: $id) { __typename } }', variables: { id: pm.id } }, { 'api-key': m.secretKey });
+    const refused = await rawGraphQL(
+      { query: 'mutation($id: ID!) { revealCard(id: $id) { __typename } }', variables: { id: pm.id } },
+      { 'api-key': m.secretKey },
+    );
     expect(refused.json.errors[0].extensions.code).toBe('FORBIDDEN');
     expect(refused.json.data).toBeNull();
-    const publishable = await rawGraphQL({ query: 'mutation($id: ID!) { revealCard(id: $id) { __typename } }', variables: { id: pm.id } }, { 'api-key': m.publishableKey });
+    const publishable = await rawGraphQL(
+      { query: 'mutation($id: ID!) { revealCard(id: $id) { __typename } }', variables: { id: pm.id } },
+      { 'api-key': m.publishableKey },
+    );
     expect(publishable.json.errors[0].extensions.code).toBe('FORBIDDEN');
 
-    expect(await auditOf(m, pm.id, 'payment_method.reveal')).toMatchObject([{ action: 'payment_method.reveal', entityType: 'payment_method', outcome: 'denied' }]);
+    expect(await auditOf(m, pm.id, 'payment_method.reveal')).toMatchObject([
+      { action: 'payment_method.reveal', entityType: 'payment_method', outcome: 'denied' },
+    ]);
   });
 
   it('reveals the card to a key created with --allow-reveal, audits it, and logs nothing of it', async () => {
@@ -57,7 +71,12 @@ describe('revealCard', () => {
     const requestId = `reveal-${Date.now()}`;
 
     const r = await client.request(RevealCardDocument, { id: pm.id }, { 'x-request-id': requestId, 'idempotency-key': `reveal-${pm.id}` });
-    expect(success(r.revealCard, 'RevealCardSuccess').card).toEqual({ number, expMonth: 3, expYear: EXP_YEAR, holderName: 'Ann "Quote" O\'Neil & Co' });
+    expect(success(r.revealCard, 'RevealCardSuccess').card).toEqual({
+      number,
+      expMonth: 3,
+      expYear: EXP_YEAR,
+      holderName: 'Ann "Quote" O\'Neil & Co',
+    });
 
     const [event] = await auditOf(m, pm.id, 'payment_method.reveal');
     expect(event).toMatchObject({ action: 'payment_method.reveal', outcome: 'success', keyId: revealer.keyId, requestId });
@@ -88,7 +107,13 @@ interface Received {
 
 type Handler = (req: Received, res: ServerResponse) => void;
 
-async function startUpstream(): Promise<{ server: Server; origin: string; host: string; received: Received[]; handle: (h: Handler) => void }> {
+async function startUpstream(): Promise<{
+  server: Server;
+  origin: string;
+  host: string;
+  received: Received[];
+  handle: (h: Handler) => void;
+}> {
   const received: Received[] = [];
   let handler: Handler = (_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
   const server = createServer(async (req, res) => {
@@ -122,13 +147,19 @@ describe('forwardRequest', () => {
   });
 
   async function forward(input: Partial<ForwardRequestInput>, merchant = m) {
-    return (await merchant.client.request(ForwardRequestDocument, { input: { url: `${upstream.origin}/v1/charges`, method: 'POST', ...input } as ForwardRequestInput })).forwardRequest;
+    return (
+      await merchant.client.request(ForwardRequestDocument, {
+        input: { url: `${upstream.origin}/v1/charges`, method: 'POST', ...input } as ForwardRequestInput,
+      })
+    ).forwardRequest;
   }
 
   it('fills the card in (escaped for JSON) and masks it in the answer', async () => {
     const number = uniqueVisa();
     const pm = await vault(m, number);
-    upstream.handle((req, res) => res.writeHead(201, { 'content-type': 'application/json', 'x-echo-pan': number }).end(`{"echo":${req.body},"cvc":"123"}`));
+    upstream.handle((req, res) =>
+      res.writeHead(201, { 'content-type': 'application/json', 'x-echo-pan': number }).end(`{"echo":${req.body},"cvc":"123"}`),
+    );
     const r = success(
       await forward({
         paymentMethodId: pm.id,
@@ -169,13 +200,18 @@ describe('forwardRequest', () => {
     );
     expect(r.json.errors[0].extensions.code).toBe('FORBIDDEN');
     expect(other.received.length).toBe(before);
-    expect(await auditOf(m, pm.id, 'payment_method.forward')).toMatchObject([{ action: 'payment_method.forward', outcome: 'denied', detail: { host: other.host } }]);
+    expect(await auditOf(m, pm.id, 'payment_method.forward')).toMatchObject([
+      { action: 'payment_method.forward', outcome: 'denied', detail: { host: other.host } },
+    ]);
 
     // Another merchant's list does not count.
     const stranger = await newMerchant();
     const theirs = await vault(stranger);
     const r2 = await rawGraphQL(
-      { query: 'mutation($input: ForwardRequestInput!) { forwardRequest(input: $input) { __typename } }', variables: { input: { paymentMethodId: theirs.id, url: upstream.origin, method: 'GET' } } },
+      {
+        query: 'mutation($input: ForwardRequestInput!) { forwardRequest(input: $input) { __typename } }',
+        variables: { input: { paymentMethodId: theirs.id, url: upstream.origin, method: 'GET' } },
+      },
       { 'api-key': stranger.secretKey },
     );
     expect(r2.json.errors[0].extensions.code).toBe('FORBIDDEN');
@@ -195,7 +231,9 @@ describe('forwardRequest', () => {
     expect(new URLSearchParams(upstream.received.at(-1)!.body).get('card[cvc]')).toBe('987');
     expect(new URLSearchParams(upstream.received.at(-1)!.body).get('card[name]')).toBe('Ann "Quote" O\'Neil & Co');
     expect(await forward(input)).toMatchObject({ __typename: 'TokenAlreadyUsedError' });
-    expect(await auditOf(m, token, 'card_token.forward')).toMatchObject([{ action: 'card_token.forward', entityType: 'card_token', outcome: 'success' }]);
+    expect(await auditOf(m, token, 'card_token.forward')).toMatchObject([
+      { action: 'card_token.forward', entityType: 'card_token', outcome: 'success' },
+    ]);
   });
 
   it('refuses bad requests with typed errors before anything is sent', async () => {
@@ -211,7 +249,10 @@ describe('forwardRequest', () => {
     expect(await fieldsOf({ paymentMethodId: pm.id, url: `${upstream.origin}/{{card.number}}` })).toEqual(['input.url']);
     expect(await fieldsOf({ paymentMethodId: pm.id, method: 'TRACE' })).toEqual(['input.method']);
     expect(await fieldsOf({ paymentMethodId: pm.id, method: 'GET', body: 'x' })).toEqual(['input.body']);
-    expect(await fieldsOf({ paymentMethodId: pm.id, headers: { host: 'evil.example', 'x-ok': 'fine', 'x-bad': 'a\r\nb' } })).toEqual(['input.headers.host', 'input.headers.x-bad']);
+    expect(await fieldsOf({ paymentMethodId: pm.id, headers: { host: 'evil.example', 'x-ok': 'fine', 'x-bad': 'a\r\nb' } })).toEqual([
+      'input.headers.host',
+      'input.headers.x-bad',
+    ]);
     expect(await fieldsOf({ url: upstream.origin })).toEqual(['input.paymentMethodId']);
     expect(await fieldsOf({ paymentMethodId: pm.id, url: 'ftp://127.0.0.1/' })).toEqual(['input.url']);
     expect(await forward({ paymentMethodId: 'pm_nosuch' })).toMatchObject({ __typename: 'NotFoundError' });
@@ -227,12 +268,18 @@ describe('forwardRequest', () => {
       else if (req.url === '/moved') res.writeHead(307, { location: '/landed' }).end();
       else res.writeHead(200).end(`landed with ${req.body.length} bytes`);
     });
-    const away = success(await forward({ paymentMethodId: pm.id, url: `${upstream.origin}/away`, body: '{{card.number}}' }), 'ForwardRequestSuccess');
+    const away = success(
+      await forward({ paymentMethodId: pm.id, url: `${upstream.origin}/away`, body: '{{card.number}}' }),
+      'ForwardRequestSuccess',
+    );
     expect(away.status).toBe(307);
     expect((away.headers as Record<string, string>).location).toBe(`${other.origin}/collect`);
     expect(other.received.length).toBe(before);
 
-    const moved = success(await forward({ paymentMethodId: pm.id, url: `${upstream.origin}/moved`, body: '{{card.number}}' }), 'ForwardRequestSuccess');
+    const moved = success(
+      await forward({ paymentMethodId: pm.id, url: `${upstream.origin}/moved`, body: '{{card.number}}' }),
+      'ForwardRequestSuccess',
+    );
     expect(moved).toMatchObject({ status: 200, body: 'landed with 16 bytes' });
   });
 
@@ -242,15 +289,24 @@ describe('forwardRequest', () => {
       if (req.url === '/slow') setTimeout(() => res.writeHead(200).end('late'), 4000);
       else res.writeHead(200).end('x'.repeat(200_000));
     });
-    expect(await forward({ paymentMethodId: pm.id, url: `${upstream.origin}/slow`, method: 'GET' })).toMatchObject({ code: 'FORWARD_FAILED', reason: 'TIMEOUT' });
-    expect(await forward({ paymentMethodId: pm.id, url: `${upstream.origin}/big`, method: 'GET' })).toMatchObject({ code: 'FORWARD_FAILED', reason: 'RESPONSE_TOO_LARGE' });
+    expect(await forward({ paymentMethodId: pm.id, url: `${upstream.origin}/slow`, method: 'GET' })).toMatchObject({
+      code: 'FORWARD_FAILED',
+      reason: 'TIMEOUT',
+    });
+    expect(await forward({ paymentMethodId: pm.id, url: `${upstream.origin}/big`, method: 'GET' })).toMatchObject({
+      code: 'FORWARD_FAILED',
+      reason: 'RESPONSE_TOO_LARGE',
+    });
 
     const closed = createServer();
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
     const { port } = closed.address() as AddressInfo;
     await new Promise<void>((resolve) => closed.close(() => resolve()));
     await forwardHosts.allow(testApp(), m.merchantId, `127.0.0.1:${port}`);
-    expect(await forward({ paymentMethodId: pm.id, url: `http://127.0.0.1:${port}/`, method: 'GET' })).toMatchObject({ code: 'FORWARD_FAILED', reason: 'UNREACHABLE' });
+    expect(await forward({ paymentMethodId: pm.id, url: `http://127.0.0.1:${port}/`, method: 'GET' })).toMatchObject({
+      code: 'FORWARD_FAILED',
+      reason: 'UNREACHABLE',
+    });
   });
 
   it('fills in a network token with a fresh cryptogram each time', async () => {
@@ -258,7 +314,8 @@ describe('forwardRequest', () => {
     const pm = await vault(m, number, { networkTokenization: { enable: true } });
     const { networkToken } = (await m.client.request(PaymentMethodTokensDocument, { id: pm.id })).paymentMethod!;
     upstream.handle((_req, res) => res.writeHead(200).end('{}'));
-    const body = '{"token":"{{networkToken.number}}","exp":"{{networkToken.expMonth}}/{{networkToken.expYear}}","cryptogram":"{{networkToken.cryptogram}}","eci":"{{networkToken.eci}}"}';
+    const body =
+      '{"token":"{{networkToken.number}}","exp":"{{networkToken.expMonth}}/{{networkToken.expYear}}","cryptogram":"{{networkToken.cryptogram}}","eci":"{{networkToken.eci}}"}';
     const sent = [];
     for (let i = 0; i < 2; i++) {
       success(await forward({ paymentMethodId: pm.id, headers: { 'content-type': 'application/json' }, body }), 'ForwardRequestSuccess');

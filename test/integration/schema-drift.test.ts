@@ -96,14 +96,10 @@ async function loadDatamodel(schemaPath: string): Promise<Datamodel> {
       `${await readFile(schemaPath, 'utf8')}\n` +
         `generator dmmf_dump {\n  provider = ${JSON.stringify(`node ${generator}`)}\n  output   = ${JSON.stringify(output)}\n}\n`,
     );
-    await promisify(execFile)(
-      process.execPath,
-      [PRISMA_CLI, 'generate', '--schema', schema, '--generator', 'dmmf_dump', '--no-hints'],
-      {
-        cwd: PROJECT_ROOT,
-        env: { ...process.env, PRISMA_SCHEMA_ENGINE_BINARY: process.env.PRISMA_SCHEMA_ENGINE_BINARY ?? 'package.json' },
-      },
-    );
+    await promisify(execFile)(process.execPath, [PRISMA_CLI, 'generate', '--schema', schema, '--generator', 'dmmf_dump', '--no-hints'], {
+      cwd: PROJECT_ROOT,
+      env: { ...process.env, PRISMA_SCHEMA_ENGINE_BINARY: process.env.PRISMA_SCHEMA_ENGINE_BINARY ?? 'package.json' },
+    });
     return JSON.parse(await readFile(output, 'utf8')) as Datamodel;
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -342,8 +338,9 @@ async function introspect(databaseUrl: string): Promise<SchemaShape> {
         name: r.name,
         columns: r.columns,
         method: r.method,
-        inexpressible: [r.partial && 'partial (WHERE)', r.expression && 'expression', r.include && 'INCLUDE columns']
-          .filter((x): x is string => typeof x === 'string'),
+        inexpressible: [r.partial && 'partial (WHERE)', r.expression && 'expression', r.include && 'INCLUDE columns'].filter(
+          (x): x is string => typeof x === 'string',
+        ),
         nullsNotDistinct: r.nulls_not_distinct,
       });
     }
@@ -426,7 +423,9 @@ function diffShapes(schema: SchemaShape, db: SchemaShape): string[] {
       }
       if (a.type !== e.type) out.push(`${where}: type is ${a.type} in the database, ${e.type} in schema.prisma`);
       if (a.notNull !== e.notNull) {
-        out.push(`${where}: ${a.notNull ? 'NOT NULL' : 'nullable'} in the database, ${e.notNull ? 'required' : 'optional'} in schema.prisma`);
+        out.push(
+          `${where}: ${a.notNull ? 'NOT NULL' : 'nullable'} in the database, ${e.notNull ? 'required' : 'optional'} in schema.prisma`,
+        );
       }
       if (a.default !== e.default) {
         out.push(`${where}: default is ${a.default ?? 'none'} in the database, ${e.default ?? 'none'} in schema.prisma`);
@@ -455,8 +454,7 @@ function diffShapes(schema: SchemaShape, db: SchemaShape): string[] {
     }
 
     const fkKey = (f: ForeignKeyShape) => `foreign key ${list(f.columns)} → ${f.refTable}`;
-    const describeFk = (f: ForeignKeyShape) =>
-      `${list(f.refColumns)} ON DELETE ${f.onDelete} ON UPDATE ${f.onUpdate}`;
+    const describeFk = (f: ForeignKeyShape) => `${list(f.refColumns)} ON DELETE ${f.onDelete} ON UPDATE ${f.onUpdate}`;
     const actualFks = new Map(actual.foreignKeys.map((f) => [fkKey(f), f]));
     for (const e of expected.foreignKeys) {
       const a = actualFks.get(fkKey(e));

@@ -8,8 +8,6 @@ import { createMerchant } from '../../src/domain/merchants/merchants.js';
 import { tokenizeCard } from '../../src/domain/paymentMethods/paymentMethods.js';
 import { createTestApp, createTestDatabase } from '../helpers/db.js';
 import { startServerProcess, startVaultServer, stopProcess } from '../helpers/serverProcess.js';
-import { parseMasterKeys } from '../../src/crypto/masterKeys.js';
-import { TEST_MASTER_KEYS } from '../helpers/env.js';
 import { EXP_YEAR } from '../helpers/expiry.js';
 
 const dataDir = mkdtempSync(path.join(tmpdir(), 'vault-embedded-'));
@@ -33,7 +31,9 @@ describe('npm start without a database', () => {
     expect(first.stdout()).toMatch(/publishable key\s+pk_test_/);
     expect(existsSync(path.join(dataDir, 'master-keys'))).toBe(true);
     const client = createVaultClient({ url: first.url, apiKey: secretKey! });
-    const t = await client.request(TokenizeCardDocument, { input: { card: { number: '4242424242424242', expMonth: 12, expYear: EXP_YEAR } } });
+    const t = await client.request(TokenizeCardDocument, {
+      input: { card: { number: '4242424242424242', expMonth: 12, expYear: EXP_YEAR } },
+    });
     if (t.tokenizeCard.__typename !== 'TokenizeCardSuccess') throw new Error(JSON.stringify(t));
     expect(await first.stop()).toBe(0);
 
@@ -77,7 +77,10 @@ describe('retention sweep', () => {
       const principal = { merchantId: m.merchantId, mode: 'TEST' as const, keyId: 'k', kind: 'SECRET' as const, allowReveal: false };
       const due = await tokenizeCard(app, principal, { card: { number: '4242424242424242', expMonth: 1, expYear: EXP_YEAR } });
       const kept = await tokenizeCard(app, principal, { card: { number: '5555555555554444', expMonth: 1, expYear: EXP_YEAR } });
-      await db.prisma.paymentMethod.updateMany({ where: { id: due.paymentMethod.id }, data: { retainUntil: new Date(Date.now() - 60_000) } });
+      await db.prisma.paymentMethod.updateMany({
+        where: { id: due.paymentMethod.id },
+        data: { retainUntil: new Date(Date.now() - 60_000) },
+      });
       const server = await startServerProcess(database.url, path.join(dataDir, 'sweep.log'), { VAULT_PURGE_INTERVAL_SECONDS: '1' });
       try {
         const deadline = Date.now() + 20_000;

@@ -39,8 +39,12 @@ describe('tenancy', () => {
       expect((await client.request(PaymentMethodDocument, { id: pmId })).paymentMethod).toBeNull();
       expect((await client.request(CustomerDocument, { id: customerId })).customer).toBeNull();
       expect((await client.request(CustomersDocument, { first: 100 })).customers.edges).toEqual([]);
-      expect((await client.request(UpdateCustomerDocument, { id: customerId, input: { name: 'x' } })).updateCustomer).toMatchObject({ code: 'NOT_FOUND' });
-      expect((await client.request(UpdatePaymentMethodDocument, { id: pmId, input: { nickName: 'x' } })).updatePaymentMethod).toMatchObject({ code: 'NOT_FOUND' });
+      expect((await client.request(UpdateCustomerDocument, { id: customerId, input: { name: 'x' } })).updateCustomer).toMatchObject({
+        code: 'NOT_FOUND',
+      });
+      expect((await client.request(UpdatePaymentMethodDocument, { id: pmId, input: { nickName: 'x' } })).updatePaymentMethod).toMatchObject(
+        { code: 'NOT_FOUND' },
+      );
       expect((await client.request(DeletePaymentMethodDocument, { id: pmId })).deletePaymentMethod).toMatchObject({ code: 'NOT_FOUND' });
       expect((await client.request(DeleteCustomerDocument, { id: customerId })).deleteCustomer).toMatchObject({ code: 'NOT_FOUND' });
       const foreign = await client.request(TokenizeCardDocument, {

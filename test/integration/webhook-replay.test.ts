@@ -28,7 +28,9 @@ describe('network token webhook replays', () => {
     const pm = success(tokenized.tokenizeCard, 'TokenizeCardSuccess').paymentMethod;
     const networkToken = async () => (await m.client.request(PaymentMethodTokensDocument, { id: pm.id })).paymentMethod!.networkToken!;
     const audited = async () =>
-      (await m.client.request(AuditEventsDocument, { entityId: pm.id, first: 50 })).auditEvents.edges.filter((e) => e.node.action.startsWith('network_token.'));
+      (await m.client.request(AuditEventsDocument, { entityId: pm.id, first: 50 })).auditEvents.edges.filter((e) =>
+        e.node.action.startsWith('network_token.'),
+      );
     const ref = (await networkToken()).tokenReferenceId;
 
     const suspended = tsp.signedEvent({ type: 'token.suspended', tokenReferenceId: ref });

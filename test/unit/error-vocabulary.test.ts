@@ -12,13 +12,24 @@ describe('error vocabulary', () => {
   it('the GraphQL ErrorCode enum is the table of src/domain/shared/errors.ts', () => {
     const errorCode = schema.getType('ErrorCode');
     if (!isEnumType(errorCode)) throw new Error('ErrorCode is not an enum');
-    expect(errorCode.getValues().map((v) => v.name).sort()).toEqual([...ERROR_CODES].sort());
+    expect(
+      errorCode
+        .getValues()
+        .map((v) => v.name)
+        .sort(),
+    ).toEqual([...ERROR_CODES].sort());
   });
 
   it('every type implementing Error has its own class, named after it in logs', () => {
-    const implementing = Object.values(schema.getTypeMap()).filter((t) => isObjectType(t) && t.getInterfaces().some((i) => i.name === 'Error'));
+    const implementing = Object.values(schema.getTypeMap()).filter(
+      (t) => isObjectType(t) && t.getInterfaces().some((i) => i.name === 'Error'),
+    );
     expect(implementing.length).toBe(10);
-    for (const e of [new NotFound('customer', 'cus_1'), new TooManyAttempts('DUPLICATES'), ValidationFailed.single(['x'], 'INVALID_CVC', 'no')]) {
+    for (const e of [
+      new NotFound('customer', 'cus_1'),
+      new TooManyAttempts('DUPLICATES'),
+      ValidationFailed.single(['x'], 'INVALID_CVC', 'no'),
+    ]) {
       expect(e).toBeInstanceOf(VaultError);
       expect(e.name).toBe(e.constructor.name);
     }
@@ -60,7 +71,9 @@ describe('allow-lists', () => {
         refused = err;
       }
       expect(refused).toBeInstanceOf(ValidationFailed);
-      expect((refused as ValidationFailed).fields).toEqual([{ path: [list.noun], code: 'INVALID_INPUT', message: expect.stringMatching(message) }]);
+      expect((refused as ValidationFailed).fields).toEqual([
+        { path: [list.noun], code: 'INVALID_INPUT', message: expect.stringMatching(message) },
+      ]);
     }
   });
 

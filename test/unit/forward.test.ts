@@ -18,7 +18,9 @@ describe('forwardRequest placeholders', () => {
       "name=Jane%20%22J%22%20O'Brien%20%26%20Co%5C",
     );
     expect(render('<n>{{card.holderName}}</n>', values, encoderFor('text/xml'))).toBe('<n>Jane "J" O\'Brien & Co\\</n>');
-    expect(JSON.parse(render('{"name":"{{card.holderName}}"}', values, encoderFor('application/vnd.api+json'))).name).toBe(values['card.holderName']);
+    expect(JSON.parse(render('{"name":"{{card.holderName}}"}', values, encoderFor('application/vnd.api+json'))).name).toBe(
+      values['card.holderName'],
+    );
   });
 });
 

@@ -29,7 +29,9 @@ const cardNumber = fc
   .tuple(fc.constantFrom('4', '51', '55', '2221', '34', '37', '6011', '65', '3528', '62'), fc.integer({ min: 0, max: 3 }))
   .chain(([prefix]) => {
     const len = prefix === '34' || prefix === '37' ? 15 : 16;
-    return fc.array(fc.constantFrom(...'0123456789'), { minLength: len - 1 - prefix.length, maxLength: len - 1 - prefix.length }).map((d) => withCheckDigit(prefix + d.join('')));
+    return fc
+      .array(fc.constantFrom(...'0123456789'), { minLength: len - 1 - prefix.length, maxLength: len - 1 - prefix.length })
+      .map((d) => withCheckDigit(prefix + d.join('')));
   });
 
 /** The number written with random separators (0-3 characters, from the list) and some digits fullwidth. */
@@ -45,7 +47,11 @@ const written = (number: string) =>
 const surrounding = fc.string({ unit: fc.constantFrom(...'abcxyzXY_-:"{}=/ .,\n\t0123456789é€'), maxLength: 30 });
 
 const embedded = (numbers: fc.Arbitrary<string>) =>
-  numbers.chain((number) => fc.tuple(fc.constant(number), surrounding, written(number), surrounding).map(([n, before, w, after]) => ({ number: n, text: before + w + after })));
+  numbers.chain((number) =>
+    fc
+      .tuple(fc.constant(number), surrounding, written(number), surrounding)
+      .map(([n, before, w, after]) => ({ number: n, text: before + w + after })),
+  );
 
 /** Whether any 12 consecutive digits of the number survive in the text (separators and fullwidth folded). */
 function leaves12(text: string, number: string): boolean {
@@ -83,10 +89,14 @@ describe('the PAN detector', () => {
 
   it('leaves digit runs alone when no 12-19 digit window of them is a card number', () => {
     const noLuhnWindow = (digits: string) => {
-      for (let i = 0; i < digits.length; i++) for (let len = 12; len <= 19 && i + len <= digits.length; len++) if (isCardWindow(digits.slice(i, i + len))) return false;
+      for (let i = 0; i < digits.length; i++)
+        for (let len = 12; len <= 19 && i + len <= digits.length; len++) if (isCardWindow(digits.slice(i, i + len))) return false;
       return true;
     };
-    const run = fc.array(fc.constantFrom(...'0123456789'), { minLength: 12, maxLength: 24 }).map((d) => d.join('')).filter(noLuhnWindow);
+    const run = fc
+      .array(fc.constantFrom(...'0123456789'), { minLength: 12, maxLength: 24 })
+      .map((d) => d.join(''))
+      .filter(noLuhnWindow);
     const letters = fc.string({ unit: fc.constantFrom(...'abc_-: .\n'), maxLength: 10 });
     fc.assert(
       fc.property(run, letters, letters, (digits, before, after) => {
@@ -111,7 +121,8 @@ describe('the PAN detector', () => {
           for (let last = 0; last < digits.length; last++) {
             for (let len = 12; len <= 19 && len <= last + 1; len++) {
               const first = last - len + 1;
-              if (isCardWindow(digits.slice(first, last + 1))) expected.push(`${starts[first]}-${starts[last]! + 1}:${digits.slice(first, last + 1)}`);
+              if (isCardWindow(digits.slice(first, last + 1)))
+                expected.push(`${starts[first]}-${starts[last]! + 1}:${digits.slice(first, last + 1)}`);
             }
           }
         }
@@ -122,7 +133,14 @@ describe('the PAN detector', () => {
   });
 
   it('names the examples from the report', () => {
-    for (const text of ['pay_4242424242424242', 'x4242424242424242y', '99424242424242424299', '4242  4242..4242\u00a04242', '４２４２４２４２４２４２４２４２', '4242–4242–4242–4242']) {
+    for (const text of [
+      'pay_4242424242424242',
+      'x4242424242424242y',
+      '99424242424242424299',
+      '4242  4242..4242\u00a04242',
+      '４２４２４２４２４２４２４２４２',
+      '4242–4242–4242–4242',
+    ]) {
       expect(containsCardNumber(text), text).toBe(true);
       expect(maskPans(text), text).not.toMatch(/(?:\d\D{0,3}){12}/);
     }
@@ -163,10 +181,11 @@ describe('masking a forwarded answer', () => {
           const padded = `${'x'.repeat(pad)}${sentNumber}${around}`;
           // Built by hand: the escapes are what the upstream wrote, not what JSON.stringify would.
           const escapes = [...sentNumber].map((c) => `\\u00${c.charCodeAt(0).toString(16)}`).join('');
-          const reply = `{"ref":"${sentCvc}","plain":${JSON.stringify(`${around}${formatted}${around}`)},"b64":"${Buffer.from(padded).toString('base64')}",`
-            + `"b64url":"${Buffer.from(padded).toString('base64url')}","hex":"${Buffer.from(padded).toString('hex')}",`
-            + `"pct":"${[...sentNumber].map((c) => `%${c.charCodeAt(0).toString(16)}`).join('')}","u":"${escapes}",`
-            + `"utf16":${JSON.stringify(Buffer.from(sentNumber, 'utf16le').toString('latin1'))}}`;
+          const reply =
+            `{"ref":"${sentCvc}","plain":${JSON.stringify(`${around}${formatted}${around}`)},"b64":"${Buffer.from(padded).toString('base64')}",` +
+            `"b64url":"${Buffer.from(padded).toString('base64url')}","hex":"${Buffer.from(padded).toString('hex')}",` +
+            `"pct":"${[...sentNumber].map((c) => `%${c.charCodeAt(0).toString(16)}`).join('')}","u":"${escapes}",` +
+            `"utf16":${JSON.stringify(Buffer.from(sentNumber, 'utf16le').toString('latin1'))}}`;
           const masked = JSON.parse(maskCardData(reply, [sentNumber, sentCvc])) as Record<string, string>;
           expect(masked.ref).toBe('***');
           expect(leaves12(masked.plain!, sentNumber)).toBe(false);
@@ -185,7 +204,9 @@ describe('masking a forwarded answer', () => {
   });
 
   it('masks a CVC standing alone in any field, not the same digits inside longer numbers', () => {
-    expect(maskCardData('{"reference":"739","amount":17390,"note":"code 739."}', [sentNumber, sentCvc])).toBe('{"reference":"***","amount":17390,"note":"code ***."}');
+    expect(maskCardData('{"reference":"739","amount":17390,"note":"code 739."}', [sentNumber, sentCvc])).toBe(
+      '{"reference":"***","amount":17390,"note":"code ***."}',
+    );
   });
 });
 
@@ -225,7 +246,13 @@ function growth(build: (n: number) => string, run: (text: string) => unknown, n 
   const large = build(8 * n);
   run(small);
   run(large); // warm up
-  return fastestMs(() => run(large)) / Math.max(fastestMs(() => run(small)), 5);
+  return (
+    fastestMs(() => run(large)) /
+    Math.max(
+      fastestMs(() => run(small)),
+      5,
+    )
+  );
 }
 
 describe('masking time', () => {

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { addMonths, MAX_RETENTION_EXTENSION_MONTHS, retainUntil, RETENTION_MONTHS_AFTER_EXPIRY } from '../../src/domain/paymentMethods/retention.js';
+import {
+  addMonths,
+  MAX_RETENTION_EXTENSION_MONTHS,
+  retainUntil,
+  RETENTION_MONTHS_AFTER_EXPIRY,
+} from '../../src/domain/paymentMethods/retention.js';
 import { expectedRetainUntil } from '../helpers/expiry.js';
 
 // Fixed dates are safe here: retainUntil is a pure function of the expiry, whatever today is.
@@ -19,7 +24,12 @@ describe('retainUntil', () => {
   });
 
   it('agrees with the expectation the integration tests compute for cards relative to today', () => {
-    for (const [month, year, ext] of [[2, 2027, 0], [5, 2028, 6], [9, 2032, 6], [12, 2099, 24]] as const) {
+    for (const [month, year, ext] of [
+      [2, 2027, 0],
+      [5, 2028, 6],
+      [9, 2032, 6],
+      [12, 2099, 24],
+    ] as const) {
       expect(expectedRetainUntil(month, year, ext)).toBe(retainUntil(month, year, ext).toISOString().replace('.000Z', 'Z'));
     }
   });

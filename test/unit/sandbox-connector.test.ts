@@ -19,39 +19,75 @@ const request = (source: PaymentSource): AuthorizeRequest => ({
 
 describe('sandbox connector and token service provider', () => {
   it('accepts a network token only with a cryptogram the sandbox TSP made for that token', async () => {
-    const token = await tsp.provision({ paymentMethodId: 'pm_x', card: { number: '4242424242424242', expMonth: 1, expYear: EXP_YEAR, brand: 'VISA' } });
-    const { cryptogram, eci } = await tsp.cryptogram({ tokenReferenceId: token.tokenReferenceId, number: token.number, amount: 100, currency: 'EUR' });
+    const token = await tsp.provision({
+      paymentMethodId: 'pm_x',
+      card: { number: '4242424242424242', expMonth: 1, expYear: EXP_YEAR, brand: 'VISA' },
+    });
+    const { cryptogram, eci } = await tsp.cryptogram({
+      tokenReferenceId: token.tokenReferenceId,
+      number: token.number,
+      amount: 100,
+      currency: 'EUR',
+    });
     const networkToken = { number: token.number, expMonth: token.expMonth, expYear: token.expYear, cryptogram, eci };
     expect(verifySandboxCryptogram(token.number, cryptogram)).toBe(true);
     expect(await sandboxConnector.authorize(request({ type: 'network_token', networkToken }))).toMatchObject({ status: 'COMPLETED' });
 
     const forged = Buffer.from(cryptogram, 'base64');
     forged[19]! ^= 1;
-    expect(await sandboxConnector.authorize(request({ type: 'network_token', networkToken: { ...networkToken, cryptogram: forged.toString('base64') } }))).toMatchObject({
+    expect(
+      await sandboxConnector.authorize(
+        request({ type: 'network_token', networkToken: { ...networkToken, cryptogram: forged.toString('base64') } }),
+      ),
+    ).toMatchObject({
       status: 'FAILED',
       failureCode: 'invalid_cryptogram',
     });
-    const other = await tsp.provision({ paymentMethodId: 'pm_y', card: { number: '4242424242424242', expMonth: 1, expYear: EXP_YEAR, brand: 'VISA' } });
+    const other = await tsp.provision({
+      paymentMethodId: 'pm_y',
+      card: { number: '4242424242424242', expMonth: 1, expYear: EXP_YEAR, brand: 'VISA' },
+    });
     expect(verifySandboxCryptogram(other.number, cryptogram)).toBe(false);
   });
 
   it("issues PSP tokens that keep the card's answer and refuses tokens it did not issue", async () => {
     const card = (number: string) => ({ number, expMonth: 1, expYear: EXP_YEAR });
-    const declined = await sandboxConnector.tokenize!({ paymentMethodId: 'pm_x', card: card('4000000000000002'), tokenizationType: 'SINGLE_USE' });
+    const declined = await sandboxConnector.tokenize!({
+      paymentMethodId: 'pm_x',
+      card: card('4000000000000002'),
+      tokenizationType: 'SINGLE_USE',
+    });
     expect(declined.token).not.toContain('0002');
-    expect(await sandboxConnector.authorize(request({ type: 'psp_token', token: declined.token }))).toMatchObject({ status: 'FAILED', failureCode: 'card_declined' });
-    const challenged = await sandboxConnector.tokenize!({ paymentMethodId: 'pm_x', card: card('4000002500003155'), tokenizationType: 'MULTI_USE' });
-    expect(await sandboxConnector.authorize(request({ type: 'psp_token', token: challenged.token }))).toMatchObject({ status: 'REQUIRES_ACTION' });
-    expect(await sandboxConnector.authorize(request({ type: 'psp_token', token: 'acme_tok_1' }))).toMatchObject({ status: 'FAILED', failureCode: 'invalid_token' });
+    expect(await sandboxConnector.authorize(request({ type: 'psp_token', token: declined.token }))).toMatchObject({
+      status: 'FAILED',
+      failureCode: 'card_declined',
+    });
+    const challenged = await sandboxConnector.tokenize!({
+      paymentMethodId: 'pm_x',
+      card: card('4000002500003155'),
+      tokenizationType: 'MULTI_USE',
+    });
+    expect(await sandboxConnector.authorize(request({ type: 'psp_token', token: challenged.token }))).toMatchObject({
+      status: 'REQUIRES_ACTION',
+    });
+    expect(await sandboxConnector.authorize(request({ type: 'psp_token', token: 'acme_tok_1' }))).toMatchObject({
+      status: 'FAILED',
+      failureCode: 'invalid_token',
+    });
   });
 
   it('issues network token numbers in the network token range, Luhn-valid, never with the card last4', async () => {
     for (let i = 0; i < 50; i++) {
-      const t = await tsp.provision({ paymentMethodId: 'pm_x', card: { number: '5555555555554444', expMonth: 1, expYear: EXP_YEAR, brand: 'MASTERCARD' } });
+      const t = await tsp.provision({
+        paymentMethodId: 'pm_x',
+        card: { number: '5555555555554444', expMonth: 1, expYear: EXP_YEAR, brand: 'MASTERCARD' },
+      });
       expect(t.number).toMatch(/^522182\d{10}$/);
       expect(t.number.slice(-4)).not.toBe('4444');
     }
-    await expect(tsp.provision({ paymentMethodId: 'pm_x', card: { number: '3530111333300000', expMonth: 1, expYear: EXP_YEAR, brand: 'JCB' } })).rejects.toMatchObject({
+    await expect(
+      tsp.provision({ paymentMethodId: 'pm_x', card: { number: '3530111333300000', expMonth: 1, expYear: EXP_YEAR, brand: 'JCB' } }),
+    ).rejects.toMatchObject({
       code: 'TOKENIZATION_FAILED',
     });
   });

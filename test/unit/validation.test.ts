@@ -41,13 +41,12 @@ function failures<T>(result: { ok: true; value: T } | { ok: false; fields: Field
   return result.fields;
 }
 
-function valueOf<T>(result: { ok: true; value: T } | { ok: false; fields: FieldIssue[] }): T {
+function passedValue<T>(result: { ok: true; value: T } | { ok: false; fields: FieldIssue[] }): T {
   if (!result.ok) throw new Error(`expected validation to pass: ${JSON.stringify(result.fields)}`);
   return result.value;
 }
 
-const codesAt = (fields: FieldIssue[], path: string[]) =>
-  fields.filter((f) => f.path.join('.') === path.join('.')).map((f) => f.code);
+const codesAt = (fields: FieldIssue[], path: string[]) => fields.filter((f) => f.path.join('.') === path.join('.')).map((f) => f.code);
 
 describe('normalizeCardNumber', () => {
   it('accepts spaces and dashes as separators and surrounding whitespace', () => {
@@ -58,7 +57,16 @@ describe('normalizeCardNumber', () => {
   });
 
   it('refuses letters, other punctuation, dangling separators and empty input', () => {
-    for (const raw of ['4111 1111 1111 111a', '4111.1111.1111.1111', '4111_1111', '-4111111111111111', '4111111111111111-', '', '  ', '４１１１']) {
+    for (const raw of [
+      '4111 1111 1111 111a',
+      '4111.1111.1111.1111',
+      '4111_1111',
+      '-4111111111111111',
+      '4111111111111111-',
+      '',
+      '  ',
+      '４１１１',
+    ]) {
       expect(normalizeCardNumber(raw), raw).toBeNull();
     }
   });
@@ -66,7 +74,14 @@ describe('normalizeCardNumber', () => {
 
 describe('luhnValid', () => {
   it('accepts known valid numbers', () => {
-    for (const n of ['4111111111111111', '4242424242424242', '5555555555554444', '378282246310005', '6011111111111117', '4111111145551142']) {
+    for (const n of [
+      '4111111111111111',
+      '4242424242424242',
+      '5555555555554444',
+      '378282246310005',
+      '6011111111111117',
+      '4111111145551142',
+    ]) {
       expect(luhnValid(n), n).toBe(true);
     }
   });
@@ -102,7 +117,20 @@ describe('detectBrand', () => {
   });
 
   it('covers every brand', () => {
-    const all: CardBrand[] = ['VISA', 'MASTERCARD', 'AMEX', 'DISCOVER', 'DINERS_CLUB', 'JCB', 'UNIONPAY', 'MAESTRO', 'MIR', 'ELO', 'HIPERCARD', 'UNKNOWN'];
+    const all: CardBrand[] = [
+      'VISA',
+      'MASTERCARD',
+      'AMEX',
+      'DISCOVER',
+      'DINERS_CLUB',
+      'JCB',
+      'UNIONPAY',
+      'MAESTRO',
+      'MIR',
+      'ELO',
+      'HIPERCARD',
+      'UNKNOWN',
+    ];
     expect(Object.keys(samples).sort()).toEqual([...all].sort());
   });
 
@@ -147,7 +175,7 @@ describe('lengths and helpers', () => {
 
 describe('cardInputSchema: number', () => {
   it('normalizes the number and derives brand, bin and last4', () => {
-    const value = valueOf(validateCard(card({ number: ' 3782-822463-10005 ', cvc: '1234' })));
+    const value = passedValue(validateCard(card({ number: ' 3782-822463-10005 ', cvc: '1234' })));
     expect(value).toMatchObject({ number: '378282246310005', brand: 'AMEX', bin: '378282', last4: '0005' });
   });
 
@@ -187,8 +215,8 @@ describe('expiry', () => {
     expect(fullExpYear(25)).toBe(2025);
     expect(fullExpYear(0)).toBe(2000);
     expect(fullExpYear(2031)).toBe(2031);
-    expect(valueOf(validateCard(card({ expMonth: 1, expYear: 27 }))).expYear).toBe(2027);
-    expect(valueOf(validateCard(card({ expMonth: 1, expYear: 2027 }))).expYear).toBe(2027);
+    expect(passedValue(validateCard(card({ expMonth: 1, expYear: 27 }))).expYear).toBe(2027);
+    expect(passedValue(validateCard(card({ expMonth: 1, expYear: 2027 }))).expYear).toBe(2027);
   });
 
   it.each([0, 13, -1])('refuses month %i as INVALID_EXPIRY on expMonth', (expMonth) => {
@@ -212,7 +240,9 @@ describe('expiry', () => {
     expect(validateCard(card({ expMonth: 11, expYear: 26 })).ok).toBe(true);
     expect(validateCard(card({ expMonth: 11, expYear: 26 }), new Date('2026-11-30T23:59:59.999Z')).ok).toBe(true);
     expect(validateCard(card({ expMonth: 11, expYear: 26 }), new Date('2026-12-01T01:30:00+02:00')).ok).toBe(true);
-    expect(codesAt(failures(validateCard(card({ expMonth: 11, expYear: 26 }), new Date('2026-12-01T00:00:00Z'))), ['input', 'card', 'expMonth'])).toEqual(['CARD_EXPIRED']);
+    expect(
+      codesAt(failures(validateCard(card({ expMonth: 11, expYear: 26 }), new Date('2026-12-01T00:00:00Z'))), ['input', 'card', 'expMonth']),
+    ).toEqual(['CARD_EXPIRED']);
     expect(isExpired(11, 2026, NOW)).toBe(false);
     expect(isExpired(10, 2026, NOW)).toBe(true);
     expect(isExpired(1, 2027, NOW)).toBe(false);
@@ -236,9 +266,9 @@ describe('cardInputSchema: CVC', () => {
   it('refuses non-digit CVCs, and treats a missing or blank CVC as absent', () => {
     expect(codesAt(failures(validateCard(card({ cvc: '12a' }))), ['input', 'card', 'cvc'])).toEqual(['INVALID_CVC']);
     expect(codesAt(failures(validateCard(card({ cvc: '12' }))), ['input', 'card', 'cvc'])).toEqual(['INVALID_CVC']);
-    expect(valueOf(validateCard(card({ cvc: null }))).cvc).toBeUndefined();
-    expect(valueOf(validateCard(card({ cvc: '  ' }))).cvc).toBeUndefined();
-    expect(valueOf(validateCard(card({ cvc: undefined }))).cvc).toBeUndefined();
+    expect(passedValue(validateCard(card({ cvc: null }))).cvc).toBeUndefined();
+    expect(passedValue(validateCard(card({ cvc: '  ' }))).cvc).toBeUndefined();
+    expect(passedValue(validateCard(card({ cvc: undefined }))).cvc).toBeUndefined();
   });
 
   it('still checks the CVC format when the number is invalid', () => {
@@ -255,7 +285,7 @@ describe('cardInputSchema: CVC', () => {
 
 describe('cardInputSchema: other fields', () => {
   it('trims strings, drops blanks and nulls, and upper-cases the country', () => {
-    const value = valueOf(
+    const value = passedValue(
       validateCard(card({ holderName: '  Ada Lovelace ', nickName: ' ', issuer: null, issuingCountry: 'sg', cardType: 'DEBIT' })),
     );
     expect(value).toEqual({
@@ -337,7 +367,10 @@ describe('messages never echo the input', () => {
     ['Visa CVC', card({ number: '4242424242424242', cvc: '9876' })],
     ['expired', { number: '4111111145551142', expMonth: 10, expYear: 25, cvc: '987' }],
     ['bad expiry', card({ number: '5555555555554444', expMonth: 13, expYear: 2345, cvc: '9a8' })],
-    ['other fields', card({ number: '6011111111111117', cvc: '987', holderName: 'Secret\u0007Name', issuingCountry: 'QQ', cardType: 'GOLDEN' })],
+    [
+      'other fields',
+      card({ number: '6011111111111117', cvc: '987', holderName: 'Secret\u0007Name', issuingCountry: 'QQ', cardType: 'GOLDEN' }),
+    ],
   ];
 
   it.each(cases)('%s', (_label, input) => {
@@ -372,7 +405,7 @@ describe('metadataSchema', () => {
 
   it('accepts flat scalar values at the limits', () => {
     expect(meta(keys(50)).ok).toBe(true);
-    expect(valueOf(meta({ ['k'.repeat(40)]: 'v'.repeat(500), flag: true, none: null, n: 1.5 })).metadata).toEqual({
+    expect(passedValue(meta({ ['k'.repeat(40)]: 'v'.repeat(500), flag: true, none: null, n: 1.5 })).metadata).toEqual({
       ['k'.repeat(40)]: 'v'.repeat(500),
       flag: true,
       none: null,
@@ -407,40 +440,52 @@ describe('metadataSchema', () => {
 
 describe('addresses and customers', () => {
   it('checks address lengths and countries', () => {
-    expect(valueOf(validate(addressInputSchema, { line1: ' 1 Main St ', country: 'us', zip: null }, []))).toEqual({
+    expect(passedValue(validate(addressInputSchema, { line1: ' 1 Main St ', country: 'us', zip: null }, []))).toEqual({
       line1: '1 Main St',
       country: 'US',
       zip: undefined,
     });
     const fields = failures(
-      validate(addressInputSchema, { line1: 'x'.repeat(201), city: 'c'.repeat(101), zip: '1'.repeat(21), country: 'USA', lastName: 'l'.repeat(101) }, ['a']),
+      validate(
+        addressInputSchema,
+        { line1: 'x'.repeat(201), city: 'c'.repeat(101), zip: '1'.repeat(21), country: 'USA', lastName: 'l'.repeat(101) },
+        ['a'],
+      ),
     );
     expect(fields.map((f) => f.path.join('.'))).toEqual(['a.line1', 'a.city', 'a.zip', 'a.country', 'a.lastName']);
   });
 
   it('validates a new customer', () => {
-    const value = valueOf(
-      validate(createCustomerInputSchema, {
-        merchantReferenceId: 'order-42',
-        name: null,
-        email: ' ada@example.com ',
-        phone: '(65) 6123-4567',
-        phoneCountryCode: '+65',
-        description: 'line one\nline two',
-        defaultBillingAddress: { line1: '1 Main St', country: 'SG' },
-      }, ['input']),
+    const value = passedValue(
+      validate(
+        createCustomerInputSchema,
+        {
+          merchantReferenceId: 'order-42',
+          name: null,
+          email: ' ada@example.com ',
+          phone: '(65) 6123-4567',
+          phoneCountryCode: '+65',
+          description: 'line one\nline two',
+          defaultBillingAddress: { line1: '1 Main St', country: 'SG' },
+        },
+        ['input'],
+      ),
     );
     expect(value).toMatchObject({ email: 'ada@example.com', phone: '(65) 6123-4567', description: 'line one\nline two' });
     expect(value.name).toBeUndefined();
     const fields = failures(
-      validate(createCustomerInputSchema, {
-        merchantReferenceId: 'r'.repeat(65),
-        email: 'a@b',
-        phone: '123-ABC',
-        phoneCountryCode: '+12345',
-        description: 'd'.repeat(501),
-        defaultShippingAddress: { country: 'ZZ' },
-      }, ['input']),
+      validate(
+        createCustomerInputSchema,
+        {
+          merchantReferenceId: 'r'.repeat(65),
+          email: 'a@b',
+          phone: '123-ABC',
+          phoneCountryCode: '+12345',
+          description: 'd'.repeat(501),
+          defaultShippingAddress: { country: 'ZZ' },
+        },
+        ['input'],
+      ),
     );
     expect(fields.map((f) => f.path.join('.'))).toEqual([
       'input.merchantReferenceId',
@@ -453,7 +498,9 @@ describe('addresses and customers', () => {
   });
 
   it('keeps null (clear) apart from undefined (leave as is) in customer updates', () => {
-    const value = valueOf(validate(updateCustomerInputSchema, { name: null, email: 'new@example.com', description: '', metadata: null }, ['input']));
+    const value = passedValue(
+      validate(updateCustomerInputSchema, { name: null, email: 'new@example.com', description: '', metadata: null }, ['input']),
+    );
     expect(value.name).toBeNull();
     expect(value.description).toBeNull();
     expect(value.metadata).toBeNull();
@@ -474,14 +521,14 @@ describe('updatePaymentMethodInputSchema', () => {
   });
 
   it('validates the expiry like a card', () => {
-    expect(valueOf(update({ expMonth: 3, expYear: 29 }))).toMatchObject({ expMonth: 3, expYear: 2029 });
+    expect(passedValue(update({ expMonth: 3, expYear: 29 }))).toMatchObject({ expMonth: 3, expYear: 2029 });
     expect(codesAt(failures(update({ expMonth: 10, expYear: 25 })), ['input', 'expMonth'])).toEqual(['CARD_EXPIRED']);
     expect(codesAt(failures(update({ expMonth: 0, expYear: 2030 })), ['input', 'expMonth'])).toEqual(['INVALID_EXPIRY']);
     expect(codesAt(failures(update({ expMonth: 1, expYear: 1999 })), ['input', 'expYear'])).toEqual(['INVALID_EXPIRY']);
   });
 
   it('keeps null apart from undefined', () => {
-    const value = valueOf(update({ holderName: null, nickName: 'Work card', billing: null }));
+    const value = passedValue(update({ holderName: null, nickName: 'Work card', billing: null }));
     expect(value.holderName).toBeNull();
     expect(value.nickName).toBe('Work card');
     expect(value.billing).toBeNull();
@@ -495,8 +542,8 @@ describe('tokenizeCardInputSchema', () => {
   const tokenize = (input: unknown) => validate(tokenizeCardInputSchema, input, ['input'], { now: NOW });
 
   it('takes exactly one of card or token', () => {
-    expect(valueOf(tokenize({ card: card() })).card?.number).toBe('4111111111111111');
-    expect(valueOf(tokenize({ token: 'tok_abc', card: null })).token).toBe('tok_abc');
+    expect(passedValue(tokenize({ card: card() })).card?.number).toBe('4111111111111111');
+    expect(passedValue(tokenize({ token: 'tok_abc', card: null })).token).toBe('tok_abc');
     for (const input of [{}, { card: null, token: null }, { card: card(), token: 'tok_abc' }]) {
       expect(failures(tokenize(input))).toEqual([{ path: ['input', 'card'], code: 'INVALID_INPUT', message: expect.any(String) }]);
     }
@@ -517,8 +564,8 @@ describe('tokenizeCardInputSchema', () => {
 
 describe('small schemas', () => {
   it('extends retention by 1 to 24 months', () => {
-    expect(valueOf(validate(extendRetentionMonthsSchema, 1, ['months']))).toBe(1);
-    expect(valueOf(validate(extendRetentionMonthsSchema, 24, ['months']))).toBe(24);
+    expect(passedValue(validate(extendRetentionMonthsSchema, 1, ['months']))).toBe(1);
+    expect(passedValue(validate(extendRetentionMonthsSchema, 24, ['months']))).toBe(24);
     for (const months of [0, 25, 1.5, '3']) {
       expect(failures(validate(extendRetentionMonthsSchema, months, ['months']))).toEqual([
         { path: ['months'], code: 'INVALID_INPUT', message: expect.any(String) },
@@ -545,8 +592,21 @@ describe('card numbers outside card.number', () => {
   });
 
   it('refuses them in fields stored in the clear (and in the other text fields), never echoing them', () => {
-    const r = validate(createCustomerInputSchema, { merchantReferenceId: 'ord-4111111111111111', description: 'card 4242 4242 4242 4242', metadata: { note: '5555555555554444', n: 4111111111111111 } }, ['input']);
-    expect(failures(r).map((f) => f.path.join('.'))).toEqual(['input.merchantReferenceId', 'input.description', 'input.metadata.note', 'input.metadata.n']);
+    const r = validate(
+      createCustomerInputSchema,
+      {
+        merchantReferenceId: 'ord-4111111111111111',
+        description: 'card 4242 4242 4242 4242',
+        metadata: { note: '5555555555554444', n: 4111111111111111 },
+      },
+      ['input'],
+    );
+    expect(failures(r).map((f) => f.path.join('.'))).toEqual([
+      'input.merchantReferenceId',
+      'input.description',
+      'input.metadata.note',
+      'input.metadata.n',
+    ]);
     expect(JSON.stringify(r)).not.toMatch(/4111111111111111|4242 4242|5555555555554444/);
   });
 });

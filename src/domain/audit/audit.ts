@@ -1,5 +1,5 @@
 import type { App } from '../../app/app.js';
-import { type Prisma, type Tx } from '../../db/client.js';
+import type { Prisma, Tx } from '../../db/client.js';
 import type { Mode } from '../../generated/prisma/client.js';
 import { maskPans } from '../../card/pan.js';
 import { newId } from '../shared/ids.js';
@@ -21,7 +21,7 @@ export interface AuditActor {
   requestId: string;
 }
 
-export type AuditOutcome = 'success' | 'denied' | 'failed' | 'refused';
+type AuditOutcome = 'success' | 'denied' | 'failed' | 'refused';
 
 export interface AuditEntry {
   /** `<entity>.<verb>`, e.g. `payment_method.reveal`. */
@@ -35,10 +35,15 @@ export interface AuditEntry {
 
 const CARD_RANGES = { cardRangesOnly: true };
 
-export const GENESIS_HASH = '0'.repeat(64);
+const GENESIS_HASH = '0'.repeat(64);
 
 export function actorOf(principal: Principal): AuditActor {
-  return { merchantId: principal.merchantId, mode: principal.mode, keyId: principal.keyId, requestId: principal.requestId ?? `pid-${process.pid}` };
+  return {
+    merchantId: principal.merchantId,
+    mode: principal.mode,
+    keyId: principal.keyId,
+    requestId: principal.requestId ?? `pid-${process.pid}`,
+  };
 }
 
 /** The operator acting through the CLI. */
@@ -62,7 +67,11 @@ export async function appendAudit(client: Tx | Prisma, actor: AuditActor, entry:
   // Ids and request ids are validated where they come in (src/domain/shared/ids.ts, yoga's requestIdOf); this is the last
   // line: the table is append-only, so a card number written here could never be removed.
   const detail =
-    entry.detail === undefined ? null : JSON.stringify(Object.fromEntries(Object.entries(entry.detail).map(([k, v]) => [k, typeof v === 'string' ? maskPans(v, CARD_RANGES) : v])));
+    entry.detail === undefined
+      ? null
+      : JSON.stringify(
+          Object.fromEntries(Object.entries(entry.detail).map(([k, v]) => [k, typeof v === 'string' ? maskPans(v, CARD_RANGES) : v])),
+        );
   const entityId = entry.entityId == null ? null : maskPans(entry.entityId, CARD_RANGES);
   const requestId = maskPans(actor.requestId, CARD_RANGES);
   const rows = await client.$queryRaw<AppendedEvent[]>`
@@ -73,7 +82,7 @@ export async function appendAudit(client: Tx | Prisma, actor: AuditActor, entry:
 }
 
 /** Appends events in order, in the caller's transaction. */
-export async function appendAudits(tx: Tx, actor: AuditActor, entries: readonly AuditEntry[]): Promise<void> {
+async function appendAudits(tx: Tx, actor: AuditActor, entries: readonly AuditEntry[]): Promise<void> {
   for (const entry of entries) await appendAudit(tx, actor, entry);
 }
 
@@ -81,7 +90,12 @@ export async function appendAudits(tx: Tx, actor: AuditActor, entries: readonly 
  * Runs `write` and appends the events it reports in one transaction: the change and its audit trail land
  * together or not at all.
  */
-export async function audited<T>(app: App, actor: AuditActor, write: (tx: Tx) => Promise<T>, events: (result: T) => AuditEntry | readonly AuditEntry[]): Promise<T> {
+export async function audited<T>(
+  app: App,
+  actor: AuditActor,
+  write: (tx: Tx) => Promise<T>,
+  events: (result: T) => AuditEntry | readonly AuditEntry[],
+): Promise<T> {
   return app.db.prisma.$transaction(async (tx) => {
     const result = await write(tx);
     const e = events(result);
@@ -93,7 +107,7 @@ export async function audited<T>(app: App, actor: AuditActor, write: (tx: Tx) =>
 /** A merchant's events visible to a key: its own mode's and the merchant-wide ones; newest first. */
 export function listAuditEvents(app: App, principal: Principal, query: Query, entityId?: string | null) {
   return app.db.prisma.auditEvent.findMany({
-    ...(query as {}),
+    ...(query as object),
     where: {
       merchantId: principal.merchantId,
       OR: [{ mode: principal.mode }, { mode: null }],
@@ -126,7 +140,11 @@ export async function verifyAuditChain(app: App, merchantId?: string, batchSize 
           FROM audit_events e WHERE merchant_id = ${m} AND seq > ${lastSeq} ORDER BY seq LIMIT ${batchSize}`;
       for (const e of batch) {
         events++;
-        const bad = (problem: string): ChainReport => ({ merchants: merchants.length, events, firstBad: { merchantId: m, seq: e.seq, id: e.id, problem } });
+        const bad = (problem: string): ChainReport => ({
+          merchants: merchants.length,
+          events,
+          firstBad: { merchantId: m, seq: e.seq, id: e.id, problem },
+        });
         if (e.seq !== lastSeq + 1n) return bad(`sequence jumps from ${lastSeq} to ${e.seq}: events are missing`);
         if (e.prevHash !== prevHash) return bad('does not link to the previous event');
         if (e.computed !== e.hash) return bad('its content does not match its hash: it was altered');

@@ -9,9 +9,9 @@ import { cardColumns, type Billing } from '../paymentMethods/paymentMethods.js';
 import { actorOf, audited } from '../audit/audit.js';
 import { tenant, type Principal } from '../shared/principal.js';
 
-export const CARD_TOKEN_TTL_MS = 30 * 60 * 1000;
+const CARD_TOKEN_TTL_MS = 30 * 60 * 1000;
 /** Spent and expired tokens keep their masked fields this long (so late uses answer TOKEN_EXPIRED), then go. */
-export const CARD_TOKEN_KEEP_MS = 7 * 24 * 60 * 60 * 1000;
+const CARD_TOKEN_KEEP_MS = 7 * 24 * 60 * 60 * 1000;
 
 /** A card token's card, opened for the one operation that uses it. */
 export type TokenCard = CardInput & { billing: Billing | null };
@@ -21,16 +21,22 @@ export async function createCardToken(app: App, principal: Principal, input: unk
   const v = parseInput(createCardTokenInputSchema, input, ['input'], now);
   const { card } = v;
   const id = newId('tok');
-  return audited(app, actorOf(principal), (tx) => tx.cardToken.create({
-    data: {
-      ...tenant(principal),
-      id,
-      ...cardColumns(card),
-      cvc: card.cvc ?? null,
-      billing: sealable(v.billing) ?? null,
-      expiresAt: new Date(now.getTime() + CARD_TOKEN_TTL_MS),
-    },
-  }), () => ({ action: 'card_token.create', entityType: 'card_token', entityId: id, outcome: 'success' }));
+  return audited(
+    app,
+    actorOf(principal),
+    (tx) =>
+      tx.cardToken.create({
+        data: {
+          ...tenant(principal),
+          id,
+          ...cardColumns(card),
+          cvc: card.cvc ?? null,
+          billing: sealable(v.billing) ?? null,
+          expiresAt: new Date(now.getTime() + CARD_TOKEN_TTL_MS),
+        },
+      }),
+    () => ({ action: 'card_token.create', entityType: 'card_token', entityId: id, outcome: 'success' }),
+  );
 }
 
 export async function findCardToken(app: App, principal: Principal, id: string) {
@@ -48,7 +54,8 @@ export async function openCardToken(app: App, principal: Principal, id: string, 
   if (!row) throw new NotFound('card token', id);
   if (row.usedAt) throw new TokenAlreadyUsed(id);
   if (row.expiresAt <= now || row.cardNumber === null) throw new TokenExpired(id);
-  const open = (field: 'cardNumber' | 'cardExpiry' | 'holderName' | 'nickName' | 'cvc' | 'billing') => openField(keyring, 'CardToken', field, row);
+  const open = (field: 'cardNumber' | 'cardExpiry' | 'holderName' | 'nickName' | 'cvc' | 'billing') =>
+    openField(keyring, 'CardToken', field, row);
   const [number, expiry, holderName, nickName, cvc, billing] = await Promise.all(
     (['cardNumber', 'cardExpiry', 'holderName', 'nickName', 'cvc', 'billing'] as const).map(open),
   );

@@ -36,40 +36,52 @@ const customerEvent = (action: string, id: string, detail?: AuditEntry['detail']
 export async function createCustomer(app: App, principal: Principal, input: unknown) {
   const v = parseInput(createCustomerInputSchema, input, ['input'], app.clock());
   const id = newId('cus');
-  return audited(app, actorOf(principal), (tx) => tx.customer.create({
-    data: {
-      ...tenant(principal),
-      id,
-      merchantReferenceId: v.merchantReferenceId ?? null,
-      name: v.name ?? null,
-      email: v.email ?? null,
-      phone: v.phone ?? null,
-      phoneCountryCode: v.phoneCountryCode ?? null,
-      description: v.description ?? null,
-      defaultBillingAddress: sealable(v.defaultBillingAddress) ?? null,
-      defaultShippingAddress: sealable(v.defaultShippingAddress) ?? null,
-      metadata: jsonOrNull(v.metadata) ?? P.DbNull,
-    },
-  }), () => customerEvent('create', id));
+  return audited(
+    app,
+    actorOf(principal),
+    (tx) =>
+      tx.customer.create({
+        data: {
+          ...tenant(principal),
+          id,
+          merchantReferenceId: v.merchantReferenceId ?? null,
+          name: v.name ?? null,
+          email: v.email ?? null,
+          phone: v.phone ?? null,
+          phoneCountryCode: v.phoneCountryCode ?? null,
+          description: v.description ?? null,
+          defaultBillingAddress: sealable(v.defaultBillingAddress) ?? null,
+          defaultShippingAddress: sealable(v.defaultShippingAddress) ?? null,
+          metadata: jsonOrNull(v.metadata) ?? P.DbNull,
+        },
+      }),
+    () => customerEvent('create', id),
+  );
 }
 
 export async function updateCustomer(app: App, principal: Principal, id: string, input: unknown) {
   const v = parseInput(updateCustomerInputSchema, input, ['input'], app.clock());
   await requireCustomer(app, principal, id);
-  return audited(app, actorOf(principal), (tx) => tx.customer.update({
-    where: { merchantId_id: { merchantId: principal.merchantId, id } },
-    data: {
-      merchantReferenceId: v.merchantReferenceId,
-      name: v.name,
-      email: v.email,
-      phone: v.phone,
-      phoneCountryCode: v.phoneCountryCode,
-      description: v.description,
-      defaultBillingAddress: sealable(v.defaultBillingAddress),
-      defaultShippingAddress: sealable(v.defaultShippingAddress),
-      metadata: jsonOrNull(v.metadata),
-    },
-  }), () => customerEvent('update', id));
+  return audited(
+    app,
+    actorOf(principal),
+    (tx) =>
+      tx.customer.update({
+        where: { merchantId_id: { merchantId: principal.merchantId, id } },
+        data: {
+          merchantReferenceId: v.merchantReferenceId,
+          name: v.name,
+          email: v.email,
+          phone: v.phone,
+          phoneCountryCode: v.phoneCountryCode,
+          description: v.description,
+          defaultBillingAddress: sealable(v.defaultBillingAddress),
+          defaultShippingAddress: sealable(v.defaultShippingAddress),
+          metadata: jsonOrNull(v.metadata),
+        },
+      }),
+    () => customerEvent('update', id),
+  );
 }
 
 /** Deletes the customer and, in the same transaction, every payment method it owns. */
@@ -85,7 +97,7 @@ export async function deleteCustomer(app: App, principal: Principal, id: string)
 }
 
 export async function findCustomer(app: App, principal: Principal, id: string, query: Query = {}) {
-  return app.db.prisma.customer.findFirst({ ...(query as {}), where: { ...tenant(principal), id } });
+  return app.db.prisma.customer.findFirst({ ...(query as object), where: { ...tenant(principal), id } });
 }
 
 export async function requireCustomer(app: App, principal: Principal, id: string): Promise<void> {
@@ -96,21 +108,23 @@ export async function requireCustomer(app: App, principal: Principal, id: string
 /** Newest first; `query` carries Pothos' cursor, take and skip. */
 export async function listCustomers(app: App, principal: Principal, query: Query) {
   return app.db.prisma.customer.findMany({
-    ...(query as {}),
+    ...(query as object),
     where: tenant(principal),
     orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
   });
 }
 
 type CustomerSecret = 'name' | 'email' | 'phone' | 'phoneCountryCode';
-type Row = Pick<Customer, 'merchantId' | 'id'> & Partial<Pick<Customer, CustomerSecret | 'defaultBillingAddress' | 'defaultShippingAddress'>>;
+type Row = Pick<Customer, 'merchantId' | 'id'> &
+  Partial<Pick<Customer, CustomerSecret | 'defaultBillingAddress' | 'defaultShippingAddress'>>;
 
 /** Personal data is decrypted only here, one field at a time, for the caller that selected it. */
 export function customerField(app: App, row: Row, field: CustomerSecret): Promise<string | null> {
   return openField(app.db.keyring, 'Customer', field, row);
 }
 
-export async function customerAddress(app: App, 
+export async function customerAddress(
+  app: App,
   row: Row,
   field: 'defaultBillingAddress' | 'defaultShippingAddress',
 ): Promise<Address | null> {

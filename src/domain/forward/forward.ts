@@ -49,16 +49,21 @@ export async function forwardRequest(app: App, principal: Principal, input: unkn
     throw ValidationFailed.single(['input', 'url'], 'INVALID_INPUT', 'Live keys forward card data over https only');
   }
   const allowed = await forwardHosts.entries(app, principal.merchantId);
-  const mayReceive = (target: URL) => entriesAllowing(target).some((h) => allowed.has(h)) && (target.protocol === 'https:' || principal.mode === 'TEST');
+  const mayReceive = (target: URL) =>
+    entriesAllowing(target).some((h) => allowed.has(h)) && (target.protocol === 'https:' || principal.mode === 'TEST');
   if (!mayReceive(url)) {
     await appendAudit(app.db.prisma, actor, { ...entity, outcome: 'denied', detail });
-    throw new Forbidden(`This host is not on the merchant's forwarding list (npx vault merchant allow-host --merchant ${principal.merchantId} --host ${url.host})`);
+    throw new Forbidden(
+      `This host is not on the merchant's forwarding list (npx vault merchant allow-host --merchant ${principal.merchantId} --host ${url.host})`,
+    );
   }
 
   // Headers are rendered and checked before the token is spent or anything is audited: a value HTTP cannot
   // carry would fail in fetch after the audit said the card was sent.
   if (v.token) renderHeaders(v.headers, await tokenPreview(app, principal, v.token, used));
-  const values = v.paymentMethodId ? await storedCardValues(app, principal, v.paymentMethodId, used, now) : await tokenValues(app, principal, v.token!, used, now);
+  const values = v.paymentMethodId
+    ? await storedCardValues(app, principal, v.paymentMethodId, used, now)
+    : await tokenValues(app, principal, v.token!, used, now);
   const headers = renderHeaders(v.headers, values);
   await appendAudit(app.db.prisma, actor, { ...entity, outcome: 'success', detail });
 
@@ -87,7 +92,12 @@ export async function forwardRequest(app: App, principal: Principal, input: unkn
   };
 }
 
-const SECRET_PLACEHOLDERS = ['card.number', 'card.cvc', 'networkToken.number', 'networkToken.cryptogram'] as const satisfies readonly Placeholder[];
+const SECRET_PLACEHOLDERS = [
+  'card.number',
+  'card.cvc',
+  'networkToken.number',
+  'networkToken.cryptogram',
+] as const satisfies readonly Placeholder[];
 // What fetch accepts in a header value (a ByteString without line breaks).
 const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
@@ -98,7 +108,11 @@ function renderHeaders(headers: Record<string, string>, values: PlaceholderValue
     Object.entries(headers).map(([name, value]) => {
       const text = render(value, values, (s) => s);
       if (!HEADER_VALUE.test(text)) {
-        problems.push({ path: ['input', 'headers', name], code: 'INVALID_INPUT', message: 'Header values must be Latin-1 text once the placeholders are filled in' });
+        problems.push({
+          path: ['input', 'headers', name],
+          code: 'INVALID_INPUT',
+          message: 'Header values must be Latin-1 text once the placeholders are filled in',
+        });
       }
       return [name, text];
     }),
@@ -128,22 +142,40 @@ function usedPlaceholders(v: ForwardRequestInput): Set<Placeholder> {
     const { known, unknown } = placeholdersIn(text);
     for (const name of known) used.add(name);
     if (unknown.size > 0) {
-      problems.push({ path, code: 'INVALID_INPUT', message: `Unknown placeholder(s): ${[...unknown].map((n) => `{{${n.slice(0, 40)}}}`).join(', ')}` });
+      problems.push({
+        path,
+        code: 'INVALID_INPUT',
+        message: `Unknown placeholder(s): ${[...unknown].map((n) => `{{${n.slice(0, 40)}}}`).join(', ')}`,
+      });
     }
   };
   for (const [name, value] of Object.entries(v.headers)) scan(value, ['input', 'headers', name]);
   if (v.body !== undefined) scan(v.body, ['input', 'body']);
   if (v.paymentMethodId && used.has('card.cvc')) {
-    problems.push({ path: ['input', 'body'], code: 'INVALID_INPUT', message: '{{card.cvc}} needs a card token: the CVC is never stored with a payment method' });
+    problems.push({
+      path: ['input', 'body'],
+      code: 'INVALID_INPUT',
+      message: '{{card.cvc}} needs a card token: the CVC is never stored with a payment method',
+    });
   }
   if (v.token && [...used].some((p) => p.startsWith('networkToken.'))) {
-    problems.push({ path: ['input', 'body'], code: 'INVALID_INPUT', message: '{{networkToken.*}} needs a payment method with a network token' });
+    problems.push({
+      path: ['input', 'body'],
+      code: 'INVALID_INPUT',
+      message: '{{networkToken.*}} needs a payment method with a network token',
+    });
   }
   if (problems.length > 0) throw new ValidationFailed(problems);
   return used;
 }
 
-function cardValues(card: { number: string; expMonth: number; expYear: number; holderName?: string | null; cvc?: string | null }): PlaceholderValues {
+function cardValues(card: {
+  number: string;
+  expMonth: number;
+  expYear: number;
+  holderName?: string | null;
+  cvc?: string | null;
+}): PlaceholderValues {
   return {
     'card.number': card.number,
     'card.expMonth': pad2(card.expMonth),

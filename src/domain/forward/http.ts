@@ -44,7 +44,8 @@ export async function sendUpstream(request: UpstreamRequest, limits: UpstreamLim
       const target = REDIRECTS.has(response.status) && location ? safeUrl(location, current.url) : undefined;
       if (target && (target.protocol === 'https:' || current.url.protocol === 'http:') && limits.mayFollow(target)) {
         await response.body?.cancel();
-        if (hop >= limits.maxRedirects) throw new ForwardFailed(`The upstream redirected more than ${limits.maxRedirects} times`, 'TOO_MANY_REDIRECTS');
+        if (hop >= limits.maxRedirects)
+          throw new ForwardFailed(`The upstream redirected more than ${limits.maxRedirects} times`, 'TOO_MANY_REDIRECTS');
         current = redirected(current, response.status, target);
         continue;
       }
@@ -101,7 +102,7 @@ async function readLimited(response: Response, maxBytes: number): Promise<string
  * The body as text in the charset it declares (a UTF-16 reply read as UTF-8 would hide the card number it
  * echoes from masking), or the charset its byte order mark names; UTF-8 otherwise.
  */
-export function decodeBody(bytes: Uint8Array, contentType: string | null): string {
+function decodeBody(bytes: Uint8Array, contentType: string | null): string {
   const declared = /;\s*charset\s*=\s*"?([^";\s]+)/i.exec(contentType ?? '')?.[1];
   const bom = bytes[0] === 0xff && bytes[1] === 0xfe ? 'utf-16le' : bytes[0] === 0xfe && bytes[1] === 0xff ? 'utf-16be' : undefined;
   for (const label of [bom, declared]) {

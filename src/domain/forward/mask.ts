@@ -10,7 +10,8 @@ import { forEachDigitSequence, panSpans, truncated } from '../../card/pan.js';
 // Every finder is one linear scan and the reply is rebuilt once, so a hostile reply costs time in proportion
 // to its size. A number keeps its first six and last four digits, as PCI DSS allows; other values become '*'.
 
-const CVC_FIELD = /((?:["']|\b)(?:card[_-]?)?(?:cvc2?|cvv2?|csc|cid|security[_-]?code|verification[_-]?value)["']?\s*[:=]\s*["']?)(\d{3,4})/gi;
+const CVC_FIELD =
+  /((?:["']|\b)(?:card[_-]?)?(?:cvc2?|cvv2?|csc|cid|security[_-]?code|verification[_-]?value)["']?\s*[:=]\s*["']?)(\d{3,4})/gi;
 
 interface Span {
   start: number;
@@ -70,7 +71,13 @@ function encodings(number: string): string[] {
 
 /** A non-numeric secret (a cryptogram) as written, JSON-escaped, form-encoded and in base64. */
 function textEncodings(value: string): string[] {
-  return unique([value, JSON.stringify(value).slice(1, -1), value.replace(/\//g, '\\/'), encodeURIComponent(value), Buffer.from(value).toString('base64').replace(/=+$/, '')]);
+  return unique([
+    value,
+    JSON.stringify(value).slice(1, -1),
+    value.replace(/\//g, '\\/'),
+    encodeURIComponent(value),
+    Buffer.from(value).toString('base64').replace(/=+$/, ''),
+  ]);
 }
 
 function unique(values: readonly string[]): string[] {

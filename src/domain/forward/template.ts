@@ -2,7 +2,7 @@
 // replaced by the vault with the card's data just before it is sent. Only names under `card.` and
 // `networkToken.` are placeholders; other `{{…}}` text is sent as it is.
 
-export const PLACEHOLDERS = [
+const PLACEHOLDERS = [
   'card.number',
   'card.expMonth',
   'card.expYear',

@@ -15,7 +15,7 @@ import type { Principal } from '../shared/principal.js';
 // purging a payment method or customer, by whatever path, deletes every row whose `refs` name it (a
 // database trigger, migration 20261130020000). Row ids and fingerprints are keyed HMACs (crypto/keyedDigest).
 
-export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
+const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 /**
  * An IN_PROGRESS row this old is presumed orphaned (its process died before recording the outcome) and may
  * be taken over, so a crash cannot block a key for 24 hours. The price: a request still running after this
@@ -23,7 +23,7 @@ export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
  */
 export const IDEMPOTENCY_STALE_MS = 60 * 1000;
 /** How long a concurrent request waits for the first one's response before answering `busy`. */
-export const IDEMPOTENCY_WAIT_MS = 15 * 1000;
+const IDEMPOTENCY_WAIT_MS = 15 * 1000;
 const POLL_MS = 25;
 
 /** Proof that this caller holds the key: completing or abandoning touches only the row it claimed. */
@@ -54,7 +54,8 @@ export interface IdempotentRequest {
  * Kind and reveal permission stay in as well, should a key ever change them.
  */
 export async function requestFingerprint(app: App, principal: Principal, request: IdempotentRequest): Promise<string> {
-  return digest(app, 
+  return digest(
+    app,
     principal,
     'idempotency-request',
     canonicalJson({
@@ -75,7 +76,9 @@ export async function begin(app: App, principal: Principal, key: string, fingerp
   for (;;) {
     const at = new Date(now.getTime() + elapsed());
     const { count } = await prisma.idempotencyKey.createMany({
-      data: [{ ...ids, requestHash: fingerprint, status: 'IN_PROGRESS', createdAt: at, expiresAt: new Date(at.getTime() + IDEMPOTENCY_TTL_MS) }],
+      data: [
+        { ...ids, requestHash: fingerprint, status: 'IN_PROGRESS', createdAt: at, expiresAt: new Date(at.getTime() + IDEMPOTENCY_TTL_MS) },
+      ],
       skipDuplicates: true,
     });
     if (count === 1) return { kind: 'execute', claim: { ...ids, claimedAt: at } };

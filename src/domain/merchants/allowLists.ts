@@ -14,7 +14,10 @@ interface ListTable<N extends string> {
   createMany(args: { data: ({ merchantId: string } & Record<N, string>)[]; skipDuplicates: true }): Promise<{ count: number }>;
   deleteMany(args: { where: { merchantId: string } & Record<N, string> }): Promise<{ count: number }>;
   findMany(args: { where: { merchantId: string }; orderBy?: Record<N, 'asc'>; select: Record<N, true> }): Promise<Record<N, string>[]>;
-  findFirst(args: { where: { merchantId?: string } & Partial<Record<N, string>>; select: Record<N, true> }): Promise<Record<N, string> | null>;
+  findFirst(args: {
+    where: { merchantId?: string } & Partial<Record<N, string>>;
+    select: Record<N, true>;
+  }): Promise<Record<N, string> | null>;
 }
 
 export interface AllowList {

@@ -16,7 +16,7 @@ import type { ApiKeyKind, Mode } from '../../generated/prisma/client.js';
 // would store the stale row. Every notification and every (dis)connect bumps `epoch`; a lookup stores its row
 // only if the epoch it noted before querying is unchanged afterwards.
 
-export const API_KEY_CHANNEL = 'vault_api_keys';
+const API_KEY_CHANNEL = 'vault_api_keys';
 
 /** What authenticate reads from api_keys (the principal's fields). */
 export interface ApiKeyRow {
@@ -151,7 +151,8 @@ export function startApiKeyCache(opts: ApiKeyCacheOptions): ApiKeyCache {
     void client.end().catch(() => undefined);
     if (closed) return;
     const reason = err instanceof Error ? err.message : 'connection ended';
-    if (wasActive || !quiet) log?.warn({ reason, retryInMs: backoff }, 'api-key cache off: revocation listener lost; every request queries until it is back');
+    if (wasActive || !quiet)
+      log?.warn({ reason, retryInMs: backoff }, 'api-key cache off: revocation listener lost; every request queries until it is back');
     else log?.debug({ reason, retryInMs: backoff }, 'api-key cache: listener reconnect failed');
     quiet = true;
     retry = setTimeout(() => void connect(), backoff);

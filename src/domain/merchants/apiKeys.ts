@@ -1,7 +1,7 @@
 import type { App } from '../../app/app.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { AUTHENTICATE } from '../../db/hotStatements.js';
-import { type Tx } from '../../db/client.js';
+import type { Tx } from '../../db/client.js';
 import { base62, newId } from '../shared/ids.js';
 import type { ApiKeyKind, Mode } from '../../generated/prisma/client.js';
 import { NotFound } from '../shared/errors.js';
@@ -66,7 +66,12 @@ export async function revokeApiKey(app: App, keyId: string, now = app.clock()): 
       select: { merchantId: true, mode: true },
     });
     if (revoked) {
-      await appendAudit(tx, operatorActor(revoked.merchantId, revoked.mode), { action: 'api_key.revoke', entityType: 'api_key', entityId: keyId, outcome: 'success' });
+      await appendAudit(tx, operatorActor(revoked.merchantId, revoked.mode), {
+        action: 'api_key.revoke',
+        entityType: 'api_key',
+        entityId: keyId,
+        outcome: 'success',
+      });
       return;
     }
     const exists = await tx.apiKey.findFirst({ where: { id: keyId }, select: { id: true } });

@@ -46,12 +46,23 @@ async function upgradeMerchant(app: App, merchantId: string): Promise<number | u
   const result = await prisma.$transaction(
     async (tx) => {
       await tx.$queryRaw`SELECT id FROM merchants WHERE id = ${merchantId} FOR UPDATE`;
-      const done = await tx.dataKey.findFirst({ where: { merchantId, purpose: 'FINGERPRINT', mode: 'TEST', active: true }, select: { id: true } });
+      const done = await tx.dataKey.findFirst({
+        where: { merchantId, purpose: 'FINGERPRINT', mode: 'TEST', active: true },
+        select: { id: true },
+      });
       if (done) return undefined;
       const id = newId('dk');
       const raw = generateDataKey();
       try {
-        await tx.dataKey.create({ data: { merchantId, id, purpose: 'FINGERPRINT', mode: 'TEST', ...wrapDataKey(keyring.master, { merchantId, dataKeyId: id, purpose: 'FINGERPRINT' }, raw) } });
+        await tx.dataKey.create({
+          data: {
+            merchantId,
+            id,
+            purpose: 'FINGERPRINT',
+            mode: 'TEST',
+            ...wrapDataKey(keyring.master, { merchantId, dataKeyId: id, purpose: 'FINGERPRINT' }, raw),
+          },
+        });
         let count = 0;
         let after = '';
         for (;;) {

@@ -14,14 +14,18 @@ import { audited, operatorActor } from '../audit/audit.js';
  * Operators add the new master key first in VAULT_MASTER_KEYS of every process, run this, and retire the
  * old key only after it reports nothing left.
  */
-export async function rewrapDataKeys(app: App, onProgress?: (done: number, total: number) => void): Promise<{ rewrapped: number; total: number }> {
+export async function rewrapDataKeys(
+  app: App,
+  onProgress?: (done: number, total: number) => void,
+): Promise<{ rewrapped: number; total: number }> {
   const { prisma, keyring } = app.db;
   const active = keyring.master.active.id;
   const stale = await prisma.dataKey.findMany({ where: { masterKeyId: { not: active } } });
   let rewrapped = 0;
   for (const row of stale) {
     const wrapped = rewrapDataKey(keyring.master, { merchantId: row.merchantId, dataKeyId: row.id, purpose: row.purpose }, row);
-    const count = await audited(app, 
+    const count = await audited(
+      app,
       operatorActor(row.merchantId),
       async (tx) =>
         (
@@ -31,7 +35,17 @@ export async function rewrapDataKeys(app: App, onProgress?: (done: number, total
           })
         ).count,
       (n) =>
-        n ? [{ action: 'data_key.rewrap', entityType: 'data_key', entityId: row.id, outcome: 'success', detail: { from: row.masterKeyId, to: active } }] : [],
+        n
+          ? [
+              {
+                action: 'data_key.rewrap',
+                entityType: 'data_key',
+                entityId: row.id,
+                outcome: 'success',
+                detail: { from: row.masterKeyId, to: active },
+              },
+            ]
+          : [],
     );
     rewrapped += count;
     onProgress?.(rewrapped, stale.length);
@@ -98,7 +112,9 @@ async function retiredKeys(app: App, merchantId: string): Promise<string[]> {
 async function remainingRows(app: App, merchantId: string, retired: readonly string[]): Promise<number> {
   if (retired.length === 0) return 0;
   const counts = await Promise.all(
-    (Object.keys(ENCRYPTED_FIELDS) as SealedModel[]).map((m) => delegate(app.db.prisma, m).count({ where: underRetired(m, merchantId, retired) })),
+    (Object.keys(ENCRYPTED_FIELDS) as SealedModel[]).map((m) =>
+      delegate(app.db.prisma, m).count({ where: underRetired(m, merchantId, retired) }),
+    ),
   );
   return counts.reduce((a, b) => a + b, 0);
 }
@@ -107,11 +123,19 @@ async function remainingRows(app: App, merchantId: string, retired: readonly str
 async function switchEncryptionKey(app: App, merchantId: string): Promise<void> {
   const { keyring } = app.db;
   const id = newId('dk');
-  await audited(app, 
+  await audited(
+    app,
     operatorActor(merchantId),
     async (tx) => {
       await tx.dataKey.updateMany({ where: { merchantId, purpose: 'ENCRYPTION', active: true }, data: { active: false } });
-      await tx.dataKey.create({ data: { merchantId, id, purpose: 'ENCRYPTION', ...wrapDataKey(keyring.master, { merchantId, dataKeyId: id, purpose: 'ENCRYPTION' }, generateDataKey()) } });
+      await tx.dataKey.create({
+        data: {
+          merchantId,
+          id,
+          purpose: 'ENCRYPTION',
+          ...wrapDataKey(keyring.master, { merchantId, dataKeyId: id, purpose: 'ENCRYPTION' }, generateDataKey()),
+        },
+      });
     },
     () => ({ action: 'data_key.rotate', entityType: 'data_key', entityId: id, outcome: 'success' }),
   );

@@ -21,7 +21,12 @@ export async function createMerchant(app: App, input: { name: string }): Promise
     const merchantId = newId('mer');
     await tx.merchant.create({ data: { id: merchantId, name } });
     await keyring.createMerchantKeys(tx, merchantId);
-    await appendAudit(tx, operatorActor(merchantId), { action: 'merchant.create', entityType: 'merchant', entityId: merchantId, outcome: 'success' });
+    await appendAudit(tx, operatorActor(merchantId), {
+      action: 'merchant.create',
+      entityType: 'merchant',
+      entityId: merchantId,
+      outcome: 'success',
+    });
     const secret = await createApiKey(app, { merchantId, kind: 'SECRET', mode: 'TEST' }, tx);
     const publishable = await createApiKey(app, { merchantId, kind: 'PUBLISHABLE', mode: 'TEST' }, tx);
     return { merchantId, secretKey: secret.key, publishableKey: publishable.key };

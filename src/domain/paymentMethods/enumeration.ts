@@ -27,8 +27,19 @@ export interface ProbedCard {
  * Counts this tokenization against the key's enumeration limits and refuses it (audited) past one. One
  * statement; `fingerprint` is the card's fingerprint in the principal's mode, as the save will use it.
  */
-export async function checkEnumeration(app: App, principal: Principal, card: ProbedCard, fingerprint: string, customerId: string | null, now = app.clock()): Promise<void> {
-  const { VAULT_ENUMERATION_MAX_NUMBERS: maxNumbers, VAULT_ENUMERATION_MAX_DUPLICATES: maxDuplicates, VAULT_ENUMERATION_WINDOW_SECONDS: window } = app.config;
+export async function checkEnumeration(
+  app: App,
+  principal: Principal,
+  card: ProbedCard,
+  fingerprint: string,
+  customerId: string | null,
+  now = app.clock(),
+): Promise<void> {
+  const {
+    VAULT_ENUMERATION_MAX_NUMBERS: maxNumbers,
+    VAULT_ENUMERATION_MAX_DUPLICATES: maxDuplicates,
+    VAULT_ENUMERATION_WINDOW_SECONDS: window,
+  } = app.config;
   if (maxNumbers === 0 && maxDuplicates === 0) return;
   const { sql, keyring } = app.db;
   const key = (await keyring.fingerprintKey(principal.merchantId, principal.mode)).reveal();
@@ -38,8 +49,19 @@ export async function checkEnumeration(app: App, principal: Principal, card: Pro
   const [verdict] = await sql<{ numbersOk: boolean; duplicatesOk: boolean }>(
     statement.text,
     [
-      principal.merchantId, principal.mode, fingerprint, byBin.group, byBin.member, byHit.group, byHit.member, principal.keyId,
-      now, new Date(now.getTime() + window * 1000), maxNumbers, maxDuplicates, ...(customerId === null ? [] : [customerId]),
+      principal.merchantId,
+      principal.mode,
+      fingerprint,
+      byBin.group,
+      byBin.member,
+      byHit.group,
+      byHit.member,
+      principal.keyId,
+      now,
+      new Date(now.getTime() + window * 1000),
+      maxNumbers,
+      maxDuplicates,
+      ...(customerId === null ? [] : [customerId]),
     ],
     statement.name,
   );

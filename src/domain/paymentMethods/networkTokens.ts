@@ -1,5 +1,5 @@
 import type { App } from '../../app/app.js';
-import { type Prisma, type Tx } from '../../db/client.js';
+import type { Prisma, Tx } from '../../db/client.js';
 import { openField } from '../../db/encryption.js';
 import type { NetworkToken, NetworkTokenStatus } from '../../generated/prisma/client.js';
 import { newId } from '../shared/ids.js';
@@ -34,7 +34,8 @@ export function findNetworkToken(app: App, principal: Principal, paymentMethodId
  * Keeps a provisioned token on the payment method: a new row, or in place of a DELETED one. A payment method
  * that meanwhile got a live token (a concurrent duplicate tokenization) keeps it.
  */
-export async function storeNetworkToken(app: App, 
+export async function storeNetworkToken(
+  app: App,
   principal: Principal,
   paymentMethodId: string,
   tspId: string,
@@ -81,7 +82,7 @@ export function networkTokenView(app: App, row: NetworkToken): Promise<NetworkTo
 /** The payment method's network token if a payment may use it now (ACTIVE and not expired), opened. */
 export async function usableNetworkToken(app: App, principal: Principal, paymentMethodId: string, now = app.clock()) {
   const row = await findNetworkToken(app, principal, paymentMethodId);
-  if (!row || row.status !== 'ACTIVE') return null;
+  if (row?.status !== 'ACTIVE') return null;
   const { keyring } = app.db;
   const [number, expiryJson] = await Promise.all([
     openField(keyring, 'NetworkToken', 'number', row),
@@ -130,7 +131,15 @@ export async function applyLifecycleEvent(app: App, tspId: string, event: Lifecy
     const applied = await prisma.$transaction(async (tx) => {
       // Insert-or-ignore: a concurrent delivery of the same event waits on the key, then finds it taken.
       const { count } = await tx.networkTokenEvent.createMany({
-        data: [{ merchantId: row.merchantId, networkTokenId: row.id, tspId, eventId: event.id, expiresAt: new Date(now.getTime() + APPLIED_EVENT_RETENTION_MS) }],
+        data: [
+          {
+            merchantId: row.merchantId,
+            networkTokenId: row.id,
+            tspId,
+            eventId: event.id,
+            expiresAt: new Date(now.getTime() + APPLIED_EVENT_RETENTION_MS),
+          },
+        ],
         skipDuplicates: true,
       });
       if (count === 0) return false;

@@ -1,7 +1,13 @@
 import type { App } from '../../app/app.js';
 import { fingerprint } from '../../crypto/fingerprint.js';
-import { FIND_DUPLICATE, FIND_DUPLICATE_WITHOUT_CUSTOMER, FIND_PAYMENT_METHOD, INSERT_NEW_CARD, UPDATE_DUPLICATE } from '../../db/hotStatements.js';
-import { type Tx } from '../../db/client.js';
+import {
+  FIND_DUPLICATE,
+  FIND_DUPLICATE_WITHOUT_CUSTOMER,
+  FIND_PAYMENT_METHOD,
+  INSERT_NEW_CARD,
+  UPDATE_DUPLICATE,
+} from '../../db/hotStatements.js';
+import type { Tx } from '../../db/client.js';
 import { openField, sealFields } from '../../db/encryption.js';
 import { newId } from '../shared/ids.js';
 import { NotFound, RetentionLimitExceeded } from '../shared/errors.js';
@@ -85,15 +91,21 @@ export async function tokenizeCard(app: App, principal: Principal, input: unknow
     return saveCard(app, principal, { card, customerId, billing, metadata: v.metadata, fingerprint: fp });
   }
 
-  const existing = await app.db.prisma.paymentMethod.findFirst({ where: { ...tenant(principal), customerId, fingerprint: fp }, select: { id: true } });
+  const existing = await app.db.prisma.paymentMethod.findFirst({
+    where: { ...tenant(principal), customerId, fingerprint: fp },
+    select: { id: true },
+  });
   const id = existing?.id ?? newId('pm');
   const psp = v.pspTokenization;
-  const keepPsp = psp?.tokenizationType === 'MULTI_USE' && existing && (await activeMultiUseToken(app, principal, existing.id, psp.connectorId));
+  const keepPsp =
+    psp?.tokenizationType === 'MULTI_USE' && existing && (await activeMultiUseToken(app, principal, existing.id, psp.connectorId));
   const existingNetwork = tsp && existing ? await findNetworkToken(app, principal, existing.id) : null;
   const keepNetwork = existingNetwork !== null && existingNetwork.status !== 'DELETED';
   const connectorCard = { number: card.number, expMonth: card.expMonth, expYear: card.expYear, holderName: card.holderName };
   const [pspToken, networkToken] = await Promise.all([
-    connector && psp && !keepPsp ? connector.tokenize({ paymentMethodId: id, card: connectorCard, tokenizationType: psp.tokenizationType }) : undefined,
+    connector && psp && !keepPsp
+      ? connector.tokenize({ paymentMethodId: id, card: connectorCard, tokenizationType: psp.tokenizationType })
+      : undefined,
     tsp && !keepNetwork ? tsp.provision({ paymentMethodId: id, card: { ...connectorCard, brand: card.brand } }) : undefined,
   ]);
   // Of concurrent uses of one token, the losers are refused here; the tokens their providers issued are
@@ -132,7 +144,12 @@ type SaveDetail = Record<string, string | number | boolean | null>;
  * already vaulted, or vaulted by a concurrent request a moment ago (the insert waits for that transaction
  * and then yields), is updated instead. `within` runs in the same transaction with the payment method's id.
  */
-export async function saveCard(app: App, principal: Principal, { card, customerId, billing, metadata, id, fingerprint: known }: SaveCardInput, within?: (tx: Tx, paymentMethodId: string) => Promise<SaveDetail | void>) {
+export async function saveCard(
+  app: App,
+  principal: Principal,
+  { card, customerId, billing, metadata, id, fingerprint: known }: SaveCardInput,
+  within?: (tx: Tx, paymentMethodId: string) => Promise<SaveDetail | void>,
+) {
   const { prisma } = app.db;
   const fp = known ?? (await cardFingerprint(app, principal, card.number));
   if (!within) {
@@ -158,7 +175,9 @@ export async function saveCard(app: App, principal: Principal, { card, customerI
       ],
       skipDuplicates: true,
     });
-    const saved = created ? { paymentMethod: created, duplicate: false } : { paymentMethod: await updateDuplicate(tx, principal, customerId, fp, card), duplicate: true };
+    const saved = created
+      ? { paymentMethod: created, duplicate: false }
+      : { paymentMethod: await updateDuplicate(tx, principal, customerId, fp, card), duplicate: true };
     const detail = (await within?.(tx, saved.paymentMethod.id)) ?? {};
     await appendAudit(tx, actorOf(principal), {
       action: saved.duplicate ? 'payment_method.update' : 'payment_method.create',
@@ -176,25 +195,47 @@ export async function saveCard(app: App, principal: Principal, { card, customerI
  * on its own), so the merchant's audit lock is held for that statement only. Null when the card is vaulted
  * already for this customer (ON CONFLICT DO NOTHING, and then no audit event either).
  */
-async function insertNewCard(app: App, 
+async function insertNewCard(
+  app: App,
   principal: Principal,
   row: { id: string; customerId: string | null; fingerprint: string; card: CardInput; billing?: Billing | null; metadata?: unknown },
 ): Promise<PaymentMethod | null> {
   const { sql, keyring } = app.db;
   const { card } = row;
-  const sealed = await sealFields(keyring, 'PaymentMethod', { ...cardColumns(card), billing: sealable(row.billing) ?? null }, { merchantId: principal.merchantId, id: row.id });
+  const sealed = await sealFields(
+    keyring,
+    'PaymentMethod',
+    { ...cardColumns(card), billing: sealable(row.billing) ?? null },
+    { merchantId: principal.merchantId, id: row.id },
+  );
   const actor = actorOf(principal);
   const now = app.clock();
   // On the plain pool, like the masked read: Prisma's raw-query path cost ~5% of a tokenization.
   const rows = await sql<PaymentMethod>(
     INSERT_NEW_CARD.text,
     [
-      principal.merchantId, row.id, principal.mode, row.customerId, row.fingerprint,
-      sealed.cardNumber, sealed.cardExpiry, sealed.holderName, sealed.nickName, card.bin, card.last4, card.brand,
-      card.issuer ?? null, card.issuingCountry ?? null, card.cardType ?? null, sealed.billing,
+      principal.merchantId,
+      row.id,
+      principal.mode,
+      row.customerId,
+      row.fingerprint,
+      sealed.cardNumber,
+      sealed.cardExpiry,
+      sealed.holderName,
+      sealed.nickName,
+      card.bin,
+      card.last4,
+      card.brand,
+      card.issuer ?? null,
+      card.issuingCountry ?? null,
+      card.cardType ?? null,
+      sealed.billing,
       row.metadata === undefined || row.metadata === null ? null : JSON.stringify(row.metadata),
-      retainUntil(card.expMonth, card.expYear), now,
-      newId('aud'), actor.keyId, actor.requestId,
+      retainUntil(card.expMonth, card.expYear),
+      now,
+      newId('aud'),
+      actor.keyId,
+      actor.requestId,
     ],
     INSERT_NEW_CARD.name,
   );
@@ -206,21 +247,40 @@ async function insertNewCard(app: App,
  * in one statement. Null when the row went away or its retention changed in between: the transaction below
  * (`updateDuplicate`) then does it the careful way.
  */
-async function updateDuplicateFast(app: App, principal: Principal, customerId: string | null, fp: string, card: CardInput): Promise<PaymentMethod | null> {
+async function updateDuplicateFast(
+  app: App,
+  principal: Principal,
+  customerId: string | null,
+  fp: string,
+  card: CardInput,
+): Promise<PaymentMethod | null> {
   const { sql, keyring } = app.db;
   const find = customerId === null ? FIND_DUPLICATE_WITHOUT_CUSTOMER : FIND_DUPLICATE;
   const params = [principal.merchantId, principal.mode, fp, ...(customerId === null ? [] : [customerId])];
   const [existing] = await sql<{ id: string; retentionExtensionMonths: number }>(find.text, params, find.name);
   if (!existing) return null;
   const { cardExpiry, holderName } = cardColumns(card);
-  const sealed = await sealFields(keyring, 'PaymentMethod', { cardExpiry, holderName }, { merchantId: principal.merchantId, id: existing.id });
+  const sealed = await sealFields(
+    keyring,
+    'PaymentMethod',
+    { cardExpiry, holderName },
+    { merchantId: principal.merchantId, id: existing.id },
+  );
   const actor = actorOf(principal);
   const [row] = await sql<PaymentMethod>(
     UPDATE_DUPLICATE.text,
     [
-      principal.merchantId, principal.mode, existing.id, sealed.cardExpiry, sealed.holderName,
-      retainUntil(card.expMonth, card.expYear, existing.retentionExtensionMonths), app.clock(), existing.retentionExtensionMonths,
-      newId('aud'), actor.keyId, actor.requestId,
+      principal.merchantId,
+      principal.mode,
+      existing.id,
+      sealed.cardExpiry,
+      sealed.holderName,
+      retainUntil(card.expMonth, card.expYear, existing.retentionExtensionMonths),
+      app.clock(),
+      existing.retentionExtensionMonths,
+      newId('aud'),
+      actor.keyId,
+      actor.requestId,
     ],
     UPDATE_DUPLICATE.name,
   );
@@ -254,12 +314,14 @@ export async function updatePaymentMethod(app: App, principal: Principal, id: st
   if (!existing) throw new NotFound('payment method', id);
   const hasExpiry = v.expMonth !== undefined && v.expYear !== undefined;
   const details = v.connectorTokenDetails;
-  return audited(app, 
+  return audited(
+    app,
     actorOf(principal),
     async (tx) => {
       if (details) {
         // A token obtained elsewhere (e.g. through forwardRequest to the merchant's own PSP): recorded as given.
-        await recordPspToken(app, 
+        await recordPspToken(
+          app,
           principal,
           id,
           {
@@ -297,7 +359,8 @@ export async function updatePaymentMethod(app: App, principal: Principal, id: st
 }
 
 export async function deletePaymentMethod(app: App, principal: Principal, id: string) {
-  return audited(app, 
+  return audited(
+    app,
     actorOf(principal),
     async (tx) => {
       const { count } = await tx.paymentMethod.deleteMany({ where: { ...tenant(principal), id } });
@@ -325,7 +388,8 @@ export async function extendRetention(app: App, principal: Principal, id: string
     if (total > MAX_RETENTION_EXTENSION_MONTHS) {
       throw new RetentionLimitExceeded(MAX_RETENTION_EXTENSION_MONTHS, MAX_RETENTION_EXTENSION_MONTHS - pm.retentionExtensionMonths);
     }
-    const updated = await audited(app, 
+    const updated = await audited(
+      app,
       actorOf(principal),
       async (tx) => {
         const { count } = await tx.paymentMethod.updateMany({
@@ -334,7 +398,18 @@ export async function extendRetention(app: App, principal: Principal, id: string
         });
         return count === 1;
       },
-      (won) => (won ? [{ action: 'payment_method.extend_retention', entityType: 'payment_method', entityId: id, outcome: 'success', detail: { months: add } }] : []),
+      (won) =>
+        won
+          ? [
+              {
+                action: 'payment_method.extend_retention',
+                entityType: 'payment_method',
+                entityId: id,
+                outcome: 'success',
+                detail: { months: add },
+              },
+            ]
+          : [],
     );
     if (updated) return prisma.paymentMethod.findFirstOrThrow({ where: { ...tenant(principal), id } });
   }
@@ -344,10 +419,14 @@ export async function findPaymentMethod(app: App, principal: Principal, id: stri
   // The hottest read: one statement on the plain pool (the ORM's per-query work cost more than the query).
   // Relations asked for in the same request load with Prisma's include as before.
   if (!query.select && !(query.include && Object.keys(query.include).length > 0)) {
-    const [row] = await app.db.sql<PaymentMethod>(FIND_PAYMENT_METHOD.text, [principal.merchantId, principal.mode, id], FIND_PAYMENT_METHOD.name);
+    const [row] = await app.db.sql<PaymentMethod>(
+      FIND_PAYMENT_METHOD.text,
+      [principal.merchantId, principal.mode, id],
+      FIND_PAYMENT_METHOD.name,
+    );
     return row ?? null;
   }
-  return app.db.prisma.paymentMethod.findFirst({ ...(query as {}), where: { ...tenant(principal), id } });
+  return app.db.prisma.paymentMethod.findFirst({ ...(query as object), where: { ...tenant(principal), id } });
 }
 
 /**
@@ -367,7 +446,12 @@ export async function purgeExpired(app: App, now = app.clock(), batchSize = 1000
       rows.sort((a, b) => (a.merchantId < b.merchantId ? -1 : a.merchantId > b.merchantId ? 1 : 0));
       for (const row of rows) {
         const actor = { merchantId: row.merchantId, mode: row.mode, keyId: 'system:retention', requestId: `purge-${now.toISOString()}` };
-        await appendAudit(tx, actor, { action: 'payment_method.purge', entityType: 'payment_method', entityId: row.id, outcome: 'success' });
+        await appendAudit(tx, actor, {
+          action: 'payment_method.purge',
+          entityType: 'payment_method',
+          entityId: row.id,
+          outcome: 'success',
+        });
       }
       return rows.length;
     });
@@ -376,8 +460,7 @@ export async function purgeExpired(app: App, now = app.clock(), batchSize = 1000
   }
 }
 
-type Row = Pick<PaymentMethod, 'merchantId' | 'id'> &
-  Partial<Pick<PaymentMethod, 'cardExpiry' | 'holderName' | 'nickName' | 'billing'>>;
+type Row = Pick<PaymentMethod, 'merchantId' | 'id'> & Partial<Pick<PaymentMethod, 'cardExpiry' | 'holderName' | 'nickName' | 'billing'>>;
 
 export interface CardView {
   bin: string;
@@ -401,7 +484,12 @@ type MaskedRow = Pick<PaymentMethod, 'merchantId' | 'id' | 'bin' | 'last4' | 'br
  * The masked view of a stored card (payment method, card token or payment): never the number; expiry and
  * names are opened for it.
  */
-export async function maskedCard(app: App, row: MaskedRow, model: 'PaymentMethod' | 'CardToken' | 'Payment' = 'PaymentMethod', now = app.clock()): Promise<CardView> {
+export async function maskedCard(
+  app: App,
+  row: MaskedRow,
+  model: 'PaymentMethod' | 'CardToken' | 'Payment' = 'PaymentMethod',
+  now = app.clock(),
+): Promise<CardView> {
   const { keyring } = app.db;
   const open = (field: 'cardExpiry' | 'holderName' | 'nickName') =>
     field === 'nickName' && model === 'Payment' ? Promise.resolve(null) : openField(keyring, model as 'PaymentMethod', field, row);

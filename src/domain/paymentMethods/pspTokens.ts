@@ -1,6 +1,6 @@
 import type { App } from '../../app/app.js';
 import { connectorFor, type Connector } from '../../integrations/connectors/index.js';
-import { type Tx } from '../../db/client.js';
+import type { Tx } from '../../db/client.js';
 import { openField } from '../../db/encryption.js';
 import { ConnectorUnavailable } from '../shared/errors.js';
 import type { PspToken, TokenizationType } from '../../generated/prisma/client.js';
@@ -19,7 +19,11 @@ export interface NewPspToken {
 }
 
 /** The connector named for PSP tokenization; it must exist in the key's mode and issue tokens. */
-export function tokenizingConnector(app: App, principal: Principal, connectorId: string): Connector & Required<Pick<Connector, 'tokenize'>> {
+export function tokenizingConnector(
+  app: App,
+  principal: Principal,
+  connectorId: string,
+): Connector & Required<Pick<Connector, 'tokenize'>> {
   const connector = connectorFor(app.connectors, principal, connectorId);
   if (!connector.tokenize) throw new ConnectorUnavailable('This connector does not issue tokens');
   return connector as Connector & Required<Pick<Connector, 'tokenize'>>;
@@ -29,7 +33,13 @@ export function tokenizingConnector(app: App, principal: Principal, connectorId:
  * Stores a token on a payment method and retires the connector's previous active one. The payment method's
  * row lock orders concurrent writers, so there is never more than one active token per connector.
  */
-export async function recordPspToken(app: App, principal: Principal, paymentMethodId: string, token: NewPspToken, client?: Tx): Promise<PspToken> {
+export async function recordPspToken(
+  app: App,
+  principal: Principal,
+  paymentMethodId: string,
+  token: NewPspToken,
+  client?: Tx,
+): Promise<PspToken> {
   const write = async (tx: Tx) => {
     await tx.$queryRaw`SELECT 1 AS locked FROM payment_methods WHERE merchant_id = ${principal.merchantId} AND id = ${paymentMethodId} FOR NO KEY UPDATE`;
     await tx.pspToken.updateMany({
@@ -64,7 +74,13 @@ export async function activeMultiUseToken(app: App, principal: Principal, paymen
  * conditional update that claims it, so of concurrent payments exactly one gets it (the others pay with
  * what is left: another token, a network token or the card).
  */
-export async function claimPspToken(app: App, principal: Principal, paymentMethodId: string, connectorId: string, now = app.clock()): Promise<string | null> {
+export async function claimPspToken(
+  app: App,
+  principal: Principal,
+  paymentMethodId: string,
+  connectorId: string,
+  now = app.clock(),
+): Promise<string | null> {
   const { prisma, keyring } = app.db;
   for (let attempt = 0; attempt < 3; attempt++) {
     const row = await prisma.pspToken.findFirst({

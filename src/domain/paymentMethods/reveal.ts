@@ -1,5 +1,5 @@
 import type { App } from '../../app/app.js';
-import { type Prisma, type Tx } from '../../db/client.js';
+import type { Prisma, Tx } from '../../db/client.js';
 import { openField } from '../../db/encryption.js';
 import { Forbidden, NotFound } from '../shared/errors.js';
 import { isWellFormedId } from '../shared/ids.js';
@@ -31,7 +31,12 @@ export async function openCard(app: App, pm: SealedCardRow): Promise<RevealedCar
 }
 
 /** A stored card of the key's tenant, opened; null when there is no such payment method. */
-export async function openStoredCard(app: App, principal: Principal, id: string, client: Tx | Prisma = app.db.prisma): Promise<RevealedCard | null> {
+export async function openStoredCard(
+  app: App,
+  principal: Principal,
+  id: string,
+  client: Tx | Prisma = app.db.prisma,
+): Promise<RevealedCard | null> {
   const pm = await client.paymentMethod.findFirst({
     where: { ...tenant(principal), id },
     select: { merchantId: true, id: true, cardNumber: true, cardExpiry: true, holderName: true },

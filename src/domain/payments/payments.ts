@@ -3,7 +3,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { connectorFor, type Connector } from '../../integrations/connectors/index.js';
 import type { PaymentSource } from '../../integrations/connectors/types.js';
 import { SANDBOX_CONNECTOR_ID } from '../../integrations/connectors/sandbox.js';
-import { type Prisma, type Tx } from '../../db/client.js';
+import type { Prisma, Tx } from '../../db/client.js';
 import { openField } from '../../db/encryption.js';
 import { Conflict, NotFound, ValidationFailed, type FieldError } from '../shared/errors.js';
 import type { Prisma as P, Payment, PaymentInstrument, PaymentStatus } from '../../generated/prisma/client.js';
@@ -53,7 +53,12 @@ export interface CreatePaymentOptions {
  * payment succeeded: at once, or after a successful challenge (meanwhile it waits, sealed and without its
  * CVC, in `pendingCard`).
  */
-export async function createPayment(app: App, principal: Principal, input: unknown, { baseUrl, now = app.clock() }: CreatePaymentOptions): Promise<Payment> {
+export async function createPayment(
+  app: App,
+  principal: Principal,
+  input: unknown,
+  { baseUrl, now = app.clock() }: CreatePaymentOptions,
+): Promise<Payment> {
   const v = parseInput(createPaymentInputSchema, input, ['input'], now);
   const connector = connectorFor(app.connectors, principal, v.connectorId);
   if (v.customerId) await requireCustomer(app, principal, v.customerId);
@@ -135,7 +140,12 @@ export async function createPayment(app: App, principal: Principal, input: unkno
       entityType: 'payment',
       entityId: paymentId,
       outcome: 'success',
-      detail: { status: result.status, instrument, connectorId: connector.id, ...(source.paymentMethodId && { paymentMethodId: source.paymentMethodId }) },
+      detail: {
+        status: result.status,
+        instrument,
+        connectorId: connector.id,
+        ...(source.paymentMethodId && { paymentMethodId: source.paymentMethodId }),
+      },
     });
     return payment;
   });
@@ -166,7 +176,10 @@ async function storedInstrument(
         currency: v.currency,
       });
       return {
-        paySource: { type: 'network_token', networkToken: { number: nt.number, expMonth: nt.expMonth, expYear: nt.expYear, cryptogram, eci } },
+        paySource: {
+          type: 'network_token',
+          networkToken: { number: nt.number, expMonth: nt.expMonth, expYear: nt.expYear, cryptogram, eci },
+        },
         instrument: 'NETWORK_TOKEN',
       };
     }
@@ -223,7 +236,7 @@ async function markCustomerInitiated(client: Tx | Prisma, principal: Principal, 
 }
 
 export async function findPayment(app: App, principal: Principal, id: string, query: Query = {}) {
-  return app.db.prisma.payment.findFirst({ ...(query as {}), where: { ...tenant(principal), id } });
+  return app.db.prisma.payment.findFirst({ ...(query as object), where: { ...tenant(principal), id } });
 }
 
 async function requirePayment(app: App, principal: Principal, id: string): Promise<Payment> {
@@ -236,7 +249,8 @@ async function requirePayment(app: App, principal: Principal, id: string): Promi
  * Moves a payment out of one of `from` states. The status in the WHERE clause decides races (a capture
  * against a cancel, a cancel against a challenge): exactly one transition wins, the others get Conflict.
  */
-async function transition(app: App, 
+async function transition(
+  app: App,
   principal: Principal,
   id: string,
   from: readonly PaymentStatus[],
@@ -244,13 +258,20 @@ async function transition(app: App,
   action: 'capture' | 'cancel',
 ): Promise<Payment> {
   const { prisma } = app.db;
-  await audited(app, 
+  await audited(
+    app,
     actorOf(principal),
     async (tx) => {
       const { count } = await tx.payment.updateMany({ where: { ...tenant(principal), id, status: { in: [...from] } }, data });
       if (count === 0) throw new Conflict('The payment changed state meanwhile; nothing was done');
     },
-    () => ({ action: `payment.${action}`, entityType: 'payment', entityId: id, outcome: 'success', detail: { status: String(data.status) } }),
+    () => ({
+      action: `payment.${action}`,
+      entityType: 'payment',
+      entityId: id,
+      outcome: 'success',
+      detail: { status: String(data.status) },
+    }),
   );
   return prisma.payment.findFirstOrThrow({ where: { ...tenant(principal), id } });
 }
@@ -279,9 +300,14 @@ export async function capturePayment(app: App, principal: Principal, id: string,
 export async function cancelPayment(app: App, principal: Principal, id: string): Promise<Payment> {
   const payment = await requirePayment(app, principal, id);
   if (!CANCELLABLE.includes(payment.status)) {
-    throw new Conflict(`Only an authorized payment or one awaiting authentication can be cancelled; this one is ${payment.status.toLowerCase()}`);
+    throw new Conflict(
+      `Only an authorized payment or one awaiting authentication can be cancelled; this one is ${payment.status.toLowerCase()}`,
+    );
   }
-  const result = await connectorFor(app.connectors, principal, payment.connectorId).cancel({ paymentId: id, reference: payment.connectorReference });
+  const result = await connectorFor(app.connectors, principal, payment.connectorId).cancel({
+    paymentId: id,
+    reference: payment.connectorReference,
+  });
   return transition(app, principal, id, CANCELLABLE, { status: result.status, pendingCard: null, redirectUrl: null }, 'cancel');
 }
 
@@ -314,7 +340,13 @@ export async function findChallenge(app: App, paymentId: string, secret: string)
  * (or authorizes it, for manual capture) and saves its pending card; failure fails it. A repeat, or an
  * answer after a cancel, changes nothing and returns the payment as it is.
  */
-export async function completeChallenge(app: App, paymentId: string, secret: string, outcome: 'success' | 'failure', now = app.clock()): Promise<Payment> {
+export async function completeChallenge(
+  app: App,
+  paymentId: string,
+  secret: string,
+  outcome: 'success' | 'failure',
+  now = app.clock(),
+): Promise<Payment> {
   const payment = await challengedPayment(app, paymentId, secret);
   if (payment.status !== 'REQUIRES_ACTION') return payment;
   const { prisma, keyring } = app.db;
@@ -326,7 +358,8 @@ export async function completeChallenge(app: App, paymentId: string, secret: str
   const status: PaymentStatus = succeeded ? (authorizeOnly ? 'AUTHORIZED' : 'COMPLETED') : 'FAILED';
   // The customer's browser acts: no api key, the challenge secret was the credential.
   const actor = { merchantId: payment.merchantId, mode: payment.mode, keyId: 'customer:challenge', requestId: `challenge-${payment.id}` };
-  const count = await audited(app, 
+  const count = await audited(
+    app,
     actor,
     async (tx) =>
       (
@@ -341,15 +374,26 @@ export async function completeChallenge(app: App, paymentId: string, secret: str
           },
         })
       ).count,
-    (n) => (n === 1 ? [{ action: 'payment.challenge', entityType: 'payment', entityId: payment.id, outcome: 'success', detail: { status } }] : []),
+    (n) =>
+      n === 1 ? [{ action: 'payment.challenge', entityType: 'payment', entityId: payment.id, outcome: 'success', detail: { status } }] : [],
   );
   if (count === 1 && succeeded) {
     // The challenge page acts for the payment's own tenant; no api key is involved.
-    const principal: Principal = { merchantId: payment.merchantId, mode: payment.mode, keyId: 'sandbox-challenge', kind: 'SECRET', allowReveal: false };
+    const principal: Principal = {
+      merchantId: payment.merchantId,
+      mode: payment.mode,
+      keyId: 'sandbox-challenge',
+      kind: 'SECRET',
+      allowReveal: false,
+    };
     if (payment.paymentMethodId) await markCustomerInitiated(prisma, principal, payment.paymentMethodId, now);
     if (pendingJson) {
       const pending = JSON.parse(pendingJson) as PendingCard;
-      const { paymentMethod } = await saveCard(app, principal, { card: pending.card, customerId: payment.customerId, billing: pending.billing });
+      const { paymentMethod } = await saveCard(app, principal, {
+        card: pending.card,
+        customerId: payment.customerId,
+        billing: pending.billing,
+      });
       await markCustomerInitiated(prisma, principal, paymentMethod.id, now);
       await prisma.payment.update({ where: { merchantId_id: key }, data: { savedPaymentMethodId: paymentMethod.id } });
     }

@@ -96,7 +96,10 @@ export class ValidationFailed extends VaultError {
 
 export class NotFound extends VaultError {
   readonly code = Code.NOT_FOUND;
-  constructor(readonly entity: string, readonly id: string) {
+  constructor(
+    readonly entity: string,
+    readonly id: string,
+  ) {
     // The id is the caller's: shortened, and masked if it is shaped like a card number (pasted by mistake).
     super(`No ${entity} with id ${scrubText(JSON.stringify(id.slice(0, 64)))}`);
   }
@@ -104,10 +107,11 @@ export class NotFound extends VaultError {
 
 export class RetentionLimitExceeded extends VaultError {
   readonly code = Code.RETENTION_LIMIT_EXCEEDED;
-  constructor(readonly maxMonths: number, readonly remainingMonths: number) {
-    super(
-      `Retention can be extended by at most ${maxMonths} months in total; ${remainingMonths} month(s) remain`,
-    );
+  constructor(
+    readonly maxMonths: number,
+    readonly remainingMonths: number,
+  ) {
+    super(`Retention can be extended by at most ${maxMonths} months in total; ${remainingMonths} month(s) remain`);
   }
 }
 

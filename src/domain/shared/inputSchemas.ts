@@ -39,7 +39,12 @@ const now = (): Date => clock ?? new Date();
  * Parses `input`, listing every failing field with its full path (`basePath` + the path inside the input).
  * Expiry checks compare against `opts.now`, by default the real clock.
  */
-export function validate<S extends z.ZodType>(schema: S, input: unknown, basePath: string[], opts: { now?: Date } = {}): Validated<z.output<S>> {
+export function validate<S extends z.ZodType>(
+  schema: S,
+  input: unknown,
+  basePath: string[],
+  opts: { now?: Date } = {},
+): Validated<z.output<S>> {
   let result: z.ZodSafeParseResult<z.output<S>>;
   clock = opts.now ?? new Date();
   try {
@@ -158,11 +163,7 @@ function clearable<T extends z.ZodType>(schema: T) {
   return z.preprocess((v) => (isBlank(v) ? null : v), schema.nullish());
 }
 
-const countrySchema = z
-  .string()
-  .trim()
-  .toUpperCase()
-  .refine(isCountryCode, 'Must be an ISO 3166-1 alpha-2 country code');
+const countrySchema = z.string().trim().toUpperCase().refine(isCountryCode, 'Must be an ISO 3166-1 alpha-2 country code');
 
 const emailSchema = z.string().trim().max(254).pipe(z.email('Must be a valid email address'));
 
@@ -171,12 +172,12 @@ const phoneNumberSchema = z
   .string()
   .trim()
   .max(30)
-  .refine(
-    (s) => /^[\d ()-]+$/.test(s) && /\d/.test(s),
-    'Must contain digits, optionally with spaces, dashes and parentheses',
-  );
+  .refine((s) => /^[\d ()-]+$/.test(s) && /\d/.test(s), 'Must contain digits, optionally with spaces, dashes and parentheses');
 
-const phoneCountryCodeSchema = z.string().trim().regex(/^\+\d{1,4}$/, 'Must be a "+" followed by 1 to 4 digits');
+const phoneCountryCodeSchema = z
+  .string()
+  .trim()
+  .regex(/^\+\d{1,4}$/, 'Must be a "+" followed by 1 to 4 digits');
 
 const cardNumberSchema = z.string().transform((raw, ctx) => {
   const result = checkCardNumber(raw);
@@ -194,12 +195,7 @@ const cvcSchema = z
 const cardTypeSchema = z.enum(['CREDIT', 'DEBIT', 'PREPAID']);
 
 /** Adds the issues of an expiry whose parts are undefined when absent or already failed. */
-function addExpiryIssues(
-  ctx: z.core.$RefinementCtx,
-  month: number | undefined,
-  year: number | undefined,
-  now: Date,
-): void {
+function addExpiryIssues(ctx: z.core.$RefinementCtx, month: number | undefined, year: number | undefined, now: Date): void {
   for (const issue of expiryIssues(month, year, now)) {
     ctx.addIssue({ code: 'custom', path: [issue.field], ...coded(issue.code, issue.message) });
   }
@@ -210,12 +206,18 @@ function addExpiryIssues(
 
 export type MetadataValue = string | number | boolean | null;
 
-export const METADATA_MAX_KEYS = 50;
-export const METADATA_MAX_KEY_LENGTH = 40;
-export const METADATA_MAX_VALUE_LENGTH = 500;
+const METADATA_MAX_KEYS = 50;
+const METADATA_MAX_KEY_LENGTH = 40;
+const METADATA_MAX_VALUE_LENGTH = 500;
 
 function metadataEntryProblem(key: string, value: unknown): string | undefined {
-  if (key.length === 0 || key.length > METADATA_MAX_KEY_LENGTH || SINGLE_LINE.forbidden.test(key) || LONE_SURROGATE.test(key) || containsCardNumber(key)) {
+  if (
+    key.length === 0 ||
+    key.length > METADATA_MAX_KEY_LENGTH ||
+    SINGLE_LINE.forbidden.test(key) ||
+    LONE_SURROGATE.test(key) ||
+    containsCardNumber(key)
+  ) {
     return `Metadata keys must have 1 to ${METADATA_MAX_KEY_LENGTH} characters of valid text and no control characters`;
   }
   if (typeof value === 'string') {
@@ -242,7 +244,12 @@ function asStored(value: number): string {
   const [whole, fraction = ''] = mantissa!.replace('-', '').split('.');
   const digits = whole! + fraction;
   const point = whole!.length + Number(exponent);
-  const plain = point >= digits.length ? digits + '0'.repeat(point - digits.length) : point <= 0 ? `0.${'0'.repeat(-point)}${digits}` : `${digits.slice(0, point)}.${digits.slice(point)}`;
+  const plain =
+    point >= digits.length
+      ? digits + '0'.repeat(point - digits.length)
+      : point <= 0
+        ? `0.${'0'.repeat(-point)}${digits}`
+        : `${digits.slice(0, point)}.${digits.slice(point)}`;
   return negative ? `-${plain}` : plain;
 }
 
@@ -273,12 +280,12 @@ export const addressInputSchema = z.object({
   lastName: optional(text(100)),
 });
 
-export const phoneInputSchema = z.object({
+const phoneInputSchema = z.object({
   number: optional(phoneNumberSchema),
   countryCode: optional(phoneCountryCodeSchema),
 });
 
-export const billingInputSchema = z.object({
+const billingInputSchema = z.object({
   address: optional(addressInputSchema),
   phone: optional(phoneInputSchema),
   email: optional(emailSchema),
@@ -301,12 +308,7 @@ export const cardInputSchema = z
   })
   .superRefine((card, ctx) => {
     const passed = passedField(ctx);
-    addExpiryIssues(
-      ctx,
-      passed('expMonth') ? card.expMonth : undefined,
-      passed('expYear') ? card.expYear : undefined,
-      now(),
-    );
+    addExpiryIssues(ctx, passed('expMonth') ? card.expMonth : undefined, passed('expYear') ? card.expYear : undefined, now());
     if (passed('number') && passed('cvc') && card.cvc !== undefined) {
       const lengths = cvcLengths(card.number.brand);
       if (!lengths.includes(card.cvc.length)) {
@@ -333,12 +335,12 @@ const connectorIdSchema = text(64, PRINTABLE).min(1);
 /** A PSP's token, recorded as given (like every text field, never a card number: it is shown as is). */
 const pspTokenValueSchema = text(512, PRINTABLE).min(1);
 
-export const pspTokenizationInputSchema = z.object({
+const pspTokenizationInputSchema = z.object({
   tokenizationType: tokenizationTypeSchema,
   connectorId: connectorIdSchema,
 });
 
-export const networkTokenizationInputSchema = z.object({ enable: z.boolean() });
+const networkTokenizationInputSchema = z.object({ enable: z.boolean() });
 
 export const SIMULATED_NETWORK_TOKEN_EVENTS = ['SUSPEND', 'RESUME', 'DELETE', 'UPDATE_EXPIRY'] as const;
 
@@ -355,7 +357,7 @@ export const simulateNetworkTokenEventInputSchema = z
     }
   });
 
-export const connectorTokenDetailsInputSchema = z.object({
+const connectorTokenDetailsInputSchema = z.object({
   connectorId: connectorIdSchema,
   token: pspTokenValueSchema,
   tokenizationType: optional(tokenizationTypeSchema),
@@ -381,12 +383,7 @@ export const updatePaymentMethodInputSchema = z
       const [missing, given] = hasMonth ? ['expYear', 'expMonth'] : ['expMonth', 'expYear'];
       ctx.addIssue({ code: 'custom', path: [missing], message: `Required together with ${given}` });
     } else if (hasMonth) {
-      addExpiryIssues(
-        ctx,
-        passed('expMonth') ? input.expMonth : undefined,
-        passed('expYear') ? input.expYear : undefined,
-        now(),
-      );
+      addExpiryIssues(ctx, passed('expMonth') ? input.expMonth : undefined, passed('expYear') ? input.expYear : undefined, now());
     }
   }, crossField)
   .transform(({ expYear, ...rest }) => ({
@@ -418,10 +415,7 @@ export const createCardTokenInputSchema = z.object({
   billing: optional(billingInputSchema),
 });
 
-export const extendRetentionMonthsSchema = z
-  .int()
-  .min(1, 'Must be between 1 and 24 months')
-  .max(24, 'Must be between 1 and 24 months');
+export const extendRetentionMonthsSchema = z.int().min(1, 'Must be between 1 and 24 months').max(24, 'Must be between 1 and 24 months');
 
 // ---------------------------------------------------------------------------------------------------------
 // Customers
@@ -454,27 +448,14 @@ export const updateCustomerInputSchema = z.object({
 // Output types for the domain layer
 
 export type CardInput = z.output<typeof cardInputSchema>;
-export type AddressInput = z.output<typeof addressInputSchema>;
-export type PhoneInput = z.output<typeof phoneInputSchema>;
-export type BillingInput = z.output<typeof billingInputSchema>;
-export type Metadata = z.output<typeof metadataSchema>;
-export type CreateCustomerInput = z.output<typeof createCustomerInputSchema>;
-export type UpdateCustomerInput = z.output<typeof updateCustomerInputSchema>;
-export type UpdatePaymentMethodInput = z.output<typeof updatePaymentMethodInputSchema>;
-export type TokenizeCardInput = z.output<typeof tokenizeCardInputSchema>;
-export type ConnectorTokenDetailsInput = z.output<typeof connectorTokenDetailsInputSchema>;
 
 // ---------------------------------------------------------------------------------------------------------
 // Payments
 
 /** Largest amount of one payment, in minor units (999,999.99 in a two-decimal currency). */
-export const MAX_PAYMENT_AMOUNT = 99_999_999;
+const MAX_PAYMENT_AMOUNT = 99_999_999;
 
-const currencySchema = z
-  .string()
-  .trim()
-  .toUpperCase()
-  .refine(isCurrencyCode, 'Must be an ISO 4217 currency code');
+const currencySchema = z.string().trim().toUpperCase().refine(isCurrencyCode, 'Must be an ISO 4217 currency code');
 
 function isHttpUrl(s: string): boolean {
   if (!URL.canParse(s)) return false;
@@ -533,14 +514,23 @@ export type CreatePaymentInput = z.output<typeof createPaymentInputSchema>;
 // ---------------------------------------------------------------------------------------------------------
 // forwardRequest
 
-export const FORWARD_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
-export const FORWARD_MAX_BODY_CHARS = 256 * 1024;
+const FORWARD_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
+const FORWARD_MAX_BODY_CHARS = 256 * 1024;
 const FORWARD_MAX_HEADERS = 50;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$/;
 // Set by the vault (framing, target) or meaningless for one upstream exchange.
 const RESERVED_HEADERS = new Set([
-  'host', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'te', 'trailer',
-  'expect', 'proxy-authorization', 'proxy-connection',
+  'host',
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+  'upgrade',
+  'te',
+  'trailer',
+  'expect',
+  'proxy-authorization',
+  'proxy-connection',
 ]);
 
 const forwardHeadersSchema = z.record(z.string(), z.unknown()).superRefine((headers, ctx) => {

@@ -58,7 +58,11 @@ export function useIdempotency(app: App): Plugin<RequestContext> {
         // audited) every time. Alongside another mutation the key would silently stop protecting that one.
         if (cardData.length === fields.length) return;
         setResultAndStopExecution(
-          failure(Code.BAD_USER_INPUT, `Idempotency-Key cannot cover ${cardData.join(', ')}, which returns card data, together with other mutations: send them separately`, 400),
+          failure(
+            Code.BAD_USER_INPUT,
+            `Idempotency-Key cannot cover ${cardData.join(', ')}, which returns card data, together with other mutations: send them separately`,
+            400,
+          ),
         );
         return;
       }
@@ -68,7 +72,11 @@ export function useIdempotency(app: App): Plugin<RequestContext> {
       }
       return (async () => {
         const document = print(args.document);
-        const fingerprint = await requestFingerprint(app, principal, { operationName: args.operationName ?? null, document, variables: args.variableValues });
+        const fingerprint = await requestFingerprint(app, principal, {
+          operationName: args.operationName ?? null,
+          document,
+          variables: args.variableValues,
+        });
         const outcome = await begin(app, principal, key, fingerprint);
         switch (outcome.kind) {
           case 'execute': {
@@ -92,7 +100,9 @@ export function useIdempotency(app: App): Plugin<RequestContext> {
             return;
           case 'busy':
             setResultAndStopExecution(
-              failure(Code.IDEMPOTENCY_KEY_IN_USE, 'A request with this Idempotency-Key is still in progress; retry later', 409, { 'retry-after': '1' }),
+              failure(Code.IDEMPOTENCY_KEY_IN_USE, 'A request with this Idempotency-Key is still in progress; retry later', 409, {
+                'retry-after': '1',
+              }),
             );
             return;
         }
@@ -109,7 +119,11 @@ export function useIdempotency(app: App): Plugin<RequestContext> {
     },
   };
 
-  async function record(claim: Claim, result: ExecutionResult | AsyncIterable<unknown> | null | undefined, refs: Iterable<string>): Promise<void> {
+  async function record(
+    claim: Claim,
+    result: ExecutionResult | AsyncIterable<unknown> | null | undefined,
+    refs: Iterable<string>,
+  ): Promise<void> {
     try {
       // A fault is not an answer worth replaying for 24 hours: release the key so a retry acts.
       if (!result || isAsyncIterable(result) || result.errors?.some((e) => e.extensions?.code === Code.INTERNAL_SERVER_ERROR)) {
@@ -146,7 +160,7 @@ function revive(response: unknown): ExecutionResult {
  * named and inline fragments, with @skip/@include evaluated on the coerced variables. Null when the
  * variables do not coerce (execution then runs nothing).
  */
-export function rootFields(
+function rootFields(
   schema: GraphQLSchema,
   document: DocumentNode,
   operation: OperationDefinitionNode,
@@ -196,7 +210,13 @@ export function returnsCardData(schema: GraphQLSchema, fieldName: string): boole
       }
     }
     const root = schema.getMutationType();
-    fields = new Set(root ? Object.values(root.getFields()).filter((f) => reaching.has(getNamedType(f.type))).map((f) => f.name) : []);
+    fields = new Set(
+      root
+        ? Object.values(root.getFields())
+            .filter((f) => reaching.has(getNamedType(f.type)))
+            .map((f) => f.name)
+        : [],
+    );
     cardDataFields.set(schema, fields);
   }
   return fields.has(fieldName);

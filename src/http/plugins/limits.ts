@@ -62,7 +62,7 @@ export interface BodyLimits {
   fallback: number;
 }
 
-export function bodyLimitFor(limits: BodyLimits, pathname: string): number {
+function bodyLimitFor(limits: BodyLimits, pathname: string): number {
   const route = limits.routes.find((r) => (r.prefix ? pathname.startsWith(r.path) : pathname === r.path));
   return route?.limit ?? limits.fallback;
 }
@@ -88,10 +88,17 @@ export function useBodyLimit(limits: BodyLimits): Plugin {
       const limit = bodyLimitFor(limits, url.pathname);
       const contentLength = request.headers.get('content-length');
       const refuse = (status: 400 | 413, message: string) =>
-        endResponse(new fetchAPI.Response(JSON.stringify({ errors: [{ message, extensions: { code: status === 413 ? Code.REQUEST_ENTITY_TOO_LARGE : Code.BAD_REQUEST } }] }), {
-          status,
-          headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' },
-        }));
+        endResponse(
+          new fetchAPI.Response(
+            JSON.stringify({
+              errors: [{ message, extensions: { code: status === 413 ? Code.REQUEST_ENTITY_TOO_LARGE : Code.BAD_REQUEST } }],
+            }),
+            {
+              status,
+              headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' },
+            },
+          ),
+        );
       if (contentLength !== null) {
         // One non-negative integer only (comma-joined values are request-smuggling attempts).
         if (!/^\d+$/.test(contentLength)) return refuse(400, 'Content-Length header is invalid.');
@@ -101,7 +108,15 @@ export function useBodyLimit(limits: BodyLimits): Plugin {
       if (!request.body) return;
       const req = (serverContext as { req?: IncomingMessage }).req;
       const counted = req?.readable ? countedBody(req, limit) : countedStream(request.body, limit, fetchAPI.TransformStream);
-      setRequest(new fetchAPI.Request(request.url, { method: request.method, headers: request.headers, signal: request.signal, body: counted, duplex: 'half' } as RequestInit));
+      setRequest(
+        new fetchAPI.Request(request.url, {
+          method: request.method,
+          headers: request.headers,
+          signal: request.signal,
+          body: counted,
+          duplex: 'half',
+        } as RequestInit),
+      );
     },
     onResponse({ response }) {
       // The rest of a refused body is never read: a kept-alive connection would stall behind it (the
@@ -193,7 +208,11 @@ function countedBody(req: IncomingMessage, limit: number): ReadableStream<Uint8A
 }
 
 /** A fetch body (no Node request behind it, as with yoga.fetch) counted the same way. */
-function countedStream(body: ReadableStream<Uint8Array>, limit: number, FetchTransform: typeof TransformStream): ReadableStream<Uint8Array> {
+function countedStream(
+  body: ReadableStream<Uint8Array>,
+  limit: number,
+  FetchTransform: typeof TransformStream,
+): ReadableStream<Uint8Array> {
   let read = 0;
   // A native stream needs the native TransformStream (yoga does the same, graphql-yoga#4583).
   const Transform = body instanceof ReadableStream ? globalThis.TransformStream : FetchTransform;

@@ -14,7 +14,7 @@ import { VaultError } from '../../domain/shared/errors.js';
 // the domain errors mutations return as data), the database pool, and Node's process metrics. With
 // VAULT_WORKERS > 1 a worker asks the primary, which aggregates every worker's registry.
 
-export const registry = new Registry();
+const registry = new Registry();
 collectDefaultMetrics({ register: registry, prefix: 'vault_' });
 
 const requests = new Counter({
@@ -71,7 +71,13 @@ export function observePool(pool: pg.Pool): () => void {
 const instrumented = new WeakSet<GraphQLSchema>();
 
 function isDomainError(value: unknown): value is Pick<VaultError, 'code' | 'message'> {
-  return value instanceof VaultError || (typeof value === 'object' && value !== null && typeof (value as VaultError).code === 'string' && typeof (value as VaultError).message === 'string');
+  return (
+    value instanceof VaultError ||
+    (typeof value === 'object' &&
+      value !== null &&
+      typeof (value as VaultError).code === 'string' &&
+      typeof (value as VaultError).message === 'string')
+  );
 }
 
 /** Counts domain errors returned as data: wraps every root field resolver of the built schema (once). */
@@ -139,7 +145,9 @@ export function useMetrics(access: MetricsAccess = { public: true }): Plugin<Req
         onExecuteDone({ result }) {
           const r = result as { errors?: readonly { extensions?: { code?: unknown } }[]; data?: Record<string, unknown> | null };
           for (const e of r.errors ?? []) errors.inc({ code: String(e.extensions?.code ?? 'GRAPHQL_ERROR') });
-          const errorResult = Object.values(r.data ?? {}).some((v) => typeof v === 'object' && v !== null && String((v as { __typename?: unknown }).__typename ?? '').endsWith('Error'));
+          const errorResult = Object.values(r.data ?? {}).some(
+            (v) => typeof v === 'object' && v !== null && String((v as { __typename?: unknown }).__typename ?? '').endsWith('Error'),
+          );
           requests.inc({ operation, outcome: r.errors?.length || errorResult ? 'error' : 'ok' });
           duration.observe({ operation }, (performance.now() - started) / 1000);
         },
@@ -148,7 +156,8 @@ export function useMetrics(access: MetricsAccess = { public: true }): Plugin<Req
     onResultProcess({ result }) {
       // Errors raised before execution (authentication, rate limit, limits): counted once, here.
       const single = Array.isArray(result) ? undefined : (result as { errors?: readonly { extensions?: { code?: unknown } }[] });
-      if (single && !('data' in single) && single.errors) for (const e of single.errors) errors.inc({ code: String(e.extensions?.code ?? 'GRAPHQL_ERROR') });
+      if (single && !('data' in single) && single.errors)
+        for (const e of single.errors) errors.inc({ code: String(e.extensions?.code ?? 'GRAPHQL_ERROR') });
     },
     // Synchronous unless it is /metrics: an async hook makes every request's pipeline wait a turn for it.
     onRequest({ url, request, endResponse, fetchAPI }) {

@@ -49,7 +49,10 @@ function limiterStore({ points, windowSeconds, redisUrl, log }: RateLimitOptions
 
 function rateLimited(message: string, msBeforeNext: number) {
   const retryAfter = Math.max(1, Math.ceil(msBeforeNext / 1000));
-  return requestError(Code.RATE_LIMITED, `${message}; retry after ${retryAfter} s`, { status: 429, headers: { 'retry-after': String(retryAfter) } });
+  return requestError(Code.RATE_LIMITED, `${message}; retry after ${retryAfter} s`, {
+    status: 429,
+    headers: { 'retry-after': String(retryAfter) },
+  });
 }
 
 export function createRateLimiter(options: RateLimitOptions): RateLimiter {

@@ -37,7 +37,9 @@ export function useNetworkTokenWebhooks(app: App): Plugin {
         const check = tsp.verifyWebhook(body, request.headers);
         if (!check.ok) {
           log.warn({ tsp: tsp.id, problem: check.problem }, 'network token webhook refused');
-          return endResponse(check.problem === 'signature' ? json(401, { error: 'Invalid signature' }) : json(400, { error: 'Not a lifecycle event' }));
+          return endResponse(
+            check.problem === 'signature' ? json(401, { error: 'Invalid signature' }) : json(400, { error: 'Not a lifecycle event' }),
+          );
         }
         const { event } = check;
         try {
@@ -48,7 +50,6 @@ export function useNetworkTokenWebhooks(app: App): Plugin {
           log.error({ err, tsp: tsp.id, eventId: event.id }, 'network token lifecycle event failed');
           endResponse(json(500, { error: 'Not applied; retry later' }));
         }
-
       })();
     },
   };

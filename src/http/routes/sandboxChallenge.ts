@@ -88,16 +88,16 @@ function html(status: number, body: string, headers: Record<string, string> = {}
 
 function challengePage(payment: Payment, card: CardView, secret: string): string {
   const button = (outcome: 'success' | 'failure', label: string) => `
-      <form method="post" action="${escape(payment.id)}">
-        <input type="hidden" name="secret" value="${escape(secret)}">
+      <form method="post" action="${escapeHtml(payment.id)}">
+        <input type="hidden" name="secret" value="${escapeHtml(secret)}">
         <input type="hidden" name="outcome" value="${outcome}">
         <button type="submit" class="${outcome}">${label}</button>
       </form>`;
   return layout(`
     <p class="note">Test mode: no bank is involved. Choose how the authentication ends.</p>
     <dl>
-      <dt>Amount</dt><dd>${escape(formatAmount(payment.amount, payment.currency))}</dd>
-      <dt>Card</dt><dd>${escape(card.brand)} •••• ${escape(card.last4)} (${String(card.expMonth).padStart(2, '0')}/${card.expYear})</dd>
+      <dt>Amount</dt><dd>${escapeHtml(formatAmount(payment.amount, payment.currency))}</dd>
+      <dt>Card</dt><dd>${escapeHtml(card.brand)} •••• ${escapeHtml(card.last4)} (${String(card.expMonth).padStart(2, '0')}/${card.expYear})</dd>
     </dl>
     <div class="actions">${button('success', 'Complete authentication')}${button('failure', 'Fail authentication')}
     </div>`);
@@ -115,7 +115,7 @@ function resultPage(payment: Payment): string {
 }
 
 function messagePage(heading: string, text: string): string {
-  return layout(`<h2>${escape(heading)}</h2><p>${escape(text)}</p>`);
+  return layout(`<h2>${escapeHtml(heading)}</h2><p>${escapeHtml(text)}</p>`);
 }
 
 function layout(content: string): string {
@@ -154,6 +154,6 @@ function formatAmount(amount: number, currency: string): string {
   return format.format(amount / 10 ** (format.resolvedOptions().maximumFractionDigits ?? 2));
 }
 
-function escape(s: string): string {
+function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }

@@ -8,7 +8,7 @@ export const SANDBOX_CONNECTOR_ID = 'sandbox';
 /** The sandbox's 3-D Secure challenge page, served by the vault itself (see sandboxChallenge.ts). */
 export const SANDBOX_CHALLENGE_PATH = '/sandbox/challenge/';
 
-export function sandboxChallengeUrl(baseUrl: string, paymentId: string, secret: string): string {
+function sandboxChallengeUrl(baseUrl: string, paymentId: string, secret: string): string {
   return `${baseUrl}${SANDBOX_CHALLENGE_PATH}${encodeURIComponent(paymentId)}?secret=${encodeURIComponent(secret)}`;
 }
 
@@ -64,13 +64,27 @@ export const sandboxConnector: Connector = {
       case 'insufficient_funds':
         return { status: 'FAILED', reference: reference(), ...DECLINES[scenario] };
       case 'unknown_token':
-        return { status: 'FAILED', reference: reference(), failureCode: 'invalid_token', failureMessage: 'The connector does not know this token' };
+        return {
+          status: 'FAILED',
+          reference: reference(),
+          failureCode: 'invalid_token',
+          failureMessage: 'The connector does not know this token',
+        };
       case 'invalid_cryptogram':
-        return { status: 'FAILED', reference: reference(), failureCode: 'invalid_cryptogram', failureMessage: 'The network token cryptogram is not valid' };
+        return {
+          status: 'FAILED',
+          reference: reference(),
+          failureCode: 'invalid_cryptogram',
+          failureMessage: 'The network token cryptogram is not valid',
+        };
       case 'challenge':
         if (request.initiator === 'CUSTOMER') {
           const { baseUrl, secret } = request.challenge;
-          return { status: 'REQUIRES_ACTION', reference: reference(), redirectUrl: sandboxChallengeUrl(baseUrl, request.paymentId, secret) };
+          return {
+            status: 'REQUIRES_ACTION',
+            reference: reference(),
+            redirectUrl: sandboxChallengeUrl(baseUrl, request.paymentId, secret),
+          };
         }
         break;
       case 'approve':

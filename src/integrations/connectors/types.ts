@@ -8,7 +8,7 @@
 import type { CaptureMethod, PaymentInitiator, TokenizationType } from '../../generated/prisma/enums.js';
 
 /** The card as a connector receives it: opened for this one call and never kept by the connector layer. */
-export interface ConnectorCard {
+interface ConnectorCard {
   number: string;
   expMonth: number;
   /** Four digits. */
@@ -19,7 +19,7 @@ export interface ConnectorCard {
 }
 
 /** A network token with the one-time cryptogram its token service provider generated for this payment. */
-export interface ConnectorNetworkToken {
+interface ConnectorNetworkToken {
   number: string;
   expMonth: number;
   /** Four digits. */
@@ -66,7 +66,7 @@ export interface AuthorizeResult {
   failureMessage?: string;
 }
 
-export interface CaptureRequest {
+interface CaptureRequest {
   paymentId: string;
   reference: string | null;
   /** In minor units; at most the authorized amount. */
@@ -74,16 +74,16 @@ export interface CaptureRequest {
   currency: string;
 }
 
-export interface CaptureResult {
+interface CaptureResult {
   status: 'COMPLETED';
 }
 
-export interface CancelRequest {
+interface CancelRequest {
   paymentId: string;
   reference: string | null;
 }
 
-export interface CancelResult {
+interface CancelResult {
   status: 'CANCELLED';
 }
 

@@ -25,7 +25,9 @@ const TOKEN_RANGES: Partial<Record<CardBrand, { prefix: string; length: number }
 function tokenNumber(brand: CardBrand, avoidLast4: string): string {
   const range = TOKEN_RANGES[brand];
   if (!range) {
-    throw new TokenizationFailed(`The card network (${brand}) does not offer network tokens in the sandbox; it supports VISA, MASTERCARD, AMEX and DISCOVER`);
+    throw new TokenizationFailed(
+      `The card network (${brand}) does not offer network tokens in the sandbox; it supports VISA, MASTERCARD, AMEX and DISCOVER`,
+    );
   }
   for (;;) {
     let partial = range.prefix;
@@ -47,7 +49,7 @@ export function verifySandboxCryptogram(number: string, cryptogram: string): boo
 }
 
 /** HMAC-SHA256 over `${t}.${body}`, as `t=<unix seconds>,v1=<hex>`. */
-export function signWebhook(secret: Buffer, body: string, now = new Date()): string {
+function signWebhook(secret: Buffer, body: string, now = new Date()): string {
   const t = Math.floor(now.getTime() / 1000);
   return `t=${t},v1=${createHmac('sha256', secret).update(`${t}.${body}`).digest('hex')}`;
 }
@@ -70,11 +72,16 @@ function parseEvent(body: string): LifecycleEvent | null {
     return null;
   }
   const ok =
-    typeof e === 'object' && e !== null &&
-    typeof e.id === 'string' && e.id.length <= 64 &&
-    typeof e.type === 'string' && EVENT_TYPES.has(e.type) &&
-    typeof e.tokenReferenceId === 'string' && e.tokenReferenceId.length <= 64 &&
-    typeof e.occurredAt === 'string' && !Number.isNaN(Date.parse(e.occurredAt)) &&
+    typeof e === 'object' &&
+    e !== null &&
+    typeof e.id === 'string' &&
+    e.id.length <= 64 &&
+    typeof e.type === 'string' &&
+    EVENT_TYPES.has(e.type) &&
+    typeof e.tokenReferenceId === 'string' &&
+    e.tokenReferenceId.length <= 64 &&
+    typeof e.occurredAt === 'string' &&
+    !Number.isNaN(Date.parse(e.occurredAt)) &&
     (e.expMonth === undefined || (Number.isInteger(e.expMonth) && e.expMonth >= 1 && e.expMonth <= 12)) &&
     (e.expYear === undefined || (Number.isInteger(e.expYear) && e.expYear >= 2000 && e.expYear <= 2099)) &&
     (e.last4 === undefined || (typeof e.last4 === 'string' && /^\d{4}$/.test(e.last4))) &&

@@ -3,7 +3,7 @@ import { Conflict, ConnectorUnavailable, NotFound } from '../../domain/shared/er
 import { findNetworkToken } from '../../domain/paymentMethods/networkTokens.js';
 import { parseInput } from '../../domain/shared/inputs.js';
 import { tenant, type Principal } from '../../domain/shared/principal.js';
-import { SIMULATED_NETWORK_TOKEN_EVENTS, simulateNetworkTokenEventInputSchema } from '../../domain/shared/inputSchemas.js';
+import { type SIMULATED_NETWORK_TOKEN_EVENTS, simulateNetworkTokenEventInputSchema } from '../../domain/shared/inputSchemas.js';
 import { SANDBOX_TSP_ID, SIGNATURE_HEADER } from './sandbox.js';
 import type { LifecycleEventType } from './types.js';
 import { NETWORK_TOKEN_WEBHOOK_PATH } from '../../http/routes/networkTokenWebhook.js';
@@ -25,7 +25,8 @@ export async function simulateNetworkTokenEvent(app: App, principal: Principal, 
   const pm = await app.db.prisma.paymentMethod.findFirst({ where: { ...tenant(principal), id: v.paymentMethodId }, select: { id: true } });
   if (!pm) throw new NotFound('payment method', v.paymentMethodId);
   const token = await findNetworkToken(app, principal, pm.id);
-  if (!token || token.tspId !== SANDBOX_TSP_ID) throw new Conflict('The payment method has no network token from the sandbox token service provider');
+  if (!token || token.tspId !== SANDBOX_TSP_ID)
+    throw new Conflict('The payment method has no network token from the sandbox token service provider');
 
   const { body, signature } = app.tokenServices.sandbox.signedEvent({
     type: TYPE_OF[v.event],

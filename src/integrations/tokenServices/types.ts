@@ -51,7 +51,7 @@ export interface LifecycleEvent {
   last4?: string;
 }
 
-export type WebhookCheck = { ok: true; event: LifecycleEvent } | { ok: false; problem: 'signature' | 'body' };
+type WebhookCheck = { ok: true; event: LifecycleEvent } | { ok: false; problem: 'signature' | 'body' };
 
 export interface TokenServiceProvider {
   readonly id: string;
