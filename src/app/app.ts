@@ -83,7 +83,11 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
       });
       databaseUrl = pg.url;
       const marker = embeddedMarker(config.VAULT_DATA_DIR);
-      if (opts.serveEmbedded) await writeFile(marker, JSON.stringify({ pid: process.pid, url: pg.url }));
+      // The URL holds the embedded database's password: readable by this user only.
+      if (opts.serveEmbedded) {
+        await rm(marker, { force: true });
+        await writeFile(marker, JSON.stringify({ pid: process.pid, url: pg.url }), { mode: 0o600, flag: 'wx' });
+      }
       stops.push(async () => {
         if (opts.serveEmbedded) await rm(marker, { force: true });
         await pg.stop();

@@ -129,5 +129,12 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
       'Invalid configuration:\n  VAULT_MASTER_KEYS: required when NODE_ENV=production (comma-separated id:base64 keys)',
     );
   }
+  // The embedded database is one in-process backend for development and demos: no replication, no backups,
+  // transactions one at a time.
+  if (config.NODE_ENV === 'production' && !config.DATABASE_URL) {
+    throw new ConfigError(
+      'Invalid configuration:\n  DATABASE_URL: required when NODE_ENV=production (the embedded database is for development)',
+    );
+  }
   return config;
 }

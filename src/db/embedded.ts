@@ -6,6 +6,7 @@
 // its own session for everything the vault relies on (named prepared statements, whole extended-query
 // sequences and transactions, session advisory locks, LISTEN/NOTIFY); connections take turns on the backend.
 // Fine for a single-process development/demo deployment, not for production.
+import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { PGlite } from '@electric-sql/pglite';
 import { startSessionServer } from './pgliteSessions.js';
@@ -27,6 +28,9 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
   const host = opts.host ?? '127.0.0.1';
   await mkdir(opts.dataDir, { recursive: true });
   const db = await PGlite.create({ dataDir: opts.dataDir });
+  // A fresh password per start, known only to this process and (through a 0600 file) the CLI: without one,
+  // any local user could connect to the port and write to the vault's tables (an api key of their own).
+  const password = randomBytes(24).toString('base64url');
   let server: Awaited<ReturnType<typeof startSessionServer>>;
   try {
     server = await startSessionServer({
@@ -34,6 +38,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
       backend: { exec: (bytes) => db.runExclusive(() => db.execProtocolRaw(bytes)) },
       host,
       port: opts.port ?? 0,
+      password,
       log: opts.log,
     });
   } catch (err) {
@@ -44,7 +49,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
   const urlHost = host.includes(':') ? `[${host}]` : host;
   opts.log?.(`Embedded PostgreSQL (PGlite, data in ${opts.dataDir}) listening on ${host}:${port}`);
   return {
-    url: `postgresql://postgres@${urlHost}:${port}/postgres`,
+    url: `postgresql://postgres:${password}@${urlHost}:${port}/postgres`,
     async stop() {
       await server.stop();
       // Closing PGlite flushes the data directory.

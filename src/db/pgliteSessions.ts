@@ -34,6 +34,7 @@
 // SQL-level PREPARE/EXECUTE/DEALLOCATE and DECLARE … WITH HOLD cursors (named in SQL text, not in protocol
 // fields), temporary tables. Startup parameters (e.g. pg's statement_timeout) are not applied: PGlite starts
 // its session once. CancelRequest is not supported (a statement runs synchronously inside PGlite).
+import { timingSafeEqual } from 'node:crypto';
 import { createServer, type Server, type Socket } from 'node:net';
 
 /** PGlite (or anything) running raw frontend protocol bytes on its one session. */
@@ -48,6 +49,11 @@ export interface SessionServerOptions {
   /** 0 picks a free port. */
   port: number;
   maxConnections?: number;
+  /**
+   * Asked of every connection (cleartext over the socket: the embedded server listens on loopback only).
+   * Without it, any local user could connect and write to the vault's tables.
+   */
+  password?: string;
   log?: (msg: string) => void;
 }
 
@@ -85,6 +91,8 @@ const LISTEN = /^\s*(UN)?LISTEN\s+("(?:[^"]|"")+"|[A-Za-z_][\w$]*|\*)\s*;?\s*$/i
 class Connection {
   inbuf: Buffer = Buffer.alloc(0);
   started = false;
+  /** The startup packet, held until the password arrives. */
+  awaitingPassword: Buffer | undefined;
   /** Complete messages not run yet. */
   queue: Buffer[] = [];
   closing = false;
@@ -413,17 +421,35 @@ export async function startSessionServer(opts: SessionServerOptions): Promise<Se
           return;
         } else if (requestCode === PROTOCOL_3) {
           conn.started = true;
-          conn.queue.push(packet);
+          if (opts.password === undefined) {
+            conn.queue.push(packet);
+          } else {
+            // AuthenticationCleartextPassword; the startup packet goes to PGlite once the password matched.
+            conn.awaitingPassword = packet;
+            conn.socket.write(message(code('R'), int32(3)));
+          }
         } else {
           return protocolError(conn, `unsupported frontend protocol ${requestCode >> 16}.${requestCode & 0xffff}`);
         }
       } else {
         if (buf.length < 5) break;
         const len = buf.readInt32BE(1);
-        if (len < 4) return protocolError(conn, 'invalid message length');
+        if (len < 4 || (conn.awaitingPassword && len > 1_024)) return protocolError(conn, 'invalid message length');
         if (buf.length < len + 1) break;
-        conn.queue.push(Buffer.from(buf.subarray(0, len + 1)));
+        const msg = Buffer.from(buf.subarray(0, len + 1));
         conn.inbuf = buf.subarray(len + 1);
+        if (conn.awaitingPassword) {
+          if (msg[0] !== code('p') || !passwordMatches(msg.subarray(5), opts.password!)) {
+            conn.queue = [];
+            conn.socket.end(errorResponse('28P01', 'password authentication failed'));
+            conn.closing = true;
+            return;
+          }
+          conn.queue.push(conn.awaitingPassword);
+          conn.awaitingPassword = undefined;
+          continue;
+        }
+        conn.queue.push(msg);
       }
     }
     void pump(conn);
@@ -476,6 +502,12 @@ export async function startSessionServer(opts: SessionServerOptions): Promise<Se
   };
 }
 
+function int32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeInt32BE(n, 0);
+  return b;
+}
+
 function message(type: number, body: Buffer): Buffer {
   const head = Buffer.alloc(5);
   head[0] = type;
@@ -509,6 +541,12 @@ function messages(out: Buffer): Buffer[] {
     i += 1 + len;
   }
   return list;
+}
+
+/** A PasswordMessage's body (the password and its NUL) against the expected one, in constant time. */
+function passwordMatches(body: Buffer, expected: string): boolean {
+  const want = Buffer.concat([Buffer.from(expected, 'utf8'), Buffer.from([0])]);
+  return body.length === want.length && timingSafeEqual(body, want);
 }
 
 function errorResponse(sqlstate: string, text: string): Buffer {

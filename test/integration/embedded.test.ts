@@ -1,8 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { getIntrospectionQuery } from 'graphql';
+import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startVaultServer, stopProcess } from '../helpers/serverProcess.js';
 import { uniqueVisa } from '../helpers/vault.js';
@@ -132,4 +133,24 @@ describe('embedded database (npm start without DATABASE_URL)', () => {
       expect(await stopProcess(server.child)).toBe(0);
     }
   }, 90_000);
+  it('lets no other local user in: the database asks for a password kept in a file only its owner reads', async () => {
+    const server = await startServer();
+    try {
+      const marker = path.join(dataDir, 'embedded.json');
+      expect(statSync(marker).mode & 0o077).toBe(0);
+      const { url } = JSON.parse(readFileSync(marker, 'utf8')) as { url: string };
+      const withoutPassword = new URL(url);
+      withoutPassword.password = 'guessed';
+      const intruder = new pg.Client({ connectionString: withoutPassword.toString() });
+      intruder.on('error', () => undefined);
+      await expect(intruder.connect()).rejects.toMatchObject({ code: '28P01' });
+      await intruder.end().catch(() => undefined);
+      const owner = new pg.Client({ connectionString: url });
+      await owner.connect();
+      expect((await owner.query('SELECT count(*)::int AS n FROM merchants')).rows[0].n).toBeGreaterThanOrEqual(1);
+      await owner.end();
+    } finally {
+      await stopProcess(server.child);
+    }
+  });
 });

@@ -194,7 +194,7 @@ describe('embedded PostgreSQL (PGlite)', () => {
 
     const first = await startEmbeddedPostgres({ dataDir });
     try {
-      expect(first.url).toMatch(/^postgresql:\/\/postgres@127\.0\.0\.1:\d+\/postgres$/);
+      expect(first.url).toMatch(/^postgresql:\/\/postgres:[\w-]{32}@127\.0\.0\.1:\d+\/postgres$/);
       expect(await pendingMigrations(first.url)).toEqual(onDisk.map((m) => m.name));
       expect((await migrate(first.url)).applied).toEqual(onDisk.map((m) => m.name));
       await query(first.url, `INSERT INTO merchants (id, name) VALUES ('mer_1', 'Kept')`);

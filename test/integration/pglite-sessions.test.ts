@@ -233,3 +233,34 @@ async function rawClient(): Promise<{
     end: () => socket.end(),
   };
 }
+
+describe('pglite session layer with a password (as the embedded database runs)', () => {
+  it('refuses connections without the password or with a wrong one, and serves the right one', async () => {
+    const guarded = await startSessionServer({
+      backend: { exec: (b) => db.runExclusive(() => db.execProtocolRaw(b)) },
+      host: '127.0.0.1',
+      port: 0,
+      password: 's3cret-Pw',
+    });
+    try {
+      const attempt = async (auth: string) => {
+        const c = new pg.Client({ connectionString: `postgresql://${auth}@127.0.0.1:${guarded.port}/postgres` });
+        c.on('error', () => undefined);
+        try {
+          await c.connect();
+          return (await c.query('SELECT count(*)::int AS n FROM items')).rows[0].n as number;
+        } catch (err) {
+          return (err as { code?: string; message: string }).code ?? (err as Error).message;
+        } finally {
+          await c.end().catch(() => undefined);
+        }
+      };
+      expect(await attempt('postgres:wrong')).toBe('28P01');
+      expect(await attempt('postgres:s3cret-Pw')).toBeTypeOf('number');
+      // No password at all: pg cannot even answer the server's request for one.
+      expect(await attempt('postgres')).not.toBeTypeOf('number');
+    } finally {
+      await guarded.stop();
+    }
+  });
+});
