@@ -17,6 +17,7 @@ import { aadFor, open, seal } from '../src/crypto/aead.js';
 import { unwrapDataKey } from '../src/crypto/dataKeys.js';
 import { fingerprint, probeTags } from '../src/crypto/fingerprint.js';
 import { parseMasterKeys } from '../src/crypto/masterKeys.js';
+import { Secret } from '../src/crypto/secret.js';
 import { AUTHENTICATE, FIND_PAYMENT_METHOD, INSERT_NEW_CARD, PROBE_CARD_WITHOUT_CUSTOMER } from '../src/db/hotStatements.js';
 import { retainUntil } from '../src/domain/paymentMethods/retention.js';
 import { newId } from '../src/domain/shared/ids.js';
@@ -129,10 +130,12 @@ if (level === 'L0') {
     const k = await merchantKeys(m);
     const id = newId('pm');
     const sealed = (field: string, value: string) => seal(k.enc, k.encId, value, aadFor(m, 'PaymentMethod', field, id));
-    const fp = fingerprint(k.fp, checked.digits);
+    // As the product's input schema does: the number travels as a Secret.
+    const number = new Secret(checked.digits);
+    const fp = fingerprint(k.fp, number);
     // The product's enumeration check (src/domain/paymentMethods/enumeration.ts) with its default thresholds.
-    const byBin = probeTags(k.fp, ['bin-last4', principal.id, bin(checked.digits), last4(checked.digits)], checked.digits);
-    const byHit = probeTags(k.fp, ['duplicates', principal.id], checked.digits);
+    const byBin = probeTags(k.fp, ['bin-last4', principal.id, bin(checked.digits), last4(checked.digits)], number);
+    const byHit = probeTags(k.fp, ['duplicates', principal.id], number);
     const now = new Date();
     await pool.query({
       name: PROBE_CARD_WITHOUT_CUSTOMER.name,

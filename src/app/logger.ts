@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { pino, type Logger, type DestinationStream } from 'pino';
 import { containsPan, maskPans } from '../card/pan.js';
+import { Secret } from '../crypto/secret.js';
 
 // Card data must never reach a log line. Two independent guards:
 // 1. fields whose names carry secrets are replaced wholesale, at any depth;
@@ -18,6 +19,8 @@ function scrub(value: unknown, depth = 0): unknown {
   if (typeof value === 'string') return scrubText(value);
   if (typeof value === 'number') return Number.isInteger(value) && Math.abs(value) >= 1e11 ? '[NUMBER]' : value;
   if (typeof value === 'bigint') return '[NUMBER]';
+  // A Secret's value is a private field: without this it would log as `{}` rather than say what it hides.
+  if (value instanceof Secret) return String(value);
   if (value instanceof Error) {
     return { type: value.name, message: scrubText(value.message), stack: value.stack && scrubText(value.stack) };
   }

@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import type { Secret } from './secret.js';
 
 // Card fingerprints let equal cards be found without decrypting anything. A plain hash of a card number
 // could be brute-forced from the database alone (with the BIN and last four stored in clear, only a few
@@ -8,9 +9,10 @@ import { createHmac } from 'node:crypto';
 
 const DOMAIN = 'card-number/v1:';
 
-/** base64url(HMAC-SHA256(key, 'card-number/v1:' + digits)). `cardDigits` must already be digits only. */
-export function fingerprint(key: Buffer, cardDigits: string): string {
+/** base64url(HMAC-SHA256(key, 'card-number/v1:' + digits)). `card` must already be digits only. */
+export function fingerprint(key: Buffer, card: Secret<string>): string {
   if (key.length !== 32) throw new RangeError(`Fingerprint keys must be 32 bytes, got ${key.length}`);
+  const cardDigits = card.reveal();
   // Spaces or dashes would give the same card another fingerprint; normalising is the caller's job.
   if (!/^[0-9]+$/.test(cardDigits)) throw new Error('fingerprint() takes a card number of digits only');
   return createHmac('sha256', key)
@@ -26,8 +28,9 @@ const tag = (key: Buffer, text: string) => createHmac('sha256', key).update(text
  * number within that group only (the group is part of its input), so tags correlate with nothing else: not
  * with fingerprints, not across groups. 128 bits each: collisions are negligible at any count that matters.
  */
-export function probeTags(key: Buffer, group: readonly string[], cardDigits: string): { group: string; member: string } {
+export function probeTags(key: Buffer, group: readonly string[], card: Secret<string>): { group: string; member: string } {
   if (key.length !== 32) throw new RangeError(`Fingerprint keys must be 32 bytes, got ${key.length}`);
+  const cardDigits = card.reveal();
   if (!/^[0-9]+$/.test(cardDigits)) throw new Error('probeTags() takes a card number of digits only');
   const g = tag(key, `card-probe-group/v1:${JSON.stringify(group)}`);
   return { group: g, member: tag(key, `card-probe-member/v1:${g}:${cardDigits}`) };

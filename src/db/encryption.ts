@@ -1,12 +1,14 @@
 import { aadFor, envelopeKeyId, open, seal } from '../crypto/aead.js';
 import { Prisma } from '../generated/prisma/client.js';
-import { encryptedFieldsOf, type EncryptedField, type EncryptedModel } from './encrypted-fields.js';
+import { decodeField, encryptedFieldsOf, type EncryptedField, type EncryptedModel, type FieldValue } from './encrypted-fields.js';
 import type { Keyring } from '../crypto/keyring.js';
 
 // Field-level encryption as a Prisma Client extension. Every write to a field listed in ENCRYPTED_FIELDS is
 // sealed with AES-256-GCM under the merchant's active data key, with AAD binding merchant, model, field and
 // row id: a ciphertext copied to another row, field or tenant fails to open. Reads are not decrypted here:
 // a caller opens exactly the fields it needs with `openField`, so plaintext exists only on explicit paths.
+// Values are turned into plaintext by their field's codec (encrypted-fields.ts `encodeField`) before they
+// reach this layer, and back by `openField`.
 
 type Data = Record<string, unknown>;
 type RowIds = { merchantId: string; id: string };
@@ -78,11 +80,25 @@ export function encryptionExtension(keyring: Keyring) {
   });
 }
 
-export async function openField<M extends EncryptedModel>(
+type SealedRow<M extends EncryptedModel> = RowIds & { [K in EncryptedField<M>]?: string | null };
+
+/** A field of `row`, opened and decoded by its codec: typed values (a `Secret` for card numbers), never JSON text. */
+export async function openField<M extends EncryptedModel, F extends EncryptedField<M>>(
+  keyring: Keyring,
+  model: M,
+  field: F,
+  row: SealedRow<M>,
+): Promise<FieldValue<M, F> | null> {
+  const plaintext = await openPlaintext(keyring, model, field, row);
+  return plaintext === null ? null : decodeField(model, field, plaintext);
+}
+
+/** A field's plaintext as it was sealed: for re-encryption under another key only. */
+export async function openPlaintext<M extends EncryptedModel>(
   keyring: Keyring,
   model: M,
   field: EncryptedField<M>,
-  row: RowIds & { [K in EncryptedField<M>]?: string | null },
+  row: SealedRow<M>,
 ): Promise<string | null> {
   const envelope = row[field];
   if (envelope === undefined) throw new Error(`${model}.${field} was not selected`);

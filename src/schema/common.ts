@@ -1,5 +1,4 @@
-import type { Address } from '../domain/customers/customers.js';
-import type { Billing } from '../domain/paymentMethods/paymentMethods.js';
+import type { Address, Billing } from '../db/encrypted-fields.js';
 import { builder } from './builder.js';
 
 /**

@@ -178,7 +178,8 @@ const RevealedCardType = builder.objectRef<RevealedCard>('RevealedCard').impleme
   description: 'The full card. Never cache or log it.',
   extensions: CARD_DATA,
   fields: (t) => ({
-    number: t.exposeString('number'),
+    // The one place a stored card number leaves the vault in an answer (revealCard).
+    number: t.string({ resolve: (card) => card.number.reveal() }),
     expMonth: t.exposeInt('expMonth'),
     expYear: t.exposeInt('expYear'),
     holderName: t.exposeString('holderName', { nullable: true }),

@@ -13,6 +13,7 @@ import {
   type VaultClient,
 } from '../../src/client/index.js';
 import { fingerprint } from '../../src/crypto/fingerprint.js';
+import { Secret } from '../../src/crypto/secret.js';
 import { migrate } from '../../src/db/migrate.js';
 import { createApiKey } from '../../src/domain/merchants/apiKeys.js';
 import { upgradeFingerprintKeys } from '../../src/domain/merchants/fingerprintKeys.js';
@@ -126,7 +127,7 @@ describe('upgrade from one fingerprint key per merchant', () => {
 
     // What the vault looked like before: one key (now the LIVE one) fingerprinted both modes' cards.
     const legacyKey = (await keyring.fingerprintKey(m.merchantId, 'LIVE')).reveal();
-    const legacy = fingerprint(legacyKey, inTest);
+    const legacy = fingerprint(legacyKey, new Secret(inTest));
     await prisma.paymentMethod.updateMany({
       where: { merchantId: m.merchantId, id: savedTest.paymentMethod.id },
       data: { fingerprint: legacy },
@@ -140,7 +141,7 @@ describe('upgrade from one fingerprint key per merchant', () => {
     expect(await upgradeFingerprintKeys(testApp())).toMatchObject({ merchants: 0 });
     const testKey = (await keyring.fingerprintKey(m.merchantId, 'TEST')).reveal();
     const row = await prisma.paymentMethod.findFirstOrThrow({ where: { merchantId: m.merchantId, id: savedTest.paymentMethod.id } });
-    expect(row.fingerprint).toBe(fingerprint(testKey, inTest));
+    expect(row.fingerprint).toBe(fingerprint(testKey, new Secret(inTest)));
     expect(row.fingerprint).not.toBe(legacy);
     const audit = await prisma.auditEvent.findFirstOrThrow({ where: { merchantId: m.merchantId, action: 'data_key.create' } });
     expect(audit).toMatchObject({

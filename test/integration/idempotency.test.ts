@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { describe, expect, inject, it } from 'vitest';
 import { AuditEventsDocument } from '../../src/client/index.js';
-import { openField } from '../../src/db/encryption.js';
+import { openPlaintext } from '../../src/db/encryption.js';
 import { createApiKey } from '../../src/domain/merchants/apiKeys.js';
 import { abandon, begin, complete, IDEMPOTENCY_STALE_MS, sweepIdempotencyKeys } from '../../src/domain/idempotency/idempotency.js';
 import type { Principal } from '../../src/domain/shared/principal.js';
@@ -289,14 +289,14 @@ const REVEAL_SHAPES: Record<string, { query: string; variables?: Record<string, 
   },
 };
 
-/** Every stored response of the merchant, opened. */
+/** Every stored response of the merchant, opened (the plaintext as stored). */
 async function storedResponses(merchantId: string): Promise<string[]> {
   const rows = await querySql<{ merchantId: string; id: string; response: string | null }>(
     inject('databaseUrl'),
     'SELECT merchant_id AS "merchantId", id, response FROM idempotency_keys WHERE merchant_id = $1',
     [merchantId],
   );
-  const opened = await Promise.all(rows.map((row) => openField(getDb().keyring, 'IdempotencyKey', 'response', row)));
+  const opened = await Promise.all(rows.map((row) => openPlaintext(getDb().keyring, 'IdempotencyKey', 'response', row)));
   return opened.filter((r): r is string => r !== null);
 }
 

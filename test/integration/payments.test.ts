@@ -10,7 +10,7 @@ import {
   TokenizeCardDocument,
   type CreatePaymentInput,
 } from '../../src/client/index.js';
-import { openField } from '../../src/db/encryption.js';
+import { openField, openPlaintext } from '../../src/db/encryption.js';
 import { createApiKey } from '../../src/domain/merchants/apiKeys.js';
 import { clientFor, newMerchant, rawGraphQL, success, useDatabase, type TestMerchant, testApp } from '../helpers/vault.js';
 import { EXP_YEAR } from '../helpers/expiry.js';
@@ -435,10 +435,14 @@ describe('saving the card during a payment', () => {
     expect(await paymentMethodCount(m)).toBe(0);
     const pending = await paymentRow(m, p.id);
     expect(pending.pendingCard).toMatch(/^v1\.dk_/);
-    const opened = JSON.parse((await openField(getDb().keyring, 'Payment', 'pendingCard', pending))!);
-    expect(opened.card).toMatchObject({ number: VISA_3DS, expMonth: 12, expYear: EXP_YEAR });
-    expect(opened.card).not.toHaveProperty('cvc');
-    expect(JSON.stringify(opened)).not.toContain('739');
+    // The plaintext as sealed, and the value its codec gives back.
+    const plaintext = (await openPlaintext(getDb().keyring, 'Payment', 'pendingCard', pending))!;
+    expect(JSON.parse(plaintext).card).toMatchObject({ number: VISA_3DS, expMonth: 12, expYear: EXP_YEAR });
+    expect(JSON.parse(plaintext).card).not.toHaveProperty('cvc');
+    expect(plaintext).not.toContain('739');
+    const opened = (await openField(getDb().keyring, 'Payment', 'pendingCard', pending))!;
+    expect(opened.card.number.reveal()).toBe(VISA_3DS);
+    expect(JSON.stringify(opened)).not.toContain(VISA_3DS);
 
     await answerChallenge(p.redirectUrl!, 'success');
     const after = await readPayment(m, p.id);
@@ -525,9 +529,11 @@ describe('card data hygiene of payments', () => {
     expect(payments.map((r) => r.pendingCard)).toEqual([null, null]);
     expect(methods).toHaveLength(2);
     const opened = await Promise.all([
-      ...payments.flatMap((r) => (['cardExpiry', 'holderName'] as const).map((f) => openField(keyring, 'Payment', f, r))),
-      ...methods.flatMap((r) => (['cardExpiry', 'holderName', 'billing'] as const).map((f) => openField(keyring, 'PaymentMethod', f, r))),
-      ...tokens.flatMap((r) => (['cardExpiry', 'holderName', 'cvc'] as const).map((f) => openField(keyring, 'CardToken', f, r))),
+      ...payments.flatMap((r) => (['cardExpiry', 'holderName'] as const).map((f) => openPlaintext(keyring, 'Payment', f, r))),
+      ...methods.flatMap((r) =>
+        (['cardExpiry', 'holderName', 'billing'] as const).map((f) => openPlaintext(keyring, 'PaymentMethod', f, r)),
+      ),
+      ...tokens.flatMap((r) => (['cardExpiry', 'holderName', 'cvc'] as const).map((f) => openPlaintext(keyring, 'CardToken', f, r))),
     ]);
     const everything = JSON.stringify([payments, tokens, methods, opened]);
     expect(everything).not.toContain(CVC);

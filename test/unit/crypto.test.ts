@@ -436,7 +436,7 @@ describe('data keys', () => {
 describe('fingerprint', () => {
   const keyA = Buffer.alloc(32, 0xa);
   const keyB = Buffer.alloc(32, 0xb);
-  const card = '4242424242424242';
+  const card = new Secret('4242424242424242');
 
   it('is base64url of HMAC-SHA256 and deterministic for one key', () => {
     const f = fingerprint(keyA, card);
@@ -446,18 +446,18 @@ describe('fingerprint', () => {
 
   it('differs across keys and across numbers', () => {
     expect(fingerprint(keyA, card)).not.toBe(fingerprint(keyB, card));
-    expect(fingerprint(keyA, card)).not.toBe(fingerprint(keyA, '4000056655665556'));
+    expect(fingerprint(keyA, card)).not.toBe(fingerprint(keyA, new Secret('4000056655665556')));
   });
 
   it('is not an unkeyed hash of the number', () => {
     const f = fingerprint(keyA, card);
-    for (const input of [card, `card-number/v1:${card}`]) {
+    for (const input of [card.reveal(), `card-number/v1:${card.reveal()}`]) {
       expect(f).not.toBe(createHash('sha256').update(input).digest('base64url'));
     }
   });
 
   it('takes digits only', () => {
-    expect(() => fingerprint(keyA, '4242 4242 4242 4242')).toThrow(/digits only/);
+    expect(() => fingerprint(keyA, new Secret('4242 4242 4242 4242'))).toThrow(/digits only/);
   });
 });
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { Secret } from '../../src/crypto/secret.js';
 import { sandboxConnector } from '../../src/integrations/connectors/sandbox.js';
 import type { AuthorizeRequest, PaymentSource } from '../../src/integrations/connectors/types.js';
 import { createSandboxTsp, verifySandboxCryptogram } from '../../src/integrations/tokenServices/sandbox.js';
@@ -21,7 +22,7 @@ describe('sandbox connector and token service provider', () => {
   it('accepts a network token only with a cryptogram the sandbox TSP made for that token', async () => {
     const token = await tsp.provision({
       paymentMethodId: 'pm_x',
-      card: { number: '4242424242424242', expMonth: 1, expYear: EXP_YEAR, brand: 'VISA' },
+      card: { number: new Secret('4242424242424242'), expMonth: 1, expYear: EXP_YEAR, brand: 'VISA' },
     });
     const { cryptogram, eci } = await tsp.cryptogram({
       tokenReferenceId: token.tokenReferenceId,
@@ -30,7 +31,7 @@ describe('sandbox connector and token service provider', () => {
       currency: 'EUR',
     });
     const networkToken = { number: token.number, expMonth: token.expMonth, expYear: token.expYear, cryptogram, eci };
-    expect(verifySandboxCryptogram(token.number, cryptogram)).toBe(true);
+    expect(verifySandboxCryptogram(token.number.reveal(), cryptogram)).toBe(true);
     expect(await sandboxConnector.authorize(request({ type: 'network_token', networkToken }))).toMatchObject({ status: 'COMPLETED' });
 
     const forged = Buffer.from(cryptogram, 'base64');
@@ -45,13 +46,13 @@ describe('sandbox connector and token service provider', () => {
     });
     const other = await tsp.provision({
       paymentMethodId: 'pm_y',
-      card: { number: '4242424242424242', expMonth: 1, expYear: EXP_YEAR, brand: 'VISA' },
+      card: { number: new Secret('4242424242424242'), expMonth: 1, expYear: EXP_YEAR, brand: 'VISA' },
     });
-    expect(verifySandboxCryptogram(other.number, cryptogram)).toBe(false);
+    expect(verifySandboxCryptogram(other.number.reveal(), cryptogram)).toBe(false);
   });
 
   it("issues PSP tokens that keep the card's answer and refuses tokens it did not issue", async () => {
-    const card = (number: string) => ({ number, expMonth: 1, expYear: EXP_YEAR });
+    const card = (number: string) => ({ number: new Secret(number), expMonth: 1, expYear: EXP_YEAR });
     const declined = await sandboxConnector.tokenize!({
       paymentMethodId: 'pm_x',
       card: card('4000000000000002'),
@@ -80,13 +81,17 @@ describe('sandbox connector and token service provider', () => {
     for (let i = 0; i < 50; i++) {
       const t = await tsp.provision({
         paymentMethodId: 'pm_x',
-        card: { number: '5555555555554444', expMonth: 1, expYear: EXP_YEAR, brand: 'MASTERCARD' },
+        card: { number: new Secret('5555555555554444'), expMonth: 1, expYear: EXP_YEAR, brand: 'MASTERCARD' },
       });
-      expect(t.number).toMatch(/^522182\d{10}$/);
-      expect(t.number.slice(-4)).not.toBe('4444');
+      expect(t.number.reveal()).toMatch(/^522182\d{10}$/);
+      expect(t.last4).toBe(t.number.reveal().slice(-4));
+      expect(t.last4).not.toBe('4444');
     }
     await expect(
-      tsp.provision({ paymentMethodId: 'pm_x', card: { number: '3530111333300000', expMonth: 1, expYear: EXP_YEAR, brand: 'JCB' } }),
+      tsp.provision({
+        paymentMethodId: 'pm_x',
+        card: { number: new Secret('3530111333300000'), expMonth: 1, expYear: EXP_YEAR, brand: 'JCB' },
+      }),
     ).rejects.toMatchObject({
       code: 'TOKENIZATION_FAILED',
     });

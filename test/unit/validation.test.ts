@@ -9,6 +9,7 @@ import {
   luhnValid,
   normalizeCardNumber,
 } from '../../src/card/number.js';
+import { Secret } from '../../src/crypto/secret.js';
 import { containsCardNumber } from '../../src/card/pan.js';
 import { COUNTRY_CODES, isCountryCode } from '../../src/card/countries.js';
 import { expiryIssues, fullExpYear, isExpired } from '../../src/card/expiry.js';
@@ -176,7 +177,11 @@ describe('lengths and helpers', () => {
 describe('cardInputSchema: number', () => {
   it('normalizes the number and derives brand, bin and last4', () => {
     const value = passedValue(validateCard(card({ number: ' 3782-822463-10005 ', cvc: '1234' })));
-    expect(value).toMatchObject({ number: '378282246310005', brand: 'AMEX', bin: '378282', last4: '0005' });
+    expect(value).toMatchObject({ brand: 'AMEX', bin: '378282', last4: '0005' });
+    // The number and the CVC leave the schema wrapped: they redact themselves wherever they are printed.
+    expect(value.number).toBeInstanceOf(Secret);
+    expect(value.number.reveal()).toBe('378282246310005');
+    expect(value.cvc?.reveal()).toBe('1234');
   });
 
   it.each([
@@ -288,7 +293,7 @@ describe('cardInputSchema: other fields', () => {
     const value = passedValue(
       validateCard(card({ holderName: '  Ada Lovelace ', nickName: ' ', issuer: null, issuingCountry: 'sg', cardType: 'DEBIT' })),
     );
-    expect(value).toEqual({
+    expect({ ...value, number: value.number.reveal(), cvc: value.cvc?.reveal() }).toEqual({
       number: '4111111111111111',
       brand: 'VISA',
       bin: '411111',
@@ -542,7 +547,7 @@ describe('tokenizeCardInputSchema', () => {
   const tokenize = (input: unknown) => validate(tokenizeCardInputSchema, input, ['input'], { now: NOW });
 
   it('takes exactly one of card or token', () => {
-    expect(passedValue(tokenize({ card: card() })).card?.number).toBe('4111111111111111');
+    expect(passedValue(tokenize({ card: card() })).card?.number.reveal()).toBe('4111111111111111');
     expect(passedValue(tokenize({ token: 'tok_abc', card: null })).token).toBe('tok_abc');
     for (const input of [{}, { card: null, token: null }, { card: card(), token: 'tok_abc' }]) {
       expect(failures(tokenize(input))).toEqual([{ path: ['input', 'card'], code: 'INVALID_INPUT', message: expect.any(String) }]);

@@ -1,11 +1,12 @@
 import type { App } from '../../app/app.js';
 import { openField } from '../../db/encryption.js';
+import { encodeField, type Billing } from '../../db/encrypted-fields.js';
 import { newId } from '../shared/ids.js';
 import { NotFound, TokenAlreadyUsed, TokenExpired } from '../shared/errors.js';
 import type { CardToken } from '../../generated/prisma/client.js';
 import { createCardTokenInputSchema, type CardInput } from '../shared/inputSchemas.js';
-import { parseInput, sealable } from '../shared/inputs.js';
-import { cardColumns, type Billing } from '../paymentMethods/paymentMethods.js';
+import { parseInput } from '../shared/inputs.js';
+import { cardColumns } from '../paymentMethods/paymentMethods.js';
 import { actorOf, audited } from '../audit/audit.js';
 import { tenant, type Principal } from '../shared/principal.js';
 
@@ -30,8 +31,8 @@ export async function createCardToken(app: App, principal: Principal, input: unk
           ...tenant(principal),
           id,
           ...cardColumns(card),
-          cvc: card.cvc ?? null,
-          billing: sealable(v.billing) ?? null,
+          cvc: encodeField('CardToken', 'cvc', card.cvc) ?? null,
+          billing: encodeField('CardToken', 'billing', v.billing) ?? null,
           expiresAt: new Date(now.getTime() + CARD_TOKEN_TTL_MS),
         },
       }),
@@ -54,13 +55,16 @@ export async function openCardToken(app: App, principal: Principal, id: string, 
   if (!row) throw new NotFound('card token', id);
   if (row.usedAt) throw new TokenAlreadyUsed(id);
   if (row.expiresAt <= now || row.cardNumber === null) throw new TokenExpired(id);
-  const open = (field: 'cardNumber' | 'cardExpiry' | 'holderName' | 'nickName' | 'cvc' | 'billing') =>
-    openField(keyring, 'CardToken', field, row);
-  const [number, expiry, holderName, nickName, cvc, billing] = await Promise.all(
-    (['cardNumber', 'cardExpiry', 'holderName', 'nickName', 'cvc', 'billing'] as const).map(open),
-  );
+  const [number, expiry, holderName, nickName, cvc, billing] = await Promise.all([
+    openField(keyring, 'CardToken', 'cardNumber', row),
+    openField(keyring, 'CardToken', 'cardExpiry', row),
+    openField(keyring, 'CardToken', 'holderName', row),
+    openField(keyring, 'CardToken', 'nickName', row),
+    openField(keyring, 'CardToken', 'cvc', row),
+    openField(keyring, 'CardToken', 'billing', row),
+  ]);
   if (!number || !expiry) throw new Error(`card token ${id} has no card data`);
-  const { month, year } = JSON.parse(expiry) as { month: number; year: number };
+  const { month, year } = expiry;
   return {
     number,
     expMonth: month,
@@ -74,7 +78,7 @@ export async function openCardToken(app: App, principal: Principal, id: string, 
     brand: row.brand,
     bin: row.bin,
     last4: row.last4,
-    billing: billing ? (JSON.parse(billing) as Billing) : null,
+    billing,
   };
 }
 

@@ -1,27 +1,16 @@
 import type { App } from '../../app/app.js';
 import { openField } from '../../db/encryption.js';
+import { encodeField, type Address } from '../../db/encrypted-fields.js';
 import { newId } from '../shared/ids.js';
 import { NotFound } from '../shared/errors.js';
 import { Prisma as P, type Customer } from '../../generated/prisma/client.js';
 import { createCustomerInputSchema, updateCustomerInputSchema } from '../shared/inputSchemas.js';
-import { parseInput, sealable } from '../shared/inputs.js';
+import { parseInput } from '../shared/inputs.js';
 import { actorOf, appendAudit, audited, type AuditEntry } from '../audit/audit.js';
 import { tenant, type Principal } from '../shared/principal.js';
 
 /** The select/include a GraphQL field asks for (from Pothos), spread into the query. */
 export type Query = { select?: object; include?: object };
-
-export interface Address {
-  line1?: string | null;
-  line2?: string | null;
-  line3?: string | null;
-  city?: string | null;
-  state?: string | null;
-  zip?: string | null;
-  country?: string | null;
-  firstName?: string | null;
-  lastName?: string | null;
-}
 
 const jsonOrNull = (v: unknown) => (v === undefined ? undefined : v === null ? P.DbNull : (v as P.InputJsonValue));
 
@@ -50,8 +39,8 @@ export async function createCustomer(app: App, principal: Principal, input: unkn
           phone: v.phone ?? null,
           phoneCountryCode: v.phoneCountryCode ?? null,
           description: v.description ?? null,
-          defaultBillingAddress: sealable(v.defaultBillingAddress) ?? null,
-          defaultShippingAddress: sealable(v.defaultShippingAddress) ?? null,
+          defaultBillingAddress: encodeField('Customer', 'defaultBillingAddress', v.defaultBillingAddress) ?? null,
+          defaultShippingAddress: encodeField('Customer', 'defaultShippingAddress', v.defaultShippingAddress) ?? null,
           metadata: jsonOrNull(v.metadata) ?? P.DbNull,
         },
       }),
@@ -75,8 +64,8 @@ export async function updateCustomer(app: App, principal: Principal, id: string,
           phone: v.phone,
           phoneCountryCode: v.phoneCountryCode,
           description: v.description,
-          defaultBillingAddress: sealable(v.defaultBillingAddress),
-          defaultShippingAddress: sealable(v.defaultShippingAddress),
+          defaultBillingAddress: encodeField('Customer', 'defaultBillingAddress', v.defaultBillingAddress),
+          defaultShippingAddress: encodeField('Customer', 'defaultShippingAddress', v.defaultShippingAddress),
           metadata: jsonOrNull(v.metadata),
         },
       }),
@@ -123,11 +112,6 @@ export function customerField(app: App, row: Row, field: CustomerSecret): Promis
   return openField(app.db.keyring, 'Customer', field, row);
 }
 
-export async function customerAddress(
-  app: App,
-  row: Row,
-  field: 'defaultBillingAddress' | 'defaultShippingAddress',
-): Promise<Address | null> {
-  const json = await openField(app.db.keyring, 'Customer', field, row);
-  return json === null ? null : (JSON.parse(json) as Address);
+export function customerAddress(app: App, row: Row, field: 'defaultBillingAddress' | 'defaultShippingAddress'): Promise<Address | null> {
+  return openField(app.db.keyring, 'Customer', field, row);
 }

@@ -4,7 +4,8 @@ import { Conflict, Forbidden, NotFound, ValidationFailed, type FieldError } from
 import { sendUpstream } from './http.js';
 import { isWellFormedId } from '../shared/ids.js';
 import { maskCardData } from './mask.js';
-import { encoderFor, placeholdersIn, render, type Placeholder, type PlaceholderValues } from './template.js';
+import type { Secret } from '../../crypto/secret.js';
+import { encoderFor, placeholdersIn, render, revealed, type Placeholder, type PlaceholderValues } from './template.js';
 import { tspFor } from '../../integrations/tokenServices/index.js';
 import { forwardRequestInputSchema, type ForwardRequestInput } from '../shared/inputSchemas.js';
 import { actorOf, appendAudit } from '../audit/audit.js';
@@ -80,7 +81,10 @@ export async function forwardRequest(app: App, principal: Principal, input: unkn
     },
   );
   // Everything secret the vault filled in is masked in the answer, whatever field or encoding echoes it.
-  const secrets = SECRET_PLACEHOLDERS.map((p) => values[p]).filter((s): s is string => s !== undefined && s !== '');
+  const secrets = SECRET_PLACEHOLDERS.flatMap((p) => {
+    const value = values[p];
+    return value === undefined ? [] : [revealed(value)];
+  }).filter((s) => s !== '');
   return {
     status: response.status,
     headers: Object.fromEntries(
@@ -170,11 +174,11 @@ function usedPlaceholders(v: ForwardRequestInput): Set<Placeholder> {
 }
 
 function cardValues(card: {
-  number: string;
+  number: Secret<string>;
   expMonth: number;
   expYear: number;
   holderName?: string | null;
-  cvc?: string | null;
+  cvc?: Secret<string> | null;
 }): PlaceholderValues {
   return {
     'card.number': card.number,

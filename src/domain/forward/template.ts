@@ -2,6 +2,8 @@
 // replaced by the vault with the card's data just before it is sent. Only names under `card.` and
 // `networkToken.` are placeholders; other `{{…}}` text is sent as it is.
 
+import type { Secret } from '../../crypto/secret.js';
+
 const PLACEHOLDERS = [
   'card.number',
   'card.expMonth',
@@ -16,7 +18,11 @@ const PLACEHOLDERS = [
 ] as const;
 
 export type Placeholder = (typeof PLACEHOLDERS)[number];
-export type PlaceholderValues = Partial<Record<Placeholder, string>>;
+/** Card and token numbers and the CVC stay Secrets until a template is rendered. */
+export type PlaceholderValues = Partial<Record<Placeholder, string | Secret<string>>>;
+
+/** A placeholder's value as it is sent (and as the answer's masking looks for it). */
+export const revealed = (value: string | Secret<string>): string => (typeof value === 'string' ? value : value.reveal());
 
 const KNOWN: ReadonlySet<string> = new Set(PLACEHOLDERS);
 const PATTERN = /\{\{\s*((?:card|networkToken)\.[A-Za-z0-9_]*)\s*\}\}/g;
@@ -50,6 +56,6 @@ export function encoderFor(contentType: string | undefined): Encoder {
 export function render(text: string, values: PlaceholderValues, encode: Encoder): string {
   return text.replace(PATTERN, (match, name: string) => {
     const value = values[name as Placeholder];
-    return value === undefined ? match : encode(value);
+    return value === undefined ? match : encode(revealed(value));
   });
 }

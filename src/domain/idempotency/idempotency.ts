@@ -2,6 +2,7 @@ import type { App } from '../../app/app.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { keyedDigest, type DigestPurpose } from '../../crypto/keyedDigest.js';
 import { openField } from '../../db/encryption.js';
+import { encodeField } from '../../db/encrypted-fields.js';
 import { Prisma as P, type IdempotencyKey } from '../../generated/prisma/client.js';
 import type { Principal } from '../shared/principal.js';
 
@@ -35,7 +36,7 @@ export interface Claim {
 
 export type BeginOutcome =
   | { kind: 'execute'; claim: Claim }
-  | { kind: 'replay'; response: unknown }
+  | { kind: 'replay'; response: object }
   | { kind: 'conflict' }
   | { kind: 'busy' };
 
@@ -93,7 +94,7 @@ export async function begin(app: App, principal: Principal, key: string, fingerp
     if (row.status === 'COMPLETED') {
       const response = await openField(keyring, 'IdempotencyKey', 'response', row);
       if (response === null) throw new Error(`idempotency key ${row.id} is completed without a response`);
-      return { kind: 'replay', response: JSON.parse(response) };
+      return { kind: 'replay', response };
     }
     if (elapsed() >= IDEMPOTENCY_WAIT_MS) return { kind: 'busy' };
     await sleep(POLL_MS + Math.random() * POLL_MS);
@@ -104,11 +105,11 @@ export async function begin(app: App, principal: Principal, key: string, fingerp
  * Stores the response of the claimed request, with the ids of the payment methods and customers it refers
  * to (`refs`: deleting one of them deletes the row). False when the claim was lost (taken over as stale).
  */
-export async function complete(app: App, claim: Claim, response: unknown, refs: Iterable<string> = []): Promise<boolean> {
+export async function complete(app: App, claim: Claim, response: object, refs: Iterable<string> = []): Promise<boolean> {
   try {
     await app.db.prisma.idempotencyKey.update({
       where: { merchantId_id: { merchantId: claim.merchantId, id: claim.id }, status: 'IN_PROGRESS', createdAt: claim.claimedAt },
-      data: { status: 'COMPLETED', response: JSON.stringify(response), refs: [...new Set(refs)].sort() },
+      data: { status: 'COMPLETED', response: encodeField('IdempotencyKey', 'response', response), refs: [...new Set(refs)].sort() },
     });
     return true;
   } catch (err) {

@@ -1,7 +1,7 @@
 import type { App } from '../../app/app.js';
 import { envelopePrefix } from '../../crypto/aead.js';
 import { generateDataKey, rewrapDataKey, wrapDataKey } from '../../crypto/dataKeys.js';
-import { openField } from '../../db/encryption.js';
+import { openPlaintext } from '../../db/encryption.js';
 import { ENCRYPTED_FIELDS } from '../../db/encrypted-fields.js';
 import { Prisma as P } from '../../generated/prisma/client.js';
 import { newId } from '../shared/ids.js';
@@ -151,7 +151,8 @@ async function reencryptRow(app: App, model: SealedModel, row: Row, retired: rea
   });
   if (stale.length === 0) return false;
   const data: Record<string, string> = {};
-  for (const f of stale) data[f] = (await openField(keyring, model as 'Customer', f as 'name', row))!;
+  // The plaintext as it was sealed, byte for byte: no codec round trip.
+  for (const f of stale) data[f] = (await openPlaintext(keyring, model as 'Customer', f as 'name', row))!;
   try {
     await delegate(prisma, model).update({
       where: { merchantId_id: { merchantId: row.merchantId, id: row.id }, ...Object.fromEntries(stale.map((f) => [f, row[f]])) },

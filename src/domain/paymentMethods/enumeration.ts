@@ -1,5 +1,6 @@
 import type { App } from '../../app/app.js';
 import { probeTags } from '../../crypto/fingerprint.js';
+import type { Secret } from '../../crypto/secret.js';
 import { PROBE_CARD, PROBE_CARD_WITHOUT_CUSTOMER } from '../../db/hotStatements.js';
 import { TooManyAttempts } from '../shared/errors.js';
 import { actorOf, appendAudit } from '../audit/audit.js';
@@ -18,7 +19,7 @@ import type { Principal } from '../shared/principal.js';
 // audited. The counters live in Postgres (shared by every process) as keyed tags only: see PROBE_CARD.
 
 export interface ProbedCard {
-  number: string;
+  number: Secret<string>;
   bin: string;
   last4: string;
 }

@@ -1,6 +1,7 @@
 import type { App } from '../../app/app.js';
 import type { Prisma, Tx } from '../../db/client.js';
 import { openField } from '../../db/encryption.js';
+import { encodeField } from '../../db/encrypted-fields.js';
 import type { NetworkToken, NetworkTokenStatus } from '../../generated/prisma/client.js';
 import { newId } from '../shared/ids.js';
 import type { LifecycleEvent, ProvisionedToken } from '../../integrations/tokenServices/types.js';
@@ -11,11 +12,6 @@ import { tenant, type Principal } from '../shared/principal.js';
 // Network tokens: a token service provider (TSP) issues a token for the card on the card network itself;
 // payments send it with a fresh cryptogram instead of the card number. The TSP keeps it current by pushing
 // lifecycle events (suspend, resume, delete, new expiry) to the vault's webhook endpoint.
-
-interface Expiry {
-  month: number;
-  year: number;
-}
 
 export interface NetworkTokenView {
   status: NetworkTokenStatus;
@@ -46,9 +42,9 @@ export async function storeNetworkToken(
   const values = {
     tspId,
     tokenReferenceId: token.tokenReferenceId,
-    number: token.number,
-    expiry: JSON.stringify({ month: token.expMonth, year: token.expYear } satisfies Expiry),
-    last4: token.number.slice(-4),
+    number: encodeField('NetworkToken', 'number', token.number),
+    expiry: encodeField('NetworkToken', 'expiry', { month: token.expMonth, year: token.expYear }),
+    last4: token.last4,
     status: 'ACTIVE' as const,
     lastEventAt: now,
   };
@@ -70,8 +66,8 @@ const views = new WeakMap<NetworkToken, Promise<NetworkTokenView>>();
 export function networkTokenView(app: App, row: NetworkToken): Promise<NetworkTokenView> {
   let view = views.get(row);
   if (!view) {
-    view = openField(app.db.keyring, 'NetworkToken', 'expiry', row).then((json) => {
-      const expiry = JSON.parse(json ?? 'null') as Expiry;
+    view = openField(app.db.keyring, 'NetworkToken', 'expiry', row).then((expiry) => {
+      if (!expiry) throw new Error(`network token ${row.id} has no expiry`);
       return { status: row.status, last4: row.last4, expMonth: expiry.month, expYear: expiry.year, tokenReferenceId: row.tokenReferenceId };
     });
     views.set(row, view);
@@ -84,11 +80,11 @@ export async function usableNetworkToken(app: App, principal: Principal, payment
   const row = await findNetworkToken(app, principal, paymentMethodId);
   if (row?.status !== 'ACTIVE') return null;
   const { keyring } = app.db;
-  const [number, expiryJson] = await Promise.all([
+  const [number, expiry] = await Promise.all([
     openField(keyring, 'NetworkToken', 'number', row),
     openField(keyring, 'NetworkToken', 'expiry', row),
   ]);
-  const expiry = JSON.parse(expiryJson ?? 'null') as Expiry;
+  if (!expiry) throw new Error(`network token ${row.id} has no expiry`);
   if (!number || isExpired(expiry.month, expiry.year, now)) return null;
   return { row, number, expMonth: expiry.month, expYear: expiry.year };
 }
@@ -124,7 +120,7 @@ export async function applyLifecycleEvent(app: App, tspId: string, event: Lifecy
       status,
       lastEventAt: occurredAt,
       ...(event.type === 'token.updated' && {
-        expiry: JSON.stringify({ month: event.expMonth!, year: event.expYear! } satisfies Expiry),
+        expiry: encodeField('NetworkToken', 'expiry', { month: event.expMonth!, year: event.expYear! }),
         ...(event.last4 && { last4: event.last4 }),
       }),
     };

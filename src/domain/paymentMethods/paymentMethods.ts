@@ -9,6 +9,8 @@ import {
 } from '../../db/hotStatements.js';
 import type { Tx } from '../../db/client.js';
 import { openField, sealFields } from '../../db/encryption.js';
+import { encodeField, type Billing } from '../../db/encrypted-fields.js';
+import type { Secret } from '../../crypto/secret.js';
 import { newId } from '../shared/ids.js';
 import { NotFound, RetentionLimitExceeded } from '../shared/errors.js';
 import { Prisma as P, type Mode, type PaymentMethod } from '../../generated/prisma/client.js';
@@ -24,29 +26,21 @@ import { actorOf, appendAudit, audited } from '../audit/audit.js';
 import { openCardToken, spendCardToken } from '../cardTokens/cardTokens.js';
 import { findNetworkToken, storeNetworkToken } from './networkTokens.js';
 import { activeMultiUseToken, recordPspToken, tokenizingConnector } from './pspTokens.js';
-import type { Address, Query } from '../customers/customers.js';
+import type { Query } from '../customers/customers.js';
 import { requireCustomer } from '../customers/customers.js';
 import { checkEnumeration } from './enumeration.js';
-import { parseInput, sealable } from '../shared/inputs.js';
+import { parseInput } from '../shared/inputs.js';
 import { tenant, type Principal } from '../shared/principal.js';
 import { addMonths, MAX_RETENTION_EXTENSION_MONTHS, retainUntil } from './retention.js';
 
-export interface Billing {
-  address?: Address | null;
-  phone?: { number?: string | null; countryCode?: string | null } | null;
-  email?: string | null;
-}
-
-interface Expiry {
-  month: number;
-  year: number;
-}
-
-/** The card columns shared by payment methods and card tokens (the sealed ones are sealed on write). */
-export function cardColumns(card: CardInput) {
+/**
+ * The card columns shared by payment methods and card tokens, the sealed ones as their plaintext (sealed on
+ * write): the number is revealed here, for sealing only.
+ */
+export function cardColumns(card: Omit<CardInput, 'cvc'>) {
   return {
-    cardNumber: card.number,
-    cardExpiry: JSON.stringify({ month: card.expMonth, year: card.expYear } satisfies Expiry),
+    cardNumber: encodeField('PaymentMethod', 'cardNumber', card.number),
+    cardExpiry: encodeField('PaymentMethod', 'cardExpiry', { month: card.expMonth, year: card.expYear }),
     holderName: card.holderName ?? null,
     nickName: card.nickName ?? null,
     bin: card.bin,
@@ -120,12 +114,16 @@ export async function tokenizeCard(app: App, principal: Principal, input: unknow
 }
 
 /** The card's fingerprint under the fingerprint key of the principal's merchant and mode: what duplicate detection compares. */
-export async function cardFingerprint(app: App, principal: Pick<Principal, 'merchantId' | 'mode'>, number: string): Promise<string> {
+export async function cardFingerprint(
+  app: App,
+  principal: Pick<Principal, 'merchantId' | 'mode'>,
+  number: Secret<string>,
+): Promise<string> {
   return fingerprint((await app.db.keyring.fingerprintKey(principal.merchantId, principal.mode)).reveal(), number);
 }
 
 export interface SaveCardInput {
-  card: CardInput;
+  card: Omit<CardInput, 'cvc'>;
   customerId: string | null;
   billing?: Billing | null;
   metadata?: unknown;
@@ -168,7 +166,7 @@ export async function saveCard(
           type: 'CARD',
           fingerprint: fp,
           ...cardColumns(card),
-          billing: sealable(billing) ?? null,
+          billing: encodeField('PaymentMethod', 'billing', billing) ?? null,
           metadata: jsonOrNull(metadata) ?? P.DbNull,
           retainUntil: retainUntil(card.expMonth, card.expYear),
         },
@@ -198,14 +196,21 @@ export async function saveCard(
 async function insertNewCard(
   app: App,
   principal: Principal,
-  row: { id: string; customerId: string | null; fingerprint: string; card: CardInput; billing?: Billing | null; metadata?: unknown },
+  row: {
+    id: string;
+    customerId: string | null;
+    fingerprint: string;
+    card: Omit<CardInput, 'cvc'>;
+    billing?: Billing | null;
+    metadata?: unknown;
+  },
 ): Promise<PaymentMethod | null> {
   const { sql, keyring } = app.db;
   const { card } = row;
   const sealed = await sealFields(
     keyring,
     'PaymentMethod',
-    { ...cardColumns(card), billing: sealable(row.billing) ?? null },
+    { ...cardColumns(card), billing: encodeField('PaymentMethod', 'billing', row.billing) ?? null },
     { merchantId: principal.merchantId, id: row.id },
   );
   const actor = actorOf(principal);
@@ -252,7 +257,7 @@ async function updateDuplicateFast(
   principal: Principal,
   customerId: string | null,
   fp: string,
-  card: CardInput,
+  card: Omit<CardInput, 'cvc'>,
 ): Promise<PaymentMethod | null> {
   const { sql, keyring } = app.db;
   const find = customerId === null ? FIND_DUPLICATE_WITHOUT_CUSTOMER : FIND_DUPLICATE;
@@ -288,7 +293,7 @@ async function updateDuplicateFast(
 }
 
 /** The card is vaulted already: new expiry and holder name on the existing payment method. */
-async function updateDuplicate(tx: Tx, principal: Principal, customerId: string | null, fp: string, card: CardInput) {
+async function updateDuplicate(tx: Tx, principal: Principal, customerId: string | null, fp: string, card: Omit<CardInput, 'cvc'>) {
   const existing = await tx.paymentMethod.findFirst({
     where: { ...tenant(principal), customerId, fingerprint: fp },
     select: { id: true, retentionExtensionMonths: true },
@@ -338,11 +343,11 @@ export async function updatePaymentMethod(app: App, principal: Principal, id: st
         data: {
           holderName: v.holderName,
           nickName: v.nickName,
-          billing: sealable(v.billing),
+          billing: encodeField('PaymentMethod', 'billing', v.billing),
           metadata: jsonOrNull(v.metadata),
           // A new expiry moves the default retention and keeps whatever extension was granted.
           ...(hasExpiry && {
-            cardExpiry: JSON.stringify({ month: v.expMonth, year: v.expYear }),
+            cardExpiry: encodeField('PaymentMethod', 'cardExpiry', { month: v.expMonth!, year: v.expYear! }),
             retainUntil: retainUntil(v.expMonth!, v.expYear!, existing.retentionExtensionMonths),
           }),
         },
@@ -491,9 +496,9 @@ export async function maskedCard(
   now = app.clock(),
 ): Promise<CardView> {
   const { keyring } = app.db;
-  const open = (field: 'cardExpiry' | 'holderName' | 'nickName') =>
-    field === 'nickName' && model === 'Payment' ? Promise.resolve(null) : openField(keyring, model as 'PaymentMethod', field, row);
-  const expiry = JSON.parse((await open('cardExpiry')) ?? 'null') as Expiry;
+  // The three models share these fields' codecs; the AAD names the real model.
+  const sealedAs = model as 'PaymentMethod';
+  const expiry = (await openField(keyring, sealedAs, 'cardExpiry', row))!;
   return {
     bin: row.bin,
     last4: row.last4,
@@ -501,15 +506,14 @@ export async function maskedCard(
     expMonth: expiry.month,
     expYear: expiry.year,
     expired: isExpired(expiry.month, expiry.year, now),
-    holderName: () => open('holderName'),
-    nickName: () => open('nickName'),
+    holderName: () => openField(keyring, sealedAs, 'holderName', row),
+    nickName: () => (model === 'Payment' ? Promise.resolve(null) : openField(keyring, sealedAs, 'nickName', row)),
     issuer: row.issuer ?? null,
     issuingCountry: row.issuingCountry ?? null,
     cardType: row.cardType ?? null,
   };
 }
 
-export async function billingOf(app: App, row: Row): Promise<Billing | null> {
-  const json = await openField(app.db.keyring, 'PaymentMethod', 'billing', row);
-  return json === null ? null : (JSON.parse(json) as Billing);
+export function billingOf(app: App, row: Row): Promise<Billing | null> {
+  return openField(app.db.keyring, 'PaymentMethod', 'billing', row);
 }

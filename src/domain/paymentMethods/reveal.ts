@@ -1,5 +1,6 @@
 import type { App } from '../../app/app.js';
 import type { Prisma, Tx } from '../../db/client.js';
+import type { Secret } from '../../crypto/secret.js';
 import { openField } from '../../db/encryption.js';
 import { Forbidden, NotFound } from '../shared/errors.js';
 import { isWellFormedId } from '../shared/ids.js';
@@ -8,7 +9,8 @@ import { actorOf, appendAudit } from '../audit/audit.js';
 import { tenant, type Principal } from '../shared/principal.js';
 
 export interface RevealedCard {
-  number: string;
+  /** Revealed only by the RevealedCard type's resolver, the connector's wire call and forwarding. */
+  number: Secret<string>;
   expMonth: number;
   expYear: number;
   holderName: string | null;
@@ -22,11 +24,13 @@ type SealedCardRow = Pick<PaymentMethod, 'merchantId' | 'id' | 'cardNumber' | 'c
  */
 export async function openCard(app: App, pm: SealedCardRow): Promise<RevealedCard> {
   const { keyring } = app.db;
-  const [number, expiry, holderName] = await Promise.all(
-    (['cardNumber', 'cardExpiry', 'holderName'] as const).map((f) => openField(keyring, 'PaymentMethod', f, pm)),
-  );
+  const [number, expiry, holderName] = await Promise.all([
+    openField(keyring, 'PaymentMethod', 'cardNumber', pm),
+    openField(keyring, 'PaymentMethod', 'cardExpiry', pm),
+    openField(keyring, 'PaymentMethod', 'holderName', pm),
+  ]);
   if (!number || !expiry) throw new Error(`payment method ${pm.id} has no card data`);
-  const { month, year } = JSON.parse(expiry) as { month: number; year: number };
+  const { month, year } = expiry;
   return { number, expMonth: month, expYear: year, holderName: holderName ?? null };
 }
 

@@ -5,6 +5,7 @@ import type { PaymentSource } from '../../integrations/connectors/types.js';
 import { SANDBOX_CONNECTOR_ID } from '../../integrations/connectors/sandbox.js';
 import type { Prisma, Tx } from '../../db/client.js';
 import { openField } from '../../db/encryption.js';
+import { encodeField, type Billing } from '../../db/encrypted-fields.js';
 import { Conflict, NotFound, ValidationFailed, type FieldError } from '../shared/errors.js';
 import type { Prisma as P, Payment, PaymentInstrument, PaymentStatus } from '../../generated/prisma/client.js';
 import { tspFor } from '../../integrations/tokenServices/index.js';
@@ -14,18 +15,12 @@ import { openCardToken, spendCardToken } from '../cardTokens/cardTokens.js';
 import { requireCustomer, type Query } from '../customers/customers.js';
 import { parseInput } from '../shared/inputs.js';
 import { usableNetworkToken } from '../paymentMethods/networkTokens.js';
-import { cardFingerprint, maskedCard, saveCard, type Billing, type CardView } from '../paymentMethods/paymentMethods.js';
+import { cardFingerprint, maskedCard, saveCard, type CardView } from '../paymentMethods/paymentMethods.js';
 import { checkEnumeration } from '../paymentMethods/enumeration.js';
 import { claimPspToken } from '../paymentMethods/pspTokens.js';
 import { openCard } from '../paymentMethods/reveal.js';
 import { actorOf, appendAudit, audited } from '../audit/audit.js';
 import { tenant, type Principal } from '../shared/principal.js';
-
-/** The card of a payment that saves it once its challenge succeeds: what saveCard needs, never the CVC. */
-interface PendingCard {
-  card: Omit<CardInput, 'cvc'>;
-  billing: Billing | null;
-}
 
 /** Where the card of a payment comes from, opened for the connector. */
 interface CardSource {
@@ -117,9 +112,10 @@ export async function createPayment(
         bin: card.bin,
         last4: card.last4,
         brand: card.brand,
-        cardExpiry: JSON.stringify({ month: card.expMonth, year: card.expYear }),
+        cardExpiry: encodeField('Payment', 'cardExpiry', { month: card.expMonth, year: card.expYear }),
         holderName: card.holderName ?? null,
-        pendingCard: v.savePaymentMethod && challenged ? JSON.stringify({ card, billing: source.billing } satisfies PendingCard) : null,
+        // What saveCard needs once the challenge succeeds, never the CVC.
+        pendingCard: v.savePaymentMethod && challenged ? encodeField('Payment', 'pendingCard', { card, billing: source.billing }) : null,
         connectorId: connector.id,
         instrument,
         connectorReference: result.reference,
@@ -220,7 +216,8 @@ async function storedCard(app: App, principal: Principal, v: CreatePaymentInput,
 
   const { number, expMonth, expYear, holderName } = await openCard(app, pm);
   return {
-    card: { number, expMonth, expYear, holderName: holderName ?? undefined, bin: pm.bin, last4: pm.last4, brand: pm.brand },
+    // The CVC is never stored.
+    card: { number, cvc: undefined, expMonth, expYear, holderName: holderName ?? undefined, bin: pm.bin, last4: pm.last4, brand: pm.brand },
     billing: null,
     customerId: v.customerId ?? pm.customerId,
     paymentMethodId: pm.id,
@@ -353,7 +350,7 @@ export async function completeChallenge(
   const key = { merchantId: payment.merchantId, id: payment.id };
   const succeeded = outcome === 'success';
   // Opened before the transition clears it.
-  const pendingJson = succeeded ? await openField(keyring, 'Payment', 'pendingCard', payment) : null;
+  const pending = succeeded ? await openField(keyring, 'Payment', 'pendingCard', payment) : null;
   const authorizeOnly = payment.captureMethod === 'MANUAL';
   const status: PaymentStatus = succeeded ? (authorizeOnly ? 'AUTHORIZED' : 'COMPLETED') : 'FAILED';
   // The customer's browser acts: no api key, the challenge secret was the credential.
@@ -387,8 +384,7 @@ export async function completeChallenge(
       allowReveal: false,
     };
     if (payment.paymentMethodId) await markCustomerInitiated(prisma, principal, payment.paymentMethodId, now);
-    if (pendingJson) {
-      const pending = JSON.parse(pendingJson) as PendingCard;
+    if (pending) {
       const { paymentMethod } = await saveCard(app, principal, {
         card: pending.card,
         customerId: payment.customerId,

@@ -12,6 +12,7 @@
 import { z } from 'zod';
 import { Code, VALIDATION_CODES, type ValidationCode } from './errors.js';
 import { containsCardNumber } from '../../card/pan.js';
+import { Secret } from '../../crypto/secret.js';
 import { bin, checkCardNumber, cvcLengths, last4 } from '../../card/number.js';
 import { isCountryCode } from '../../card/countries.js';
 import { isCurrencyCode } from '../../card/currencies.js';
@@ -317,9 +318,12 @@ export const cardInputSchema = z
       }
     }
   }, crossField)
-  .transform(({ number, expYear, ...rest }) => ({
+  // From here on the number and the CVC are Secrets (they redact themselves in logs, JSON and errors); only
+  // sealing, fingerprints, a connector's wire call, forwarding and revealCard's answer reveal them.
+  .transform(({ number, cvc, expYear, ...rest }) => ({
     ...rest,
-    number: number.digits,
+    number: new Secret(number.digits),
+    cvc: cvc === undefined ? undefined : new Secret(cvc),
     brand: number.brand,
     bin: bin(number.digits),
     last4: last4(number.digits),

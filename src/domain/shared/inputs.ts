@@ -11,10 +11,3 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown, baseP
   if (!result.ok) throw new ValidationFailed(result.fields);
   return result.value;
 }
-
-/** JSON-encodes a value for an encrypted column; `undefined` stays "not given", `null` clears. */
-export function sealable(value: unknown): string | null | undefined {
-  if (value === undefined) return undefined;
-  if (value === null) return null;
-  return JSON.stringify(value);
-}

@@ -35,7 +35,7 @@ function scenarioOf(request: AuthorizeRequest): Scenario | 'unknown_token' | 'in
   const { source } = request;
   switch (source.type) {
     case 'card':
-      return SCENARIOS[source.card.number] ?? 'approve';
+      return SCENARIOS[source.card.number.reveal()] ?? 'approve';
     case 'psp_token': {
       const letter = TOKEN.exec(source.token)?.[1];
       const found = (Object.keys(TOKEN_LETTER) as Scenario[]).find((s) => TOKEN_LETTER[s] === letter);
@@ -43,7 +43,9 @@ function scenarioOf(request: AuthorizeRequest): Scenario | 'unknown_token' | 'in
     }
     case 'network_token':
       // The cryptogram authenticates the payment: no challenge.
-      return verifySandboxCryptogram(source.networkToken.number, source.networkToken.cryptogram) ? 'approve' : 'invalid_cryptogram';
+      return verifySandboxCryptogram(source.networkToken.number.reveal(), source.networkToken.cryptogram)
+        ? 'approve'
+        : 'invalid_cryptogram';
   }
 }
 
@@ -94,7 +96,7 @@ export const sandboxConnector: Connector = {
   },
 
   async tokenize({ card, tokenizationType }: TokenizeRequest): Promise<TokenizeResult> {
-    const scenario = SCENARIOS[card.number] ?? 'approve';
+    const scenario = SCENARIOS[card.number.reveal()] ?? 'approve';
     return {
       token: `sbxtok_${TOKEN_LETTER[scenario]}${base62(randomBytes(16), 22)}`,
       tokenizationType,

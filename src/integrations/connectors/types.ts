@@ -5,22 +5,27 @@
 // A connector throws when the PSP cannot be reached or answers something it does not understand: that is an
 // operational fault (the payment keeps its state). A decline is not a fault: it is a FAILED result.
 
+import type { Secret } from '../../crypto/secret.js';
 import type { CaptureMethod, PaymentInitiator, TokenizationType } from '../../generated/prisma/enums.js';
 
-/** The card as a connector receives it: opened for this one call and never kept by the connector layer. */
+/**
+ * The card as a connector receives it: opened for this one call and never kept by the connector layer. The
+ * number and CVC are Secrets: a connector reveals them only into its wire request, so a request object that
+ * reaches a log, an error or JSON shows `[REDACTED]`.
+ */
 interface ConnectorCard {
-  number: string;
+  number: Secret<string>;
   expMonth: number;
   /** Four digits. */
   expYear: number;
   /** Only while the customer is present (a card just entered, or a card token); never for a stored card. */
-  cvc?: string;
+  cvc?: Secret<string>;
   holderName?: string;
 }
 
 /** A network token with the one-time cryptogram its token service provider generated for this payment. */
 interface ConnectorNetworkToken {
-  number: string;
+  number: Secret<string>;
   expMonth: number;
   /** Four digits. */
   expYear: number;

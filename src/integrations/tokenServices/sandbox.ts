@@ -3,6 +3,7 @@ import { TokenizationFailed } from '../../domain/shared/errors.js';
 import type { CardBrand } from '../../generated/prisma/enums.js';
 import { base62, newId } from '../../domain/shared/ids.js';
 import { luhnValid } from '../../card/number.js';
+import { Secret } from '../../crypto/secret.js';
 import type { Cryptogram, CryptogramRequest, LifecycleEvent, ProvisionRequest, ProvisionedToken, TokenServiceProvider } from './types.js';
 
 export const SANDBOX_TSP_ID = 'sandbox';
@@ -104,9 +105,11 @@ export function createSandboxTsp(webhookSecrets: () => readonly Buffer[]): Token
 
     async provision({ card }: ProvisionRequest): Promise<ProvisionedToken> {
       const now = new Date();
+      const number = tokenNumber(card.brand, card.number.reveal().slice(-4));
       return {
         tokenReferenceId: `sbxntr_${base62(randomBytes(16), 22)}`,
-        number: tokenNumber(card.brand, card.number.slice(-4)),
+        number: new Secret(number),
+        last4: number.slice(-4),
         expMonth: now.getUTCMonth() + 1,
         expYear: now.getUTCFullYear() + 3,
       };
@@ -114,7 +117,7 @@ export function createSandboxTsp(webhookSecrets: () => readonly Buffer[]): Token
 
     async cryptogram({ number }: CryptogramRequest): Promise<Cryptogram> {
       const nonce = randomBytes(8);
-      return { cryptogram: Buffer.concat([nonce, cryptogramMac(number, nonce)]).toString('base64'), eci: '07' };
+      return { cryptogram: Buffer.concat([nonce, cryptogramMac(number.reveal(), nonce)]).toString('base64'), eci: '07' };
     },
 
     verifyWebhook(body, headers, now = new Date()) {

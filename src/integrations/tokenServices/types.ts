@@ -5,18 +5,22 @@
 // A TSP throws when it cannot be reached (an operational fault) and throws `TokenizationFailed` when it
 // refuses a card (e.g. a network that offers no tokens).
 
+import type { Secret } from '../../crypto/secret.js';
 import type { CardBrand } from '../../generated/prisma/enums.js';
+
+// Card and token numbers cross this boundary as Secrets; a TSP reveals them only into its wire request.
 
 export interface ProvisionRequest {
   /** The vault's `pm_` id, kept by the TSP with its token. */
   paymentMethodId: string;
-  card: { number: string; expMonth: number; expYear: number; brand: CardBrand };
+  card: { number: Secret<string>; expMonth: number; expYear: number; brand: CardBrand };
 }
 
 export interface ProvisionedToken {
   /** The TSP's reference for the token; lifecycle events name it. */
   tokenReferenceId: string;
-  number: string;
+  number: Secret<string>;
+  last4: string;
   expMonth: number;
   /** Four digits. */
   expYear: number;
@@ -24,7 +28,7 @@ export interface ProvisionedToken {
 
 export interface CryptogramRequest {
   tokenReferenceId: string;
-  number: string;
+  number: Secret<string>;
   /** In minor units of `currency`. */
   amount: number;
   currency: string;
