@@ -78,9 +78,16 @@ function scrubParsed(value: unknown): unknown {
   if (typeof value === 'number')
     return containsPan(String(value)) || (Number.isInteger(value) && Math.abs(value) >= 1e11) ? '[NUMBER]' : value;
   if (typeof value === 'string') return scrubText(value);
-  if (Array.isArray(value)) return value.map(scrubParsed);
-  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [scrubText(k), scrubParsed(v)]));
-  return value;
+  const scrubbed = Array.isArray(value)
+    ? value.map(scrubParsed)
+    : value && typeof value === 'object'
+      ? Object.fromEntries(Object.entries(value).map(([k, v]) => [scrubText(k), scrubParsed(v)]))
+      : value;
+  if (scrubbed === value || typeof scrubbed !== 'object' || scrubbed === null) return scrubbed;
+  // A number spread over several values ([4,1,1,1,…], {"1":4111,"2":1111,…}) is in none of them alone:
+  // such a container is written as its masked text.
+  const json = JSON.stringify(scrubbed);
+  return containsPan(json) ? scrubText(json) : scrubbed;
 }
 
 function hasPinoPretty(): boolean {

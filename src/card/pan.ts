@@ -5,19 +5,31 @@ import { inCardRange, luhnExemptLengths } from './brands.js';
 // A card number is any 12-19 digit window of a *digit sequence* that passes Luhn (or is a UnionPay number,
 // which need not: UnionPay issues numbers that fail it), whatever stands around it
 // (letters, underscores, more digits): `pay_4242…`, `x4242…y` and a number inside a longer digit run are all
-// found. A digit sequence is digits with at most MAX_GAP separator characters between neighbours. Digits and
-// separators are recognised after NFKC (fullwidth ４, mathematical 𝟒, ideographic spaces) and separators are
-// those people and programs put between digit groups: spaces of every kind, tabs, dots, slashes, underscores,
-// hyphens and dashes (and NUL, which is what UTF-16 read as bytes puts between digits). JSON and URL escapes
-// (\u0034, \t, %20) count as the characters they encode.
+// found. A digit sequence is digits with at most MAX_GAP separator characters between neighbours.
+//
+// Characters are classified by Unicode property, not by a list of the separators someone thought of:
+// - a digit is any decimal digit of any script (\p{Nd}: ASCII, fullwidth ４, mathematical 𝟒, Arabic-Indic ٤,
+//   Devanagari ४, Bengali ৪…), with its numeric value, or a character NFKC folds to one (superscript ⁴, ④);
+// - a letter (\p{L}, or a character that folds to letters, like Ⅻ) ends a sequence;
+// - everything else is a separator: punctuation, symbols, spaces and line breaks of every kind, controls (NUL,
+//   which is what UTF-16 read as bytes puts between digits), format characters (zero-width space, word joiner,
+//   soft hyphen), combining marks. So `4111\n1111`, `4111,1111`, `(4111) 1111`, `4111•1111` and
+//   `4111____1111` are all one sequence.
+// JSON and URL escapes (\u0034, \uD835\uDFD2, \t, %20, %E2%80%8B) count as the characters they encode; `+`
+// (a form-encoded space) is a separator like the space it stands for.
 //
 // One left-to-right pass: each digit is the end of at most 8 windows (lengths 12-19) and each window's Luhn
 // sum is read from prefix sums in O(1), so finding and masking are linear in the text whatever it holds.
 
 const MIN_PAN_DIGITS = 12;
 const MAX_PAN_DIGITS = 19;
-/** Separator characters allowed between two digits of one number ("4111 - 1111" has three). */
-const MAX_GAP = 3;
+/**
+ * Separator characters allowed between two digits of one number. "4111 - 1111" has three, a tab expanded to
+ * spaces or a row of underscores up to eight; 8 covers every way people and programs group a number's digits
+ * (the widest seen is a tab stop's worth of padding) while keeping apart numbers that a longer stretch of
+ * layout separates (columns of a table, a list of amounts). Letters end a sequence whatever the gap.
+ */
+const MAX_GAP = 8;
 
 export interface PanOptions {
   /**
@@ -38,25 +50,38 @@ export interface PanMatch {
 
 const SEPARATOR = -1;
 const OTHER = -2;
-const ASCII_SEPARATORS = new Set([' ', '\t', '.', '/', '_', '-', '\0'].map((c) => c.charCodeAt(0)));
-// Separators that NFKC leaves as they are: NBSP and the spaces/dashes that do not fold to ASCII.
-const UNICODE_SEPARATOR = /^[\p{Zs}\u2010-\u2015\u2212\u2043\uFE58\uFE63\uFF0D\uFF0E\uFF0F\uFF3F]$/u;
+// ASCII: digits, letters (OTHER), and everything else (punctuation, symbols, space, controls) a separator.
+const ASCII_CLASS = Int8Array.from({ length: 128 }, (_, cp) =>
+  cp >= 48 && cp <= 57 ? cp - 48 : (cp >= 65 && cp <= 90) || (cp >= 97 && cp <= 122) ? OTHER : SEPARATOR,
+);
+const DECIMAL_DIGIT = /^\p{Nd}$/u;
+const LETTER = /\p{L}/u;
 const nonAscii = new Map<number, number>();
 
-/** A code point's class: its digit value, SEPARATOR or OTHER. */
+/** A code point's class: its digit value, SEPARATOR or OTHER (a letter). */
 function classify(cp: number): number {
-  if (cp >= 48 && cp <= 57) return cp - 48;
-  if (cp < 128) return ASCII_SEPARATORS.has(cp) ? SEPARATOR : OTHER;
+  if (cp < 128) return ASCII_CLASS[cp]!;
   let c = nonAscii.get(cp);
   if (c === undefined) {
-    const ch = String.fromCodePoint(cp);
-    const folded = ch.normalize('NFKC');
-    if (folded.length === 1 && folded >= '0' && folded <= '9') c = folded.charCodeAt(0) - 48;
-    else if ((folded.length === 1 && ASCII_SEPARATORS.has(folded.charCodeAt(0))) || UNICODE_SEPARATOR.test(ch)) c = SEPARATOR;
-    else c = OTHER;
+    c = classifyNonAscii(cp);
     if (nonAscii.size < 4096) nonAscii.set(cp, c);
   }
   return c;
+}
+
+function classifyNonAscii(cp: number): number {
+  const ch = String.fromCodePoint(cp);
+  if (DECIMAL_DIGIT.test(ch)) {
+    // Unicode encodes every script's decimal digits as runs of ten consecutive code points from its zero
+    // (a stability guarantee; several runs may follow each other, as the mathematical digits do): the value
+    // is the distance from the start of the run, modulo 10. At most 50 steps back, once per code point.
+    let zero = cp;
+    while (DECIMAL_DIGIT.test(String.fromCodePoint(zero - 1))) zero--;
+    return (cp - zero) % 10;
+  }
+  const folded = ch.normalize('NFKC');
+  if (folded.length === 1 && folded >= '0' && folded <= '9') return folded.charCodeAt(0) - 48;
+  return LETTER.test(ch) || LETTER.test(folded) ? OTHER : SEPARATOR;
 }
 
 /**
@@ -89,8 +114,25 @@ export interface DigitSequence {
   ends: Int32Array;
 }
 
+/** How digits are grouped into sequences. */
+export interface SequenceOptions {
+  /** Separator characters allowed between two digits (default MAX_GAP; 0 for runs of contiguous digits). */
+  maxGap?: number;
+  /**
+   * Letters are separators too, and any gap is allowed: the text's digits-only projection, one sequence of
+   * every digit in it (for finding an exact value however an upstream spread its digits out).
+   */
+  digitsOnly?: boolean;
+}
+
 /** Calls `visit` with every digit sequence of at least `minDigits` digits, left to right; `false` stops. */
-export function forEachDigitSequence(text: string, minDigits: number, visit: (seq: DigitSequence) => boolean | void): void {
+export function forEachDigitSequence(
+  text: string,
+  minDigits: number,
+  visit: (seq: DigitSequence) => boolean | void,
+  { maxGap = MAX_GAP, digitsOnly = false }: SequenceOptions = {},
+): void {
+  const allowedGap = digitsOnly ? Number.POSITIVE_INFINITY : maxGap;
   // Digits are collected in growable typed arrays (a string grown a character at a time, or arrays of
   // boxed positions, cost more in garbage than the scan itself on a long run).
   let codes = new Uint8Array(64);
@@ -113,7 +155,7 @@ export function forEachDigitSequence(text: string, minDigits: number, visit: (se
     if (cp === 92 /* \ */ || cp === 37 /* % */) [cp, width] = escaped(text, i, cp, width);
     const c = classify(cp);
     if (c >= 0) {
-      if (gap > MAX_GAP) flush();
+      if (gap > allowedGap) flush();
       if (stop) break;
       if (count === codes.length) {
         codes = grow(codes, new Uint8Array(count * 2));
@@ -125,7 +167,7 @@ export function forEachDigitSequence(text: string, minDigits: number, visit: (se
       ends[count] = i + width;
       count++;
       gap = 0;
-    } else if (c === SEPARATOR) {
+    } else if (c === SEPARATOR || digitsOnly) {
       if (count > 0) gap++;
     } else if (count > 0) {
       flush();
@@ -133,6 +175,27 @@ export function forEachDigitSequence(text: string, minDigits: number, visit: (se
     i += width;
   }
   if (!stop) flush();
+}
+
+/** Whether the character at `start` (or the JSON/URL escape starting there) reads as a digit. */
+export function digitStartsAt(text: string, start: number): boolean {
+  if (start < 0 || start >= text.length) return false;
+  const cp = text.codePointAt(start)!;
+  return classify(cp === 92 || cp === 37 ? escaped(text, start, cp, cp > 0xffff ? 2 : 1)[0] : cp) >= 0;
+}
+
+/** Whether the character (or the JSON/URL escape) that ends right before `end` reads as a digit. */
+export function digitEndsAt(text: string, end: number): boolean {
+  // A character takes 1 or 2 code units; an escape 3, 6, 9 or 12 (%XX, %XX%XX…, \uXXXX, a \u surrogate pair).
+  for (const back of [1, 2, 3, 6, 9, 12]) {
+    const at = end - back;
+    if (at < 0) break;
+    let cp = text.codePointAt(at)!;
+    let width = cp > 0xffff ? 2 : 1;
+    if (cp === 92 || cp === 37) [cp, width] = escaped(text, at, cp, width);
+    if (at + width === end && classify(cp) >= 0) return true;
+  }
+  return false;
 }
 
 const latin1 = new TextDecoder('latin1');
@@ -146,22 +209,53 @@ const JSON_ESCAPES: Record<string, number> = { t: 9, n: 10, r: 13, b: 8, f: 12, 
 const HEX = /^[0-9a-fA-F]+$/;
 
 /**
- * The character an escape at `i` stands for, and how many characters it takes: JSON's \t, \/, \u0034 and
- * URL's %34 are read as what they encode, so `\u0034\u0032…` in a JSON log line or an upstream's answer, and
- * digits separated by `\t` or `%20`, are numbers like any other. Anything else is the character itself.
+ * The character an escape at `i` stands for, and how many characters it takes: JSON's \t, \/, \u0034 (and
+ * a surrogate pair \uD835\uDFD2) and URL's %34 (and UTF-8 sequences, %EF%BC%94) are read as what they
+ * encode, so `\u0034\u0032…` in a JSON log line or an upstream's answer, and digits separated by `\n` or
+ * `%20`, are numbers like any other. Anything else is the character itself.
  */
 function escaped(text: string, i: number, cp: number, width: number): [number, number] {
-  if (cp === 37) {
-    const hex = text.slice(i + 1, i + 3);
-    return hex.length === 2 && HEX.test(hex) && parseInt(hex, 16) < 128 ? [parseInt(hex, 16), 3] : [cp, width];
-  }
-  const next = text[i + 1];
+  if (cp === 37) return percentEscaped(text, i) ?? [cp, width];
+  // A run of backslashes before an escape is the escape escaped again (a JSON string inside a JSON string,
+  // as a log line holds a message that held JSON): `\\n` and `\\u0034` read as `\n` and `\u0034` do. A run
+  // followed by no escape is read as one separator, so a long run costs one pass, not one per backslash.
+  let at = i;
+  while (text[at + 1] === '\\') at++;
+  const next = text[at + 1];
   if (next === 'u') {
-    const hex = text.slice(i + 2, i + 6);
-    return hex.length === 4 && HEX.test(hex) ? [parseInt(hex, 16), 6] : [cp, width];
+    const unit = hexAt(text, at + 2, 4);
+    if (unit === undefined) return [cp, at - i + 1];
+    if (unit >= 0xd800 && unit < 0xdc00) {
+      // A surrogate pair: the low half escaped the same way.
+      let low = at + 6;
+      for (let k = i; k < at && text[low] === '\\'; k++) low++;
+      const half = text[low] === '\\' && text[low + 1] === 'u' ? hexAt(text, low + 2, 4) : undefined;
+      if (half !== undefined && half >= 0xdc00 && half < 0xe000) return [0x10000 + ((unit - 0xd800) << 10) + (half - 0xdc00), low + 6 - i];
+    }
+    return [unit, at - i + 6];
   }
   const simple = next === undefined ? undefined : JSON_ESCAPES[next];
-  return simple === undefined ? [cp, width] : [simple, 2];
+  return simple === undefined ? [cp, at - i + 1] : [simple, at - i + 2];
+}
+
+/** `%XX`, or a UTF-8 sequence of them; a byte that starts no valid sequence reads as a control (a separator). */
+function percentEscaped(text: string, i: number): [number, number] | undefined {
+  const lead = hexAt(text, i + 1, 2);
+  if (lead === undefined) return undefined;
+  if (lead < 0x80) return [lead, 3];
+  const length = lead >= 0xf8 ? 1 : lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+  let cp = lead & (0xff >> (length + 1));
+  for (let k = 1; k < length; k++) {
+    const byte = text[i + 3 * k] === '%' ? hexAt(text, i + 3 * k + 1, 2) : undefined;
+    if (byte === undefined || byte < 0x80 || byte >= 0xc0) return [0x80, 3];
+    cp = (cp << 6) | (byte & 0x3f);
+  }
+  return length === 1 || cp > 0x10ffff ? [0x80, 3] : [cp, 3 * length];
+}
+
+function hexAt(text: string, at: number, length: number): number | undefined {
+  const hex = text.slice(at, at + length);
+  return hex.length === length && HEX.test(hex) ? parseInt(hex, 16) : undefined;
 }
 
 /**

@@ -17,7 +17,7 @@ import { requestError } from './requestErrors.js';
 import { graphqlLimits, useBodyLimit, type BodyLimits } from './plugins/limits.js';
 import { instrumentSchema, useMetrics, type MetricsAccess } from './plugins/metrics.js';
 import { trackReferences, useIdempotency } from './plugins/idempotency.js';
-import { containsCardNumber } from '../card/pan.js';
+import { containsPan } from '../card/pan.js';
 import { scrubText } from '../app/logger.js';
 import { InvalidCursor, useCursorCheck } from '../schema/cursors.js';
 import { schema } from '../schema/index.js';
@@ -176,16 +176,18 @@ function clientAddress(req: unknown): string {
 const requestIds = new WeakMap<Request, string>();
 
 /**
- * The caller's x-request-id when it is a short token that holds no card number in a card range (it is
- * logged, audited and returned by auditEvents); a fresh one otherwise. Card ranges only: a request id that
- * ends in a millisecond timestamp passes Luhn one time in ten. A fresh UUID is redrawn in the rare case its digit groups
- * pass for a card number, so no request id ever looks like one.
+ * The caller's x-request-id when it is a short token of ASCII letters, digits and hyphens (a UUID, a ULID,
+ * `order-42`) holding no card number by the detector's loosest reading (any Luhn-valid 12-19 digit
+ * window, hyphens between digits included); a fresh UUID otherwise. It is logged, returned and written to
+ * the append-only audit table, so anything doubtful is replaced rather than kept: a caller's id that merely
+ * looks like a card number (a long timestamp, one time in ten) loses only its correlation. A fresh UUID is
+ * redrawn in the rare case its digit groups pass for a card number, so no request id ever looks like one.
  */
 function requestIdOf(request: Request): string {
   const given = request.headers.get('x-request-id');
-  if (given && /^[\w.-]{1,64}$/.test(given) && !containsCardNumber(given)) return given;
+  if (given && /^[A-Za-z0-9-]{1,64}$/.test(given) && !containsPan(given)) return given;
   let id = randomUUID();
-  while (containsCardNumber(id)) id = randomUUID();
+  while (containsPan(id)) id = randomUUID();
   return id;
 }
 

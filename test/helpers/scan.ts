@@ -6,15 +6,20 @@ import { panSpans } from '../../src/card/pan.js';
 /**
  * Every card number in the text as the vault's own detector finds it (src/card/pan.ts: any Luhn-valid 12-19
  * digit window in a card range, whatever its neighbours and separators), after blanking what is known not to
- * be card data: UUIDs (request ids) and hex digests of 32+ characters (hashes, fingerprints, bytea), where
- * one in ten digit-only stretches would pass Luhn by chance.
+ * be card data: UUIDs (request ids), hex digests of 32+ characters (hashes, fingerprints, bytea) and the
+ * database's timestamps (`2026-11-30 10:30:06.964417+00`: 22 digits joined by separators), where one in ten
+ * digit-only stretches would pass Luhn by chance.
  */
 export function panLike(text: string): string[] {
-  const blanked = text.replace(UUID, (m) => 'u'.repeat(m.length)).replace(HEX_DIGEST, (m) => (/[a-f]/i.test(m) ? 'h'.repeat(m.length) : m));
+  const blanked = text
+    .replace(UUID, (m) => 'u'.repeat(m.length))
+    .replace(TIMESTAMP, (m) => 't'.repeat(m.length))
+    .replace(HEX_DIGEST, (m) => (/[a-f]/i.test(m) ? 'h'.repeat(m.length) : m));
   return panSpans(blanked, { cardRangesOnly: true }).map((s) => s.digits);
 }
 
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
+const TIMESTAMP = /\b(?:19|20)\d\d-[01]\d-[0-3]\d[ T][0-2]\d:[0-5]\d(?::[0-5]\d(?:\.\d{1,9})?)?(?:Z|[+-][01]\d(?::?\d\d)?)?/g;
 const HEX_DIGEST = /[0-9a-f]{32,}/gi;
 
 /** Where the leaks are: each line holding one, shortened, with its digits masked but the last four. */

@@ -102,21 +102,33 @@ describe('card numbers where ids, cursors and paths belong', () => {
   it('an x-request-id of card digits is replaced before it is logged, audited or returned', async () => {
     const m = await newMerchant();
     const number = uniqueMastercard();
-    for (const requestId of [number, `req_${number}`, `${number.slice(0, 8)}.${number.slice(8)}`]) {
+    const groups = number.match(/\d{4}/g)!;
+    for (const requestId of [
+      number,
+      `req_${number}`,
+      `${number.slice(0, 8)}.${number.slice(8)}`,
+      groups.join('____'),
+      groups.join('-'),
+      `req-${groups.join('--')}`,
+    ]) {
       const r = await tokenize(m, requestId);
       expect(r.json.data.tokenizeCard.__typename).toBe('TokenizeCardSuccess');
-      expect(holds(r.headers.get('x-request-id') ?? '', number)).toBe(false);
+      expect(holds((r.headers.get('x-request-id') ?? '').replace(/[^0-9]/g, ''), number), requestId).toBe(false);
     }
     const events = (await m.client.request(AuditEventsDocument, { first: 50 })).auditEvents.edges.map((e) => e.node);
-    expect(events.length).toBeGreaterThanOrEqual(3);
-    for (const e of events) expect(holds(e.requestId, number)).toBe(false);
+    expect(events.length).toBeGreaterThanOrEqual(6);
+    for (const e of events) expect(holds(e.requestId.replace(/[^0-9]/g, ''), number)).toBe(false);
     expect((await auditRowsHolding(m.merchantId, number))[0]!.n).toBe(0n);
     await flushed();
     expect(holds(serverLog(), number)).toBe(false);
 
-    // An ordinary request id is kept as given.
-    const kept = await tokenize(m, 'order-42.attempt_1');
-    expect(kept.headers.get('x-request-id')).toBe('order-42.attempt_1');
+    // An ordinary request id (letters, digits, hyphens) is kept as given; anything else is replaced.
+    const kept = await tokenize(m, 'order-42-attempt-1');
+    expect(kept.headers.get('x-request-id')).toBe('order-42-attempt-1');
+    for (const odd of ['order-42.attempt_1', 'a b', 'x'.repeat(65)]) {
+      const replaced = await tokenize(m, odd);
+      expect(replaced.headers.get('x-request-id')).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    }
   });
 
   it('revealCard and forwardRequest with a card number as id answer NOT_FOUND and audit nothing of it', async () => {
@@ -263,6 +275,85 @@ describe('forwardRequest answers that echo card data in disguise', () => {
     );
     expect(holds(r2.body, number2)).toBe(false);
     expect(r2.body).not.toContain('\\u0035');
+  });
+
+  it('masks the number echoed reformatted: commas, line breaks, runs of separators, digits of other scripts, a JSON array of digits, digits among letters', async () => {
+    const number = uniqueMastercard();
+    const groups = (sep: string) => number.match(/\d{4}/g)!.join(sep);
+    const arabicIndic = [...number].map((d) => String.fromCharCode(0x660 + Number(d))).join('');
+    reply = (body, res) => {
+      const sent = JSON.parse(body) as { n: string };
+      expect(sent.n).toBe(number);
+      res.writeHead(200, { 'content-type': 'application/json' }).end(
+        JSON.stringify({
+          commas: groups(','),
+          lines: groups('\n'),
+          crlf: groups('\r\n'),
+          underscores: groups('____'),
+          zwsp: groups('\u200b'),
+          parens: `(${groups(') (')})`,
+          arabic: arabicIndic,
+          digits: [...number].map(Number),
+          letters: [...number].join('a'),
+        }),
+      );
+    };
+    const r = success(
+      await forward({ token: await token(number), headers: { 'content-type': 'application/json' }, body: '{"n":"{{card.number}}"}' }),
+      'ForwardRequestSuccess',
+    );
+    expect(holds(r.body, number)).toBe(false);
+    expect(holds(r.body.replace(/[^0-9]/g, ''), number)).toBe(false);
+    // Each stretch is shown as a number is (first six, last four); the array of digits becomes one such
+    // JSON value too, so the reply is no longer JSON there (as for a number written as a JSON number).
+    const truncated = `${number.slice(0, 6)}******${number.slice(-4)}`;
+    for (const field of ['commas', 'lines', 'crlf', 'underscores', 'zwsp', 'arabic', 'letters']) {
+      expect(r.body, field).toContain(`"${field}":"${truncated}"`);
+    }
+    expect(r.body).toContain(`"parens":"(${truncated})"`);
+    expect(r.body).toContain(`"digits":[${truncated}]`);
+  });
+
+  it('masks the CVC echoed next to other digits, and refuses a template that glues it to digits before spending the token', async () => {
+    const number = uniqueMastercard();
+    reply = (body, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end(`echo ${body}`);
+    const r = success(
+      await forward({
+        token: await token(number),
+        headers: { 'content-type': 'text/plain' },
+        body: 'x{{card.cvc}}/{{card.expMonth}} {{card.cvc}}-{{card.expYear}}',
+      }),
+      'ForwardRequestSuccess',
+    );
+    expect(r.body).toBe(`echo x***/03 ***-${EXP_YEAR}`);
+
+    for (const body of [
+      '{{card.cvc}}{{card.expMonth}}',
+      '{{card.expYear}}{{card.cvc}}',
+      'ref 4{{card.cvc}}',
+      '{"c":"{{card.cvc}}\\u0031"}',
+      'c=%31{{card.cvc}}',
+    ]) {
+      const tok = await token(number);
+      const before = received.length;
+      const refused = await rawGraphQL(
+        {
+          query:
+            'mutation($input: ForwardRequestInput!) { forwardRequest(input: $input) { __typename ... on ValidationError { fields { path code } } } }',
+          variables: { input: { token: tok, url: `${origin}/v1/charges`, method: 'POST', body } },
+        },
+        { 'api-key': m.secretKey },
+      );
+      expect(refused.json.data.forwardRequest, body).toMatchObject({
+        __typename: 'ValidationError',
+        fields: [{ path: ['input', 'body'], code: 'INVALID_INPUT' }],
+      });
+      expect(received.length).toBe(before);
+      const row = await getDb().prisma.cardToken.findFirstOrThrow({ where: { merchantId: m.merchantId, id: tok } });
+      expect(row.usedAt).toBeNull();
+      const events = (await m.client.request(AuditEventsDocument, { entityId: tok, first: 10 })).auditEvents.edges.map((e) => e.node);
+      expect(events.filter((e) => e.action === 'card_token.forward')).toEqual([]);
+    }
   });
 
   it('refuses a header that renders outside Latin-1 before spending the token or auditing a success', async () => {

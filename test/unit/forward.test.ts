@@ -9,6 +9,32 @@ describe('forwardRequest placeholders', () => {
     expect([...unknown]).toEqual(['card.nubmer', 'networkToken.foo']);
   });
 
+  it('tells when {{card.cvc}} stands right next to a digit or another placeholder (review F3)', () => {
+    for (const text of [
+      '{{card.cvc}}{{card.expMonth}}',
+      'x{{card.expYear}}{{ card.cvc }}',
+      '4{{card.cvc}}',
+      '{{card.cvc}}1',
+      '{{card.cvc}}\\u0031',
+      '\\u0031{{card.cvc}}',
+      '%31{{card.cvc}}',
+      '{{card.cvc}}%EF%BC%91',
+      '{{card.cvc}}١',
+      '{{card.cvc}}{{card.cvc}}',
+      '{{card.cvc}}{{card.nosuch}}',
+    ]) {
+      expect(placeholdersIn(text).cvcGlued, text).toBe(true);
+    }
+    for (const text of [
+      'x{{card.cvc}}/{{card.expMonth}}',
+      '{"c":"{{card.cvc}}","m":"{{card.expMonth}}"}',
+      'cvc={{card.cvc}}&n=1',
+      '{{card.cvc}}',
+    ]) {
+      expect(placeholdersIn(text).cvcGlued, text).toBe(false);
+    }
+  });
+
   it('escapes values for JSON and form bodies, and leaves other text as it is', () => {
     const values = { 'card.holderName': 'Jane "J" O\'Brien & Co\\' };
     expect(render('{"name":"{{card.holderName}}","x":"{{order.id}}"}', values, encoderFor('application/json; charset=utf-8'))).toBe(

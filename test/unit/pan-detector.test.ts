@@ -11,8 +11,17 @@ const isCardWindow = (w: string) => luhnValid(w) || (detectBrand(w) === 'UNIONPA
 // The PAN detector (src/card/pan.ts) and the forwarding masker, tried on the input spaces that are the
 // attacks: card numbers hidden among letters, digits and unusual separators, and replies built to be slow.
 
-const SEPARATORS = [' ', '  ', '   ', '.', '\u00a0', '\t', '/', '_', '\u2013', '-', ' - ', '\u3000'];
-const FULLWIDTH = (d: string) => String.fromCharCode(0xff10 + Number(d));
+const SEPARATORS = [
+  ...[' ', '  ', '   ', '.', '\u00a0', '\t', '/', '_', '\u2013', '-', ' - ', '\u3000'],
+  // Line breaks, punctuation and symbols, format characters (zero-width space, word joiner, soft hyphen),
+  // NUL, a combining mark, and runs of up to 8.
+  ...['\n', '\r\n', '+', ',', ', ', ':', '|', '*', '\u2022', ') (', '\u200b', '\u2060', '\u00ad', '\0', '\u0332', '#'],
+  ...['    ', '____', ' -- \n', '\\n', '%20', '%E2%80%8B', '\\u200b', '........'],
+];
+/** The first digit (zero) of decimal digit blocks NFKC leaves alone, and some it folds. */
+const DIGIT_ZEROS = [0xff10, 0x660, 0x6f0, 0x966, 0x9e6, 0xe50, 0x1040, 0x1d7ce, 0x1d7ec, 0x1e950];
+/** The digit as written in the script whose zero is `zero`. */
+const inScript = (d: string, zero: number) => String.fromCodePoint(zero + Number(d));
 
 function withCheckDigit(partial: string): string {
   return partial + [...'0123456789'].find((d) => luhnValid(partial + d))!;
@@ -34,14 +43,14 @@ const cardNumber = fc
       .map((d) => withCheckDigit(prefix + d.join('')));
   });
 
-/** The number written with random separators (0-3 characters, from the list) and some digits fullwidth. */
+/** The number written with random separators (from the list) and some digits in other scripts. */
 const written = (number: string) =>
   fc
     .tuple(
       fc.array(fc.oneof(fc.constant(''), fc.constantFrom(...SEPARATORS)), { minLength: number.length - 1, maxLength: number.length - 1 }),
-      fc.array(fc.boolean(), { minLength: number.length, maxLength: number.length }),
+      fc.array(fc.oneof(fc.constant(0x30), fc.constantFrom(...DIGIT_ZEROS)), { minLength: number.length, maxLength: number.length }),
     )
-    .map(([seps, wide]) => [...number].map((d, i) => (wide[i] ? FULLWIDTH(d) : d) + (seps[i] ?? '')).join(''));
+    .map(([seps, zeros]) => [...number].map((d, i) => inScript(d, zeros[i]!) + (seps[i] ?? '')).join(''));
 
 /** Text around it: letters, underscores, digits, punctuation, JSON, line breaks. */
 const surrounding = fc.string({ unit: fc.constantFrom(...'abcxyzXY_-:"{}=/ .,\n\t0123456789é€'), maxLength: 30 });
@@ -110,12 +119,16 @@ describe('the PAN detector', () => {
   });
 
   it('agrees with a brute-force reading of every window', () => {
-    // ASCII digits and separators only, where the sequences are what a regex says they are.
-    const text = fc.string({ unit: fc.constantFrom(...'0123456789012345678901234567890123456789 ._-/x'), maxLength: 60 });
+    // ASCII digits, separators and letters, where the sequences are what a regex says they are: digits with
+    // up to 8 characters that are neither letters nor digits between neighbours.
+    const text = fc.string({
+      unit: fc.oneof(fc.constantFrom(...'0123456789'), fc.constantFrom(...'0123456789 ._-/x,:\n+|*()"[]{}Ab'), fc.constant('    ')),
+      maxLength: 60,
+    });
     fc.assert(
       fc.property(text, (t) => {
         const expected: string[] = [];
-        for (const m of t.matchAll(/\d(?:[ ._\-/]{0,3}\d)*/g)) {
+        for (const m of t.matchAll(/\d(?:[^0-9A-Za-z]{0,8}\d)*/g)) {
           const starts = [...m[0].matchAll(/\d/g)].map((d) => m.index + d.index);
           const digits = m[0].replace(/\D/g, '');
           for (let last = 0; last < digits.length; last++) {
@@ -145,8 +158,85 @@ describe('the PAN detector', () => {
       expect(maskPans(text), text).not.toMatch(/(?:\d\D{0,3}){12}/);
     }
     expect(normalizePanText('４２４２\u00a0–\t4242')).toBe('4242 4242');
-    expect(containsCardNumber('order 12345, phone +49 30 1234567, 2026-11-30T04:00:00.000Z')).toBe(false);
+    // Numbers that letters keep apart are not read as one (a phone number and a date with only punctuation
+    // between them would be: separators of any kind join digit groups).
+    expect(containsCardNumber('order 12345, phone +49 30 1234567, on 2026-11-30T04:00:00.000Z')).toBe(false);
     expect(detectBrand('4242424242424242')).toBe('VISA');
+  });
+});
+
+describe('digit groups split by any non-letter, and digits of any script (review F2)', () => {
+  const number = '4111111111111111';
+  const groups = (sep: string) => number.match(/\d{4}/g)!.join(sep);
+
+  it('finds the number whatever separates its groups, up to 8 characters', () => {
+    for (const text of [
+      groups('\n'),
+      groups('\r\n'),
+      groups('+'),
+      groups(','),
+      groups(':'),
+      groups('|'),
+      groups('*'),
+      groups('\u2022'),
+      `(${groups(') (')})`,
+      groups('\u200b'),
+      groups('\u2060'),
+      groups('\u00ad'),
+      groups('    '),
+      groups('____'),
+      groups('\t\t\t\t\t\t\t\t'),
+      groups('%0A'),
+      groups('%E2%80%8B'),
+      groups('\\r\\n'),
+      `[${[...number].join(',')}]`,
+      `[${[...number].join(', ')}]`,
+    ]) {
+      expect(containsCardNumber(text), JSON.stringify(text)).toBe(true);
+      expect(maskPans(`x ${text} y`).replace(/[^0-9]/g, ''), JSON.stringify(text)).toBe('1111');
+    }
+    expect(containsPan(groups('_'.repeat(9)))).toBe(false);
+  });
+
+  it('reads the decimal digits of every script with their values', () => {
+    for (const text of ['٤١١١١١١١١١١١١١١١', '४१११ ११११ ११११ ११११', '৪১১১-১১১১-১১১১-১১১১', '۴۱۱۱۱۱۱۱۱۱۱۱۱۱۱۱', '４111 ١١١١ ११११ 𝟏𝟏𝟏𝟏']) {
+      expect(containsCardNumber(text), text).toBe(true);
+      expect(findPans(text).map((p) => p.digits)).toContain(number);
+    }
+    // Every \p{Nd} block of Unicode: ten consecutive code points from its zero.
+    const zeros: number[] = [];
+    for (let cp = 0x80; cp <= 0x10ffff; cp++) {
+      if (/\p{Nd}/u.test(String.fromCodePoint(cp)) && !/\p{Nd}/u.test(String.fromCodePoint(cp - 1))) {
+        for (let z = cp; /\p{Nd}/u.test(String.fromCodePoint(z)); z += 10) zeros.push(z);
+      }
+    }
+    expect(zeros.length).toBeGreaterThan(60);
+    for (const zero of zeros) {
+      const text = [...'4242424242424242'].map((d) => inScript(d, zero)).join('');
+      expect(
+        findPans(text).map((p) => p.digits),
+        zero.toString(16),
+      ).toContain('4242424242424242');
+    }
+  });
+
+  it('keeps letters as breaks: JSON, ids and timestamps of everyday free text stay accepted', () => {
+    for (const text of [
+      '{"a":1,"b":2}',
+      '{"order":4111,"line":1111,"qty":1111,"sku":1111}',
+      'ch_3N7k 4111 pi_1111 ref 1111 x 1111',
+      '2026-11-30T04:00:00.000Z 2026-11-30T04:00:00.000Z',
+      'Invoice 12345 (due 2026-12-01), 3 items, total 1,234.56 EUR',
+    ]) {
+      expect(containsCardNumber(text), text).toBe(false);
+    }
+  });
+
+  it('masks a number spread over a JSON array in a log line', () => {
+    const line = `${JSON.stringify({ msg: 'x', digits: [...number].map(Number) })}\n`;
+    const scrubbed = scrubLine(line);
+    expect(scrubbed.replace(/[^0-9]/g, '')).not.toContain('411111111111');
+    expect(JSON.parse(scrubbed)).toMatchObject({ msg: 'x' });
   });
 });
 
@@ -208,6 +298,35 @@ describe('masking a forwarded answer', () => {
       '{"reference":"***","amount":17390,"note":"code ***."}',
     );
   });
+
+  it('masks a CVC that is a run of digits of its own, next to other digits across a separator (review F3)', () => {
+    const secrets = [sentNumber, sentCvc];
+    expect(maskCardData('x739/12', secrets)).toBe('x***/12');
+    expect(maskCardData('{"c":"739 2030","d":"12-739","e":"7 3 9","f":"\\u0037\\u0033\\u0039/1"}', secrets)).toBe(
+      '{"c":"*** 2030","d":"12-***","e":"***","f":"***/1"}',
+    );
+    // Glued to other digits it cannot be told from them (forwardRequest refuses templates that do that).
+    expect(maskCardData('73912', secrets)).toBe('73912');
+  });
+
+  it('masks the sent number however an upstream spreads its digits out (review F4)', () => {
+    const groups = (sep: string) => sentNumber.match(/\d{4}/g)!.join(sep);
+    const shown = `${sentNumber.slice(0, 6)}******${sentNumber.slice(-4)}`;
+    for (const [reply, masked] of [
+      [groups(','), shown],
+      [groups('\n'), shown],
+      [groups('\r\n'), shown],
+      [groups(' '.repeat(12)), shown],
+      [`[${[...sentNumber].join(',')}]`, `[${shown}]`],
+      [`{"d":[${[...sentNumber].map((d) => `"${d}"`).join(',')}]}`, `{"d":["${shown}"]}`],
+      [[...sentNumber].join('x'), shown],
+      [`a=${groups('&b=')}`, `a=${shown}`],
+    ] as const) {
+      expect(maskCardData(reply, [sentNumber]), reply).toBe(masked);
+    }
+    // Other digits in between are not the number.
+    expect(maskCardData(`${sentNumber.slice(0, 8)}0${sentNumber.slice(8)}`, [sentNumber])).not.toBe(shown);
+  });
 });
 
 // ---------------------------------------------------------------------------------------------------------
@@ -235,6 +354,12 @@ const ADVERSARIAL: Array<[string, (n: number) => string]> = [
   ['CVC names', (n) => 'cvc: cvv=\'security_code" '.repeat(Math.ceil(n / 25)).slice(0, n)],
   ['escaped near misses', (n) => '\\u0034\\u0030\\u0030'.repeat(Math.ceil(n / 18)).slice(0, n)],
   ['fullwidth digits and NBSPs', (n) => '４\u00a0'.repeat(Math.ceil(n / 2)).slice(0, n)],
+  ['digits of other scripts and format characters', (n) => '٤\u200b४\u2060৪\u00ad'.repeat(Math.ceil(n / 6)).slice(0, n)],
+  ['digits among letters', (n) => '4a0b0c0d'.repeat(Math.ceil(n / 8)).slice(0, n)],
+  ['long separator runs', (n) => '4______4\n\n\n\n\n\n\n\n'.repeat(Math.ceil(n / 17)).slice(0, n)],
+  ['percent-encoded UTF-8', (n) => '4%E2%80%8B%D9%A4%'.repeat(Math.ceil(n / 17)).slice(0, n)],
+  ['backslash runs', (n) => `4${'\\'.repeat(n)}x`],
+  ['double-escaped near misses', (n) => '\\\\u0034\\\\n'.repeat(Math.ceil(n / 11)).slice(0, n)],
 ];
 
 /**

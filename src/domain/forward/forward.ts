@@ -143,8 +143,16 @@ function usedPlaceholders(v: ForwardRequestInput): Set<Placeholder> {
   const used = new Set<Placeholder>();
   const problems: FieldError[] = [];
   const scan = (text: string, path: string[]) => {
-    const { known, unknown } = placeholdersIn(text);
+    const { known, unknown, cvcGlued } = placeholdersIn(text);
     for (const name of known) used.add(name);
+    if (cvcGlued) {
+      problems.push({
+        path,
+        code: 'INVALID_INPUT',
+        message:
+          '{{card.cvc}} must not stand right next to a digit or another placeholder: an upstream echoing it would return it inside a longer number, where it cannot be masked',
+      });
+    }
     if (unknown.size > 0) {
       problems.push({
         path,

@@ -1,10 +1,11 @@
-import { forEachDigitSequence, panSpans, truncated } from '../../card/pan.js';
+import { type DigitSequence, forEachDigitSequence, panSpans, truncated } from '../../card/pan.js';
 
 // Masks card data in what an upstream answers to forwardRequest before it reaches the caller:
 // - the exact values the vault sent (card number, network token, CVC, cryptogram), however the upstream
 //   wrote them back: formatted or fullwidth, as UTF-16 read byte-wise, %-encoded or as JSON \u escapes (the
-//   PAN detector's digit sequences read all of these), in base64 (either alphabet, any alignment) or hex,
-//   and the CVC wherever it stands alone, whatever the field;
+//   PAN detector's digit sequences read all of these), with its digits spread out among any other characters
+//   (the reply's digits-only projection), in base64 (either alphabet, any alignment) or hex, and the CVC
+//   wherever it is a run of digits of its own, whatever the field;
 // - any other number that could be a card (the PAN detector with card ranges, so ids and timestamps survive);
 // - CVC-named fields.
 // Every finder is one linear scan and the reply is rebuilt once, so a hostile reply costs time in proportion
@@ -12,6 +13,9 @@ import { forEachDigitSequence, panSpans, truncated } from '../../card/pan.js';
 
 const CVC_FIELD =
   /((?:["']|\b)(?:card[_-]?)?(?:cvc2?|cvv2?|csc|cid|security[_-]?code|verification[_-]?value)["']?\s*[:=]\s*["']?)(\d{3,4})/gi;
+
+/** The shortest number the vault fills in (a card number or network token: 12-19 digits). */
+const MIN_NUMBER_DIGITS = 12;
 
 interface Span {
   start: number;
@@ -27,17 +31,33 @@ export function maskCardData(text: string, secrets: readonly string[] = []): str
   const others = unique(secrets.filter((s) => s.length >= 8 && !/^\d+$/.test(s)));
   const spans: Span[] = panSpans(text, { cardRangesOnly: true }).map(({ start, end }) => ({ start, end, opaque: false }));
 
-  // The exact numbers and CVCs, in any digit sequence (separators, fullwidth digits and NULs between digits
-  // included); a CVC only when it is the whole sequence (it would otherwise be in every long number).
-  if (numbers.length > 0 || cvcs.length > 0) {
-    forEachDigitSequence(text, 3, ({ digits, starts, ends }) => {
-      for (const number of numbers) {
-        for (let at = digits.indexOf(number); at >= 0; at = digits.indexOf(number, at + 1)) {
-          spans.push({ start: starts[at]!, end: ends[at + number.length - 1]!, opaque: false });
+  // The exact numbers sent, in the reply's digits-only projection (every non-digit dropped, escapes decoded,
+  // positions kept): however an upstream spread the digits out (`4111,1111,…`, one per line, a JSON array
+  // of single digits, digits between letters), they stand together there. Every digit sequence the PAN
+  // detector reads is a stretch of this projection, so separators of every kind are covered too.
+  if (numbers.length > 0) {
+    forEachDigitSequence(
+      text,
+      MIN_NUMBER_DIGITS,
+      ({ digits, starts, ends }) => {
+        for (const number of numbers) {
+          for (let at = digits.indexOf(number); at >= 0; at = digits.indexOf(number, at + 1)) {
+            spans.push({ start: starts[at]!, end: ends[at + number.length - 1]!, opaque: false });
+          }
         }
-      }
+      },
+      { digitsOnly: true },
+    );
+  }
+  // The CVC (which would otherwise be in every long number, so it is looked for as a whole, never inside a
+  // longer run): wherever it is a maximal run of contiguous digits (`x737/12`, `"737"`), and wherever it is a
+  // whole digit sequence written with separators (`7 3 7`).
+  if (cvcs.length > 0) {
+    const whole = ({ digits, starts, ends }: DigitSequence) => {
       if (cvcs.includes(digits)) spans.push({ start: starts[0]!, end: ends.at(-1)!, opaque: false });
-    });
+    };
+    forEachDigitSequence(text, 3, whole, { maxGap: 0 });
+    forEachDigitSequence(text, 3, whole);
   }
   for (const needle of [...numbers.flatMap(encodings), ...others.flatMap(textEncodings)]) {
     for (let at = text.indexOf(needle); at >= 0; at = text.indexOf(needle, at + needle.length)) {

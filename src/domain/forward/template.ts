@@ -1,3 +1,5 @@
+import { digitEndsAt, digitStartsAt } from '../../card/pan.js';
+
 // forwardRequest's placeholders: `{{card.number}}` and friends in the headers and body of a request are
 // replaced by the vault with the card's data just before it is sent. Only names under `card.` and
 // `networkToken.` are placeholders; other `{{…}}` text is sent as it is.
@@ -27,15 +29,29 @@ export const revealed = (value: string | Secret<string>): string => (typeof valu
 const KNOWN: ReadonlySet<string> = new Set(PLACEHOLDERS);
 const PATTERN = /\{\{\s*((?:card|networkToken)\.[A-Za-z0-9_]*)\s*\}\}/g;
 
-/** The placeholders a text uses, split into known ones and unknown names (typos) under card./networkToken. */
-export function placeholdersIn(text: string): { known: Set<Placeholder>; unknown: Set<string> } {
+/**
+ * The placeholders a text uses, split into known ones and unknown names (typos) under card./networkToken.;
+ * and whether `{{card.cvc}}` stands right next to a digit (written or escaped) or another placeholder. An
+ * upstream that echoes such a text returns the CVC glued to other digits (`x{{card.cvc}}{{card.expMonth}}`
+ * comes back `x73712`), where the masker cannot tell it from any other number: such a template is refused.
+ */
+export function placeholdersIn(text: string): { known: Set<Placeholder>; unknown: Set<string>; cvcGlued: boolean } {
   const known = new Set<Placeholder>();
   const unknown = new Set<string>();
-  for (const [, name] of text.matchAll(PATTERN)) {
-    if (KNOWN.has(name!)) known.add(name as Placeholder);
-    else unknown.add(name!);
-  }
-  return { known, unknown };
+  let cvcGlued = false;
+  const matches = [...text.matchAll(PATTERN)];
+  matches.forEach((match, k) => {
+    const name = match[1]!;
+    if (KNOWN.has(name)) known.add(name as Placeholder);
+    else unknown.add(name);
+    if (name !== 'card.cvc') return;
+    const start = match.index;
+    const end = start + match[0].length;
+    const previous = matches[k - 1];
+    const touchesPlaceholder = (previous !== undefined && previous.index + previous[0].length === start) || matches[k + 1]?.index === end;
+    if (touchesPlaceholder || digitEndsAt(text, start) || digitStartsAt(text, end)) cvcGlued = true;
+  });
+  return { known, unknown, cvcGlued };
 }
 
 export type Encoder = (value: string) => string;
