@@ -123,6 +123,8 @@ export interface SequenceOptions {
    * every digit in it (for finding an exact value however an upstream spread its digits out).
    */
   digitsOnly?: boolean;
+  /** Characters that end a sequence as a letter does (the free-text refusal's field and time delimiters). */
+  breaks?: ReadonlySet<number>;
 }
 
 /** Calls `visit` with every digit sequence of at least `minDigits` digits, left to right; `false` stops. */
@@ -130,7 +132,7 @@ export function forEachDigitSequence(
   text: string,
   minDigits: number,
   visit: (seq: DigitSequence) => boolean | void,
-  { maxGap = MAX_GAP, digitsOnly = false }: SequenceOptions = {},
+  { maxGap = MAX_GAP, digitsOnly = false, breaks }: SequenceOptions = {},
 ): void {
   const allowedGap = digitsOnly ? Number.POSITIVE_INFINITY : maxGap;
   // Digits are collected in growable typed arrays (a string grown a character at a time, or arrays of
@@ -167,7 +169,7 @@ export function forEachDigitSequence(
       ends[count] = i + width;
       count++;
       gap = 0;
-    } else if (c === SEPARATOR || digitsOnly) {
+    } else if ((c === SEPARATOR && !breaks?.has(cp)) || digitsOnly) {
       if (count > 0) gap++;
     } else if (count > 0) {
       flush();
@@ -305,21 +307,34 @@ export function findPans(text: string, options: PanOptions = {}): PanMatch[] {
   return found;
 }
 
-export function containsPan(text: string, options: PanOptions = {}): boolean {
+export function containsPan(text: string, options: PanOptions = {}, sequences: SequenceOptions = {}): boolean {
   let found = false;
-  forEachDigitSequence(text, MIN_PAN_DIGITS, ({ digits }) => {
-    luhnWindows(digits, (first, last) => {
-      if (!options.cardRangesOnly || inCardRange(digits.slice(first, last + 1))) found = true;
+  forEachDigitSequence(
+    text,
+    MIN_PAN_DIGITS,
+    ({ digits }) => {
+      luhnWindows(digits, (first, last) => {
+        if (!options.cardRangesOnly || inCardRange(digits.slice(first, last + 1))) found = true;
+        return !found;
+      });
       return !found;
-    });
-    return !found;
-  });
+    },
+    sequences,
+  );
   return found;
 }
 
+/**
+ * What free text refuses, unlike what logs mask, must not catch ordinary data: `:`, `,` and `;` end a number
+ * here, so times (`2026-11-30 10:30:06.964417+00`), lists and phone-number-plus-date fields are not read as
+ * one long digit run that some card window happens to fit. A number written with them between its groups is
+ * still masked wherever it is logged or forwarded.
+ */
+const FREE_TEXT_BREAKS: ReadonlySet<number> = new Set([':', ',', ';'].map((c) => c.codePointAt(0)!));
+
 /** Whether free text holds a card number that could be issued (what fields stored in the clear refuse). */
 export function containsCardNumber(text: string): boolean {
-  return containsPan(text, { cardRangesOnly: true });
+  return containsPan(text, { cardRangesOnly: true }, { breaks: FREE_TEXT_BREAKS });
 }
 
 /**
