@@ -167,10 +167,12 @@ async function measure(
   };
 }
 
-let cardCounter = Math.floor(Math.random() * 1e6) * 1e6;
-/** A fresh Luhn-valid Visa number per call. */
+/**
+ * A fresh Luhn-valid Visa number per call, random like real traffic: sequential numbers would share their bin
+ * and last four every thousand cards, which the enumeration limit (rightly) refuses after 20 per api key.
+ */
 function newCard(): string {
-  const partial = `4${String(cardCounter++).padStart(14, '0')}`;
+  const partial = `4${String(Math.floor(Math.random() * 1e14)).padStart(14, '0')}`;
   return partial + [...'0123456789'].find((d) => luhnValid(partial + d))!;
 }
 
@@ -180,7 +182,7 @@ const next = <T>(list: readonly T[]): T => list[turn++ % list.length]!;
 const SCENARIOS = ['fixed-json', 'tokenize-sql', 'tokenize-new', 'tokenize-dup', 'read-masked', 'list-customer', 'pay-stored'] as const;
 type Scenario = (typeof SCENARIOS)[number];
 const TOKENIZE =
-  'mutation($input: TokenizeCardInput!) { tokenizeCard(app, input: $input) { __typename ... on TokenizeCardSuccess { duplicate paymentMethod { id } } } }';
+  'mutation($input: TokenizeCardInput!) { tokenizeCard(input: $input) { __typename ... on TokenizeCardSuccess { duplicate paymentMethod { id } } } }';
 const READ = 'query($id: ID!) { paymentMethod(id: $id) { id card { bin last4 brand expMonth expYear } } }';
 const LIST =
   'query($id: ID!) { customer(id: $id) { paymentMethods(first: 10) { edges { node { id card { last4 brand expMonth expYear } } } } } }';
