@@ -53,12 +53,21 @@ export function clientFor(apiKey: string): VaultClient {
   return createVaultClient({ url: inject('graphqlUrl'), apiKey });
 }
 
+export interface RawAnswer {
+  status: number;
+  json: any;
+  text: string;
+  headers: Headers;
+}
+
 /** A raw GraphQL POST, for asserting HTTP status and error shapes the typed client hides. */
-export async function rawGraphQL(
-  body: unknown,
-  headers: Record<string, string> = {},
-): Promise<{ status: number; json: any; text: string; headers: Headers }> {
-  const res = await fetch(inject('graphqlUrl'), {
+export function rawGraphQL(body: unknown, headers: Record<string, string> = {}): Promise<RawAnswer> {
+  return postGraphQL(inject('graphqlUrl'), body, headers);
+}
+
+/** `rawGraphQL` against another server (one a test started with settings of its own). */
+export async function postGraphQL(url: string, body: unknown, headers: Record<string, string> = {}): Promise<RawAnswer> {
+  const res = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...headers },
     body: typeof body === 'string' ? body : JSON.stringify(body),

@@ -6,7 +6,7 @@ import { getIntrospectionQuery } from 'graphql';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startVaultServer, stopProcess } from '../helpers/serverProcess.js';
-import { uniqueVisa } from '../helpers/vault.js';
+import { postGraphQL, uniqueVisa } from '../helpers/vault.js';
 import { EXP_YEAR } from '../helpers/expiry.js';
 
 // The embedded default as a newcomer meets it: `npm start` with no DATABASE_URL, the demo merchant's keys,
@@ -50,14 +50,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 describe('embedded database (npm start without DATABASE_URL)', () => {
   it('keeps answering after idle pauses longer than the pool idle timeout, under concurrent requests, GraphiQL introspection and CLI commands', async () => {
     const server = await startServer();
-    const post = async (body: unknown, apiKey?: string) => {
-      const res = await fetch(server.url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', ...(apiKey && { 'api-key': apiKey }) },
-        body: JSON.stringify(body),
-      });
-      return { status: res.status, json: (await res.json()) as any };
-    };
+    const post = (body: unknown, apiKey?: string) => postGraphQL(server.url, body, apiKey ? { 'api-key': apiKey } : {});
     try {
       const secretKey = /secret key\s+(sk_test_\S+)/.exec(server.out())?.[1];
       expect(secretKey).toBeDefined();

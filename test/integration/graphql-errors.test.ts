@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { GRAPHQL_LIMITS } from '../../src/app/config.js';
 import { startServerProcess, stopProcess } from '../helpers/serverProcess.js';
-import { newMerchant, uniqueVisa, useDatabase, type TestMerchant } from '../helpers/vault.js';
+import { newMerchant, postGraphQL, type RawAnswer, uniqueVisa, useDatabase, type TestMerchant } from '../helpers/vault.js';
 import { EXP_YEAR } from '../helpers/expiry.js';
 
 // Every error the GraphQL endpoint answers carries `extensions.code`, refusals of a document answer HTTP 400
@@ -11,30 +11,12 @@ import { EXP_YEAR } from '../helpers/expiry.js';
 
 useDatabase();
 
-type Answer = { status: number; json: any; text: string };
-
-async function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<Answer> {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
-    body: typeof body === 'string' ? body : JSON.stringify(body),
-  });
-  const text = await res.text();
-  let json: any;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, json, text };
-}
-
-function codes(a: Answer): unknown[] {
+function codes(a: RawAnswer): unknown[] {
   return (a.json?.errors ?? []).map((e: { extensions?: { code?: unknown } }) => e.extensions?.code);
 }
 
 /** Every error has a code, and all of them are `code`. */
-function expectCodes(a: Answer, code: string): void {
+function expectCodes(a: RawAnswer, code: string): void {
   expect(a.json?.errors?.length, a.text).toBeGreaterThan(0);
   expect(codes(a), a.text).toEqual(a.json.errors.map(() => code));
 }
@@ -47,7 +29,7 @@ describe('every GraphQL error carries extensions.code', () => {
     m = await newMerchant();
   });
   const call = (body: unknown, headers: Record<string, string> = {}) =>
-    post(inject('graphqlUrl'), body, { 'api-key': m.secretKey, ...headers });
+    postGraphQL(inject('graphqlUrl'), body, { 'api-key': m.secretKey, ...headers });
 
   it('variable coercion failures answer 400 BAD_USER_INPUT, without echoing the value', async () => {
     const pan = uniqueVisa();
@@ -106,10 +88,10 @@ describe('every GraphQL error carries extensions.code', () => {
   });
 
   it('authentication and authorisation failures: 401 UNAUTHENTICATED, FORBIDDEN', async () => {
-    const none = await post(inject('graphqlUrl'), { query: '{ __typename }' });
+    const none = await postGraphQL(inject('graphqlUrl'), { query: '{ __typename }' });
     expect(none.status).toBe(401);
     expectCodes(none, 'UNAUTHENTICATED');
-    const unknown = await post(inject('graphqlUrl'), { query: '{ __typename }' }, { 'api-key': 'sk_test_unknown' });
+    const unknown = await postGraphQL(inject('graphqlUrl'), { query: '{ __typename }' }, { 'api-key': 'sk_test_unknown' });
     expect(unknown.status).toBe(401);
     expectCodes(unknown, 'UNAUTHENTICATED');
     // A simple browser request (a GET a page on another site can make) without a key header: the CSRF check.
@@ -120,7 +102,7 @@ describe('every GraphQL error carries extensions.code', () => {
     expect(((await simple.json()) as { errors: { extensions: { code: string } }[] }).errors.map((e) => e.extensions.code)).toEqual([
       'FORBIDDEN',
     ]);
-    const publishable = await post(
+    const publishable = await postGraphQL(
       inject('graphqlUrl'),
       { query: '{ customers { pageInfo { hasNextPage } } }' },
       { 'api-key': m.publishableKey },
@@ -155,7 +137,7 @@ describe('GraphQL limit refusals: HTTP 400 with GRAPHQL_VALIDATION_FAILED, whate
   for (const [limit, query, message] of refusals) {
     it(`refuses over the ${limit} limit`, async () => {
       for (const accept of ['application/json', 'application/graphql-response+json']) {
-        const r = await post(inject('graphqlUrl'), { query }, { 'api-key': m.secretKey, accept });
+        const r = await postGraphQL(inject('graphqlUrl'), { query }, { 'api-key': m.secretKey, accept });
         expect(r.status, accept).toBe(400);
         expectCodes(r, 'GRAPHQL_VALIDATION_FAILED');
         expect(r.json.errors[0].message).toMatch(message);
@@ -169,21 +151,21 @@ describe('GraphQL limit refusals: HTTP 400 with GRAPHQL_VALIDATION_FAILED, whate
     const query = `query Nested($outer: Int, $inner: Int) {
       customers(first: $outer) { edges { node { id paymentMethods(first: $inner) { edges { node { id fingerprint card { bin last4 } } } } } } }
     }`;
-    const big = await post(inject('graphqlUrl'), { query, variables: { outer: 100, inner: 100 } }, { 'api-key': m.secretKey });
+    const big = await postGraphQL(inject('graphqlUrl'), { query, variables: { outer: 100, inner: 100 } }, { 'api-key': m.secretKey });
     expect(big.status).toBe(400);
     expectCodes(big, 'GRAPHQL_VALIDATION_FAILED');
     expect(big.json.errors[0].message).toMatch(/cost/i);
     expect(big.json.data).toBeUndefined();
     // The same document with small pages (or none given) runs.
     for (const variables of [{ outer: 10, inner: 10 }, {}]) {
-      const small = await post(inject('graphqlUrl'), { query, variables }, { 'api-key': m.secretKey });
+      const small = await postGraphQL(inject('graphqlUrl'), { query, variables }, { 'api-key': m.secretKey });
       expect(small.status, JSON.stringify(variables)).toBe(200);
       expect(small.json.data.customers.edges).toEqual([]);
     }
   });
 
   it('counts __typename aliases', async () => {
-    const within = await post(
+    const within = await postGraphQL(
       inject('graphqlUrl'),
       { query: aliasesOf(GRAPHQL_LIMITS.maxAliases, '__typename') },
       { 'api-key': m.secretKey },
@@ -192,12 +174,12 @@ describe('GraphQL limit refusals: HTTP 400 with GRAPHQL_VALIDATION_FAILED, whate
     expect(Object.keys(within.json.data)).toHaveLength(GRAPHQL_LIMITS.maxAliases);
     // Under the token limit, so it is the alias limit that refuses them.
     for (const n of [GRAPHQL_LIMITS.maxAliases + 1, 500]) {
-      const r = await post(inject('graphqlUrl'), { query: aliasesOf(n, '__typename') }, { 'api-key': m.secretKey });
+      const r = await postGraphQL(inject('graphqlUrl'), { query: aliasesOf(n, '__typename') }, { 'api-key': m.secretKey });
       expect(r.status, `${n}`).toBe(400);
       expectCodes(r, 'GRAPHQL_VALIDATION_FAILED');
       expect(r.json.errors[0].message).toMatch(new RegExp(`Aliases limit of ${GRAPHQL_LIMITS.maxAliases} exceeded, found ${n}`));
     }
-    const thousand = await post(inject('graphqlUrl'), { query: aliasesOf(1000, '__typename') }, { 'api-key': m.secretKey });
+    const thousand = await postGraphQL(inject('graphqlUrl'), { query: aliasesOf(1000, '__typename') }, { 'api-key': m.secretKey });
     expect(thousand.status).toBe(400);
     expectCodes(thousand, 'GRAPHQL_VALIDATION_FAILED');
     expect(thousand.json.data).toBeUndefined();
@@ -214,17 +196,21 @@ describe('connection cursors are checked: BAD_USER_INPUT, never echoed, never an
     [m, other] = await Promise.all([newMerchant(), newMerchant()]);
     const created = [];
     for (const who of [m, m, other]) {
-      const r = await post(inject('graphqlUrl'), { query: CREATE, variables: { input: { name: 'Cursor' } } }, { 'api-key': who.secretKey });
+      const r = await postGraphQL(
+        inject('graphqlUrl'),
+        { query: CREATE, variables: { input: { name: 'Cursor' } } },
+        { 'api-key': who.secretKey },
+      );
       expect(r.json.data.createCustomer.__typename).toBe('CreateCustomerSuccess');
       created.push(r);
     }
-    const list = await post(
+    const list = await postGraphQL(
       inject('graphqlUrl'),
       { query: '{ customers { edges { cursor node { id } } } auditEvents { edges { cursor } } }' },
       { 'api-key': m.secretKey },
     );
     customerId = list.json.data.customers.edges[0].node.id;
-    const tokenize = await post(
+    const tokenize = await postGraphQL(
       inject('graphqlUrl'),
       {
         query: 'mutation T($input: TokenizeCardInput!) { tokenizeCard(input: $input) { __typename } }',
@@ -233,12 +219,12 @@ describe('connection cursors are checked: BAD_USER_INPUT, never echoed, never an
       { 'api-key': m.secretKey },
     );
     expect(tokenize.json.data?.tokenizeCard.__typename, tokenize.text).toBe('TokenizeCardSuccess');
-    const pms = await post(
+    const pms = await postGraphQL(
       inject('graphqlUrl'),
       { query: `{ customer(id: "${customerId}") { paymentMethods { edges { cursor } } } }` },
       { 'api-key': m.secretKey },
     );
-    const theirs = await post(
+    const theirs = await postGraphQL(
       inject('graphqlUrl'),
       { query: '{ customers { edges { cursor } } auditEvents { edges { cursor } } }' },
       { 'api-key': other.secretKey },
@@ -298,7 +284,7 @@ describe('connection cursors are checked: BAD_USER_INPUT, never echoed, never an
     it(`${c.name}: a cursor of its own pages; anything else is BAD_USER_INPUT`, async () => {
       const q = (arg: string) => c.query(arg).replace('CUSTOMER', customerId);
       const ask = (cursor: string, arg = 'after') =>
-        post(inject('graphqlUrl'), { query: q(`${arg}: ${JSON.stringify(cursor)}`) }, { 'api-key': m.secretKey });
+        postGraphQL(inject('graphqlUrl'), { query: q(`${arg}: ${JSON.stringify(cursor)}`) }, { 'api-key': m.secretKey });
       const own = await ask(cursors[c.own]);
       expect(own.json.errors, own.text).toBeUndefined();
       const { pan, values } = forged();
@@ -341,7 +327,7 @@ describe('production without introspection: authentication first, no suggestions
     const callers: Record<string, string>[] = [{}, { 'api-key': 'sk_live_unknown' }, { authorization: 'Bearer nope' }];
     for (const headers of callers) {
       for (const query of schemaProbes) {
-        const r = await post(server.url, { query }, headers);
+        const r = await postGraphQL(server.url, { query }, headers);
         expect(r.status, query).toBe(401);
         expectCodes(r, 'UNAUTHENTICATED');
         expect(r.text).not.toMatch(/did you mean|custom|Query|Scheme|SEPA|Syntax/i);
@@ -366,7 +352,7 @@ describe('production without introspection: authentication first, no suggestions
       ['{ __schema { types { name } } }', undefined, /"Query"/],
     ];
     for (const [query, variables, suggestion] of probes) {
-      const r = await post(server.url, { query, variables }, { 'api-key': m.secretKey });
+      const r = await postGraphQL(server.url, { query, variables }, { 'api-key': m.secretKey });
       expect(r.status, query).toBe(400);
       expect(r.json.errors.length).toBeGreaterThan(0);
       for (const e of r.json.errors) expect(typeof e.extensions?.code, r.text).toBe('string');
