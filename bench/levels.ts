@@ -6,7 +6,7 @@
 //       database, no plugins: the ceiling of the GraphQL stack the product is built on;
 //   L3  node:http + pg doing what one tokenize (or masked read) must do and nothing else: the api key lookup
 //       (once per key, then from a Map, as the product's cache does), card checks, the same fingerprint and
-//       AES-256-GCM envelopes, and the same prepared statements as the product (src/db/hotStatements.ts:
+//       AES-256-GCM envelopes, and the same prepared statements as the product (the stores' statements, imported:
 //       the new card and its audit event in one statement; the masked read's lookup). The practical limit
 //       a vault with these guarantees can reach here.
 
@@ -18,7 +18,8 @@ import { unwrapDataKey } from '../src/crypto/dataKeys.js';
 import { fingerprint, probeTags } from '../src/crypto/fingerprint.js';
 import { parseMasterKeys } from '../src/crypto/masterKeys.js';
 import { Secret } from '../src/crypto/secret.js';
-import { AUTHENTICATE, FIND_PAYMENT_METHOD, INSERT_NEW_CARD, PROBE_CARD_WITHOUT_CUSTOMER } from '../src/db/hotStatements.js';
+import { AUTHENTICATE } from '../src/domain/merchants/apiKeys.js';
+import { FIND_PAYMENT_METHOD, INSERT_NEW_CARD, PROBE_CARD_WITHOUT_CUSTOMER } from '../src/domain/paymentMethods/store.js';
 import { retainUntil } from '../src/domain/paymentMethods/retention.js';
 import { newId } from '../src/domain/shared/ids.js';
 import { bin, checkCardNumber, last4 } from '../src/card/number.js';
@@ -181,6 +182,7 @@ if (level === 'L0') {
         newId('aud'),
         principal.id,
         'bench',
+        '{"duplicate": false}',
       ],
     });
     send(res, 200, { data: { tokenizeCard: { __typename: 'TokenizeCardSuccess', duplicate: rows.length === 0, paymentMethod: { id } } } });

@@ -27,7 +27,7 @@ import { pino } from 'pino';
 import { createApp } from '../src/app/app.js';
 import { parseConfig } from '../src/app/config.js';
 import { migrate } from '../src/db/migrate.js';
-import { INSERT_NEW_CARD } from '../src/db/hotStatements.js';
+import { INSERT_NEW_CARD } from '../src/domain/paymentMethods/store.js';
 import { hashKey } from '../src/domain/merchants/apiKeys.js';
 import { createCustomer } from '../src/domain/customers/customers.js';
 import { createMerchant } from '../src/domain/merchants/merchants.js';
@@ -243,7 +243,7 @@ async function setUp(): Promise<Fixtures> {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// L2: pgbench replaying exactly the statement one tokenize of a new card sends (src/db/hotStatements.ts; the
+// L2: pgbench replaying exactly the statement one tokenize of a new card sends (src/domain/paymentMethods/store.ts; the
 // api key comes from the server's cache), prepared, with the product's column values (sealed values of
 // realistic length).
 
@@ -274,6 +274,7 @@ async function pgbench(f: Fixtures, connections: number, duration: number): Prom
     20: "'aud_' || md5(random()::text)",
     21: ':keyid',
     22: "'bench'",
+    23: `'{"duplicate": false}'`,
   };
   const script = `${INSERT_NEW_CARD.text.replace(/\$(\d+)/g, (_m, n: string) => values[Number(n)]!)};\n`;
   writeFileSync(path.join(dir, 'tokenize.sql'), script);

@@ -5,7 +5,7 @@
 // process; it cannot fork and has no second session. Why not @electric-sql/pglite-socket's server: it hands
 // every message of every connection to that one session as it arrives, so connections share everything that
 // is session-scoped, and the vault breaks on it. pg.Pool prepares the hot statements by name on each
-// connection (src/db/hotStatements.ts); a second connection, or the one replacing an idle one, prepares the
+// connection (the stores' hot statements, src/domain/paymentMethods/store.ts); a second connection, or the one replacing an idle one, prepares the
 // same names again and fails with `prepared statement "…" already exists`. Messages of two connections also
 // interleave inside one extended-query sequence (one's Parse between the other's Parse and Bind, one's error
 // making the backend discard the other's messages until a Sync).

@@ -222,7 +222,7 @@ builder.queryField('paymentMethod', (t) =>
     nullable: true,
     description: "Null when absent, deleted or another tenant's.",
     args: { id: t.arg.id({ required: true }) },
-    resolve: (query, _root, { id }, ctx) => findPaymentMethod(ctx.app, ctx.principal, idOf(id), query),
+    resolve: (_query, _root, { id }, ctx) => findPaymentMethod(ctx.app, ctx.principal, idOf(id)),
   }),
 );
 

@@ -6,7 +6,7 @@ import { NotFound, TokenAlreadyUsed, TokenExpired } from '../shared/errors.js';
 import type { CardToken } from '../../generated/prisma/client.js';
 import { createCardTokenInputSchema, type CardInput } from '../shared/inputSchemas.js';
 import { parseInput } from '../shared/inputs.js';
-import { cardColumns } from '../paymentMethods/paymentMethods.js';
+import { cardColumns } from '../paymentMethods/store.js';
 import { actorOf, audited } from '../audit/audit.js';
 import { tenant, type Principal } from '../shared/principal.js';
 

@@ -1,4 +1,5 @@
 import type { App } from '../../app/app.js';
+import { deleteCustomerPaymentMethods } from '../paymentMethods/store.js';
 import { openField } from '../../db/encryption.js';
 import { encodeField, type Address } from '../../db/encrypted-fields.js';
 import { newId } from '../shared/ids.js';
@@ -78,7 +79,7 @@ export async function deleteCustomer(app: App, principal: Principal, id: string)
   return app.db.prisma.$transaction(async (tx) => {
     const found = await tx.customer.findFirst({ where: { ...tenant(principal), id }, select: { id: true } });
     if (!found) throw new NotFound('customer', id);
-    const { count } = await tx.paymentMethod.deleteMany({ where: { merchantId: principal.merchantId, customerId: id } });
+    const count = await deleteCustomerPaymentMethods(tx, principal.merchantId, id);
     await tx.customer.delete({ where: { merchantId_id: { merchantId: principal.merchantId, id } } });
     await appendAudit(tx, actorOf(principal), customerEvent('delete', id, { deletedPaymentMethods: count }));
     return { deletedId: id, deletedPaymentMethods: count };

@@ -1,6 +1,5 @@
 import type { App } from '../../app/app.js';
 import { createHash, randomBytes } from 'node:crypto';
-import { AUTHENTICATE } from '../../db/hotStatements.js';
 import type { Tx } from '../../db/client.js';
 import { base62, newId } from '../shared/ids.js';
 import type { ApiKeyKind, Mode } from '../../generated/prisma/client.js';
@@ -8,6 +7,16 @@ import { NotFound } from '../shared/errors.js';
 import type { ApiKeyRow } from './apiKeyCache.js';
 import { appendAudit, operatorActor } from '../audit/audit.js';
 import type { Principal } from '../shared/principal.js';
+
+/**
+ * An api key by its hash ($1): the first statement of every request, a named prepared statement on the pool
+ * (docs/adr/0002), replayed by the benchmark's L3.
+ */
+export const AUTHENTICATE = {
+  name: 'vault_authenticate',
+  text: `SELECT merchant_id AS "merchantId", id, kind::text AS kind, mode::text AS mode, allow_reveal AS "allowReveal"
+  FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL LIMIT 1`,
+};
 
 const KEY_FORMAT = /^(sk|pk)_(test|live)_[0-9A-Za-z]{43}$/;
 

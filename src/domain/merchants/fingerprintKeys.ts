@@ -1,4 +1,5 @@
 import type { App } from '../../app/app.js';
+import { setTestFingerprints, testCardsAfter } from '../paymentMethods/store.js';
 import { fingerprint } from '../../crypto/fingerprint.js';
 import { generateDataKey, wrapDataKey } from '../../crypto/dataKeys.js';
 import { openField } from '../../db/encryption.js';
@@ -66,20 +67,17 @@ async function upgradeMerchant(app: App, merchantId: string): Promise<number | u
         let count = 0;
         let after = '';
         for (;;) {
-          const rows = await tx.paymentMethod.findMany({
-            where: { merchantId, mode: 'TEST', id: { gt: after } },
-            select: { merchantId: true, id: true, cardNumber: true },
-            orderBy: { id: 'asc' },
-            take: BATCH,
-          });
+          const rows = await testCardsAfter(tx, merchantId, after, BATCH);
           if (rows.length === 0) break;
           const fps: string[] = [];
           for (const row of rows) fps.push(fingerprint(raw, (await openField(keyring, 'PaymentMethod', 'cardNumber', row))!));
           // One statement per batch. Distinct cards give distinct fingerprints, so the dedupe index holds.
-          await tx.$executeRaw`
-            UPDATE payment_methods p SET fingerprint = v.fp
-              FROM unnest(${rows.map((r) => r.id)}::text[], ${fps}::text[]) AS v(id, fp)
-             WHERE p.merchant_id = ${merchantId} AND p.mode = 'TEST' AND p.id = v.id`;
+          await setTestFingerprints(
+            tx,
+            merchantId,
+            rows.map((r) => r.id),
+            fps,
+          );
           count += rows.length;
           after = rows[rows.length - 1]!.id;
         }

@@ -1,7 +1,7 @@
 import type { App } from '../../app/app.js';
 import { probeTags } from '../../crypto/fingerprint.js';
 import type { Secret } from '../../crypto/secret.js';
-import { PROBE_CARD, PROBE_CARD_WITHOUT_CUSTOMER } from '../../db/hotStatements.js';
+import { deleteExpiredProbes, probeCard } from './store.js';
 import { TooManyAttempts } from '../shared/errors.js';
 import { actorOf, appendAudit } from '../audit/audit.js';
 import type { Principal } from '../shared/principal.js';
@@ -16,7 +16,7 @@ import type { Principal } from '../shared/principal.js';
 //   - the distinct numbers sharing one (bin, last4): recovering a card needs many, a merchant rarely sees two;
 //   - the distinct stored cards hit as duplicates: re-saving a customer's card is normal and counts once.
 // Past either threshold the request is refused (TOO_MANY_ATTEMPTS) before anything is stored or paid, and
-// audited. The counters live in Postgres (shared by every process) as keyed tags only: see PROBE_CARD.
+// audited. The counters live in Postgres (shared by every process) as keyed tags only: see PROBE_CARD in store.ts.
 
 export interface ProbedCard {
   number: Secret<string>;
@@ -42,30 +42,16 @@ export async function checkEnumeration(
     VAULT_ENUMERATION_WINDOW_SECONDS: window,
   } = app.config;
   if (maxNumbers === 0 && maxDuplicates === 0) return;
-  const { sql, keyring } = app.db;
-  const key = (await keyring.fingerprintKey(principal.merchantId, principal.mode)).reveal();
-  const byBin = probeTags(key, ['bin-last4', principal.keyId, card.bin, card.last4], card.number);
-  const byHit = probeTags(key, ['duplicates', principal.keyId], card.number);
-  const statement = customerId === null ? PROBE_CARD_WITHOUT_CUSTOMER : PROBE_CARD;
-  const [verdict] = await sql<{ numbersOk: boolean; duplicatesOk: boolean }>(
-    statement.text,
-    [
-      principal.merchantId,
-      principal.mode,
-      fingerprint,
-      byBin.group,
-      byBin.member,
-      byHit.group,
-      byHit.member,
-      principal.keyId,
-      now,
-      new Date(now.getTime() + window * 1000),
-      maxNumbers,
-      maxDuplicates,
-      ...(customerId === null ? [] : [customerId]),
-    ],
-    statement.name,
-  );
+  const key = (await app.db.keyring.fingerprintKey(principal.merchantId, principal.mode)).reveal();
+  const verdict = await probeCard(app, principal, fingerprint, customerId, {
+    byBin: probeTags(key, ['bin-last4', principal.keyId, card.bin, card.last4], card.number),
+    byHit: probeTags(key, ['duplicates', principal.keyId], card.number),
+    keyId: principal.keyId,
+    now,
+    expiresAt: new Date(now.getTime() + window * 1000),
+    maxNumbers,
+    maxDuplicates,
+  });
   if (verdict?.numbersOk !== false && verdict?.duplicatesOk !== false) return;
   const signal = verdict.numbersOk ? 'DUPLICATES' : 'BIN_LAST4';
   await appendAudit(app.db.prisma, actorOf(principal), {
@@ -81,5 +67,5 @@ export async function checkEnumeration(
 
 /** Deletes counters past their window. */
 export async function sweepCardProbes(app: App, now = app.clock()): Promise<number> {
-  return (await app.db.prisma.cardProbe.deleteMany({ where: { expiresAt: { lte: now } } })).count;
+  return deleteExpiredProbes(app, now);
 }

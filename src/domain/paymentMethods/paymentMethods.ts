@@ -1,19 +1,12 @@
 import type { App } from '../../app/app.js';
 import { fingerprint } from '../../crypto/fingerprint.js';
-import {
-  FIND_DUPLICATE,
-  FIND_DUPLICATE_WITHOUT_CUSTOMER,
-  FIND_PAYMENT_METHOD,
-  INSERT_NEW_CARD,
-  UPDATE_DUPLICATE,
-} from '../../db/hotStatements.js';
 import type { Tx } from '../../db/client.js';
-import { openField, sealFields } from '../../db/encryption.js';
-import { encodeField, type Billing } from '../../db/encrypted-fields.js';
+import { openField } from '../../db/encryption.js';
+import type { Billing } from '../../db/encrypted-fields.js';
 import type { Secret } from '../../crypto/secret.js';
 import { newId } from '../shared/ids.js';
 import { NotFound, RetentionLimitExceeded } from '../shared/errors.js';
-import { Prisma as P, type Mode, type PaymentMethod } from '../../generated/prisma/client.js';
+import type { PaymentMethod } from '../../generated/prisma/client.js';
 import { isExpired } from '../../card/expiry.js';
 import {
   extendRetentionMonthsSchema,
@@ -26,34 +19,24 @@ import { actorOf, appendAudit, audited } from '../audit/audit.js';
 import { openCardToken, spendCardToken } from '../cardTokens/cardTokens.js';
 import { findNetworkToken, storeNetworkToken } from './networkTokens.js';
 import { activeMultiUseToken, recordPspToken, tokenizingConnector } from './pspTokens.js';
-import type { Query } from '../customers/customers.js';
 import { requireCustomer } from '../customers/customers.js';
 import { checkEnumeration } from './enumeration.js';
 import { parseInput } from '../shared/inputs.js';
-import { tenant, type Principal } from '../shared/principal.js';
+import type { Principal } from '../shared/principal.js';
 import { addMonths, MAX_RETENTION_EXTENSION_MONTHS, retainUntil } from './retention.js';
-
-/**
- * The card columns shared by payment methods and card tokens, the sealed ones as their plaintext (sealed on
- * write): the number is revealed here, for sealing only.
- */
-export function cardColumns(card: Omit<CardInput, 'cvc'>) {
-  return {
-    cardNumber: encodeField('PaymentMethod', 'cardNumber', card.number),
-    cardExpiry: encodeField('PaymentMethod', 'cardExpiry', { month: card.expMonth, year: card.expYear }),
-    holderName: card.holderName ?? null,
-    nickName: card.nickName ?? null,
-    bin: card.bin,
-    last4: card.last4,
-    brand: card.brand,
-    issuer: card.issuer ?? null,
-    issuingCountry: card.issuingCountry ?? null,
-    cardType: card.cardType ?? null,
-  };
-}
-
-const pmKey = (p: Principal, id: string) => ({ merchantId_id: { merchantId: p.merchantId, id } });
-const jsonOrNull = (v: unknown) => (v === undefined ? undefined : v === null ? P.DbNull : (v as P.InputJsonValue));
+import {
+  deleteExpiredBatch,
+  deletePaymentMethodRow,
+  findDuplicateRow,
+  findPaymentMethodRow,
+  findRetention,
+  inTransaction,
+  onPool,
+  saveCardRow,
+  setRetention,
+  updatePaymentMethodRow,
+  type SaveDetail,
+} from './store.js';
 
 /**
  * Vaults a card. The same number again for the same customer (or again without a customer) returns the
@@ -85,10 +68,7 @@ export async function tokenizeCard(app: App, principal: Principal, input: unknow
     return saveCard(app, principal, { card, customerId, billing, metadata: v.metadata, fingerprint: fp });
   }
 
-  const existing = await app.db.prisma.paymentMethod.findFirst({
-    where: { ...tenant(principal), customerId, fingerprint: fp },
-    select: { id: true },
-  });
+  const existing = await findDuplicateRow(onPool(app), principal, customerId, fp);
   const id = existing?.id ?? newId('pm');
   const psp = v.pspTokenization;
   const keepPsp =
@@ -106,10 +86,10 @@ export async function tokenizeCard(app: App, principal: Principal, input: unknow
   // never stored (and a sandbox or network token without its payment method is useless).
   if (v.token) await spendCardToken(app, principal, v.token, now);
 
-  return saveCard(app, principal, { card, customerId, billing, metadata: v.metadata, id, fingerprint: fp }, async (tx, pmId) => {
+  const detail = { ...(pspToken && { pspToken: connector!.id }), ...(networkToken && { networkToken: true }) };
+  return saveCard(app, principal, { card, customerId, billing, metadata: v.metadata, id, fingerprint: fp, detail }, async (tx, pmId) => {
     if (pspToken && connector) await recordPspToken(app, principal, pmId, { connectorId: connector.id, ...pspToken }, tx);
     if (networkToken && tsp) await storeNetworkToken(app, principal, pmId, tsp.id, networkToken, now, tx);
-    return { ...(pspToken && { pspToken: connector!.id }), ...(networkToken && { networkToken: true }) };
   });
 }
 
@@ -131,191 +111,34 @@ export interface SaveCardInput {
   id?: string;
   /** The card's fingerprint, when the caller computed it already. */
   fingerprint?: string;
+  /** Facts for the audit event (which tokens came with the card). */
+  detail?: SaveDetail;
 }
-
-/** Facts for the audit event of a save (which tokens came with it). */
-type SaveDetail = Record<string, string | number | boolean | null>;
 
 /**
  * Stores a validated card for a customer (or none), converging on the existing payment method for it, and
- * audits it, in one transaction. The insert comes first (ON CONFLICT DO NOTHING on the dedupe index): a card
- * already vaulted, or vaulted by a concurrent request a moment ago (the insert waits for that transaction
- * and then yields), is updated instead. `within` runs in the same transaction with the payment method's id.
+ * audits it (store.ts `saveCardRow`). `within` runs in the same transaction with the payment method's id
+ * (the tokens issued for it); without it each statement commits on its own.
  */
 export async function saveCard(
   app: App,
   principal: Principal,
-  { card, customerId, billing, metadata, id, fingerprint: known }: SaveCardInput,
-  within?: (tx: Tx, paymentMethodId: string) => Promise<SaveDetail | void>,
+  { card, customerId, billing, metadata, id, fingerprint: known, detail }: SaveCardInput,
+  within?: (tx: Tx, paymentMethodId: string) => Promise<void>,
 ) {
-  const { prisma } = app.db;
   const fp = known ?? (await cardFingerprint(app, principal, card.number));
-  if (!within) {
-    const created = await insertNewCard(app, principal, { id: id ?? newId('pm'), customerId, fingerprint: fp, card, billing, metadata });
-    if (created) return { paymentMethod: created, duplicate: false };
-    const updated = await updateDuplicateFast(app, principal, customerId, fp, card);
-    if (updated) return { paymentMethod: updated, duplicate: true };
-  }
-  return prisma.$transaction(async (tx) => {
-    const [created] = await tx.paymentMethod.createManyAndReturn({
-      data: [
-        {
-          ...tenant(principal),
-          id: id ?? newId('pm'),
-          customerId,
-          type: 'CARD',
-          fingerprint: fp,
-          ...cardColumns(card),
-          billing: encodeField('PaymentMethod', 'billing', billing) ?? null,
-          metadata: jsonOrNull(metadata) ?? P.DbNull,
-          retainUntil: retainUntil(card.expMonth, card.expYear),
-        },
-      ],
-      skipDuplicates: true,
-    });
-    const saved = created
-      ? { paymentMethod: created, duplicate: false }
-      : { paymentMethod: await updateDuplicate(tx, principal, customerId, fp, card), duplicate: true };
-    const detail = (await within?.(tx, saved.paymentMethod.id)) ?? {};
-    await appendAudit(tx, actorOf(principal), {
-      action: saved.duplicate ? 'payment_method.update' : 'payment_method.create',
-      entityType: 'payment_method',
-      entityId: saved.paymentMethod.id,
-      outcome: 'success',
-      detail: { duplicate: saved.duplicate, ...detail },
-    });
+  const row = { id: id ?? newId('pm'), customerId, fingerprint: fp, card, billing, metadata };
+  if (!within) return saveCardRow(app, onPool(app), principal, row, detail);
+  return app.db.prisma.$transaction(async (tx) => {
+    const saved = await saveCardRow(app, inTransaction(tx), principal, row, detail);
+    await within(tx, saved.paymentMethod.id);
     return saved;
-  });
-}
-
-/**
- * The fast path of a new card: the insert and its audit event in one statement (one round trip, committed
- * on its own), so the merchant's audit lock is held for that statement only. Null when the card is vaulted
- * already for this customer (ON CONFLICT DO NOTHING, and then no audit event either).
- */
-async function insertNewCard(
-  app: App,
-  principal: Principal,
-  row: {
-    id: string;
-    customerId: string | null;
-    fingerprint: string;
-    card: Omit<CardInput, 'cvc'>;
-    billing?: Billing | null;
-    metadata?: unknown;
-  },
-): Promise<PaymentMethod | null> {
-  const { sql, keyring } = app.db;
-  const { card } = row;
-  const sealed = await sealFields(
-    keyring,
-    'PaymentMethod',
-    { ...cardColumns(card), billing: encodeField('PaymentMethod', 'billing', row.billing) ?? null },
-    { merchantId: principal.merchantId, id: row.id },
-  );
-  const actor = actorOf(principal);
-  const now = app.clock();
-  // On the plain pool, like the masked read: Prisma's raw-query path cost ~5% of a tokenization.
-  const rows = await sql<PaymentMethod>(
-    INSERT_NEW_CARD.text,
-    [
-      principal.merchantId,
-      row.id,
-      principal.mode,
-      row.customerId,
-      row.fingerprint,
-      sealed.cardNumber,
-      sealed.cardExpiry,
-      sealed.holderName,
-      sealed.nickName,
-      card.bin,
-      card.last4,
-      card.brand,
-      card.issuer ?? null,
-      card.issuingCountry ?? null,
-      card.cardType ?? null,
-      sealed.billing,
-      row.metadata === undefined || row.metadata === null ? null : JSON.stringify(row.metadata),
-      retainUntil(card.expMonth, card.expYear),
-      now,
-      newId('aud'),
-      actor.keyId,
-      actor.requestId,
-    ],
-    INSERT_NEW_CARD.name,
-  );
-  return rows[0] ?? null;
-}
-
-/**
- * The fast path of a card vaulted already: find it, then its new expiry and holder name and the audit event
- * in one statement. Null when the row went away or its retention changed in between: the transaction below
- * (`updateDuplicate`) then does it the careful way.
- */
-async function updateDuplicateFast(
-  app: App,
-  principal: Principal,
-  customerId: string | null,
-  fp: string,
-  card: Omit<CardInput, 'cvc'>,
-): Promise<PaymentMethod | null> {
-  const { sql, keyring } = app.db;
-  const find = customerId === null ? FIND_DUPLICATE_WITHOUT_CUSTOMER : FIND_DUPLICATE;
-  const params = [principal.merchantId, principal.mode, fp, ...(customerId === null ? [] : [customerId])];
-  const [existing] = await sql<{ id: string; retentionExtensionMonths: number }>(find.text, params, find.name);
-  if (!existing) return null;
-  const { cardExpiry, holderName } = cardColumns(card);
-  const sealed = await sealFields(
-    keyring,
-    'PaymentMethod',
-    { cardExpiry, holderName },
-    { merchantId: principal.merchantId, id: existing.id },
-  );
-  const actor = actorOf(principal);
-  const [row] = await sql<PaymentMethod>(
-    UPDATE_DUPLICATE.text,
-    [
-      principal.merchantId,
-      principal.mode,
-      existing.id,
-      sealed.cardExpiry,
-      sealed.holderName,
-      retainUntil(card.expMonth, card.expYear, existing.retentionExtensionMonths),
-      app.clock(),
-      existing.retentionExtensionMonths,
-      newId('aud'),
-      actor.keyId,
-      actor.requestId,
-    ],
-    UPDATE_DUPLICATE.name,
-  );
-  return row ?? null;
-}
-
-/** The card is vaulted already: new expiry and holder name on the existing payment method. */
-async function updateDuplicate(tx: Tx, principal: Principal, customerId: string | null, fp: string, card: Omit<CardInput, 'cvc'>) {
-  const existing = await tx.paymentMethod.findFirst({
-    where: { ...tenant(principal), customerId, fingerprint: fp },
-    select: { id: true, retentionExtensionMonths: true },
-  });
-  if (!existing) throw new Error('saveCard: the insert conflicted but no payment method holds the card');
-  return tx.paymentMethod.update({
-    where: pmKey(principal, existing.id),
-    data: {
-      cardExpiry: cardColumns(card).cardExpiry,
-      holderName: card.holderName,
-      retainUntil: retainUntil(card.expMonth, card.expYear, existing.retentionExtensionMonths),
-    },
   });
 }
 
 export async function updatePaymentMethod(app: App, principal: Principal, id: string, input: unknown, now = app.clock()) {
   const v = parseInput(updatePaymentMethodInputSchema, input, ['input'], now);
-  const { prisma } = app.db;
-  const existing = await prisma.paymentMethod.findFirst({
-    where: { ...tenant(principal), id },
-    select: { id: true, retentionExtensionMonths: true },
-  });
+  const existing = await findRetention(app, principal, id);
   if (!existing) throw new NotFound('payment method', id);
   const hasExpiry = v.expMonth !== undefined && v.expYear !== undefined;
   const details = v.connectorTokenDetails;
@@ -338,19 +161,19 @@ export async function updatePaymentMethod(app: App, principal: Principal, id: st
           tx,
         );
       }
-      return tx.paymentMethod.update({
-        where: pmKey(principal, id),
-        data: {
-          holderName: v.holderName,
-          nickName: v.nickName,
-          billing: encodeField('PaymentMethod', 'billing', v.billing),
-          metadata: jsonOrNull(v.metadata),
-          // A new expiry moves the default retention and keeps whatever extension was granted.
-          ...(hasExpiry && {
-            cardExpiry: encodeField('PaymentMethod', 'cardExpiry', { month: v.expMonth!, year: v.expYear! }),
+      return updatePaymentMethodRow(tx, principal, id, {
+        holderName: v.holderName,
+        nickName: v.nickName,
+        billing: v.billing,
+        metadata: v.metadata,
+        // A new expiry moves the default retention and keeps whatever extension was granted.
+        ...(hasExpiry && {
+          expiry: {
+            month: v.expMonth!,
+            year: v.expYear!,
             retainUntil: retainUntil(v.expMonth!, v.expYear!, existing.retentionExtensionMonths),
-          }),
-        },
+          },
+        }),
       });
     },
     () => ({
@@ -368,8 +191,7 @@ export async function deletePaymentMethod(app: App, principal: Principal, id: st
     app,
     actorOf(principal),
     async (tx) => {
-      const { count } = await tx.paymentMethod.deleteMany({ where: { ...tenant(principal), id } });
-      if (count === 0) throw new NotFound('payment method', id);
+      if (!(await deletePaymentMethodRow(tx, principal, id))) throw new NotFound('payment method', id);
       return { deletedId: id };
     },
     () => ({ action: 'payment_method.delete', entityType: 'payment_method', entityId: id, outcome: 'success' }),
@@ -382,12 +204,8 @@ export async function deletePaymentMethod(app: App, principal: Principal, id: st
  */
 export async function extendRetention(app: App, principal: Principal, id: string, months: unknown) {
   const add = parseInput(extendRetentionMonthsSchema, months, ['months'], app.clock());
-  const { prisma } = app.db;
   for (;;) {
-    const pm = await prisma.paymentMethod.findFirst({
-      where: { ...tenant(principal), id },
-      select: { id: true, retentionExtensionMonths: true, retainUntil: true },
-    });
+    const pm = await findRetention(app, principal, id);
     if (!pm) throw new NotFound('payment method', id);
     const total = pm.retentionExtensionMonths + add;
     if (total > MAX_RETENTION_EXTENSION_MONTHS) {
@@ -396,13 +214,7 @@ export async function extendRetention(app: App, principal: Principal, id: string
     const updated = await audited(
       app,
       actorOf(principal),
-      async (tx) => {
-        const { count } = await tx.paymentMethod.updateMany({
-          where: { ...tenant(principal), id, retentionExtensionMonths: pm.retentionExtensionMonths },
-          data: { retentionExtensionMonths: total, retainUntil: addMonths(pm.retainUntil, add) },
-        });
-        return count === 1;
-      },
+      (tx) => setRetention(tx, principal, id, pm.retentionExtensionMonths, total, addMonths(pm.retainUntil, add)),
       (won) =>
         won
           ? [
@@ -416,22 +228,20 @@ export async function extendRetention(app: App, principal: Principal, id: string
             ]
           : [],
     );
-    if (updated) return prisma.paymentMethod.findFirstOrThrow({ where: { ...tenant(principal), id } });
+    if (updated) {
+      const row = await findPaymentMethodRow(onPool(app), principal, id);
+      if (!row) throw new NotFound('payment method', id);
+      return row;
+    }
   }
 }
 
-export async function findPaymentMethod(app: App, principal: Principal, id: string, query: Query = {}): Promise<PaymentMethod | null> {
-  // The hottest read: one statement on the plain pool (the ORM's per-query work cost more than the query).
-  // Relations asked for in the same request load with Prisma's include as before.
-  if (!query.select && !(query.include && Object.keys(query.include).length > 0)) {
-    const [row] = await app.db.sql<PaymentMethod>(
-      FIND_PAYMENT_METHOD.text,
-      [principal.merchantId, principal.mode, id],
-      FIND_PAYMENT_METHOD.name,
-    );
-    return row ?? null;
-  }
-  return app.db.prisma.paymentMethod.findFirst({ ...(query as object), where: { ...tenant(principal), id } });
+/**
+ * A payment method of the key's tenant, or null. One prepared statement on the pool whatever the request
+ * selects: relations a query asks for (its customer, tokens) are loaded by Pothos from the row's key.
+ */
+export function findPaymentMethod(app: App, principal: Principal, id: string): Promise<PaymentMethod | null> {
+  return findPaymentMethodRow(onPool(app), principal, id);
 }
 
 /**
@@ -439,14 +249,10 @@ export async function findPaymentMethod(app: App, principal: Principal, id: stri
  * (`payment_method.purge`, key `system:retention`) in the batch's transaction; returns how many went.
  */
 export async function purgeExpired(app: App, now = app.clock(), batchSize = 1000): Promise<number> {
-  const { prisma } = app.db;
   let total = 0;
   for (;;) {
-    const purged = await prisma.$transaction(async (tx) => {
-      const rows = await tx.$queryRaw<{ merchantId: string; id: string; mode: Mode }[]>`
-        DELETE FROM payment_methods WHERE (merchant_id, id) IN (
-          SELECT merchant_id, id FROM payment_methods WHERE retain_until <= ${now} ORDER BY merchant_id LIMIT ${batchSize} FOR UPDATE SKIP LOCKED)
-        RETURNING merchant_id AS "merchantId", id, mode`;
+    const purged = await app.db.prisma.$transaction(async (tx) => {
+      const rows = await deleteExpiredBatch(tx, now, batchSize);
       // Merchant by merchant: audit locks are always taken in one order, so two purges cannot deadlock.
       rows.sort((a, b) => (a.merchantId < b.merchantId ? -1 : a.merchantId > b.merchantId ? 1 : 0));
       for (const row of rows) {

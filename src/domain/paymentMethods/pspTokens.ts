@@ -1,4 +1,5 @@
 import type { App } from '../../app/app.js';
+import { lockPaymentMethod } from './store.js';
 import { connectorFor, type Connector } from '../../integrations/connectors/index.js';
 import type { Tx } from '../../db/client.js';
 import { openField } from '../../db/encryption.js';
@@ -41,7 +42,7 @@ export async function recordPspToken(
   client?: Tx,
 ): Promise<PspToken> {
   const write = async (tx: Tx) => {
-    await tx.$queryRaw`SELECT 1 AS locked FROM payment_methods WHERE merchant_id = ${principal.merchantId} AND id = ${paymentMethodId} FOR NO KEY UPDATE`;
+    await lockPaymentMethod(tx, principal, paymentMethodId);
     await tx.pspToken.updateMany({
       where: { ...tenant(principal), paymentMethodId, connectorId: token.connectorId, status: 'ACTIVE' },
       data: { status: 'INACTIVE' },

@@ -1,4 +1,5 @@
 import type { App } from '../../app/app.js';
+import { findSealedCard } from './store.js';
 import type { Prisma, Tx } from '../../db/client.js';
 import type { Secret } from '../../crypto/secret.js';
 import { openField } from '../../db/encryption.js';
@@ -6,7 +7,7 @@ import { Forbidden, NotFound } from '../shared/errors.js';
 import { isWellFormedId } from '../shared/ids.js';
 import type { PaymentMethod } from '../../generated/prisma/client.js';
 import { actorOf, appendAudit } from '../audit/audit.js';
-import { tenant, type Principal } from '../shared/principal.js';
+import type { Principal } from '../shared/principal.js';
 
 export interface RevealedCard {
   /** Revealed only by the RevealedCard type's resolver, the connector's wire call and forwarding. */
@@ -41,10 +42,7 @@ export async function openStoredCard(
   id: string,
   client: Tx | Prisma = app.db.prisma,
 ): Promise<RevealedCard | null> {
-  const pm = await client.paymentMethod.findFirst({
-    where: { ...tenant(principal), id },
-    select: { merchantId: true, id: true, cardNumber: true, cardExpiry: true, holderName: true },
-  });
+  const pm = await findSealedCard(client, principal, id);
   return pm ? openCard(app, pm) : null;
 }
 

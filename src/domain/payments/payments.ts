@@ -1,9 +1,9 @@
 import type { App } from '../../app/app.js';
+import { findPaymentMethodRow, markCustomerInitiated, onPool, touchLastUsed } from '../paymentMethods/store.js';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { connectorFor, type Connector } from '../../integrations/connectors/index.js';
 import type { PaymentSource } from '../../integrations/connectors/types.js';
 import { SANDBOX_CONNECTOR_ID } from '../../integrations/connectors/sandbox.js';
-import type { Prisma, Tx } from '../../db/client.js';
 import { openField } from '../../db/encryption.js';
 import { encodeField, type Billing } from '../../db/encrypted-fields.js';
 import { Conflict, NotFound, ValidationFailed, type FieldError } from '../shared/errors.js';
@@ -127,7 +127,7 @@ export async function createPayment(
       },
     });
     if (source.paymentMethodId) {
-      await tx.paymentMethod.updateMany({ where: { ...tenant(principal), id: source.paymentMethodId }, data: { lastUsedAt: now } });
+      await touchLastUsed(tx, principal, source.paymentMethodId, now);
       if (succeeded && v.initiator === 'CUSTOMER') await markCustomerInitiated(tx, principal, source.paymentMethodId, now);
     }
     if (saved) await markCustomerInitiated(tx, principal, saved.id, now);
@@ -198,8 +198,7 @@ async function cardSource(app: App, principal: Principal, v: CreatePaymentInput,
  * merchant-initiated payment needs a payment method that already went through a customer-initiated one.
  */
 async function storedCard(app: App, principal: Principal, v: CreatePaymentInput, id: string): Promise<CardSource> {
-  const { prisma } = app.db;
-  const pm = await prisma.paymentMethod.findFirst({ where: { ...tenant(principal), id } });
+  const pm = await findPaymentMethodRow(onPool(app), principal, id);
   if (!pm) throw new NotFound('payment method', id);
   const refused: FieldError[] = [];
   if (v.initiator === 'MERCHANT' && !pm.citCompletedAt) {
@@ -222,14 +221,6 @@ async function storedCard(app: App, principal: Principal, v: CreatePaymentInput,
     customerId: v.customerId ?? pm.customerId,
     paymentMethodId: pm.id,
   };
-}
-
-/** Merchant-initiated payments may use this payment method from now on. */
-async function markCustomerInitiated(client: Tx | Prisma, principal: Principal, paymentMethodId: string, now: Date) {
-  await client.paymentMethod.updateMany({
-    where: { ...tenant(principal), id: paymentMethodId, citCompletedAt: null },
-    data: { citCompletedAt: now },
-  });
 }
 
 export async function findPayment(app: App, principal: Principal, id: string, query: Query = {}) {

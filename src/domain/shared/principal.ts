@@ -12,6 +12,6 @@ export interface Principal {
 }
 
 /** The filter every tenant-owned query carries. */
-export function tenant(p: Principal): { merchantId: string; mode: Mode } {
+export function tenant(p: Pick<Principal, 'merchantId' | 'mode'>): { merchantId: string; mode: Mode } {
   return { merchantId: p.merchantId, mode: p.mode };
 }

@@ -1,8 +1,9 @@
 import type { App } from '../../app/app.js';
+import { findPaymentMethodRow, onPool } from '../../domain/paymentMethods/store.js';
 import { Conflict, ConnectorUnavailable, NotFound } from '../../domain/shared/errors.js';
 import { findNetworkToken } from '../../domain/paymentMethods/networkTokens.js';
 import { parseInput } from '../../domain/shared/inputs.js';
-import { tenant, type Principal } from '../../domain/shared/principal.js';
+import type { Principal } from '../../domain/shared/principal.js';
 import { type SIMULATED_NETWORK_TOKEN_EVENTS, simulateNetworkTokenEventInputSchema } from '../../domain/shared/inputSchemas.js';
 import { SANDBOX_TSP_ID, SIGNATURE_HEADER } from './sandbox.js';
 import type { LifecycleEventType } from './types.js';
@@ -22,7 +23,7 @@ const TYPE_OF: Record<(typeof SIMULATED_NETWORK_TOKEN_EVENTS)[number], Lifecycle
 export async function simulateNetworkTokenEvent(app: App, principal: Principal, input: unknown, baseUrl: string) {
   const v = parseInput(simulateNetworkTokenEventInputSchema, input, ['input'], app.clock());
   if (principal.mode !== 'TEST') throw new ConnectorUnavailable('Lifecycle events can be simulated in test mode only');
-  const pm = await app.db.prisma.paymentMethod.findFirst({ where: { ...tenant(principal), id: v.paymentMethodId }, select: { id: true } });
+  const pm = await findPaymentMethodRow(onPool(app), principal, v.paymentMethodId);
   if (!pm) throw new NotFound('payment method', v.paymentMethodId);
   const token = await findNetworkToken(app, principal, pm.id);
   if (!token || token.tspId !== SANDBOX_TSP_ID)
@@ -40,5 +41,5 @@ export async function simulateNetworkTokenEvent(app: App, principal: Principal, 
     signal: AbortSignal.timeout(10_000),
   });
   if (!response.ok) throw new Error(`the sandbox TSP's delivery was answered ${response.status}`);
-  return app.db.prisma.paymentMethod.findFirstOrThrow({ where: { ...tenant(principal), id: pm.id } });
+  return (await findPaymentMethodRow(onPool(app), principal, pm.id))!;
 }

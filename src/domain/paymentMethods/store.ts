@@ -1,0 +1,480 @@
+import type { App } from '../../app/app.js';
+import type { Prisma as Client, Tx } from '../../db/client.js';
+import { encodeField, type Billing } from '../../db/encrypted-fields.js';
+import { sealFields } from '../../db/encryption.js';
+import { Prisma as P, type Mode, type PaymentMethod } from '../../generated/prisma/client.js';
+import type { CardInput } from '../shared/inputSchemas.js';
+import { newId } from '../shared/ids.js';
+import { tenant, type Principal } from '../shared/principal.js';
+import { actorOf } from '../audit/audit.js';
+import { retainUntil } from './retention.js';
+
+// The payment method store: every statement that touches `payment_methods` (and the tokenization's
+// enumeration counters in `card_probes`) is here, once. The rules live in paymentMethods.ts and its
+// siblings; they call these functions and never the ORM's `paymentMethod` delegate or SQL of their own.
+//
+// Two kinds of statement, chosen per operation (docs/adr/0013):
+// - The hot ones (the masked read, a new card, a card vaulted again, the duplicate lookup, the enumeration
+//   probe) are plain SQL, sent as named prepared statements on the pool, or through a transaction's
+//   connection when the caller is inside one. Each has ONE text, used by every caller and replayed by the
+//   benchmark's L2 and L3 (bench/).
+// - The others go through Prisma, whose encryption extension (src/db/encryption.ts) seals on write.
+// Sealing has one home per kind: the hot writes take plaintext and seal it here (`sealFields`, the same
+// function the extension calls) before their statement is sent, so no write can store a field in the clear.
+
+/** Where a statement runs: the pool (prepared, one round trip) or an open transaction's connection. */
+export interface Runner {
+  sql<R>(text: string, params: unknown[], name?: string): Promise<R[]>;
+}
+
+/** The pool of `app` (named statements are prepared once per connection). */
+export const onPool = (app: App): Runner => ({
+  sql: <R>(text: string, params: unknown[], name?: string) => app.db.sql(text, params, name) as Promise<R[]>,
+});
+
+/** A Prisma interactive transaction, so a hot statement joins the caller's transaction. */
+export const inTransaction = (tx: Tx): Runner => ({
+  sql: <R>(text: string, params: unknown[]) => tx.$queryRawUnsafe<R[]>(text, ...params),
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// Columns, derived from the Prisma model: a column added to schema.prisma is read by the raw statements too
+// (test/integration/store-columns.test.ts checks the derivation against the database).
+
+/** The database column of a Prisma field: the schema maps every camelCase field to its snake_case column. */
+export const columnOf = (field: string) => field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+
+/** Every scalar field of the PaymentMethod model, in the model's order. */
+export const PAYMENT_METHOD_FIELDS = Object.values(P.PaymentMethodScalarFieldEnum);
+
+/** The select list of a whole payment method, named as the model names its fields (`t`: the table's alias). */
+export const paymentMethodColumns = (t: string) =>
+  PAYMENT_METHOD_FIELDS.map((f) => {
+    const column = columnOf(f);
+    return column === f ? `${t}.${column}` : `${t}.${column} AS "${f}"`;
+  }).join(', ');
+
+// ---------------------------------------------------------------------------------------------------------
+// The hot statements
+
+/** The masked read: $1 merchant, $2 mode, $3 id. */
+export const FIND_PAYMENT_METHOD = {
+  name: 'vault_find_payment_method',
+  text: `SELECT ${paymentMethodColumns('pm')} FROM payment_methods pm WHERE pm.merchant_id = $1 AND pm.mode = $2::"Mode" AND pm.id = $3`,
+};
+
+/**
+ * A new card and its audit event in one statement: $1-$19 the payment method's columns (merchant, id, mode,
+ * customer, fingerprint, the sealed number, expiry, holder and nick names, bin, last4, brand, issuer, issuing
+ * country, card type, sealed billing, metadata, retain until, now), $20 the audit event id, $21 the key id,
+ * $22 the request id, $23 the event's detail. No row when the card is vaulted already (ON CONFLICT DO
+ * NOTHING, and no audit event).
+ */
+export const INSERT_NEW_CARD = {
+  name: 'vault_insert_new_card',
+  text: `WITH ins AS (
+   INSERT INTO payment_methods (merchant_id, id, mode, customer_id, type, fingerprint, card_number, card_expiry, holder_name, nick_name,
+     bin, last4, brand, issuer, issuing_country, card_type, billing, metadata, retain_until, created_at, updated_at)
+   VALUES ($1, $2, $3::"Mode", $4, 'CARD', $5, $6, $7, $8, $9, $10, $11, $12::"CardBrand", $13, $14, $15::"CardType", $16, $17::jsonb, $18, $19, $19)
+   ON CONFLICT DO NOTHING
+   RETURNING *)
+ SELECT ${paymentMethodColumns('ins')} FROM ins,
+   LATERAL audit_append(ins.merchant_id, ins.mode, $20, 'payment_method.create', 'payment_method', ins.id, $21, $22, 'success', $23::jsonb) AS audit`,
+};
+
+// The payment method already holding a card: $1 merchant, $2 mode, $3 fingerprint (and $4 customer). Two
+// statements, for a customer and for none: `customer_id IS NOT DISTINCT FROM $n` cannot use the dedupe index,
+// and as a prepared statement it scanned the whole table.
+const findDuplicate = (customer: string) => `SELECT id, retention_extension_months AS "retentionExtensionMonths" FROM payment_methods
+  WHERE merchant_id = $1 AND mode = $2::"Mode" AND fingerprint = $3 AND ${customer}`;
+
+const FIND_DUPLICATE = {
+  name: 'vault_find_duplicate',
+  text: findDuplicate('customer_id = $4'),
+};
+
+const FIND_DUPLICATE_WITHOUT_CUSTOMER = {
+  name: 'vault_find_duplicate_without_customer',
+  text: findDuplicate('customer_id IS NULL'),
+};
+
+/**
+ * A card tokenized again: its new expiry (and holder name, when given) on the existing payment method, and
+ * the audit event, in one statement. $1 merchant, $2 mode, $3 id, $4 sealed expiry, $5 sealed holder name
+ * (null keeps the stored one), $6 retain until, $7 now, $8 the retention extension $6 was computed with (no
+ * row if it changed meanwhile), $9 audit event id, $10 key id, $11 request id, $12 the event's detail.
+ */
+const UPDATE_DUPLICATE = {
+  name: 'vault_update_duplicate',
+  text: `WITH upd AS (
+   UPDATE payment_methods SET card_expiry = $4, holder_name = COALESCE($5, holder_name), retain_until = $6, updated_at = $7
+   WHERE merchant_id = $1 AND mode = $2::"Mode" AND id = $3 AND retention_extension_months = $8
+   RETURNING *)
+ SELECT ${paymentMethodColumns('upd')} FROM upd,
+   LATERAL audit_append(upd.merchant_id, upd.mode, $9, 'payment_method.update', 'payment_method', upd.id, $10, $11, 'success', $12::jsonb) AS audit`,
+};
+
+/**
+ * The enumeration check of a tokenization (enumeration.ts), in one statement: whether the number is a
+ * duplicate (the dedupe index, as the save will find it), how many distinct numbers the key's (bin, last4)
+ * group and duplicates group hold within the window, and, when allowed, the number recorded in them. A
+ * number the key tokenized already within the window is always allowed (the same card again is normal).
+ * $1 merchant, $2 mode, $3 fingerprint, $4/$5 the (bin, last4) group and member tags, $6/$7 the duplicates
+ * group and member tags, $8 key id, $9 now, $10 expires at, $11 max numbers, $12 max duplicates (0: off),
+ * ($13 customer). Concurrent requests may pass the threshold together by at most their number.
+ */
+const probeStatement = (customer: string) => `WITH hit AS (
+   SELECT $12::int > 0 AND EXISTS (SELECT 1 FROM payment_methods WHERE merchant_id = $1 AND mode = $2::"Mode" AND fingerprint = $3 AND ${customer}) AS dup),
+ grp AS (
+   SELECT (SELECT count(*) FROM (SELECT 1 FROM card_probes WHERE merchant_id = $1 AND group_tag = $4 AND expires_at > $9::timestamptz LIMIT $11) g)::int AS n,
+     EXISTS (SELECT 1 FROM card_probes WHERE merchant_id = $1 AND group_tag = $4 AND member_tag = $5 AND expires_at > $9) AS known),
+ dup AS (
+   SELECT (SELECT count(*) FROM (SELECT 1 FROM card_probes WHERE merchant_id = $1 AND group_tag = $6 AND expires_at > $9 AND hit.dup LIMIT $12) d)::int AS n,
+     hit.dup AND EXISTS (SELECT 1 FROM card_probes WHERE merchant_id = $1 AND group_tag = $6 AND member_tag = $7 AND expires_at > $9) AS known
+   FROM hit),
+ verdict AS (
+   SELECT hit.dup, grp.known AS grp_known, dup.known AS dup_known,
+     ($11::int = 0 OR grp.known OR grp.n < $11) AS numbers_ok,
+     (NOT hit.dup OR dup.known OR dup.n < $12) AS duplicates_ok
+   FROM hit, grp, dup),
+ rec AS (
+   INSERT INTO card_probes (merchant_id, group_tag, member_tag, key_id, expires_at)
+   SELECT $1::text, $4::text, $5::text, $8::text, $10::timestamptz FROM verdict WHERE $11::int > 0 AND numbers_ok AND duplicates_ok AND NOT grp_known
+   UNION ALL
+   SELECT $1::text, $6::text, $7::text, $8::text, $10::timestamptz FROM verdict WHERE numbers_ok AND duplicates_ok AND dup AND NOT dup_known
+   ON CONFLICT (merchant_id, group_tag, member_tag) DO UPDATE SET key_id = EXCLUDED.key_id, expires_at = EXCLUDED.expires_at
+   RETURNING 1)
+ SELECT numbers_ok AS "numbersOk", duplicates_ok AS "duplicatesOk", (SELECT count(*) FROM rec)::int AS recorded FROM verdict`;
+
+const PROBE_CARD = {
+  name: 'vault_probe_card',
+  text: probeStatement('customer_id = $13'),
+};
+
+export const PROBE_CARD_WITHOUT_CUSTOMER = {
+  name: 'vault_probe_card_without_customer',
+  text: probeStatement('customer_id IS NULL'),
+};
+
+// ---------------------------------------------------------------------------------------------------------
+// Reads
+
+type TenantOf = Pick<Principal, 'merchantId' | 'mode'>;
+
+/** A payment method of the tenant, whole (sealed fields sealed); null when there is none. */
+export async function findPaymentMethodRow(runner: Runner, principal: TenantOf, id: string): Promise<PaymentMethod | null> {
+  const [row] = await runner.sql<PaymentMethod>(
+    FIND_PAYMENT_METHOD.text,
+    [principal.merchantId, principal.mode, id],
+    FIND_PAYMENT_METHOD.name,
+  );
+  return row ?? null;
+}
+
+export interface DuplicateRef {
+  id: string;
+  retentionExtensionMonths: number;
+}
+
+/** The payment method holding the card with this fingerprint for the customer (or for none). */
+export async function findDuplicateRow(
+  runner: Runner,
+  principal: TenantOf,
+  customerId: string | null,
+  fingerprint: string,
+): Promise<DuplicateRef | null> {
+  const find = customerId === null ? FIND_DUPLICATE_WITHOUT_CUSTOMER : FIND_DUPLICATE;
+  const params = [principal.merchantId, principal.mode, fingerprint, ...(customerId === null ? [] : [customerId])];
+  const [row] = await runner.sql<DuplicateRef>(find.text, params, find.name);
+  return row ?? null;
+}
+
+/** The probe statement's parameters after merchant, mode and fingerprint (see PROBE_CARD). */
+export interface ProbeParams {
+  byBin: { group: string; member: string };
+  byHit: { group: string; member: string };
+  keyId: string;
+  now: Date;
+  expiresAt: Date;
+  maxNumbers: number;
+  maxDuplicates: number;
+}
+
+export async function probeCard(
+  app: App,
+  principal: TenantOf,
+  fingerprint: string,
+  customerId: string | null,
+  p: ProbeParams,
+): Promise<{ numbersOk: boolean; duplicatesOk: boolean } | undefined> {
+  const statement = customerId === null ? PROBE_CARD_WITHOUT_CUSTOMER : PROBE_CARD;
+  const [verdict] = await app.db.sql<{ numbersOk: boolean; duplicatesOk: boolean }>(
+    statement.text,
+    [
+      principal.merchantId,
+      principal.mode,
+      fingerprint,
+      p.byBin.group,
+      p.byBin.member,
+      p.byHit.group,
+      p.byHit.member,
+      p.keyId,
+      p.now,
+      p.expiresAt,
+      p.maxNumbers,
+      p.maxDuplicates,
+      ...(customerId === null ? [] : [customerId]),
+    ],
+    statement.name,
+  );
+  return verdict;
+}
+
+/** Deletes enumeration counters past their window. */
+export async function deleteExpiredProbes(app: App, now: Date): Promise<number> {
+  return (await app.db.prisma.cardProbe.deleteMany({ where: { expiresAt: { lte: now } } })).count;
+}
+
+/** The sealed card fields a reveal or a payment opens. */
+export async function findSealedCard(client: Tx | Client, principal: TenantOf, id: string) {
+  return client.paymentMethod.findFirst({
+    where: { ...tenant(principal), id },
+    select: { merchantId: true, id: true, cardNumber: true, cardExpiry: true, holderName: true },
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Writes of a card (tokenization)
+
+/** Facts for the audit event of a save (which tokens came with it). */
+export type SaveDetail = Record<string, string | number | boolean | null>;
+
+/**
+ * The card columns shared by payment methods and card tokens, the sealed ones as their plaintext (sealed on
+ * write): the number is revealed here, for sealing only.
+ */
+export function cardColumns(card: Omit<CardInput, 'cvc'>) {
+  return {
+    cardNumber: encodeField('PaymentMethod', 'cardNumber', card.number),
+    cardExpiry: encodeField('PaymentMethod', 'cardExpiry', { month: card.expMonth, year: card.expYear }),
+    holderName: card.holderName ?? null,
+    nickName: card.nickName ?? null,
+    bin: card.bin,
+    last4: card.last4,
+    brand: card.brand,
+    issuer: card.issuer ?? null,
+    issuingCountry: card.issuingCountry ?? null,
+    cardType: card.cardType ?? null,
+  };
+}
+
+export interface NewCardRow {
+  id: string;
+  customerId: string | null;
+  fingerprint: string;
+  card: Omit<CardInput, 'cvc'>;
+  billing?: Billing | null;
+  metadata?: unknown;
+}
+
+/**
+ * Saves a card, converging on the payment method that holds it already: a new one is inserted with its
+ * audit event in one statement (ON CONFLICT DO NOTHING on the dedupe index); a card vaulted already, or
+ * vaulted by a concurrent request a moment ago (the insert waits for that transaction and then yields), gets
+ * its new expiry and holder name with its audit event in one statement, conditional on the retention
+ * extension it was computed with. A row that moved in between (deleted, or its retention extended) is
+ * tried again. On the pool each statement commits on its own; in a transaction they join it.
+ */
+export async function saveCardRow(
+  app: App,
+  runner: Runner,
+  principal: Principal,
+  row: NewCardRow,
+  detail: SaveDetail = {},
+): Promise<{ paymentMethod: PaymentMethod; duplicate: boolean }> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const created = await insertNewCard(app, runner, principal, row, detail);
+    if (created) return { paymentMethod: created, duplicate: false };
+    const existing = await findDuplicateRow(runner, principal, row.customerId, row.fingerprint);
+    if (!existing) continue; // deleted since the insert met it
+    const updated = await updateDuplicate(app, runner, principal, existing, row.card, detail);
+    if (updated) return { paymentMethod: updated, duplicate: true };
+  }
+  throw new Error('saveCard: the payment method holding the card kept changing');
+}
+
+async function insertNewCard(app: App, runner: Runner, principal: Principal, row: NewCardRow, detail: SaveDetail) {
+  const { card } = row;
+  const sealed = await sealFields(
+    app.db.keyring,
+    'PaymentMethod',
+    { ...cardColumns(card), billing: encodeField('PaymentMethod', 'billing', row.billing) ?? null },
+    { merchantId: principal.merchantId, id: row.id },
+  );
+  const actor = actorOf(principal);
+  const [created] = await runner.sql<PaymentMethod>(
+    INSERT_NEW_CARD.text,
+    [
+      principal.merchantId,
+      row.id,
+      principal.mode,
+      row.customerId,
+      row.fingerprint,
+      sealed.cardNumber,
+      sealed.cardExpiry,
+      sealed.holderName,
+      sealed.nickName,
+      card.bin,
+      card.last4,
+      card.brand,
+      card.issuer ?? null,
+      card.issuingCountry ?? null,
+      card.cardType ?? null,
+      sealed.billing,
+      row.metadata === undefined || row.metadata === null ? null : JSON.stringify(row.metadata),
+      retainUntil(card.expMonth, card.expYear),
+      app.clock(),
+      newId('aud'),
+      actor.keyId,
+      actor.requestId,
+      JSON.stringify({ duplicate: false, ...detail }),
+    ],
+    INSERT_NEW_CARD.name,
+  );
+  return created ?? null;
+}
+
+async function updateDuplicate(
+  app: App,
+  runner: Runner,
+  principal: Principal,
+  existing: DuplicateRef,
+  card: Omit<CardInput, 'cvc'>,
+  detail: SaveDetail,
+) {
+  const { cardExpiry, holderName } = cardColumns(card);
+  const sealed = await sealFields(
+    app.db.keyring,
+    'PaymentMethod',
+    { cardExpiry, holderName },
+    { merchantId: principal.merchantId, id: existing.id },
+  );
+  const actor = actorOf(principal);
+  const [updated] = await runner.sql<PaymentMethod>(
+    UPDATE_DUPLICATE.text,
+    [
+      principal.merchantId,
+      principal.mode,
+      existing.id,
+      sealed.cardExpiry,
+      sealed.holderName,
+      retainUntil(card.expMonth, card.expYear, existing.retentionExtensionMonths),
+      app.clock(),
+      existing.retentionExtensionMonths,
+      newId('aud'),
+      actor.keyId,
+      actor.requestId,
+      JSON.stringify({ duplicate: true, ...detail }),
+    ],
+    UPDATE_DUPLICATE.name,
+  );
+  return updated ?? null;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Other writes (through Prisma: the extension seals)
+
+const pmKey = (p: TenantOf, id: string) => ({ merchantId_id: { merchantId: p.merchantId, id } });
+const jsonOrNull = (v: unknown) => (v === undefined ? undefined : v === null ? P.DbNull : (v as P.InputJsonValue));
+
+export interface PaymentMethodChanges {
+  holderName?: string | null;
+  nickName?: string | null;
+  billing?: Billing | null;
+  metadata?: unknown;
+  expiry?: { month: number; year: number; retainUntil: Date };
+}
+
+export function updatePaymentMethodRow(tx: Tx, principal: TenantOf, id: string, changes: PaymentMethodChanges) {
+  return tx.paymentMethod.update({
+    where: pmKey(principal, id),
+    data: {
+      holderName: changes.holderName,
+      nickName: changes.nickName,
+      billing: encodeField('PaymentMethod', 'billing', changes.billing),
+      metadata: jsonOrNull(changes.metadata),
+      ...(changes.expiry && {
+        cardExpiry: encodeField('PaymentMethod', 'cardExpiry', { month: changes.expiry.month, year: changes.expiry.year }),
+        retainUntil: changes.expiry.retainUntil,
+      }),
+    },
+  });
+}
+
+/** Whether a payment method of the tenant was deleted. */
+export async function deletePaymentMethodRow(tx: Tx, principal: TenantOf, id: string): Promise<boolean> {
+  return (await tx.paymentMethod.deleteMany({ where: { ...tenant(principal), id } })).count === 1;
+}
+
+/** Deletes every payment method of a customer (a merchant's customers span both modes' ids); how many went. */
+export async function deleteCustomerPaymentMethods(tx: Tx, merchantId: string, customerId: string): Promise<number> {
+  return (await tx.paymentMethod.deleteMany({ where: { merchantId, customerId } })).count;
+}
+
+/** The retention of a payment method, for extending it. */
+export function findRetention(app: App, principal: TenantOf, id: string) {
+  return app.db.prisma.paymentMethod.findFirst({
+    where: { ...tenant(principal), id },
+    select: { id: true, retentionExtensionMonths: true, retainUntil: true },
+  });
+}
+
+/** Sets a new retention if the extension is still `from` (false when a concurrent extension won). */
+export async function setRetention(tx: Tx, principal: TenantOf, id: string, from: number, to: number, retainUntil: Date): Promise<boolean> {
+  const { count } = await tx.paymentMethod.updateMany({
+    where: { ...tenant(principal), id, retentionExtensionMonths: from },
+    data: { retentionExtensionMonths: to, retainUntil },
+  });
+  return count === 1;
+}
+
+/** A payment used the payment method. */
+export async function touchLastUsed(tx: Tx, principal: TenantOf, id: string, now: Date): Promise<void> {
+  await tx.paymentMethod.updateMany({ where: { ...tenant(principal), id }, data: { lastUsedAt: now } });
+}
+
+/** Merchant-initiated payments may use this payment method from now on. */
+export async function markCustomerInitiated(client: Tx | Client, principal: TenantOf, id: string, now: Date): Promise<void> {
+  await client.paymentMethod.updateMany({ where: { ...tenant(principal), id, citCompletedAt: null }, data: { citCompletedAt: now } });
+}
+
+/** Locks the payment method's row for the rest of the transaction (its tokens change together). */
+export async function lockPaymentMethod(tx: Tx, principal: TenantOf, id: string): Promise<void> {
+  await tx.$queryRaw`SELECT 1 AS locked FROM payment_methods WHERE merchant_id = ${principal.merchantId} AND id = ${id} FOR NO KEY UPDATE`;
+}
+
+/** One batch of payment methods past their retention, deleted (locked rows are skipped); oldest merchants first. */
+export function deleteExpiredBatch(tx: Tx, now: Date, batchSize: number) {
+  return tx.$queryRaw<{ merchantId: string; id: string; mode: Mode }[]>`
+    DELETE FROM payment_methods WHERE (merchant_id, id) IN (
+      SELECT merchant_id, id FROM payment_methods WHERE retain_until <= ${now} ORDER BY merchant_id LIMIT ${batchSize} FOR UPDATE SKIP LOCKED)
+    RETURNING merchant_id AS "merchantId", id, mode`;
+}
+
+/** A page of a merchant's test-mode cards after `after` (by id), sealed, for re-fingerprinting. */
+export function testCardsAfter(tx: Tx, merchantId: string, after: string, take: number) {
+  return tx.paymentMethod.findMany({
+    where: { merchantId, mode: 'TEST', id: { gt: after } },
+    select: { merchantId: true, id: true, cardNumber: true },
+    orderBy: { id: 'asc' },
+    take,
+  });
+}
+
+/** New fingerprints for test-mode cards, in one statement. */
+export async function setTestFingerprints(tx: Tx, merchantId: string, ids: string[], fingerprints: string[]): Promise<void> {
+  await tx.$executeRaw`
+    UPDATE payment_methods p SET fingerprint = v.fp
+      FROM unnest(${ids}::text[], ${fingerprints}::text[]) AS v(id, fp)
+     WHERE p.merchant_id = ${merchantId} AND p.mode = 'TEST' AND p.id = v.id`;
+}

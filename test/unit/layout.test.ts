@@ -1,0 +1,56 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+// The layout's rules that a reviewer would otherwise have to remember (docs/architecture.md): each table has
+// one store, so a statement on it exists once and every write to it is sealed by that store or by the
+// encryption extension.
+
+const SRC = join(import.meta.dirname, '..', '..', 'src');
+
+function sources(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const path = join(dir, e.name);
+    if (e.isDirectory()) return e.name === 'generated' ? [] : sources(path);
+    return e.name.endsWith('.ts') ? [path] : [];
+  });
+}
+
+/** The source files (relative to src/) in which `pattern` occurs. */
+function filesMatching(pattern: RegExp): string[] {
+  return sources(SRC)
+    .filter((f) => pattern.test(readFileSync(f, 'utf8')))
+    .map((f) => relative(SRC, f))
+    .sort();
+}
+
+describe('layout', () => {
+  it('only the payment method store touches payment_methods, in SQL or through the ORM', () => {
+    expect(filesMatching(/\bpayment_methods\b/)).toEqual(['domain/paymentMethods/store.ts']);
+    expect(filesMatching(/\.paymentMethod\.(find|create|update|delete|upsert|count|aggregate|groupBy)/)).toEqual([
+      'domain/paymentMethods/store.ts',
+    ]);
+  });
+
+  it('the enumeration counters have the same single store', () => {
+    expect(filesMatching(/\bcard_probes\b|\.cardProbe\./)).toEqual(['domain/paymentMethods/store.ts']);
+  });
+
+  it('no module keeps app state in a module-level let', () => {
+    const offenders = sources(SRC).flatMap((f) =>
+      readFileSync(f, 'utf8')
+        .split('\n')
+        .filter((l) => /^(export )?(let|var) /.test(l))
+        .map((l) => `${relative(SRC, f)}: ${l}`),
+    );
+    // What remains is not app state: a pool of CSPRNG bytes (crypto/random.ts), the correlation counter of
+    // the cluster's metrics messages, and the time of one synchronous validation call (zod passes no
+    // context to refinements; set and cleared around the call).
+    expect(offenders).toEqual([
+      'crypto/random.ts: let pool = Buffer.alloc(0);',
+      'crypto/random.ts: let offset = 0;',
+      'domain/shared/inputSchemas.ts: let clock: Date | undefined;',
+      'http/plugins/metrics.ts: let nextId = 0;',
+    ]);
+  });
+});
