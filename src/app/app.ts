@@ -155,7 +155,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
       databaseUrl,
       embedded,
       connectors: createConnectors(),
-      tokenServices: createTokenServices(master),
+      tokenServices: createTokenServices(master, opts.clock ?? realClock),
       apiKeyCache,
       rateLimiter,
       authFailures,

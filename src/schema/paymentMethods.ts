@@ -260,7 +260,7 @@ builder.mutationFields((t) => ({
     errors: { types: [ValidationFailed, NotFound, Conflict, ConnectorUnavailable] },
     args: { input: t.arg({ type: SimulateNetworkTokenEventInput, required: true }) },
     resolve: async (_root, { input }, ctx) => ({
-      paymentMethod: await simulateNetworkTokenEvent(ctx.app, ctx.principal, input, ctx.app.urls.local()),
+      paymentMethod: await simulateNetworkTokenEvent(ctx.app, ctx.principal, input),
     }),
   }),
   deletePaymentMethod: t.field({

@@ -1,6 +1,7 @@
 // The clock is the app's: a test builds an app with a fixed time instead of depending on today's date.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { App } from '../../src/app/app.js';
+import { openField } from '../../src/db/encryption.js';
 import { createMerchant } from '../../src/domain/merchants/merchants.js';
 import { tokenizeCard } from '../../src/domain/paymentMethods/paymentMethods.js';
 import type { Principal } from '../../src/domain/shared/principal.js';
@@ -33,5 +34,19 @@ describe("the app's clock", () => {
       code: 'CARD_EXPIRED',
       fields: [{ path: ['input', 'card', 'expMonth'] }],
     });
+  });
+
+  it("dates what the sandbox token service issues by the app's clock", async () => {
+    const app = await appAt('2030-06-15T12:00:00Z');
+    const saved = await tokenizeCard(app, principal, {
+      card: { number: '5555555555554444', expMonth: 12, expYear: 2031 },
+      networkTokenization: { enable: true },
+    });
+    const token = await app.db.prisma.networkToken.findFirstOrThrow({
+      where: { merchantId: principal.merchantId, paymentMethodId: saved.paymentMethod.id },
+      select: { merchantId: true, id: true, expiry: true },
+    });
+    // Three years from the app's now (June 2030), not from the machine's.
+    expect(await openField(app.db.keyring, 'NetworkToken', 'expiry', token)).toEqual({ month: 6, year: 2033 });
   });
 });

@@ -38,7 +38,8 @@ const hashSecret = (secret: string) => createHash('sha256').update(secret, 'utf8
 
 export interface CreatePaymentOptions {
   /** The vault's public origin (and path prefix), for the challenge URL. */
-  baseUrl: string;
+  /** Where the challenge page is reached (default: the vault's public URL). */
+  baseUrl?: string;
   now?: Date;
 }
 
@@ -52,7 +53,7 @@ export async function createPayment(
   app: App,
   principal: Principal,
   input: unknown,
-  { baseUrl, now = app.clock() }: CreatePaymentOptions,
+  { baseUrl = app.urls.public(), now = app.clock() }: CreatePaymentOptions = {},
 ): Promise<Payment> {
   const v = parseInput(createPaymentInputSchema, input, ['input'], now);
   const connector = connectorFor(app.connectors, principal, v.connectorId);

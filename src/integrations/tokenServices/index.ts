@@ -18,8 +18,8 @@ function sandboxWebhookSecrets(master: MasterKeyRing): Buffer[] {
 }
 
 /** The app's token service providers. Like connectors: test keys get the sandbox, and no live TSP ships with this build. */
-export function createTokenServices(master: MasterKeyRing): TokenServices {
-  const sandbox = createSandboxTsp(() => sandboxWebhookSecrets(master));
+export function createTokenServices(master: MasterKeyRing, clock: () => Date): TokenServices {
+  const sandbox = createSandboxTsp(() => sandboxWebhookSecrets(master), clock);
   return { sandbox, byMode: { TEST: new Map([[SANDBOX_TSP_ID, sandbox]]), LIVE: new Map() } };
 }
 

@@ -50,7 +50,7 @@ export function verifySandboxCryptogram(number: string, cryptogram: string): boo
 }
 
 /** HMAC-SHA256 over `${t}.${body}`, as `t=<unix seconds>,v1=<hex>`. */
-function signWebhook(secret: Buffer, body: string, now = new Date()): string {
+function signWebhook(secret: Buffer, body: string, now: Date): string {
   const t = Math.floor(now.getTime() / 1000);
   return `t=${t},v1=${createHmac('sha256', secret).update(`${t}.${body}`).digest('hex')}`;
 }
@@ -96,7 +96,10 @@ function parseEvent(body: string): LifecycleEvent | null {
  * lifecycle events are signed with a secret derived from the vault's master keys (`webhookSecrets`: the
  * first signs, all verify, so a master-key rotation does not break deliveries in flight).
  */
-export function createSandboxTsp(webhookSecrets: () => readonly Buffer[]): TokenServiceProvider & {
+export function createSandboxTsp(
+  webhookSecrets: () => readonly Buffer[],
+  clock: () => Date = () => new Date(),
+): TokenServiceProvider & {
   /** The body and signature header of a lifecycle event, as the sandbox would deliver it. */
   signedEvent(event: Omit<LifecycleEvent, 'id' | 'occurredAt'>, now?: Date): { body: string; signature: string };
 } {
@@ -104,7 +107,7 @@ export function createSandboxTsp(webhookSecrets: () => readonly Buffer[]): Token
     id: SANDBOX_TSP_ID,
 
     async provision({ card }: ProvisionRequest): Promise<ProvisionedToken> {
-      const now = new Date();
+      const now = clock();
       const number = tokenNumber(card.brand, card.number.reveal().slice(-4));
       return {
         tokenReferenceId: `sbxntr_${base62(randomBytes(16), 22)}`,
@@ -120,13 +123,13 @@ export function createSandboxTsp(webhookSecrets: () => readonly Buffer[]): Token
       return { cryptogram: Buffer.concat([nonce, cryptogramMac(number.reveal(), nonce)]).toString('base64'), eci: '07' };
     },
 
-    verifyWebhook(body, headers, now = new Date()) {
+    verifyWebhook(body, headers, now = clock()) {
       if (!signatureValid(webhookSecrets(), body, headers.get(SIGNATURE_HEADER), now)) return { ok: false, problem: 'signature' };
       const event = parseEvent(body);
       return event ? { ok: true, event } : { ok: false, problem: 'body' };
     },
 
-    signedEvent(event, now = new Date()) {
+    signedEvent(event, now = clock()) {
       const body = JSON.stringify({ id: newId('evt'), occurredAt: now.toISOString(), ...event } satisfies LifecycleEvent);
       const [secret] = webhookSecrets();
       if (!secret) throw new Error('sandbox TSP: no webhook secret');

@@ -20,7 +20,7 @@ const TYPE_OF: Record<(typeof SIMULATED_NETWORK_TOKEN_EVENTS)[number], Lifecycle
   UPDATE_EXPIRY: 'token.updated',
 };
 
-export async function simulateNetworkTokenEvent(app: App, principal: Principal, input: unknown, baseUrl: string) {
+export async function simulateNetworkTokenEvent(app: App, principal: Principal, input: unknown, baseUrl = app.urls.local()) {
   const v = parseInput(simulateNetworkTokenEventInputSchema, input, ['input'], app.clock());
   if (principal.mode !== 'TEST') throw new ConnectorUnavailable('Lifecycle events can be simulated in test mode only');
   const pm = await findPaymentMethodRow(onPool(app), principal, v.paymentMethodId);
