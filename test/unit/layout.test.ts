@@ -25,15 +25,17 @@ function filesMatching(pattern: RegExp): string[] {
 }
 
 describe('layout', () => {
-  it('only the payment method store touches payment_methods, in SQL or through the ORM', () => {
-    expect(filesMatching(/\bpayment_methods\b/)).toEqual(['domain/paymentMethods/store.ts']);
-    expect(filesMatching(/\.paymentMethod\.(find|create|update|delete|upsert|count|aggregate|groupBy)/)).toEqual([
-      'domain/paymentMethods/store.ts',
-    ]);
-  });
+  const ORM = (delegate: string) => new RegExp(`\\.${delegate}\\.(find|create|update|delete|upsert|count|aggregate|groupBy)`);
 
-  it('the enumeration counters have the same single store', () => {
-    expect(filesMatching(/\bcard_probes\b|\.cardProbe\./)).toEqual(['domain/paymentMethods/store.ts']);
+  it.each([
+    ['payment_methods', 'paymentMethod', 'domain/paymentMethods/store.ts'],
+    ['card_probes', 'cardProbe', 'domain/paymentMethods/store.ts'],
+    ['customers', 'customer', 'domain/customers/store.ts'],
+    ['card_tokens', 'cardToken', 'domain/cardTokens/store.ts'],
+  ])('only its store touches %s, in SQL or through the ORM', (table, delegate, store) => {
+    const sql = filesMatching(new RegExp(`\\b(INTO|FROM|UPDATE|JOIN)\\s+${table}\\b`));
+    expect(sql.filter((f) => f !== store)).toEqual([]);
+    expect(filesMatching(ORM(delegate))).toEqual([store]);
   });
 
   it('no module keeps app state in a module-level let', () => {

@@ -1,14 +1,14 @@
 import type { App } from '../../app/app.js';
 import { openField } from '../../db/encryption.js';
-import { encodeField, type Billing } from '../../db/encrypted-fields.js';
+import type { Billing } from '../../db/encrypted-fields.js';
 import { newId } from '../shared/ids.js';
 import { NotFound, TokenAlreadyUsed, TokenExpired } from '../shared/errors.js';
 import type { CardToken } from '../../generated/prisma/client.js';
 import { createCardTokenInputSchema, type CardInput } from '../shared/inputSchemas.js';
 import { parseInput } from '../shared/inputs.js';
-import { cardColumns } from '../paymentMethods/store.js';
+import { deleteTokensExpiredBefore, destroySpentSecrets, findCardTokenRow, insertCardToken, spendCardTokenRow } from './store.js';
 import { actorOf, audited } from '../audit/audit.js';
-import { tenant, type Principal } from '../shared/principal.js';
+import type { Principal } from '../shared/principal.js';
 
 const CARD_TOKEN_TTL_MS = 30 * 60 * 1000;
 /** Spent and expired tokens keep their masked fields this long (so late uses answer TOKEN_EXPIRED), then go. */
@@ -25,23 +25,13 @@ export async function createCardToken(app: App, principal: Principal, input: unk
   return audited(
     app,
     actorOf(principal),
-    (tx) =>
-      tx.cardToken.create({
-        data: {
-          ...tenant(principal),
-          id,
-          ...cardColumns(card),
-          cvc: encodeField('CardToken', 'cvc', card.cvc) ?? null,
-          billing: encodeField('CardToken', 'billing', v.billing) ?? null,
-          expiresAt: new Date(now.getTime() + CARD_TOKEN_TTL_MS),
-        },
-      }),
+    (tx) => insertCardToken(tx, principal, { id, card, billing: v.billing, expiresAt: new Date(now.getTime() + CARD_TOKEN_TTL_MS) }),
     () => ({ action: 'card_token.create', entityType: 'card_token', entityId: id, outcome: 'success' }),
   );
 }
 
 export async function findCardToken(app: App, principal: Principal, id: string) {
-  return app.db.prisma.cardToken.findFirst({ where: { ...tenant(principal), id } });
+  return findCardTokenRow(app, principal, id);
 }
 
 /**
@@ -50,8 +40,8 @@ export async function findCardToken(app: App, principal: Principal, id: string) 
  * `spendCardToken`, so a refused operation leaves the token usable ("a failed mutation changes nothing").
  */
 export async function openCardToken(app: App, principal: Principal, id: string, now = app.clock()): Promise<TokenCard> {
-  const { prisma, keyring } = app.db;
-  const row = await prisma.cardToken.findFirst({ where: { ...tenant(principal), id } });
+  const { keyring } = app.db;
+  const row = await findCardTokenRow(app, principal, id);
   if (!row) throw new NotFound('card token', id);
   if (row.usedAt) throw new TokenAlreadyUsed(id);
   if (row.expiresAt <= now || row.cardNumber === null) throw new TokenExpired(id);
@@ -88,13 +78,8 @@ export async function openCardToken(app: App, principal: Principal, id: string, 
  * TOKEN_ALREADY_USED (or TOKEN_EXPIRED past its 30 minutes).
  */
 export async function spendCardToken(app: App, principal: Principal, id: string, now = app.clock()): Promise<void> {
-  const { prisma } = app.db;
-  const { count } = await prisma.cardToken.updateMany({
-    where: { ...tenant(principal), id, usedAt: null, expiresAt: { gt: now } },
-    data: { usedAt: now, cardNumber: null, cvc: null },
-  });
-  if (count === 0) {
-    const token = await prisma.cardToken.findFirst({ where: { ...tenant(principal), id }, select: { usedAt: true } });
+  if (!(await spendCardTokenRow(app, principal, id, now))) {
+    const token = await findCardTokenRow(app, principal, id);
     if (!token) throw new NotFound('card token', id);
     throw token.usedAt ? new TokenAlreadyUsed(id) : new TokenExpired(id);
   }
@@ -112,16 +97,9 @@ export async function consumeCardToken(app: App, principal: Principal, id: strin
  * Returns how many tokens lost their secrets and how many were deleted.
  */
 export async function sweepCardTokens(app: App, now = app.clock()): Promise<{ destroyed: number; deleted: number }> {
-  const { prisma } = app.db;
-  const destroyed = await prisma.cardToken.updateMany({
-    where: {
-      OR: [{ usedAt: { not: null } }, { expiresAt: { lte: now } }],
-      AND: [{ OR: [{ cardNumber: { not: null } }, { cvc: { not: null } }] }],
-    },
-    data: { cardNumber: null, cvc: null },
-  });
-  const deleted = await prisma.cardToken.deleteMany({ where: { expiresAt: { lte: new Date(now.getTime() - CARD_TOKEN_KEEP_MS) } } });
-  return { destroyed: destroyed.count, deleted: deleted.count };
+  const destroyed = await destroySpentSecrets(app, now);
+  const deleted = await deleteTokensExpiredBefore(app, new Date(now.getTime() - CARD_TOKEN_KEEP_MS));
+  return { destroyed, deleted };
 }
 
 export type CardTokenRow = CardToken;

@@ -1,19 +1,25 @@
 import type { App } from '../../app/app.js';
 import { deleteCustomerPaymentMethods } from '../paymentMethods/store.js';
 import { openField } from '../../db/encryption.js';
-import { encodeField, type Address } from '../../db/encrypted-fields.js';
+import type { Address } from '../../db/encrypted-fields.js';
 import { newId } from '../shared/ids.js';
 import { NotFound } from '../shared/errors.js';
-import { Prisma as P, type Customer } from '../../generated/prisma/client.js';
+import type { Customer } from '../../generated/prisma/client.js';
+import {
+  customerExists,
+  deleteCustomerRow,
+  findCustomerRow,
+  insertCustomer,
+  listCustomerRows,
+  updateCustomerRow,
+  type Query,
+} from './store.js';
 import { createCustomerInputSchema, updateCustomerInputSchema } from '../shared/inputSchemas.js';
 import { parseInput } from '../shared/inputs.js';
 import { actorOf, appendAudit, audited, type AuditEntry } from '../audit/audit.js';
-import { tenant, type Principal } from '../shared/principal.js';
+import type { Principal } from '../shared/principal.js';
 
-/** The select/include a GraphQL field asks for (from Pothos), spread into the query. */
-export type Query = { select?: object; include?: object };
-
-const jsonOrNull = (v: unknown) => (v === undefined ? undefined : v === null ? P.DbNull : (v as P.InputJsonValue));
+export type { Query } from './store.js';
 
 const customerEvent = (action: string, id: string, detail?: AuditEntry['detail']): AuditEntry => ({
   action: `customer.${action}`,
@@ -29,22 +35,7 @@ export async function createCustomer(app: App, principal: Principal, input: unkn
   return audited(
     app,
     actorOf(principal),
-    (tx) =>
-      tx.customer.create({
-        data: {
-          ...tenant(principal),
-          id,
-          merchantReferenceId: v.merchantReferenceId ?? null,
-          name: v.name ?? null,
-          email: v.email ?? null,
-          phone: v.phone ?? null,
-          phoneCountryCode: v.phoneCountryCode ?? null,
-          description: v.description ?? null,
-          defaultBillingAddress: encodeField('Customer', 'defaultBillingAddress', v.defaultBillingAddress) ?? null,
-          defaultShippingAddress: encodeField('Customer', 'defaultShippingAddress', v.defaultShippingAddress) ?? null,
-          metadata: jsonOrNull(v.metadata) ?? P.DbNull,
-        },
-      }),
+    (tx) => insertCustomer(tx, principal, id, v),
     () => customerEvent('create', id),
   );
 }
@@ -55,21 +46,7 @@ export async function updateCustomer(app: App, principal: Principal, id: string,
   return audited(
     app,
     actorOf(principal),
-    (tx) =>
-      tx.customer.update({
-        where: { merchantId_id: { merchantId: principal.merchantId, id } },
-        data: {
-          merchantReferenceId: v.merchantReferenceId,
-          name: v.name,
-          email: v.email,
-          phone: v.phone,
-          phoneCountryCode: v.phoneCountryCode,
-          description: v.description,
-          defaultBillingAddress: encodeField('Customer', 'defaultBillingAddress', v.defaultBillingAddress),
-          defaultShippingAddress: encodeField('Customer', 'defaultShippingAddress', v.defaultShippingAddress),
-          metadata: jsonOrNull(v.metadata),
-        },
-      }),
+    (tx) => updateCustomerRow(tx, principal, id, v),
     () => customerEvent('update', id),
   );
 }
@@ -77,31 +54,25 @@ export async function updateCustomer(app: App, principal: Principal, id: string,
 /** Deletes the customer and, in the same transaction, every payment method it owns. */
 export async function deleteCustomer(app: App, principal: Principal, id: string) {
   return app.db.prisma.$transaction(async (tx) => {
-    const found = await tx.customer.findFirst({ where: { ...tenant(principal), id }, select: { id: true } });
-    if (!found) throw new NotFound('customer', id);
+    if (!(await customerExists(tx, principal, id))) throw new NotFound('customer', id);
     const count = await deleteCustomerPaymentMethods(tx, principal.merchantId, id);
-    await tx.customer.delete({ where: { merchantId_id: { merchantId: principal.merchantId, id } } });
+    await deleteCustomerRow(tx, principal, id);
     await appendAudit(tx, actorOf(principal), customerEvent('delete', id, { deletedPaymentMethods: count }));
     return { deletedId: id, deletedPaymentMethods: count };
   });
 }
 
 export async function findCustomer(app: App, principal: Principal, id: string, query: Query = {}) {
-  return app.db.prisma.customer.findFirst({ ...(query as object), where: { ...tenant(principal), id } });
+  return findCustomerRow(app.db.prisma, principal, id, query);
 }
 
 export async function requireCustomer(app: App, principal: Principal, id: string): Promise<void> {
-  const found = await app.db.prisma.customer.findFirst({ where: { ...tenant(principal), id }, select: { id: true } });
-  if (!found) throw new NotFound('customer', id);
+  if (!(await customerExists(app.db.prisma, principal, id))) throw new NotFound('customer', id);
 }
 
 /** Newest first; `query` carries Pothos' cursor, take and skip. */
 export async function listCustomers(app: App, principal: Principal, query: Query) {
-  return app.db.prisma.customer.findMany({
-    ...(query as object),
-    where: tenant(principal),
-    orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-  });
+  return listCustomerRows(app, principal, query);
 }
 
 type CustomerSecret = 'name' | 'email' | 'phone' | 'phoneCountryCode';
