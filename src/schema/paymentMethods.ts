@@ -14,7 +14,7 @@ import { networkTokenView } from '../domain/paymentMethods/networkTokens.js';
 import { pspTokenValue } from '../domain/paymentMethods/pspTokens.js';
 import { revealCard, type RevealedCard } from '../domain/paymentMethods/reveal.js';
 import { simulateNetworkTokenEvent } from '../integrations/tokenServices/simulate.js';
-import { SIMULATED_NETWORK_TOKEN_EVENTS } from '../domain/shared/inputSchemas.js';
+import { SIMULATED_NETWORK_TOKEN_EVENTS } from '../domain/paymentMethods/inputs.js';
 import {
   billingOf,
   deletePaymentMethod,

@@ -3,7 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { Secret } from '../../src/crypto/secret.js';
 import { decodeField, encodeField } from '../../src/db/encrypted-fields.js';
-import { tokenizeCardInputSchema, validate } from '../../src/domain/shared/inputSchemas.js';
+import { tokenizeCardInputSchema } from '../../src/domain/paymentMethods/inputs.js';
+import { validate } from '../../src/domain/shared/inputSchemas.js';
 import { parseInput } from '../../src/domain/shared/inputs.js';
 import { EXP_YEAR } from '../helpers/expiry.js';
 import { cardDigitsIn, renderings } from '../helpers/renderings.js';

@@ -13,18 +13,13 @@ import { Secret } from '../../src/crypto/secret.js';
 import { containsCardNumber } from '../../src/card/pan.js';
 import { COUNTRY_CODES, isCountryCode } from '../../src/card/countries.js';
 import { expiryIssues, fullExpYear, isExpired } from '../../src/card/expiry.js';
+import { createCustomerInputSchema, updateCustomerInputSchema } from '../../src/domain/customers/inputs.js';
 import {
-  addressInputSchema,
-  cardInputSchema,
-  createCustomerInputSchema,
   extendRetentionMonthsSchema,
-  type FieldIssue,
-  metadataSchema,
   tokenizeCardInputSchema,
-  updateCustomerInputSchema,
   updatePaymentMethodInputSchema,
-  validate,
-} from '../../src/domain/shared/inputSchemas.js';
+} from '../../src/domain/paymentMethods/inputs.js';
+import { addressInputSchema, cardInputSchema, type FieldIssue, metadataSchema, validate } from '../../src/domain/shared/inputSchemas.js';
 
 const NOW = new Date('2026-11-21T10:00:00Z');
 

@@ -14,7 +14,7 @@ import {
   updateCustomerRow,
   type Query,
 } from './store.js';
-import { createCustomerInputSchema, updateCustomerInputSchema } from '../shared/inputSchemas.js';
+import { createCustomerInputSchema, updateCustomerInputSchema } from './inputs.js';
 import { parseInput } from '../shared/inputs.js';
 import { actorOf, appendAudit, audited, type AuditEntry } from '../audit/audit.js';
 import type { Principal } from '../shared/principal.js';

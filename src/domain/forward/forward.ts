@@ -7,7 +7,7 @@ import { maskCardData } from './mask.js';
 import type { Secret } from '../../crypto/secret.js';
 import { encoderFor, placeholdersIn, render, revealed, type Placeholder, type PlaceholderValues } from './template.js';
 import { tspFor } from '../../integrations/tokenServices/index.js';
-import { forwardRequestInputSchema, type ForwardRequestInput } from '../shared/inputSchemas.js';
+import { forwardRequestInputSchema, type ForwardRequestInput } from './inputs.js';
 import { actorOf, appendAudit } from '../audit/audit.js';
 import { consumeCardToken, findCardToken } from '../cardTokens/cardTokens.js';
 import { entriesAllowing, forwardHosts } from '../merchants/allowLists.js';

@@ -8,12 +8,8 @@ import { newId } from '../shared/ids.js';
 import { NotFound, RetentionLimitExceeded } from '../shared/errors.js';
 import type { PaymentMethod } from '../../generated/prisma/client.js';
 import { isExpired } from '../../card/expiry.js';
-import {
-  extendRetentionMonthsSchema,
-  tokenizeCardInputSchema,
-  updatePaymentMethodInputSchema,
-  type CardInput,
-} from '../shared/inputSchemas.js';
+import type { CardInput } from '../shared/inputSchemas.js';
+import { extendRetentionMonthsSchema, tokenizeCardInputSchema, updatePaymentMethodInputSchema } from './inputs.js';
 import { tspFor } from '../../integrations/tokenServices/index.js';
 import { actorOf, appendAudit, audited } from '../audit/audit.js';
 import { openCardToken, spendCardToken } from '../cardTokens/cardTokens.js';

@@ -10,7 +10,8 @@ import { Conflict, NotFound, ValidationFailed, type FieldError } from '../shared
 import type { Prisma as P, Payment, PaymentInstrument, PaymentStatus } from '../../generated/prisma/client.js';
 import { tspFor } from '../../integrations/tokenServices/index.js';
 import { newId } from '../shared/ids.js';
-import { captureAmountSchema, createPaymentInputSchema, type CardInput, type CreatePaymentInput } from '../shared/inputSchemas.js';
+import type { CardInput } from '../shared/inputSchemas.js';
+import { captureAmountSchema, createPaymentInputSchema, type CreatePaymentInput } from './inputs.js';
 import { openCardToken, spendCardToken } from '../cardTokens/cardTokens.js';
 import { requireCustomer, type Query } from '../customers/customers.js';
 import { parseInput } from '../shared/inputs.js';

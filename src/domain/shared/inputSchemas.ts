@@ -1,4 +1,5 @@
-// Input schemas for the API and the `validate` helper that turns zod issues into field errors.
+// The shared field schemas of every input (text, metadata, addresses, the card) and the `validate` helper that
+// turns zod issues into field errors; each aggregate builds its own inputs from them (domain/<aggregate>/inputs.ts).
 //
 // Conventions:
 // - Every issue carries a ValidationCode in `params.code`; issues without one are INVALID_INPUT.
@@ -15,7 +16,6 @@ import { containsCardNumber } from '../../card/pan.js';
 import { Secret } from '../../crypto/secret.js';
 import { bin, checkCardNumber, cvcLengths, last4 } from '../../card/number.js';
 import { isCountryCode } from '../../card/countries.js';
-import { isCurrencyCode } from '../../card/currencies.js';
 import { expiryIssues, fullExpYear } from '../../card/expiry.js';
 
 const VALIDATION_CODE_SET: ReadonlySet<unknown> = new Set(VALIDATION_CODES);
@@ -34,7 +34,7 @@ export type Validated<T> = { ok: true; value: T } | { ok: false; fields: FieldIs
 // are built once: zod compiles a schema on its first parse, and one built per call recompiles every time (in
 // the profile this was most of a tokenization's validation cost); zod 4 passes no context to refinements.
 let clock: Date | undefined;
-const now = (): Date => clock ?? new Date();
+export const validationTime = (): Date => clock ?? new Date();
 
 /**
  * Parses `input`, listing every failing field with its full path (`basePath` + the path inside the input).
@@ -110,12 +110,12 @@ function coded(code: ValidationCode, message: string) {
 type Issues = readonly { path?: readonly PropertyKey[] | undefined }[];
 
 /** Refinement options: run even after some fields failed, but not when the value itself was refused. */
-const crossField = {
+export const crossField = {
   when: (payload: { issues: Issues }) => payload.issues.every((issue) => (issue.path?.length ?? 0) > 0),
 };
 
 /** Whether a top-level field passed its own schema (only then does the refined value hold its output). */
-function passedField(ctx: { issues: Issues }): (key: string) => boolean {
+export function passedField(ctx: { issues: Issues }): (key: string) => boolean {
   const failed = new Set(ctx.issues.map((issue) => issue.path?.[0]));
   return (key) => !failed.has(key);
 }
@@ -129,12 +129,12 @@ interface Charset {
 }
 
 const SINGLE_LINE: Charset = { forbidden: /\p{Cc}/u, message: 'Must not contain control characters' };
-const MULTI_LINE: Charset = {
+export const MULTI_LINE: Charset = {
   forbidden: /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]/,
   message: 'Must not contain control characters other than tabs and line breaks',
 };
 // Identifiers: no controls, format characters (zero-width, bidi), private-use or unassigned code points.
-const PRINTABLE: Charset = { forbidden: /\p{C}/u, message: 'Must contain only printable characters' };
+export const PRINTABLE: Charset = { forbidden: /\p{C}/u, message: 'Must contain only printable characters' };
 
 // Half of a UTF-16 surrogate pair: not text. PostgreSQL refuses it in jsonb, and UTF-8 cannot carry it.
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
@@ -142,7 +142,7 @@ const NOT_UNICODE = 'Must be valid Unicode text (it has an unpaired surrogate)';
 const HOLDS_CARD = 'Must not contain a card number (card numbers go in card.number, where they are encrypted)';
 
 /** A trimmed string of at most `max` characters. */
-function text(max: number, charset: Charset = SINGLE_LINE) {
+export function text(max: number, charset: Charset = SINGLE_LINE) {
   return z
     .string()
     .trim()
@@ -155,27 +155,27 @@ function text(max: number, charset: Charset = SINGLE_LINE) {
 const isBlank = (v: unknown): boolean => typeof v === 'string' && v.trim() === '';
 
 /** Create semantics: null, undefined and blank strings all mean "not given" (undefined). */
-function optional<T extends z.ZodType>(schema: T) {
+export function optional<T extends z.ZodType>(schema: T) {
   return z.preprocess((v) => (v === null || isBlank(v) ? undefined : v), schema.optional());
 }
 
 /** Update semantics: undefined leaves the stored value as is; null or a blank string clears it (null). */
-function clearable<T extends z.ZodType>(schema: T) {
+export function clearable<T extends z.ZodType>(schema: T) {
   return z.preprocess((v) => (isBlank(v) ? null : v), schema.nullish());
 }
 
 const countrySchema = z.string().trim().toUpperCase().refine(isCountryCode, 'Must be an ISO 3166-1 alpha-2 country code');
 
-const emailSchema = z.string().trim().max(254).pipe(z.email('Must be a valid email address'));
+export const emailSchema = z.string().trim().max(254).pipe(z.email('Must be a valid email address'));
 
 // Two simple tests rather than one regex with a required digit, to keep matching linear on long input.
-const phoneNumberSchema = z
+export const phoneNumberSchema = z
   .string()
   .trim()
   .max(30)
   .refine((s) => /^[\d ()-]+$/.test(s) && /\d/.test(s), 'Must contain digits, optionally with spaces, dashes and parentheses');
 
-const phoneCountryCodeSchema = z
+export const phoneCountryCodeSchema = z
   .string()
   .trim()
   .regex(/^\+\d{1,4}$/, 'Must be a "+" followed by 1 to 4 digits');
@@ -196,10 +196,27 @@ const cvcSchema = z
 const cardTypeSchema = z.enum(['CREDIT', 'DEBIT', 'PREPAID']);
 
 /** Adds the issues of an expiry whose parts are undefined when absent or already failed. */
-function addExpiryIssues(ctx: z.core.$RefinementCtx, month: number | undefined, year: number | undefined, now: Date): void {
+export function addExpiryIssues(ctx: z.core.$RefinementCtx, month: number | undefined, year: number | undefined, now: Date): void {
   for (const issue of expiryIssues(month, year, now)) {
     ctx.addIssue({ code: 'custom', path: [issue.field], ...coded(issue.code, issue.message) });
   }
+}
+
+// URLs
+
+function isHttpUrl(s: string): boolean {
+  if (!URL.canParse(s)) return false;
+  const { protocol } = new URL(s);
+  return protocol === 'http:' || protocol === 'https:';
+}
+
+export const httpUrlSchema = text(2000).refine(isHttpUrl, 'Must be an absolute http or https URL');
+
+/** user:password@ in a URL: credentials that end up in logs, browsers' histories and Referer headers. */
+export function hasCredentials(s: string): boolean {
+  if (!URL.canParse(s)) return false;
+  const { username, password } = new URL(s);
+  return username !== '' || password !== '';
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -286,7 +303,7 @@ const phoneInputSchema = z.object({
   countryCode: optional(phoneCountryCodeSchema),
 });
 
-const billingInputSchema = z.object({
+export const billingInputSchema = z.object({
   address: optional(addressInputSchema),
   phone: optional(phoneInputSchema),
   email: optional(emailSchema),
@@ -309,7 +326,7 @@ export const cardInputSchema = z
   })
   .superRefine((card, ctx) => {
     const passed = passedField(ctx);
-    addExpiryIssues(ctx, passed('expMonth') ? card.expMonth : undefined, passed('expYear') ? card.expYear : undefined, now());
+    addExpiryIssues(ctx, passed('expMonth') ? card.expMonth : undefined, passed('expYear') ? card.expYear : undefined, validationTime());
     if (passed('number') && passed('cvc') && card.cvc !== undefined) {
       const lengths = cvcLengths(card.number.brand);
       if (!lengths.includes(card.cvc.length)) {
@@ -331,253 +348,6 @@ export const cardInputSchema = z
   }));
 
 // ---------------------------------------------------------------------------------------------------------
-// PSP and network tokens
-
-const tokenizationTypeSchema = z.enum(['SINGLE_USE', 'MULTI_USE']);
-const connectorIdSchema = text(64, PRINTABLE).min(1);
-
-/** A PSP's token, recorded as given (like every text field, never a card number: it is shown as is). */
-const pspTokenValueSchema = text(512, PRINTABLE).min(1);
-
-const pspTokenizationInputSchema = z.object({
-  tokenizationType: tokenizationTypeSchema,
-  connectorId: connectorIdSchema,
-});
-
-const networkTokenizationInputSchema = z.object({ enable: z.boolean() });
-
-export const SIMULATED_NETWORK_TOKEN_EVENTS = ['SUSPEND', 'RESUME', 'DELETE', 'UPDATE_EXPIRY'] as const;
-
-export const simulateNetworkTokenEventInputSchema = z
-  .object({
-    paymentMethodId: text(64, PRINTABLE).min(1),
-    event: z.enum(SIMULATED_NETWORK_TOKEN_EVENTS),
-    expMonth: z.int().min(1).max(12).nullish(),
-    expYear: z.int().min(2000).max(2099).nullish(),
-  })
-  .superRefine((input, ctx) => {
-    if (input.event === 'UPDATE_EXPIRY' && (input.expMonth == null || input.expYear == null)) {
-      ctx.addIssue({ code: 'custom', path: ['expMonth'], message: 'UPDATE_EXPIRY needs expMonth and expYear (four digits)' });
-    }
-  });
-
-const connectorTokenDetailsInputSchema = z.object({
-  connectorId: connectorIdSchema,
-  token: pspTokenValueSchema,
-  tokenizationType: optional(tokenizationTypeSchema),
-  connectorTokenRequestReferenceId: optional(text(200, PRINTABLE)),
-});
-
-export const updatePaymentMethodInputSchema = z
-  .object({
-    connectorTokenDetails: optional(connectorTokenDetailsInputSchema),
-    holderName: clearable(text(100)),
-    nickName: clearable(text(100)),
-    expMonth: optional(z.int()),
-    expYear: optional(z.int()),
-    billing: clearable(billingInputSchema),
-    metadata: clearable(metadataSchema),
-  })
-  .superRefine((input, ctx) => {
-    const passed = passedField(ctx);
-    // A field that failed was given: absent values always pass `optional`.
-    const hasMonth = !passed('expMonth') || input.expMonth !== undefined;
-    const hasYear = !passed('expYear') || input.expYear !== undefined;
-    if (hasMonth !== hasYear) {
-      const [missing, given] = hasMonth ? ['expYear', 'expMonth'] : ['expMonth', 'expYear'];
-      ctx.addIssue({ code: 'custom', path: [missing], message: `Required together with ${given}` });
-    } else if (hasMonth) {
-      addExpiryIssues(ctx, passed('expMonth') ? input.expMonth : undefined, passed('expYear') ? input.expYear : undefined, now());
-    }
-  }, crossField)
-  .transform(({ expYear, ...rest }) => ({
-    ...rest,
-    expYear: expYear === undefined ? undefined : fullExpYear(expYear),
-  }));
-
-export const tokenizeCardInputSchema = z
-  .object({
-    customerId: optional(text(64, PRINTABLE)),
-    card: optional(cardInputSchema),
-    token: optional(text(200, PRINTABLE)),
-    billing: optional(billingInputSchema),
-    metadata: optional(metadataSchema),
-    pspTokenization: optional(pspTokenizationInputSchema),
-    networkTokenization: optional(networkTokenizationInputSchema),
-  })
-  .superRefine((input, ctx) => {
-    const passed = passedField(ctx);
-    const hasCard = !passed('card') || input.card !== undefined;
-    const hasToken = !passed('token') || input.token !== undefined;
-    if (hasCard === hasToken) {
-      ctx.addIssue({ code: 'custom', path: ['card'], message: 'Provide exactly one of card or token' });
-    }
-  }, crossField);
-
-export const createCardTokenInputSchema = z.object({
-  card: cardInputSchema,
-  billing: optional(billingInputSchema),
-});
-
-export const extendRetentionMonthsSchema = z.int().min(1, 'Must be between 1 and 24 months').max(24, 'Must be between 1 and 24 months');
-
-// ---------------------------------------------------------------------------------------------------------
-// Customers
-
-export const createCustomerInputSchema = z.object({
-  merchantReferenceId: optional(text(64, PRINTABLE)),
-  name: optional(text(100)),
-  email: optional(emailSchema),
-  phone: optional(phoneNumberSchema),
-  phoneCountryCode: optional(phoneCountryCodeSchema),
-  description: optional(text(500, MULTI_LINE)),
-  defaultBillingAddress: optional(addressInputSchema),
-  defaultShippingAddress: optional(addressInputSchema),
-  metadata: optional(metadataSchema),
-});
-
-export const updateCustomerInputSchema = z.object({
-  merchantReferenceId: clearable(text(64, PRINTABLE)),
-  name: clearable(text(100)),
-  email: clearable(emailSchema),
-  phone: clearable(phoneNumberSchema),
-  phoneCountryCode: clearable(phoneCountryCodeSchema),
-  description: clearable(text(500, MULTI_LINE)),
-  defaultBillingAddress: clearable(addressInputSchema),
-  defaultShippingAddress: clearable(addressInputSchema),
-  metadata: clearable(metadataSchema),
-});
-
-// ---------------------------------------------------------------------------------------------------------
 // Output types for the domain layer
 
 export type CardInput = z.output<typeof cardInputSchema>;
-
-// ---------------------------------------------------------------------------------------------------------
-// Payments
-
-/** Largest amount of one payment, in minor units (999,999.99 in a two-decimal currency). */
-const MAX_PAYMENT_AMOUNT = 99_999_999;
-
-const currencySchema = z.string().trim().toUpperCase().refine(isCurrencyCode, 'Must be an ISO 4217 currency code');
-
-function isHttpUrl(s: string): boolean {
-  if (!URL.canParse(s)) return false;
-  const { protocol } = new URL(s);
-  return protocol === 'http:' || protocol === 'https:';
-}
-
-const httpUrlSchema = text(2000).refine(isHttpUrl, 'Must be an absolute http or https URL');
-
-/** user:password@ in a URL: credentials that end up in logs, browsers' histories and Referer headers. */
-function hasCredentials(s: string): boolean {
-  if (!URL.canParse(s)) return false;
-  const { username, password } = new URL(s);
-  return username !== '' || password !== '';
-}
-
-export const captureAmountSchema = z.int().min(1).max(MAX_PAYMENT_AMOUNT);
-
-export const createPaymentInputSchema = z
-  .object({
-    amount: z.int().min(1).max(MAX_PAYMENT_AMOUNT),
-    currency: currencySchema,
-    paymentMethodId: optional(text(64, PRINTABLE)),
-    token: optional(text(200, PRINTABLE)),
-    card: optional(cardInputSchema),
-    customerId: optional(text(64, PRINTABLE)),
-    captureMethod: optional(z.enum(['AUTOMATIC', 'MANUAL'])),
-    initiator: optional(z.enum(['CUSTOMER', 'MERCHANT'])),
-    savePaymentMethod: optional(z.boolean()),
-    connectorId: optional(text(64, PRINTABLE)),
-    // The customer's browser is sent there, with the URL in its history and the address bar.
-    returnUrl: optional(httpUrlSchema.refine((u) => !hasCredentials(u), 'Must not contain credentials (user:password@)')),
-  })
-  .superRefine((input, ctx) => {
-    const passed = passedField(ctx);
-    const given = (key: keyof typeof input) => !passed(key) || input[key] !== undefined;
-    if ((['paymentMethodId', 'token', 'card'] as const).filter(given).length !== 1) {
-      ctx.addIssue({ code: 'custom', path: ['card'], message: 'Provide exactly one of paymentMethodId, token or card' });
-    }
-    if (passed('savePaymentMethod') && input.savePaymentMethod && !given('card') && !given('token')) {
-      ctx.addIssue({ code: 'custom', path: ['savePaymentMethod'], message: 'Only a card or a card token can be saved during a payment' });
-    }
-    if (passed('initiator') && input.initiator === 'MERCHANT' && !given('paymentMethodId')) {
-      ctx.addIssue({ code: 'custom', path: ['initiator'], message: 'A merchant-initiated payment needs a stored payment method' });
-    }
-  }, crossField)
-  .transform(({ captureMethod, initiator, savePaymentMethod, ...rest }) => ({
-    ...rest,
-    captureMethod: captureMethod ?? 'AUTOMATIC',
-    initiator: initiator ?? 'CUSTOMER',
-    savePaymentMethod: savePaymentMethod ?? false,
-  }));
-
-export type CreatePaymentInput = z.output<typeof createPaymentInputSchema>;
-
-// ---------------------------------------------------------------------------------------------------------
-// forwardRequest
-
-const FORWARD_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
-const FORWARD_MAX_BODY_CHARS = 256 * 1024;
-const FORWARD_MAX_HEADERS = 50;
-const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$/;
-// Set by the vault (framing, target) or meaningless for one upstream exchange.
-const RESERVED_HEADERS = new Set([
-  'host',
-  'content-length',
-  'transfer-encoding',
-  'connection',
-  'keep-alive',
-  'upgrade',
-  'te',
-  'trailer',
-  'expect',
-  'proxy-authorization',
-  'proxy-connection',
-]);
-
-const forwardHeadersSchema = z.record(z.string(), z.unknown()).superRefine((headers, ctx) => {
-  const names = Object.keys(headers);
-  if (names.length > FORWARD_MAX_HEADERS) ctx.addIssue({ code: 'custom', message: `At most ${FORWARD_MAX_HEADERS} headers` });
-  for (const name of names) {
-    const value = headers[name];
-    const problem = !HEADER_NAME.test(name)
-      ? 'Header names must be 1-100 token characters'
-      : RESERVED_HEADERS.has(name.toLowerCase())
-        ? 'This header is set by the vault'
-        : typeof value !== 'string'
-          ? 'Header values must be strings'
-          : value.length > 8192
-            ? 'Header values must be at most 8192 characters'
-            : /[\r\n\0]/.test(value)
-              ? 'Header values must not contain line breaks or NUL'
-              : undefined;
-    if (problem) ctx.addIssue({ code: 'custom', path: [name], message: problem });
-  }
-});
-
-export const forwardRequestInputSchema = z
-  .object({
-    paymentMethodId: optional(text(64, PRINTABLE)),
-    token: optional(text(200, PRINTABLE)),
-    url: httpUrlSchema
-      .refine((u) => !hasCredentials(u), 'Must not contain credentials; send them in a header')
-      .refine((u) => !u.includes('{{'), 'Placeholders are not allowed in the URL (URLs end up in logs); use the headers or the body'),
-    method: z.string().trim().toUpperCase().pipe(z.enum(FORWARD_METHODS)),
-    headers: optional(forwardHeadersSchema),
-    body: optional(z.string().max(FORWARD_MAX_BODY_CHARS)),
-  })
-  .superRefine((input, ctx) => {
-    const passed = passedField(ctx);
-    const given = (key: 'paymentMethodId' | 'token') => !passed(key) || input[key] !== undefined;
-    if (given('paymentMethodId') === given('token')) {
-      ctx.addIssue({ code: 'custom', path: ['paymentMethodId'], message: 'Provide exactly one of paymentMethodId or token' });
-    }
-    if (passed('method') && passed('body') && input.body !== undefined && input.method === 'GET') {
-      ctx.addIssue({ code: 'custom', path: ['body'], message: 'A GET request has no body' });
-    }
-  }, crossField)
-  .transform((input) => ({ ...input, headers: (input.headers ?? {}) as Record<string, string> }));
-
-export type ForwardRequestInput = z.output<typeof forwardRequestInputSchema>;

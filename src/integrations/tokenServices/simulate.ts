@@ -4,7 +4,7 @@ import { Conflict, ConnectorUnavailable, NotFound } from '../../domain/shared/er
 import { findNetworkToken } from '../../domain/paymentMethods/networkTokens.js';
 import { parseInput } from '../../domain/shared/inputs.js';
 import type { Principal } from '../../domain/shared/principal.js';
-import { type SIMULATED_NETWORK_TOKEN_EVENTS, simulateNetworkTokenEventInputSchema } from '../../domain/shared/inputSchemas.js';
+import { type SIMULATED_NETWORK_TOKEN_EVENTS, simulateNetworkTokenEventInputSchema } from '../../domain/paymentMethods/inputs.js';
 import { SANDBOX_TSP_ID, SIGNATURE_HEADER } from './sandbox.js';
 import type { LifecycleEventType } from './types.js';
 import { NETWORK_TOKEN_WEBHOOK_PATH } from '../../http/routes/networkTokenWebhook.js';
