@@ -30,6 +30,9 @@ describe('layout', () => {
   it.each([
     ['payment_methods', 'paymentMethod', 'domain/paymentMethods/store.ts'],
     ['card_probes', 'cardProbe', 'domain/paymentMethods/store.ts'],
+    ['psp_tokens', 'pspToken', 'domain/paymentMethods/store.ts'],
+    ['network_tokens', 'networkToken', 'domain/paymentMethods/store.ts'],
+    ['network_token_events', 'networkTokenEvent', 'domain/paymentMethods/store.ts'],
     ['customers', 'customer', 'domain/customers/store.ts'],
     ['card_tokens', 'cardToken', 'domain/cardTokens/store.ts'],
   ])('only its store touches %s, in SQL or through the ORM', (table, delegate, store) => {

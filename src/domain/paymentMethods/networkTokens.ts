@@ -3,11 +3,18 @@ import type { Prisma, Tx } from '../../db/client.js';
 import { openField } from '../../db/encryption.js';
 import { encodeField } from '../../db/encrypted-fields.js';
 import type { NetworkToken, NetworkTokenStatus } from '../../generated/prisma/client.js';
-import { newId } from '../shared/ids.js';
 import type { LifecycleEvent, ProvisionedToken } from '../../integrations/tokenServices/types.js';
 import { isExpired } from '../../card/expiry.js';
 import { appendAudit } from '../audit/audit.js';
-import { tenant, type Principal } from '../shared/principal.js';
+import type { Principal } from '../shared/principal.js';
+import {
+  deleteAppliedEventsBefore,
+  findNetworkTokenRow,
+  insertNetworkToken,
+  networkTokensByReference,
+  recordAppliedEvent,
+  updateNetworkTokenRow,
+} from './store.js';
 
 // Network tokens: a token service provider (TSP) issues a token for the card on the card network itself;
 // payments send it with a fresh cryptogram instead of the card number. The TSP keeps it current by pushing
@@ -23,7 +30,7 @@ export interface NetworkTokenView {
 
 /** The payment method's network token row, if any (any status). */
 export function findNetworkToken(app: App, principal: Principal, paymentMethodId: string, client: Tx | Prisma = app.db.prisma) {
-  return client.networkToken.findFirst({ where: { ...tenant(principal), paymentMethodId } });
+  return findNetworkTokenRow(client, principal, paymentMethodId);
 }
 
 /**
@@ -51,12 +58,9 @@ export async function storeNetworkToken(
   const existing = await findNetworkToken(app, principal, paymentMethodId, client);
   if (existing) {
     if (existing.status !== 'DELETED') return existing;
-    return client.networkToken.update({ where: { merchantId_id: { merchantId: principal.merchantId, id: existing.id } }, data: values });
+    return updateNetworkTokenRow(client, principal.merchantId, existing.id, values);
   }
-  const [created] = await client.networkToken.createManyAndReturn({
-    data: [{ ...tenant(principal), id: newId('ntk'), paymentMethodId, ...values }],
-    skipDuplicates: true,
-  });
+  const created = await insertNetworkToken(client, principal, paymentMethodId, values);
   return created ?? (await findNetworkToken(app, principal, paymentMethodId, client))!;
 }
 
@@ -109,9 +113,8 @@ const APPLIED_EVENT_RETENTION_MS = 24 * 60 * 60 * 1000;
  * same transaction. Each change is audited in its own transaction. Returns how many tokens changed.
  */
 export async function applyLifecycleEvent(app: App, tspId: string, event: LifecycleEvent, now = app.clock()): Promise<number> {
-  const { prisma } = app.db;
   const occurredAt = new Date(event.occurredAt);
-  const rows = await prisma.networkToken.findMany({ where: { tspId, tokenReferenceId: event.tokenReferenceId } });
+  const rows = await networkTokensByReference(app, tspId, event.tokenReferenceId);
   let changed = 0;
   for (const row of rows) {
     if (row.status === 'DELETED' || (row.lastEventAt && row.lastEventAt > occurredAt)) continue;
@@ -124,22 +127,17 @@ export async function applyLifecycleEvent(app: App, tspId: string, event: Lifecy
         ...(event.last4 && { last4: event.last4 }),
       }),
     };
-    const applied = await prisma.$transaction(async (tx) => {
+    const applied = await app.db.prisma.$transaction(async (tx) => {
       // Insert-or-ignore: a concurrent delivery of the same event waits on the key, then finds it taken.
-      const { count } = await tx.networkTokenEvent.createMany({
-        data: [
-          {
-            merchantId: row.merchantId,
-            networkTokenId: row.id,
-            tspId,
-            eventId: event.id,
-            expiresAt: new Date(now.getTime() + APPLIED_EVENT_RETENTION_MS),
-          },
-        ],
-        skipDuplicates: true,
+      const first = await recordAppliedEvent(tx, {
+        merchantId: row.merchantId,
+        networkTokenId: row.id,
+        tspId,
+        eventId: event.id,
+        expiresAt: new Date(now.getTime() + APPLIED_EVENT_RETENTION_MS),
       });
-      if (count === 0) return false;
-      await tx.networkToken.update({ where: { merchantId_id: { merchantId: row.merchantId, id: row.id } }, data });
+      if (!first) return false;
+      await updateNetworkTokenRow(tx, row.merchantId, row.id, data);
       await appendAudit(
         tx,
         { merchantId: row.merchantId, mode: row.mode, keyId: `tsp:${tspId}`, requestId: event.id },
@@ -160,6 +158,5 @@ export async function applyLifecycleEvent(app: App, tspId: string, event: Lifecy
 
 /** Forgets applied event ids past their retention. */
 export async function sweepAppliedEvents(app: App, now = app.clock()): Promise<number> {
-  const { count } = await app.db.prisma.networkTokenEvent.deleteMany({ where: { expiresAt: { lt: now } } });
-  return count;
+  return deleteAppliedEventsBefore(app, now);
 }

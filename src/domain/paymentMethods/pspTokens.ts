@@ -1,12 +1,11 @@
 import type { App } from '../../app/app.js';
-import { lockPaymentMethod } from './store.js';
+import { findActivePspToken, lockPaymentMethod, markPspTokenUsed, replaceActivePspToken } from './store.js';
 import { connectorFor, type Connector } from '../../integrations/connectors/index.js';
 import type { Tx } from '../../db/client.js';
 import { openField } from '../../db/encryption.js';
 import { ConnectorUnavailable } from '../shared/errors.js';
 import type { PspToken, TokenizationType } from '../../generated/prisma/client.js';
-import { newId } from '../shared/ids.js';
-import { tenant, type Principal } from '../shared/principal.js';
+import type { Principal } from '../shared/principal.js';
 
 // PSP tokens: a payment service provider keeps the card and gives back a token that pays through it. The
 // vault keeps tokens sealed on the payment method; at most one is ACTIVE per connector (a newer one retires
@@ -43,31 +42,14 @@ export async function recordPspToken(
 ): Promise<PspToken> {
   const write = async (tx: Tx) => {
     await lockPaymentMethod(tx, principal, paymentMethodId);
-    await tx.pspToken.updateMany({
-      where: { ...tenant(principal), paymentMethodId, connectorId: token.connectorId, status: 'ACTIVE' },
-      data: { status: 'INACTIVE' },
-    });
-    return tx.pspToken.create({
-      data: {
-        ...tenant(principal),
-        id: newId('pspt'),
-        paymentMethodId,
-        connectorId: token.connectorId,
-        token: token.token,
-        tokenizationType: token.tokenizationType,
-        connectorTokenRequestReferenceId: token.requestReferenceId ?? null,
-      },
-    });
+    return replaceActivePspToken(tx, principal, paymentMethodId, token);
   };
   return client ? write(client) : app.db.prisma.$transaction(write);
 }
 
 /** The active token of a connector, if it is a reusable one (then PSP tokenization need not ask again). */
 export async function activeMultiUseToken(app: App, principal: Principal, paymentMethodId: string, connectorId: string) {
-  return app.db.prisma.pspToken.findFirst({
-    where: { ...tenant(principal), paymentMethodId, connectorId, status: 'ACTIVE', tokenizationType: 'MULTI_USE' },
-    orderBy: { createdAt: 'desc' },
-  });
+  return findActivePspToken(app, principal, paymentMethodId, connectorId, 'MULTI_USE');
 }
 
 /**
@@ -82,19 +64,12 @@ export async function claimPspToken(
   connectorId: string,
   now = app.clock(),
 ): Promise<string | null> {
-  const { prisma, keyring } = app.db;
   for (let attempt = 0; attempt < 3; attempt++) {
-    const row = await prisma.pspToken.findFirst({
-      where: { ...tenant(principal), paymentMethodId, connectorId, status: 'ACTIVE' },
-      orderBy: { createdAt: 'desc' },
-    });
+    const row = await findActivePspToken(app, principal, paymentMethodId, connectorId);
     if (!row) return null;
-    const single = row.tokenizationType === 'SINGLE_USE';
-    const { count } = await prisma.pspToken.updateMany({
-      where: { ...tenant(principal), id: row.id, status: 'ACTIVE' },
-      data: single ? { status: 'INACTIVE', usedAt: now } : { usedAt: now },
-    });
-    if (count === 1) return openField(keyring, 'PspToken', 'token', row);
+    if (await markPspTokenUsed(app, principal, row.id, row.tokenizationType === 'SINGLE_USE', now)) {
+      return openField(app.db.keyring, 'PspToken', 'token', row);
+    }
   }
   return null;
 }

@@ -2,7 +2,13 @@ import type { App } from '../../app/app.js';
 import type { Prisma as Client, Tx } from '../../db/client.js';
 import { encodeField, type Billing } from '../../db/encrypted-fields.js';
 import { sealFields } from '../../db/encryption.js';
-import { Prisma as P, type Mode, type PaymentMethod } from '../../generated/prisma/client.js';
+import {
+  Prisma as P,
+  type Mode,
+  type NetworkTokenStatus,
+  type PaymentMethod,
+  type TokenizationType,
+} from '../../generated/prisma/client.js';
 import type { CardInput } from '../shared/inputSchemas.js';
 import { newId } from '../shared/ids.js';
 import { tenant, type Principal } from '../shared/principal.js';
@@ -477,4 +483,107 @@ export async function setTestFingerprints(tx: Tx, merchantId: string, ids: strin
     UPDATE payment_methods p SET fingerprint = v.fp
       FROM unnest(${ids}::text[], ${fingerprints}::text[]) AS v(id, fp)
      WHERE p.merchant_id = ${merchantId} AND p.mode = 'TEST' AND p.id = v.id`;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// PSP tokens of a payment method (through Prisma: the extension seals the token)
+
+export interface PspTokenRow {
+  connectorId: string;
+  token: string;
+  tokenizationType: TokenizationType;
+  requestReferenceId?: string | null;
+}
+
+/** Retires the connector's active tokens and adds a new active one (the caller holds the payment method's lock). */
+export async function replaceActivePspToken(tx: Tx, principal: TenantOf, paymentMethodId: string, token: PspTokenRow) {
+  await tx.pspToken.updateMany({
+    where: { ...tenant(principal), paymentMethodId, connectorId: token.connectorId, status: 'ACTIVE' },
+    data: { status: 'INACTIVE' },
+  });
+  return tx.pspToken.create({
+    data: {
+      ...tenant(principal),
+      id: newId('pspt'),
+      paymentMethodId,
+      connectorId: token.connectorId,
+      token: token.token,
+      tokenizationType: token.tokenizationType,
+      connectorTokenRequestReferenceId: token.requestReferenceId ?? null,
+    },
+  });
+}
+
+/** The newest active token of a connector on the payment method (of one tokenization type, if given). */
+export function findActivePspToken(
+  app: App,
+  principal: TenantOf,
+  paymentMethodId: string,
+  connectorId: string,
+  tokenizationType?: TokenizationType,
+) {
+  return app.db.prisma.pspToken.findFirst({
+    where: { ...tenant(principal), paymentMethodId, connectorId, status: 'ACTIVE', ...(tokenizationType && { tokenizationType }) },
+    orderBy: { createdAt: 'desc' },
+  });
+}
+
+/** Marks an active token used (and spent, if single-use); false when another payment claimed it first. */
+export async function markPspTokenUsed(app: App, principal: TenantOf, id: string, spend: boolean, now: Date): Promise<boolean> {
+  const { count } = await app.db.prisma.pspToken.updateMany({
+    where: { ...tenant(principal), id, status: 'ACTIVE' },
+    data: spend ? { status: 'INACTIVE', usedAt: now } : { usedAt: now },
+  });
+  return count === 1;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The network token of a payment method, and the lifecycle events applied to it
+
+/** The payment method's network token row, if any (any status). */
+export function findNetworkTokenRow(client: Tx | Client, principal: TenantOf, paymentMethodId: string) {
+  return client.networkToken.findFirst({ where: { ...tenant(principal), paymentMethodId } });
+}
+
+/** A network token's sealed fields and state as a write takes them (plaintext: the extension seals). */
+export interface NetworkTokenFields {
+  tspId: string;
+  tokenReferenceId: string;
+  number: string;
+  expiry: string;
+  last4: string;
+  status: NetworkTokenStatus;
+  lastEventAt: Date;
+}
+
+export function updateNetworkTokenRow(client: Tx | Client, merchantId: string, id: string, data: Partial<NetworkTokenFields>) {
+  return client.networkToken.update({ where: { merchantId_id: { merchantId, id } }, data });
+}
+
+/** A new network token on the payment method; null when it got one meanwhile (the unique index). */
+export async function insertNetworkToken(client: Tx | Client, principal: TenantOf, paymentMethodId: string, fields: NetworkTokenFields) {
+  const [created] = await client.networkToken.createManyAndReturn({
+    data: [{ ...tenant(principal), id: newId('ntk'), paymentMethodId, ...fields }],
+    skipDuplicates: true,
+  });
+  return created ?? null;
+}
+
+/** Every token a TSP's reference names (one per merchant that vaulted the card with it). */
+export function networkTokensByReference(app: App, tspId: string, tokenReferenceId: string) {
+  return app.db.prisma.networkToken.findMany({ where: { tspId, tokenReferenceId } });
+}
+
+/** Records that an event was applied to a token; false when it was already (insert-or-ignore on the key). */
+export async function recordAppliedEvent(
+  tx: Tx,
+  row: { merchantId: string; networkTokenId: string; tspId: string; eventId: string; expiresAt: Date },
+): Promise<boolean> {
+  const { count } = await tx.networkTokenEvent.createMany({ data: [row], skipDuplicates: true });
+  return count === 1;
+}
+
+/** Forgets applied event ids that expired before `now`. */
+export async function deleteAppliedEventsBefore(app: App, now: Date): Promise<number> {
+  return (await app.db.prisma.networkTokenEvent.deleteMany({ where: { expiresAt: { lt: now } } })).count;
 }
