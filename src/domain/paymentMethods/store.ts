@@ -94,12 +94,12 @@ export const INSERT_NEW_CARD = {
 const findDuplicate = (customer: string) => `SELECT id, retention_extension_months AS "retentionExtensionMonths" FROM payment_methods
   WHERE merchant_id = $1 AND mode = $2::"Mode" AND fingerprint = $3 AND ${customer}`;
 
-const FIND_DUPLICATE = {
+export const FIND_DUPLICATE = {
   name: 'vault_find_duplicate',
   text: findDuplicate('customer_id = $4'),
 };
 
-const FIND_DUPLICATE_WITHOUT_CUSTOMER = {
+export const FIND_DUPLICATE_WITHOUT_CUSTOMER = {
   name: 'vault_find_duplicate_without_customer',
   text: findDuplicate('customer_id IS NULL'),
 };
@@ -110,7 +110,7 @@ const FIND_DUPLICATE_WITHOUT_CUSTOMER = {
  * (null keeps the stored one), $6 retain until, $7 now, $8 the retention extension $6 was computed with (no
  * row if it changed meanwhile), $9 audit event id, $10 key id, $11 request id, $12 the event's detail.
  */
-const UPDATE_DUPLICATE = {
+export const UPDATE_DUPLICATE = {
   name: 'vault_update_duplicate',
   text: `WITH upd AS (
    UPDATE payment_methods SET card_expiry = $4, holder_name = COALESCE($5, holder_name), retain_until = $6, updated_at = $7
@@ -152,7 +152,7 @@ const probeStatement = (customer: string) => `WITH hit AS (
    RETURNING 1)
  SELECT numbers_ok AS "numbersOk", duplicates_ok AS "duplicatesOk", (SELECT count(*) FROM rec)::int AS recorded FROM verdict`;
 
-const PROBE_CARD = {
+export const PROBE_CARD = {
   name: 'vault_probe_card',
   text: probeStatement('customer_id = $13'),
 };
