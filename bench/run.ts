@@ -114,6 +114,8 @@ interface Load {
   url: string;
   headers: Record<string, string>;
   body: () => string;
+  /** Headers chosen per request (the api key of one of several merchants). */
+  requestHeaders?: () => Record<string, string>;
 }
 
 // `--no-analyze`: measure the database as a new one, a restore or an upgrade leaves it, with no statistics
@@ -149,7 +151,11 @@ async function measure(
       headers: { 'content-type': 'application/json', ...load.headers },
       requests: [
         {
-          setupRequest: (req) => ({ ...req, body: load.body() }),
+          setupRequest: (req) => ({
+            ...req,
+            body: load.body(),
+            ...(load.requestHeaders && { headers: { ...req.headers, ...load.requestHeaders() } }),
+          }),
           onResponse: (status, body) => {
             if (status !== 200 || body.includes('"errors"') || /"__typename":"\w*Error"/.test(body)) errors++;
           },
@@ -184,7 +190,16 @@ function newCard(): string {
 const gql = (query: string, variables: unknown) => JSON.stringify({ query, variables });
 let turn = 0;
 const next = <T>(list: readonly T[]): T => list[turn++ % list.length]!;
-const SCENARIOS = ['fixed-json', 'tokenize-sql', 'tokenize-new', 'tokenize-dup', 'read-masked', 'list-customer', 'pay-stored'] as const;
+const SCENARIOS = [
+  'fixed-json',
+  'tokenize-sql',
+  'tokenize-new',
+  'tokenize-8-merchants',
+  'tokenize-dup',
+  'read-masked',
+  'list-customer',
+  'pay-stored',
+] as const;
 type Scenario = (typeof SCENARIOS)[number];
 const TOKENIZE =
   'mutation($input: TokenizeCardInput!) { tokenizeCard(input: $input) { __typename ... on TokenizeCardSuccess { duplicate paymentMethod { id } } } }';
@@ -205,6 +220,8 @@ interface Fixtures {
   storedPm: string;
   /** Stored cards, used round-robin by the duplicate and payment scenarios (many customers' cards, not one). */
   stored: { id: string; number: string }[];
+  /** Secret keys of eight merchants (the first is the bench merchant's): the same load spread over them. */
+  eightMerchants: string[];
 }
 
 async function setUp(): Promise<Fixtures> {
@@ -250,7 +267,17 @@ async function setUp(): Promise<Fixtures> {
        FROM generate_series(1, 34504) g`,
       [m.merchantId],
     );
-    return { secretKey: m.secretKey, merchantId: m.merchantId, keyId: key.id, customerId: customer.id, storedPm: stored[0]!.id, stored };
+    const others = [];
+    for (let i = 1; i < 8; i++) others.push((await createMerchant(app, { name: `Bench ${i + 1}` })).secretKey);
+    return {
+      secretKey: m.secretKey,
+      merchantId: m.merchantId,
+      keyId: key.id,
+      customerId: customer.id,
+      storedPm: stored[0]!.id,
+      stored,
+      eightMerchants: [m.secretKey, ...others],
+    };
   } finally {
     await app.stop();
   }
@@ -374,6 +401,24 @@ function ratios(rows: Row[]): { scenario: string; connections: number; throughpu
   return out;
 }
 
+/** Tokenize with all load on one merchant against the same load spread over eight, per concurrency and workers. */
+function oneVersusEight(rows: Row[]): { connections: number; workers?: number; throughput: number; p99: number }[] {
+  const out = [];
+  for (const eight of rows.filter((r) => r.level === 'L4' && r.scenario === 'tokenize-8-merchants')) {
+    const one = rows.find(
+      (r) => r.level === 'L4' && r.scenario === 'tokenize-new' && r.connections === eight.connections && r.workers === eight.workers,
+    );
+    if (!one || eight.rps === 0 || eight.p99 === 0) continue;
+    out.push({
+      connections: eight.connections,
+      ...(eight.workers !== undefined && { workers: eight.workers }),
+      throughput: Math.round((one.rps / eight.rps) * 100) / 100,
+      p99: Math.round((one.p99 / eight.p99) * 100) / 100,
+    });
+  }
+  return out;
+}
+
 const PROFILE_DIR = path.join(ROOT, 'bench', 'results', 'profiles');
 
 async function startProduct(workers: number, profile = false): Promise<{ child: ChildProcess; url: string }> {
@@ -490,6 +535,19 @@ async function main(): Promise<void> {
           ),
         );
       await l4Run('tokenize-new', tokenizeBody);
+      // The same load over eight merchants: one merchant must scale like many (issue 13).
+      if (wanted('tokenize-8-merchants'))
+        record(
+          'L4',
+          'tokenize-8-merchants',
+          c,
+          await measure(
+            { ...l4Load(tokenizeBody), requestHeaders: () => ({ 'api-key': next(f.eightMerchants) }) },
+            c,
+            opts.duration,
+            l4.child.pid,
+          ),
+        );
       await l4Run('tokenize-dup', () =>
         gql(TOKENIZE, { input: { card: { number: next(f.stored).number, expMonth: 12, expYear: EXP_YEAR, holderName: 'Bench Holder' } } }),
       );
@@ -512,6 +570,18 @@ async function main(): Promise<void> {
           'tokenize-new',
           c,
           await measure({ url: server.url, headers, body: tokenizeBody }, c, opts.duration, server.child.pid),
+          w,
+        );
+        record(
+          'L4',
+          'tokenize-8-merchants',
+          c,
+          await measure(
+            { url: server.url, headers, body: tokenizeBody, requestHeaders: () => ({ 'api-key': next(f.eightMerchants) }) },
+            c,
+            opts.duration,
+            server.child.pid,
+          ),
           w,
         );
         record(
@@ -543,7 +613,17 @@ async function main(): Promise<void> {
   }
 
   const summary = ratios(rows);
-  const report = { at: new Date().toISOString(), machine, duration: opts.duration, analyze: opts.analyze, rows, ratios: summary, soak };
+  const merchants = oneVersusEight(rows);
+  const report = {
+    at: new Date().toISOString(),
+    machine,
+    duration: opts.duration,
+    analyze: opts.analyze,
+    rows,
+    ratios: summary,
+    oneVersusEightMerchants: merchants,
+    soak,
+  };
   const file = path.join(ROOT, 'bench', 'results', `${report.at.replace(/[:.]/g, '-')}.json`);
   writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
   writeFileSync(path.join(ROOT, 'bench', 'results', 'latest.json'), `${JSON.stringify(report, null, 2)}\n`);
@@ -551,6 +631,11 @@ async function main(): Promise<void> {
   for (const r of summary) {
     console.log(
       `L4/L3 ${r.scenario} at ${r.connections}: throughput ${r.throughput}, p99 ${r.p99}x${r.l1 === undefined ? '' : ` (L1/L3: ${r.l1})`}`,
+    );
+  }
+  for (const r of merchants) {
+    console.log(
+      `one merchant / eight at ${r.connections}${r.workers ? ` (${r.workers} workers)` : ''}: throughput ${r.throughput}, p99 ${r.p99}x`,
     );
   }
   if (soak)
