@@ -4,6 +4,7 @@ import { sweepCardProbes } from './paymentMethods/enumeration.js';
 import { sweepIdempotencyKeys } from './idempotency/idempotency.js';
 import { sweepAppliedEvents } from './paymentMethods/networkTokens.js';
 import { purgeExpired } from './paymentMethods/paymentMethods.js';
+import { releasePaymentKeys } from './payments/payments.js';
 
 export interface SweepResult {
   purgedPaymentMethods: number;
@@ -23,6 +24,8 @@ export async function sweep(app: App, now = app.clock()): Promise<SweepResult> {
   const purgedPaymentMethods = await purgeExpired(app, now);
   const tokens = await sweepCardTokens(app, now);
   const deletedIdempotencyKeys = await sweepIdempotencyKeys(app, now);
+  // Payments made under an Idempotency-Key hold it for the same 24 hours.
+  await releasePaymentKeys(app, {}, now);
   const deletedCardProbes = await sweepCardProbes(app, now);
   const deletedNetworkTokenEvents = await sweepAppliedEvents(app, now);
   return {

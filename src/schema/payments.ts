@@ -130,7 +130,10 @@ builder.mutationFields((t) => ({
     errors: { types: [ValidationFailed, NotFound, TokenExpired, TokenAlreadyUsed, ConnectorUnavailable, TooManyAttempts] },
     args: { input: t.arg({ type: CreatePaymentInput, required: true }) },
     resolve: async (_root, { input }, ctx) => ({
-      payment: await createPayment(ctx.app, ctx.principal, input, { baseUrl: ctx.app.urls.public() }),
+      payment: await createPayment(ctx.app, ctx.principal, input, {
+        baseUrl: ctx.app.urls.public(),
+        ...(ctx.idempotency && { idempotency: ctx.idempotency }),
+      }),
     }),
   }),
   capturePayment: t.field({

@@ -6,7 +6,7 @@ import { SANDBOX_CONNECTOR_ID } from '../../integrations/connectors/sandbox.js';
 import type { Prisma, Tx } from '../../db/client.js';
 import { openField } from '../../db/encryption.js';
 import { encodeField, type Billing } from '../../db/encrypted-fields.js';
-import { Conflict, NotFound, ValidationFailed, type FieldError } from '../shared/errors.js';
+import { Conflict, IdempotencyConflict, NotFound, ValidationFailed, type FieldError } from '../shared/errors.js';
 import type { Prisma as P, Payment, PaymentInstrument, PaymentStatus } from '../../generated/prisma/client.js';
 import { tspFor } from '../../integrations/tokenServices/index.js';
 import { newId } from '../shared/ids.js';
@@ -40,7 +40,16 @@ export interface CreatePaymentOptions {
   /** The vault's public origin (and path prefix), for the challenge URL. */
   baseUrl: string;
   now?: Date;
+  /**
+   * The request's Idempotency-Key (its row id) and fingerprint: recorded in the payment's own transaction,
+   * so that a retry after an ambiguous failure (committed, but the answer lost) returns this payment instead
+   * of paying again; also handed to the connector, for PSPs that deduplicate authorizations on a key.
+   */
+  idempotency?: { keyId: string; fingerprint: string };
 }
+
+/** As long as an Idempotency-Key replays its first response (domain/idempotency). */
+const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 
 /**
  * Pays with a stored payment method, a card token or a card, through the connector of the key's mode. A
@@ -52,9 +61,13 @@ export async function createPayment(
   app: App,
   principal: Principal,
   input: unknown,
-  { baseUrl, now = app.clock() }: CreatePaymentOptions,
+  { baseUrl, now = app.clock(), idempotency }: CreatePaymentOptions,
 ): Promise<Payment> {
   const v = parseInput(createPaymentInputSchema, input, ['input'], now);
+  if (idempotency) {
+    const earlier = await paymentUnderKey(app, principal, idempotency, now);
+    if (earlier) return earlier;
+  }
   const connector = connectorFor(app.connectors, principal, v.connectorId);
   if (v.customerId) await requireCustomer(app, principal, v.customerId);
   const source = await cardSource(app, principal, v, now);
@@ -76,8 +89,10 @@ export async function createPayment(
   const { paySource, instrument } = source.paymentMethodId
     ? await storedInstrument(app, principal, connector, source.paymentMethodId, v, now, cardSourceForConnector)
     : { paySource: cardSourceForConnector, instrument: 'CARD' as const };
+  app.log.debug({ paymentId, connectorId: connector.id, idempotencyKey: idempotency?.keyId }, 'connector authorize');
   const result = await connector.authorize({
     paymentId,
+    ...(idempotency && { idempotencyKey: idempotency.keyId }),
     amount: v.amount,
     currency: v.currency,
     captureMethod: v.captureMethod,
@@ -124,6 +139,8 @@ export async function createPayment(
         challengeSecretHash: challenged ? hashSecret(secret).toString('hex') : null,
         failureCode: result.failureCode ?? null,
         failureMessage: result.failureMessage ?? null,
+        idempotencyKeyId: idempotency?.keyId ?? null,
+        idempotencyRequestHash: idempotency?.fingerprint ?? null,
       },
     });
     if (source.paymentMethodId) {
@@ -145,6 +162,38 @@ export async function createPayment(
     });
     return payment;
   });
+}
+
+/**
+ * The payment an earlier attempt with this Idempotency-Key committed within 24 hours (its answer was lost:
+ * the connection failed after the commit), or null. Another request under the key conflicts. A payment
+ * older than 24 hours gives the key back (the sweep does the same for all of them).
+ */
+async function paymentUnderKey(
+  app: App,
+  principal: Principal,
+  idempotency: { keyId: string; fingerprint: string },
+  now: Date,
+): Promise<Payment | null> {
+  const { prisma } = app.db;
+  const where = { merchantId: principal.merchantId, idempotencyKeyId: idempotency.keyId };
+  const earlier = await prisma.payment.findFirst({ where });
+  if (!earlier) return null;
+  if (earlier.createdAt.getTime() <= now.getTime() - IDEMPOTENCY_TTL_MS) {
+    await releasePaymentKeys(app, { ...where, createdAt: earlier.createdAt });
+    return null;
+  }
+  if (earlier.idempotencyRequestHash !== idempotency.fingerprint) throw new IdempotencyConflict();
+  return earlier;
+}
+
+/** Gives Idempotency-Keys held by payments older than 24 hours back to their merchants' clients. */
+export async function releasePaymentKeys(app: App, where: P.PaymentWhereInput = {}, now = app.clock()): Promise<number> {
+  const { count } = await app.db.prisma.payment.updateMany({
+    where: { idempotencyKeyId: { not: null }, createdAt: { lte: new Date(now.getTime() - IDEMPOTENCY_TTL_MS) }, ...where },
+    data: { idempotencyKeyId: null, idempotencyRequestHash: null },
+  });
+  return count;
 }
 
 /**
