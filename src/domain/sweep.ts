@@ -23,9 +23,9 @@ export interface SweepResult {
 export async function sweep(app: App, now = app.clock()): Promise<SweepResult> {
   const purgedPaymentMethods = await purgeExpired(app, now);
   const tokens = await sweepCardTokens(app, now);
+  // Payments made under an Idempotency-Key hold it as long as its record lives.
+  await releasePaymentKeys(app, now);
   const deletedIdempotencyKeys = await sweepIdempotencyKeys(app, now);
-  // Payments made under an Idempotency-Key hold it for the same 24 hours.
-  await releasePaymentKeys(app, {}, now);
   const deletedCardProbes = await sweepCardProbes(app, now);
   const deletedNetworkTokenEvents = await sweepAppliedEvents(app, now);
   return {

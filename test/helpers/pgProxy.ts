@@ -4,15 +4,14 @@
 //
 // It also reads the frontend/backend protocol far enough to lose one answer on purpose: `holdNextCommit`
 // lets the next COMMIT through to the server, swallows the server's reply (the commit is durable, on the
-// synchronous standby too) and, when the test says so, cuts that client's connection. The vault then sees
-// exactly what a crash between commit and acknowledgement looks like.
+// synchronous standby too) and never relays it; the connection ends when its server does (the test kills
+// it) or the proxy is re-pointed. The vault then sees exactly what a crash between commit and
+// acknowledgement looks like.
 import { createServer, Socket, type AddressInfo, type Server } from 'node:net';
 
 export interface HeldCommit {
   /** Resolves once the server answered the COMMIT (the answer is held back from the vault). */
   committed: Promise<void>;
-  /** Cuts the vault's connection without ever relaying the answer. */
-  cut(): void;
 }
 
 export interface PgProxy {
@@ -35,7 +34,7 @@ export async function startPgProxy(targetPort: number): Promise<PgProxy> {
   let target = targetPort;
   let accepted = 0;
   const open = new Set<Socket>();
-  let armed: { marker: string; resolve: () => void; onClient: (cut: () => void) => void } | undefined;
+  let armed: { marker: string; resolve: () => void } | undefined;
 
   const server: Server = createServer((client) => {
     accepted++;
@@ -77,10 +76,8 @@ export async function startPgProxy(targetPort: number): Promise<PgProxy> {
           if (code !== 80877103 && code !== 80877104) started = true;
         } else if (isCommit(message)) {
           if (armed && !holding && transaction.includes(armed.marker)) {
-            const { resolve, onClient } = armed;
+            holding = { resolve: armed.resolve };
             armed = undefined;
-            holding = { resolve };
-            onClient(closeBoth);
           }
           transaction = '';
         } else if (armed && 'PBQ'.includes(String.fromCharCode(message[0]!))) {
@@ -112,15 +109,8 @@ export async function startPgProxy(targetPort: number): Promise<PgProxy> {
     holdNextCommit(marker) {
       let resolve!: () => void;
       const committed = new Promise<void>((r) => (resolve = r));
-      let cut: (() => void) | undefined;
-      armed = { marker, resolve, onClient: (c) => (cut = c) };
-      return {
-        committed,
-        cut: () => {
-          if (!cut) throw new Error('no COMMIT went through the proxy');
-          cut();
-        },
-      };
+      armed = { marker, resolve };
+      return { committed };
     },
     connections: () => accepted,
     close: async () => {

@@ -59,13 +59,13 @@ describe('Idempotency-Key', () => {
     expect(other.status).toBe(409);
     expect(other.json.errors[0].extensions.code).toBe('IDEMPOTENCY_CONFLICT');
     expect(await getDb().prisma.payment.count({ where: { merchantId: m.merchantId } })).toBe(1);
-    // After 24 hours the key is the client's again (the sweep gives it back).
-    await getDb().prisma.payment.updateMany({
-      where: { merchantId: m.merchantId },
-      data: { createdAt: new Date(Date.now() - 25 * 3600_000) },
-    });
-    await getDb().prisma.idempotencyKey.deleteMany({ where: { merchantId: m.merchantId } });
+    // The conflict did not take the key over: the original request still gets its payment.
+    expect((await send(m.secretKey, key, PAY, vars)).json.data.createPayment).toEqual(paid);
+    // After 24 hours the key is the client's again: the sweep gives it back with its expired record.
+    await getDb().prisma.idempotencyKey.updateMany({ where: { merchantId: m.merchantId }, data: { expiresAt: new Date(Date.now() - 1) } });
     await sweep(testApp());
+    const held = await getDb().prisma.payment.findMany({ where: { merchantId: m.merchantId }, select: { idempotencyKeyId: true } });
+    expect(held).toEqual([{ idempotencyKeyId: null }]);
     const later = await send(m.secretKey, key, PAY, vars);
     expect(later.json.data.createPayment.payment.id).not.toBe(paid.payment.id);
     expect(later.json.data.createPayment.__typename).toBe('CreatePaymentSuccess');

@@ -172,8 +172,12 @@ export function useIdempotency(app: App): Plugin<RequestContext> {
   }
 }
 
-/** Request errors after which the key is released (the request did not get an answer worth replaying). */
-const RELEASING: ReadonlySet<string> = new Set([Code.INTERNAL_SERVER_ERROR, Code.SERVICE_UNAVAILABLE]);
+/**
+ * Request errors after which the key is released (the request did not get an answer worth replaying). An
+ * IDEMPOTENCY_CONFLICT raised while executing (a payment already holds the key for another request) must not
+ * take the key over from that request either.
+ */
+const RELEASING: ReadonlySet<string> = new Set([Code.INTERNAL_SERVER_ERROR, Code.SERVICE_UNAVAILABLE, Code.IDEMPOTENCY_CONFLICT]);
 
 function failure(code: RequestCode, message: string, status: number, headers?: Record<string, string>): ExecutionResult {
   return { errors: [requestError(code, message, { status, headers })] };
