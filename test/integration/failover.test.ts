@@ -13,6 +13,7 @@
 //     know whether it committed: it answers SERVICE_UNAVAILABLE (retryable), not INTERNAL_SERVER_ERROR, and
 //     the retry with the same Idempotency-Key returns that one stored payment without a second
 //     authorization at the connector.
+import { spawnSync } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { ClientError } from 'graphql-request';
 import { afterEach, describe, expect, inject, it } from 'vitest';
@@ -25,6 +26,7 @@ import { EXP_YEAR } from '../helpers/expiry.js';
 import { startPgCluster, startStandby } from '../helpers/pgCluster.js';
 import { startPgProxy } from '../helpers/pgProxy.js';
 import { serverEnv, startVaultServer, stopProcess } from '../helpers/serverProcess.js';
+import { TEST_MASTER_KEYS } from '../helpers/env.js';
 import { withLuhn } from '../helpers/vault.js';
 
 const cleanups: Array<() => Promise<unknown>> = [];
@@ -214,5 +216,12 @@ describe('failover to a synchronous standby', () => {
 
     expect(chain.firstBad).toBeUndefined();
     expect(chain.events).toBeGreaterThan(tokenized.size);
+    // And as an operator runs it, against the new primary.
+    const verify = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', 'audit', 'verify'], {
+      env: { ...process.env, NODE_ENV: 'test', DATABASE_URL: newPrimary, VAULT_MASTER_KEYS: TEST_MASTER_KEYS, LOG_LEVEL: 'warn' },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(verify.status, `${verify.stdout}${verify.stderr}`).toBe(0);
   }, 300_000);
 });
