@@ -105,6 +105,16 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
       poolSize: config.DATABASE_POOL_SIZE,
       timeoutMs: config.VAULT_STATEMENT_TIMEOUT_MS,
       keyCacheMs: config.VAULT_KEY_CACHE_SECONDS * 1000,
+      preparedStatements: config.VAULT_DB_PREPARED_STATEMENTS,
+      onPreparedStatementsLost: (err) =>
+        log.warn(
+          { err },
+          'named prepared statements do not survive on this database connection (a transaction-pooling proxy?): turned off; set VAULT_DB_PREPARED_STATEMENTS=false to skip this',
+        ),
+      onStartupTimeoutRefused: () =>
+        log.warn(
+          'the database (a pooler: PgBouncer?) refuses statement_timeout as a startup parameter: connecting without it; set it on the role (ALTER ROLE … SET statement_timeout) or list it in ignore_startup_parameters',
+        ),
       ...opts.db,
     });
     stops.unshift(() => db.disconnect());
@@ -112,6 +122,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
       const unobserve = observePool(db.pool);
       stops.unshift(async () => unobserve());
     }
+    if (opts.verifyMasterKeys) await db.warmUp();
     // Before anything unwraps a data key: a wrong master key stops start-up here, named.
     if (opts.verifyMasterKeys) await verifyMasterKeys(db.sql, master);
 

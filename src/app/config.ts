@@ -11,6 +11,12 @@ const envSchema = z.object({
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
     .optional(),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+  /**
+   * Named prepared statements for the hottest queries (each connection plans them once). Behind a pooler
+   * that cannot keep them (PgBouncer before 1.21 in transaction mode) the vault turns them off by itself
+   * the first time a statement turns out missing or taken; `false` never sends them.
+   */
+  VAULT_DB_PREPARED_STATEMENTS: bool.default(true),
   PORT: z.coerce.number().int().min(0).max(65535).default(4000),
   HOST: z.string().min(1).default('127.0.0.1'),
   VAULT_MASTER_KEYS: z.string().min(1).optional(),

@@ -13,11 +13,61 @@ export interface DbOptions {
   timeoutMs?: number;
   /** How long unwrapped data keys are cached (default 30 s). */
   keyCacheMs?: number;
+  /** Named prepared statements for `sql(text, params, name)` (default true; see VAULT_DB_PREPARED_STATEMENTS). */
+  preparedStatements?: boolean;
+  /** Told once when named statements turn out not to survive (a transaction-pooling proxy) and are turned off. */
+  onPreparedStatementsLost?: (err: unknown) => void;
+  /** Told once when the server refuses statement_timeout as a startup parameter (PgBouncer) and it is dropped. */
+  onStartupTimeoutRefused?: (err: unknown) => void;
+}
+
+/** PgBouncer's answer to a startup parameter it does not pass on (ignore_startup_parameters). */
+const REFUSED_TIMEOUT = /unsupported startup parameter: statement_timeout/;
+
+/**
+ * A named statement that is missing on the server connection (26000) or already there (42P05): what a
+ * transaction-pooling proxy (PgBouncer before 1.21) does to them, handing each transaction whichever server
+ * connection is free. The statement did not run: the error comes from Parse or Bind.
+ */
+function preparedStatementLost(err: unknown, name: string): boolean {
+  const e = err as { code?: unknown; message?: unknown };
+  return (e?.code === '26000' || e?.code === '42P05') && typeof e.message === 'string' && e.message.includes(name);
 }
 
 export function createDb(databaseUrl: string, master: MasterKeyRing, options: DbOptions = {}) {
+  // The statement timeout goes in each connection's startup packet; PgBouncer refuses that parameter unless
+  // told to ignore it, so once refused, new connections go without it (the role's or database's
+  // statement_timeout applies then: ALTER ROLE … SET statement_timeout).
+  let timeoutAtStartup = Boolean(options.timeoutMs);
+  const noted = (err: Error | null | undefined) => {
+    if (err && timeoutAtStartup && REFUSED_TIMEOUT.test(err.message)) {
+      timeoutAtStartup = false;
+      options.onStartupTimeoutRefused?.(err);
+    }
+  };
+  // pg-pool connects its clients with a callback.
+  class Client extends pg.Client {
+    constructor(config?: pg.ClientConfig) {
+      super(timeoutAtStartup || !config ? config : { ...config, statement_timeout: undefined });
+    }
+    override connect(): Promise<pg.Client>;
+    override connect(callback: (err: Error) => void): void;
+    override connect(callback?: (err: Error) => void): Promise<pg.Client> | void {
+      if (!callback) {
+        return super.connect().catch((err: Error) => {
+          noted(err);
+          throw err;
+        });
+      }
+      super.connect((err: Error) => {
+        noted(err);
+        callback(err);
+      });
+    }
+  }
   // Our own pool (not one the adapter makes), so /metrics can report its use and disconnect can end it.
   const pool = new pg.Pool({
+    Client,
     connectionString: databaseUrl,
     max: options.poolSize ?? 10,
     ...(options.timeoutMs && { statement_timeout: options.timeoutMs, connectionTimeoutMillis: options.timeoutMs }),
@@ -45,15 +95,41 @@ export function createDb(databaseUrl: string, master: MasterKeyRing, options: Db
    * With a `name` it is a prepared statement: each connection parses and plans it once, then only binds
    * and executes (PostgreSQL shares these CPUs; for a primary-key lookup, planning is much of the work).
    */
+  let prepared = options.preparedStatements ?? true;
   const sql = async <R extends pg.QueryResultRow>(text: string, params: unknown[], name?: string): Promise<R[]> => {
     options.onQuery?.(text);
-    return (await pool.query<R>(name ? { name, text, values: params } : { text, values: params })).rows;
+    if (!name || !prepared) return (await pool.query<R>({ text, values: params })).rows;
+    try {
+      return (await pool.query<R>({ name, text, values: params })).rows;
+    } catch (err) {
+      if (!preparedStatementLost(err, name)) throw err;
+      // Behind a transaction-pooling proxy: unnamed statements from now on (they work anywhere), and this
+      // one again (it did not run).
+      if (prepared) options.onPreparedStatementsLost?.(err);
+      prepared = false;
+      return (await pool.query<R>({ text, values: params })).rows;
+    }
   };
   return {
     prisma,
     keyring,
     pool,
     sql,
+    /** Whether `sql` still sends named prepared statements. */
+    preparedStatements: () => prepared,
+    /**
+     * One round trip, failures ignored: what the first connection teaches (a pooler refusing the startup
+     * timeout) is learnt before requests arrive.
+     */
+    warmUp: async () => {
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const ok = await pool.query('SELECT 1').then(
+          () => true,
+          () => false,
+        );
+        if (ok) return;
+      }
+    },
     disconnect: async () => {
       await base.$disconnect();
       await pool.end().catch(() => undefined);

@@ -54,22 +54,33 @@ export async function migrate(databaseUrl: string, opts: MigrateOptions = {}): P
   const files = await readMigrationFiles(opts.migrationsDir ?? DEFAULT_MIGRATIONS_DIR);
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
+  const applied: string[] = [];
   try {
-    // Session lock held for the whole run: a concurrent runner waits here, then finds nothing pending.
-    await client.query('SELECT pg_advisory_lock($1)', [LOCK_KEY]);
-    try {
-      await client.query(CREATE_MIGRATIONS_TABLE);
-      const pending = planPending(files, await readMigrationRows(client));
-      if (pending.length === 0) log('No pending migrations');
-      for (const migration of pending) {
-        log(`Applying migration ${describeMigration(migration.name)}`);
-        await applyMigration(client, migration);
+    // One transaction per migration, each holding the lock as a transaction-level advisory lock and reading
+    // the history again under it: a concurrent runner waits, then finds nothing pending. No session state,
+    // so it runs the same through a transaction-pooling proxy (PgBouncer), where a session lock would be
+    // taken on one server connection, "released" on another and left behind on the first.
+    for (;;) {
+      await client.query('BEGIN');
+      let next: MigrationFile | undefined;
+      try {
+        await client.query('SELECT pg_advisory_xact_lock($1)', [LOCK_KEY]);
+        await client.query(CREATE_MIGRATIONS_TABLE);
+        next = planPending(files, await readMigrationRows(client))[0];
+        if (next) {
+          log(`Applying migration ${describeMigration(next.name)}`);
+          await applyMigration(client, next);
+        }
+        await client.query('COMMIT');
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => {});
+        throw err;
       }
-      return { applied: pending.map((m) => m.name) };
-    } finally {
-      // Errors here are ignored: ending the session below releases the lock anyway.
-      await client.query('SELECT pg_advisory_unlock($1)', [LOCK_KEY]).catch(() => {});
+      if (!next) break;
+      applied.push(next.name);
     }
+    if (applied.length === 0) log('No pending migrations');
+    return { applied };
   } finally {
     await client.end();
   }
@@ -140,8 +151,8 @@ function planPending(files: MigrationFile[], rows: MigrationRow[]): MigrationFil
   return files.filter((f) => !applied.has(f.name));
 }
 
+/** Within the caller's transaction: the migration and its history row, together or (rolled back) neither. */
 async function applyMigration(client: pg.Client, migration: MigrationFile): Promise<void> {
-  await client.query('BEGIN');
   try {
     // No parameters: the simple query protocol, which accepts a script of several statements.
     await client.query(migration.sql);
@@ -150,9 +161,7 @@ async function applyMigration(client: pg.Client, migration: MigrationFile): Prom
        VALUES ($1, $2, now(), $3, 1)`,
       [randomUUID(), migration.checksum, migration.name],
     );
-    await client.query('COMMIT');
   } catch (err) {
-    await client.query('ROLLBACK').catch(() => {});
     throw new Error(`Migration ${migration.name} failed and was rolled back: ${(err as Error).message}`, { cause: err });
   }
 }

@@ -22,7 +22,8 @@
 //   connection's last unnamed Parse and, when a connection binds or describes the unnamed statement after
 //   another connection replaced it, parses it again first (that ParseComplete is not passed on).
 // - Transactions: serialized (above); a connection that ends inside one, or mid-sequence, is rolled back.
-// - Session advisory locks (the migration runner's pg_advisory_lock): a connection that takes one keeps the
+// - Session advisory locks (`prisma migrate deploy`'s pg_advisory_lock; the vault's own runner takes
+//   transaction-level ones, which transactions serialize anyway): a connection that takes one keeps the
 //   backend to itself until it holds none any more (checked in pg_locks when it is idle) or ends (then
 //   pg_advisory_unlock_all()). Another connection's pg_advisory_lock therefore waits, as on a real server;
 //   pg_try_advisory_lock waits too instead of answering false at once.

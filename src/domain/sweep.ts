@@ -4,6 +4,7 @@ import { sweepCardProbes } from './paymentMethods/enumeration.js';
 import { sweepIdempotencyKeys } from './idempotency/idempotency.js';
 import { sweepAppliedEvents } from './paymentMethods/networkTokens.js';
 import { purgeExpired } from './paymentMethods/paymentMethods.js';
+import { releasePaymentKeys } from './payments/payments.js';
 
 export interface SweepResult {
   purgedPaymentMethods: number;
@@ -22,6 +23,8 @@ export interface SweepResult {
 export async function sweep(app: App, now = app.clock()): Promise<SweepResult> {
   const purgedPaymentMethods = await purgeExpired(app, now);
   const tokens = await sweepCardTokens(app, now);
+  // Payments made under an Idempotency-Key hold it as long as its record lives.
+  await releasePaymentKeys(app, now);
   const deletedIdempotencyKeys = await sweepIdempotencyKeys(app, now);
   const deletedCardProbes = await sweepCardProbes(app, now);
   const deletedNetworkTokenEvents = await sweepAppliedEvents(app, now);

@@ -11,6 +11,8 @@ export interface RequestContext {
   requestId: string;
   /** While a mutation with an Idempotency-Key executes: the payment methods and customers its response refers to. */
   references?: References;
+  /** While a mutation with an Idempotency-Key executes: the key's row id and the request's fingerprint. */
+  idempotency?: { keyId: string; fingerprint: string };
 }
 
 export type Context = YogaInitialContext & RequestContext;

@@ -12,7 +12,8 @@ import { NETWORK_TOKEN_WEBHOOK_PATH, WEBHOOK_MAX_BODY_BYTES, useNetworkTokenWebh
 import { authenticate } from '../domain/merchants/apiKeys.js';
 import type { App } from '../app/app.js';
 import { GRAPHQL_LIMITS } from '../app/config.js';
-import { Code, Forbidden, type RequestCode } from '../domain/shared/errors.js';
+import { Code, Forbidden, IdempotencyConflict, type RequestCode } from '../domain/shared/errors.js';
+import { isConnectionLoss } from '../db/connectionLoss.js';
 import { requestError } from './requestErrors.js';
 import { graphqlLimits, useBodyLimit, type BodyLimits } from './plugins/limits.js';
 import { instrumentSchema, useMetrics, type MetricsAccess } from './plugins/metrics.js';
@@ -62,6 +63,10 @@ mutation Tokenize {
   }
 }
 `;
+
+/** What a request answers when the database connection failed under it. */
+const SERVICE_UNAVAILABLE_MESSAGE =
+  'The database connection was lost; the request may or may not have taken effect. Retry with the same Idempotency-Key';
 
 export function createVaultYoga({
   app,
@@ -134,6 +139,13 @@ export function createVaultYoga({
         }
         if (at && original instanceof GraphQLError) return at;
         if (original instanceof Forbidden) return requestError(Code.FORBIDDEN, original.message, { at });
+        if (original instanceof IdempotencyConflict) return requestError(Code.IDEMPOTENCY_CONFLICT, original.message, { at, status: 409 });
+        if (isConnectionLoss(original)) {
+          // The database went away under the request (a failover, a cut connection): whatever it wrote may or
+          // may not have committed. Retryable; a payment retried with its Idempotency-Key is not made twice.
+          log.warn({ err: original ?? error }, 'database connection lost during the request');
+          return requestError(Code.SERVICE_UNAVAILABLE, SERVICE_UNAVAILABLE_MESSAGE, { at, status: 503, headers: { 'retry-after': '1' } });
+        }
         log.error({ err: original ?? error }, 'unexpected error');
         return requestError(Code.INTERNAL_SERVER_ERROR, message);
       },

@@ -130,7 +130,7 @@ builder.mutationFields((t) => ({
     errors: { types: [ValidationFailed, NotFound, TokenExpired, TokenAlreadyUsed, ConnectorUnavailable, TooManyAttempts] },
     args: { input: t.arg({ type: CreatePaymentInput, required: true }) },
     resolve: async (_root, { input }, ctx) => ({
-      payment: await createPayment(ctx.app, ctx.principal, input),
+      payment: await createPayment(ctx.app, ctx.principal, input, ctx.idempotency && { idempotency: ctx.idempotency }),
     }),
   }),
   capturePayment: t.field({

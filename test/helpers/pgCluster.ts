@@ -39,10 +39,83 @@ export interface PgCluster {
   drop(): Promise<void>;
   /** The server log (for failure messages). */
   log(): string;
+  /** SIGKILL of the postmaster: the host lost, as a failover drill does it (its backends die with it). */
+  kill(): Promise<void>;
+  /** Ends recovery of a standby (`pg_ctl promote`) and waits until it accepts writes. */
+  promote(): Promise<void>;
+}
+
+export interface StandbyOptions {
+  /** The primary waits for this standby's flush before a commit returns (synchronous_standby_names). */
+  synchronous?: boolean;
 }
 
 /** initdb in a fresh temporary directory and start the cluster on a free port of 127.0.0.1. */
 export async function startPgCluster(): Promise<PgCluster> {
+  const cluster = await newCluster();
+  try {
+    // trust on 127.0.0.1 and the socket only: nothing else can reach this port's cluster anyway. initdb's
+    // pg_hba.conf also trusts replication connections from 127.0.0.1 (startStandby).
+    await cluster.run('initdb', ['-D', cluster.dataDir, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--no-sync', '--no-instructions']);
+    await cluster.start();
+  } catch (err) {
+    await cluster.drop();
+    throw err;
+  }
+  return cluster;
+}
+
+/**
+ * A streaming standby of `primary`: pg_basebackup -R (a base backup that starts as a standby following it),
+ * in its own directory and port. With `synchronous`, the primary's commits wait for this standby's flush,
+ * so anything acknowledged survives the primary's loss once the standby is promoted.
+ */
+export async function startStandby(primary: PgCluster, { synchronous = true }: StandbyOptions = {}): Promise<PgCluster> {
+  const standby = await newCluster();
+  const name = `standby_${standby.port}`;
+  try {
+    await standby.run('pg_basebackup', [
+      '-D',
+      standby.dataDir,
+      '-d',
+      `host=127.0.0.1 port=${primary.port} user=postgres application_name=${name}`,
+      '-R',
+      '-X',
+      'stream',
+      '-c',
+      'fast',
+      '--no-sync',
+    ]);
+    await standby.start();
+    if (synchronous) {
+      await sqlOn(primary.url(), `ALTER SYSTEM SET synchronous_standby_names = '${name}'`);
+      await sqlOn(primary.url(), 'SELECT pg_reload_conf()');
+    }
+    // Streaming (and, when synchronous, counted as such) before anyone relies on it.
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const rows = await sqlOn(primary.url(), 'SELECT sync_state FROM pg_stat_replication WHERE application_name = $1 AND state = $2', [
+        name,
+        'streaming',
+      ]);
+      if (rows.some((r) => (synchronous ? r.sync_state === 'sync' : true))) break;
+      if (Date.now() > deadline) throw new Error(`standby ${name} is not streaming: ${standby.log().slice(-2000)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } catch (err) {
+    await standby.drop();
+    throw err;
+  }
+  return standby;
+}
+
+interface NewCluster extends PgCluster {
+  dataDir: string;
+  run(bin: string, args: string[]): Promise<unknown>;
+}
+
+/** The directory, port and controls of a cluster whose data directory is still to be made. */
+async function newCluster(): Promise<NewCluster> {
   const asRoot = process.getuid?.() === 0;
   const dir = mkdtempSync(path.join(tmpdir(), 'vault-pg-'));
   const dataDir = path.join(dir, 'data');
@@ -72,18 +145,14 @@ export async function startPgCluster(): Promise<PgCluster> {
   };
   const url = (database = 'postgres') => `postgresql://postgres@127.0.0.1:${port}/${database}`;
 
-  const cluster: PgCluster = {
+  return {
     port,
     dir,
+    dataDir,
+    run: pgRun,
     url,
     async createDatabase(name) {
-      const client = new pg.Client({ connectionString: url() });
-      await client.connect();
-      try {
-        await client.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`);
-      } finally {
-        await client.end();
-      }
+      await sqlOn(url(), `CREATE DATABASE ${pg.escapeIdentifier(name)}`);
       return url(name);
     },
     stop,
@@ -91,6 +160,25 @@ export async function startPgCluster(): Promise<PgCluster> {
     async restart(mode = 'fast') {
       await stop(mode);
       await start();
+    },
+    async kill() {
+      const pid = Number(readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+      process.kill(pid, 'SIGKILL');
+      // Gone, and its backends with it (they notice the postmaster's death and exit): the port is closed.
+      const deadline = Date.now() + 30_000;
+      while (
+        alive(pid) ||
+        (await sqlOn(url(), 'SELECT 1').then(
+          () => true,
+          () => false,
+        ))
+      ) {
+        if (Date.now() > deadline) throw new Error(`postmaster ${pid} still answers after SIGKILL`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+    async promote() {
+      await pgRun('pg_ctl', ['promote', '-w', '-t', '60', '-D', dataDir]);
     },
     async drop() {
       if (dropped) return;
@@ -107,16 +195,28 @@ export async function startPgCluster(): Promise<PgCluster> {
       }
     },
   };
+}
 
+function alive(pid: number): boolean {
   try {
-    // trust on 127.0.0.1 and the socket only: nothing else can reach this port's cluster anyway.
-    await pgRun('initdb', ['-D', dataDir, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--no-sync', '--no-instructions']);
-    await start();
-  } catch (err) {
-    await cluster.drop();
-    throw err;
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
   }
-  return cluster;
+}
+
+/** One statement on a connection of its own: its rows. */
+async function sqlOn(url: string, text: string, values: unknown[] = []): Promise<pg.QueryResultRow[]> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5_000 });
+  // A refused connection emits 'error' as well as rejecting; swallowed here, the rejection is enough.
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    return (await client.query(text, values)).rows;
+  } finally {
+    await client.end();
+  }
 }
 
 /** A TCP port free on 127.0.0.1 right now (the kernel picks it; the postmaster takes it a moment later). */

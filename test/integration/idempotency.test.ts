@@ -37,6 +37,41 @@ function principalOf(m: TestMerchant): Principal {
 }
 
 describe('Idempotency-Key', () => {
+  it('a payment whose answer was lost (its key released, its transaction committed) is returned by the retry, not paid again', async () => {
+    const m = await newMerchant();
+    const key = randomUUID();
+    const PAY = `mutation Pay($input: CreatePaymentInput!) {
+      createPayment(input: $input) { __typename ... on CreatePaymentSuccess { payment { id amount status connectorReference } } ... on Error { code } }
+    }`;
+    const vars = { input: { amount: 4321, currency: 'EUR', card: { number: uniqueVisa(), expMonth: 12, expYear: EXP_YEAR, cvc: '123' } } };
+    const first = await send(m.secretKey, key, PAY, vars);
+    const paid = first.json.data.createPayment;
+    expect(paid.__typename).toBe('CreatePaymentSuccess');
+    // What a lost answer leaves behind: the payment committed, the key's record released (the vault answered
+    // SERVICE_UNAVAILABLE and abandoned the claim; test/integration/failover.test.ts makes that happen for real).
+    await getDb().prisma.idempotencyKey.deleteMany({ where: { merchantId: m.merchantId } });
+    const retry = await send(m.secretKey, key, PAY, vars);
+    expect(retry.json.data.createPayment).toEqual(paid);
+    expect(await getDb().prisma.payment.count({ where: { merchantId: m.merchantId } })).toBe(1);
+    // The key still stands for that payment: other variables under it conflict, and nothing is paid.
+    await getDb().prisma.idempotencyKey.deleteMany({ where: { merchantId: m.merchantId } });
+    const other = await send(m.secretKey, key, PAY, { input: { ...vars.input, amount: 4322 } });
+    expect(other.status).toBe(409);
+    expect(other.json.errors[0].extensions.code).toBe('IDEMPOTENCY_CONFLICT');
+    expect(await getDb().prisma.payment.count({ where: { merchantId: m.merchantId } })).toBe(1);
+    // The conflict did not take the key over: the original request still gets its payment.
+    expect((await send(m.secretKey, key, PAY, vars)).json.data.createPayment).toEqual(paid);
+    // After 24 hours the key is the client's again: the sweep gives it back with its expired record.
+    await getDb().prisma.idempotencyKey.updateMany({ where: { merchantId: m.merchantId }, data: { expiresAt: new Date(Date.now() - 1) } });
+    await sweep(testApp());
+    const held = await getDb().prisma.payment.findMany({ where: { merchantId: m.merchantId }, select: { idempotencyKeyId: true } });
+    expect(held).toEqual([{ idempotencyKeyId: null }]);
+    const later = await send(m.secretKey, key, PAY, vars);
+    expect(later.json.data.createPayment.payment.id).not.toBe(paid.payment.id);
+    expect(later.json.data.createPayment.__typename).toBe('CreatePaymentSuccess');
+    expect(await getDb().prisma.payment.count({ where: { merchantId: m.merchantId } })).toBe(2);
+  });
+
   it('a retried createCustomer replays the identical response and creates one customer', async () => {
     const m = await newMerchant();
     const key = randomUUID();

@@ -13,4 +13,11 @@ describe('configuration', () => {
     );
     expect(parseConfig({ NODE_ENV: 'development' }).DATABASE_URL).toBeUndefined();
   });
+
+  it('VAULT_DB_PREPARED_STATEMENTS: on by default, off with false or 0, anything else refused by name', () => {
+    expect(parseConfig({}).VAULT_DB_PREPARED_STATEMENTS).toBe(true);
+    expect(parseConfig({ VAULT_DB_PREPARED_STATEMENTS: 'false' }).VAULT_DB_PREPARED_STATEMENTS).toBe(false);
+    expect(parseConfig({ VAULT_DB_PREPARED_STATEMENTS: '0' }).VAULT_DB_PREPARED_STATEMENTS).toBe(false);
+    expect(() => parseConfig({ VAULT_DB_PREPARED_STATEMENTS: 'off' })).toThrow(/VAULT_DB_PREPARED_STATEMENTS/);
+  });
 });

@@ -34,6 +34,17 @@ export interface Claim {
   claimedAt: Date;
 }
 
+/** begin() failed while claiming: the claim may or may not exist (see `cause`). */
+export class UncertainClaim extends Error {
+  override name = 'UncertainClaim';
+  constructor(
+    readonly claim: Claim,
+    override readonly cause: unknown,
+  ) {
+    super('claiming the idempotency key failed');
+  }
+}
+
 export type BeginOutcome =
   | { kind: 'execute'; claim: Claim }
   | { kind: 'replay'; response: object }
@@ -76,12 +87,24 @@ export async function begin(app: App, principal: Principal, key: string, fingerp
   const elapsed = () => performance.now() - started;
   for (;;) {
     const at = new Date(now.getTime() + elapsed());
-    const { count } = await prisma.idempotencyKey.createMany({
-      data: [
-        { ...ids, requestHash: fingerprint, status: 'IN_PROGRESS', createdAt: at, expiresAt: new Date(at.getTime() + IDEMPOTENCY_TTL_MS) },
-      ],
-      skipDuplicates: true,
-    });
+    let count: number;
+    try {
+      ({ count } = await prisma.idempotencyKey.createMany({
+        data: [
+          {
+            ...ids,
+            requestHash: fingerprint,
+            status: 'IN_PROGRESS',
+            createdAt: at,
+            expiresAt: new Date(at.getTime() + IDEMPOTENCY_TTL_MS),
+          },
+        ],
+        skipDuplicates: true,
+      }));
+    } catch (err) {
+      // The connection may have failed after the insert committed: the caller releases the claim it may hold.
+      throw new UncertainClaim({ ...ids, claimedAt: at }, err);
+    }
     if (count === 1) return { kind: 'execute', claim: { ...ids, claimedAt: at } };
     const row = await prisma.idempotencyKey.findUnique({ where: { merchantId_id: ids } });
     if (!row) continue;

@@ -6,7 +6,7 @@ import type { PaymentSource } from '../../integrations/connectors/types.js';
 import { SANDBOX_CONNECTOR_ID } from '../../integrations/connectors/sandbox.js';
 import { openField } from '../../db/encryption.js';
 import { encodeField, type Billing } from '../../db/encrypted-fields.js';
-import { Conflict, NotFound, ValidationFailed, type FieldError } from '../shared/errors.js';
+import { Conflict, IdempotencyConflict, NotFound, ValidationFailed, type FieldError } from '../shared/errors.js';
 import type { Prisma as P, Payment, PaymentInstrument, PaymentStatus } from '../../generated/prisma/client.js';
 import { tspFor } from '../../integrations/tokenServices/index.js';
 import { newId } from '../shared/ids.js';
@@ -38,11 +38,19 @@ const CANCELLABLE: readonly PaymentStatus[] = ['AUTHORIZED', 'REQUIRES_ACTION'];
 const hashSecret = (secret: string) => createHash('sha256').update(secret, 'utf8').digest();
 
 export interface CreatePaymentOptions {
-  /** The vault's public origin (and path prefix), for the challenge URL. */
   /** Where the challenge page is reached (default: the vault's public URL). */
   baseUrl?: string;
   now?: Date;
+  /**
+   * The request's Idempotency-Key (its row id) and fingerprint: recorded in the payment's own transaction,
+   * so that a retry after an ambiguous failure (committed, but the answer lost) returns this payment instead
+   * of paying again; also handed to the connector, for PSPs that deduplicate authorizations on a key.
+   */
+  idempotency?: { keyId: string; fingerprint: string };
 }
+
+/** As long as an Idempotency-Key replays its first response (domain/idempotency). */
+const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 
 /**
  * Pays with a stored payment method, a card token or a card, through the connector of the key's mode. A
@@ -54,9 +62,13 @@ export async function createPayment(
   app: App,
   principal: Principal,
   input: unknown,
-  { baseUrl = app.urls.public(), now = app.clock() }: CreatePaymentOptions = {},
+  { baseUrl = app.urls.public(), now = app.clock(), idempotency }: CreatePaymentOptions = {},
 ): Promise<Payment> {
   const v = parseInput(createPaymentInputSchema, input, ['input'], now);
+  if (idempotency) {
+    const earlier = await paymentUnderKey(app, principal, idempotency, now);
+    if (earlier) return earlier;
+  }
   const connector = connectorFor(app.connectors, principal, v.connectorId);
   if (v.customerId) await requireCustomer(app, principal, v.customerId);
   const source = await cardSource(app, principal, v, now);
@@ -78,8 +90,10 @@ export async function createPayment(
   const { paySource, instrument } = source.paymentMethodId
     ? await storedInstrument(app, principal, connector, source.paymentMethodId, v, now, cardSourceForConnector)
     : { paySource: cardSourceForConnector, instrument: 'CARD' as const };
+  app.log.debug({ paymentId, connectorId: connector.id, idempotencyKey: idempotency?.keyId }, 'connector authorize');
   const result = await connector.authorize({
     paymentId,
+    ...(idempotency && { idempotencyKey: idempotency.keyId }),
     amount: v.amount,
     currency: v.currency,
     captureMethod: v.captureMethod,
@@ -126,6 +140,8 @@ export async function createPayment(
         challengeSecretHash: challenged ? hashSecret(secret).toString('hex') : null,
         failureCode: result.failureCode ?? null,
         failureMessage: result.failureMessage ?? null,
+        idempotencyKeyId: idempotency?.keyId ?? null,
+        idempotencyRequestHash: idempotency?.fingerprint ?? null,
       },
     });
     if (source.paymentMethodId) {
@@ -147,6 +163,45 @@ export async function createPayment(
     });
     return payment;
   });
+}
+
+/**
+ * The payment an earlier attempt with this Idempotency-Key committed within 24 hours (its answer was lost:
+ * the connection failed after the commit), or null. Another request under the key conflicts. A payment
+ * older than 24 hours gives the key back (the sweep does the same for all of them).
+ */
+async function paymentUnderKey(
+  app: App,
+  principal: Principal,
+  idempotency: { keyId: string; fingerprint: string },
+  now: Date,
+): Promise<Payment | null> {
+  const { prisma } = app.db;
+  const where = { merchantId: principal.merchantId, idempotencyKeyId: idempotency.keyId };
+  const earlier = await prisma.payment.findFirst({ where });
+  if (!earlier) return null;
+  if (earlier.createdAt.getTime() <= now.getTime() - IDEMPOTENCY_TTL_MS) {
+    await prisma.payment.updateMany({
+      where: { ...where, createdAt: earlier.createdAt },
+      data: { idempotencyKeyId: null, idempotencyRequestHash: null },
+    });
+    return null;
+  }
+  if (earlier.idempotencyRequestHash !== idempotency.fingerprint) throw new IdempotencyConflict();
+  return earlier;
+}
+
+/**
+ * Gives back the Idempotency-Keys of payments whose idempotency record expired (run before the records are
+ * swept; found through them, by primary key and unique index, never by scanning payments). A payment whose
+ * record went earlier (released after a fault, deleted with its subject) gives its key back when it is reused
+ * after 24 hours (paymentUnderKey).
+ */
+export async function releasePaymentKeys(app: App, now = app.clock()): Promise<number> {
+  return app.db.prisma.$executeRaw`
+    UPDATE payments p SET idempotency_key_id = NULL, idempotency_request_hash = NULL
+    FROM idempotency_keys k
+    WHERE k.expires_at <= ${now} AND p.merchant_id = k.merchant_id AND p.idempotency_key_id = k.id`;
 }
 
 /**

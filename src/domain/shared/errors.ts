@@ -35,6 +35,8 @@ const CODES = {
   BAD_REQUEST: 'request',
   BAD_USER_INPUT: 'request',
   IDEMPOTENCY_KEY_IN_USE: 'request',
+  /** The database connection failed mid-request (a failover): the outcome is unknown, retry with the same Idempotency-Key. */
+  SERVICE_UNAVAILABLE: 'request',
   GRAPHQL_PARSE_FAILED: 'request',
   GRAPHQL_VALIDATION_FAILED: 'request',
   INTERNAL_SERVER_ERROR: 'request',
@@ -73,6 +75,17 @@ export interface FieldError {
  */
 export class Forbidden extends Error {
   override name = 'Forbidden';
+}
+
+/**
+ * The Idempotency-Key already stands for another request: answered as a request error with
+ * IDEMPOTENCY_CONFLICT (409), like the conflict the Idempotency-Key check itself finds.
+ */
+export class IdempotencyConflict extends Error {
+  override name = 'IdempotencyConflict';
+  constructor() {
+    super('Idempotency-Key was already used with a different operation, variables or api key');
+  }
 }
 
 /** A domain failure, returned as data; named after its class (`NotFound`, …) in logs. */

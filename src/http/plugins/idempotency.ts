@@ -21,7 +21,15 @@ import {
 import { collectFields } from 'graphql/execution/collectFields.js';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import type { RequestContext } from '../context.js';
-import { abandon, begin, complete, requestFingerprint, type Claim } from '../../domain/idempotency/idempotency.js';
+import {
+  abandon,
+  begin,
+  complete,
+  IDEMPOTENCY_STALE_MS,
+  requestFingerprint,
+  UncertainClaim,
+  type Claim,
+} from '../../domain/idempotency/idempotency.js';
 import { Code, type RequestCode } from '../../domain/shared/errors.js';
 import { requestError } from '../requestErrors.js';
 import { CARD_DATA } from '../../schema/common.js';
@@ -77,10 +85,17 @@ export function useIdempotency(app: App): Plugin<RequestContext> {
           document,
           variables: args.variableValues,
         });
-        const outcome = await begin(app, principal, key, fingerprint);
+        const outcome = await begin(app, principal, key, fingerprint).catch((err: unknown) => {
+          // The claim's insert may have committed with its answer lost: release it once the database is back.
+          if (!(err instanceof UncertainClaim)) throw err;
+          abandonLater(err.claim, err.cause);
+          throw err.cause;
+        });
         switch (outcome.kind) {
           case 'execute': {
             claims.set(args.contextValue, outcome.claim);
+            // For mutations that record the key in their own transaction (createPayment).
+            args.contextValue.idempotency = { keyId: outcome.claim.id, fingerprint };
             // The ids the request names (deletePaymentMethod(id: …), forwardRequest's paymentMethodId, …);
             // the resolvers add those of every object the response is made of (trackReferences).
             const references = new References();
@@ -125,9 +140,12 @@ export function useIdempotency(app: App): Plugin<RequestContext> {
     refs: Iterable<string>,
   ): Promise<void> {
     try {
-      // A fault is not an answer worth replaying for 24 hours: release the key so a retry acts.
-      if (!result || isAsyncIterable(result) || result.errors?.some((e) => e.extensions?.code === Code.INTERNAL_SERVER_ERROR)) {
-        await abandon(app, claim);
+      // A fault is not an answer worth replaying for 24 hours: release the key so a retry acts. After a lost
+      // database connection the mutation may have committed: a retry acts again, which is harmless for every
+      // mutation (a duplicate tokenization finds its card) and finds the payment a createPayment committed
+      // (it records the key in its own transaction).
+      if (!result || isAsyncIterable(result) || result.errors?.some((e) => RELEASING.has(e.extensions?.code as string))) {
+        await abandon(app, claim).catch((err: unknown) => abandonLater(claim, err));
       } else if (!(await complete(app, claim, result, refs))) {
         log.warn({ idempotencyKey: claim.id }, 'idempotency key was taken over before its response was stored');
       }
@@ -136,7 +154,30 @@ export function useIdempotency(app: App): Plugin<RequestContext> {
       log.error({ err, idempotencyKey: claim.id }, 'could not record the idempotency key outcome');
     }
   }
+
+  /**
+   * The database was away (the failover that failed the request): keep trying to release the key, or a
+   * retry would wait until the claim goes stale (a minute). Bounded by that minute; never keeps the process up.
+   */
+  function abandonLater(claim: Claim, first: unknown, attempt = 1): void {
+    if (attempt === 1) log.warn({ err: first, idempotencyKey: claim.id }, 'could not release the idempotency key; retrying');
+    if (Date.now() - claim.claimedAt.getTime() > IDEMPOTENCY_STALE_MS) return;
+    const timer = setTimeout(
+      () => {
+        abandon(app, claim).catch(() => abandonLater(claim, undefined, attempt + 1));
+      },
+      Math.min(2000, 100 * 2 ** attempt),
+    );
+    timer.unref();
+  }
 }
+
+/**
+ * Request errors after which the key is released (the request did not get an answer worth replaying). An
+ * IDEMPOTENCY_CONFLICT raised while executing (a payment already holds the key for another request) must not
+ * take the key over from that request either.
+ */
+const RELEASING: ReadonlySet<string> = new Set([Code.INTERNAL_SERVER_ERROR, Code.SERVICE_UNAVAILABLE, Code.IDEMPOTENCY_CONFLICT]);
 
 function failure(code: RequestCode, message: string, status: number, headers?: Record<string, string>): ExecutionResult {
   return { errors: [requestError(code, message, { status, headers })] };

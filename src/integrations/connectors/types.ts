@@ -46,6 +46,13 @@ export type PaymentSource =
 export interface AuthorizeRequest {
   /** The vault's `pay_` id: the reference a PSP deduplicates retries on. */
   paymentId: string;
+  /**
+   * With the client's Idempotency-Key (as a stable opaque digest, the same for every retry within 24 hours):
+   * the key a PSP that deduplicates authorizations (e.g. an `Idempotency-Key` header) must be sent, so that
+   * a retry after the vault lost its database mid-payment (authorized, not yet stored) does not authorize
+   * twice. The sandbox moves no money and keeps no state: it ignores it.
+   */
+  idempotencyKey?: string;
   /** In minor units of `currency`. */
   amount: number;
   /** ISO 4217, upper case. */
