@@ -6,7 +6,10 @@ import { createLogger } from '../app/logger.js';
 import { createApiKey, listApiKeys, revokeApiKey } from '../domain/merchants/apiKeys.js';
 import { createMerchant } from '../domain/merchants/merchants.js';
 import { forwardHosts, origins, type AllowList } from '../domain/merchants/allowLists.js';
+import { readFile } from 'node:fs/promises';
 import { verifyAuditChain } from '../domain/audit/audit.js';
+import { auditSigningKey, checkpointHeads, CheckpointError, createCheckpoints } from '../domain/audit/checkpoint.js';
+import { sealOnce } from '../domain/audit/sealer.js';
 import { rewrapDataKeys, rotateDataKeys } from '../domain/merchants/keyRotation.js';
 import { progressBar } from './progress.js';
 import { sweep } from '../domain/sweep.js';
@@ -16,14 +19,24 @@ import { VaultError } from '../domain/shared/errors.js';
 // logs go to stderr so stdout stays machine-readable.
 const log = createLogger(process.env.LOG_LEVEL ?? 'warn', pino.destination(2));
 
-/** Each command builds the app from the environment, runs with it, and stops it. */
-async function withApp<T>(fn: (app: App) => Promise<T>): Promise<T> {
+/**
+ * Each command builds the app from the environment, runs with it, and stops it. Before stopping, the command
+ * seals the audit events it (or anyone) wrote, unless a server process is the elected sealer: a vault
+ * driven by the CLI alone keeps its chains sealed too. `audit verify` does not (it reports what it finds).
+ */
+async function withApp<T>(fn: (app: App) => Promise<T>, seal = true): Promise<T> {
   const app = await createApp(parseConfig(), log, { migrate: true });
   try {
-    return await fn(app);
+    const result = await fn(app);
+    if (seal) await sealAsCli(app);
+    return result;
   } finally {
     await app.stop();
   }
+}
+
+function sealAsCli(app: App) {
+  return sealOnce({ databaseUrl: app.databaseUrl, pool: app.db.pool, embedded: app.embedded, log: app.log });
 }
 
 function print(value: unknown, json: boolean | undefined, human: () => string): void {
@@ -248,21 +261,61 @@ export function buildCli(): Command {
   const audit = program.command('audit').description('audit trail');
   audit
     .command('verify')
-    .description("re-compute every merchant's hash chain; exits 1 and names the first bad event if one was altered")
+    .description(
+      "re-compute every merchant's hash chain; exits 1 and names the first bad event if one was altered, removed, inserted or reordered, or left unsealed for more than a minute",
+    )
     .option('--merchant <id>', 'only this merchant')
+    .option('--checkpoint <file>', 'also prove each chain still extends the signed heads `audit checkpoint` printed into FILE')
     .option('--json', 'print one JSON object')
-    .action(async (opts: { merchant?: string; json?: boolean }) => {
-      const report = await withApp((app) => verifyAuditChain(app, opts.merchant));
+    .action(async (opts: { merchant?: string; checkpoint?: string; json?: boolean }) => {
+      const report = await withApp(async (app) => {
+        const checkpoints = opts.checkpoint
+          ? checkpointHeads(await readFile(opts.checkpoint, 'utf8'), await auditSigningKey(app))
+          : undefined;
+        return verifyAuditChain(app, opts.merchant, { checkpoints });
+      }, false);
       const bad = report.firstBad;
       print(
-        { ok: !bad, merchants: report.merchants, events: report.events, ...(bad && { firstBad: { ...bad, seq: Number(bad.seq) } }) },
+        {
+          ok: !bad,
+          merchants: report.merchants,
+          events: report.events,
+          unsealed: report.unsealed,
+          ...(bad && { firstBad: { ...bad, seq: bad.seq === null ? null : Number(bad.seq) } }),
+        },
         opts.json,
         () =>
           bad
-            ? `BROKEN at event ${bad.id} (merchant ${bad.merchantId}, #${bad.seq}): ${bad.problem}`
-            : `ok: ${report.events} event(s) of ${report.merchants} merchant(s) verified`,
+            ? `BROKEN at event ${bad.id} (merchant ${bad.merchantId}${bad.seq === null ? ', unsealed' : `, #${bad.seq}`}): ${bad.problem}`
+            : `ok: ${report.events} event(s) of ${report.merchants} merchant(s) verified` +
+              (report.unsealed > 0 ? `; ${report.unsealed} recent event(s) not sealed yet` : '') +
+              (opts.checkpoint ? '; every chain extends its checkpoint' : ''),
       );
       if (bad) process.exitCode = 1;
+    });
+  audit
+    .command('seal')
+    .description(
+      'link committed audit events into their chains now (unless a running server is the elected sealer: it does within a second)',
+    )
+    .option('--json', 'print one JSON object')
+    .action(async (opts: { json?: boolean }) => {
+      const result = await withApp((app) => sealAsCli(app), false);
+      print(result, opts.json, () =>
+        result.leader ? `sealed ${result.sealed} event(s)` : 'another process is the sealer: it links new events within a second',
+      );
+    });
+  audit
+    .command('checkpoint')
+    .description("print every merchant's chain head signed with VAULT_AUDIT_SIGNING_KEY (Ed25519), as JSON: keep it outside the database")
+    .option('--merchant <id>', 'only this merchant')
+    .action(async (opts: { merchant?: string }) => {
+      const checkpoints = await withApp(async (app) => {
+        // Sign what has been committed so far.
+        await sealAsCli(app);
+        return createCheckpoints(app, await auditSigningKey(app), opts.merchant);
+      }, false);
+      process.stdout.write(`${JSON.stringify({ checkpoints }, null, 2)}\n`);
     });
 
   const db = program.command('db').description('database');
@@ -280,7 +333,8 @@ async function main(): Promise<void> {
   try {
     await buildCli().parseAsync(process.argv);
   } catch (err) {
-    const known = err instanceof VaultError || err instanceof ConfigError || err instanceof InvalidArgumentError;
+    const known =
+      err instanceof VaultError || err instanceof ConfigError || err instanceof InvalidArgumentError || err instanceof CheckpointError;
     process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
     if (!known) log.error({ err }, 'command failed');
     process.exitCode = 1;
