@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import { cpSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -29,6 +30,7 @@ import type { Principal } from '../../src/domain/shared/principal.js';
 import { createTestApp, createTestDatabase, querySql, type TestDatabase } from '../helpers/db.js';
 import { clientFor, newMerchant, success, uniqueVisa, testApp, useDatabase, type TestMerchant } from '../helpers/vault.js';
 import { EXP_YEAR } from '../helpers/expiry.js';
+import { serverEnv, startVaultServer, stopProcess } from '../helpers/serverProcess.js';
 
 // The shared test database for the API tests (the last describe builds an app on a database of its own).
 useDatabase();
@@ -447,3 +449,63 @@ function rechainSql(merchantId: string): string {
     END LOOP;
   END $$`;
 }
+
+describe('the sealer in server processes', () => {
+  it('runs in every server process; one links events; when that process dies another takes over', async () => {
+    const db = await createTestDatabase();
+    await migrate(db.url);
+    const app = await createTestApp(db.url);
+    const servers: ChildProcess[] = [];
+    const start = async () => {
+      const s = await startVaultServer({ env: serverEnv(db.url, { LOG_LEVEL: 'warn' }) });
+      servers.push(s.child);
+      return s.child;
+    };
+    /** The backend pid of the elected sealer's connection, once there is one. */
+    const leaderBackend = async () => {
+      for (;;) {
+        const [row] = await querySql<{ pid: number }>(
+          db.url,
+          `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = 72707371 AND objid = 2 AND granted`,
+        );
+        if (row) return row.pid;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
+    const sealed = async (merchantId: string) => {
+      for (;;) {
+        const report = await verifyAuditChain(app, merchantId);
+        if (report.unsealed === 0) return report;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    };
+    try {
+      const first = await start();
+      const leader = await leaderBackend();
+      await start();
+      const m = await createMerchant(app, { name: 'Served' });
+      expect(await sealed(m.merchantId)).toMatchObject({ events: 3, unsealed: 0 });
+      // Only the first process seals: the lock holder has not changed.
+      expect(await leaderBackend()).toBe(leader);
+
+      // The leader's process dies (no clean shutdown): its connection closes, the other process takes over.
+      first.kill('SIGKILL');
+      await appendAudit(
+        app.db.prisma,
+        { merchantId: m.merchantId, mode: null, keyId: 'cli', requestId: 'req-takeover' },
+        {
+          action: 'merchant.note',
+          entityType: 'merchant',
+          outcome: 'success',
+        },
+      );
+      expect(await sealed(m.merchantId)).toMatchObject({ events: 4, unsealed: 0 });
+      expect(await leaderBackend()).not.toBe(leader);
+      expect((await verifyAuditChain(app)).firstBad).toBeUndefined();
+    } finally {
+      for (const s of servers) await stopProcess(s);
+      await app.stop();
+      await db.drop();
+    }
+  }, 60_000);
+});

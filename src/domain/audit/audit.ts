@@ -39,7 +39,7 @@ const CARD_RANGES = { cardRangesOnly: true };
 
 const GENESIS_HASH = '0'.repeat(64);
 /** An event not linked into its chain this long after it was written fails `audit verify`. */
-export const UNSEALED_LIMIT_MS = 60_000;
+const UNSEALED_LIMIT_MS = 60_000;
 
 export function actorOf(principal: Principal): AuditActor {
   return {

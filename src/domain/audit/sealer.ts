@@ -37,7 +37,7 @@ type Query = <R extends pg.QueryResultRow>(text: string, values: unknown[]) => P
  * per batch) for transactions writing audit events to end; one still open then leaves what follows it for
  * the next call.
  */
-export async function sealAuditEvents(query: Query, batchSize = DEFAULT_BATCH, waitMs = DEFAULT_WAIT_MS): Promise<number> {
+async function sealAuditEvents(query: Query, batchSize = DEFAULT_BATCH, waitMs = DEFAULT_WAIT_MS): Promise<number> {
   let total = 0;
   for (;;) {
     const [row] = await query<{ n: number }>('SELECT audit_seal($1, $2) AS n', [batchSize, waitMs]);
