@@ -28,7 +28,7 @@ import { createMerchant } from '../../src/domain/merchants/merchants.js';
 import { purgeExpired, tokenizeCard } from '../../src/domain/paymentMethods/paymentMethods.js';
 import type { Principal } from '../../src/domain/shared/principal.js';
 import { createTestApp, createTestDatabase, querySql, type TestDatabase } from '../helpers/db.js';
-import { clientFor, newMerchant, success, uniqueVisa, testApp, useDatabase, type TestMerchant } from '../helpers/vault.js';
+import { clientFor, newMerchant, rawGraphQL, success, uniqueVisa, testApp, useDatabase, type TestMerchant } from '../helpers/vault.js';
 import { EXP_YEAR } from '../helpers/expiry.js';
 import { serverEnv, startVaultServer, stopProcess } from '../helpers/serverProcess.js';
 
@@ -152,6 +152,11 @@ describe('the audit trail through the API', () => {
     // Linked by the server's sealer within a second; sealing here too makes it now (callers take turns).
     await sealAuditNow(testApp());
     expect(await verifyAuditChain(testApp(), m.merchantId)).toEqual({ merchants: 1, events: 23, unsealed: 0 });
+    // Sealed events show the hash of their link.
+    const hashes = await rawGraphQL({ query: '{ auditEvents(first: 5) { edges { node { hash } } } }' }, { 'api-key': m.secretKey });
+    expect(hashes.json.data.auditEvents.edges.map((e: { node: { hash: string } }) => e.node.hash)).toEqual(
+      Array.from({ length: 5 }, () => expect.stringMatching(/^[0-9a-f]{64}$/)),
+    );
 
     const stranger = await newMerchant();
     const theirs = await events(stranger);
@@ -466,7 +471,8 @@ describe('the sealer in server processes', () => {
       for (;;) {
         const [row] = await querySql<{ pid: number }>(
           db.url,
-          `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = 72707371 AND objid = 2 AND granted`,
+          `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = 72707371 AND objid = 2 AND granted
+              AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
         );
         if (row) return row.pid;
         await new Promise((r) => setTimeout(r, 100));

@@ -76,6 +76,7 @@ export function createAuditSealer(opts: AuditSealerOptions): AuditSealer {
   let client: pg.Client | undefined;
   let leader = false;
   let closed = false;
+  let failing = false;
   let running: Promise<number> | undefined;
 
   const drop = async () => {
@@ -89,7 +90,9 @@ export function createAuditSealer(opts: AuditSealerOptions): AuditSealer {
     try {
       if (opts.embedded) {
         leader = true;
-        return await sealAuditEvents(async (text, values) => (await opts.pool.query(text, values)).rows, batchSize);
+        const sealed = await sealAuditEvents(async (text, values) => (await opts.pool.query(text, values)).rows, batchSize);
+        failing = false;
+        return sealed;
       }
       if (!client) {
         const c = new pg.Client({ connectionString: opts.databaseUrl, application_name: 'vault-audit-sealer' });
@@ -111,9 +114,13 @@ export function createAuditSealer(opts: AuditSealerOptions): AuditSealer {
         if (leader) opts.log.info('audit sealer: this process now links audit events into their chains');
       }
       if (!leader) return 0;
-      return await sealAuditEvents(async (text, values) => (await c.query(text, values)).rows, batchSize);
+      const sealed = await sealAuditEvents(async (text, values) => (await c.query(text, values)).rows, batchSize);
+      failing = false;
+      return sealed;
     } catch (err) {
-      opts.log.warn({ err }, 'audit sealer: round failed; retrying');
+      // Once per outage, not every second of it.
+      if (!failing) opts.log.warn({ err }, 'audit sealer: round failed; retrying every interval');
+      failing = true;
       await drop();
       return 0;
     }
