@@ -174,8 +174,16 @@ export async function verifyAuditChain(app: App, merchantId?: string, options: V
     if (!merchantId || c.merchantId === merchantId) checkpoints.set(c.merchantId, c);
   }
   for (const m of checkpoints.keys()) if (!merchants.includes(m)) merchants.push(m);
+  const only = merchantId ?? null;
+  const [pending] = await prisma.$queryRaw<{ n: number; at: Date | null; id: string | null; merchantId: string | null }[]>`
+    SELECT count(*)::int AS n, min(e.at) AS at, (array_agg(e.id ORDER BY e.at, e.position))[1] AS id,
+           (array_agg(e.merchant_id ORDER BY e.at, e.position))[1] AS "merchantId"
+      FROM audit_events e
+     WHERE (${only}::text IS NULL OR e.merchant_id = ${only}::text)
+       AND NOT EXISTS (SELECT 1 FROM audit_links l WHERE l.merchant_id = e.merchant_id AND l.position = e.position)`;
+  const unsealed = pending?.n ?? 0;
   let events = 0;
-  const report = (firstBad?: ChainReport['firstBad'], unsealed = 0): ChainReport => ({
+  const report = (firstBad?: ChainReport['firstBad']): ChainReport => ({
     merchants: merchants.length,
     events,
     unsealed,
@@ -220,25 +228,14 @@ export async function verifyAuditChain(app: App, merchantId?: string, options: V
       });
     }
   }
-  const only = merchantId ?? null;
-  const [pending] = await prisma.$queryRaw<{ n: number; at: Date | null; id: string | null; merchantId: string | null }[]>`
-    SELECT count(*)::int AS n, min(e.at) AS at, (array_agg(e.id ORDER BY e.at, e.position))[1] AS id,
-           (array_agg(e.merchant_id ORDER BY e.at, e.position))[1] AS "merchantId"
-      FROM audit_events e
-     WHERE (${only}::text IS NULL OR e.merchant_id = ${only}::text)
-       AND NOT EXISTS (SELECT 1 FROM audit_links l WHERE l.merchant_id = e.merchant_id AND l.position = e.position)`;
-  const unsealed = pending?.n ?? 0;
   const now = options.now ?? app.clock();
   if (pending?.at && pending.id && pending.merchantId && now.getTime() - pending.at.getTime() > UNSEALED_LIMIT_MS) {
-    return report(
-      {
-        merchantId: pending.merchantId,
-        seq: null,
-        id: pending.id,
-        problem: `left unsealed since ${pending.at.toISOString()}, more than a minute: no sealer runs, or it cannot link it`,
-      },
-      unsealed,
-    );
+    return report({
+      merchantId: pending.merchantId,
+      seq: null,
+      id: pending.id,
+      problem: `left unsealed since ${pending.at.toISOString()}, more than a minute: no sealer runs, or it cannot link it`,
+    });
   }
-  return report(undefined, unsealed);
+  return report();
 }
