@@ -9,6 +9,7 @@ import { startEmbeddedPostgres } from '../db/embedded.js';
 import { verifyMasterKeys } from '../crypto/keyring.js';
 import { describeMigration, migrate } from '../db/migrate.js';
 import { startApiKeyCache, type ApiKeyCache } from '../domain/merchants/apiKeyCache.js';
+import { createAuditSealer, type AuditSealer } from '../domain/audit/sealer.js';
 import { upgradeFingerprintKeys } from '../domain/merchants/fingerprintKeys.js';
 import { createAppUrls, type AppUrls } from './urls.js';
 import { observePool } from '../http/plugins/metrics.js';
@@ -33,6 +34,8 @@ export interface App {
   readonly tokenServices: TokenServices;
   /** Authenticated api keys (server processes); absent: authenticate queries every time. */
   readonly apiKeyCache: ApiKeyCache | undefined;
+  /** Links audit events into their chains, when elected (server processes); absent: this process does not seal. */
+  readonly auditSealer: AuditSealer | undefined;
   /** Requests per api key (server processes); absent: no limit. */
   readonly rateLimiter: RateLimiter | undefined;
   /** Failed authentications per client address (server processes); absent: no limit. */
@@ -54,6 +57,8 @@ export interface AppOptions {
   verifyMasterKeys?: boolean;
   /** Cache authenticated api keys, evicted by NOTIFY (the HTTP server; not the CLI, whose commands are one-shot). */
   apiKeyCache?: boolean;
+  /** Run the audit sealer every VAULT_AUDIT_SEAL_INTERVAL_MS, elected among all processes (the HTTP server). */
+  auditSealer?: boolean;
   /** Rate limiters from the configuration (the HTTP server). */
   rateLimits?: boolean;
   /** Report the pool's connections on /metrics (the HTTP server). */
@@ -135,6 +140,19 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
       // Runs before the database closes (stops run first to last).
       stops.unshift(() => cache.close());
     }
+    let auditSealer: AuditSealer | undefined;
+    if (opts.auditSealer && config.VAULT_AUDIT_SEAL_INTERVAL_MS > 0) {
+      const sealer = createAuditSealer({
+        databaseUrl,
+        pool: db.pool,
+        embedded,
+        log,
+        intervalMs: config.VAULT_AUDIT_SEAL_INTERVAL_MS,
+      });
+      auditSealer = sealer;
+      // Before the database closes; closing its connection hands the leadership to another process.
+      stops.unshift(() => sealer.close());
+    }
     let rateLimiter: RateLimiter | undefined;
     let authFailures: AuthFailureLimiter | undefined;
     if (opts.rateLimits) {
@@ -168,6 +186,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
       connectors: createConnectors(),
       tokenServices: createTokenServices(master, opts.clock ?? realClock),
       apiKeyCache,
+      auditSealer,
       rateLimiter,
       authFailures,
       urls: createAppUrls(config.VAULT_PUBLIC_URL),

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseAuditSigningKey } from '../crypto/auditSigningKey.js';
 
 // Every environment variable the vault reads is declared here, parsed once, and a bad value stops start-up
 // with a message naming the variable (never its value: some of these are secrets).
@@ -93,6 +94,24 @@ const envSchema = z.object({
     .min(60)
     .max(30 * 86_400)
     .default(86_400),
+  /**
+   * Signs audit checkpoints (`audit checkpoint`) and checks them (`audit verify --checkpoint`): id:base64 of a
+   * 32-byte Ed25519 seed. Default outside production: one generated into VAULT_DATA_DIR.
+   */
+  VAULT_AUDIT_SIGNING_KEY: z
+    .string()
+    .min(1)
+    .refine((v) => {
+      try {
+        parseAuditSigningKey(v);
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'must be id:base64 of a 32-byte Ed25519 seed')
+    .optional(),
+  /** How often server processes try to seal the audit chain (one of them, elected, does); 0: never (not in production). */
+  VAULT_AUDIT_SEAL_INTERVAL_MS: z.coerce.number().int().min(0).max(5000).default(1000),
   /** HTTP worker processes (node:cluster); default: one per core with DATABASE_URL, 1 with the embedded database. */
   VAULT_WORKERS: z.coerce.number().int().min(1).max(256).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -134,6 +153,10 @@ export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(
       'Invalid configuration:\n  VAULT_MASTER_KEYS: required when NODE_ENV=production (comma-separated id:base64 keys)',
     );
+  }
+  // Events must be linked into the audit chain within seconds (and `audit verify` fails after a minute).
+  if (config.NODE_ENV === 'production' && config.VAULT_AUDIT_SEAL_INTERVAL_MS === 0) {
+    throw new ConfigError('Invalid configuration:\n  VAULT_AUDIT_SEAL_INTERVAL_MS: 0 (no sealer) is not allowed when NODE_ENV=production');
   }
   // The embedded database is one in-process backend for development and demos: no replication, no backups,
   // transactions one at a time.

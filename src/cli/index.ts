@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { ConfigError } from '../app/config.js';
+import { CheckpointError } from '../domain/audit/checkpoint.js';
 import { VaultError } from '../domain/shared/errors.js';
 import { registerAudit } from './commands/audit.js';
 import { registerDb } from './commands/db.js';
@@ -26,7 +27,8 @@ async function main(): Promise<void> {
   try {
     await buildCli().parseAsync(process.argv);
   } catch (err) {
-    const known = err instanceof VaultError || err instanceof ConfigError || err instanceof InvalidArgumentError;
+    const known =
+      err instanceof VaultError || err instanceof ConfigError || err instanceof InvalidArgumentError || err instanceof CheckpointError;
     process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
     if (!known) log.error({ err }, 'command failed');
     process.exitCode = 1;

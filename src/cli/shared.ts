@@ -3,19 +3,31 @@ import { pino } from 'pino';
 import { createApp, type App } from '../app/app.js';
 import { parseConfig } from '../app/config.js';
 import { createLogger } from '../app/logger.js';
+import { sealOnce } from '../domain/audit/sealer.js';
 
 // What every command shares. Results go to stdout (one JSON document with --json); logs go to stderr so
 // stdout stays machine-readable.
 export const log = createLogger(process.env.LOG_LEVEL ?? 'warn', pino.destination(2));
 
-/** Each command builds the app from the environment, runs with it, and stops it. */
-export async function withApp<T>(fn: (app: App) => Promise<T>): Promise<T> {
+/**
+ * Each command builds the app from the environment, runs with it, and stops it. Before stopping, the command
+ * seals the audit events it (or anyone) wrote, unless a server process is the elected sealer: a vault
+ * driven by the CLI alone keeps its chains sealed too. `audit verify` does not (it reports what it finds).
+ */
+export async function withApp<T>(fn: (app: App) => Promise<T>, seal = true): Promise<T> {
   const app = await createApp(parseConfig(), log, { migrate: true });
   try {
-    return await fn(app);
+    const result = await fn(app);
+    if (seal) await sealAsCli(app);
+    return result;
   } finally {
     await app.stop();
   }
+}
+
+/** One sealing round from the CLI (a no-op when a server holds the sealer's lock). */
+export function sealAsCli(app: App) {
+  return sealOnce({ databaseUrl: app.databaseUrl, pool: app.db.pool, embedded: app.embedded, log: app.log });
 }
 
 export function print(value: unknown, json: boolean | undefined, human: () => string): void {

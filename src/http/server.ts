@@ -29,6 +29,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     verifyMasterKeys: true,
     rateLimits: true,
     metrics: true,
+    auditSealer: true,
   });
   // /metrics tells anyone who can read it the vault's traffic and errors: in production it is off the public
   // port unless a token guards it; a metrics listener (loopback by default) takes it off the public port anywhere.

@@ -14,7 +14,13 @@ builder.prismaObject('AuditEvent', {
     outcome: t.exposeString('outcome', { description: 'success, denied or failed.' }),
     detail: t.expose('detail', { type: 'JSON', nullable: true, description: 'Non-secret facts, e.g. the host of a forward.' }),
     at: t.expose('at', { type: 'DateTime' }),
-    hash: t.exposeString('hash', { description: 'SHA-256 chaining this event to the previous one of the merchant.' }),
+    hash: t.string({
+      nullable: true,
+      description:
+        "SHA-256 chaining this event to the previous one of the merchant; null until the event is sealed into the chain (within seconds of its change's commit).",
+      select: { link: { select: { hash: true } } },
+      resolve: (event) => event.link?.hash ?? null,
+    }),
   }),
 });
 

@@ -5,6 +5,9 @@ import type { Db } from '../../src/db/client.js';
 import { migrate } from '../../src/db/migrate.js';
 import { authenticate } from '../../src/domain/merchants/apiKeys.js';
 import { appendAudit } from '../../src/domain/audit/audit.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { findPaymentMethod, maskedCard, tokenizeCard } from '../../src/domain/paymentMethods/paymentMethods.js';
 import type { Principal } from '../../src/domain/shared/principal.js';
 import { createTestApp, createTestDatabase, type TestDatabase } from '../helpers/db.js';
@@ -18,9 +21,20 @@ let database: TestDatabase;
 // The test's app, built on the master keys the CLI was last run with.
 let open: App | undefined;
 
-function cli(args: string[], masterKeys = TEST_MASTER_KEYS) {
+// A fixed test-only checkpoint signing key, and another one (an operator's key that did not sign).
+const SIGNING_KEY = `audit1:${Buffer.alloc(32, 5).toString('base64')}`;
+const OTHER_SIGNING_KEY = `audit2:${Buffer.alloc(32, 6).toString('base64')}`;
+
+function cli(args: string[], masterKeys = TEST_MASTER_KEYS, signingKey = SIGNING_KEY) {
   const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', ...args], {
-    env: { ...process.env, NODE_ENV: 'test', DATABASE_URL: database.url, VAULT_MASTER_KEYS: masterKeys, LOG_LEVEL: 'warn' },
+    env: {
+      ...process.env,
+      NODE_ENV: 'test',
+      DATABASE_URL: database.url,
+      VAULT_MASTER_KEYS: masterKeys,
+      VAULT_AUDIT_SIGNING_KEY: signingKey,
+      LOG_LEVEL: 'warn',
+    },
     encoding: 'utf8',
     timeout: 60_000,
   });
@@ -146,7 +160,7 @@ describe('operator CLI', () => {
     expect(JSON.parse(cli(['merchant', 'hosts', '--merchant', merchant.merchantId, '--json']).stdout)).toEqual(['api.psp.example:8443']);
   });
 
-  it('audit verify passes an intact chain, and names the first altered or missing event', async () => {
+  it('audit seal links what the CLI and others appended; audit verify passes an intact chain', async () => {
     const db = await useRing(TEST_MASTER_KEYS);
     const actor = { merchantId: merchant.merchantId, mode: 'TEST' as const, keyId: 'key_audit', requestId: 'req-audit' };
     const events: Awaited<ReturnType<typeof appendAudit>>[] = [];
@@ -161,36 +175,139 @@ describe('operator CLI', () => {
         }),
       );
     }
-    // The CLI's own commands above (merchant create, keys, origins, hosts) were audited first.
-    expect(events[0]!.seq).toBeGreaterThan(1n);
-    expect([events[1]!.prevHash, events[2]!.prevHash]).toEqual([events[0]!.hash, events[1]!.hash]);
-    expect(events.map((e) => e.seq)).toEqual([events[0]!.seq, events[0]!.seq + 1n, events[0]!.seq + 2n]);
+    // Appended, not linked yet: the CLI's own commands above sealed what they wrote (no server runs here).
+    const links = () => db.prisma.auditLink.findMany({ where: { merchantId: merchant.merchantId }, orderBy: { seq: 'asc' } });
+    const before = await links();
+    expect(before.length).toBeGreaterThan(1);
+    expect(before.map((l) => l.position)).not.toContain(events[0]!.position);
+    expect(JSON.parse(cli(['audit', 'verify', '--json']).stdout)).toMatchObject({ ok: true, unsealed: 3 });
+
+    const sealed = cli(['audit', 'seal', '--json']);
+    expect(sealed.status).toBe(0);
+    expect(JSON.parse(sealed.stdout)).toEqual({ leader: true, sealed: 3 });
+    const after = await links();
+    expect(after.slice(-3).map((l) => l.position)).toEqual(events.map((e) => e.position));
+    expect(after.slice(-3).map((l) => l.seq)).toEqual([1n, 2n, 3n].map((i) => BigInt(before.length) + i));
+    expect(after.slice(-2).map((l) => l.prevHash)).toEqual(after.slice(-3, -1).map((l) => l.hash));
+
     const ok = cli(['audit', 'verify', '--json']);
     expect(ok.status).toBe(0);
-    expect(JSON.parse(ok.stdout)).toMatchObject({ ok: true });
-    expect(JSON.parse(ok.stdout).events).toBeGreaterThanOrEqual(Number(events[2]!.seq));
+    expect(JSON.parse(ok.stdout)).toMatchObject({ ok: true, unsealed: 0 });
+    expect(JSON.parse(ok.stdout).events).toBeGreaterThanOrEqual(after.length);
+  });
 
-    // The table refuses edits...
-    await expect(db.prisma.$executeRaw`UPDATE audit_events SET outcome = 'success' WHERE id = ${events[1]!.id}`).rejects.toThrow(
+  it('audit checkpoint signs every head; verify --checkpoint passes while the chain extends it, fails once it was rewritten', async () => {
+    const db = await useRing(TEST_MASTER_KEYS);
+    const printed = cli(['audit', 'checkpoint']);
+    expect(printed.status).toBe(0);
+    const { checkpoints } = JSON.parse(printed.stdout) as { checkpoints: Record<string, unknown>[] };
+    const head = await db.prisma.auditLink.findFirstOrThrow({ where: { merchantId: merchant.merchantId }, orderBy: { seq: 'desc' } });
+    expect(checkpoints.find((c) => c.merchant === merchant.merchantId)).toEqual({
+      merchant: merchant.merchantId,
+      seq: Number(head.seq),
+      hash: head.hash,
+      time: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+      keyId: 'audit1',
+      signature: expect.stringMatching(/^[A-Za-z0-9+/]+=*$/),
+    });
+    const dir = mkdtempSync(path.join(tmpdir(), 'vault-checkpoint-'));
+    const file = path.join(dir, 'checkpoint.json');
+    writeFileSync(file, printed.stdout);
+
+    // The chain grows: it still extends the checkpoint.
+    await appendAudit(
+      db.prisma,
+      { merchantId: merchant.merchantId, mode: null, keyId: 'cli', requestId: 'req-cp' },
+      {
+        action: 'merchant.note',
+        entityType: 'merchant',
+        outcome: 'success',
+      },
+    );
+    expect(cli(['audit', 'seal', '--json']).status).toBe(0);
+    const extended = cli(['audit', 'verify', '--checkpoint', file, '--json']);
+    expect(extended.status).toBe(0);
+    expect(JSON.parse(extended.stdout)).toMatchObject({ ok: true });
+
+    // A checkpoint someone edited, or one checked with another key, is refused.
+    const forged = path.join(dir, 'forged.json');
+    writeFileSync(
+      forged,
+      printed.stdout.replace(
+        head.hash,
+        head.hash.replace(/^./, (c) => (c === 'a' ? 'b' : 'a')),
+      ),
+    );
+    const refused = cli(['audit', 'verify', '--checkpoint', forged]);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toMatch(/signature does not verify/);
+    expect(cli(['audit', 'verify', '--checkpoint', file], TEST_MASTER_KEYS, OTHER_SIGNING_KEY).stderr).toMatch(/signed by key "audit1"/);
+
+    // Someone able to write the tables alters an event and recomputes every link after it: the chain is
+    // consistent again (plain verify passes), but no longer passes through the signed head.
+    const first = (await db.prisma.auditLink.findFirstOrThrow({ where: { merchantId: merchant.merchantId, seq: 2n } })).position;
+    await db.prisma.$transaction([
+      db.prisma.$executeRawUnsafe(`SET LOCAL session_replication_role = replica`),
+      db.prisma.$executeRawUnsafe(
+        `UPDATE audit_events SET outcome = 'denied' WHERE merchant_id = $1 AND position = $2`,
+        merchant.merchantId,
+        first,
+      ),
+      db.prisma.$executeRawUnsafe(rechainSql(merchant.merchantId)),
+    ]);
+    const plain = cli(['audit', 'verify', '--json']);
+    expect(JSON.parse(plain.stdout)).toMatchObject({ ok: true });
+    const rewritten = cli(['audit', 'verify', '--checkpoint', file, '--json']);
+    expect(rewritten.status).toBe(1);
+    expect(JSON.parse(rewritten.stdout)).toMatchObject({
+      ok: false,
+      firstBad: { merchantId: merchant.merchantId, seq: Number(head.seq), problem: expect.stringMatching(/checkpoint.*rewritten/) },
+    });
+    // Put the original chain back for the tests that follow (recomputing restores the original hashes).
+    await db.prisma.$transaction([
+      db.prisma.$executeRawUnsafe(`SET LOCAL session_replication_role = replica`),
+      db.prisma.$executeRawUnsafe(
+        `UPDATE audit_events SET outcome = 'success' WHERE merchant_id = $1 AND position = $2`,
+        merchant.merchantId,
+        first,
+      ),
+      db.prisma.$executeRawUnsafe(rechainSql(merchant.merchantId)),
+    ]);
+    expect(cli(['audit', 'verify', '--checkpoint', file]).status).toBe(0);
+  });
+
+  it('audit verify names the first altered or missing event', async () => {
+    const db = await useRing(TEST_MASTER_KEYS);
+    const chain = await db.prisma.auditLink.findMany({ where: { merchantId: merchant.merchantId }, orderBy: { seq: 'asc' } });
+    const [, second, third] = chain;
+    const idAt = async (position: bigint) =>
+      (await db.prisma.auditEvent.findUniqueOrThrow({ where: { merchantId_position: { merchantId: merchant.merchantId, position } } })).id;
+    const secondId = await idAt(second!.position);
+    // The tables refuse edits...
+    await expect(db.prisma.$executeRaw`UPDATE audit_events SET outcome = 'success' WHERE id = ${secondId}`).rejects.toThrow(/append-only/);
+    await expect(db.prisma.$executeRaw`DELETE FROM audit_events WHERE id = ${secondId}`).rejects.toThrow(/append-only/);
+    await expect(db.prisma.$executeRaw`UPDATE audit_links SET hash = 'x' WHERE position = ${second!.position}`).rejects.toThrow(
       /append-only/,
     );
-    await expect(db.prisma.$executeRaw`DELETE FROM audit_events WHERE id = ${events[1]!.id}`).rejects.toThrow(/append-only/);
+    await expect(db.prisma.$executeRaw`DELETE FROM audit_links WHERE position = ${second!.position}`).rejects.toThrow(/append-only/);
     // ...and an edit made around the trigger breaks the chain at that event.
-    const bypass = (sql: string) =>
+    const bypass = (sql: string, ...values: unknown[]) =>
       db.prisma.$transaction([
         db.prisma.$executeRawUnsafe(`SET LOCAL session_replication_role = replica`),
-        db.prisma.$executeRawUnsafe(sql, events[1]!.id),
+        db.prisma.$executeRawUnsafe(sql, ...values),
       ]);
-    await bypass(`UPDATE audit_events SET outcome = 'success' WHERE id = $1`);
+    await bypass(`UPDATE audit_events SET outcome = 'failed' WHERE id = $1`, secondId);
     const altered = cli(['audit', 'verify', '--json']);
     expect(altered.status).toBe(1);
-    expect(JSON.parse(altered.stdout)).toMatchObject({ ok: false, firstBad: { id: events[1]!.id, seq: Number(events[1]!.seq) } });
-    expect(cli(['audit', 'verify']).stdout).toMatch(new RegExp(`BROKEN at event ${events[1]!.id}.*altered`));
+    expect(JSON.parse(altered.stdout)).toMatchObject({ ok: false, firstBad: { id: secondId, seq: Number(second!.seq) } });
+    expect(cli(['audit', 'verify']).stdout).toMatch(new RegExp(`BROKEN at event ${secondId}.*altered`));
 
-    await bypass(`DELETE FROM audit_events WHERE id = $1`);
+    // An event removed with its link: the sequence has a gap at the next one.
+    await bypass(`DELETE FROM audit_links WHERE merchant_id = $1 AND seq = $2`, merchant.merchantId, second!.seq);
+    await bypass(`DELETE FROM audit_events WHERE id = $1`, secondId);
     expect(JSON.parse(cli(['audit', 'verify', '--json']).stdout)).toMatchObject({
       ok: false,
-      firstBad: { id: events[2]!.id, seq: Number(events[2]!.seq) },
+      firstBad: { id: await idAt(third!.position), seq: Number(third!.seq), problem: expect.stringMatching(/missing/) },
     });
   });
 
@@ -245,3 +362,19 @@ describe('operator CLI', () => {
     await expect(maskedCard(open!, (await findPaymentMethod(open!, principal, pm.paymentMethod.id))!)).rejects.toThrow(/test2/);
   });
 });
+
+/**
+ * SQL recomputing every link of a merchant's chain from its events, as someone able to write the tables
+ * (triggers off) would to hide an edit; run with session_replication_role = replica.
+ */
+function rechainSql(merchantId: string): string {
+  return `DO $$
+  DECLARE r RECORD; prev TEXT := repeat('0', 64);
+  BEGIN
+    FOR r IN SELECT l.seq, e AS ev FROM audit_links l JOIN audit_events e USING (merchant_id, position)
+              WHERE l.merchant_id = '${merchantId}' ORDER BY l.seq LOOP
+      UPDATE audit_links SET prev_hash = prev, hash = audit_event_hash(r.ev, r.seq, prev)
+       WHERE merchant_id = '${merchantId}' AND seq = r.seq RETURNING hash INTO prev;
+    END LOOP;
+  END $$`;
+}

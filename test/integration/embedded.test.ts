@@ -119,6 +119,17 @@ describe('embedded database (npm start without DATABASE_URL)', () => {
       await burst();
       await read(ids[ids.length - 1]!);
 
+      // The server (one process on its one-session database: no election) links every event into its
+      // chain; the CLI verifies it through the server's database.
+      let verified: { ok: boolean; unsealed: number; events: number } | undefined;
+      for (let i = 0; i < 10 && (verified === undefined || verified.unsealed > 0); i++) {
+        const r = await cli(['audit', 'verify', '--json']);
+        expect(r.status, r.stderr).toBe(0);
+        verified = JSON.parse(r.stdout);
+      }
+      expect(verified).toMatchObject({ ok: true, unsealed: 0 });
+      expect(verified!.events).toBeGreaterThan(ids.length);
+
       expect(server.out()).not.toMatch(/already exists|INTERNAL_SERVER_ERROR/);
       // Revocation above was immediate although the api-key cache runs: NOTIFY reached the server's listener.
       expect(server.out()).toContain('api-key cache on');

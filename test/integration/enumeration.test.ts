@@ -181,7 +181,7 @@ describe('enumeration of a stored card through tokenization', () => {
   });
 
   const refusals = (merchantId: string) =>
-    getDb().prisma.auditEvent.findMany({ where: { merchantId, action: 'card.enumeration_suspected' }, orderBy: { seq: 'asc' } });
+    getDb().prisma.auditEvent.findMany({ where: { merchantId, action: 'card.enumeration_suspected' }, orderBy: { position: 'asc' } });
 
   it('refuses a key that tokenizes more distinct numbers sharing a bin and last4 than the threshold, on every path, and audits it', async () => {
     const m = await newMerchant();

@@ -435,7 +435,7 @@ describe('duplicates', () => {
     expect(again.paymentMethod.retainUntil).toBe(expectedRetainUntil(9, EXP_YEAR + 1, 6)); // the new expiry + 14 months, + the 6 months kept
     const events = await getDb().prisma.auditEvent.findMany({
       where: { merchantId: m.merchantId, entityId: first.id },
-      orderBy: { seq: 'asc' },
+      orderBy: { position: 'asc' },
     });
     expect(events.map((e) => [e.action, (e.detail as { duplicate?: boolean } | null)?.duplicate ?? null])).toEqual([
       ['payment_method.create', false],

@@ -11,6 +11,7 @@ import {
   TokenizeCardDocument,
   type ForwardRequestInput,
 } from '../../src/client/index.js';
+import { sealAuditNow } from '../../src/domain/audit/sealer.js';
 import { createApiKey } from '../../src/domain/merchants/apiKeys.js';
 import { forwardHosts } from '../../src/domain/merchants/allowLists.js';
 import { clientFor, newMerchant, rawGraphQL, success, uniqueVisa, useDatabase, type TestMerchant, testApp } from '../helpers/vault.js';
@@ -80,6 +81,8 @@ describe('revealCard', () => {
       holderName: 'Ann "Quote" O\'Neil & Co',
     });
 
+    // Sealed into the chain after the commit (the server's sealer does within a second; here, now).
+    await sealAuditNow(testApp());
     const [event] = await auditOf(m, pm.id, 'payment_method.reveal');
     expect(event).toMatchObject({ action: 'payment_method.reveal', outcome: 'success', keyId: revealer.keyId, requestId });
     expect(event!.hash).toMatch(/^[0-9a-f]{64}$/);

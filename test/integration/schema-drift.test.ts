@@ -160,7 +160,7 @@ function defaultName(table: string, columns: string[], suffix: '_pkey' | '_key' 
 // Defaults computed by Prisma Client, not by the database.
 const CLIENT_SIDE_DEFAULTS = new Set(['uuid', 'cuid', 'nanoid', 'ulid']);
 
-function expectedDefault(field: DmmfField): string | null {
+function expectedDefault(field: DmmfField, table: string): string | null {
   if (!field.hasDefaultValue) return null;
   const value = field.default;
   if (field.isList) {
@@ -170,6 +170,8 @@ function expectedDefault(field: DmmfField): string | null {
   if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') return String(value);
   const fn = value as { name: string; args: unknown[] };
   if (fn.name === 'now') return 'CURRENT_TIMESTAMP';
+  // A serial column: the sequence PostgreSQL names after it.
+  if (fn.name === 'autoincrement') return `nextval('${table}_${field.dbName ?? field.name}_seq'::regclass)`;
   if (fn.name === 'dbgenerated' && typeof fn.args[0] === 'string') return fn.args[0];
   if (CLIENT_SIDE_DEFAULTS.has(fn.name)) return null;
   return unsupported(`@default(${fn.name}()) on ${field.name}`);
@@ -218,7 +220,7 @@ function expectedShape(dm: Datamodel): SchemaShape {
           type: expectedType(f, enumDbName),
           // Prisma creates scalar-list columns nullable (its client never writes NULL to them).
           notNull: f.isRequired && !f.isList,
-          default: expectedDefault(f),
+          default: expectedDefault(f, tableOf(m)),
         });
       } else if (f.kind === 'object') {
         // The side holding `fields:` owns the foreign key; back-relations have none.

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/app/config.js';
+import { parseAuditSigningKey } from '../../src/crypto/auditSigningKey.js';
 
 const KEYS = `k1:${Buffer.alloc(32, 7).toString('base64')}`;
 
@@ -19,5 +20,44 @@ describe('configuration', () => {
     expect(parseConfig({ VAULT_DB_PREPARED_STATEMENTS: 'false' }).VAULT_DB_PREPARED_STATEMENTS).toBe(false);
     expect(parseConfig({ VAULT_DB_PREPARED_STATEMENTS: '0' }).VAULT_DB_PREPARED_STATEMENTS).toBe(false);
     expect(() => parseConfig({ VAULT_DB_PREPARED_STATEMENTS: 'off' })).toThrow(/VAULT_DB_PREPARED_STATEMENTS/);
+  });
+});
+
+describe('the audit checkpoint signing key', () => {
+  const seed = Buffer.alloc(32, 3).toString('base64');
+  const DB = 'postgresql://vault@db/vault';
+
+  it('is id:base64 of a 32-byte Ed25519 seed; a bad one stops start-up, named, without its value', () => {
+    expect(parseConfig({ VAULT_AUDIT_SIGNING_KEY: `a1:${seed}` }).VAULT_AUDIT_SIGNING_KEY).toBe(`a1:${seed}`);
+    for (const bad of [seed, `a1:${Buffer.alloc(16, 3).toString('base64')}`, 'a 1:abcd', `a1:${seed}!`]) {
+      let message = '';
+      try {
+        parseConfig({ VAULT_AUDIT_SIGNING_KEY: bad });
+      } catch (err) {
+        message = (err as Error).message;
+      }
+      expect(message).toMatch(/VAULT_AUDIT_SIGNING_KEY: must be id:base64 of a 32-byte Ed25519 seed/);
+      expect(message).not.toContain(bad);
+    }
+  });
+
+  it('signs so that only the same key verifies, and any change to the message fails', () => {
+    const key = parseAuditSigningKey(`a1:${seed}`);
+    const other = parseAuditSigningKey(`a2:${Buffer.alloc(32, 4).toString('base64')}`);
+    const signature = key.sign('head');
+    expect(Buffer.from(signature, 'base64')).toHaveLength(64);
+    expect(key.verify('head', signature)).toBe(true);
+    expect(key.verify('heae', signature)).toBe(false);
+    expect(other.verify('head', signature)).toBe(false);
+    expect(key.verify('head', 'not a signature')).toBe(false);
+    // Deterministic (Ed25519): the same seed, the same signature.
+    expect(parseAuditSigningKey(`a1:${seed}`).sign('head')).toBe(signature);
+  });
+
+  it('refuses production without a sealer', () => {
+    expect(() =>
+      parseConfig({ NODE_ENV: 'production', VAULT_MASTER_KEYS: KEYS, DATABASE_URL: DB, VAULT_AUDIT_SEAL_INTERVAL_MS: '0' }),
+    ).toThrow(/VAULT_AUDIT_SEAL_INTERVAL_MS/);
+    expect(parseConfig({ NODE_ENV: 'production', VAULT_MASTER_KEYS: KEYS, DATABASE_URL: DB }).VAULT_AUDIT_SEAL_INTERVAL_MS).toBe(1000);
   });
 });
