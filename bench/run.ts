@@ -53,6 +53,7 @@ interface Options {
   only?: string[];
   profile: boolean;
   analyze: boolean;
+  filler: number;
 }
 
 export interface Row {
@@ -224,7 +225,7 @@ interface Fixtures {
   eightMerchants: string[];
 }
 
-async function setUp(): Promise<Fixtures> {
+async function setUp(fillerCards: number): Promise<Fixtures> {
   const admin = new pg.Client({ connectionString: ADMIN_URL });
   await admin.connect();
   await admin.query(`DROP DATABASE IF EXISTS ${DB_NAME} WITH (FORCE)`);
@@ -264,8 +265,8 @@ async function setUp(): Promise<Fixtures> {
       `INSERT INTO payment_methods (merchant_id, id, mode, type, fingerprint, card_number, card_expiry, bin, last4, brand, retain_until, created_at, updated_at)
        SELECT $1, 'pm_' || substr(md5('filler' || g), 1, 22), 'TEST', 'CARD', substr(md5('f' || g) || md5('g' || g), 1, 43),
          repeat('x', 120), repeat('x', 90), '400000', lpad((g % 10000)::text, 4, '0'), 'VISA', now() + interval '2 years', now(), now()
-       FROM generate_series(1, 34504) g`,
-      [m.merchantId],
+       FROM generate_series(1, $2::int) g`,
+      [m.merchantId, fillerCards],
     );
     const others = [];
     for (let i = 1; i < 8; i++) others.push((await createMerchant(app, { name: `Bench ${i + 1}` })).secretKey);
@@ -455,6 +456,7 @@ async function main(): Promise<void> {
     .option('--only <scenarios>', `only these scenarios (${SCENARIOS.join(', ')})`, (v) => v.split(','))
     .option('--profile', 'run L4 under --cpu-prof and print where its time goes (bench/results/profiles/)')
     .option('--no-analyze', 'never run ANALYZE: plans as a new or restored database gets them, without statistics')
+    .option('--filler <n>', "extra cards in the bench merchant's vault (0: none, as benches before issue 13)", (v) => Number(v), 34_504)
     .parse(process.argv);
   const opts = program.opts<Options>();
   analyzeBetweenRuns = opts.analyze;
@@ -466,7 +468,7 @@ async function main(): Promise<void> {
   console.error(`bench: ${machine}; ${opts.duration} s per measurement at ${opts.connections.join(', ')}`);
 
   await promisify(execFile)('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT });
-  const f = await setUp();
+  const f = await setUp(opts.filler);
   const headers = { 'api-key': f.secretKey };
   const rows: Row[] = [];
   const record = (
@@ -619,6 +621,7 @@ async function main(): Promise<void> {
     machine,
     duration: opts.duration,
     analyze: opts.analyze,
+    filler: opts.filler,
     rows,
     ratios: summary,
     oneVersusEightMerchants: merchants,
