@@ -11,6 +11,9 @@
 //                                 failover, then report (table + bench/results/ha-drill-<time>.json); exit 1 if an
 //                                 acknowledged write is missing or `audit verify` fails
 //   npm run ha -- --drill --switchover   the same through a planned Patroni switchover instead
+//   npm run ha -- --drill --host-loss --nodes 3
+//                                 the leader's whole host lost (Patroni killed too), with a third node so that a
+//                                 synchronous standby remains (with two nodes, strict mode stops writes until it is back)
 //   npm run ha -- --bench         tokenize req/s: through HAProxy vs straight to the leader, synchronous
 //                                 replication on vs off, one merchant vs eight (bench/results/ha-bench-<time>.json)
 //   --keep                        after --drill/--bench, stay up until Ctrl-C
@@ -32,7 +35,7 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { Command } from 'commander';
 import pg from 'pg';
@@ -56,11 +59,16 @@ const PORTS = {
   vault: [25441, 25442],
   vaultDirect: 25443,
 } as const;
-const NODES = [
-  { name: 'pg1', pgPort: 25432, restPort: 25408 },
-  { name: 'pg2', pgPort: 25433, restPort: 25409 },
-] as const;
-type NodeName = (typeof NODES)[number]['name'];
+interface PgNode {
+  name: string;
+  pgPort: number;
+  restPort: number;
+}
+/** Every node a run may have (`--nodes 3` adds pg3); the stale-run cleanup looks at all their ports. */
+const ALL_NODES: readonly PgNode[] = [1, 2, 3].map((i) => ({ name: `pg${i}`, pgPort: 25431 + i, restPort: 25407 + i }));
+/** This run's nodes: two by default. Set once, before anything starts. */
+let NODES: readonly PgNode[] = ALL_NODES.slice(0, 2);
+type NodeName = string;
 const ALL_PORTS = [
   PORTS.haproxy,
   PORTS.haproxyStats,
@@ -68,7 +76,7 @@ const ALL_PORTS = [
   PORTS.etcdPeer,
   ...PORTS.vault,
   PORTS.vaultDirect,
-  ...NODES.flatMap((n) => [n.pgPort, n.restPort]),
+  ...ALL_NODES.flatMap((n) => [n.pgPort, n.restPort]),
 ];
 /** Marks the vault processes (whose command line is just node + src/main.ts) as this script's. */
 const MARK_ENV = 'VAULT_HA_DIR';
@@ -347,7 +355,7 @@ interface Secrets {
   masterKeys: string;
 }
 
-function patroniConfig(node: (typeof NODES)[number], secrets: Secrets): object {
+function patroniConfig(node: PgNode, secrets: Secrets): object {
   const dir = path.join(BASE, node.name);
   return {
     scope: SCOPE,
@@ -580,7 +588,11 @@ interface VaultServer {
   url: string;
   child: ChildProcess;
   log: string;
+  /** The PostgreSQL port it connects to. */
+  dbPort: number;
 }
+
+const leaderPortOf = (s: VaultServer) => s.dbPort;
 
 async function startVault(name: string, port: number, databaseUrl: string): Promise<VaultServer> {
   const log = path.join(BASE, `${name}.log`);
@@ -601,7 +613,7 @@ async function startVault(name: string, port: number, databaseUrl: string): Prom
     log: { file: log },
     timeoutMs: 90_000,
   });
-  const server = { name, url, child, log };
+  const server = { name, url, child, log, dbPort: Number(new URL(databaseUrl).port) };
   children.push({ name, proc: child, log });
   return server;
 }
@@ -735,7 +747,7 @@ async function drill(
   key: string,
   connections: number,
   warmupSeconds: number,
-  how: 'kill' | 'switchover',
+  how: 'kill' | 'switchover' | 'host-loss',
 ): Promise<boolean> {
   const before = await clusterState();
   const oldLeader = before.find((m) => m.role === 'leader')!;
@@ -751,6 +763,12 @@ async function drill(
   if (how === 'kill') {
     process.kill(pid, 'SIGKILL');
     say(`SIGKILL to ${oldNode}'s postmaster (pid ${pid}); the load keeps running`);
+  } else if (how === 'host-loss') {
+    // The whole host gone: its Patroni first (so nothing restarts PostgreSQL there), then the postmaster.
+    const patroni = children.find((c) => c.name === `patroni ${oldNode}`)!;
+    patroni.proc.kill('SIGKILL');
+    process.kill(pid, 'SIGKILL');
+    say(`SIGKILL to ${oldNode}'s Patroni (pid ${patroni.proc.pid}) and postmaster (pid ${pid}): the host is lost; the load keeps running`);
   } else {
     // A planned switchover (maintenance): Patroni demotes the leader cleanly and promotes the sync standby.
     const res = await fetch(`http://127.0.0.1:${NODES.find((n) => n.name === oldNode)!.restPort}/switchover`, {
@@ -783,12 +801,12 @@ async function drill(
   const firstAck = await waitFor(
     'an acknowledged write sent after the kill',
     async () => load.attempts.find((a) => a.outcome === 'acked' && a.startedMs > killedAt),
-    180_000,
+    how === 'host-loss' ? 90_000 : 180_000,
     100,
   ).catch(() => undefined);
   const writesBackAt = firstAck?.endedMs;
   if (writesBackAt) say(`writes succeed again ${((writesBackAt - killedAt) / 1000).toFixed(1)} s after the kill`);
-  const healthy = await waitHealthy(180_000).catch(() => undefined);
+  const healthy = await waitHealthy(how === 'host-loss' && NODES.length < 3 ? 1000 : 180_000, oldNode).catch(() => undefined);
   const healthyAt = Date.now();
   if (healthy)
     say(`${healthy.standby.name} is back as the synchronous standby ${((healthyAt - killedAt) / 1000).toFixed(1)} s after the kill`);
@@ -891,7 +909,12 @@ async function drill(
       vaultServers: servers.length,
       connections,
     },
-    event: how === 'kill' ? 'SIGKILL of the leader postmaster' : 'Patroni switchover',
+    event: {
+      kill: 'SIGKILL of the leader postmaster',
+      'host-loss': 'SIGKILL of the leader Patroni and postmaster',
+      switchover: 'Patroni switchover',
+    }[how],
+    nodes: NODES.length,
     killed: { node: oldNode, postmasterPid: pid, standbyBefore: oldStandby.name },
     newLeader: promoted.name,
     load: {
@@ -947,7 +970,7 @@ async function drill(
   const pass = unreadable.length === 0 && auditOk && writesBackAt !== undefined;
 
   const rows: Array<[string, string]> = [
-    ['event', how === 'kill' ? `SIGKILL of ${oldNode}'s postmaster (pid ${pid})` : `switchover ${oldNode} -> ${promoted.name}`],
+    ['event', `${report.event} (${oldNode}, pid ${pid}); ${NODES.length} nodes`],
     ['new leader', promoted.name],
     ['load', `${connections} concurrent, ${report.load.seconds} s, ${attempts.length} requests`],
     ['acknowledged tokenizations', String(acked.length)],
@@ -965,7 +988,7 @@ async function drill(
     ['sync standby back', healthy ? `+${report.timeline.syncStandbyBackAtS} s` : 'not within 180 s'],
     ['latency of acks (ms)', `p50 ${report.load.latencyMs.p50}, p99 ${report.load.latencyMs.p99}, max ${report.load.latencyMs.max}`],
     ['api-key cache back on', cacheBackAt.map((t) => (t ? `+${sinceKill(t)} s` : 'NOT BACK')).join(' / ')],
-    ...[...serverCauses.entries()].map(([cause, n]): [string, string] => [`  server log: ${cause.slice(0, 50)}`, String(n)]),
+    ...[...serverCauses.entries()].map(([cause, n]): [string, string] => [`  server log: ${cause.slice(0, 28)}`, String(n)]),
     ['sync waits cancelled (pg log)', String(syncCancelled)],
     ['vault restarted', report.vault.restarted.some(Boolean) ? 'YES' : 'no'],
     ['audit verify (new leader)', `${auditOk ? 'ok' : 'FAILED'}: ${audit.out.split('\n').at(-1)?.slice(0, 100)}`],
@@ -978,7 +1001,7 @@ async function drill(
     ROOT,
     'bench',
     'results',
-    `ha-${how === 'kill' ? 'drill' : 'switchover'}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`,
+    `ha-${how === 'kill' ? 'drill' : how}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`,
   );
   mkdirSync(path.dirname(file), { recursive: true });
   writeFileSync(file, `${JSON.stringify({ ...report, pass }, null, 2)}\n`);
@@ -1016,7 +1039,7 @@ function cmdVersion(cmd: string, args: string[]): string {
 // Throughput: through HAProxy vs straight to the leader, synchronous replication on vs off
 
 async function setSynchronous(on: boolean): Promise<void> {
-  const res = await fetch(`http://127.0.0.1:${NODES[0].restPort}/config`, {
+  const res = await fetch(`http://127.0.0.1:${NODES[0]!.restPort}/config`, {
     method: 'PATCH',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ synchronous_mode: on, synchronous_mode_strict: on }),
@@ -1033,6 +1056,24 @@ async function setSynchronous(on: boolean): Promise<void> {
       await c.end();
     }
   });
+}
+
+/**
+ * One connection committing single-row INSERTs one after another: the commit latency, which bounds one merchant's
+ * writes while the audit chain serializes them (src/domain/audit: one merchant's changes commit one at a time).
+ */
+async function commitLatency(port: number, commits: number): Promise<{ commitMs: number; commitsPerSecond: number }> {
+  const c = new pg.Client({ connectionString: superuserUrl(port) });
+  await c.connect();
+  try {
+    await c.query('CREATE TABLE IF NOT EXISTS ha_commit_probe (id bigserial PRIMARY KEY, at timestamptz DEFAULT now())');
+    const started = process.hrtime.bigint();
+    for (let i = 0; i < commits; i++) await c.query('INSERT INTO ha_commit_probe DEFAULT VALUES');
+    const ms = Number(process.hrtime.bigint() - started) / 1e6 / commits;
+    return { commitMs: Math.round(ms * 100) / 100, commitsPerSecond: Math.round(1000 / ms) };
+  } finally {
+    await c.end();
+  }
 }
 
 async function measureTokenize(server: VaultServer, keys: string[], connections: number, seconds: number) {
@@ -1060,31 +1101,64 @@ async function throughput(
   merchants: Array<{ secretKey: string }>,
   connections: number,
   seconds: number,
+  rounds: number,
 ) {
-  const rows: Array<Record<string, string | number>> = [];
-  for (const sync of [true, false]) {
-    await setSynchronous(sync);
-    for (const spread of [1, 8]) {
-      const keys = merchants.slice(0, spread).map((m) => m.secretKey);
-      for (const [path_, server] of [
-        ['HAProxy', viaHaproxy],
-        ['direct', direct],
+  // Interleaved rounds (the machine is shared: a neighbour's burst hits every configuration alike), median per cell.
+  const samples = new Map<string, Array<{ rps: number; p50: number; p99: number; errors: number; load1: number }>>();
+  const commits: Array<Record<string, string | number>> = [];
+  for (let round = 1; round <= rounds; round++) {
+    for (const sync of [true, false]) {
+      await setSynchronous(sync);
+      for (const [via, port] of [
+        ['HAProxy', PORTS.haproxy],
+        ['direct', leaderPortOf(direct)],
       ] as const) {
-        const r = await measureTokenize(server, keys, connections, seconds);
-        const row = { replication: sync ? 'synchronous' : 'asynchronous', path: path_, merchants: spread, connections, ...r };
-        say(`tokenize ${JSON.stringify(row)}`);
-        rows.push(row);
+        const r = { replication: sync ? 'synchronous' : 'asynchronous', path: via, ...(await commitLatency(port, 300)) };
+        say(`round ${round}: single-row commits ${JSON.stringify(r)}`);
+        commits.push(r);
+      }
+      for (const spread of [1, 8]) {
+        const keys = merchants.slice(0, spread).map((m) => m.secretKey);
+        for (const [via, server] of [
+          ['HAProxy', viaHaproxy],
+          ['direct', direct],
+        ] as const) {
+          const r = await measureTokenize(server, keys, connections, seconds);
+          const cell = `${sync ? 'synchronous' : 'asynchronous'}|${via}|${spread}`;
+          const sample = { ...r, load1: Math.round(loadavg()[0]! * 10) / 10 };
+          samples.set(cell, [...(samples.get(cell) ?? []), sample]);
+          say(`round ${round}: tokenize ${cell} ${JSON.stringify(sample)}`);
+        }
       }
     }
   }
   await setSynchronous(true);
-  const header = ['replication', 'path', 'merchants', 'connections', 'rps', 'p50', 'p99', 'errors'];
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+  const rows = [...samples.entries()].map(([cell, xs]) => {
+    const [replication, via, spread] = cell.split('|');
+    return {
+      replication: replication!,
+      path: via!,
+      merchants: Number(spread),
+      connections,
+      rps: median(xs.map((x) => x.rps)),
+      p50: median(xs.map((x) => x.p50)),
+      p99: median(xs.map((x) => x.p99)),
+      errors: xs.reduce((n, x) => n + x.errors, 0),
+      samplesRps: xs.map((x) => x.rps).join(' '),
+      load1: xs.map((x) => x.load1).join(' '),
+    };
+  });
+  const header = ['replication', 'path', 'merchants', 'connections', 'rps', 'p50', 'p99', 'errors', 'samplesRps', 'load1'] as const;
   process.stdout.write(
-    `\n${header.map((h) => h.padEnd(12)).join('')}\n${rows.map((r) => header.map((h) => String(r[h]).padEnd(12)).join('')).join('\n')}\n\n`,
+    `\n${header.map((h) => h.padEnd(14)).join('')}\n${rows.map((r) => header.map((h) => String(r[h]).padEnd(14)).join('')).join('\n')}\n\n`,
   );
   const file = path.join(ROOT, 'bench', 'results', `ha-bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   mkdirSync(path.dirname(file), { recursive: true });
-  writeFileSync(file, `${JSON.stringify({ when: new Date().toISOString(), seconds, rows }, null, 2)}\n`);
+  writeFileSync(
+    file,
+    `${JSON.stringify({ when: new Date().toISOString(), seconds, rounds, cpus: cpus().length, rows, samples: Object.fromEntries(samples) }, null, 2)}\n`,
+  );
   say(`results: ${path.relative(ROOT, file)}`);
 }
 
@@ -1136,15 +1210,21 @@ async function main(): Promise<void> {
   const program = new Command('ha')
     .option('--drill', 'tokenize load, SIGKILL the leader, report')
     .option('--switchover', 'with --drill: a planned Patroni switchover instead of the SIGKILL')
+    .option('--host-loss', "with --drill: SIGKILL the leader's Patroni too (the host is gone; try with --nodes 3)")
+    .option('--nodes <n>', 'PostgreSQL nodes (2 or 3)', (v) => Number(v), 2)
     .option('--bench', 'tokenize req/s through HAProxy vs direct, synchronous vs asynchronous')
     .option('--keep', 'after --drill/--bench, stay up until Ctrl-C')
     .option('--keep-dir', 'leave the directory (data, logs) behind')
     .option('--connections <n>', 'concurrent requests', (v) => Number(v), 16)
+    .option('--rounds <n>', 'bench rounds (interleaved; the median is reported)', (v) => Number(v), 3)
     .option('--seconds <n>', 'drill warm-up / bench measurement seconds', (v) => Number(v), 10)
     .parse(process.argv);
   const opts = program.opts<{
     drill?: boolean;
     switchover?: boolean;
+    hostLoss?: boolean;
+    nodes: number;
+    rounds: number;
     bench?: boolean;
     keep?: boolean;
     keepDir?: boolean;
@@ -1152,6 +1232,8 @@ async function main(): Promise<void> {
     seconds: number;
   }>();
   keepDir = Boolean(opts.keepDir);
+  if (opts.nodes !== 2 && opts.nodes !== 3) throw new Error('--nodes: 2 or 3');
+  NODES = ALL_NODES.slice(0, opts.nodes);
 
   if (process.getuid?.() !== 0) throw new Error('run as root: it installs packages and runs PostgreSQL as the postgres user');
   let interrupted = false;
@@ -1207,12 +1289,18 @@ ${servers.map((s) => `  ${s.name.padEnd(18)} ${s.url}  (log ${s.log})`).join('\n
 
   let ok = true;
   if (opts.drill)
-    ok = await drill(servers, merchants[0]!.secretKey, opts.connections, opts.seconds, opts.switchover ? 'switchover' : 'kill');
+    ok = await drill(
+      servers,
+      merchants[0]!.secretKey,
+      opts.connections,
+      opts.seconds,
+      opts.switchover ? 'switchover' : opts.hostLoss ? 'host-loss' : 'kill',
+    );
   if (opts.bench) {
     const direct = await step('a third vault server straight to the leader', () =>
       startVault('vault-direct', PORTS.vaultDirect, vaultUrl(leaderPort)),
     );
-    await throughput(servers[0]!, direct, merchants, opts.connections, opts.seconds);
+    await throughput(servers[0]!, direct, merchants, opts.connections, opts.seconds, opts.rounds);
   }
   if (!opts.drill && !opts.bench) say('up; Ctrl-C tears everything down');
   if ((!opts.drill && !opts.bench) || opts.keep) await new Promise(() => undefined);
