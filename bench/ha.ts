@@ -391,6 +391,9 @@ function patroniConfig(node: PgNode, secrets: Secrets): object {
             max_replication_slots: 10,
             wal_keep_size: '256MB',
             synchronous_commit: 'on',
+            // A standby re-pointed at a new primary (or following its new timeline) retries every 0.5 s instead of
+            // 5 s: in strict synchronous mode no commit returns until it streams again.
+            wal_retrieve_retry_interval: '500ms',
             password_encryption: 'scram-sha-256',
           },
         },
@@ -797,10 +800,15 @@ async function drill(
   );
   if (routedAt) say(`HAProxy routes to ${promoted.name} ${((routedAt - killedAt) / 1000).toFixed(1)} s after the kill`);
 
-  // Writes succeed again: an acknowledgement of a request sent after the kill.
+  // Writes succeed again: an acknowledgement of a request sent after the first failure that followed the event (a
+  // switchover's old leader still acknowledges for a moment; with no failure at all, a request sent after the event).
   const firstAck = await waitFor(
-    'an acknowledged write sent after the kill',
-    async () => load.attempts.find((a) => a.outcome === 'acked' && a.startedMs > killedAt),
+    'an acknowledged write sent after the outage began',
+    async () => {
+      const firstFailure = load.attempts.find((a) => a.outcome === 'failed' && a.endedMs >= killedAt);
+      const from = firstFailure ? firstFailure.endedMs : killedAt;
+      return load.attempts.find((a) => a.outcome === 'acked' && a.startedMs > from);
+    },
     how === 'host-loss' ? 90_000 : 180_000,
     100,
   ).catch(() => undefined);
