@@ -617,6 +617,9 @@ async function startVault(name: string, port: number, databaseUrl: string): Prom
     timeoutMs: 90_000,
   });
   const server = { name, url, child, log, dbPort: Number(new URL(databaseUrl).port) };
+  child.once('exit', (code, signal) => {
+    if (!tearingDown) say(`${name} exited (${signal ?? code}); see ${log}`);
+  });
   children.push({ name, proc: child, log });
   return server;
 }
@@ -857,10 +860,17 @@ async function drill(
   // (its commit reached the database, its answer did not).
   const storedAnyway: Attempt[] = [];
   const notStored: Attempt[] = [];
+  const unchecked: Attempt[] = [];
   for (const f of failed) {
-    const again = await tokenizeOnce(servers[0]!.url, servers[0]!.name, key, f.number);
-    if (again.outcome !== 'acked') throw new Error(`re-tokenizing a failed request's card failed: ${again.detail}`);
-    (again.duplicate ? storedAnyway : notStored).push(f);
+    // At most a few hundred: a vault that cannot write any more (see --host-loss with two nodes) fails thousands.
+    if (storedAnyway.length + notStored.length + unchecked.length >= 500) {
+      unchecked.push(f);
+      continue;
+    }
+    const s = servers.find((x) => x.child.exitCode === null && x.child.signalCode === null) ?? servers[0]!;
+    const again = await tokenizeOnce(s.url, s.name, key, f.number);
+    if (again.outcome !== 'acked') unchecked.push(f);
+    else (again.duplicate ? storedAnyway : notStored).push(f);
   }
 
   // Failures by kind (status + code or network error).
@@ -944,6 +954,7 @@ async function drill(
       duringOutage: outageFailures.length,
       storedAnyway: storedAnyway.length,
       notStored: notStored.length,
+      notChecked: unchecked.length,
       byKind: [...byKind.entries()].map(([kind, k]) => ({
         kind,
         count: k.count,
@@ -988,7 +999,10 @@ async function drill(
       `  ${kind}`,
       `${k.count} (stored anyway: ${k.storedAnyway}), at +${sinceKill(k.firstMs)}..+${sinceKill(k.lastMs)} s`,
     ]),
-    ['failed but stored anyway', `${storedAnyway.length} (re-tokenized: duplicate)`],
+    [
+      'failed but stored anyway',
+      `${storedAnyway.length} (re-tokenized: duplicate)${unchecked.length ? `; ${unchecked.length} not checked` : ''}`,
+    ],
     ['last ack before kill', `${report.timeline.lastAckBeforeKillS} s`],
     ['new leader elected', `+${report.timeline.newLeaderAtS} s`],
     ['HAProxy routes to it', `+${report.timeline.haproxyRoutesAtS} s`],
@@ -1163,9 +1177,13 @@ async function throughput(
   );
   const file = path.join(ROOT, 'bench', 'results', `ha-bench-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   mkdirSync(path.dirname(file), { recursive: true });
+  for (const cell of ['synchronous|HAProxy', 'synchronous|direct', 'asynchronous|HAProxy', 'asynchronous|direct']) {
+    const xs = commits.filter((c) => `${c.replication}|${c.path}` === cell).map((c) => Number(c.commitMs));
+    process.stdout.write(`single-row commit, one connection, ${cell.replace('|', ', ')}: median ${median(xs)} ms (${xs.join(' ')})\n`);
+  }
   writeFileSync(
     file,
-    `${JSON.stringify({ when: new Date().toISOString(), seconds, rounds, cpus: cpus().length, rows, samples: Object.fromEntries(samples) }, null, 2)}\n`,
+    `${JSON.stringify({ when: new Date().toISOString(), seconds, rounds, cpus: cpus().length, rows, samples: Object.fromEntries(samples), commits }, null, 2)}\n`,
   );
   say(`results: ${path.relative(ROOT, file)}`);
 }

@@ -26,6 +26,11 @@ export function createDb(databaseUrl: string, master: MasterKeyRing, options: Db
   // An idle client losing its connection (the database restarted) must not crash the process; the pool
   // drops it and the next query gets a fresh one.
   pool.on('error', () => undefined);
+  // node-postgres emits 'error' on a checked-out client whose connection is lost while no query runs on it (the
+  // FATAL of a backend whose postmaster died, a terminated session); the pool listens only to idle clients, and an
+  // 'error' nobody listens to ends the process. So every client keeps a listener: the error marks the client
+  // broken, its next query fails like any lost connection, and the pool drops it on release.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   // A failover or restart refuses new connections for a few seconds: a request waits for one (retried with
   // backoff) within the budget it has for a pooled connection anyway, instead of failing (connectRetry.ts).
   retryTransientConnects(pool, { budgetMs: options.timeoutMs ?? 15_000 });

@@ -4,8 +4,11 @@
 // sent to the database, so waiting is safe. `npm run ha -- --drill` measures the same through a real failover.
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { createVaultClient, PaymentMethodDocument, TokenizeCardDocument } from '../../src/client/index.js';
+import { parseMasterKeys } from '../../src/crypto/masterKeys.js';
+import { createDb } from '../../src/db/client.js';
 import { createMerchant } from '../../src/domain/merchants/merchants.js';
-import { withTestApp } from '../helpers/db.js';
+import { querySql, withTestApp } from '../helpers/db.js';
+import { TEST_MASTER_KEYS } from '../helpers/env.js';
 import { EXP_YEAR } from '../helpers/expiry.js';
 import { startPgCluster, type PgCluster } from '../helpers/pgCluster.js';
 import { startServerProcess, stopProcess } from '../helpers/serverProcess.js';
@@ -60,5 +63,28 @@ describe('database unavailable for a moment', () => {
     const id = answer.paymentMethod.id;
     const read = await client.request(PaymentMethodDocument, { id });
     expect(read.paymentMethod?.card?.last4).toBe(number.slice(-4));
+  });
+});
+
+describe('a pooled connection lost while checked out', () => {
+  it('does not end the process: the client fails its next query and the pool replaces it', async () => {
+    const cluster = await startPgCluster();
+    cleanups.push(() => cluster.drop());
+    const databaseUrl = await cluster.createDatabase('vault');
+    const db = createDb(databaseUrl, parseMasterKeys(TEST_MASTER_KEYS), { poolSize: 2, timeoutMs: 5_000 });
+    cleanups.push(() => db.disconnect());
+
+    // Checked out and idle between queries, as a transaction's connection is between its statements.
+    const client = await db.pool.connect();
+    const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+    const ended = new Promise((resolve) => client.once('end', resolve));
+    // The backend sends FATAL 57P01 to a client with no query running, like backends whose postmaster died.
+    await querySql(databaseUrl, 'SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
+    await ended;
+
+    await expect(client.query('SELECT 1')).rejects.toThrow();
+    client.release(new Error('connection lost'));
+    // The pool hands out a working connection again.
+    expect(await db.sql<{ one: number }>('SELECT 1 AS one', [])).toEqual([{ one: 1 }]);
   });
 });
