@@ -2,6 +2,7 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import { PrismaClient } from '../generated/prisma/client.js';
 import type { MasterKeyRing } from '../crypto/masterKeys.js';
+import { retryTransientConnects } from './connectRetry.js';
 import { encryptionExtension } from './encryption.js';
 import { Keyring } from '../crypto/keyring.js';
 
@@ -75,6 +76,14 @@ export function createDb(databaseUrl: string, master: MasterKeyRing, options: Db
   // An idle client losing its connection (the database restarted) must not crash the process; the pool
   // drops it and the next query gets a fresh one.
   pool.on('error', () => undefined);
+  // node-postgres emits 'error' on a checked-out client whose connection is lost while no query runs on it (the
+  // FATAL of a backend whose postmaster died, a terminated session); the pool listens only to idle clients, and an
+  // 'error' nobody listens to ends the process. So every client keeps a listener: the error marks the client
+  // broken, its next query fails like any lost connection, and the pool drops it on release.
+  pool.on('connect', (client) => client.on('error', () => undefined));
+  // A failover or restart refuses new connections for a few seconds: a request waits for one (retried with
+  // backoff) within the budget it has for a pooled connection anyway, instead of failing (connectRetry.ts).
+  retryTransientConnects(pool, { budgetMs: options.timeoutMs ?? 15_000 });
   const adapter = new PrismaPg(pool);
   // Under load a transaction waits for a pooled connection like any query does (Prisma's default gives up
   // after 2 s and fails the request), bounded by the same timeout.
