@@ -59,3 +59,20 @@ describe('layout', () => {
     ]);
   });
 });
+
+describe("the README's source tree", () => {
+  const readme = readFileSync(join(SRC, '..', 'README.md'), 'utf8');
+  const tree = readme.slice(readme.indexOf('\nsrc/\n'), readme.indexOf('```', readme.indexOf('\nsrc/\n')));
+  const folders = (dir: string) =>
+    readdirSync(dir, { withFileTypes: true })
+      .filter((e) => e.isDirectory() && e.name !== 'generated')
+      .map((e) => e.name);
+
+  it('names every folder of src/ and of src/domain/', () => {
+    expect(tree.length).toBeGreaterThan(0);
+    const missing = [...folders(SRC), ...folders(join(SRC, 'domain')), ...folders(join(SRC, 'http'))].filter(
+      (name) => !new RegExp(`\\b${name}/`).test(tree),
+    );
+    expect(missing).toEqual([]);
+  });
+});
