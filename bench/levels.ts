@@ -18,7 +18,7 @@ import { unwrapDataKey } from '../src/crypto/dataKeys.js';
 import { fingerprint, probeTags } from '../src/crypto/fingerprint.js';
 import { parseMasterKeys } from '../src/crypto/masterKeys.js';
 import { Secret } from '../src/crypto/secret.js';
-import { AUTHENTICATE } from '../src/domain/merchants/apiKeys.js';
+import { AUTHENTICATE } from '../src/domain/merchants/store.js';
 import { FIND_PAYMENT_METHOD, INSERT_NEW_CARD, PROBE_CARD_WITHOUT_CUSTOMER } from '../src/domain/paymentMethods/store.js';
 import { retainUntil } from '../src/domain/paymentMethods/retention.js';
 import { newId } from '../src/domain/shared/ids.js';

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrate } from '../../src/db/migrate.js';
-import { AUTHENTICATE } from '../../src/domain/merchants/apiKeys.js';
+import { AUTHENTICATE } from '../../src/domain/merchants/store.js';
 import {
   FIND_DUPLICATE,
   FIND_DUPLICATE_WITHOUT_CUSTOMER,

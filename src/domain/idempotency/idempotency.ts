@@ -1,9 +1,9 @@
 import type { App } from '../../app/app.js';
+import { completeKey, deleteExpiredKeys, deleteKeyIfUnchanged, findKeyRow, insertClaim } from './store.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { keyedDigest, type DigestPurpose } from '../../crypto/keyedDigest.js';
 import { openField } from '../../db/encryption.js';
-import { encodeField } from '../../db/encrypted-fields.js';
-import { Prisma as P, type IdempotencyKey } from '../../generated/prisma/client.js';
+import type { IdempotencyKey } from '../../generated/prisma/client.js';
 import type { Principal } from '../shared/principal.js';
 
 // Idempotency keys. A row per (merchant, mode, key) records the fingerprint of the first request and, once
@@ -81,36 +81,25 @@ export async function requestFingerprint(app: App, principal: Principal, request
 
 /** Claims the key for this request, or says why not: replay the stored response, conflict, or still busy. */
 export async function begin(app: App, principal: Principal, key: string, fingerprint: string, now = app.clock()): Promise<BeginOutcome> {
-  const { prisma, keyring } = app.db;
+  const { keyring } = app.db;
   const ids = { merchantId: principal.merchantId, id: await rowId(app, principal, key) };
   const started = performance.now();
   const elapsed = () => performance.now() - started;
   for (;;) {
     const at = new Date(now.getTime() + elapsed());
-    let count: number;
+    let claimed: boolean;
     try {
-      ({ count } = await prisma.idempotencyKey.createMany({
-        data: [
-          {
-            ...ids,
-            requestHash: fingerprint,
-            status: 'IN_PROGRESS',
-            createdAt: at,
-            expiresAt: new Date(at.getTime() + IDEMPOTENCY_TTL_MS),
-          },
-        ],
-        skipDuplicates: true,
-      }));
+      claimed = await insertClaim(app, ids, fingerprint, at, new Date(at.getTime() + IDEMPOTENCY_TTL_MS));
     } catch (err) {
       // The connection may have failed after the insert committed: the caller releases the claim it may hold.
       throw new UncertainClaim({ ...ids, claimedAt: at }, err);
     }
-    if (count === 1) return { kind: 'execute', claim: { ...ids, claimedAt: at } };
-    const row = await prisma.idempotencyKey.findUnique({ where: { merchantId_id: ids } });
+    if (claimed) return { kind: 'execute', claim: { ...ids, claimedAt: at } };
+    const row = await findKeyRow(app, ids);
     if (!row) continue;
     if (!isLive(row, at)) {
       // Conditional on the state read, so a claim or completion made meanwhile by another caller survives.
-      await prisma.idempotencyKey.deleteMany({ where: { ...ids, createdAt: row.createdAt, status: row.status } });
+      await deleteKeyIfUnchanged(app, ids, row.createdAt, row.status);
       continue;
     }
     if (row.requestHash !== fingerprint) return { kind: 'conflict' };
@@ -129,29 +118,17 @@ export async function begin(app: App, principal: Principal, key: string, fingerp
  * to (`refs`: deleting one of them deletes the row). False when the claim was lost (taken over as stale).
  */
 export async function complete(app: App, claim: Claim, response: object, refs: Iterable<string> = []): Promise<boolean> {
-  try {
-    await app.db.prisma.idempotencyKey.update({
-      where: { merchantId_id: { merchantId: claim.merchantId, id: claim.id }, status: 'IN_PROGRESS', createdAt: claim.claimedAt },
-      data: { status: 'COMPLETED', response: encodeField('IdempotencyKey', 'response', response), refs: [...new Set(refs)].sort() },
-    });
-    return true;
-  } catch (err) {
-    if (err instanceof P.PrismaClientKnownRequestError && err.code === 'P2025') return false;
-    throw err;
-  }
+  return completeKey(app, { merchantId: claim.merchantId, id: claim.id }, claim.claimedAt, response, [...new Set(refs)].sort());
 }
 
 /** Releases the claim without a response, so that a retry acts (after an unexpected fault). */
 export async function abandon(app: App, claim: Claim): Promise<void> {
-  await app.db.prisma.idempotencyKey.deleteMany({
-    where: { merchantId: claim.merchantId, id: claim.id, status: 'IN_PROGRESS', createdAt: claim.claimedAt },
-  });
+  await deleteKeyIfUnchanged(app, { merchantId: claim.merchantId, id: claim.id }, claim.claimedAt, 'IN_PROGRESS');
 }
 
 /** Deletes keys past their 24 hours. */
 export async function sweepIdempotencyKeys(app: App, now = app.clock()): Promise<number> {
-  const { count } = await app.db.prisma.idempotencyKey.deleteMany({ where: { expiresAt: { lte: now } } });
-  return count;
+  return deleteExpiredKeys(app, now);
 }
 
 /**

@@ -1,22 +1,12 @@
 import type { App } from '../../app/app.js';
+import { apiKeyExists, findActiveKeyByHash, insertApiKey, listApiKeyRows, merchantExists, revokeKeyRow } from './store.js';
 import { createHash, randomBytes } from 'node:crypto';
 import type { Tx } from '../../db/client.js';
 import { base62, newId } from '../shared/ids.js';
 import type { ApiKeyKind, Mode } from '../../generated/prisma/client.js';
 import { NotFound } from '../shared/errors.js';
-import type { ApiKeyRow } from './apiKeyCache.js';
 import { appendAudit, operatorActor } from '../audit/audit.js';
 import type { Principal } from '../shared/principal.js';
-
-/**
- * An api key by its hash ($1): the first statement of every request, a named prepared statement on the pool
- * (docs/adr/0002), replayed by the benchmark's L3.
- */
-export const AUTHENTICATE = {
-  name: 'vault_authenticate',
-  text: `SELECT merchant_id AS "merchantId", id, kind::text AS kind, mode::text AS mode, allow_reveal AS "allowReveal"
-  FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL LIMIT 1`,
-};
 
 const KEY_FORMAT = /^(sk|pk)_(test|live)_[0-9A-Za-z]{43}$/;
 
@@ -41,20 +31,17 @@ export interface CreateKeyInput {
 /** Creates a key and audits it (`api_key.create`), in the caller's transaction or its own. */
 export async function createApiKey(app: App, input: CreateKeyInput, tx?: Tx): Promise<CreatedKey> {
   if (!tx) return app.db.prisma.$transaction((t) => createApiKey(app, input, t));
-  const merchant = await tx.merchant.findUnique({ where: { id: input.merchantId }, select: { id: true } });
-  if (!merchant) throw new NotFound('merchant', input.merchantId);
+  if (!(await merchantExists(tx, input.merchantId))) throw new NotFound('merchant', input.merchantId);
   const key = `${input.kind === 'SECRET' ? 'sk' : 'pk'}_${input.mode.toLowerCase()}_${base62(randomBytes(32), 43)}`;
   const keyId = newId('key');
-  await tx.apiKey.create({
-    data: {
-      merchantId: input.merchantId,
-      id: keyId,
-      kind: input.kind,
-      mode: input.mode,
-      keyHash: hashKey(key),
-      prefix: key.slice(0, 12),
-      allowReveal: input.kind === 'SECRET' && (input.allowReveal ?? false),
-    },
+  await insertApiKey(tx, {
+    merchantId: input.merchantId,
+    id: keyId,
+    kind: input.kind,
+    mode: input.mode,
+    keyHash: hashKey(key),
+    prefix: key.slice(0, 12),
+    allowReveal: input.kind === 'SECRET' && (input.allowReveal ?? false),
   });
   await appendAudit(tx, operatorActor(input.merchantId, input.mode), {
     action: 'api_key.create',
@@ -69,11 +56,7 @@ export async function createApiKey(app: App, input: CreateKeyInput, tx?: Tx): Pr
 /** Revokes a key (idempotent) and audits it (`api_key.revoke`). */
 export async function revokeApiKey(app: App, keyId: string, now = app.clock()): Promise<void> {
   await app.db.prisma.$transaction(async (tx) => {
-    const [revoked] = await tx.apiKey.updateManyAndReturn({
-      where: { id: keyId, revokedAt: null },
-      data: { revokedAt: now },
-      select: { merchantId: true, mode: true },
-    });
+    const revoked = await revokeKeyRow(tx, keyId, now);
     if (revoked) {
       await appendAudit(tx, operatorActor(revoked.merchantId, revoked.mode), {
         action: 'api_key.revoke',
@@ -83,19 +66,13 @@ export async function revokeApiKey(app: App, keyId: string, now = app.clock()): 
       });
       return;
     }
-    const exists = await tx.apiKey.findFirst({ where: { id: keyId }, select: { id: true } });
-    if (!exists) throw new NotFound('api key', keyId);
+    if (!(await apiKeyExists(tx, keyId))) throw new NotFound('api key', keyId);
   });
 }
 
 export async function listApiKeys(app: App, merchantId: string) {
-  const merchant = await app.db.prisma.merchant.findUnique({ where: { id: merchantId }, select: { id: true } });
-  if (!merchant) throw new NotFound('merchant', merchantId);
-  const rows = await app.db.prisma.apiKey.findMany({
-    where: { merchantId },
-    orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
-    select: { id: true, kind: true, mode: true, prefix: true, allowReveal: true, createdAt: true, revokedAt: true },
-  });
+  if (!(await merchantExists(app.db.prisma, merchantId))) throw new NotFound('merchant', merchantId);
+  const rows = await listApiKeyRows(app, merchantId);
   return rows.map(({ id, ...rest }) => ({ keyId: id, ...rest }));
 }
 
@@ -106,10 +83,7 @@ export async function authenticate(app: App, key: string): Promise<Principal | n
   const keyHash = hashKey(key);
   // Every request runs this: one indexed lookup on the plain pool, without the ORM's per-query work; on the
   // server usually not even that, from the cache that revocations evict (apiKeyCache.ts).
-  const load = async () => {
-    const [row] = await app.db.sql<ApiKeyRow>(AUTHENTICATE.text, [keyHash], AUTHENTICATE.name);
-    return row;
-  };
+  const load = () => findActiveKeyByHash(app, keyHash);
   const cache = app.apiKeyCache;
   const row = cache ? await cache.lookup(keyHash, load) : await load();
   // The prefix is decoration; the stored kind and mode are the truth, and must agree with it.

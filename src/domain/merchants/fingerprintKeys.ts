@@ -1,4 +1,5 @@
 import type { App } from '../../app/app.js';
+import { lockMerchant } from './store.js';
 import { setTestFingerprints, testCardsAfter } from '../paymentMethods/store.js';
 import { fingerprint } from '../../crypto/fingerprint.js';
 import { generateDataKey, wrapDataKey } from '../../crypto/dataKeys.js';
@@ -46,7 +47,7 @@ async function upgradeMerchant(app: App, merchantId: string): Promise<number | u
   const { prisma, keyring } = app.db;
   const result = await prisma.$transaction(
     async (tx) => {
-      await tx.$queryRaw`SELECT id FROM merchants WHERE id = ${merchantId} FOR UPDATE`;
+      await lockMerchant(tx, merchantId);
       const done = await tx.dataKey.findFirst({
         where: { merchantId, purpose: 'FINGERPRINT', mode: 'TEST', active: true },
         select: { id: true },

@@ -1,4 +1,5 @@
 import type { App } from '../../app/app.js';
+import { listMerchantIds } from './store.js';
 import { envelopePrefix } from '../../crypto/aead.js';
 import { generateDataKey, rewrapDataKey, wrapDataKey } from '../../crypto/dataKeys.js';
 import { openPlaintext } from '../../db/encryption.js';
@@ -199,9 +200,7 @@ export async function rotateDataKeys(app: App, options: DataKeyRotationOptions =
   const { prisma, keyring } = app.db;
   const batchSize = options.batchSize ?? 200;
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-  const merchants = options.merchantId
-    ? [options.merchantId]
-    : (await prisma.merchant.findMany({ select: { id: true }, orderBy: { id: 'asc' } })).map((m) => m.id);
+  const merchants = options.merchantId ? [options.merchantId] : await listMerchantIds(app);
 
   // Resume what an interrupted run left; otherwise rotate.
   let rotated = 0;

@@ -1,4 +1,5 @@
 import type { App } from '../../app/app.js';
+import { countMerchantRows, insertMerchant, merchantExists } from './store.js';
 import { newId } from '../shared/ids.js';
 import { NotFound, ValidationFailed } from '../shared/errors.js';
 import { createApiKey } from './apiKeys.js';
@@ -19,7 +20,7 @@ export async function createMerchant(app: App, input: { name: string }): Promise
   const { prisma, keyring } = app.db;
   return prisma.$transaction(async (tx) => {
     const merchantId = newId('mer');
-    await tx.merchant.create({ data: { id: merchantId, name } });
+    await insertMerchant(tx, merchantId, name);
     await keyring.createMerchantKeys(tx, merchantId);
     await appendAudit(tx, operatorActor(merchantId), {
       action: 'merchant.create',
@@ -34,11 +35,10 @@ export async function createMerchant(app: App, input: { name: string }): Promise
 }
 
 export async function countMerchants(app: App): Promise<number> {
-  return app.db.prisma.merchant.count();
+  return countMerchantRows(app);
 }
 
 /** NotFound unless the merchant exists (operator commands name merchants by id). */
 export async function requireMerchant(app: App, merchantId: string): Promise<void> {
-  const found = await app.db.prisma.merchant.findUnique({ where: { id: merchantId }, select: { id: true } });
-  if (!found) throw new NotFound('merchant', merchantId);
+  if (!(await merchantExists(app.db.prisma, merchantId))) throw new NotFound('merchant', merchantId);
 }

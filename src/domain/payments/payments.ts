@@ -1,5 +1,16 @@
 import type { App } from '../../app/app.js';
 import { findPaymentMethodRow, markCustomerInitiated, onPool, touchLastUsed } from '../paymentMethods/store.js';
+import {
+  findPaymentRow,
+  findPaymentUnderKey,
+  findSandboxPayment,
+  getPaymentRow,
+  insertPayment,
+  releaseExpiredPaymentKeys,
+  releasePaymentKey,
+  setSavedPaymentMethod,
+  transitionPayment,
+} from './store.js';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { connectorFor, type Connector } from '../../integrations/connectors/index.js';
 import type { PaymentSource } from '../../integrations/connectors/types.js';
@@ -104,45 +115,41 @@ export async function createPayment(
   const succeeded = SUCCEEDED.has(result.status);
   const challenged = result.status === 'REQUIRES_ACTION';
 
-  const { prisma } = app.db;
   const saved =
     v.savePaymentMethod && succeeded
       ? (await saveCard(app, principal, { card, customerId: source.customerId, billing: source.billing, fingerprint })).paymentMethod
       : undefined;
-  return prisma.$transaction(async (tx) => {
-    const payment = await tx.payment.create({
-      data: {
-        ...tenant(principal),
-        id: paymentId,
-        customerId: source.customerId,
-        amount: v.amount,
-        amountCaptured: result.status === 'COMPLETED' ? v.amount : 0,
-        currency: v.currency,
-        status: result.status,
-        captureMethod: v.captureMethod,
-        initiator: v.initiator,
-        paymentMethodId: source.paymentMethodId ?? null,
-        savedPaymentMethodId: saved?.id ?? null,
-        cardTokenId: source.cardTokenId ?? null,
-        savePaymentMethod: v.savePaymentMethod,
-        bin: card.bin,
-        last4: card.last4,
-        brand: card.brand,
-        cardExpiry: encodeField('Payment', 'cardExpiry', { month: card.expMonth, year: card.expYear }),
-        holderName: card.holderName ?? null,
-        // What saveCard needs once the challenge succeeds, never the CVC.
-        pendingCard: v.savePaymentMethod && challenged ? encodeField('Payment', 'pendingCard', { card, billing: source.billing }) : null,
-        connectorId: connector.id,
-        instrument,
-        connectorReference: result.reference,
-        redirectUrl: result.redirectUrl ?? null,
-        returnUrl: v.returnUrl ?? null,
-        challengeSecretHash: challenged ? hashSecret(secret).toString('hex') : null,
-        failureCode: result.failureCode ?? null,
-        failureMessage: result.failureMessage ?? null,
-        idempotencyKeyId: idempotency?.keyId ?? null,
-        idempotencyRequestHash: idempotency?.fingerprint ?? null,
-      },
+  return app.db.prisma.$transaction(async (tx) => {
+    const payment = await insertPayment(tx, principal, {
+      id: paymentId,
+      customerId: source.customerId,
+      amount: v.amount,
+      amountCaptured: result.status === 'COMPLETED' ? v.amount : 0,
+      currency: v.currency,
+      status: result.status,
+      captureMethod: v.captureMethod,
+      initiator: v.initiator,
+      paymentMethodId: source.paymentMethodId ?? null,
+      savedPaymentMethodId: saved?.id ?? null,
+      cardTokenId: source.cardTokenId ?? null,
+      savePaymentMethod: v.savePaymentMethod,
+      bin: card.bin,
+      last4: card.last4,
+      brand: card.brand,
+      cardExpiry: encodeField('Payment', 'cardExpiry', { month: card.expMonth, year: card.expYear }),
+      holderName: card.holderName ?? null,
+      // What saveCard needs once the challenge succeeds, never the CVC.
+      pendingCard: v.savePaymentMethod && challenged ? encodeField('Payment', 'pendingCard', { card, billing: source.billing }) : null,
+      connectorId: connector.id,
+      instrument,
+      connectorReference: result.reference,
+      redirectUrl: result.redirectUrl ?? null,
+      returnUrl: v.returnUrl ?? null,
+      challengeSecretHash: challenged ? hashSecret(secret).toString('hex') : null,
+      failureCode: result.failureCode ?? null,
+      failureMessage: result.failureMessage ?? null,
+      idempotencyKeyId: idempotency?.keyId ?? null,
+      idempotencyRequestHash: idempotency?.fingerprint ?? null,
     });
     if (source.paymentMethodId) {
       await touchLastUsed(tx, principal, source.paymentMethodId, now);
@@ -176,15 +183,10 @@ async function paymentUnderKey(
   idempotency: { keyId: string; fingerprint: string },
   now: Date,
 ): Promise<Payment | null> {
-  const { prisma } = app.db;
-  const where = { merchantId: principal.merchantId, idempotencyKeyId: idempotency.keyId };
-  const earlier = await prisma.payment.findFirst({ where });
+  const earlier = await findPaymentUnderKey(app, principal.merchantId, idempotency.keyId);
   if (!earlier) return null;
   if (earlier.createdAt.getTime() <= now.getTime() - IDEMPOTENCY_TTL_MS) {
-    await prisma.payment.updateMany({
-      where: { ...where, createdAt: earlier.createdAt },
-      data: { idempotencyKeyId: null, idempotencyRequestHash: null },
-    });
+    await releasePaymentKey(app, principal.merchantId, idempotency.keyId, earlier.createdAt);
     return null;
   }
   if (earlier.idempotencyRequestHash !== idempotency.fingerprint) throw new IdempotencyConflict();
@@ -198,10 +200,7 @@ async function paymentUnderKey(
  * after 24 hours (paymentUnderKey).
  */
 export async function releasePaymentKeys(app: App, now = app.clock()): Promise<number> {
-  return app.db.prisma.$executeRaw`
-    UPDATE payments p SET idempotency_key_id = NULL, idempotency_request_hash = NULL
-    FROM idempotency_keys k
-    WHERE k.expires_at <= ${now} AND p.merchant_id = k.merchant_id AND p.idempotency_key_id = k.id`;
+  return releaseExpiredPaymentKeys(app, now);
 }
 
 /**
@@ -281,7 +280,7 @@ async function storedCard(app: App, principal: Principal, v: CreatePaymentInput,
 }
 
 export async function findPayment(app: App, principal: Principal, id: string, query: Query = {}) {
-  return app.db.prisma.payment.findFirst({ ...(query as object), where: { ...tenant(principal), id } });
+  return findPaymentRow(app, principal, id, query);
 }
 
 async function requirePayment(app: App, principal: Principal, id: string): Promise<Payment> {
@@ -302,13 +301,13 @@ async function transition(
   data: P.PaymentUpdateManyMutationInput,
   action: 'capture' | 'cancel',
 ): Promise<Payment> {
-  const { prisma } = app.db;
   await audited(
     app,
     actorOf(principal),
     async (tx) => {
-      const { count } = await tx.payment.updateMany({ where: { ...tenant(principal), id, status: { in: [...from] } }, data });
-      if (count === 0) throw new Conflict('The payment changed state meanwhile; nothing was done');
+      if (!(await transitionPayment(tx, { ...tenant(principal), id }, from, data))) {
+        throw new Conflict('The payment changed state meanwhile; nothing was done');
+      }
     },
     () => ({
       action: `payment.${action}`,
@@ -318,7 +317,7 @@ async function transition(
       detail: { status: String(data.status) },
     }),
   );
-  return prisma.payment.findFirstOrThrow({ where: { ...tenant(principal), id } });
+  return getPaymentRow(app, principal.merchantId, id);
 }
 
 /** Captures an AUTHORIZED payment: all of it by default, or 1..amount (the rest is released). */
@@ -366,7 +365,7 @@ export async function cancelPayment(app: App, principal: Principal, id: string):
  */
 async function challengedPayment(app: App, paymentId: string, secret: string): Promise<Payment> {
   const presented = hashSecret(secret);
-  const payment = await app.db.prisma.payment.findFirst({ where: { id: paymentId, connectorId: SANDBOX_CONNECTOR_ID } });
+  const payment = await findSandboxPayment(app, paymentId, SANDBOX_CONNECTOR_ID);
   const stored = payment?.challengeSecretHash ? Buffer.from(payment.challengeSecretHash, 'hex') : undefined;
   if (!payment || !stored || stored.length !== presented.length || !timingSafeEqual(stored, presented)) {
     throw new NotFound('payment', paymentId);
@@ -407,18 +406,15 @@ export async function completeChallenge(
     app,
     actor,
     async (tx) =>
-      (
-        await tx.payment.updateMany({
-          where: { ...key, status: 'REQUIRES_ACTION' },
-          data: {
-            ...(succeeded
-              ? { status, amountCaptured: authorizeOnly ? 0 : payment.amount }
-              : { status, failureCode: 'authentication_failed', failureMessage: 'The customer failed 3-D Secure authentication' }),
-            pendingCard: null,
-            redirectUrl: null,
-          },
-        })
-      ).count,
+      (await transitionPayment(tx, key, ['REQUIRES_ACTION'], {
+        ...(succeeded
+          ? { status, amountCaptured: authorizeOnly ? 0 : payment.amount }
+          : { status, failureCode: 'authentication_failed', failureMessage: 'The customer failed 3-D Secure authentication' }),
+        pendingCard: null,
+        redirectUrl: null,
+      }))
+        ? 1
+        : 0,
     (n) =>
       n === 1 ? [{ action: 'payment.challenge', entityType: 'payment', entityId: payment.id, outcome: 'success', detail: { status } }] : [],
   );
@@ -439,10 +435,10 @@ export async function completeChallenge(
         billing: pending.billing,
       });
       await markCustomerInitiated(prisma, principal, paymentMethod.id, now);
-      await prisma.payment.update({ where: { merchantId_id: key }, data: { savedPaymentMethodId: paymentMethod.id } });
+      await setSavedPaymentMethod(app, payment.merchantId, payment.id, paymentMethod.id);
     }
   }
-  return prisma.payment.findFirstOrThrow({ where: key });
+  return getPaymentRow(app, payment.merchantId, payment.id);
 }
 
 /** The challenge URL (it holds the challenge secret, so it is stored sealed). */

@@ -1,0 +1,75 @@
+import type { App } from '../../app/app.js';
+import type { Prisma as Client, Tx } from '../../db/client.js';
+import type { ApiKeyKind, Mode } from '../../generated/prisma/client.js';
+import type { ApiKeyRow } from './apiKeyCache.js';
+
+// The merchant store: the statements on `merchants` and `api_keys`, once. The allow-lists' two tables have
+// their own generic store (allowLists.ts); data keys are read and written by the keyring (src/crypto/keyring.ts)
+// and its rotations (keyRotation.ts, fingerprintKeys.ts).
+
+/**
+ * An api key by its hash ($1): the first statement of every request, a named prepared statement on the pool
+ * (docs/adr/0002), replayed by the benchmark's L3.
+ */
+export const AUTHENTICATE = {
+  name: 'vault_authenticate',
+  text: `SELECT merchant_id AS "merchantId", id, kind::text AS kind, mode::text AS mode, allow_reveal AS "allowReveal"
+  FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL LIMIT 1`,
+};
+
+export async function findActiveKeyByHash(app: App, keyHash: string): Promise<ApiKeyRow | undefined> {
+  const [row] = await app.db.sql<ApiKeyRow>(AUTHENTICATE.text, [keyHash], AUTHENTICATE.name);
+  return row;
+}
+
+export async function insertMerchant(tx: Tx, id: string, name: string): Promise<void> {
+  await tx.merchant.create({ data: { id, name } });
+}
+
+export async function merchantExists(client: Tx | Client, id: string): Promise<boolean> {
+  return (await client.merchant.findUnique({ where: { id }, select: { id: true } })) !== null;
+}
+
+export function countMerchantRows(app: App): Promise<number> {
+  return app.db.prisma.merchant.count();
+}
+
+export async function insertApiKey(
+  tx: Tx,
+  row: { merchantId: string; id: string; kind: ApiKeyKind; mode: Mode; keyHash: string; prefix: string; allowReveal: boolean },
+): Promise<void> {
+  await tx.apiKey.create({ data: row });
+}
+
+/** Marks an active key revoked; its merchant and mode, or undefined when there was no active key by that id. */
+export async function revokeKeyRow(tx: Tx, keyId: string, now: Date): Promise<{ merchantId: string; mode: Mode } | undefined> {
+  const [revoked] = await tx.apiKey.updateManyAndReturn({
+    where: { id: keyId, revokedAt: null },
+    data: { revokedAt: now },
+    select: { merchantId: true, mode: true },
+  });
+  return revoked;
+}
+
+export async function apiKeyExists(tx: Tx, keyId: string): Promise<boolean> {
+  return (await tx.apiKey.findFirst({ where: { id: keyId }, select: { id: true } })) !== null;
+}
+
+/** A merchant's keys, oldest first (never the keys themselves: they are stored as hashes only). */
+export function listApiKeyRows(app: App, merchantId: string) {
+  return app.db.prisma.apiKey.findMany({
+    where: { merchantId },
+    orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+    select: { id: true, kind: true, mode: true, prefix: true, allowReveal: true, createdAt: true, revokedAt: true },
+  });
+}
+
+/** Every merchant's id, in order. */
+export async function listMerchantIds(app: App): Promise<string[]> {
+  return (await app.db.prisma.merchant.findMany({ select: { id: true }, orderBy: { id: 'asc' } })).map((m) => m.id);
+}
+
+/** Locks the merchant's row until the transaction ends (operations on a merchant's keys take turns). */
+export async function lockMerchant(tx: Tx, merchantId: string): Promise<void> {
+  await tx.$queryRaw`SELECT id FROM merchants WHERE id = ${merchantId} FOR UPDATE`;
+}
