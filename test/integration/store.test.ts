@@ -8,7 +8,11 @@ import {
   PAYMENT_METHOD_FIELDS,
   paymentMethodColumns,
 } from '../../src/domain/paymentMethods/store.js';
-import { querySql } from '../helpers/db.js';
+import { createTestApp, createTestDatabase, querySql } from '../helpers/db.js';
+import { migrate } from '../../src/db/migrate.js';
+import { createMerchant } from '../../src/domain/merchants/merchants.js';
+import { purgeExpired, tokenizeCard } from '../../src/domain/paymentMethods/paymentMethods.js';
+import { retainUntil } from '../../src/domain/paymentMethods/retention.js';
 import { EXP_YEAR } from '../helpers/expiry.js';
 import { newMerchant, rawGraphQL, success, testApp, uniqueVisa, useDatabase } from '../helpers/vault.js';
 
@@ -86,4 +90,60 @@ describe('payment method store', () => {
       networkToken: null,
     });
   });
+
+  it.each(['Asia/Tokyo', 'America/New_York'])(
+    'stores and compares the same instants on the pool and in a transaction, in %s',
+    async (zone) => {
+      // Dates sent through Prisma's raw queries were read in the session's time zone: in Tokyo a card saved
+      // with PSP tokens (the transaction path) was stored with retain_until 9 hours early, and in New York the
+      // purge took cards 5 hours before their time.
+      const db = await createTestDatabase();
+      await migrate(db.url);
+      await querySql(db.url, `ALTER DATABASE "${new URL(db.url).pathname.slice(1)}" SET timezone = '${zone}'`);
+      const now = new Date('2030-03-15T12:34:56.789Z');
+      const app = await createTestApp(db.url, { clock: () => now });
+      try {
+        const m = await createMerchant(app, { name: 'tz' });
+        const principal = { merchantId: m.merchantId, mode: 'TEST' as const, keyId: 'key_tz', kind: 'SECRET' as const, allowReveal: false };
+        const card = (expMonth: number, number = uniqueVisa()) => ({ number, expMonth, expYear: 2032 });
+        const psp = { connectorId: 'sandbox', tokenizationType: 'MULTI_USE' as const };
+        const onThePool = await tokenizeCard(app, principal, { card: card(4) });
+        const inATransaction = await tokenizeCard(app, principal, { card: card(4), pspTokenization: psp });
+        const again = uniqueVisa();
+        await tokenizeCard(app, principal, { card: card(4, again) });
+        const duplicate = await tokenizeCard(app, principal, { card: card(5, again), pspTokenization: psp });
+        expect(duplicate.duplicate).toBe(true);
+        const stored = await querySql<{ id: string; retain_until: Date; created_at: Date; updated_at: Date }>(
+          db.url,
+          'SELECT id, retain_until, created_at, updated_at FROM payment_methods WHERE merchant_id = $1',
+          [m.merchantId],
+        );
+        const row = (id: string) => stored.find((r) => r.id === id)!;
+        for (const id of [onThePool.paymentMethod.id, inATransaction.paymentMethod.id]) {
+          expect(row(id).retain_until.toISOString()).toBe(retainUntil(4, 2032).toISOString());
+          expect(row(id).created_at.toISOString()).toBe(now.toISOString());
+        }
+        expect(row(duplicate.paymentMethod.id).retain_until.toISOString()).toBe(retainUntil(5, 2032).toISOString());
+        expect(row(duplicate.paymentMethod.id).updated_at.toISOString()).toBe(now.toISOString());
+
+        // Retention: a card due in an hour stays, one due an hour ago goes.
+        const hour = 3_600_000;
+        await querySql(db.url, 'UPDATE payment_methods SET retain_until = $2 WHERE id = $1', [
+          onThePool.paymentMethod.id,
+          new Date(now.getTime() + hour),
+        ]);
+        await querySql(db.url, 'UPDATE payment_methods SET retain_until = $2 WHERE id = $1', [
+          inATransaction.paymentMethod.id,
+          new Date(now.getTime() - hour),
+        ]);
+        expect(await purgeExpired(app, now)).toBe(1);
+        const left = await querySql<{ id: string }>(db.url, 'SELECT id FROM payment_methods WHERE merchant_id = $1', [m.merchantId]);
+        expect(left.map((r) => r.id)).toContain(onThePool.paymentMethod.id);
+        expect(left.map((r) => r.id)).not.toContain(inATransaction.paymentMethod.id);
+      } finally {
+        await app.stop();
+        await db.drop();
+      }
+    },
+  );
 });

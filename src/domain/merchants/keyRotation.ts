@@ -197,7 +197,7 @@ async function reencryptPass(app: App, plans: readonly Plan[], batchSize: number
 }
 
 export async function rotateDataKeys(app: App, options: DataKeyRotationOptions = {}): Promise<DataKeyRotationResult> {
-  const { prisma, keyring } = app.db;
+  const { keyring } = app.db;
   const batchSize = options.batchSize ?? 200;
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const merchants = options.merchantId ? [options.merchantId] : await listMerchantIds(app);

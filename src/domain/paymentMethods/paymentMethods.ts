@@ -25,7 +25,7 @@ import {
   deletePaymentMethodRow,
   findDuplicateRow,
   findPaymentMethodRow,
-  findRetention,
+  lockRetention,
   inTransaction,
   onPool,
   saveCardRow,
@@ -134,14 +134,15 @@ export async function saveCard(
 
 export async function updatePaymentMethod(app: App, principal: Principal, id: string, input: unknown, now = app.clock()) {
   const v = parseInput(updatePaymentMethodInputSchema, input, ['input'], now);
-  const existing = await findRetention(app, principal, id);
-  if (!existing) throw new NotFound('payment method', id);
   const hasExpiry = v.expMonth !== undefined && v.expYear !== undefined;
   const details = v.connectorTokenDetails;
   return audited(
     app,
     actorOf(principal),
     async (tx) => {
+      // Locked first: a new expiry keeps whatever extension was granted, even one committing meanwhile.
+      const existing = await lockRetention(tx, principal, id);
+      if (!existing) throw new NotFound('payment method', id);
       if (details) {
         // A token obtained elsewhere (e.g. through forwardRequest to the merchant's own PSP): recorded as given.
         await recordPspToken(
@@ -195,41 +196,35 @@ export async function deletePaymentMethod(app: App, principal: Principal, id: st
 }
 
 /**
- * Adds 1-24 months to retainUntil; the total extension may not pass 24 months. A conditional update on the
- * extension read makes concurrent extensions unable to overshoot the limit together.
+ * Adds 1-24 months to retainUntil; the total extension may not pass 24 months. The row is locked while the
+ * new retention is computed (lockRetention), so concurrent extensions cannot overshoot the limit together and
+ * a concurrent new expiry is not overwritten.
  */
 export async function extendRetention(app: App, principal: Principal, id: string, months: unknown) {
   const add = parseInput(extendRetentionMonthsSchema, months, ['months'], app.clock());
-  for (;;) {
-    const pm = await findRetention(app, principal, id);
-    if (!pm) throw new NotFound('payment method', id);
-    const total = pm.retentionExtensionMonths + add;
-    if (total > MAX_RETENTION_EXTENSION_MONTHS) {
-      throw new RetentionLimitExceeded(MAX_RETENTION_EXTENSION_MONTHS, MAX_RETENTION_EXTENSION_MONTHS - pm.retentionExtensionMonths);
-    }
-    const updated = await audited(
-      app,
-      actorOf(principal),
-      (tx) => setRetention(tx, principal, id, pm.retentionExtensionMonths, total, addMonths(pm.retainUntil, add)),
-      (won) =>
-        won
-          ? [
-              {
-                action: 'payment_method.extend_retention',
-                entityType: 'payment_method',
-                entityId: id,
-                outcome: 'success',
-                detail: { months: add },
-              },
-            ]
-          : [],
-    );
-    if (updated) {
-      const row = await findPaymentMethodRow(onPool(app), principal, id);
-      if (!row) throw new NotFound('payment method', id);
-      return row;
-    }
-  }
+  await audited(
+    app,
+    actorOf(principal),
+    async (tx) => {
+      const pm = await lockRetention(tx, principal, id);
+      if (!pm) throw new NotFound('payment method', id);
+      const total = pm.retentionExtensionMonths + add;
+      if (total > MAX_RETENTION_EXTENSION_MONTHS) {
+        throw new RetentionLimitExceeded(MAX_RETENTION_EXTENSION_MONTHS, MAX_RETENTION_EXTENSION_MONTHS - pm.retentionExtensionMonths);
+      }
+      await setRetention(tx, principal, id, total, addMonths(pm.retainUntil, add));
+    },
+    () => ({
+      action: 'payment_method.extend_retention',
+      entityType: 'payment_method',
+      entityId: id,
+      outcome: 'success',
+      detail: { months: add },
+    }),
+  );
+  const row = await findPaymentMethodRow(onPool(app), principal, id);
+  if (!row) throw new NotFound('payment method', id);
+  return row;
 }
 
 /**

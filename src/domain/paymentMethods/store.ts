@@ -38,9 +38,14 @@ export const onPool = (app: App): Runner => ({
   sql: <R>(text: string, params: unknown[], name?: string) => app.db.sql(text, params, name) as Promise<R[]>,
 });
 
-/** A Prisma interactive transaction, so a hot statement joins the caller's transaction. */
+/**
+ * A Prisma interactive transaction, so a hot statement joins the caller's transaction. Dates go as ISO
+ * strings: Prisma's raw queries send a Date without its offset, which PostgreSQL reads in the session's time
+ * zone (in Tokyo a card's retain_until was stored 9 hours early); node-pg on the pool sends the offset.
+ */
 export const inTransaction = (tx: Tx): Runner => ({
-  sql: <R>(text: string, params: unknown[]) => tx.$queryRawUnsafe<R[]>(text, ...params),
+  sql: <R>(text: string, params: unknown[]) =>
+    tx.$queryRawUnsafe<R[]>(text, ...params.map((p) => (p instanceof Date ? p.toISOString() : p))),
 });
 
 // ---------------------------------------------------------------------------------------------------------
@@ -427,21 +432,28 @@ export async function deleteCustomerPaymentMethods(tx: Tx, merchantId: string, c
   return (await tx.paymentMethod.deleteMany({ where: { merchantId, customerId } })).count;
 }
 
-/** The retention of a payment method, for extending it. */
-export function findRetention(app: App, principal: TenantOf, id: string) {
-  return app.db.prisma.paymentMethod.findFirst({
-    where: { ...tenant(principal), id },
-    select: { id: true, retentionExtensionMonths: true, retainUntil: true },
-  });
+/**
+ * The retention of a payment method, its row locked until the transaction ends: what a change of retention
+ * (an extension, a new expiry) computes from cannot change under it. A duplicate tokenization's update
+ * (conditional on the extension it read) waits, then finds the extension changed and reads again.
+ */
+export async function lockRetention(
+  tx: Tx,
+  principal: TenantOf,
+  id: string,
+): Promise<{ retentionExtensionMonths: number; retainUntil: Date } | null> {
+  const rows = await tx.$queryRaw<{ retentionExtensionMonths: number; retainUntil: Date }[]>`
+    SELECT retention_extension_months AS "retentionExtensionMonths", retain_until AS "retainUntil" FROM payment_methods
+     WHERE merchant_id = ${principal.merchantId} AND mode = ${principal.mode}::"Mode" AND id = ${id} FOR NO KEY UPDATE`;
+  return rows[0] ?? null;
 }
 
-/** Sets a new retention if the extension is still `from` (false when a concurrent extension won). */
-export async function setRetention(tx: Tx, principal: TenantOf, id: string, from: number, to: number, retainUntil: Date): Promise<boolean> {
-  const { count } = await tx.paymentMethod.updateMany({
-    where: { ...tenant(principal), id, retentionExtensionMonths: from },
-    data: { retentionExtensionMonths: to, retainUntil },
+/** Sets a payment method's retention (the caller holds its row lock: lockRetention). */
+export async function setRetention(tx: Tx, principal: TenantOf, id: string, months: number, retainUntil: Date): Promise<void> {
+  await tx.paymentMethod.updateMany({
+    where: { ...tenant(principal), id },
+    data: { retentionExtensionMonths: months, retainUntil },
   });
-  return count === 1;
 }
 
 /** A payment used the payment method. */
@@ -459,11 +471,16 @@ export async function lockPaymentMethod(tx: Tx, principal: TenantOf, id: string)
   await tx.$queryRaw`SELECT 1 AS locked FROM payment_methods WHERE merchant_id = ${principal.merchantId} AND id = ${id} FOR NO KEY UPDATE`;
 }
 
-/** One batch of payment methods past their retention, deleted (locked rows are skipped); oldest merchants first. */
+/**
+ * One batch of payment methods past their retention, deleted (locked rows are skipped); oldest merchants
+ * first. The instant goes as an ISO string: a Date through Prisma's raw queries is read in the session's time
+ * zone (in New York the purge took cards 5 hours early).
+ */
 export function deleteExpiredBatch(tx: Tx, now: Date, batchSize: number) {
   return tx.$queryRaw<{ merchantId: string; id: string; mode: Mode }[]>`
     DELETE FROM payment_methods WHERE (merchant_id, id) IN (
-      SELECT merchant_id, id FROM payment_methods WHERE retain_until <= ${now} ORDER BY merchant_id LIMIT ${batchSize} FOR UPDATE SKIP LOCKED)
+      SELECT merchant_id, id FROM payment_methods WHERE retain_until <= ${now.toISOString()}::timestamptz
+      ORDER BY merchant_id LIMIT ${batchSize} FOR UPDATE SKIP LOCKED)
     RETURNING merchant_id AS "merchantId", id, mode`;
 }
 

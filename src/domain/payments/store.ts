@@ -40,13 +40,14 @@ export async function releasePaymentKey(app: App, merchantId: string, idempotenc
 
 /**
  * Gives back the Idempotency-Keys of payments whose idempotency record expired, found through the records (by
- * primary key and unique index, never by scanning payments).
+ * primary key and unique index, never by scanning payments). The instant goes as an ISO string (a Date through
+ * Prisma's raw queries is read in the session's time zone).
  */
 export function releaseExpiredPaymentKeys(app: App, now: Date): Promise<number> {
   return app.db.prisma.$executeRaw`
     UPDATE payments p SET idempotency_key_id = NULL, idempotency_request_hash = NULL
     FROM idempotency_keys k
-    WHERE k.expires_at <= ${now} AND p.merchant_id = k.merchant_id AND p.idempotency_key_id = k.id`;
+    WHERE k.expires_at <= ${now.toISOString()}::timestamptz AND p.merchant_id = k.merchant_id AND p.idempotency_key_id = k.id`;
 }
 
 /**
