@@ -28,6 +28,8 @@ export interface App {
   /** Prisma (with the encryption extension), the pool, `sql` for prepared statements, the keyring. */
   readonly db: Db;
   readonly databaseUrl: string;
+  /** For connections that need a session of their own (listener, sealer, migrations): DATABASE_DIRECT_URL or databaseUrl. */
+  readonly sessionDatabaseUrl: string;
   /** The database is the embedded one (no DATABASE_URL). */
   readonly embedded: boolean;
   readonly connectors: Connectors;
@@ -102,8 +104,11 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
 
   try {
     const master = await masterKeys(config, log);
+    // Behind a transaction-pooling proxy, what holds session state (LISTEN, the sealer's advisory lock, DDL)
+    // goes straight to the primary when DATABASE_DIRECT_URL names it.
+    const sessionDatabaseUrl = (!embedded && config.DATABASE_DIRECT_URL) || databaseUrl;
     if (opts.migrate) {
-      const { applied } = await migrate(databaseUrl, { log: (m) => log.info(m) });
+      const { applied } = await migrate(sessionDatabaseUrl, { log: (m) => log.info(m) });
       if (applied.length > 0) log.info({ applied: applied.map(describeMigration) }, 'migrations applied');
     }
     const db = createDb(databaseUrl, master, {
@@ -135,7 +140,12 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
     // With the embedded database too: its session layer delivers NOTIFY to the connections that LISTEN
     // (src/db/pgliteSessions.ts), including revocations committed by a CLI process.
     if (opts.apiKeyCache && config.VAULT_API_KEY_CACHE_SECONDS > 0) {
-      const cache = startApiKeyCache({ databaseUrl, pool: db.pool, ttlMs: config.VAULT_API_KEY_CACHE_SECONDS * 1000, log });
+      const cache = startApiKeyCache({
+        databaseUrl: sessionDatabaseUrl,
+        pool: db.pool,
+        ttlMs: config.VAULT_API_KEY_CACHE_SECONDS * 1000,
+        log,
+      });
       apiKeyCache = cache;
       // Runs before the database closes (stops run first to last).
       stops.unshift(() => cache.close());
@@ -143,7 +153,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
     let auditSealer: AuditSealer | undefined;
     if (opts.auditSealer && config.VAULT_AUDIT_SEAL_INTERVAL_MS > 0) {
       const sealer = createAuditSealer({
-        databaseUrl,
+        databaseUrl: sessionDatabaseUrl,
         pool: db.pool,
         embedded,
         log,
@@ -182,6 +192,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
       log,
       db,
       databaseUrl,
+      sessionDatabaseUrl,
       embedded,
       connectors: createConnectors(),
       tokenServices: createTokenServices(master, opts.clock ?? realClock),

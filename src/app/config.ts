@@ -11,6 +11,14 @@ const envSchema = z.object({
     .string()
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
     .optional(),
+  /**
+   * A direct connection to the primary (not through a transaction-pooling proxy) for what needs a session of
+   * its own: the api-key cache's LISTEN, the audit sealer's election lock and migrations. Default: DATABASE_URL.
+   */
+  DATABASE_DIRECT_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+    .optional(),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
   /**
    * Named prepared statements for the hottest queries (each connection plans them once). Behind a pooler

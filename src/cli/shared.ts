@@ -27,7 +27,7 @@ export async function withApp<T>(fn: (app: App) => Promise<T>, seal = true): Pro
 
 /** One sealing round from the CLI (a no-op when a server holds the sealer's lock). */
 export function sealAsCli(app: App) {
-  return sealOnce({ databaseUrl: app.databaseUrl, pool: app.db.pool, embedded: app.embedded, log: app.log });
+  return sealOnce({ databaseUrl: app.sessionDatabaseUrl, pool: app.db.pool, embedded: app.embedded, log: app.log });
 }
 
 export function print(value: unknown, json: boolean | undefined, human: () => string): void {

@@ -65,6 +65,8 @@ const CONCURRENCY = 24;
 
 const cases = [
   { name: 'transaction mode, prepared statements detected', mode: 'transaction', poolSize: 3, env: {} },
+  // The api-key cache's LISTEN and the audit sealer's election need a session: DATABASE_DIRECT_URL gives them one.
+  { name: 'transaction mode, DATABASE_DIRECT_URL for the sessions', mode: 'transaction', poolSize: 3, env: {}, direct: true },
   {
     name: 'transaction mode, VAULT_DB_PREPARED_STATEMENTS=false',
     mode: 'transaction',
@@ -87,7 +89,12 @@ describe('through PgBouncer', () => {
       const bouncer = await startPgBouncer({ mode: c.mode, poolSize: c.poolSize });
       cleanups.push(() => bouncer.stop());
       const server = await startVaultServer({
-        env: serverEnv(bouncer.url(database), { DATABASE_POOL_SIZE: String(VAULT_POOL), VAULT_RATE_LIMIT: '0', ...c.env }),
+        env: serverEnv(bouncer.url(database), {
+          DATABASE_POOL_SIZE: String(VAULT_POOL),
+          VAULT_RATE_LIMIT: '0',
+          ...c.env,
+          ...('direct' in c && { DATABASE_DIRECT_URL: direct.toString() }),
+        }),
         log: { file: inject('serverLog') },
         keepOutput: true,
       });
@@ -152,7 +159,18 @@ describe('through PgBouncer', () => {
         for (let i = 0; i < 100 && !pattern.test(server.output()); i++) await new Promise((r) => setTimeout(r, 100));
         return server.output();
       };
-      const log = await output(c.mode === 'transaction' ? /api-key cache off/ : /api-key cache on/);
+      const sessions = c.mode === 'session' || 'direct' in c;
+      const log = await output(sessions ? /api-key cache on/ : /api-key cache off/);
+      // Every audit event linked into its chain by the elected sealer (it runs every second).
+      const unsealed = async () =>
+        (
+          await sql<{ n: number }>(
+            direct.toString(),
+            `SELECT count(*)::int AS n FROM audit_events e
+              WHERE NOT EXISTS (SELECT 1 FROM audit_links l WHERE l.merchant_id = e.merchant_id AND l.position = e.position)`,
+          )
+        )[0]?.n;
+      for (let i = 0; i < 100 && (await unsealed()) !== 0; i++) await new Promise((r) => setTimeout(r, 100));
       const notes = {
         preparedOff: log.includes('named prepared statements do not survive'),
         timeoutRefused: log.includes('refuses statement_timeout as a startup parameter'),
@@ -171,11 +189,15 @@ describe('through PgBouncer', () => {
       expect(notes.unexpected).toBe(0);
       // Stock PgBouncer refuses the startup statement_timeout: the vault noticed and connected without it.
       expect(notes.timeoutRefused).toBe(true);
+      if (sessions) {
+        expect(await unsealed()).toBe(0);
+        expect(log).toContain('audit sealer: this process now links audit events');
+      }
       if (c.mode === 'transaction') {
         // Detected (the default) or never sent (false); never an error either way.
         expect(notes.preparedOff).toBe(!('VAULT_DB_PREPARED_STATEMENTS' in c.env));
-        expect(notes.cacheOn).toBe(false);
-        expect(notes.cacheOff).toBe(true);
+        expect(notes.cacheOn).toBe(sessions);
+        expect(notes.cacheOff).toBe(!sessions);
       } else {
         expect(notes.preparedOff).toBe(false);
         expect(notes.cacheOn).toBe(true);
