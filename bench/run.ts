@@ -495,6 +495,8 @@ async function main(): Promise<void> {
   await promisify(execFile)('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: ROOT });
   const f = await setUp(opts.filler);
   const headers = { 'api-key': f.secretKey };
+  /** The same load, each request with the key of the next of eight merchants. */
+  const overEightMerchants = (load: Load): Load => ({ ...load, requestHeaders: () => ({ 'api-key': next(f.eightMerchants) }) });
   const rows: Row[] = [];
   const record = (
     level: Row['level'],
@@ -565,13 +567,7 @@ async function main(): Promise<void> {
         // The same load over eight merchants: one merchant must scale like many (issue 13).
         const r = await oneEightOne(
           () => measure(l4Load(tokenizeBody), c, opts.duration, l4.child.pid),
-          () =>
-            measure(
-              { ...l4Load(tokenizeBody), requestHeaders: () => ({ 'api-key': next(f.eightMerchants) }) },
-              c,
-              opts.duration,
-              l4.child.pid,
-            ),
+          () => measure(overEightMerchants(l4Load(tokenizeBody)), c, opts.duration, l4.child.pid),
         );
         if (wanted('tokenize-new')) record('L4', 'tokenize-new', c, r.one);
         record('L4', 'tokenize-8-merchants', c, r.eight);
@@ -595,13 +591,7 @@ async function main(): Promise<void> {
         const c = Math.max(...opts.connections);
         const r = await oneEightOne(
           () => measure({ url: server.url, headers, body: tokenizeBody }, c, opts.duration, server.child.pid),
-          () =>
-            measure(
-              { url: server.url, headers, body: tokenizeBody, requestHeaders: () => ({ 'api-key': next(f.eightMerchants) }) },
-              c,
-              opts.duration,
-              server.child.pid,
-            ),
+          () => measure(overEightMerchants({ url: server.url, headers, body: tokenizeBody }), c, opts.duration, server.child.pid),
         );
         record('L4', 'tokenize-new', c, r.one, w);
         record('L4', 'tokenize-8-merchants', c, r.eight, w);

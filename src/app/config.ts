@@ -5,20 +5,16 @@ import { parseAuditSigningKey } from '../crypto/auditSigningKey.js';
 // with a message naming the variable (never its value: some of these are secrets).
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 
+const postgresUrl = z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL');
+
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
-  DATABASE_URL: z
-    .string()
-    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
-    .optional(),
+  DATABASE_URL: postgresUrl.optional(),
   /**
    * A direct connection to the primary (not through a transaction-pooling proxy) for what needs a session of
    * its own: the api-key cache's LISTEN, the audit sealer's election lock and migrations. Default: DATABASE_URL.
    */
-  DATABASE_DIRECT_URL: z
-    .string()
-    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
-    .optional(),
+  DATABASE_DIRECT_URL: postgresUrl.optional(),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
   /**
    * Named prepared statements for the hottest queries (each connection plans them once). Behind a pooler

@@ -1,6 +1,6 @@
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
-import { PrismaClient } from '../generated/prisma/client.js';
+import { Prisma as P, PrismaClient } from '../generated/prisma/client.js';
 import type { MasterKeyRing } from '../crypto/masterKeys.js';
 import { retryTransientConnects } from './connectRetry.js';
 import { encryptionExtension } from './encryption.js';
@@ -150,3 +150,6 @@ export type Db = ReturnType<typeof createDb>;
 export type Prisma = Db['prisma'];
 /** The client inside `prisma.$transaction(async (tx) => …)`. */
 export type Tx = Parameters<Parameters<Prisma['$transaction']>[0]>[0];
+
+/** A JSON column's value for a Prisma write: undefined leaves it as it is, null stores SQL NULL. */
+export const jsonOrNull = (v: unknown) => (v === undefined ? undefined : v === null ? P.DbNull : (v as P.InputJsonValue));

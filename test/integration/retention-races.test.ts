@@ -13,6 +13,29 @@ const TOK = `mutation($input: TokenizeCardInput!) { tokenizeCard(input: $input) 
 const EXT = `mutation($id: ID!, $months: Int!) { extendRetention(id: $id, months: $months) { __typename ... on ExtendRetentionSuccess { paymentMethod { id retainUntil } } ... on Error { message } } }`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Holds the payment method's row lock until `release()`: requests sent meanwhile queue on it in order. */
+async function holdRow(merchantId: string, id: string): Promise<() => Promise<void>> {
+  const locker = new pg.Client({ connectionString: inject('databaseUrl') });
+  await locker.connect();
+  await locker.query('BEGIN');
+  await locker.query('SELECT 1 FROM payment_methods WHERE merchant_id = $1 AND id = $2 FOR UPDATE', [merchantId, id]);
+  return async () => {
+    await locker.query('COMMIT');
+    await locker.end();
+  };
+}
+
+/** The stored retention: the extension granted and the instant it runs to. */
+async function expectRetention(merchantId: string, id: string, until: Date, months: number): Promise<void> {
+  const [row] = await querySql<{ retain_until: Date; retention_extension_months: number }>(
+    inject('databaseUrl'),
+    'SELECT retain_until, retention_extension_months FROM payment_methods WHERE merchant_id = $1 AND id = $2',
+    [merchantId, id],
+  );
+  expect(row?.retention_extension_months).toBe(months);
+  expect(row?.retain_until.toISOString()).toBe(until.toISOString());
+}
+
 describe('retention changes racing each other', () => {
   for (const psp of [false, true]) {
     it(`keeps the new expiry's retention plus the extension (psp=${psp})`, async () => {
@@ -33,26 +56,16 @@ describe('retention changes racing each other', () => {
         );
       const first = await tok(EXP_YEAR);
       const id = first.json.data.tokenizeCard.paymentMethod.id;
-      const locker = new pg.Client({ connectionString: inject('databaseUrl') });
-      await locker.connect();
-      await locker.query('BEGIN');
-      await locker.query('SELECT 1 FROM payment_methods WHERE merchant_id = $1 AND id = $2 FOR UPDATE', [m.merchantId, id]);
+      const release = await holdRow(m.merchantId, id);
       const dup = tok(EXP_YEAR + 2); // its UPDATE queues first on the row lock
       await sleep(700);
       const ext = rawGraphQL({ query: EXT, variables: { id, months: 12 } }, { 'api-key': m.secretKey }); // reads the old retain_until, then queues
       await sleep(700);
-      await locker.query('COMMIT');
-      await locker.end();
+      await release();
       const [d, e] = await Promise.all([dup, ext]);
       expect(d.json.errors).toBeUndefined();
       expect(e.json.errors).toBeUndefined();
-      const [row] = await querySql<{ retain_until: Date; retention_extension_months: number }>(
-        inject('databaseUrl'),
-        'SELECT retain_until, retention_extension_months FROM payment_methods WHERE merchant_id = $1 AND id = $2',
-        [m.merchantId, id],
-      );
-      expect(row?.retention_extension_months).toBe(12);
-      expect(row?.retain_until.toISOString()).toBe(retainUntil(4, EXP_YEAR + 2, 12).toISOString());
+      await expectRetention(m.merchantId, id, retainUntil(4, EXP_YEAR + 2, 12), 12);
     });
   }
   it('updatePaymentMethod with a new expiry keeps a concurrent extension', async () => {
@@ -62,10 +75,7 @@ describe('retention changes racing each other', () => {
       { 'api-key': m.secretKey },
     );
     const id = first.json.data.tokenizeCard.paymentMethod.id;
-    const locker = new pg.Client({ connectionString: inject('databaseUrl') });
-    await locker.connect();
-    await locker.query('BEGIN');
-    await locker.query('SELECT 1 FROM payment_methods WHERE merchant_id = $1 AND id = $2 FOR UPDATE', [m.merchantId, id]);
+    const release = await holdRow(m.merchantId, id);
     const ext = rawGraphQL({ query: EXT, variables: { id, months: 12 } }, { 'api-key': m.secretKey });
     await sleep(700);
     const upd = rawGraphQL(
@@ -76,17 +86,10 @@ describe('retention changes racing each other', () => {
       { 'api-key': m.secretKey },
     );
     await sleep(700);
-    await locker.query('COMMIT');
-    await locker.end();
+    await release();
     const [e, u] = await Promise.all([ext, upd]);
     expect(e.json.errors).toBeUndefined();
     expect(u.json.errors).toBeUndefined();
-    const [row] = await querySql<{ retain_until: Date; retention_extension_months: number }>(
-      inject('databaseUrl'),
-      'SELECT retain_until, retention_extension_months FROM payment_methods WHERE merchant_id = $1 AND id = $2',
-      [m.merchantId, id],
-    );
-    expect(row?.retention_extension_months).toBe(12);
-    expect(row?.retain_until.toISOString()).toBe(retainUntil(4, EXP_YEAR + 2, 12).toISOString());
+    await expectRetention(m.merchantId, id, retainUntil(4, EXP_YEAR + 2, 12), 12);
   });
 });

@@ -3,16 +3,14 @@ import { encodeField, type Billing } from '../../db/encrypted-fields.js';
 import type { Tx } from '../../db/client.js';
 import type { CardInput } from '../shared/inputSchemas.js';
 import { cardColumns } from '../paymentMethods/store.js';
-import { tenant, type Principal } from '../shared/principal.js';
+import { tenant, type Tenant } from '../shared/principal.js';
 
 // The card token store: every statement on `card_tokens`, once (through Prisma: the encryption extension
 // seals the card, CVC and billing on write). The rules, single use above all, are in cardTokens.ts.
 
-type TenantOf = Pick<Principal, 'merchantId' | 'mode'>;
-
 export function insertCardToken(
   tx: Tx,
-  principal: TenantOf,
+  principal: Tenant,
   row: { id: string; card: CardInput; billing?: Billing | null; expiresAt: Date },
 ) {
   return tx.cardToken.create({
@@ -27,7 +25,7 @@ export function insertCardToken(
   });
 }
 
-export function findCardTokenRow(app: App, principal: TenantOf, id: string) {
+export function findCardTokenRow(app: App, principal: Tenant, id: string) {
   return app.db.prisma.cardToken.findFirst({ where: { ...tenant(principal), id } });
 }
 
@@ -35,7 +33,7 @@ export function findCardTokenRow(app: App, principal: TenantOf, id: string) {
  * Marks an unused, unexpired token used and destroys its number and CVC, in one conditional update: of any
  * number of concurrent callers, across processes, exactly one gets true.
  */
-export async function spendCardTokenRow(app: App, principal: TenantOf, id: string, now: Date): Promise<boolean> {
+export async function spendCardTokenRow(app: App, principal: Tenant, id: string, now: Date): Promise<boolean> {
   const { count } = await app.db.prisma.cardToken.updateMany({
     where: { ...tenant(principal), id, usedAt: null, expiresAt: { gt: now } },
     data: { usedAt: now, cardNumber: null, cvc: null },

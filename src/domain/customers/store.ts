@@ -1,18 +1,14 @@
-import type { Tx } from '../../db/client.js';
+import { jsonOrNull, type Tx } from '../../db/client.js';
 import { encodeField, type Address } from '../../db/encrypted-fields.js';
 import { Prisma as P } from '../../generated/prisma/client.js';
 import type { App } from '../../app/app.js';
-import { tenant, type Principal } from '../shared/principal.js';
+import { tenant, type Tenant } from '../shared/principal.js';
 
 // The customer store: every statement on `customers`, once (through Prisma: the encryption extension seals
 // the personal data on write). The rules are in customers.ts.
 
-type TenantOf = Pick<Principal, 'merchantId' | 'mode'>;
-
 /** The select/include a GraphQL field asks for (from Pothos), spread into the query. */
 export type Query = { select?: object; include?: object };
-
-const jsonOrNull = (v: unknown) => (v === undefined ? undefined : v === null ? P.DbNull : (v as P.InputJsonValue));
 
 /** A customer's fields as a write takes them: undefined leaves a field as it is, null clears it. */
 export interface CustomerFields {
@@ -39,7 +35,7 @@ const columns = (f: CustomerFields) => ({
   metadata: jsonOrNull(f.metadata),
 });
 
-export function insertCustomer(tx: Tx, principal: TenantOf, id: string, fields: CustomerFields) {
+export function insertCustomer(tx: Tx, principal: Tenant, id: string, fields: CustomerFields) {
   const c = columns(fields);
   return tx.customer.create({
     data: {
@@ -58,25 +54,25 @@ export function insertCustomer(tx: Tx, principal: TenantOf, id: string, fields: 
   });
 }
 
-export function updateCustomerRow(tx: Tx, principal: TenantOf, id: string, fields: CustomerFields) {
+export function updateCustomerRow(tx: Tx, principal: Tenant, id: string, fields: CustomerFields) {
   return tx.customer.update({ where: { merchantId_id: { merchantId: principal.merchantId, id } }, data: columns(fields) });
 }
 
 /** Whether the customer was there to delete. */
-export async function deleteCustomerRow(tx: Tx, principal: TenantOf, id: string): Promise<boolean> {
+export async function deleteCustomerRow(tx: Tx, principal: Tenant, id: string): Promise<boolean> {
   return (await tx.customer.deleteMany({ where: { ...tenant(principal), id } })).count === 1;
 }
 
-export function findCustomerRow(client: App['db']['prisma'] | Tx, principal: TenantOf, id: string, query: Query = {}) {
+export function findCustomerRow(client: App['db']['prisma'] | Tx, principal: Tenant, id: string, query: Query = {}) {
   return client.customer.findFirst({ ...(query as object), where: { ...tenant(principal), id } });
 }
 
-export async function customerExists(client: App['db']['prisma'] | Tx, principal: TenantOf, id: string): Promise<boolean> {
+export async function customerExists(client: App['db']['prisma'] | Tx, principal: Tenant, id: string): Promise<boolean> {
   return (await client.customer.findFirst({ where: { ...tenant(principal), id }, select: { id: true } })) !== null;
 }
 
 /** Newest first; `query` carries Pothos' cursor, take and skip. */
-export function listCustomerRows(app: App, principal: TenantOf, query: Query) {
+export function listCustomerRows(app: App, principal: Tenant, query: Query) {
   return app.db.prisma.customer.findMany({
     ...(query as object),
     where: tenant(principal),

@@ -18,7 +18,7 @@ import { activeMultiUseToken, recordPspToken, tokenizingConnector } from './pspT
 import { requireCustomer } from '../customers/customers.js';
 import { checkEnumeration } from './enumeration.js';
 import { parseInput } from '../shared/inputs.js';
-import type { Principal } from '../shared/principal.js';
+import type { Principal, Tenant } from '../shared/principal.js';
 import { addMonths, MAX_RETENTION_EXTENSION_MONTHS, retainUntil } from './retention.js';
 import {
   deleteExpiredBatch,
@@ -90,11 +90,7 @@ export async function tokenizeCard(app: App, principal: Principal, input: unknow
 }
 
 /** The card's fingerprint under the fingerprint key of the principal's merchant and mode: what duplicate detection compares. */
-export async function cardFingerprint(
-  app: App,
-  principal: Pick<Principal, 'merchantId' | 'mode'>,
-  number: Secret<string>,
-): Promise<string> {
+export async function cardFingerprint(app: App, principal: Tenant, number: Secret<string>): Promise<string> {
   return fingerprint((await app.db.keyring.fingerprintKey(principal.merchantId, principal.mode)).reveal(), number);
 }
 

@@ -1,5 +1,5 @@
 import type { App } from '../../app/app.js';
-import type { Prisma as Client, Tx } from '../../db/client.js';
+import { jsonOrNull, type Prisma as Client, type Tx } from '../../db/client.js';
 import { encodeField, type Billing } from '../../db/encrypted-fields.js';
 import { sealFields } from '../../db/encryption.js';
 import {
@@ -11,7 +11,7 @@ import {
 } from '../../generated/prisma/client.js';
 import type { CardInput } from '../shared/inputSchemas.js';
 import { newId } from '../shared/ids.js';
-import { tenant, type Principal } from '../shared/principal.js';
+import { tenant, type Principal, type Tenant } from '../shared/principal.js';
 import { actorOf } from '../audit/audit.js';
 import { retainUntil } from './retention.js';
 
@@ -170,10 +170,8 @@ export const PROBE_CARD_WITHOUT_CUSTOMER = {
 // ---------------------------------------------------------------------------------------------------------
 // Reads
 
-type TenantOf = Pick<Principal, 'merchantId' | 'mode'>;
-
 /** A payment method of the tenant, whole (sealed fields sealed); null when there is none. */
-export async function findPaymentMethodRow(runner: Runner, principal: TenantOf, id: string): Promise<PaymentMethod | null> {
+export async function findPaymentMethodRow(runner: Runner, principal: Tenant, id: string): Promise<PaymentMethod | null> {
   const [row] = await runner.sql<PaymentMethod>(
     FIND_PAYMENT_METHOD.text,
     [principal.merchantId, principal.mode, id],
@@ -190,7 +188,7 @@ export interface DuplicateRef {
 /** The payment method holding the card with this fingerprint for the customer (or for none). */
 export async function findDuplicateRow(
   runner: Runner,
-  principal: TenantOf,
+  principal: Tenant,
   customerId: string | null,
   fingerprint: string,
 ): Promise<DuplicateRef | null> {
@@ -213,7 +211,7 @@ export interface ProbeParams {
 
 export async function probeCard(
   app: App,
-  principal: TenantOf,
+  principal: Tenant,
   fingerprint: string,
   customerId: string | null,
   p: ProbeParams,
@@ -247,7 +245,7 @@ export async function deleteExpiredProbes(app: App, now: Date): Promise<number> 
 }
 
 /** The sealed card fields a reveal or a payment opens. */
-export async function findSealedCard(client: Tx | Client, principal: TenantOf, id: string) {
+export async function findSealedCard(client: Tx | Client, principal: Tenant, id: string) {
   return client.paymentMethod.findFirst({
     where: { ...tenant(principal), id },
     select: { merchantId: true, id: true, cardNumber: true, cardExpiry: true, holderName: true },
@@ -395,8 +393,7 @@ async function updateDuplicate(
 // ---------------------------------------------------------------------------------------------------------
 // Other writes (through Prisma: the extension seals)
 
-const pmKey = (p: TenantOf, id: string) => ({ merchantId_id: { merchantId: p.merchantId, id } });
-const jsonOrNull = (v: unknown) => (v === undefined ? undefined : v === null ? P.DbNull : (v as P.InputJsonValue));
+const pmKey = (p: Tenant, id: string) => ({ merchantId_id: { merchantId: p.merchantId, id } });
 
 export interface PaymentMethodChanges {
   holderName?: string | null;
@@ -406,7 +403,7 @@ export interface PaymentMethodChanges {
   expiry?: { month: number; year: number; retainUntil: Date };
 }
 
-export function updatePaymentMethodRow(tx: Tx, principal: TenantOf, id: string, changes: PaymentMethodChanges) {
+export function updatePaymentMethodRow(tx: Tx, principal: Tenant, id: string, changes: PaymentMethodChanges) {
   return tx.paymentMethod.update({
     where: pmKey(principal, id),
     data: {
@@ -423,7 +420,7 @@ export function updatePaymentMethodRow(tx: Tx, principal: TenantOf, id: string, 
 }
 
 /** Whether a payment method of the tenant was deleted. */
-export async function deletePaymentMethodRow(tx: Tx, principal: TenantOf, id: string): Promise<boolean> {
+export async function deletePaymentMethodRow(tx: Tx, principal: Tenant, id: string): Promise<boolean> {
   return (await tx.paymentMethod.deleteMany({ where: { ...tenant(principal), id } })).count === 1;
 }
 
@@ -439,7 +436,7 @@ export async function deleteCustomerPaymentMethods(tx: Tx, merchantId: string, c
  */
 export async function lockRetention(
   tx: Tx,
-  principal: TenantOf,
+  principal: Tenant,
   id: string,
 ): Promise<{ retentionExtensionMonths: number; retainUntil: Date } | null> {
   const rows = await tx.$queryRaw<{ retentionExtensionMonths: number; retainUntil: Date }[]>`
@@ -449,7 +446,7 @@ export async function lockRetention(
 }
 
 /** Sets a payment method's retention (the caller holds its row lock: lockRetention). */
-export async function setRetention(tx: Tx, principal: TenantOf, id: string, months: number, retainUntil: Date): Promise<void> {
+export async function setRetention(tx: Tx, principal: Tenant, id: string, months: number, retainUntil: Date): Promise<void> {
   await tx.paymentMethod.updateMany({
     where: { ...tenant(principal), id },
     data: { retentionExtensionMonths: months, retainUntil },
@@ -457,17 +454,17 @@ export async function setRetention(tx: Tx, principal: TenantOf, id: string, mont
 }
 
 /** A payment used the payment method. */
-export async function touchLastUsed(tx: Tx, principal: TenantOf, id: string, now: Date): Promise<void> {
+export async function touchLastUsed(tx: Tx, principal: Tenant, id: string, now: Date): Promise<void> {
   await tx.paymentMethod.updateMany({ where: { ...tenant(principal), id }, data: { lastUsedAt: now } });
 }
 
 /** Merchant-initiated payments may use this payment method from now on. */
-export async function markCustomerInitiated(client: Tx | Client, principal: TenantOf, id: string, now: Date): Promise<void> {
+export async function markCustomerInitiated(client: Tx | Client, principal: Tenant, id: string, now: Date): Promise<void> {
   await client.paymentMethod.updateMany({ where: { ...tenant(principal), id, citCompletedAt: null }, data: { citCompletedAt: now } });
 }
 
 /** Locks the payment method's row for the rest of the transaction (its tokens change together). */
-export async function lockPaymentMethod(tx: Tx, principal: TenantOf, id: string): Promise<void> {
+export async function lockPaymentMethod(tx: Tx, principal: Tenant, id: string): Promise<void> {
   await tx.$queryRaw`SELECT 1 AS locked FROM payment_methods WHERE merchant_id = ${principal.merchantId} AND id = ${id} FOR NO KEY UPDATE`;
 }
 
@@ -513,7 +510,7 @@ export interface PspTokenRow {
 }
 
 /** Retires the connector's active tokens and adds a new active one (the caller holds the payment method's lock). */
-export async function replaceActivePspToken(tx: Tx, principal: TenantOf, paymentMethodId: string, token: PspTokenRow) {
+export async function replaceActivePspToken(tx: Tx, principal: Tenant, paymentMethodId: string, token: PspTokenRow) {
   await tx.pspToken.updateMany({
     where: { ...tenant(principal), paymentMethodId, connectorId: token.connectorId, status: 'ACTIVE' },
     data: { status: 'INACTIVE' },
@@ -534,7 +531,7 @@ export async function replaceActivePspToken(tx: Tx, principal: TenantOf, payment
 /** The newest active token of a connector on the payment method (of one tokenization type, if given). */
 export function findActivePspToken(
   app: App,
-  principal: TenantOf,
+  principal: Tenant,
   paymentMethodId: string,
   connectorId: string,
   tokenizationType?: TokenizationType,
@@ -546,7 +543,7 @@ export function findActivePspToken(
 }
 
 /** Marks an active token used (and spent, if single-use); false when another payment claimed it first. */
-export async function markPspTokenUsed(app: App, principal: TenantOf, id: string, spend: boolean, now: Date): Promise<boolean> {
+export async function markPspTokenUsed(app: App, principal: Tenant, id: string, spend: boolean, now: Date): Promise<boolean> {
   const { count } = await app.db.prisma.pspToken.updateMany({
     where: { ...tenant(principal), id, status: 'ACTIVE' },
     data: spend ? { status: 'INACTIVE', usedAt: now } : { usedAt: now },
@@ -558,7 +555,7 @@ export async function markPspTokenUsed(app: App, principal: TenantOf, id: string
 // The network token of a payment method, and the lifecycle events applied to it
 
 /** The payment method's network token row, if any (any status). */
-export function findNetworkTokenRow(client: Tx | Client, principal: TenantOf, paymentMethodId: string) {
+export function findNetworkTokenRow(client: Tx | Client, principal: Tenant, paymentMethodId: string) {
   return client.networkToken.findFirst({ where: { ...tenant(principal), paymentMethodId } });
 }
 
@@ -578,7 +575,7 @@ export function updateNetworkTokenRow(client: Tx | Client, merchantId: string, i
 }
 
 /** A new network token on the payment method; null when it got one meanwhile (the unique index). */
-export async function insertNetworkToken(client: Tx | Client, principal: TenantOf, paymentMethodId: string, fields: NetworkTokenFields) {
+export async function insertNetworkToken(client: Tx | Client, principal: Tenant, paymentMethodId: string, fields: NetworkTokenFields) {
   const [created] = await client.networkToken.createManyAndReturn({
     data: [{ ...tenant(principal), id: newId('ntk'), paymentMethodId, ...fields }],
     skipDuplicates: true,

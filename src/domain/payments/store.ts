@@ -2,21 +2,19 @@ import type { App } from '../../app/app.js';
 import type { Tx } from '../../db/client.js';
 import type { Prisma as P, PaymentStatus } from '../../generated/prisma/client.js';
 import type { Query } from '../customers/store.js';
-import { tenant, type Principal } from '../shared/principal.js';
+import { tenant, type Tenant } from '../shared/principal.js';
 
 // The payment store: every statement on `payments`, once (through Prisma: the encryption extension seals
 // the expiry, the holder, the pending card and the challenge URL on write). The rules are in payments.ts.
 
-type TenantOf = Pick<Principal, 'merchantId' | 'mode'>;
-
 /** A new payment's columns, the sealed ones as their plaintext (encoded by their codecs). */
 export type NewPaymentRow = Omit<P.PaymentUncheckedCreateInput, 'merchantId' | 'mode' | 'createdAt' | 'updatedAt'>;
 
-export function insertPayment(tx: Tx, principal: TenantOf, row: NewPaymentRow) {
+export function insertPayment(tx: Tx, principal: Tenant, row: NewPaymentRow) {
   return tx.payment.create({ data: { ...tenant(principal), ...row } });
 }
 
-export function findPaymentRow(app: App, principal: TenantOf, id: string, query: Query = {}) {
+export function findPaymentRow(app: App, principal: Tenant, id: string, query: Query = {}) {
   return app.db.prisma.payment.findFirst({ ...(query as object), where: { ...tenant(principal), id } });
 }
 
@@ -56,7 +54,7 @@ export function releaseExpiredPaymentKeys(app: App, now: Date): Promise<number> 
  */
 export async function transitionPayment(
   tx: Tx,
-  key: { merchantId: string; mode?: TenantOf['mode']; id: string },
+  key: { merchantId: string; mode?: Tenant['mode']; id: string },
   from: readonly PaymentStatus[],
   data: P.PaymentUpdateManyMutationInput,
 ): Promise<boolean> {

@@ -11,7 +11,10 @@ export interface Principal {
   requestId?: string;
 }
 
+/** Whose records: what every tenant-owned statement filters by (a Principal is one). */
+export type Tenant = Pick<Principal, 'merchantId' | 'mode'>;
+
 /** The filter every tenant-owned query carries. */
-export function tenant(p: Pick<Principal, 'merchantId' | 'mode'>): { merchantId: string; mode: Mode } {
+export function tenant(p: Tenant): { merchantId: string; mode: Mode } {
   return { merchantId: p.merchantId, mode: p.mode };
 }
