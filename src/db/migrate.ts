@@ -167,10 +167,11 @@ async function applyMigration(client: pg.Client, migration: MigrationFile): Prom
 }
 
 /**
- * A migration's name as logged: `tokens_payments (2026-11-21 17:00:00)`. Written as a bare 14-digit
- * timestamp it is often Luhn-valid, and the log scrubber (rightly) masks every such run.
+ * A migration's name as logged: `tokens_payments (2026-11-21 at 17:00:00)`. The timestamp as digits and
+ * separators alone (bare, or `2026-11-21 17:00:00`) is one 14-digit run, often Luhn-valid, which the log
+ * scrubber rightly masks as a card number; "at" splits it into runs no card number has.
  */
 export function describeMigration(name: string): string {
   const m = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})_(.+)$/.exec(name);
-  return m ? `${m[7]} (${m[1]}-${m[2]}-${m[3]} ${m[4]}:${m[5]}:${m[6]})` : name;
+  return m ? `${m[7]} (${m[1]}-${m[2]}-${m[3]} at ${m[4]}:${m[5]}:${m[6]})` : name;
 }
