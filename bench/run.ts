@@ -67,6 +67,8 @@ export interface Row {
   errors: number;
   requests: number;
   rssMB: number | null;
+  /** CPU time (user + system) the server's processes spent per request during the measurement, in µs. */
+  cpuUs?: number;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -85,27 +87,34 @@ async function startLevel(level: 'L0' | 'L1' | 'L3', env: NodeJS.ProcessEnv = {}
 
 const stop = (child: ChildProcess) => stopProcess(child, 'SIGTERM', 10_000);
 
+/** `measure` of a process plus its children's (cluster workers'), recursively; 0 for a process gone. */
+function overTree(pid: number, measure: (pid: number) => number): number {
+  try {
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+    return measure(pid) + children.reduce((sum, c) => sum + overTree(Number(c), measure), 0);
+  } catch {
+    return 0;
+  }
+}
+
 /** Resident memory of a process and its children (cluster workers), in MB. */
 function rssMB(pid: number): number {
-  const read = (p: number): number => {
-    try {
-      const status = readFileSync(`/proc/${p}/status`, 'utf8');
-      const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-      const children = readFileSync(`/proc/${p}/task/${p}/children`, 'utf8').trim();
-      return (
-        kb +
-        (children
-          ? children
-              .split(/\s+/)
-              .map(Number)
-              .reduce((sum, c) => sum + read(c), 0)
-          : 0)
-      );
-    } catch {
-      return 0;
-    }
-  };
-  return Math.round(read(pid) / 1024);
+  const kb = overTree(pid, (p) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))?.[1] ?? 0));
+  return Math.round(kb / 1024);
+}
+
+/**
+ * CPU time (user + system) of a process and its children so far, in ms. Per request, it compares the servers'
+ * own cost: unlike requests per second it barely moves when other processes take the machine's cores.
+ */
+function cpuMs(pid: number): number {
+  const USER_HZ = 100;
+  return overTree(pid, (p) => {
+    const fields = readFileSync(`/proc/${p}/stat`, 'utf8')
+      .replace(/^.*\) /, '')
+      .split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / USER_HZ;
+  });
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -167,7 +176,9 @@ async function measure(
   errors = 0;
   let peak = 0;
   const sampler = pid ? setInterval(() => (peak = Math.max(peak, rssMB(pid))), 250) : undefined;
+  const cpuBefore = pid ? cpuMs(pid) : 0;
   const result = await run(duration);
+  const cpuSpent = pid ? cpuMs(pid) - cpuBefore : 0;
   if (sampler) clearInterval(sampler);
   return {
     rps: Math.round(result.requests.average),
@@ -176,6 +187,7 @@ async function measure(
     errors: errors + result.errors + result.timeouts,
     requests: result.requests.total,
     rssMB: pid ? peak : null,
+    ...(pid && result.requests.total > 0 && { cpuUs: Math.round((cpuSpent * 1000) / result.requests.total) }),
   };
 }
 
@@ -361,7 +373,7 @@ async function pgbench(f: Fixtures, connections: number, duration: number): Prom
 // ---------------------------------------------------------------------------------------------------------
 
 function table(rows: Row[]): string {
-  const head = ['level', 'scenario', 'conc', 'workers', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'RSS MB'];
+  const head = ['level', 'scenario', 'conc', 'workers', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'RSS MB', 'CPU µs/req'];
   const lines = rows.map((r) => [
     r.level,
     r.scenario,
@@ -372,13 +384,14 @@ function table(rows: Row[]): string {
     String(r.p99),
     String(r.errors),
     r.rssMB === null ? '' : String(r.rssMB),
+    r.cpuUs === undefined ? '' : String(r.cpuUs),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)));
   const fmt = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   return [fmt(head), fmt(widths.map((w) => '-'.repeat(w))), ...lines.map(fmt)].join('\n');
 }
 
-function ratios(rows: Row[]): { scenario: string; connections: number; throughput: number; p99: number; l1?: number }[] {
+function ratios(rows: Row[]): { scenario: string; connections: number; throughput: number; p99: number; l1?: number; cpu?: number }[] {
   const out = [];
   for (const [l4Scenario, l3Scenario] of [
     ['tokenize-new', 'tokenize-new'],
@@ -395,6 +408,8 @@ function ratios(rows: Row[]): { scenario: string; connections: number; throughpu
           throughput: Math.round((r4.rps / r3.rps) * 100) / 100,
           p99: Math.round((r4.p99 / r3.p99) * 100) / 100,
           ...(r1 && { l1: Math.round((r1.rps / r3.rps) * 100) / 100 }),
+          // L3's server CPU per request over L4's: the throughput ratio if each server had a core to itself.
+          ...(r3.cpuUs && r4.cpuUs && { cpu: Math.round((r3.cpuUs / r4.cpuUs) * 100) / 100 }),
         });
       }
     }
@@ -422,6 +437,7 @@ async function oneEightOne(
       errors: before.errors + after.errors,
       requests: before.requests + after.requests,
       rssMB: Math.max(before.rssMB ?? 0, after.rssMB ?? 0) || null,
+      ...(before.cpuUs && after.cpuUs && { cpuUs: Math.round((before.cpuUs + after.cpuUs) / 2) }),
     },
     eight: spread,
   };
@@ -508,7 +524,7 @@ async function main(): Promise<void> {
     const row = { level, scenario, connections, ...(workers !== undefined && { workers }), ...r };
     rows.push(row);
     console.error(
-      `  ${level} ${scenario} c=${connections}${workers ? ` w=${workers}` : ''}: ${r.rps} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, ${r.errors} errors${r.rssMB ? `, ${r.rssMB} MB` : ''}`,
+      `  ${level} ${scenario} c=${connections}${workers ? ` w=${workers}` : ''}: ${r.rps} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, ${r.errors} errors${r.rssMB ? `, ${r.rssMB} MB` : ''}${r.cpuUs ? `, ${r.cpuUs} µs CPU/req` : ''}`,
     );
   };
 
@@ -642,7 +658,7 @@ async function main(): Promise<void> {
   console.log(`\n${machine}\n\n${table(rows)}\n`);
   for (const r of summary) {
     console.log(
-      `L4/L3 ${r.scenario} at ${r.connections}: throughput ${r.throughput}, p99 ${r.p99}x${r.l1 === undefined ? '' : ` (L1/L3: ${r.l1})`}`,
+      `L4/L3 ${r.scenario} at ${r.connections}: throughput ${r.throughput}, p99 ${r.p99}x${r.cpu === undefined ? '' : `, CPU per request ${r.cpu}`}${r.l1 === undefined ? '' : ` (L1/L3: ${r.l1})`}`,
     );
   }
   for (const r of merchants) {
