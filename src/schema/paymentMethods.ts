@@ -216,13 +216,16 @@ const DeletePaymentMethodSuccess = builder.objectRef<{ deletedId: string }>('Del
   fields: (t) => ({ deletedId: t.exposeID('deletedId') }),
 });
 
+// A plain field, not a prismaField: the row comes from the store's one prepared statement whatever is selected,
+// so planning a Prisma query from the selection (a prismaField does, on every request) would be thrown away.
+// Relations asked for (customer, tokens) load through Pothos' relation loader.
 builder.queryField('paymentMethod', (t) =>
-  t.prismaField({
-    type: 'PaymentMethod',
+  t.field({
+    type: PaymentMethodRef,
     nullable: true,
     description: "Null when absent, deleted or another tenant's.",
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_query, _root, { id }, ctx) => findPaymentMethod(ctx.app, ctx.principal, idOf(id)),
+    resolve: (_root, { id }, ctx) => findPaymentMethod(ctx.app, ctx.principal, idOf(id)),
   }),
 );
 
