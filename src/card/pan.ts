@@ -127,6 +127,9 @@ export interface SequenceOptions {
   breaks?: ReadonlySet<number>;
 }
 
+const EMPTY_CODES = new Uint8Array(0);
+const EMPTY_POSITIONS = new Int32Array(0);
+
 /** Calls `visit` with every digit sequence of at least `minDigits` digits, left to right; `false` stops. */
 export function forEachDigitSequence(
   text: string,
@@ -134,12 +137,14 @@ export function forEachDigitSequence(
   visit: (seq: DigitSequence) => boolean | void,
   { maxGap = MAX_GAP, digitsOnly = false, breaks }: SequenceOptions = {},
 ): void {
+  // A digit takes at least one character: shorter text cannot hold a sequence (most logged strings).
+  if (text.length < minDigits) return;
   const allowedGap = digitsOnly ? Number.POSITIVE_INFINITY : maxGap;
   // Digits are collected in growable typed arrays (a string grown a character at a time, or arrays of
-  // boxed positions, cost more in garbage than the scan itself on a long run).
-  let codes = new Uint8Array(64);
-  let starts = new Int32Array(64);
-  let ends = new Int32Array(64);
+  // boxed positions, cost more in garbage than the scan itself on a long run), made at the first digit.
+  let codes = EMPTY_CODES;
+  let starts = EMPTY_POSITIONS;
+  let ends = EMPTY_POSITIONS;
   let count = 0;
   let gap = 0;
   let stop = false;
@@ -160,9 +165,10 @@ export function forEachDigitSequence(
       if (gap > allowedGap) flush();
       if (stop) break;
       if (count === codes.length) {
-        codes = grow(codes, new Uint8Array(count * 2));
-        starts = grow(starts, new Int32Array(count * 2));
-        ends = grow(ends, new Int32Array(count * 2));
+        const size = Math.max(64, count * 2);
+        codes = grow(codes, new Uint8Array(size));
+        starts = grow(starts, new Int32Array(size));
+        ends = grow(ends, new Int32Array(size));
       }
       codes[count] = 48 + c;
       starts[count] = i;
