@@ -35,8 +35,7 @@ async function main(): Promise<void> {
       err instanceof ConfigError ||
       err instanceof InvalidArgumentError ||
       err instanceof CheckpointError ||
-      err instanceof ManifestError ||
-      err instanceof SyntaxError;
+      err instanceof ManifestError;
     process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
     if (!known) log.error({ err }, 'command failed');
     process.exitCode = 1;

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import type { App } from '../../app/app.js';
 import { PROJECT_ROOT } from '../../app/projectRoot.js';
 import {
+  ManifestError,
   manifestEntries,
   registerDocuments,
   trustedDocuments,
@@ -37,7 +38,12 @@ export function registerDocumentsCommands(program: Command): void {
     .option('--label <label>', 'what these documents are (e.g. a client release), shown by `documents list`')
     .option('--json', 'print one JSON object')
     .action(async (file: string, opts: { label?: string; json?: boolean }) => {
-      const manifest: unknown = JSON.parse(await readFile(file, 'utf8'));
+      let manifest: unknown;
+      try {
+        manifest = JSON.parse(await readFile(file, 'utf8'));
+      } catch (err) {
+        throw new ManifestError(`cannot read ${file}: ${err instanceof Error ? err.message : String(err)}`);
+      }
       const result = await withApp((app) => pushDocuments(app, manifest, opts.label), false);
       print(result, opts.json, () =>
         result.refused.length > 0
