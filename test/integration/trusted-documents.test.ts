@@ -12,6 +12,7 @@ import {
 import { pushDocuments } from '../../src/cli/commands/documents.js';
 import { GRAPHQL_LIMITS } from '../../src/app/config.js';
 import { documentIdOf as idOfText } from '../../src/domain/trustedDocuments/trustedDocuments.js';
+import { createVaultYoga } from '../../src/http/yoga.js';
 import { startServerProcess, stopProcess } from '../helpers/serverProcess.js';
 import { newMerchant, postGraphQL, rawGraphQL, success, testApp, uniqueVisa, useDatabase, type TestMerchant } from '../helpers/vault.js';
 import { EXP_YEAR } from '../helpers/expiry.js';
@@ -237,5 +238,24 @@ describe('require mode (VAULT_TRUSTED_DOCUMENTS=require)', () => {
     );
     expect(r.status).toBe(401);
     expect(r.json.errors[0].extensions.code).toBe('UNAUTHENTICATED');
+  });
+});
+
+describe('off mode (VAULT_TRUSTED_DOCUMENTS=off)', () => {
+  it('takes documents as text only: a documentId is an unexpected parameter', async () => {
+    const m = await newMerchant();
+    const yoga = createVaultYoga({ app: testApp(), ready: async () => true, trustedDocuments: 'off' });
+    const post = async (body: object) => {
+      const res = await yoga.fetch('http://vault.test/graphql', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'api-key': m.secretKey },
+        body: JSON.stringify(body),
+      });
+      return { status: res.status, json: (await res.json()) as any };
+    };
+    const byId = await post({ documentId: documentIdOf(PaymentMethodDocument), variables: { id: 'pm_x' } });
+    expect(byId.status).toBe(400);
+    expect(byId.json.errors[0].extensions.code).toBe('BAD_REQUEST');
+    expect((await post({ query: '{ paymentMethod(id: "pm_x") { id } }' })).json).toEqual({ data: { paymentMethod: null } });
   });
 });
