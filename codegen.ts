@@ -9,7 +9,7 @@ const config: CodegenConfig = {
   generates: {
     'src/client/generated/': {
       preset: 'client',
-      presetConfig: { fragmentMasking: false },
+      presetConfig: { fragmentMasking: false, persistedDocuments: true },
       config: {
         useTypeImports: true,
         enumsAsTypes: true,

@@ -56,6 +56,13 @@ const envSchema = z.object({
   VAULT_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   /** GraphQL introspection; default: on, except with NODE_ENV=production. */
   VAULT_INTROSPECTION: bool.optional(),
+  /**
+   * Trusted documents (persisted operations, registered with `vault documents push`): `allow` runs documents
+   * sent by id (`{"documentId": "sha256:…"}`) and any document sent as text; `require` runs only documents
+   * sent by id and refuses text with PERSISTED_DOCUMENT_REQUIRED (GraphiQL then cannot run anything); `off`
+   * accepts text only.
+   */
+  VAULT_TRUSTED_DOCUMENTS: z.enum(['off', 'allow', 'require']).default('allow'),
   /** Requests per api key per window (0: no limit). */
   VAULT_RATE_LIMIT: z.coerce.number().int().min(0).default(200),
   VAULT_RATE_LIMIT_WINDOW_SECONDS: z.coerce.number().int().min(1).max(3600).default(1),

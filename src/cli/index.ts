@@ -2,8 +2,10 @@ import { Command, InvalidArgumentError } from 'commander';
 import { ConfigError } from '../app/config.js';
 import { CheckpointError } from '../domain/audit/checkpoint.js';
 import { VaultError } from '../domain/shared/errors.js';
+import { ManifestError } from '../domain/trustedDocuments/trustedDocuments.js';
 import { registerAudit } from './commands/audit.js';
 import { registerDb } from './commands/db.js';
+import { registerDocumentsCommands } from './commands/documents.js';
 import { registerKey } from './commands/key.js';
 import { registerKeys } from './commands/keys.js';
 import { registerMerchant } from './commands/merchant.js';
@@ -20,6 +22,7 @@ export function buildCli(): Command {
   registerKeys(program);
   registerAudit(program);
   registerDb(program);
+  registerDocumentsCommands(program);
   return program;
 }
 
@@ -28,7 +31,11 @@ async function main(): Promise<void> {
     await buildCli().parseAsync(process.argv);
   } catch (err) {
     const known =
-      err instanceof VaultError || err instanceof ConfigError || err instanceof InvalidArgumentError || err instanceof CheckpointError;
+      err instanceof VaultError ||
+      err instanceof ConfigError ||
+      err instanceof InvalidArgumentError ||
+      err instanceof CheckpointError ||
+      err instanceof ManifestError;
     process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
     if (!known) log.error({ err }, 'command failed');
     process.exitCode = 1;

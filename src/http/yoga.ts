@@ -18,6 +18,7 @@ import { requestError } from './requestErrors.js';
 import { graphqlLimits, useBodyLimit, type BodyLimits } from './plugins/limits.js';
 import { instrumentSchema, useMetrics, type MetricsAccess } from './plugins/metrics.js';
 import { trackReferences, useIdempotency } from './plugins/idempotency.js';
+import { useTrustedDocuments, type TrustedDocumentsPolicy } from './plugins/trustedDocuments.js';
 import { containsPan } from '../card/pan.js';
 import { scrubText } from '../app/logger.js';
 import { InvalidCursor, useCursorCheck } from '../schema/cursors.js';
@@ -34,6 +35,8 @@ export interface YogaOptions {
   graphiql?: boolean;
   /** Default: /metrics open on this server. */
   metrics?: MetricsAccess;
+  /** Documents sent by id (src/http/plugins/trustedDocuments.ts); default: VAULT_TRUSTED_DOCUMENTS. */
+  trustedDocuments?: TrustedDocumentsPolicy;
 }
 
 type ServerContext = Record<string, unknown>;
@@ -74,6 +77,7 @@ export function createVaultYoga({
   introspection = true,
   graphiql = true,
   metrics,
+  trustedDocuments = app.config.VAULT_TRUSTED_DOCUMENTS,
 }: YogaOptions): YogaServerInstance<ServerContext, RequestContext> {
   const { log, rateLimiter, authFailures } = app;
   // One context per request, made once: authenticating is the first thing done with a GraphQL request.
@@ -159,6 +163,8 @@ export function createVaultYoga({
       ...graphqlLimits({ log, introspection }),
       // After the CSRF check (in graphqlLimits), which refuses simple browser requests with 403.
       useAuthenticationFirst(contextOf),
+      // After authentication (no document is looked up for an unknown key), before anything reads the document.
+      ...useTrustedDocuments({ app, log, policy: trustedDocuments }),
       useVariableErrorCodes(),
       useCursorCheck(schema),
       useMerchantCors(app),

@@ -5,7 +5,7 @@ import type { Db } from '../../src/db/client.js';
 import { migrate } from '../../src/db/migrate.js';
 import { authenticate } from '../../src/domain/merchants/apiKeys.js';
 import { appendAudit } from '../../src/domain/audit/audit.js';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { findPaymentMethod, maskedCard, tokenizeCard } from '../../src/domain/paymentMethods/paymentMethods.js';
@@ -139,6 +139,23 @@ describe('operator CLI', () => {
     ).toMatchObject({ removed: true });
     expect(JSON.parse(cli(['merchant', 'origins', '--merchant', merchant.merchantId, '--json']).stdout)).toEqual([]);
   });
+
+  it("documents push registers the generated client's documents and refuses a tampered manifest; documents list shows them", () => {
+    const manifest = JSON.parse(readFileSync('src/client/generated/persisted-documents.json', 'utf8')) as Record<string, string>;
+    const total = Object.keys(manifest).length;
+    const first = cli(['documents', 'push', '--label', 'cli-test', '--json']);
+    expect(first.status).toBe(0);
+    expect(JSON.parse(first.stdout)).toEqual({ total, added: total, existing: 0, refused: [] });
+    const [id, text] = Object.entries(manifest)[0]!;
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'vault-docs-')), 'tampered.json');
+    writeFileSync(file, JSON.stringify({ [id]: `${text} ` }));
+    const tampered = cli(['documents', 'push', file]);
+    expect(tampered.status).toBe(1);
+    expect(tampered.stdout).toMatch(/refused 1 of 1 document\(s\); nothing stored/);
+    const listed = JSON.parse(cli(['documents', 'list', '--json']).stdout) as Array<{ id: string; label: string; document: string }>;
+    expect(listed.map((d) => d.id).sort()).toEqual(Object.keys(manifest).sort());
+    expect(listed.find((d) => d.id === id)).toMatchObject({ label: 'cli-test', document: text });
+  }, 90_000);
 
   it('allows, lists and disallows forwarding hosts', () => {
     const allowed = cli(['merchant', 'allow-host', '--merchant', merchant.merchantId, '--host', 'API.PSP.example:08443', '--json']);

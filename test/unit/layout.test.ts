@@ -41,6 +41,7 @@ describe('layout', () => {
     ['api_keys', 'apiKey', 'domain/merchants/store.ts'],
     // The payments store finds payments whose idempotency record expired by joining the records.
     ['idempotency_keys', 'idempotencyKey', 'domain/idempotency/store.ts', 'domain/payments/store.ts'],
+    ['trusted_documents', 'trustedDocument', 'domain/trustedDocuments/store.ts'],
   ])('only its store touches %s, in SQL or through the ORM', (table, delegate, store, ...joinedBy: string[]) => {
     const sql = filesMatching(new RegExp(`\\b(INTO|FROM|UPDATE|JOIN)\\s+${table}\\b`));
     expect(sql.filter((f) => f !== store && !joinedBy.includes(f))).toEqual([]);

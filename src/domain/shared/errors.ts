@@ -37,6 +37,10 @@ const CODES = {
   IDEMPOTENCY_KEY_IN_USE: 'request',
   /** The database connection failed mid-request (a failover): the outcome is unknown, retry with the same Idempotency-Key. */
   SERVICE_UNAVAILABLE: 'request',
+  /** This server runs trusted documents only (VAULT_TRUSTED_DOCUMENTS=require): send a documentId, not a query. */
+  PERSISTED_DOCUMENT_REQUIRED: 'request',
+  /** No trusted document has the documentId sent (nothing was executed). */
+  PERSISTED_DOCUMENT_NOT_FOUND: 'request',
   GRAPHQL_PARSE_FAILED: 'request',
   GRAPHQL_VALIDATION_FAILED: 'request',
   INTERNAL_SERVER_ERROR: 'request',

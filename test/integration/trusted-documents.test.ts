@@ -1,0 +1,261 @@
+import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import {
+  CreateCustomerDocument,
+  createVaultClient,
+  documentIdOf,
+  PaymentMethodDocument,
+  TokenizeCardDocument,
+  type VaultClient,
+} from '../../src/client/index.js';
+import { pushDocuments } from '../../src/cli/commands/documents.js';
+import { GRAPHQL_LIMITS } from '../../src/app/config.js';
+import { documentIdOf as idOfText } from '../../src/domain/trustedDocuments/trustedDocuments.js';
+import { createVaultYoga } from '../../src/http/yoga.js';
+import { startServerProcess, stopProcess } from '../helpers/serverProcess.js';
+import { newMerchant, postGraphQL, rawGraphQL, success, testApp, uniqueVisa, useDatabase, type TestMerchant } from '../helpers/vault.js';
+import { EXP_YEAR } from '../helpers/expiry.js';
+
+// Trusted documents: the generated client's documents registered by id (`documents push`), called by id
+// through the shared server (VAULT_TRUSTED_DOCUMENTS=allow, the default) and a server of its own in
+// `require` mode.
+
+const getDb = useDatabase();
+
+const MANIFEST = JSON.parse(readFileSync('src/client/generated/persisted-documents.json', 'utf8')) as Record<string, string>;
+
+/** A client that records every body it sends. */
+function recordingClient(url: string, apiKey: string, trustedDocuments: boolean): { client: VaultClient; bodies: any[] } {
+  const bodies: any[] = [];
+  const recording: typeof fetch = (input, init) => {
+    bodies.push(JSON.parse(String(init?.body)));
+    return fetch(input, init);
+  };
+  return { client: createVaultClient({ url, apiKey, fetch: recording, trustedDocuments }), bodies };
+}
+
+const card = () => ({ number: uniqueVisa(), expMonth: 12, expYear: EXP_YEAR % 100, holderName: 'Jane Doe' });
+
+/** Registers one document (not from the generated client) after the same checks. */
+function pushOne(document: string, id = idOfText(document)) {
+  return pushDocuments(testApp(), { [id]: document });
+}
+
+async function customers(m: TestMerchant): Promise<number> {
+  return getDb().prisma.customer.count({ where: { merchantId: m.merchantId } });
+}
+
+beforeAll(async () => {
+  const first = await pushDocuments(testApp(), MANIFEST, 'test');
+  expect(first.refused).toEqual([]);
+  expect(first.total).toBe(Object.keys(MANIFEST).length);
+});
+
+describe('registration (documents push)', () => {
+  it('stores every generated document once: pushing again adds nothing', async () => {
+    const again = await pushDocuments(testApp(), MANIFEST);
+    expect(again).toEqual({ total: Object.keys(MANIFEST).length, added: 0, existing: Object.keys(MANIFEST).length, refused: [] });
+    const rows = await getDb().prisma.trustedDocument.findMany({ where: { id: { in: Object.keys(MANIFEST) } } });
+    expect(rows).toHaveLength(Object.keys(MANIFEST).length);
+    expect(rows.find((r) => r.id === documentIdOf(PaymentMethodDocument))?.operationNames).toBe('PaymentMethod');
+  });
+
+  it('refuses a tampered document (its id is not its text) and stores nothing of that manifest', async () => {
+    const [id, text] = Object.entries(MANIFEST)[0]!;
+    const honest = `query Honest${Date.now()} { __typename }`;
+    const tampered = { [idOfText(honest)]: honest, [id]: text.replace('last4', 'last4 fingerprint') };
+    const result = await pushDocuments(testApp(), tampered);
+    expect(result.added).toBe(0);
+    expect(result.refused).toEqual([{ id, reason: expect.stringMatching(/not the SHA-256/) }]);
+    expect(await getDb().prisma.trustedDocument.count({ where: { id: idOfText(honest) } })).toBe(0);
+  });
+
+  it('refuses documents over the GraphQL limits, with introspection, or invalid against the schema', async () => {
+    const deep = `query TooDeep { customer(id: "cus_x") { paymentMethods(first: 1) { edges { node { customer { paymentMethods(first: 1) { edges { node { customer { paymentMethods(first: 1) { edges { node { id } } } } } } } } } } } } }`;
+    const costly = `query Costly { customers(first: 100) { edges { node { id paymentMethods(first: 100) { edges { node { id fingerprint card { bin last4 } } } } } } } }`;
+    const introspection = 'query Schema { __schema { types { name } } }';
+    const invalid = 'query Invalid { paymentMethod(id: "pm_x") { number } }';
+    const aliases = `query Aliases { ${Array.from({ length: GRAPHQL_LIMITS.maxAliases + 1 }, (_, i) => `a${i}: __typename`).join(' ')} }`;
+    const anonymous = '{ __typename }';
+    for (const [doc, reason] of [
+      [deep, /depth/i],
+      [costly, /cost/i],
+      [introspection, /introspection/i],
+      [invalid, /Cannot query field "number"/],
+      [aliases, /aliases/i],
+      [anonymous, /named/],
+    ] as const) {
+      const result = await pushOne(doc);
+      expect(result.refused, doc).toEqual([{ id: idOfText(doc), reason: expect.stringMatching(reason) }]);
+    }
+  });
+});
+
+describe('calling by id (allow mode)', () => {
+  let m: TestMerchant;
+  beforeAll(async () => {
+    m = await newMerchant();
+  });
+
+  it('the generated client sends only the id, and gets the same answers as with the text', async () => {
+    const byId = recordingClient(inject('graphqlUrl'), m.secretKey, true);
+    const tokenized = success(
+      (await byId.client.request(TokenizeCardDocument, { input: { card: card() } })).tokenizeCard,
+      'TokenizeCardSuccess',
+    );
+    const id = tokenized.paymentMethod.id;
+    const read = await byId.client.request(PaymentMethodDocument, { id });
+    expect(read.paymentMethod?.card?.last4).toBe(tokenized.paymentMethod.card?.last4);
+    for (const body of byId.bodies) {
+      expect(body.query).toBeUndefined();
+      expect(body.documentId).toMatch(/^sha256:[0-9a-f]{64}$/);
+    }
+    expect(byId.bodies.map((b) => b.documentId)).toEqual([documentIdOf(TokenizeCardDocument), documentIdOf(PaymentMethodDocument)]);
+
+    // `allow` keeps documents sent as text working.
+    const byText = recordingClient(inject('graphqlUrl'), m.secretKey, false);
+    expect(await byText.client.request(PaymentMethodDocument, { id })).toEqual(read);
+    expect(typeof byText.bodies[0].query).toBe('string');
+    const raw = await rawGraphQL({ query: `{ paymentMethod(id: "${id}") { id } }` }, { 'api-key': m.secretKey });
+    expect(raw.json).toEqual({ data: { paymentMethod: { id } } });
+  });
+
+  it("also takes Apollo's persisted-query extension and a GET with documentId", async () => {
+    const hash = documentIdOf(PaymentMethodDocument)!.slice('sha256:'.length);
+    const apq = await rawGraphQL(
+      { variables: { id: 'pm_none' }, extensions: { persistedQuery: { version: 1, sha256Hash: hash } } },
+      { 'api-key': m.secretKey },
+    );
+    expect(apq.json).toEqual({ data: { paymentMethod: null } });
+    const url = new URL(inject('graphqlUrl'));
+    url.searchParams.set('documentId', documentIdOf(PaymentMethodDocument)!);
+    url.searchParams.set('variables', JSON.stringify({ id: 'pm_none' }));
+    const get = await fetch(url, { headers: { 'api-key': m.secretKey, accept: 'application/json' } });
+    expect(await get.json()).toEqual({ data: { paymentMethod: null } });
+  });
+
+  it('an unknown id is refused with PERSISTED_DOCUMENT_NOT_FOUND, the text never sent instead', async () => {
+    const unknown = `sha256:${'ab'.repeat(32)}`;
+    const r = await rawGraphQL({ documentId: unknown, variables: { input: { name: 'Nobody' } } }, { 'api-key': m.secretKey });
+    expect(r.status).toBe(400);
+    expect(r.json.data).toBeUndefined();
+    expect(r.json.errors).toEqual([
+      { message: `No trusted document with id "${unknown}"`, extensions: { code: 'PERSISTED_DOCUMENT_NOT_FOUND' } },
+    ]);
+    const malformed = await rawGraphQL({ documentId: 'CreateCustomer' }, { 'api-key': m.secretKey });
+    expect(malformed.json.errors[0].extensions.code).toBe('PERSISTED_DOCUMENT_NOT_FOUND');
+
+    // A document the client has that the server does not: the client fails, and sends no text.
+    const unregistered = { ...CreateCustomerDocument, __meta__: { hash: unknown } } as typeof CreateCustomerDocument;
+    const client = recordingClient(inject('graphqlUrl'), m.secretKey, true);
+    await expect(client.client.request(unregistered, { input: { name: 'Nobody' } })).rejects.toThrow(/No trusted document/);
+    expect(client.bodies).toEqual([{ documentId: unknown, variables: { input: { name: 'Nobody' } }, operationName: 'CreateCustomer' }]);
+    // A document without an id is refused before anything is sent.
+    const { __meta__: _meta, ...bare } = CreateCustomerDocument as typeof CreateCustomerDocument & { __meta__?: unknown };
+    await expect(client.client.request(bare as typeof CreateCustomerDocument, { input: { name: 'Nobody' } })).rejects.toThrow(/no id/);
+    expect(client.bodies).toHaveLength(1);
+    expect(await customers(m)).toBe(0);
+  });
+
+  it('refuses a request with both a query and a documentId', async () => {
+    const r = await rawGraphQL({ query: '{ __typename }', documentId: documentIdOf(PaymentMethodDocument) }, { 'api-key': m.secretKey });
+    expect(r.status).toBe(400);
+    expect(r.json.errors[0].extensions.code).toBe('BAD_REQUEST');
+  });
+
+  it('still costs page sizes given as variables on every request', async () => {
+    const pages = `query Pages${Date.now()}($n: Int) { customers(first: $n) { edges { node { id paymentMethods(first: $n) { edges { node { id fingerprint card { bin last4 } } } } } } } }`;
+    expect((await pushOne(pages)).added).toBe(1);
+    const small = await rawGraphQL({ documentId: idOfText(pages), variables: { n: 2 } }, { 'api-key': m.secretKey });
+    expect(small.json.errors).toBeUndefined();
+    const big = await rawGraphQL({ documentId: idOfText(pages), variables: { n: 100 } }, { 'api-key': m.secretKey });
+    expect(big.json.errors[0].message).toMatch(/cost/i);
+    expect(big.json.errors[0].extensions.code).toBe('GRAPHQL_VALIDATION_FAILED');
+  });
+
+  it('a stored document that does not pass the limits (written around `documents push`) is refused, not executed', async () => {
+    const deep = `mutation Sneaky${Date.now()} { createCustomer(input: { name: "Sneaky" }) { ... on CreateCustomerSuccess { customer { paymentMethods(first: 1) { edges { node { customer { paymentMethods(first: 1) { edges { node { customer { id } } } } } } } } } } } }`;
+    await getDb().prisma.trustedDocument.create({ data: { id: idOfText(deep), document: deep, operationNames: 'Sneaky' } });
+    const r = await rawGraphQL({ documentId: idOfText(deep) }, { 'api-key': m.secretKey });
+    expect(r.status).toBe(400);
+    expect(r.json.errors[0]).toMatchObject({
+      message: expect.stringMatching(/no longer validates.*depth/i),
+      extensions: { code: 'GRAPHQL_VALIDATION_FAILED' },
+    });
+    expect(await customers(m)).toBe(0);
+  });
+});
+
+describe('require mode (VAULT_TRUSTED_DOCUMENTS=require)', () => {
+  let server: { url: string; child: ChildProcess };
+  let m: TestMerchant;
+  beforeAll(async () => {
+    server = await startServerProcess(inject('databaseUrl'), inject('serverLog'), { VAULT_TRUSTED_DOCUMENTS: 'require' });
+    m = await newMerchant();
+  });
+  afterAll(async () => {
+    if (server) await stopProcess(server.child);
+  });
+
+  it('refuses documents sent as text with PERSISTED_DOCUMENT_REQUIRED, executing nothing', async () => {
+    const r = await postGraphQL(
+      server.url,
+      { query: 'mutation { createCustomer(input: { name: "Text" }) { __typename } }' },
+      { 'api-key': m.secretKey },
+    );
+    expect(r.status).toBe(400);
+    expect(r.json.data).toBeUndefined();
+    expect(r.json.errors).toEqual([
+      { message: expect.stringMatching(/trusted documents only/), extensions: { code: 'PERSISTED_DOCUMENT_REQUIRED' } },
+    ]);
+    const client = createVaultClient({ url: server.url, apiKey: m.secretKey });
+    await expect(client.request(CreateCustomerDocument, { input: { name: 'Text' } })).rejects.toThrow(
+      /PERSISTED_DOCUMENT_REQUIRED|trusted documents only/,
+    );
+    const nothing = await postGraphQL(server.url, { variables: {} }, { 'api-key': m.secretKey });
+    expect(nothing.json.errors[0].extensions.code).toBe('PERSISTED_DOCUMENT_REQUIRED');
+    expect(await customers(m)).toBe(0);
+  });
+
+  it('runs registered documents by id through the generated client', async () => {
+    const client = createVaultClient({ url: server.url, apiKey: m.secretKey, trustedDocuments: true });
+    const created = success(
+      (await client.request(CreateCustomerDocument, { input: { name: 'By id' } })).createCustomer,
+      'CreateCustomerSuccess',
+    );
+    expect(created.customer.name).toBe('By id');
+    expect(await customers(m)).toBe(1);
+    const unknown = await postGraphQL(server.url, { documentId: `sha256:${'1'.repeat(64)}` }, { 'api-key': m.secretKey });
+    expect(unknown.json.errors[0].extensions.code).toBe('PERSISTED_DOCUMENT_NOT_FOUND');
+  });
+
+  it('authenticates before looking a document up', async () => {
+    const r = await postGraphQL(
+      server.url,
+      { documentId: documentIdOf(PaymentMethodDocument), variables: { id: 'pm_x' } },
+      { 'api-key': 'sk_test_nope' },
+    );
+    expect(r.status).toBe(401);
+    expect(r.json.errors[0].extensions.code).toBe('UNAUTHENTICATED');
+  });
+});
+
+describe('off mode (VAULT_TRUSTED_DOCUMENTS=off)', () => {
+  it('takes documents as text only: a documentId is an unexpected parameter', async () => {
+    const m = await newMerchant();
+    const yoga = createVaultYoga({ app: testApp(), ready: async () => true, trustedDocuments: 'off' });
+    const post = async (body: object) => {
+      const res = await yoga.fetch('http://vault.test/graphql', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'api-key': m.secretKey },
+        body: JSON.stringify(body),
+      });
+      return { status: res.status, json: (await res.json()) as any };
+    };
+    const byId = await post({ documentId: documentIdOf(PaymentMethodDocument), variables: { id: 'pm_x' } });
+    expect(byId.status).toBe(400);
+    expect(byId.json.errors[0].extensions.code).toBe('BAD_REQUEST');
+    expect((await post({ query: '{ paymentMethod(id: "pm_x") { id } }' })).json).toEqual({ data: { paymentMethod: null } });
+  });
+});
