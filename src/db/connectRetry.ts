@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { classifyConnectionCode, classifyConnectionMessage } from './connectionErrors.js';
 
 // A failover (Patroni promoting the standby behind HAProxy), a restart or a crash recovery refuses new connections
 // for a few seconds. Without this, every request that needs a fresh connection in that window fails at once with
@@ -9,19 +10,17 @@ import type pg from 'pg';
 // Only establishing a connection is retried: a query that failed on a connection already handed out (in flight
 // when the primary died) is not, since its transaction may or may not have committed.
 
-/** Network errors of a connection attempt that a later attempt may not meet. */
-const TRANSIENT_SYSTEM_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
-
 /**
  * Whether a failed connection attempt may succeed later: the network refused or cut it (a proxy with no primary
  * behind it closes it at once: "Connection terminated unexpectedly"), or the server is starting, shutting down or
- * recovering (SQLSTATE 57P01-57P03, class 08). Not: a wrong password, an unknown database, a full pool.
+ * recovering (SQLSTATE 57P01-57P03, class 08). Not: a wrong password, an unknown database, a full pool (its wait
+ * already used the budget). The list is connectionErrors.ts's; a server error's SQLSTATE decides over its message.
  */
 export function isTransientConnectError(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string') return TRANSIENT_SYSTEM_ERRORS.has(code) || /^(08|57P0[123])/.test(code);
-  return /^Connection terminated( unexpectedly| due to connection timeout)?$/.test(err.message);
+  const failure = typeof code === 'string' ? classifyConnectionCode(code) : classifyConnectionMessage(err.message);
+  return failure === 'lost';
 }
 
 export interface ConnectRetryOptions {
