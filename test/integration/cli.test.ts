@@ -5,6 +5,7 @@ import type { Db } from '../../src/db/client.js';
 import { migrate } from '../../src/db/migrate.js';
 import { authenticate } from '../../src/domain/merchants/apiKeys.js';
 import { appendAudit } from '../../src/domain/audit/audit.js';
+import { parseAuditSigningKey } from '../../src/crypto/auditSigningKey.js';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -25,15 +26,17 @@ let open: App | undefined;
 const SIGNING_KEY = `audit1:${Buffer.alloc(32, 5).toString('base64')}`;
 const OTHER_SIGNING_KEY = `audit2:${Buffer.alloc(32, 6).toString('base64')}`;
 
-function cli(args: string[], masterKeys = TEST_MASTER_KEYS, signingKey = SIGNING_KEY) {
+/** Runs the CLI; `signingKey` null: without VAULT_AUDIT_SIGNING_KEY (an auditor holding only the public key). */
+function cli(args: string[], masterKeys = TEST_MASTER_KEYS, signingKey: string | null = SIGNING_KEY, env: Record<string, string> = {}) {
   const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', ...args], {
     env: {
       ...process.env,
       NODE_ENV: 'test',
       DATABASE_URL: database.url,
       VAULT_MASTER_KEYS: masterKeys,
-      VAULT_AUDIT_SIGNING_KEY: signingKey,
+      VAULT_AUDIT_SIGNING_KEY: signingKey ?? undefined,
       LOG_LEVEL: 'warn',
+      ...env,
     },
     encoding: 'utf8',
     timeout: 60_000,
@@ -213,7 +216,10 @@ describe('operator CLI', () => {
     expect(JSON.parse(ok.stdout).events).toBeGreaterThanOrEqual(after.length);
   });
 
-  it('audit checkpoint signs every head; verify --checkpoint passes while the chain extends it, fails once it was rewritten', async () => {
+  // Nine CLI processes: on the shared 2-vCPU machine more than the default 30 s.
+  it('audit checkpoint signs every head; verify --checkpoint passes while the chain extends it, fails once it was rewritten', {
+    timeout: 120_000,
+  }, async () => {
     const db = await useRing(TEST_MASTER_KEYS);
     const printed = cli(['audit', 'checkpoint']);
     expect(printed.status).toBe(0);
@@ -225,6 +231,7 @@ describe('operator CLI', () => {
       hash: head.hash,
       time: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
       keyId: 'audit1',
+      publicKey: parseAuditSigningKey(SIGNING_KEY).publicKey,
       signature: expect.stringMatching(/^[A-Za-z0-9+/]+=*$/),
     });
     const dir = mkdtempSync(path.join(tmpdir(), 'vault-checkpoint-'));
@@ -291,6 +298,109 @@ describe('operator CLI', () => {
       db.prisma.$executeRawUnsafe(rechainSql(merchant.merchantId)),
     ]);
     expect(cli(['audit', 'verify', '--checkpoint', file]).status).toBe(0);
+  });
+
+  it('audit public-key prints the key an auditor pins; verify --checkpoint --public-key needs no signing key', {
+    timeout: 180_000,
+  }, async () => {
+    await useRing(TEST_MASTER_KEYS);
+    const signer = parseAuditSigningKey(SIGNING_KEY);
+    const other = parseAuditSigningKey(OTHER_SIGNING_KEY);
+    const dir = mkdtempSync(path.join(tmpdir(), 'vault-public-key-'));
+    // No development key in the data folder to fall back on.
+    const auditor = { VAULT_DATA_DIR: path.join(dir, 'data') };
+
+    const printed = cli(['audit', 'public-key']);
+    expect(printed.status, printed.stderr).toBe(0);
+    expect(printed.stdout).toBe(`audit1:${signer.publicKey}\n`);
+    expect(Buffer.from(signer.publicKey, 'base64')).toHaveLength(32);
+    const pem = cli(['audit', 'public-key', '--pem']);
+    expect(pem.stdout).toMatch(/^-----BEGIN PUBLIC KEY-----\n[A-Za-z0-9+/=\n]+-----END PUBLIC KEY-----\n$/);
+    expect(JSON.parse(cli(['audit', 'public-key', '--json']).stdout)).toEqual({
+      keyId: 'audit1',
+      publicKey: signer.publicKey,
+      pem: pem.stdout,
+    });
+    const pemFile = path.join(dir, 'audit1.pem');
+    writeFileSync(pemFile, pem.stdout);
+
+    const file = path.join(dir, 'checkpoint.json');
+    const checkpoint = cli(['audit', 'checkpoint']).stdout;
+    writeFileSync(file, checkpoint);
+
+    // Only the public key: inline as printed, or a PEM file. The output names the key it trusted.
+    const pinned = cli(
+      ['audit', 'verify', '--checkpoint', file, '--public-key', printed.stdout.trim(), '--json'],
+      TEST_MASTER_KEYS,
+      null,
+      auditor,
+    );
+    expect(pinned.status, pinned.stderr).toBe(0);
+    expect(JSON.parse(pinned.stdout)).toMatchObject({
+      ok: true,
+      checkpointKey: { source: 'pinned', keyId: 'audit1', publicKey: signer.publicKey },
+    });
+    const fromPem = cli(['audit', 'verify', '--checkpoint', file, '--public-key', pemFile], TEST_MASTER_KEYS, null, auditor);
+    expect(fromPem.status, fromPem.stderr).toBe(0);
+    expect(fromPem.stdout).toMatch(/every chain extends its checkpoint, signed by the pinned public key/);
+    // A checkpoint printed before checkpoints named their public key verifies the same way.
+    const old = path.join(dir, 'old.json');
+    const { checkpoints } = JSON.parse(checkpoint) as { checkpoints: Record<string, unknown>[] };
+    writeFileSync(old, JSON.stringify({ checkpoints: checkpoints.map(({ publicKey: _, ...c }) => c) }));
+    expect(cli(['audit', 'verify', '--checkpoint', old, '--public-key', pemFile], TEST_MASTER_KEYS, null, auditor).status).toBe(0);
+    // Without --public-key: the configured signing key, said so; with neither, a clear refusal.
+    const configured = cli(['audit', 'verify', '--checkpoint', old]);
+    expect(configured.status, configured.stderr).toBe(0);
+    expect(configured.stdout).toMatch(/signed by the configured VAULT_AUDIT_SIGNING_KEY \(not pinned/);
+    const none = cli(['audit', 'verify', '--checkpoint', file], TEST_MASTER_KEYS, null, auditor);
+    expect(none.status).toBe(1);
+    expect(none.stderr).toMatch(/no key to check the checkpoint with: pass --public-key/);
+
+    // The wrong public key: another id, or another key without an id (PEM).
+    const wrongId = cli(
+      ['audit', 'verify', '--checkpoint', file, '--public-key', `audit2:${other.publicKey}`],
+      TEST_MASTER_KEYS,
+      null,
+      auditor,
+    );
+    expect(wrongId.status).toBe(1);
+    expect(wrongId.stderr).toMatch(/is signed by key "audit1", not the pinned public key "audit2"/);
+    const wrongPem = cli(['audit', 'verify', '--checkpoint', file, '--public-key', other.pem], TEST_MASTER_KEYS, null, auditor);
+    expect(wrongPem.status).toBe(1);
+    expect(wrongPem.stderr).toMatch(
+      /names public key \S+, not the pinned public key \S+: it was signed by another key "audit1", or altered/,
+    );
+    const garbage = cli(['audit', 'verify', '--checkpoint', file, '--public-key', 'audit1:not-a-key'], TEST_MASTER_KEYS, null, auditor);
+    expect(garbage.status).toBe(1);
+    expect(garbage.stderr).toMatch(/--public-key: the public key is neither PEM nor id:base64/);
+
+    // Tampered: a head edited; a checkpoint re-signed by someone else's key under the same id, naming that key
+    // or (as an old checkpoint) naming none. The pinned key refuses each.
+    const tampered = path.join(dir, 'tampered.json');
+    writeFileSync(
+      tampered,
+      checkpoint.replace(/"seq": (\d+)/, (_, n: string) => `"seq": ${Number(n) + 1}`),
+    );
+    const edited = cli(['audit', 'verify', '--checkpoint', tampered, '--public-key', pemFile], TEST_MASTER_KEYS, null, auditor);
+    expect(edited.status).toBe(1);
+    expect(edited.stderr).toMatch(/the signature does not verify with the pinned public key; the checkpoint was altered/);
+    const forger = `audit1:${Buffer.alloc(32, 7).toString('base64')}`;
+    const forged = path.join(dir, 'forged.json');
+    writeFileSync(forged, cli(['audit', 'checkpoint'], TEST_MASTER_KEYS, forger).stdout);
+    const resigned = cli(['audit', 'verify', '--checkpoint', forged, '--public-key', pemFile], TEST_MASTER_KEYS, null, auditor);
+    expect(resigned.status).toBe(1);
+    expect(resigned.stderr).toMatch(/names public key \S+, not the pinned public key/);
+    const forgedOld = path.join(dir, 'forged-old.json');
+    const forgedHeads = (JSON.parse(readFileSync(forged, 'utf8')) as { checkpoints: Record<string, unknown>[] }).checkpoints;
+    writeFileSync(forgedOld, JSON.stringify(forgedHeads.map(({ publicKey: _, ...c }) => c)));
+    const resignedOld = cli(
+      ['audit', 'verify', '--checkpoint', forgedOld, '--public-key', printed.stdout],
+      TEST_MASTER_KEYS,
+      null,
+      auditor,
+    );
+    expect(resignedOld.status).toBe(1);
+    expect(resignedOld.stderr).toMatch(/the signature does not verify with the pinned public key/);
   });
 
   it('audit verify names the first altered or missing event', async () => {
