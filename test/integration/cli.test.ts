@@ -59,7 +59,8 @@ afterAll(async () => {
   await database.drop();
 });
 
-describe('operator CLI', () => {
+// Each CLI call is a process of its own (seconds each on a busy machine): tests get 90 s.
+describe('operator CLI', { timeout: 90_000 }, () => {
   let merchant: { merchantId: string; secretKey: string; publishableKey: string };
 
   it('merchant create --json prints one JSON object and nothing else', () => {
@@ -178,7 +179,7 @@ describe('operator CLI', () => {
       JSON.parse(cli(['merchant', 'disallow-host', '--merchant', merchant.merchantId, '--host', 'pay.example', '--json']).stdout),
     ).toMatchObject({ removed: true });
     expect(JSON.parse(cli(['merchant', 'hosts', '--merchant', merchant.merchantId, '--json']).stdout)).toEqual(['api.psp.example:8443']);
-  });
+  }, 90_000);
 
   it('audit seal links what the CLI and others appended; audit verify passes an intact chain', async () => {
     const db = await useRing(TEST_MASTER_KEYS);
