@@ -56,6 +56,11 @@ const envSchema = z.object({
   VAULT_METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   /** GraphQL introspection; default: on, except with NODE_ENV=production. */
   VAULT_INTROSPECTION: bool.optional(),
+  /**
+   * What executes GraphQL operations: `graphql-js`, or `jit` (graphql-jit: each document compiled to
+   * JavaScript once; same results, statements and errors, see src/http/plugins/compiledExecutor.ts).
+   */
+  VAULT_GRAPHQL_EXECUTOR: z.enum(['graphql-js', 'jit']).default('graphql-js'),
   /** Requests per api key per window (0: no limit). */
   VAULT_RATE_LIMIT: z.coerce.number().int().min(0).default(200),
   VAULT_RATE_LIMIT_WINDOW_SECONDS: z.coerce.number().int().min(1).max(3600).default(1),

@@ -11,13 +11,14 @@ import { SANDBOX_CHALLENGE_PATH } from '../integrations/connectors/sandbox.js';
 import { NETWORK_TOKEN_WEBHOOK_PATH, WEBHOOK_MAX_BODY_BYTES, useNetworkTokenWebhooks } from './routes/networkTokenWebhook.js';
 import { authenticate } from '../domain/merchants/apiKeys.js';
 import type { App } from '../app/app.js';
-import { GRAPHQL_LIMITS } from '../app/config.js';
+import { GRAPHQL_LIMITS, type Config } from '../app/config.js';
 import { Code, Forbidden, IdempotencyConflict, type RequestCode } from '../domain/shared/errors.js';
 import { isConnectionLoss } from '../db/connectionLoss.js';
 import { requestError } from './requestErrors.js';
 import { graphqlLimits, useBodyLimit, type BodyLimits } from './plugins/limits.js';
 import { instrumentSchema, useMetrics, type MetricsAccess } from './plugins/metrics.js';
 import { trackReferences, useIdempotency } from './plugins/idempotency.js';
+import { internResolvePaths, useCompiledExecutor } from './plugins/compiledExecutor.js';
 import { containsPan } from '../card/pan.js';
 import { scrubText } from '../app/logger.js';
 import { InvalidCursor, useCursorCheck } from '../schema/cursors.js';
@@ -34,6 +35,8 @@ export interface YogaOptions {
   graphiql?: boolean;
   /** Default: /metrics open on this server. */
   metrics?: MetricsAccess;
+  /** What executes operations; default: the app's VAULT_GRAPHQL_EXECUTOR. */
+  executor?: Config['VAULT_GRAPHQL_EXECUTOR'];
 }
 
 type ServerContext = Record<string, unknown>;
@@ -74,6 +77,7 @@ export function createVaultYoga({
   introspection = true,
   graphiql = true,
   metrics,
+  executor = app.config.VAULT_GRAPHQL_EXECUTOR,
 }: YogaOptions): YogaServerInstance<ServerContext, RequestContext> {
   const { log, rateLimiter, authFailures } = app;
   // One context per request, made once: authenticating is the first thing done with a GraphQL request.
@@ -108,7 +112,7 @@ export function createVaultYoga({
   };
 
   return createYoga<ServerContext, RequestContext>({
-    schema: trackReferences(instrumentSchema(schema)),
+    schema: trackReferences(instrumentSchema(executor === 'jit' ? internResolvePaths(schema) : schema)),
     maxRequestBodySize: false, // useBodyLimit, below
     batching: false,
     graphqlEndpoint: '/graphql',
@@ -168,6 +172,7 @@ export function createVaultYoga({
       useSandboxChallenge(app),
       useNetworkTokenWebhooks(app),
       useIdempotency(app),
+      ...(executor === 'jit' ? [useCompiledExecutor()] : []),
     ],
   });
 }
