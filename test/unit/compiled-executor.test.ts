@@ -74,7 +74,7 @@ const seen = new Map<unknown, number>();
 };
 internResolvePaths(schema);
 
-const compiled = compiledExecute();
+const compiled = compiledExecute(1);
 
 async function both(source: string, variableValues?: Record<string, unknown>) {
   const document = parse(source);
@@ -111,6 +111,21 @@ describe('compiled executor', () => {
   it('refuses variables in graphql-js words', async () => {
     const { js, jit } = await both('query Q($skip: Boolean!) { ok @skip(if: $skip) }', { skip: 'yes' });
     expect(JSON.stringify(jit)).toBe(JSON.stringify(js));
+  });
+
+  it('runs an operation on graphql-js until its compileOn-th execution', async () => {
+    const second = compiledExecute(2);
+    const document = parse('{ ok }');
+    let answers = 0;
+    fields.ok!.resolve = (_parent, _args, _context, info) => {
+      answers++;
+      // graphql-js's paths know their parent type's name; graphql-jit's (this resolver is not interned) do not.
+      return info.path.typename ?? 'jit';
+    };
+    const run = async () => ((await second({ schema, document, contextValue: {} })) as ExecutionResult).data;
+    expect([await run(), await run(), await run()]).toEqual([{ ok: 'Query' }, { ok: 'jit' }, { ok: 'jit' }]);
+    expect(answers).toBe(3);
+    fields.ok!.resolve = resolvers.ok;
   });
 
   it('hands resolvers one path object per response position, as graphql-js does', async () => {
