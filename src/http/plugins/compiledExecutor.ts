@@ -33,11 +33,11 @@ type PromiseOrValue<T> = T | Promise<T>;
 // 2. Errors. graphql-jit's errors carry `locations` but no `nodes`, and no `originalError` for what it
 //    raises itself (a null in a non-null field); they are rebuilt as graphql-js locates them, so error
 //    masking (yoga.ts) and the `locations` clients get are unchanged.
-// 3. Variables. graphql-jit coerces variables with messages of its own; they are checked by graphql-js first
-//    and refused in its words.
+// 3. Variables. graphql-jit coerces variables with messages of its own (and no locations); variables that
+//    graphql-js would refuse are handed to it, and it refuses them in its words.
 //
 // Anything graphql-jit cannot compile (an unknown operation name, a document with several operations and
-// none named) runs on graphql-js, which answers it as it always did.
+// none named) runs on graphql-js (yoga's executor: graphql-tools' fork of it), which answers as it always did.
 
 interface Link {
   readonly prev: Link | undefined;
@@ -106,13 +106,16 @@ interface Compiled {
 
 /** graphql-jit as the executor; the schema's resolvers must go through internResolvePaths. */
 export function useCompiledExecutor(): Plugin {
-  const execute = makeExecute(compiledExecute());
+  const run = compiledExecute();
   return {
-    onExecute({ setExecuteFn }) {
-      setExecuteFn(execute);
+    onExecute({ executeFn, setExecuteFn }) {
+      // What is not compiled runs on the executor yoga would have used (graphql-tools' graphql-js).
+      setExecuteFn(makeExecute((args) => run(args, executeFn as Execute)));
     },
   };
 }
+
+type Execute = (args: ExecutionArgs) => PromiseOrValue<ExecutionResult>;
 
 /**
  * `execute` as graphql-js's, answering what it answers, each operation compiled on its `compileOn`th
@@ -120,7 +123,7 @@ export function useCompiledExecutor(): Plugin {
  * nested list, up to tens of ms for the largest client operations: NOTES-jit.md), so an operation run only
  * once (GraphiQL, a caller sending documents it varies) stays on graphql-js and costs no compilation.
  */
-export function compiledExecute(compileOn = 2): (args: ExecutionArgs) => PromiseOrValue<ExecutionResult> {
+export function compiledExecute(compileOn = 2): (args: ExecutionArgs, fallback?: Execute) => PromiseOrValue<ExecutionResult> {
   // Per schema, per document (yoga parses each distinct query once and hands back the same document, while
   // it stays in its parse cache), per operation name: a document with several operations compiles each one
   // that is asked for. A number counts the executions before compiling.
@@ -148,14 +151,14 @@ export function compiledExecute(compileOn = 2): (args: ExecutionArgs) => Promise
     return compiled;
   };
 
-  return (args) => {
+  return (args, fallback = executeWithGraphqlJs) => {
     // Path interning is per execution, found by its context: without an object for one, graphql-js runs it.
     const compiled = typeof args.contextValue === 'object' && args.contextValue !== null ? compiledFor(args) : null;
-    if (!compiled) return executeWithGraphqlJs(args);
+    if (!compiled) return fallback(args);
+    // Variables graphql-js refuses are refused by graphql-js, in its words.
     const definitions = compiled.operation.variableDefinitions;
-    if (definitions?.length) {
-      const coerced = getVariableValues(args.schema, definitions, args.variableValues ?? {}, { maxErrors: 50 });
-      if (coerced.errors) return { errors: coerced.errors };
+    if (definitions?.length && getVariableValues(args.schema, definitions, args.variableValues ?? {}, { maxErrors: 1 }).errors) {
+      return fallback(args);
     }
     executions.set(args.contextValue as object, new Map());
     const result = compiled.query(args.rootValue, args.contextValue, args.variableValues) as PromiseOrValue<ExecutionResult>;
