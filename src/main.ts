@@ -28,7 +28,10 @@ async function main(): Promise<void> {
   if (cluster.isWorker) {
     serveClusterMetrics();
     const running = await startServer(config, log);
-    log.info({ url: `${running.url}/graphql`, metrics: running.metricsUrl, worker: cluster.worker?.id }, 'worker listening');
+    log.info(
+      { url: `${running.url}/graphql`, metrics: running.metricsUrl, executor: config.VAULT_GRAPHQL_EXECUTOR, worker: cluster.worker?.id },
+      'worker listening',
+    );
     const stop = () =>
       void running.close().then(
         () => log.flush(() => process.exit(0)),
@@ -50,7 +53,7 @@ async function main(): Promise<void> {
         `  publishable key ${merchant.publishableKey}\n\n`,
     );
   }
-  log.info({ url: `${running.url}/graphql`, metrics: running.metricsUrl }, 'vault listening');
+  log.info({ url: `${running.url}/graphql`, metrics: running.metricsUrl, executor: config.VAULT_GRAPHQL_EXECUTOR }, 'vault listening');
   process.stdout.write(endpointLines(config, running.url, running.metricsUrl));
 
   const shutdown = (signal: string) => {

@@ -11,7 +11,7 @@ import { SANDBOX_CHALLENGE_PATH } from '../integrations/connectors/sandbox.js';
 import { NETWORK_TOKEN_WEBHOOK_PATH, WEBHOOK_MAX_BODY_BYTES, useNetworkTokenWebhooks } from './routes/networkTokenWebhook.js';
 import { authenticate } from '../domain/merchants/apiKeys.js';
 import type { App } from '../app/app.js';
-import { GRAPHQL_LIMITS } from '../app/config.js';
+import { GRAPHQL_LIMITS, type Config } from '../app/config.js';
 import { Code, Forbidden, IdempotencyConflict, type RequestCode } from '../domain/shared/errors.js';
 import { isConnectionLoss } from '../db/connectionLoss.js';
 import { requestError } from './requestErrors.js';
@@ -19,6 +19,7 @@ import { graphqlLimits, useBodyLimit, type BodyLimits } from './plugins/limits.j
 import { instrumentSchema, useMetrics, type MetricsAccess } from './plugins/metrics.js';
 import { trackReferences, useIdempotency } from './plugins/idempotency.js';
 import { useTrustedDocuments, type TrustedDocumentsPolicy } from './plugins/trustedDocuments.js';
+import { internResolvePaths, useCompiledExecutor } from './plugins/compiledExecutor.js';
 import { containsPan } from '../card/pan.js';
 import { scrubText } from '../app/logger.js';
 import { InvalidCursor, useCursorCheck } from '../schema/cursors.js';
@@ -37,6 +38,8 @@ export interface YogaOptions {
   metrics?: MetricsAccess;
   /** Documents sent by id (src/http/plugins/trustedDocuments.ts); default: VAULT_TRUSTED_DOCUMENTS. */
   trustedDocuments?: TrustedDocumentsPolicy;
+  /** What executes operations; default: the app's VAULT_GRAPHQL_EXECUTOR. */
+  executor?: Config['VAULT_GRAPHQL_EXECUTOR'];
 }
 
 type ServerContext = Record<string, unknown>;
@@ -78,6 +81,7 @@ export function createVaultYoga({
   graphiql = true,
   metrics,
   trustedDocuments = app.config.VAULT_TRUSTED_DOCUMENTS,
+  executor = app.config.VAULT_GRAPHQL_EXECUTOR,
 }: YogaOptions): YogaServerInstance<ServerContext, RequestContext> {
   const { log, rateLimiter, authFailures } = app;
   // One context per request, made once: authenticating is the first thing done with a GraphQL request.
@@ -112,7 +116,7 @@ export function createVaultYoga({
   };
 
   return createYoga<ServerContext, RequestContext>({
-    schema: trackReferences(instrumentSchema(schema)),
+    schema: trackReferences(instrumentSchema(executor === 'jit' ? internResolvePaths(schema) : schema)),
     maxRequestBodySize: false, // useBodyLimit, below
     batching: false,
     graphqlEndpoint: '/graphql',
@@ -174,6 +178,7 @@ export function createVaultYoga({
       useSandboxChallenge(app),
       useNetworkTokenWebhooks(app),
       useIdempotency(app),
+      ...(executor === 'jit' ? [useCompiledExecutor()] : []),
     ],
   });
 }
