@@ -14,9 +14,12 @@ export function scrubText(text: string): string {
   return maskPans(text);
 }
 
+// Strings (values and keys) are left to scrubLine, which reads the serialized line, JSON escapes included:
+// masking them here as well scanned every logged string twice (3-4% of a masked read's CPU, for the request
+// log line alone).
 function scrub(value: unknown, depth = 0): unknown {
   if (depth > 8) return '[…]';
-  if (typeof value === 'string') return scrubText(value);
+  if (typeof value === 'string') return value;
   if (typeof value === 'number') return Number.isInteger(value) && Math.abs(value) >= 1e11 ? '[NUMBER]' : value;
   if (typeof value === 'bigint') return '[NUMBER]';
   // A Secret's value is a private field: without this it would log as `{}` rather than say what it hides.
@@ -28,7 +31,7 @@ function scrub(value: unknown, depth = 0): unknown {
   if (value && typeof value === 'object') {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) {
-      out[scrubText(k)] = SECRET_KEYS.test(k) ? '[REDACTED]' : scrub(v, depth + 1);
+      out[k] = SECRET_KEYS.test(k) ? '[REDACTED]' : scrub(v, depth + 1);
     }
     return out;
   }
