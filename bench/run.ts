@@ -32,6 +32,8 @@ import { hashKey } from '../src/domain/merchants/apiKeys.js';
 import { createCustomer } from '../src/domain/customers/customers.js';
 import { createMerchant } from '../src/domain/merchants/merchants.js';
 import { tokenizeCard } from '../src/domain/paymentMethods/paymentMethods.js';
+import { documentIdOf } from '../src/domain/trustedDocuments/trustedDocuments.js';
+import { insertDocuments } from '../src/domain/trustedDocuments/store.js';
 import type { Principal } from '../src/domain/shared/principal.js';
 import { luhnValid } from '../src/card/number.js';
 import { EXP_YEAR } from '../test/helpers/expiry.js';
@@ -52,6 +54,7 @@ interface Options {
   soakMinutes: number;
   only?: string[];
   profile: boolean;
+  executor: 'graphql-js' | 'jit';
   analyze: boolean;
   filler: number;
 }
@@ -201,6 +204,7 @@ function newCard(): string {
 }
 
 const gql = (query: string, variables: unknown) => JSON.stringify({ query, variables });
+const byId = (query: string, variables: unknown) => JSON.stringify({ documentId: documentIdOf(query), variables });
 let turn = 0;
 const next = <T>(list: readonly T[]): T => list[turn++ % list.length]!;
 const SCENARIOS = [
@@ -212,11 +216,13 @@ const SCENARIOS = [
   'read-masked',
   'list-customer',
   'pay-stored',
+  'tokenize-new-id',
+  'read-masked-id',
 ] as const;
 type Scenario = (typeof SCENARIOS)[number];
 const TOKENIZE =
-  'mutation($input: TokenizeCardInput!) { tokenizeCard(input: $input) { __typename ... on TokenizeCardSuccess { duplicate paymentMethod { id } } } }';
-const READ = 'query($id: ID!) { paymentMethod(id: $id) { id card { bin last4 brand expMonth expYear } } }';
+  'mutation Tokenize($input: TokenizeCardInput!) { tokenizeCard(input: $input) { __typename ... on TokenizeCardSuccess { duplicate paymentMethod { id } } } }';
+const READ = 'query ReadMasked($id: ID!) { paymentMethod(id: $id) { id card { bin last4 brand expMonth expYear } } }';
 const LIST =
   'query($id: ID!) { customer(id: $id) { paymentMethods(first: 10) { edges { node { id card { last4 brand expMonth expYear } } } } } }';
 const PAY =
@@ -279,6 +285,11 @@ async function setUp(fillerCards: number): Promise<Fixtures> {
          repeat('x', 120), repeat('x', 90), '400000', lpad((g % 10000)::text, 4, '0'), 'VISA', now() + interval '2 years', now(), now()
        FROM generate_series(1, $2::int) g`,
       [m.merchantId, fillerCards],
+    );
+    // The bench's operations as trusted documents (what `vault documents push` stores for the generated client's).
+    await insertDocuments(
+      app,
+      [TOKENIZE, READ].map((document) => ({ id: documentIdOf(document), document, operationNames: '', label: 'bench' })),
     );
     const others = [];
     for (let i = 1; i < 8; i++) others.push((await createMerchant(app, { name: `Bench ${i + 1}` })).secretKey);
@@ -391,29 +402,49 @@ function table(rows: Row[]): string {
   return [fmt(head), fmt(widths.map((w) => '-'.repeat(w))), ...lines.map(fmt)].join('\n');
 }
 
-function ratios(rows: Row[]): { scenario: string; connections: number; throughput: number; p99: number; l1?: number; cpu?: number }[] {
-  const out = [];
-  for (const [l4Scenario, l3Scenario] of [
-    ['tokenize-new', 'tokenize-new'],
-    ['read-masked', 'read-masked'],
-  ] as const) {
-    for (const r4 of rows.filter((r) => r.level === 'L4' && r.scenario === l4Scenario && r.workers === undefined)) {
-      const r3 = rows.find((r) => r.level === 'L3' && r.scenario === l3Scenario && r.connections === r4.connections);
-      if (r3 && r3.rps > 0 && r3.p99 > 0) {
-        // L1/L3: how much of L3's throughput the GraphQL server alone reaches, with no database at all.
-        const r1 = rows.find((r) => r.level === 'L1' && r.scenario === l4Scenario && r.connections === r4.connections);
-        out.push({
-          scenario: l4Scenario,
-          connections: r4.connections,
-          throughput: Math.round((r4.rps / r3.rps) * 100) / 100,
-          p99: Math.round((r4.p99 / r3.p99) * 100) / 100,
-          ...(r1 && { l1: Math.round((r1.rps / r3.rps) * 100) / 100 }),
-          // L3's server CPU per request over L4's: the throughput ratio if each server had a core to itself.
-          ...(r3.cpuUs && r4.cpuUs && { cpu: Math.round((r3.cpuUs / r4.cpuUs) * 100) / 100 }),
-        });
-      }
-    }
-  }
+interface Ratio {
+  scenario: string;
+  connections: number;
+  /** L4 / L3: throughput, and p99 (L4's over L3's). */
+  throughput: number;
+  p99: number;
+  /** L3's server CPU per request over L4's: the throughput ratio if each server had a core to itself. */
+  cpu?: number;
+  /** Reads: L4 / L1 (the GraphQL server alone, from memory), throughput and CPU per request. */
+  ofL1?: number;
+  cpuOfL1?: number;
+}
+
+/**
+ * Each L4 cell against the ladder's cells measured last before it (with `--connections 16,16,16` the rounds
+ * alternate, and each L4 cell is compared within its own round: the machine drifts between rounds).
+ */
+function ratios(rows: Row[]): Ratio[] {
+  const twins: Record<string, string> = {
+    'tokenize-new': 'tokenize-new',
+    'tokenize-new-id': 'tokenize-new',
+    'read-masked': 'read-masked',
+    'read-masked-id': 'read-masked',
+  };
+  const round = (n: number) => Math.round(n * 100) / 100;
+  const out: Ratio[] = [];
+  rows.forEach((r4, i) => {
+    const twin = twins[r4.scenario];
+    if (r4.level !== 'L4' || !twin || r4.workers !== undefined) return;
+    const before = rows.slice(0, i).reverse();
+    const r3 = before.find((r) => r.level === 'L3' && r.scenario === twin && r.connections === r4.connections);
+    if (!r3 || r3.rps === 0 || r3.p99 === 0) return;
+    const r1 = before.find((r) => r.level === 'L1' && r.scenario === twin && r.connections === r4.connections);
+    out.push({
+      scenario: r4.scenario,
+      connections: r4.connections,
+      throughput: round(r4.rps / r3.rps),
+      p99: round(r4.p99 / r3.p99),
+      ...(r3.cpuUs && r4.cpuUs && { cpu: round(r3.cpuUs / r4.cpuUs) }),
+      ...(r1 && r1.rps > 0 && { ofL1: round(r4.rps / r1.rps) }),
+      ...(r1?.cpuUs && r4.cpuUs && { cpuOfL1: round(r1.cpuUs / r4.cpuUs) }),
+    });
+  });
   return out;
 }
 
@@ -463,7 +494,7 @@ function oneVersusEight(rows: Row[]): { connections: number; workers?: number; t
 
 const PROFILE_DIR = path.join(ROOT, 'bench', 'results', 'profiles');
 
-async function startProduct(workers: number, profile = false): Promise<{ child: ChildProcess; url: string }> {
+async function startProduct(workers: number, profile = false, executor = 'graphql-js'): Promise<{ child: ChildProcess; url: string }> {
   // As `npm start` runs it: the compiled build (main() builds it first). Its standard output goes to a file,
   // as a production log would, not through a pipe into this process: here it would be read by the load
   // generator's own event loop (at ~2,000 requests/s the request log is ~0.5 MB/s, and reading it slowed
@@ -479,6 +510,7 @@ async function startProduct(workers: number, profile = false): Promise<{ child: 
       PORT: '0',
       HOST: '127.0.0.1',
       VAULT_WORKERS: String(workers),
+      VAULT_GRAPHQL_EXECUTOR: executor,
       VAULT_RATE_LIMIT: '0',
       VAULT_PURGE_INTERVAL_SECONDS: '0',
     },
@@ -497,6 +529,7 @@ async function main(): Promise<void> {
     .option('--only <scenarios>', `only these scenarios (${SCENARIOS.join(', ')})`, (v) => v.split(','))
     .option('--profile', 'run L4 under --cpu-prof and print where its time goes (bench/results/profiles/)')
     .option('--no-analyze', 'never run ANALYZE: plans as a new or restored database gets them, without statistics')
+    .option('--executor <name>', "L4's VAULT_GRAPHQL_EXECUTOR: graphql-js or jit", 'graphql-js')
     .option('--filler <n>', "extra cards in the bench merchant's vault (0: none, as benches before issue 13)", (v) => Number(v), 34_504)
     .parse(process.argv);
   const opts = program.opts<Options>();
@@ -532,9 +565,15 @@ async function main(): Promise<void> {
   const l1 = await startLevel('L1');
   const l3 = await startLevel('L3', { DATABASE_URL, VAULT_MASTER_KEYS: MASTER_KEYS });
   if (opts.profile) rmSync(PROFILE_DIR, { recursive: true, force: true });
-  const l4 = await startProduct(1, opts.profile);
+  const l4 = await startProduct(1, opts.profile, opts.executor);
   const tokenizeBody = () =>
     gql(TOKENIZE, { input: { card: { number: newCard(), expMonth: 12, expYear: EXP_YEAR, holderName: 'Bench Holder' } } });
+  // The product's code paths are many more than a ladder rung's: V8 optimizes them over the first seconds of
+  // load, and without this the first L4 cell of a run measured that (tokenize at 16: ~3,500 µs of CPU per
+  // request in the first cell, ~1,900 from the second on). Servers in production run warm.
+  for (const body of [tokenizeBody, () => gql(READ, { id: f.storedPm })]) {
+    await measure({ url: l4.url, headers, body }, 16, 4);
+  }
   try {
     for (const c of opts.connections) {
       const l4Load = (body: () => string): Load => ({ url: l4.url, headers, body });
@@ -592,6 +631,11 @@ async function main(): Promise<void> {
         gql(TOKENIZE, { input: { card: { number: next(f.stored).number, expMonth: 12, expYear: EXP_YEAR, holderName: 'Bench Holder' } } }),
       );
       await l4Run('read-masked', () => gql(READ, { id: f.storedPm }));
+      // The same operations as trusted documents: by id, validation skipped (registered in setUp).
+      await l4Run('tokenize-new-id', () =>
+        byId(TOKENIZE, { input: { card: { number: newCard(), expMonth: 12, expYear: EXP_YEAR, holderName: 'Bench Holder' } } }),
+      );
+      await l4Run('read-masked-id', () => byId(READ, { id: f.storedPm }));
       await l4Run('list-customer', () => gql(LIST, { id: f.customerId }));
       await l4Run('pay-stored', () => gql(PAY, { input: { amount: 1999, currency: 'EUR', paymentMethodId: next(f.stored).id } }));
     }
@@ -658,7 +702,9 @@ async function main(): Promise<void> {
   console.log(`\n${machine}\n\n${table(rows)}\n`);
   for (const r of summary) {
     console.log(
-      `L4/L3 ${r.scenario} at ${r.connections}: throughput ${r.throughput}, p99 ${r.p99}x${r.cpu === undefined ? '' : `, CPU per request ${r.cpu}`}${r.l1 === undefined ? '' : ` (L1/L3: ${r.l1})`}`,
+      `L4/L3 ${r.scenario} at ${r.connections}: throughput ${r.throughput}, p99 ${r.p99}x` +
+        (r.cpu === undefined ? '' : `, CPU per request ${r.cpu}`) +
+        (r.ofL1 === undefined ? '' : `; L4/L1 throughput ${r.ofL1}${r.cpuOfL1 === undefined ? '' : `, CPU per request ${r.cpuOfL1}`}`),
     );
   }
   for (const r of merchants) {
