@@ -494,7 +494,7 @@ function oneVersusEight(rows: Row[]): { connections: number; workers?: number; t
 
 const PROFILE_DIR = path.join(ROOT, 'bench', 'results', 'profiles');
 
-async function startProduct(workers: number, profile = false, executor = 'graphql-js'): Promise<{ child: ChildProcess; url: string }> {
+async function startProduct(workers: number, profile = false, executor = 'jit'): Promise<{ child: ChildProcess; url: string }> {
   // As `npm start` runs it: the compiled build (main() builds it first). Its standard output goes to a file,
   // as a production log would, not through a pipe into this process: here it would be read by the load
   // generator's own event loop (at ~2,000 requests/s the request log is ~0.5 MB/s, and reading it slowed
@@ -529,7 +529,7 @@ async function main(): Promise<void> {
     .option('--only <scenarios>', `only these scenarios (${SCENARIOS.join(', ')})`, (v) => v.split(','))
     .option('--profile', 'run L4 under --cpu-prof and print where its time goes (bench/results/profiles/)')
     .option('--no-analyze', 'never run ANALYZE: plans as a new or restored database gets them, without statistics')
-    .option('--executor <name>', "L4's VAULT_GRAPHQL_EXECUTOR: graphql-js or jit", 'graphql-js')
+    .option('--executor <name>', "L4's VAULT_GRAPHQL_EXECUTOR: jit (the default) or graphql-js", 'jit')
     .option('--filler <n>', "extra cards in the bench merchant's vault (0: none, as benches before issue 13)", (v) => Number(v), 34_504)
     .parse(process.argv);
   const opts = program.opts<Options>();

@@ -67,7 +67,7 @@ const envSchema = z.object({
    * What executes GraphQL operations: `graphql-js`, or `jit` (graphql-jit: each document compiled to
    * JavaScript once; same results, statements and errors, see src/http/plugins/compiledExecutor.ts).
    */
-  VAULT_GRAPHQL_EXECUTOR: z.enum(['graphql-js', 'jit']).default('graphql-js'),
+  VAULT_GRAPHQL_EXECUTOR: z.enum(['graphql-js', 'jit']).default('jit'),
   /** Requests per api key per window (0: no limit). */
   VAULT_RATE_LIMIT: z.coerce.number().int().min(0).default(200),
   VAULT_RATE_LIMIT_WINDOW_SECONDS: z.coerce.number().int().min(1).max(3600).default(1),

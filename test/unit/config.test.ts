@@ -22,8 +22,9 @@ describe('configuration', () => {
     expect(() => parseConfig({ VAULT_DB_PREPARED_STATEMENTS: 'off' })).toThrow(/VAULT_DB_PREPARED_STATEMENTS/);
   });
 
-  it('VAULT_GRAPHQL_EXECUTOR: graphql-js by default, or jit; anything else refused by name', () => {
-    expect(parseConfig({}).VAULT_GRAPHQL_EXECUTOR).toBe('graphql-js');
+  it('VAULT_GRAPHQL_EXECUTOR: jit by default, or graphql-js; anything else refused by name', () => {
+    expect(parseConfig({}).VAULT_GRAPHQL_EXECUTOR).toBe('jit');
+    expect(parseConfig({ VAULT_GRAPHQL_EXECUTOR: 'graphql-js' }).VAULT_GRAPHQL_EXECUTOR).toBe('graphql-js');
     expect(parseConfig({ VAULT_GRAPHQL_EXECUTOR: 'jit' }).VAULT_GRAPHQL_EXECUTOR).toBe('jit');
     expect(() => parseConfig({ VAULT_GRAPHQL_EXECUTOR: 'graphql-jit' })).toThrow(/VAULT_GRAPHQL_EXECUTOR/);
   });
