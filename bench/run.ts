@@ -569,11 +569,12 @@ async function main(): Promise<void> {
   const tokenizeBody = () =>
     gql(TOKENIZE, { input: { card: { number: newCard(), expMonth: 12, expYear: EXP_YEAR, holderName: 'Bench Holder' } } });
   // The product's code paths are many more than a ladder rung's: V8 optimizes them over the first seconds of
-  // load, and without this the first L4 cell of a run measured that (tokenize at 16: ~3,500 µs of CPU per
+  // load, and without this the first L4 cell of a server measured that (tokenize at 16: ~3,500 µs of CPU per
   // request in the first cell, ~1,900 from the second on). Servers in production run warm.
-  for (const body of [tokenizeBody, () => gql(READ, { id: f.storedPm })]) {
-    await measure({ url: l4.url, headers, body }, 16, 4);
-  }
+  const warmUp = async (url: string) => {
+    for (const body of [tokenizeBody, () => gql(READ, { id: f.storedPm })]) await measure({ url, headers, body }, 16, 4);
+  };
+  await warmUp(l4.url);
   try {
     for (const c of opts.connections) {
       const l4Load = (body: () => string): Load => ({ url: l4.url, headers, body });
@@ -648,6 +649,7 @@ async function main(): Promise<void> {
     for (let w = 1; w <= availableParallelism(); w++) {
       const server = await startProduct(w);
       try {
+        await warmUp(server.url);
         const c = Math.max(...opts.connections);
         const r = await oneEightOne(
           () => measure({ url: server.url, headers, body: tokenizeBody }, c, opts.duration, server.child.pid),
