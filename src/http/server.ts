@@ -7,6 +7,7 @@ import { sweep } from '../domain/sweep.js';
 import { pendingMigrations } from '../db/migrate.js';
 import { lingerUnreadBody } from './plugins/limits.js';
 import { createApp, type App } from '../app/app.js';
+import { trustedDocuments } from '../domain/trustedDocuments/trustedDocuments.js';
 import { createVaultYoga } from './yoga.js';
 
 const SHUTDOWN_GRACE_MS = 1_000;
@@ -31,6 +32,12 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     metrics: true,
     auditSealer: true,
   });
+  // `require` with nothing registered refuses every GraphQL request: said once at start, not per request.
+  if (config.VAULT_TRUSTED_DOCUMENTS === 'require' && (await trustedDocuments(app)).length === 0) {
+    log.warn(
+      'VAULT_TRUSTED_DOCUMENTS=require but no document is registered: every GraphQL request is refused until `vault documents push`',
+    );
+  }
   // /metrics tells anyone who can read it the vault's traffic and errors: in production it is off the public
   // port unless a token guards it; a metrics listener (loopback by default) takes it off the public port anywhere.
   const metricsAccess: MetricsAccess = {
