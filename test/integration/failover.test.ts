@@ -26,6 +26,7 @@ import { EXP_YEAR } from '../helpers/expiry.js';
 import { startPgCluster, startStandby } from '../helpers/pgCluster.js';
 import { startPgProxy } from '../helpers/pgProxy.js';
 import { serverEnv, startVaultServer, stopProcess } from '../helpers/serverProcess.js';
+import { scrubText } from '../../src/app/logger.js';
 import { TEST_MASTER_KEYS } from '../helpers/env.js';
 import { withLuhn } from '../helpers/vault.js';
 
@@ -167,11 +168,13 @@ describe('failover to a synchronous standby', () => {
       [merchant.merchantId],
     );
     const ambiguousRows = rows.filter((r) => r.amount === AMBIGUOUS_AMOUNT);
+    // The key id is a SHA-256 in hex: now and then a run of its digits reads as a card number, which the log
+    // masks like any other (the test failed on such a key: "authorizations 0"). Look for it as logged.
     const authorizations = (keyId: string | null) =>
       server
         .output()
         .split('\n')
-        .filter((l) => l.includes('"connector authorize"') && keyId !== null && l.includes(keyId)).length;
+        .filter((l) => l.includes('"connector authorize"') && keyId !== null && l.includes(scrubText(keyId))).length;
     const { undecryptable, chain } = await withTestApp(newPrimary, async (app) => {
       const bad: string[] = [];
       for (const [id, number] of tokenized) {
