@@ -219,8 +219,8 @@ async function sqlOn(url: string, text: string, values: unknown[] = []): Promise
   }
 }
 
-/** A TCP port free on 127.0.0.1 right now (the kernel picks it; the postmaster takes it a moment later). */
-async function freePort(): Promise<number> {
+/** A TCP port free on 127.0.0.1 right now (the kernel picks it; the process given it takes it a moment later). */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);

@@ -28,6 +28,7 @@ import { createMerchant } from '../../src/domain/merchants/merchants.js';
 import { purgeExpired, tokenizeCard } from '../../src/domain/paymentMethods/paymentMethods.js';
 import type { Principal } from '../../src/domain/shared/principal.js';
 import { createTestApp, createTestDatabase, querySql, type TestDatabase } from '../helpers/db.js';
+import { rechainSql } from '../helpers/audit.js';
 import { clientFor, newMerchant, rawGraphQL, success, uniqueVisa, testApp, useDatabase, type TestMerchant } from '../helpers/vault.js';
 import { EXP_YEAR } from '../helpers/expiry.js';
 import { serverEnv, startVaultServer, stopProcess } from '../helpers/serverProcess.js';
@@ -438,22 +439,6 @@ describe('a chain sealed under the per-merchant lock, migrated', () => {
     }
   });
 });
-
-/**
- * SQL recomputing every link of a merchant's chain from its events in seq order, as someone able to write
- * the tables (triggers off) would to hide an edit.
- */
-function rechainSql(merchantId: string): string {
-  return `DO $$
-  DECLARE r RECORD; prev TEXT := repeat('0', 64);
-  BEGIN
-    FOR r IN SELECT l.seq, e AS ev FROM audit_links l JOIN audit_events e USING (merchant_id, position)
-              WHERE l.merchant_id = '${merchantId}' ORDER BY l.seq LOOP
-      UPDATE audit_links SET prev_hash = prev, hash = audit_event_hash(r.ev, r.seq, prev)
-       WHERE merchant_id = '${merchantId}' AND seq = r.seq RETURNING hash INTO prev;
-    END LOOP;
-  END $$`;
-}
 
 describe('the sealer in server processes', () => {
   it('runs in every server process; one links events; when that process dies another takes over', async () => {

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { findPaymentMethod, maskedCard, tokenizeCard } from '../../src/domain/paymentMethods/paymentMethods.js';
 import type { Principal } from '../../src/domain/shared/principal.js';
 import { createTestApp, createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { rechainSql } from '../helpers/audit.js';
 import { TEST_MASTER_KEYS } from '../helpers/env.js';
 import { EXP_YEAR } from '../helpers/expiry.js';
 
@@ -490,19 +491,3 @@ describe('operator CLI', { timeout: 90_000 }, () => {
     await expect(maskedCard(open!, (await findPaymentMethod(open!, principal, pm.paymentMethod.id))!)).rejects.toThrow(/test2/);
   });
 });
-
-/**
- * SQL recomputing every link of a merchant's chain from its events, as someone able to write the tables
- * (triggers off) would to hide an edit; run with session_replication_role = replica.
- */
-function rechainSql(merchantId: string): string {
-  return `DO $$
-  DECLARE r RECORD; prev TEXT := repeat('0', 64);
-  BEGIN
-    FOR r IN SELECT l.seq, e AS ev FROM audit_links l JOIN audit_events e USING (merchant_id, position)
-              WHERE l.merchant_id = '${merchantId}' ORDER BY l.seq LOOP
-      UPDATE audit_links SET prev_hash = prev, hash = audit_event_hash(r.ev, r.seq, prev)
-       WHERE merchant_id = '${merchantId}' AND seq = r.seq RETURNING hash INTO prev;
-    END LOOP;
-  END $$`;
-}
