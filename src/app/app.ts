@@ -3,11 +3,11 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { createConnectors, type Connectors } from '../integrations/connectors/index.js';
-import { generateMasterKeyString, parseMasterKeys, type MasterKeyRing } from '../crypto/masterKeys.js';
+import { generateMasterKeyString, NO_MASTER_KEYS, parseMasterKeys, type MasterKeyRing } from '../crypto/masterKeys.js';
 import { createDb, type Db, type DbOptions } from '../db/client.js';
 import { startEmbeddedPostgres } from '../db/embedded.js';
 import { verifyMasterKeys } from '../crypto/keyring.js';
-import { describeMigration, migrate } from '../db/migrate.js';
+import { describeMigration, migrate, pendingMigrations } from '../db/migrate.js';
 import { startApiKeyCache, type ApiKeyCache } from '../domain/merchants/apiKeyCache.js';
 import { createAuditSealer, type AuditSealer } from '../domain/audit/sealer.js';
 import { upgradeFingerprintKeys } from '../domain/merchants/fingerprintKeys.js';
@@ -69,6 +69,11 @@ export interface AppOptions {
   db?: Omit<DbOptions, 'poolSize' | 'timeoutMs' | 'keyCacheMs'> & Partial<Pick<DbOptions, 'poolSize' | 'timeoutMs' | 'keyCacheMs'>>;
   /** Default: the real time. */
   clock?: () => Date;
+  /**
+   * Read the database only, with no master keys (`audit verify`: what an auditor runs with a SELECT-only role
+   * and without the keys that decrypt card data). Every transaction is READ ONLY; the schema must be current.
+   */
+  readOnly?: boolean;
 }
 
 const realClock = (): Date => new Date();
@@ -103,19 +108,28 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
   }
 
   try {
-    const master = await masterKeys(config, log);
+    const master = opts.readOnly ? NO_MASTER_KEYS : await masterKeys(config, log);
     // Behind a transaction-pooling proxy, what holds session state (LISTEN, the sealer's advisory lock, DDL)
     // goes straight to the primary when DATABASE_DIRECT_URL names it.
     const sessionDatabaseUrl = (!embedded && config.DATABASE_DIRECT_URL) || databaseUrl;
-    if (opts.migrate) {
+    if (opts.migrate && !opts.readOnly) {
       const { applied } = await migrate(sessionDatabaseUrl, { log: (m) => log.info(m) });
       if (applied.length > 0) log.info({ applied: applied.map(describeMigration) }, 'migrations applied');
+    }
+    if (opts.readOnly) {
+      const pending = await pendingMigrations(sessionDatabaseUrl);
+      if (pending.length > 0) {
+        throw new SchemaBehindError(
+          `The database lacks ${pending.length} migration(s) of this vault version (${pending.join(', ')}): a read-only command cannot apply them; run \`vault db migrate\` (or use the vault version that wrote this database)`,
+        );
+      }
     }
     const db = createDb(databaseUrl, master, {
       poolSize: config.DATABASE_POOL_SIZE,
       timeoutMs: config.VAULT_STATEMENT_TIMEOUT_MS,
       keyCacheMs: config.VAULT_KEY_CACHE_SECONDS * 1000,
       preparedStatements: config.VAULT_DB_PREPARED_STATEMENTS,
+      readOnly: opts.readOnly,
       onPreparedStatementsLost: (err) =>
         log.warn(
           { err },
@@ -207,7 +221,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
           for (const stop of stops) await stop();
         })()),
     };
-    if (opts.migrate) {
+    if (opts.migrate && !opts.readOnly) {
       // The part of a migration SQL cannot do (it needs the master keys): see fingerprintKeys.ts.
       const upgraded = await upgradeFingerprintKeys(app);
       if (upgraded.merchants > 0) log.info(upgraded, 'test-mode fingerprint keys created');
@@ -217,6 +231,11 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
     for (const stop of stops) await stop().catch(() => {});
     throw err;
   }
+}
+
+/** A read-only command met a database whose schema is older than this code. */
+export class SchemaBehindError extends Error {
+  override name = 'SchemaBehindError';
 }
 
 function embeddedMarker(dataDir: string): string {

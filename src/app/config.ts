@@ -158,14 +158,18 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-export function parseConfig(env: NodeJS.ProcessEnv = process.env): Config {
+/**
+ * `readOnly`: for commands that read no encrypted data and write nothing (`audit verify`): master keys are not
+ * required, even in production (an auditor does not hold them).
+ */
+export function parseConfig(env: NodeJS.ProcessEnv = process.env, { readOnly = false } = {}): Config {
   const result = envSchema.safeParse(env);
   if (!result.success) {
     const lines = result.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   }
   const config = result.data;
-  if (config.NODE_ENV === 'production' && !config.VAULT_MASTER_KEYS) {
+  if (config.NODE_ENV === 'production' && !config.VAULT_MASTER_KEYS && !readOnly) {
     throw new ConfigError(
       'Invalid configuration:\n  VAULT_MASTER_KEYS: required when NODE_ENV=production (comma-separated id:base64 keys)',
     );

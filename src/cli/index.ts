@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { ConfigError } from '../app/config.js';
+import { SchemaBehindError } from '../app/app.js';
 import { CheckpointError } from '../domain/audit/checkpoint.js';
 import { VaultError } from '../domain/shared/errors.js';
 import { ManifestError } from '../domain/trustedDocuments/trustedDocuments.js';
@@ -33,6 +34,7 @@ async function main(): Promise<void> {
     const known =
       err instanceof VaultError ||
       err instanceof ConfigError ||
+      err instanceof SchemaBehindError ||
       err instanceof InvalidArgumentError ||
       err instanceof CheckpointError ||
       err instanceof ManifestError;

@@ -25,6 +25,19 @@ export async function withApp<T>(fn: (app: App) => Promise<T>, seal = true): Pro
   }
 }
 
+/**
+ * For a command that only reads and needs no master key (`audit verify`): nothing is migrated, written or
+ * sealed, every transaction is READ ONLY, so an auditor can run it under a SELECT-only role without the keys.
+ */
+export async function withReadOnlyApp<T>(fn: (app: App) => Promise<T>): Promise<T> {
+  const app = await createApp(parseConfig(process.env, { readOnly: true }), log, { readOnly: true });
+  try {
+    return await fn(app);
+  } finally {
+    await app.stop();
+  }
+}
+
 /** One sealing round from the CLI (a no-op when a server holds the sealer's lock). */
 export function sealAsCli(app: App) {
   return sealOnce({ databaseUrl: app.sessionDatabaseUrl, pool: app.db.pool, embedded: app.embedded, log: app.log });

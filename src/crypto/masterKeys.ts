@@ -52,6 +52,18 @@ export function parseMasterKeys(value: string): MasterKeyRing {
   return { active, get: (id) => keys.get(id), ids: [...keys.keys()] };
 }
 
+/**
+ * No master key at all: for what reads no encrypted data (`audit verify`, run by an auditor who must not hold
+ * the keys). Wrapping or unwrapping a data key with it fails loudly instead of generating a key.
+ */
+export const NO_MASTER_KEYS: MasterKeyRing = {
+  get active(): never {
+    throw new Error('No master key is loaded: this command reads no encrypted data');
+  },
+  get: () => undefined,
+  ids: [],
+};
+
 /** `id:base64` of a fresh random 32-byte key, in the format parseMasterKeys reads. */
 export function generateMasterKeyString(id: string): string {
   if (!ID.test(id)) throw new Error('Master key id must match [A-Za-z0-9_-]+');

@@ -18,6 +18,11 @@ export interface DbOptions {
   preparedStatements?: boolean;
   /** Told once when named statements turn out not to survive (a transaction-pooling proxy) and are turned off. */
   onPreparedStatementsLost?: (err: unknown) => void;
+  /**
+   * Every transaction READ ONLY (default_transaction_read_only, set at connect): for `audit verify`, which must
+   * be able to prove it changed nothing, and runs under a role that may only SELECT.
+   */
+  readOnly?: boolean;
   /** Told once when the server refuses statement_timeout as a startup parameter (PgBouncer) and it is dropped. */
   onStartupTimeoutRefused?: (err: unknown) => void;
 }
@@ -72,6 +77,7 @@ export function createDb(databaseUrl: string, master: MasterKeyRing, options: Db
     connectionString: databaseUrl,
     max: options.poolSize ?? 10,
     ...(options.timeoutMs && { statement_timeout: options.timeoutMs, connectionTimeoutMillis: options.timeoutMs }),
+    ...(options.readOnly && { options: '-c default_transaction_read_only=on' }),
   });
   // An idle client losing its connection (the database restarted) must not crash the process; the pool
   // drops it and the next query gets a fresh one.

@@ -28,7 +28,12 @@ const SIGNING_KEY = `audit1:${Buffer.alloc(32, 5).toString('base64')}`;
 const OTHER_SIGNING_KEY = `audit2:${Buffer.alloc(32, 6).toString('base64')}`;
 
 /** Runs the CLI; `signingKey` null: without VAULT_AUDIT_SIGNING_KEY (an auditor holding only the public key). */
-function cli(args: string[], masterKeys = TEST_MASTER_KEYS, signingKey: string | null = SIGNING_KEY, env: Record<string, string> = {}) {
+function cli(
+  args: string[],
+  masterKeys = TEST_MASTER_KEYS,
+  signingKey: string | null = SIGNING_KEY,
+  env: Record<string, string | undefined> = {},
+) {
   const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/index.ts', ...args], {
     env: {
       ...process.env,
@@ -403,6 +408,56 @@ describe('operator CLI', { timeout: 90_000 }, () => {
     );
     expect(resignedOld.status).toBe(1);
     expect(resignedOld.stderr).toMatch(/the signature does not verify with the pinned public key/);
+  });
+
+  it('audit verify is read-only: an auditor with a SELECT-only role and no master key verifies; a database behind the code is refused untouched', {
+    timeout: 180_000,
+  }, async () => {
+    const db = await useRing(TEST_MASTER_KEYS);
+    expect(cli(['audit', 'seal']).status).toBe(0);
+    const dir = mkdtempSync(path.join(tmpdir(), 'vault-auditor-'));
+    const file = path.join(dir, 'checkpoint.json');
+    writeFileSync(file, cli(['audit', 'checkpoint']).stdout);
+    const publicKey = cli(['audit', 'public-key']).stdout.trim();
+
+    const role = `vault_auditor_${process.pid}`;
+    await db.prisma.$executeRawUnsafe(`DROP ROLE IF EXISTS ${role}`).catch(() => undefined);
+    await db.prisma.$executeRawUnsafe(`CREATE ROLE ${role} LOGIN`);
+    try {
+      await db.prisma.$executeRawUnsafe(`GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${role}`);
+      const url = new URL(database.url);
+      url.username = role;
+      url.password = '';
+      // Production, no master keys, no signing key, no data folder to fall back on: only the public key.
+      const auditor = {
+        NODE_ENV: 'production',
+        DATABASE_URL: url.toString(),
+        VAULT_MASTER_KEYS: undefined,
+        VAULT_DATA_DIR: path.join(dir, 'data'),
+      };
+      const verified = cli(['audit', 'verify', '--checkpoint', file, '--public-key', publicKey, '--json'], TEST_MASTER_KEYS, null, auditor);
+      expect(verified.status, verified.stderr).toBe(0);
+      expect(JSON.parse(verified.stdout)).toMatchObject({ ok: true, checkpointKey: { source: 'pinned' } });
+      // The same role cannot run what writes (the CLI's other commands need the keys, and the role cannot write).
+      const sealed = cli(['audit', 'seal'], TEST_MASTER_KEYS, null, { ...auditor, NODE_ENV: 'test' });
+      expect(sealed.status).toBe(1);
+    } finally {
+      await db.prisma.$executeRawUnsafe(`DROP OWNED BY ${role}`);
+      await db.prisma.$executeRawUnsafe(`DROP ROLE ${role}`);
+    }
+
+    // A database without this version's migrations: refused with the reason, and still without them.
+    const empty = await createTestDatabase();
+    try {
+      const behind = cli(['audit', 'verify'], TEST_MASTER_KEYS, null, { DATABASE_URL: empty.url, VAULT_MASTER_KEYS: undefined });
+      expect(behind.status).toBe(1);
+      expect(behind.stderr).toMatch(/lacks \d+ migration\(s\) of this vault version .*a read-only command cannot apply them/);
+      expect(behind.stderr).not.toMatch(/at .*\.ts:\d+/);
+      const after = cli(['audit', 'verify'], TEST_MASTER_KEYS, null, { DATABASE_URL: empty.url });
+      expect(after.stderr).toMatch(/lacks \d+ migration/);
+    } finally {
+      await empty.drop();
+    }
   });
 
   it('audit verify names the first altered or missing event', async () => {

@@ -10,7 +10,7 @@ import {
   type CheckpointVerifier,
 } from '../../domain/audit/checkpoint.js';
 import { parseConfig } from '../../app/config.js';
-import { log, print, sealAsCli, withApp } from '../shared.js';
+import { log, print, sealAsCli, withApp, withReadOnlyApp } from '../shared.js';
 
 /** `audit verify|seal|checkpoint|public-key`: the audit trail's hash chains. */
 export function registerAudit(program: Command): void {
@@ -18,7 +18,7 @@ export function registerAudit(program: Command): void {
   audit
     .command('verify')
     .description(
-      "re-compute every merchant's hash chain; exits 1 and names the first bad event if one was altered, removed, inserted or reordered, or left unsealed for more than a minute",
+      "re-compute every merchant's hash chain; exits 1 and names the first bad event if one was altered, removed, inserted or reordered, or left unsealed for more than a minute. Read-only: needs no master key and runs under a role that may only SELECT",
     )
     .option('--merchant <id>', 'only this merchant')
     .option('--checkpoint <file>', 'also prove each chain still extends the signed heads `audit checkpoint` printed into FILE')
@@ -29,14 +29,15 @@ export function registerAudit(program: Command): void {
     .option('--json', 'print one JSON object')
     .action(async (opts: { merchant?: string; checkpoint?: string; publicKey?: string; json?: boolean }) => {
       let verifier: CheckpointVerifier | undefined;
-      const report = await withApp(async (app) => {
+      // Read-only, without master keys: what an auditor runs under a SELECT-only role.
+      const report = await withReadOnlyApp(async (app) => {
         let checkpoints: ReturnType<typeof checkpointHeads> | undefined;
         if (opts.checkpoint) {
           verifier = await checkpointVerifier(app, opts.publicKey);
           checkpoints = checkpointHeads(await readFile(opts.checkpoint, 'utf8'), verifier);
         }
         return verifyAuditChain(app, opts.merchant, { checkpoints });
-      }, false);
+      });
       const bad = report.firstBad;
       const signer = verifier && {
         source: verifier.source,
