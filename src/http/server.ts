@@ -7,7 +7,7 @@ import { sweep } from '../domain/sweep.js';
 import { pendingMigrations } from '../db/migrate.js';
 import { lingerUnreadBody } from './plugins/limits.js';
 import { createApp, type App } from '../app/app.js';
-import { trustedDocuments } from '../domain/trustedDocuments/trustedDocuments.js';
+import { trustedDocumentCount } from '../domain/trustedDocuments/trustedDocuments.js';
 import { createVaultYoga } from './yoga.js';
 
 const SHUTDOWN_GRACE_MS = 1_000;
@@ -33,7 +33,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     auditSealer: true,
   });
   // `require` with nothing registered refuses every GraphQL request: said once at start, not per request.
-  if (config.VAULT_TRUSTED_DOCUMENTS === 'require' && (await trustedDocuments(app)).length === 0) {
+  if (config.VAULT_TRUSTED_DOCUMENTS === 'require' && (await trustedDocumentCount(app)) === 0) {
     log.warn(
       'VAULT_TRUSTED_DOCUMENTS=require but no document is registered: every GraphQL request is refused until `vault documents push`',
     );

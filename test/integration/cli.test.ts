@@ -165,6 +165,15 @@ describe('operator CLI', { timeout: 90_000 }, () => {
     const listed = JSON.parse(cli(['documents', 'list', '--json']).stdout) as Array<{ id: string; label: string; document: string }>;
     expect(listed.map((d) => d.id).sort()).toEqual(Object.keys(manifest).sort());
     expect(listed.find((d) => d.id === id)).toMatchObject({ label: 'cli-test', document: text });
+
+    // A retired release: its documents removed by label; neither ids nor label (or both) is refused.
+    const removed = cli(['documents', 'remove', '--label', 'cli-test', '--json']);
+    expect(removed.status, removed.stderr).toBe(0);
+    expect((JSON.parse(removed.stdout) as { removed: string[] }).removed.sort()).toEqual(Object.keys(manifest).sort());
+    expect(cli(['documents', 'list']).stdout).toBe('no trusted documents\n');
+    const neither = cli(['documents', 'remove']);
+    expect(neither.status).toBe(1);
+    expect(neither.stderr).toMatch(/name document ids or --label, not both/);
   }, 90_000);
 
   it('allows, lists and disallows forwarding hosts', () => {

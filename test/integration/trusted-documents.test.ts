@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import {
   CreateCustomerDocument,
   createVaultClient,
@@ -11,7 +11,8 @@ import {
 } from '../../src/client/index.js';
 import { pushDocuments } from '../../src/cli/commands/documents.js';
 import { GRAPHQL_LIMITS } from '../../src/app/config.js';
-import { documentIdOf as idOfText } from '../../src/domain/trustedDocuments/trustedDocuments.js';
+import { documentIdOf as idOfText, removeDocuments } from '../../src/domain/trustedDocuments/trustedDocuments.js';
+import { REMOVAL_DELAY_MS } from '../../src/http/plugins/trustedDocuments.js';
 import { createVaultYoga } from '../../src/http/yoga.js';
 import { startServerProcess, stopProcess } from '../helpers/serverProcess.js';
 import { newMerchant, postGraphQL, rawGraphQL, success, testApp, uniqueVisa, useDatabase, type TestMerchant } from '../helpers/vault.js';
@@ -257,5 +258,50 @@ describe('off mode (VAULT_TRUSTED_DOCUMENTS=off)', () => {
     expect(byId.status).toBe(400);
     expect(byId.json.errors[0].extensions.code).toBe('BAD_REQUEST');
     expect((await post({ query: '{ paymentMethod(id: "pm_x") { id } }' })).json).toEqual({ data: { paymentMethod: null } });
+  });
+});
+
+describe('documents remove', () => {
+  it('a removed document stops answering in a running server within REMOVAL_DELAY_MS; pushing it again brings it back', async () => {
+    const m = await newMerchant();
+    const document = 'query RemovedLater($id: ID!) { paymentMethod(id: $id) { id } }';
+    const id = idOfText(document);
+    expect((await pushOne(document)).added).toBe(1);
+    const yoga = createVaultYoga({ app: testApp(), ready: async () => true, trustedDocuments: 'allow' });
+    const call = async () => {
+      const res = await yoga.fetch('http://vault.test/graphql', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'api-key': m.secretKey },
+        body: JSON.stringify({ documentId: id, variables: { id: 'pm_absent' } }),
+      });
+      return (await res.json()) as any;
+    };
+    const now = vi.spyOn(Date, 'now');
+    try {
+      const t0 = Date.now();
+      now.mockReturnValue(t0);
+      expect(await call()).toEqual({ data: { paymentMethod: null } });
+      expect(await removeDocuments(testApp(), { ids: [id] })).toEqual([id]);
+      // Cached: still answered just after removal, refused once the delay has passed.
+      now.mockReturnValue(t0 + REMOVAL_DELAY_MS - 1);
+      expect(await call()).toEqual({ data: { paymentMethod: null } });
+      now.mockReturnValue(t0 + REMOVAL_DELAY_MS);
+      expect((await call()).errors[0].extensions.code).toBe('PERSISTED_DOCUMENT_NOT_FOUND');
+      expect((await pushOne(document)).added).toBe(1);
+      expect(await call()).toEqual({ data: { paymentMethod: null } });
+    } finally {
+      now.mockRestore();
+      await removeDocuments(testApp(), { ids: [id] });
+    }
+  });
+
+  it('removes by label, and refuses what is not an id', async () => {
+    const a = 'query LabelledA { customers(first: 1) { edges { cursor } } }';
+    const b = 'query LabelledB { customers(first: 2) { edges { cursor } } }';
+    const label = `release-${Date.now()}`;
+    expect((await pushDocuments(testApp(), { [idOfText(a)]: a, [idOfText(b)]: b }, label)).added).toBe(2);
+    expect(await removeDocuments(testApp(), { label })).toEqual([idOfText(a), idOfText(b)].sort());
+    expect(await removeDocuments(testApp(), { label })).toEqual([]);
+    await expect(removeDocuments(testApp(), { ids: ['CreateCustomer'] })).rejects.toThrow(/"CreateCustomer" is not a document id/);
   });
 });

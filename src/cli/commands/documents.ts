@@ -1,16 +1,17 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import type { App } from '../../app/app.js';
 import { PROJECT_ROOT } from '../../app/projectRoot.js';
 import {
   ManifestError,
   manifestEntries,
   registerDocuments,
+  removeDocuments,
   trustedDocuments,
   type RegistrationResult,
 } from '../../domain/trustedDocuments/trustedDocuments.js';
-import { documentChecker } from '../../http/plugins/trustedDocuments.js';
+import { documentChecker, REMOVAL_DELAY_MS } from '../../http/plugins/trustedDocuments.js';
 import { createVaultYoga } from '../../http/yoga.js';
 import { print, withApp } from '../shared.js';
 
@@ -26,7 +27,7 @@ export function pushDocuments(app: App, manifest: unknown, label?: string): Prom
   return registerDocuments(app, manifestEntries(manifest), documentChecker(yoga), label);
 }
 
-/** `documents push|list`: trusted documents (persisted operations). */
+/** `documents push|list|remove`: trusted documents (persisted operations). */
 export function registerDocumentsCommands(program: Command): void {
   const documents = program.command('documents').description('trusted documents (persisted operations) callable by id');
   documents
@@ -65,6 +66,23 @@ export function registerDocumentsCommands(program: Command): void {
         rows.length === 0
           ? 'no trusted documents'
           : rows.map((r) => `${r.id}  ${r.createdAt.toISOString()}  ${r.operationNames}${r.label ? `  [${r.label}]` : ''}`).join('\n'),
+      );
+    });
+  documents
+    .command('remove')
+    .description(
+      `remove documents by id, or every document pushed with a label (a retired client release): clients sending them are refused within ${REMOVAL_DELAY_MS / 1000} s`,
+    )
+    .argument('[ids...]', 'document ids (sha256:<hex>)')
+    .option('--label <label>', 'every document pushed with this label')
+    .option('--json', 'print one JSON object')
+    .action(async (ids: string[], opts: { label?: string; json?: boolean }) => {
+      if (ids.length > 0 === (opts.label !== undefined)) {
+        throw new InvalidArgumentError('name document ids or --label, not both');
+      }
+      const removed = await withApp((app) => removeDocuments(app, opts.label !== undefined ? { label: opts.label } : { ids }), false);
+      print({ removed }, opts.json, () =>
+        removed.length === 0 ? 'no document removed (none matched)' : `removed ${removed.length} document(s)`,
       );
     });
 }

@@ -31,3 +31,18 @@ export async function findDocumentText(app: App, id: string): Promise<string | n
 export function listDocuments(app: App): Promise<TrustedDocumentRow[]> {
   return app.db.prisma.trustedDocument.findMany({ orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] });
 }
+
+/** How many documents are stored. */
+export function countDocuments(app: App): Promise<number> {
+  return app.db.prisma.trustedDocument.count();
+}
+
+/** Deletes the documents with these ids, or with this label; returns the ids deleted. */
+export async function deleteDocuments(app: App, which: { ids: string[] } | { label: string }): Promise<string[]> {
+  const where = 'ids' in which ? { id: { in: which.ids } } : { label: which.label };
+  return app.db.prisma.$transaction(async (tx) => {
+    const rows = await tx.trustedDocument.findMany({ where, select: { id: true }, orderBy: { id: 'asc' } });
+    await tx.trustedDocument.deleteMany({ where: { id: { in: rows.map((r) => r.id) } } });
+    return rows.map((r) => r.id);
+  });
+}

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { App } from '../../app/app.js';
 import { scrubText } from '../../app/logger.js';
-import { insertDocuments, listDocuments, type TrustedDocumentRow } from './store.js';
+import { countDocuments, deleteDocuments, insertDocuments, listDocuments, type TrustedDocumentRow } from './store.js';
 
 // Trusted documents (persisted operations): the generated client's GraphQL documents, registered ahead of
 // time and then called by id. An id is `sha256:` and the hex SHA-256 of the document's text (the GraphQL over
@@ -84,6 +84,22 @@ export async function registerDocuments(
 
 export function trustedDocuments(app: App): Promise<TrustedDocumentRow[]> {
   return listDocuments(app);
+}
+
+export function trustedDocumentCount(app: App): Promise<number> {
+  return countDocuments(app);
+}
+
+/**
+ * Removes documents (a client release retired: `--label`), so that clients still sending them are refused.
+ * Ids are checked for shape first; returns the ids removed (an id not registered is not an error).
+ */
+export async function removeDocuments(app: App, which: { ids: string[] } | { label: string }): Promise<string[]> {
+  if ('ids' in which) {
+    const bad = which.ids.find((id) => !DOCUMENT_ID.test(id));
+    if (bad !== undefined) throw new ManifestError(`${shortId(bad)} is not a document id (sha256:<64 lowercase hex digits>)`);
+  }
+  return deleteDocuments(app, which);
 }
 
 export class ManifestError extends Error {

@@ -34,6 +34,8 @@ export type TrustedDocumentsPolicy = 'off' | 'allow' | 'require';
 
 /** Documents kept parsed and checked per process; the generated client has a few dozen at most. */
 const CACHE_SIZE = 1000;
+/** How long a server keeps answering a document after `documents remove`, at most. */
+export const REMOVAL_DELAY_MS = 60_000;
 
 type Enveloped = Pick<YogaServerInstance<Record<string, unknown>, Record<string, unknown>>, 'getEnveloped'>;
 
@@ -87,8 +89,10 @@ export interface TrustedDocumentsOptions {
 export function useTrustedDocuments({ app, log, policy }: TrustedDocumentsOptions): Plugin[] {
   if (policy === 'off') return [];
   let check: ((text: string) => DocumentCheck) | undefined;
-  // id → the checked text (or why the current schema refuses it); least recently used first.
-  const cache = new Map<string, Promise<{ text: string } | { refused: string } | null>>();
+  // id → the checked text (or why the current schema refuses it), and when it was read; least recently used
+  // first. A document's text never changes (its id is its hash), but it can be removed (`documents remove`):
+  // an entry is read again after REMOVAL_DELAY_MS, so a removed document stops answering within that time.
+  const cache = new Map<string, { at: number; entry: Promise<{ text: string } | { refused: string } | null> }>();
 
   const load = async (id: string): Promise<{ text: string } | { refused: string } | null> => {
     const text = await findDocumentText(app, id);
@@ -106,18 +110,21 @@ export function useTrustedDocuments({ app, log, policy }: TrustedDocumentsOption
   };
 
   const lookup = (id: string) => {
-    let entry = cache.get(id);
-    if (entry) {
+    const now = Date.now();
+    const cached = cache.get(id);
+    if (cached && now - cached.at < REMOVAL_DELAY_MS) {
       cache.delete(id);
-      cache.set(id, entry);
-      return entry;
+      cache.set(id, cached);
+      return cached.entry;
     }
-    entry = load(id);
-    cache.set(id, entry);
+    const entry = load(id);
+    const slot = { at: now, entry };
+    cache.delete(id);
+    cache.set(id, slot);
     // Unknown ids are not remembered (a document registered later must be found); failures are retried.
     entry.then(
-      (found) => found === null && cache.get(id) === entry && cache.delete(id),
-      () => cache.get(id) === entry && cache.delete(id),
+      (found) => found === null && cache.get(id) === slot && cache.delete(id),
+      () => cache.get(id) === slot && cache.delete(id),
     );
     if (cache.size > CACHE_SIZE) cache.delete(cache.keys().next().value as string);
     return entry;
