@@ -1,13 +1,13 @@
 import type { CodegenConfig } from '@graphql-codegen/cli';
 
-// The typed client: every operation under src/client/operations becomes a TypedDocumentNode that
+// The typed client: every operation under packages/client/operations becomes a TypedDocumentNode that
 // graphql-request (see src/client/index.ts) types end to end. Regenerate with `npm run codegen`.
 const config: CodegenConfig = {
   schema: 'schema.graphql',
   emitLegacyCommonJSImports: false,
-  documents: ['src/client/operations/*.graphql'],
+  documents: ['packages/client/operations/*.graphql'],
   generates: {
-    'src/client/generated/': {
+    'packages/client/src/generated/': {
       preset: 'client',
       presetConfig: { fragmentMasking: false, persistedDocuments: true },
       config: {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { pathToFileURL } from 'node:url';
-import { CheckoutCreatePaymentDocument, CheckoutPaymentDocument, createVaultClient } from '../../src/client/index.js';
+import { CheckoutCreatePaymentDocument, CheckoutPaymentDocument, createVaultClient } from '../../packages/client/src/index.js';
 
 // A tiny merchant: it serves a checkout page on its own origin, the page tokenizes the card directly at the
 // vault with the publishable key (the number never reaches this server), and this backend pays with the

@@ -1,5 +1,5 @@
 import { print, type DocumentNode } from 'graphql';
-import * as generated from '../../src/client/generated/graphql.js';
+import * as generated from '../../packages/client/src/generated/graphql.js';
 
 /** Every operation of the generated client, printed with its fragments: [name, document]. */
 export function documents(): [string, string][] {

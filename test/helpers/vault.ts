@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, inject } from 'vitest';
-import { createVaultClient, type VaultClient } from '../../src/client/index.js';
+import { createVaultClient, type VaultClient } from '../../packages/client/src/index.js';
 import type { App } from '../../src/app/app.js';
 import type { Db } from '../../src/db/client.js';
 import { createMerchant } from '../../src/domain/merchants/merchants.js';

@@ -16,7 +16,7 @@ import {
   TokenizeCardDocument,
   UpdateCustomerDocument,
   UpdatePaymentMethodDocument,
-} from '../../src/client/index.js';
+} from '../../packages/client/src/index.js';
 import type { App } from '../../src/app/app.js';
 import type { Db } from '../../src/db/client.js';
 import { migrate } from '../../src/db/migrate.js';

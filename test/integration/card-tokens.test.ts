@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { clientFor, newMerchant, rawGraphQL, useDatabase, testApp } from '../helpers/vault.js';
-import { CreateCardTokenDocument, PaymentMethodDocument, TokenizeCardDocument } from '../../src/client/index.js';
+import { CreateCardTokenDocument, PaymentMethodDocument, TokenizeCardDocument } from '../../packages/client/src/index.js';
 import { sweepCardTokens } from '../../src/domain/cardTokens/cardTokens.js';
-import { createVaultClient } from '../../src/client/index.js';
+import { createVaultClient } from '../../packages/client/src/index.js';
 import { startServerProcess, stopProcess } from '../helpers/serverProcess.js';
 import { tmpdir } from 'node:os';
 import path from 'node:path';

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { PaymentDocument } from '../../src/client/index.js';
+import { PaymentDocument } from '../../packages/client/src/index.js';
 import { origins } from '../../src/domain/merchants/allowLists.js';
 import { startCheckoutExample } from '../../examples/checkout/server.js';
 import { newMerchant, useDatabase, type TestMerchant, testApp } from '../helpers/vault.js';

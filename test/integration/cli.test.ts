@@ -151,7 +151,7 @@ describe('operator CLI', { timeout: 90_000 }, () => {
   });
 
   it("documents push registers the generated client's documents and refuses a tampered manifest; documents list shows them", () => {
-    const manifest = JSON.parse(readFileSync('src/client/generated/persisted-documents.json', 'utf8')) as Record<string, string>;
+    const manifest = JSON.parse(readFileSync('packages/client/src/generated/persisted-documents.json', 'utf8')) as Record<string, string>;
     const total = Object.keys(manifest).length;
     const first = cli(['documents', 'push', '--label', 'cli-test', '--json']);
     expect(first.status).toBe(0);

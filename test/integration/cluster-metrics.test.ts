@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createVaultClient, TokenizeCardDocument, PaymentMethodDocument } from '../../src/client/index.js';
+import { createVaultClient, TokenizeCardDocument, PaymentMethodDocument } from '../../packages/client/src/index.js';
 import { startServerProcess, stopProcess } from '../helpers/serverProcess.js';
 import { newMerchant, success, uniqueVisa, useDatabase } from '../helpers/vault.js';
 import { EXP_YEAR } from '../helpers/expiry.js';

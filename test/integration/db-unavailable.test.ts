@@ -3,7 +3,7 @@
 // once it is back, instead of failing at once with INTERNAL_SERVER_ERROR (src/db/connectRetry.ts). Nothing was
 // sent to the database, so waiting is safe. `npm run ha -- --drill` measures the same through a real failover.
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { createVaultClient, PaymentMethodDocument, TokenizeCardDocument } from '../../src/client/index.js';
+import { createVaultClient, PaymentMethodDocument, TokenizeCardDocument } from '../../packages/client/src/index.js';
 import { parseMasterKeys } from '../../src/crypto/masterKeys.js';
 import { createDb } from '../../src/db/client.js';
 import { createMerchant } from '../../src/domain/merchants/merchants.js';

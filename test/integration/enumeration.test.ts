@@ -11,7 +11,7 @@ import {
   TokenizeCardDocument,
   createVaultClient,
   type VaultClient,
-} from '../../src/client/index.js';
+} from '../../packages/client/src/index.js';
 import { fingerprint } from '../../src/crypto/fingerprint.js';
 import { Secret } from '../../src/crypto/secret.js';
 import { migrate } from '../../src/db/migrate.js';

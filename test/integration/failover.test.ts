@@ -17,7 +17,7 @@ import { spawnSync } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { ClientError } from 'graphql-request';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { createVaultClient, CreatePaymentDocument, TokenizeCardDocument, type VaultClient } from '../../src/client/index.js';
+import { createVaultClient, CreatePaymentDocument, TokenizeCardDocument, type VaultClient } from '../../packages/client/src/index.js';
 import { verifyAuditChain } from '../../src/domain/audit/audit.js';
 import { createMerchant } from '../../src/domain/merchants/merchants.js';
 import { openCard } from '../../src/domain/paymentMethods/reveal.js';

@@ -21,7 +21,7 @@ import {
   CreateCustomerDocument,
   PaymentMethodDocument,
   TokenizeCardDocument,
-} from '../../src/client/index.js';
+} from '../../packages/client/src/index.js';
 import { verifyAuditChain } from '../../src/domain/audit/audit.js';
 import { createMerchant, type CreatedMerchant } from '../../src/domain/merchants/merchants.js';
 import { startServerProcess, stopProcess } from '../helpers/serverProcess.js';

@@ -1,7 +1,12 @@
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
-import { CreateCardTokenDocument, CreateCustomerDocument, CreatePaymentDocument, TokenizeCardDocument } from '../../src/client/index.js';
+import {
+  CreateCardTokenDocument,
+  CreateCustomerDocument,
+  CreatePaymentDocument,
+  TokenizeCardDocument,
+} from '../../packages/client/src/index.js';
 import { forwardHosts } from '../../src/domain/merchants/allowLists.js';
 import { clientFor, newMerchant, success, uniqueVisa, useDatabase, type TestMerchant, testApp } from '../helpers/vault.js';
 import { EXP_YEAR } from '../helpers/expiry.js';

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, inject, it } from 'vitest';
-import { CreateCustomerDocument, PaymentMethodDocument, TokenizeCardDocument } from '../../src/client/index.js';
+import { CreateCustomerDocument, PaymentMethodDocument, TokenizeCardDocument } from '../../packages/client/src/index.js';
 import pg from 'pg';
 import { createTestDatabase } from '../helpers/db.js';
 import { cvcLike, dumpDatabase, panLike } from '../helpers/scan.js';

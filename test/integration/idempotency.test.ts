@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { describe, expect, inject, it } from 'vitest';
-import { AuditEventsDocument } from '../../src/client/index.js';
+import { AuditEventsDocument } from '../../packages/client/src/index.js';
 import { openPlaintext } from '../../src/db/encryption.js';
 import { createApiKey } from '../../src/domain/merchants/apiKeys.js';
 import { abandon, begin, complete, IDEMPOTENCY_STALE_MS, sweepIdempotencyKeys } from '../../src/domain/idempotency/idempotency.js';

@@ -6,7 +6,7 @@ import {
   RevealCardDocument,
   TokenizeCardDocument,
   type VaultClient,
-} from '../../src/client/index.js';
+} from '../../packages/client/src/index.js';
 import type { App } from '../../src/app/app.js';
 import type { Db } from '../../src/db/client.js';
 import { migrate } from '../../src/db/migrate.js';

@@ -2,9 +2,9 @@ import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
-import { TokenizeCardDocument } from '../../src/client/index.js';
+import { TokenizeCardDocument } from '../../packages/client/src/index.js';
 import { serverEnv, startServerProcess, stopProcess, VAULT_ENTRY } from '../helpers/serverProcess.js';
-import { createVaultClient } from '../../src/client/index.js';
+import { createVaultClient } from '../../packages/client/src/index.js';
 import { newMerchant, useDatabase, withLuhn } from '../helpers/vault.js';
 import { EXP_YEAR } from '../helpers/expiry.js';
 

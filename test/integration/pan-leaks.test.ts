@@ -2,7 +2,12 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { AuditEventsDocument, CreateCardTokenDocument, ForwardRequestDocument, type ForwardRequestInput } from '../../src/client/index.js';
+import {
+  AuditEventsDocument,
+  CreateCardTokenDocument,
+  ForwardRequestDocument,
+  type ForwardRequestInput,
+} from '../../packages/client/src/index.js';
 import { createApiKey } from '../../src/domain/merchants/apiKeys.js';
 import { forwardHosts } from '../../src/domain/merchants/allowLists.js';
 import {

@@ -10,7 +10,7 @@ import {
   TokenizeCardDocument,
   UpdatePaymentMethodDocument,
   type TokenizeCardMutation,
-} from '../../src/client/index.js';
+} from '../../packages/client/src/index.js';
 import { newMerchant, rawGraphQL, success, useDatabase, withLuhn, type TestMerchant, testApp } from '../helpers/vault.js';
 import { querySql } from '../helpers/db.js';
 import { EXP_YEAR, expectedRetainUntil, yearsAhead } from '../helpers/expiry.js';

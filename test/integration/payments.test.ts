@@ -9,7 +9,7 @@ import {
   PaymentDocument,
   TokenizeCardDocument,
   type CreatePaymentInput,
-} from '../../src/client/index.js';
+} from '../../packages/client/src/index.js';
 import { openField, openPlaintext } from '../../src/db/encryption.js';
 import { createApiKey } from '../../src/domain/merchants/apiKeys.js';
 import { clientFor, newMerchant, rawGraphQL, success, useDatabase, type TestMerchant, testApp } from '../helpers/vault.js';

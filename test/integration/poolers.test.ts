@@ -20,7 +20,7 @@ import {
   PaymentMethodDocument,
   RevealCardDocument,
   TokenizeCardDocument,
-} from '../../src/client/index.js';
+} from '../../packages/client/src/index.js';
 import { createApiKey } from '../../src/domain/merchants/apiKeys.js';
 import { createMerchant } from '../../src/domain/merchants/merchants.js';
 import { querySql as sql, withTestApp } from '../helpers/db.js';

@@ -9,7 +9,7 @@ import {
   UpdatePaymentMethodDocument,
   type NetworkTokenEvent,
   type TokenizeCardInput,
-} from '../../src/client/index.js';
+} from '../../packages/client/src/index.js';
 import { parseMasterKeys } from '../../src/crypto/masterKeys.js';
 import { createSandboxTsp, SIGNATURE_HEADER } from '../../src/integrations/tokenServices/sandbox.js';
 import { TEST_MASTER_KEYS } from '../helpers/env.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CreatePaymentDocument } from '../../src/client/index.js';
+import { CreatePaymentDocument } from '../../packages/client/src/index.js';
 import { newMerchant, success, useDatabase } from '../helpers/vault.js';
 import { EXP_YEAR } from '../helpers/expiry.js';
 

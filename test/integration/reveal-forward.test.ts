@@ -10,7 +10,7 @@ import {
   RevealCardDocument,
   TokenizeCardDocument,
   type ForwardRequestInput,
-} from '../../src/client/index.js';
+} from '../../packages/client/src/index.js';
 import { sealAuditNow } from '../../src/domain/audit/sealer.js';
 import { createApiKey } from '../../src/domain/merchants/apiKeys.js';
 import { forwardHosts } from '../../src/domain/merchants/allowLists.js';

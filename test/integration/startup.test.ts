@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createVaultClient, PaymentMethodDocument, TokenizeCardDocument } from '../../src/client/index.js';
+import { createVaultClient, PaymentMethodDocument, TokenizeCardDocument } from '../../packages/client/src/index.js';
 import { migrate } from '../../src/db/migrate.js';
 import { createMerchant } from '../../src/domain/merchants/merchants.js';
 import { tokenizeCard } from '../../src/domain/paymentMethods/paymentMethods.js';

@@ -1,5 +1,5 @@
 import { describe, expect, inject, it } from 'vitest';
-import { CreateCustomerDocument, TokenizeCardDocument } from '../../src/client/index.js';
+import { CreateCustomerDocument, TokenizeCardDocument } from '../../packages/client/src/index.js';
 import {
   columnOf,
   findPaymentMethodRow,

@@ -9,7 +9,7 @@ import {
   TokenizeCardDocument,
   UpdateCustomerDocument,
   UpdatePaymentMethodDocument,
-} from '../../src/client/index.js';
+} from '../../packages/client/src/index.js';
 import { createApiKey, revokeApiKey } from '../../src/domain/merchants/apiKeys.js';
 import { clientFor, newMerchant, rawGraphQL, useDatabase, testApp } from '../helpers/vault.js';
 import { EXP_YEAR } from '../helpers/expiry.js';

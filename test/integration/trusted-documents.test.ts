@@ -8,7 +8,7 @@ import {
   PaymentMethodDocument,
   TokenizeCardDocument,
   type VaultClient,
-} from '../../src/client/index.js';
+} from '../../packages/client/src/index.js';
 import { pushDocuments } from '../../src/cli/commands/documents.js';
 import { GRAPHQL_LIMITS } from '../../src/app/config.js';
 import { documentIdOf as idOfText, removeDocuments } from '../../src/domain/trustedDocuments/trustedDocuments.js';
@@ -24,7 +24,7 @@ import { EXP_YEAR } from '../helpers/expiry.js';
 
 const getDb = useDatabase();
 
-const MANIFEST = JSON.parse(readFileSync('src/client/generated/persisted-documents.json', 'utf8')) as Record<string, string>;
+const MANIFEST = JSON.parse(readFileSync('packages/client/src/generated/persisted-documents.json', 'utf8')) as Record<string, string>;
 
 /** A client that records every body it sends. */
 function recordingClient(url: string, apiKey: string, trustedDocuments: boolean): { client: VaultClient; bodies: any[] } {

@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, inject, it } from 'vitest';
-import { AuditEventsDocument, PaymentMethodTokensDocument, TokenizeCardDocument } from '../../src/client/index.js';
+import { AuditEventsDocument, PaymentMethodTokensDocument, TokenizeCardDocument } from '../../packages/client/src/index.js';
 import { parseMasterKeys } from '../../src/crypto/masterKeys.js';
 import { createSandboxTsp, SIGNATURE_HEADER } from '../../src/integrations/tokenServices/sandbox.js';
 import { TEST_MASTER_KEYS } from '../helpers/env.js';

@@ -16,7 +16,7 @@ import { createVaultYoga } from '../../http/yoga.js';
 import { print, withApp } from '../shared.js';
 
 /** What `npm run codegen` writes: the generated client's documents by id. */
-const GENERATED_MANIFEST = path.join(PROJECT_ROOT, 'src', 'client', 'generated', 'persisted-documents.json');
+const GENERATED_MANIFEST = path.join(PROJECT_ROOT, 'packages', 'client', 'src', 'generated', 'persisted-documents.json');
 
 /**
  * Registers a persisted-documents manifest, each document checked as the server checks a request's document:

@@ -4,7 +4,7 @@ import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
 export * from './generated/graphql.js';
 
 export interface VaultClientOptions {
-  /** e.g. http://127.0.0.1:4000/graphql */
+  /** The vault's address (`http://127.0.0.1:4000`) or its GraphQL endpoint (`http://127.0.0.1:4000/graphql`). */
   url: string;
   /** A secret key (sk_test_… / sk_live_…), or a publishable key for createCardToken. */
   apiKey: string;
@@ -17,6 +17,13 @@ export interface VaultClientOptions {
    * PERSISTED_DOCUMENT_NOT_FOUND: the text is never sent instead.
    */
   trustedDocuments?: boolean;
+}
+
+/** The GraphQL endpoint of a vault given by its address or by the endpoint itself. */
+export function graphqlEndpoint(url: string): string {
+  const endpoint = new URL(url);
+  if (!/\/graphql\/?$/.test(endpoint.pathname)) endpoint.pathname = `${endpoint.pathname.replace(/\/+$/, '')}/graphql`;
+  return endpoint.toString();
 }
 
 /** Carries a request's document id from `request` to the body rewrite below; never sent. */
@@ -44,7 +51,7 @@ const sendDocumentId: RequestMiddleware = (request) => {
  * the result is typed from the operation.
  */
 export function createVaultClient(options: VaultClientOptions) {
-  const client = new GraphQLClient(options.url, {
+  const client = new GraphQLClient(graphqlEndpoint(options.url), {
     headers: { 'api-key': options.apiKey, ...options.headers },
     ...(options.fetch && { fetch: options.fetch }),
     ...(options.trustedDocuments && { requestMiddleware: sendDocumentId }),
