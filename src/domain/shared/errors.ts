@@ -18,6 +18,8 @@ const CODES = {
   CARD_EXPIRED: 'field',
   INVALID_EXPIRY: 'field',
   INVALID_CVC: 'field',
+  /** An IBAN, BIC, routing number, sort code or account number that its scheme refuses. */
+  INVALID_BANK_ACCOUNT: 'field',
   NOT_FOUND: 'result',
   CONFLICT: 'result',
   RETENTION_LIMIT_EXCEEDED: 'result',

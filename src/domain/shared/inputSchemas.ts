@@ -103,7 +103,7 @@ function unitOf(origin: string): string {
   return '';
 }
 
-function coded(code: ValidationCode, message: string) {
+export function coded(code: ValidationCode, message: string) {
   return { message, params: { code } };
 }
 
