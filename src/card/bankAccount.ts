@@ -128,8 +128,12 @@ export function ibanSpans(text: string): IbanSpan[] {
       if (candidate[end] !== ' ') count++;
       end++;
     }
+    // Whole, or followed by a space (other words): never the start of a longer run of letters and digits.
+    const whole = end === candidate.length || candidate[end] === ' ';
     const iban = candidate.slice(0, end).replace(/ /g, '');
-    if (count === length && validateIBAN(iban, { allowQRIBAN: true }).valid) spans.push({ start: m.index, end: m.index + end, iban });
+    if (count === length && whole && validateIBAN(iban, { allowQRIBAN: true }).valid) {
+      spans.push({ start: m.index, end: m.index + end, iban });
+    }
   }
   return spans;
 }

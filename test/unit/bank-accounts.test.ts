@@ -236,3 +236,11 @@ describe('the IBAN detector (logs and hygiene scans)', () => {
     expect(JSON.parse(line).msg).toContain('2606');
   });
 });
+
+describe('the IBAN detector: runs and separators', () => {
+  it('does not take the start of a longer run of letters and digits for an IBAN', () => {
+    expect(containsIban(`${IBAN_NL}0000`)).toBe(false);
+    expect(containsIban(`pm_${IBAN_NL}0000`)).toBe(false);
+    expect(containsIban(`pm_${IBAN_DE}`)).toBe(true);
+  });
+});
