@@ -3,8 +3,10 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import {
   CapturePaymentDocument,
   CreateCustomerDocument,
+  AuditEventsDocument,
   CreatePaymentDocument,
   CustomerPaymentMethodsDocument,
+  DeleteCustomerDocument,
   DeletePaymentMethodDocument,
   ExtendRetentionDocument,
   ForwardRequestDocument,
@@ -357,6 +359,58 @@ describe('a bank account through the shared payment method operations', () => {
     const over = (await m.client.request(ExtendRetentionDocument, { id: pm.id, months: 1 })).extendRetention;
     expect(over).toMatchObject({ __typename: 'RetentionLimitExceededError', maxMonths: 24, remainingMonths: 0 });
     expect((await m.client.request(PaymentMethodDocument, { id: pm.id })).paymentMethod?.retainUntil).toBe(expectedRetention(created, 24));
+  });
+});
+
+describe('customers and the audit trail', () => {
+  it('deleting a customer deletes its bank accounts with its cards', async () => {
+    const m = await newMerchant();
+    const c = await newCustomer(m);
+    const account = (await vaultAccount(m, sepa(), { customerId: c.id })).paymentMethod;
+    success(
+      (
+        await m.client.request(TokenizeCardDocument, {
+          input: { customerId: c.id, card: { number: uniqueVisa(), expMonth: 1, expYear: EXP_YEAR } },
+        })
+      ).tokenizeCard,
+      'TokenizeCardSuccess',
+    );
+    const deleted = success((await m.client.request(DeleteCustomerDocument, { id: c.id })).deleteCustomer, 'DeleteCustomerSuccess');
+    expect(deleted.deletedPaymentMethods).toBe(2);
+    expect(await stored(m.merchantId, account.id)).toBeUndefined();
+  });
+
+  it('audits every change of a bank account as for a card, with the scheme and never the account', async () => {
+    const m = await newMerchant();
+    const pm = (await vaultAccount(m, ach())).paymentMethod;
+    await vaultAccount(m, ach());
+    success(
+      (await m.client.request(UpdatePaymentMethodDocument, { id: pm.id, input: { nickName: 'Rent' } })).updatePaymentMethod,
+      'UpdatePaymentMethodSuccess',
+    );
+    success((await m.client.request(ExtendRetentionDocument, { id: pm.id, months: 1 })).extendRetention, 'ExtendRetentionSuccess');
+    const payment = success(await pay(m, pm.id), 'CreatePaymentSuccess').payment;
+    success((await m.client.request(DeletePaymentMethodDocument, { id: pm.id })).deletePaymentMethod, 'DeletePaymentMethodSuccess');
+    const events = (await m.client.request(AuditEventsDocument, { first: 50 })).auditEvents.edges
+      .map((e) => e.node)
+      .filter((e) => e.entityId === pm.id || e.entityId === payment.id);
+    expect(events.map((e) => [e.action, e.entityId, e.outcome]).reverse()).toEqual([
+      ['payment_method.create', pm.id, 'success'],
+      ['payment_method.update', pm.id, 'success'],
+      ['payment_method.update', pm.id, 'success'],
+      ['payment_method.extend_retention', pm.id, 'success'],
+      ['payment.create', payment.id, 'success'],
+      ['payment_method.delete', pm.id, 'success'],
+    ]);
+    const details = await querySql<{ action: string; detail: unknown }>(
+      inject('databaseUrl'),
+      'SELECT action, detail FROM audit_events WHERE merchant_id = $1 AND entity_id IN ($2, $3) ORDER BY position',
+      [m.merchantId, pm.id, payment.id],
+    );
+    expect(details[0]).toEqual({ action: 'payment_method.create', detail: { duplicate: false, type: 'BANK_ACCOUNT', scheme: 'ACH' } });
+    expect(details[1]).toEqual({ action: 'payment_method.update', detail: { duplicate: true, type: 'BANK_ACCOUNT', scheme: 'ACH' } });
+    expect(details[4]).toMatchObject({ action: 'payment.create', detail: { instrument: 'BANK_ACCOUNT', paymentMethodId: pm.id } });
+    expect(accountNumbersIn(JSON.stringify(details), [ACH_OK])).toEqual([]);
   });
 });
 
