@@ -32,7 +32,8 @@ const tag = (key: Buffer, text: string) => createHmac('sha256', key).update(text
 export function probeTags(key: Buffer, group: readonly string[], card: Secret<string>): { group: string; member: string } {
   if (key.length !== 32) throw new RangeError(`Fingerprint keys must be 32 bytes, got ${key.length}`);
   const cardDigits = card.reveal();
-  if (!/^[0-9]+$/.test(cardDigits)) throw new Error('probeTags() takes a card number of digits only');
+  // A card number's digits, or a bank account's normalised identity (bankAccountFingerprint's `account`).
+  if (!/^[0-9A-Z:]+$/.test(cardDigits)) throw new Error('probeTags() takes a normalised card number or account');
   const g = tag(key, `card-probe-group/v1:${JSON.stringify(group)}`);
   return { group: g, member: tag(key, `card-probe-member/v1:${g}:${cardDigits}`) };
 }

@@ -321,7 +321,7 @@ builder.mutationFields((t) => ({
   tokenizeBankAccount: t.field({
     type: TokenizeBankAccountSuccess,
     description: 'Vaults a bank account (SEPA, ACH or BACS) and returns its payment method; the same account again returns the same one.',
-    errors: { types: [ValidationFailed, NotFound] },
+    errors: { types: [ValidationFailed, NotFound, TooManyAttempts] },
     args: { input: t.arg({ type: TokenizeBankAccountInput, required: true }) },
     resolve: (_root, { input }, ctx) => tokenizeBankAccount(ctx.app, ctx.principal, input),
   }),

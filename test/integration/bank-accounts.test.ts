@@ -362,6 +362,32 @@ describe('a bank account through the shared payment method operations', () => {
   });
 });
 
+describe('enumeration of stored accounts', () => {
+  it('refuses a key that tries many accounts sharing one bank code and last four (audited), as for cards', async () => {
+    const m = await newMerchant();
+    // A BACS account shows its sort code and last four: only four digits are unknown. The limit is 20 per window.
+    const candidates = Array.from({ length: 21 }, (_, i) => `${String(i).padStart(4, '0')}5678`);
+    for (const accountNumber of candidates.slice(0, 20))
+      success(await tokenizeRaw(m, { bankAccount: bacs({ accountNumber }) }), 'TokenizeBankAccountSuccess');
+    const refused = await tokenizeRaw(m, { bankAccount: bacs({ accountNumber: candidates[20] }) });
+    expect(refused).toMatchObject({ __typename: 'TooManyAttemptsError', code: 'TOO_MANY_ATTEMPTS' });
+    expect(refused.__typename === 'TooManyAttemptsError' && refused.message).toContain('bank accounts');
+    // An account tokenized before in the window is still allowed (the same account again is normal).
+    expect((await tokenizeRaw(m, { bankAccount: bacs({ accountNumber: candidates[3] }) })).__typename).toBe('TokenizeBankAccountSuccess');
+    // Another sort code is another group.
+    expect((await tokenizeRaw(m, { bankAccount: bacs({ sortCode: '20-00-00', accountNumber: candidates[20] }) })).__typename).toBe(
+      'TokenizeBankAccountSuccess',
+    );
+    const [event] = await querySql<{ detail: unknown }>(
+      inject('databaseUrl'),
+      `SELECT detail FROM audit_events WHERE merchant_id = $1 AND action = 'card.enumeration_suspected'`,
+      [m.merchantId],
+    );
+    expect(event?.detail).toMatchObject({ signal: 'BIN_LAST4', type: 'BANK_ACCOUNT' });
+    expect((await countRows(m.merchantId)).methods).toBe(21);
+  });
+});
+
 describe('customers and the audit trail', () => {
   it('deleting a customer deletes its bank accounts with its cards', async () => {
     const m = await newMerchant();

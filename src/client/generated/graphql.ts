@@ -459,6 +459,7 @@ export type TokenizeBankAccountMutationVariables = Exact<{
 export type TokenizeBankAccountMutation = { tokenizeBankAccount:
     | { __typename: 'NotFoundError', code: ErrorCode, message: string }
     | { __typename: 'TokenizeBankAccountSuccess', duplicate: boolean, paymentMethod: { id: string, type: PaymentMethodType, fingerprint: string, metadata: unknown, createdAt: string, updatedAt: string, lastUsedAt: string | null, retainUntil: string, customer: { id: string } | null, card: { bin: string, last4: string, brand: CardBrand, expMonth: number, expYear: number, expired: boolean, holderName: string | null, nickName: string | null, issuer: string | null, issuingCountry: string | null, cardType: CardType | null } | null, bankAccount: { scheme: BankScheme, country: string, last4: string, bankCode: string | null, bic: string | null, holderName: string | null, accountType: BankAccountType | null } | null, billing: { email: string | null, address: { line1: string | null, line2: string | null, line3: string | null, city: string | null, state: string | null, zip: string | null, country: string | null, firstName: string | null, lastName: string | null } | null, phone: { number: string | null, countryCode: string | null } | null } | null } }
+    | { __typename: 'TooManyAttemptsError', code: ErrorCode, message: string }
     | { __typename: 'ValidationError', code: ErrorCode, message: string, fields: Array<{ path: Array<string>, code: ErrorCode, message: string }> }
    };
 

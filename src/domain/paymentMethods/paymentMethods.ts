@@ -146,6 +146,8 @@ export async function tokenizeBankAccount(app: App, principal: Principal, input:
   const customerId = v.customerId ?? null;
   if (customerId) await requireCustomer(app, principal, customerId);
   const fp = await accountFingerprint(app, principal, v.bankAccount);
+  // The answer shows the account's fingerprint and whether it is vaulted already, as for a card.
+  await checkEnumeration(app, principal, v.bankAccount, fp, customerId, now);
   return saveBankAccountRow(app, onPool(app), principal, {
     id: newId('pm'),
     customerId,
