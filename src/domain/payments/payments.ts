@@ -92,7 +92,7 @@ export async function createPayment(
   }
   const connector = connectorFor(app.connectors, principal, v.connectorId);
   if (v.customerId) await requireCustomer(app, principal, v.customerId);
-  const found = await cardSource(app, principal, v, now);
+  const found = await paymentSource(app, principal, v, now);
   if (found.kind === 'bank') return payWithBankAccount(app, principal, connector, v, found, { baseUrl, now, idempotency });
   const source = found;
   const { cvc, ...card } = source.card;
@@ -346,8 +346,8 @@ async function storedInstrument(
   return { paySource: card, instrument: 'CARD' };
 }
 
-async function cardSource(app: App, principal: Principal, v: CreatePaymentInput, now: Date): Promise<CardSource | BankSource> {
-  if (v.paymentMethodId) return storedCard(app, principal, v, v.paymentMethodId);
+async function paymentSource(app: App, principal: Principal, v: CreatePaymentInput, now: Date): Promise<CardSource | BankSource> {
+  if (v.paymentMethodId) return storedSource(app, principal, v, v.paymentMethodId);
   if (v.token) {
     // Opened here, spent in createPayment once nothing refuses before the connector is asked.
     const { billing, ...card } = await openCardToken(app, principal, v.token, now);
@@ -357,10 +357,11 @@ async function cardSource(app: App, principal: Principal, v: CreatePaymentInput,
 }
 
 /**
- * The card of a stored payment method, opened (reveal.ts openCard) for the connector, never returned. A
- * merchant-initiated payment needs a payment method that already went through a customer-initiated one.
+ * The card or bank account of a stored payment method, opened (reveal.ts openCard, openBankAccount) for the
+ * connector, never returned. A merchant-initiated payment needs a payment method that already went through a
+ * customer-initiated one.
  */
-async function storedCard(app: App, principal: Principal, v: CreatePaymentInput, id: string): Promise<CardSource | BankSource> {
+async function storedSource(app: App, principal: Principal, v: CreatePaymentInput, id: string): Promise<CardSource | BankSource> {
   const pm = await findPaymentMethodRow(onPool(app), principal, id);
   if (!pm) throw new NotFound('payment method', id);
   const refused: FieldError[] = [];
