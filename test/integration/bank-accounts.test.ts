@@ -24,6 +24,9 @@ import { migrate } from '../../src/db/migrate.js';
 import { createApiKey } from '../../src/domain/merchants/apiKeys.js';
 import { forwardHosts } from '../../src/domain/merchants/allowLists.js';
 import { createMerchant } from '../../src/domain/merchants/merchants.js';
+import { upgradeFingerprintKeys } from '../../src/domain/merchants/fingerprintKeys.js';
+import { bankAccountFingerprint } from '../../src/crypto/fingerprint.js';
+import { Secret } from '../../src/crypto/secret.js';
 import { extendRetention, purgeExpired, tokenizeBankAccount } from '../../src/domain/paymentMethods/paymentMethods.js';
 import { createPayment } from '../../src/domain/payments/payments.js';
 import type { Principal } from '../../src/domain/shared/principal.js';
@@ -604,8 +607,9 @@ describe('bank account hygiene', () => {
   });
 });
 
-// Purge drives every merchant's expired rows: on a database of its own, through the domain functions.
-describe('purge of bank accounts', () => {
+// Purge and the fingerprint key upgrade act on every merchant: on a database of their own, through the
+// domain functions.
+describe('purge and fingerprint upgrade of bank accounts', () => {
   let database: TestDatabase;
   let app: App;
   let principal: Principal;
@@ -644,5 +648,33 @@ describe('purge of bank accounts', () => {
       ['payment_method.create', 'key_purge'],
       ['payment_method.purge', 'system:retention'],
     ]);
+  });
+
+  it('the upgrade to fingerprint keys per mode re-fingerprints test-mode bank accounts, so they still deduplicate', async () => {
+    const m = await createMerchant(app, { name: 'Upgrade' });
+    const as: Principal = { merchantId: m.merchantId, mode: 'TEST', keyId: 'key_up', kind: 'SECRET', allowReveal: false };
+    const a = await tokenizeBankAccount(app, as, { bankAccount: sepa() });
+    const b = await tokenizeBankAccount(app, as, { bankAccount: ach() });
+    const { keyring, pool } = app.db;
+    // Before the upgrade one key (now the LIVE one) fingerprinted both modes.
+    const legacyKey = (await keyring.fingerprintKey(m.merchantId, 'LIVE')).reveal();
+    await pool.query('UPDATE payment_methods SET fingerprint = $3 WHERE merchant_id = $1 AND id = $2', [
+      m.merchantId,
+      a.paymentMethod.id,
+      bankAccountFingerprint(legacyKey, 'SEPA', new Secret(IBAN_DE)),
+    ]);
+    await pool.query('UPDATE payment_methods SET fingerprint = $3 WHERE merchant_id = $1 AND id = $2', [
+      m.merchantId,
+      b.paymentMethod.id,
+      bankAccountFingerprint(legacyKey, 'ACH', new Secret(`${ROUTING}:${ACH_OK}`)),
+    ]);
+    await pool.query(`DELETE FROM data_keys WHERE merchant_id = $1 AND purpose = 'FINGERPRINT' AND mode = 'TEST'`, [m.merchantId]);
+    keyring.invalidate(m.merchantId);
+
+    expect(await upgradeFingerprintKeys(app)).toMatchObject({ merchants: 1, refingerprinted: 2 });
+    const againA = await tokenizeBankAccount(app, as, { bankAccount: sepa() });
+    const againB = await tokenizeBankAccount(app, as, { bankAccount: ach() });
+    expect([againA.duplicate, againA.paymentMethod.id]).toEqual([true, a.paymentMethod.id]);
+    expect([againB.duplicate, againB.paymentMethod.id]).toEqual([true, b.paymentMethod.id]);
   });
 });
