@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { migrate } from '../src/db/migrate.js';
 import { createTestDatabase } from './helpers/db.js';
-import { cvcLike, dumpDatabase, leakLines, panLike } from './helpers/scan.js';
+import { cvcLike, dumpDatabase, ibanLike, leakLines, panLike } from './helpers/scan.js';
 import { startServerProcess, stopProcess } from './helpers/serverProcess.js';
 
 // One database and one real server process for the run: tests talk to it over HTTP with the generated
@@ -26,17 +26,17 @@ export default async function setup(project: TestProject) {
   return async () => {
     await stopProcess(server.child);
     // After the whole run: the database as pg_dump writes it and every line any server of the run logged
-    // may hold no card number and no CVC in the clear.
+    // may hold no card number, no CVC and no IBAN in the clear.
     const dump = await dumpDatabase(databaseUrl);
     const log = readFileSync(serverLog, 'utf8');
-    const leaks = [...panLike(dump), ...panLike(log), ...cvcLike(dump), ...cvcLike(log)];
+    const leaks = [...panLike(dump), ...panLike(log), ...cvcLike(dump), ...cvcLike(log), ...ibanLike(dump), ...ibanLike(log)];
     await created?.drop();
     console.log(
-      `card data hygiene: scanned ${dump.length} bytes of pg_dump and ${log.length} bytes of server logs: ${leaks.length} leak(s)`,
+      `card and account data hygiene: scanned ${dump.length} bytes of pg_dump and ${log.length} bytes of server logs: ${leaks.length} leak(s)`,
     );
     if (leaks.length > 0) {
       // vitest only logs an error thrown here, so fail the run explicitly.
-      console.error(`FAIL card data hygiene: ${leaks.length} card-number- or CVC-shaped value(s) in the database or ${serverLog}`);
+      console.error(`FAIL card data hygiene: ${leaks.length} card-number-, CVC- or IBAN-shaped value(s) in the database or ${serverLog}`);
       for (const line of [...leakLines(dump), ...leakLines(log)]) console.error(`  ${line}`);
       process.exitCode = 1;
     }

@@ -1,17 +1,19 @@
 import { createRequire } from 'node:module';
 import { pino, type Logger, type DestinationStream } from 'pino';
 import { containsPan, maskPans } from '../card/pan.js';
+import { containsIban, maskIbans } from '../card/bankAccount.js';
 import { Secret } from '../crypto/secret.js';
 
 // Card data must never reach a log line. Two independent guards:
 // 1. fields whose names carry secrets are replaced wholesale, at any depth;
 // 2. every line as written (message, keys, values, error stacks, child bindings) has every card number the
-//    PAN detector finds masked to its last four, whatever its neighbours (src/card/pan.ts).
+//    PAN detector finds masked to its last four, whatever its neighbours (src/card/pan.ts), and every IBAN
+//    masked likewise (src/card/bankAccount.ts).
 const SECRET_KEYS =
   /^(cvc|cvv|cvc2|cvv2|card_?cvc|security_?code|number|card_?number|pan|api-?key|authorization|cookie|set-cookie|password|secret(_?key)?|variables|key)$/i;
 
 export function scrubText(text: string): string {
-  return maskPans(text);
+  return maskIbans(maskPans(text));
 }
 
 // Strings (values and keys) are left to scrubLine, which reads the serialized line, JSON escapes included:
@@ -63,8 +65,8 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
  * outside a string (a JSON number) cannot hold one, so such a line is parsed and every value scrubbed.
  */
 export function scrubLine(line: string): string {
-  if (!containsPan(line)) return line;
-  const masked = maskPans(line);
+  if (!containsPan(line)) return containsIban(line) ? maskIbans(line) : line;
+  const masked = scrubText(line);
   try {
     JSON.parse(masked);
     return masked;

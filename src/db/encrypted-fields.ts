@@ -8,7 +8,7 @@ import type { CardBrand, CardType } from '../generated/prisma/enums.js';
  */
 export const ENCRYPTED_FIELDS = {
   Customer: ['name', 'email', 'phone', 'phoneCountryCode', 'defaultBillingAddress', 'defaultShippingAddress'],
-  PaymentMethod: ['cardNumber', 'cardExpiry', 'holderName', 'nickName', 'billing'],
+  PaymentMethod: ['cardNumber', 'cardExpiry', 'holderName', 'nickName', 'billing', 'accountNumber'],
   CardToken: ['cardNumber', 'cardExpiry', 'holderName', 'nickName', 'cvc', 'billing'],
   // redirectUrl carries the challenge secret while a payment awaits its challenge.
   Payment: ['cardExpiry', 'holderName', 'pendingCard', 'redirectUrl'],
@@ -80,7 +80,7 @@ interface PendingCard {
 
 const text: Codec<string> = { encode: (s) => s, decode: (s) => s };
 
-/** Card numbers, CVCs, network token numbers: revealed only to be sealed, wrapped again when opened. */
+/** Card numbers, CVCs, network token numbers, bank account numbers: revealed only to be sealed, wrapped again when opened. */
 const secret: Codec<Secret<string>> = { encode: (s) => s.reveal(), decode: (s) => new Secret(s) };
 
 const json = <T>(): Codec<T> => ({ encode: (v) => JSON.stringify(v), decode: (s) => JSON.parse(s) as T });
@@ -109,7 +109,15 @@ const CODECS = {
     defaultBillingAddress: json<Address>(),
     defaultShippingAddress: json<Address>(),
   },
-  PaymentMethod: { cardNumber: secret, cardExpiry: expiry, holderName: text, nickName: text, billing: json<Billing>() },
+  PaymentMethod: {
+    cardNumber: secret,
+    cardExpiry: expiry,
+    holderName: text,
+    nickName: text,
+    billing: json<Billing>(),
+    // A bank account's IBAN or account number: like a card number, revealed only to be sealed.
+    accountNumber: secret,
+  },
   CardToken: { cardNumber: secret, cardExpiry: expiry, holderName: text, nickName: text, cvc: secret, billing: json<Billing>() },
   Payment: { cardExpiry: expiry, holderName: text, pendingCard, redirectUrl: text },
   // The GraphQL response replayed for a repeated request, as it was sent.

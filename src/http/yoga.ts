@@ -21,6 +21,7 @@ import { trackReferences, useIdempotency } from './plugins/idempotency.js';
 import { useTrustedDocuments, type TrustedDocumentsPolicy } from './plugins/trustedDocuments.js';
 import { internResolvePaths, useCompiledExecutor } from './plugins/compiledExecutor.js';
 import { containsPan } from '../card/pan.js';
+import { containsIban } from '../card/bankAccount.js';
 import { scrubText } from '../app/logger.js';
 import { InvalidCursor, useCursorCheck } from '../schema/cursors.js';
 import { schema } from '../schema/index.js';
@@ -208,7 +209,7 @@ const requestIds = new WeakMap<Request, string>();
  */
 function requestIdOf(request: Request): string {
   const given = request.headers.get('x-request-id');
-  if (given && /^[A-Za-z0-9-]{1,64}$/.test(given) && !containsPan(given)) return given;
+  if (given && /^[A-Za-z0-9-]{1,64}$/.test(given) && !containsPan(given) && !containsIban(given)) return given;
   let id = randomUUID();
   while (containsPan(id)) id = randomUUID();
   return id;

@@ -106,6 +106,6 @@ errorType(
 errorType(
   TooManyAttempts,
   'TooManyAttemptsError',
-  'Refused as a possible enumeration of stored cards: this api key tokenized too many different numbers sharing a bin and last four, ' +
+  'Refused as a possible enumeration of stored cards or bank accounts: this api key tokenized too many different numbers sharing a bin (a bank code) and last four, ' +
     'or hit too many different stored cards, within the window (VAULT_ENUMERATION_*). Nothing was stored or paid; the refusal is audited.',
 );

@@ -1,4 +1,13 @@
-import { CardBrand, CardType, NetworkTokenStatus, PaymentMethodType, TokenizationType, TokenStatus } from '../generated/prisma/enums.js';
+import {
+  BankAccountType,
+  BankScheme,
+  CardBrand,
+  CardType,
+  NetworkTokenStatus,
+  PaymentMethodType,
+  TokenizationType,
+  TokenStatus,
+} from '../generated/prisma/enums.js';
 import {
   Conflict,
   ConnectorUnavailable,
@@ -20,9 +29,12 @@ import {
   deletePaymentMethod,
   extendRetention,
   findPaymentMethod,
+  maskedBankAccount,
   maskedCard,
+  tokenizeBankAccount,
   tokenizeCard,
   updatePaymentMethod,
+  type BankAccountView,
   type CardView,
 } from '../domain/paymentMethods/paymentMethods.js';
 import { builder } from './builder.js';
@@ -46,6 +58,28 @@ export const CardViewType = builder.objectRef<CardView>('CardView').implement({
     issuer: t.exposeString('issuer', { nullable: true }),
     issuingCountry: t.exposeString('issuingCountry', { nullable: true }),
     cardType: t.field({ type: CardTypeEnum, nullable: true, resolve: (c) => c.cardType }),
+  }),
+});
+
+const BankSchemeEnum = builder.enumType(BankScheme, {
+  name: 'BankScheme',
+  description: 'SEPA (an IBAN), ACH (a US routing and account number) or BACS (a UK sort code and account number).',
+});
+const BankAccountTypeEnum = builder.enumType(BankAccountType, { name: 'BankAccountType' });
+
+export const BankAccountViewType = builder.objectRef<BankAccountView>('BankAccountView').implement({
+  description: 'The masked bank account: never the IBAN or the account number.',
+  fields: (t) => ({
+    scheme: t.field({ type: BankSchemeEnum, resolve: (b) => b.scheme }),
+    country: t.exposeString('country', { description: "ISO 3166-1 alpha-2: the IBAN's country, US for ACH, GB for BACS." }),
+    last4: t.exposeString('last4', { description: 'The last four characters of the IBAN or account number.' }),
+    bankCode: t.exposeString('bankCode', {
+      nullable: true,
+      description: "The routing number (ACH), the sort code (BACS) or the IBAN's bank identifier (SEPA).",
+    }),
+    bic: t.exposeString('bic', { nullable: true }),
+    holderName: t.string({ nullable: true, resolve: (b) => b.holderName() }),
+    accountType: t.field({ type: BankAccountTypeEnum, nullable: true, resolve: (b) => b.accountType }),
   }),
 });
 
@@ -84,23 +118,35 @@ builder.prismaObject('NetworkToken', {
 });
 
 export const PaymentMethodRef = builder.prismaObject('PaymentMethod', {
-  description: 'A vaulted card, referenced by its opaque `pm_` id.',
+  description: 'A vaulted card or bank account, referenced by its opaque `pm_` id.',
   fields: (t) => ({
     id: t.exposeID('id'),
     type: t.field({ type: PaymentMethodTypeEnum, resolve: (pm) => pm.type }),
     customer: t.relation('customer', { nullable: true }),
-    card: t.field({ type: CardViewType, nullable: true, resolve: (pm, _args, ctx) => maskedCard(ctx.app, pm) }),
+    card: t.field({
+      type: CardViewType,
+      nullable: true,
+      description: 'Null for a bank account.',
+      resolve: (pm, _args, ctx) => (pm.type === 'CARD' ? maskedCard(ctx.app, pm) : null),
+    }),
+    bankAccount: t.field({
+      type: BankAccountViewType,
+      nullable: true,
+      description: 'Null for a card.',
+      resolve: (pm, _args, ctx) => maskedBankAccount(ctx.app, pm),
+    }),
     billing: t.field({ type: BillingType, nullable: true, resolve: (pm, _args, ctx) => billingOf(ctx.app, pm) }),
     metadata: t.expose('metadata', { type: 'JSON', nullable: true }),
     fingerprint: t.exposeString('fingerprint', {
-      description: 'Same card number and merchant give the same value; differs across merchants.',
+      description: 'Same card number (or bank account) and merchant give the same value; differs across merchants.',
     }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
     lastUsedAt: t.expose('lastUsedAt', { type: 'DateTime', nullable: true }),
     retainUntil: t.expose('retainUntil', {
       type: 'DateTime',
-      description: 'Purged after this instant: 1st of (expiry month + 14 months), plus any extension.',
+      description:
+        'Purged after this instant: 1st of (expiry month + 14 months) for a card, 1st of (month of the last payment, or of creation, + 14 months) for a bank account; plus any extension.',
     }),
     pspTokens: t.relation('pspTokens', {
       description: 'Tokens payment service providers issued for this card, newest first (at most 100).',
@@ -150,6 +196,30 @@ const TokenizeCardInput = builder.inputType('TokenizeCardInput', {
   }),
 });
 
+const BankAccountInput = builder.inputType('BankAccountInput', {
+  description:
+    'A bank account: the fields of its scheme only (SEPA: iban, bic; ACH: routingNumber, accountNumber; BACS: sortCode, accountNumber).',
+  fields: (t) => ({
+    scheme: t.field({ type: BankSchemeEnum, required: true }),
+    holderName: t.string({ required: true }),
+    accountType: t.field({ type: BankAccountTypeEnum }),
+    iban: t.string({ description: 'SEPA: spaces allowed; checked (mod-97 and its country length), encrypted, never returned.' }),
+    bic: t.string({ description: 'SEPA, optional: 8 or 11 characters.' }),
+    routingNumber: t.string({ description: 'ACH: 9 digits with a valid ABA checksum.' }),
+    accountNumber: t.string({ description: 'ACH: 4-17 digits; BACS: 8 digits. Encrypted, never returned.' }),
+    sortCode: t.string({ description: 'BACS: 6 digits, dashes allowed.' }),
+  }),
+});
+
+const TokenizeBankAccountInput = builder.inputType('TokenizeBankAccountInput', {
+  fields: (t) => ({
+    customerId: t.id(),
+    bankAccount: t.field({ type: BankAccountInput, required: true }),
+    billing: t.field({ type: BillingInput }),
+    metadata: t.field({ type: 'JSON' }),
+  }),
+});
+
 const ConnectorTokenDetailsInput = builder.inputType('ConnectorTokenDetailsInput', {
   description:
     'A token the merchant obtained from a connector itself (e.g. through forwardRequest); it becomes the active one for that connector.',
@@ -162,7 +232,7 @@ const ConnectorTokenDetailsInput = builder.inputType('ConnectorTokenDetailsInput
 });
 
 const UpdatePaymentMethodInput = builder.inputType('UpdatePaymentMethodInput', {
-  description: 'Omitted fields are left as they are; null clears. expMonth and expYear go together.',
+  description: 'Omitted fields are left as they are; null clears. expMonth and expYear go together (cards only, as connectorTokenDetails).',
   fields: (t) => ({
     holderName: t.string(),
     nickName: t.string(),
@@ -212,6 +282,15 @@ const TokenizeCardSuccess = builder.objectRef<{ paymentMethod: PmRow; duplicate:
   }),
 });
 
+const TokenizeBankAccountSuccess = builder.objectRef<{ paymentMethod: PmRow; duplicate: boolean }>('TokenizeBankAccountSuccess').implement({
+  fields: (t) => ({
+    paymentMethod: t.field({ type: PaymentMethodRef, resolve: (p) => p.paymentMethod }),
+    duplicate: t.exposeBoolean('duplicate', {
+      description: 'True when this account was already vaulted for this customer (or without one): the existing payment method.',
+    }),
+  }),
+});
+
 const DeletePaymentMethodSuccess = builder.objectRef<{ deletedId: string }>('DeletePaymentMethodSuccess').implement({
   fields: (t) => ({ deletedId: t.exposeID('deletedId') }),
 });
@@ -239,6 +318,13 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: TokenizeCardInput, required: true }) },
     resolve: (_root, { input }, ctx) => tokenizeCard(ctx.app, ctx.principal, input),
   }),
+  tokenizeBankAccount: t.field({
+    type: TokenizeBankAccountSuccess,
+    description: 'Vaults a bank account (SEPA, ACH or BACS) and returns its payment method; the same account again returns the same one.',
+    errors: { types: [ValidationFailed, NotFound, TooManyAttempts] },
+    args: { input: t.arg({ type: TokenizeBankAccountInput, required: true }) },
+    resolve: (_root, { input }, ctx) => tokenizeBankAccount(ctx.app, ctx.principal, input),
+  }),
   updatePaymentMethod: t.field({
     type: PaymentMethodPayload('UpdatePaymentMethodSuccess'),
     errors: { types: [ValidationFailed, NotFound] },
@@ -251,8 +337,9 @@ builder.mutationFields((t) => ({
     type: builder.objectRef<{ card: RevealedCard }>('RevealCardSuccess').implement({
       fields: (f) => ({ card: f.field({ type: RevealedCardType, resolve: (p) => p.card }) }),
     }),
-    description: 'The full card, for secret keys created with --allow-reveal (FORBIDDEN otherwise). Every reveal is audited.',
-    errors: { types: [NotFound] },
+    description:
+      'The full card, for secret keys created with --allow-reveal (FORBIDDEN otherwise). Every reveal is audited. A bank account is never revealed (ValidationError).',
+    errors: { types: [ValidationFailed, NotFound] },
     args: { id: t.arg.id({ required: true }) },
     resolve: async (_root, { id }, ctx) => ({ card: await revealCard(ctx.app, ctx.principal, idOf(id)) }),
   }),
@@ -268,7 +355,7 @@ builder.mutationFields((t) => ({
   }),
   deletePaymentMethod: t.field({
     type: DeletePaymentMethodSuccess,
-    description: 'Destroys the card data; the id then reads as absent.',
+    description: 'Destroys the card or bank account data; the id then reads as absent.',
     errors: { types: [NotFound] },
     args: { id: t.arg.id({ required: true }) },
     resolve: (_root, { id }, ctx) => deletePaymentMethod(ctx.app, ctx.principal, idOf(id)),

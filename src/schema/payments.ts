@@ -8,12 +8,12 @@ import {
   ValidationFailed,
 } from '../domain/shared/errors.js';
 import { cancelPayment, capturePayment, createPayment, findPayment, paymentRedirectUrl } from '../domain/payments/payments.js';
-import { findPaymentMethod, maskedCard } from '../domain/paymentMethods/paymentMethods.js';
+import { findPaymentMethod, maskedBankAccount, maskedCard } from '../domain/paymentMethods/paymentMethods.js';
 import type { Payment } from '../generated/prisma/client.js';
 import { CaptureMethod, PaymentInitiator, PaymentInstrument } from '../generated/prisma/enums.js';
 import { builder } from './builder.js';
 import { idOf } from './common.js';
-import { CardInput, CardViewType, PaymentMethodRef } from './paymentMethods.js';
+import { BankAccountViewType, CardInput, CardViewType, PaymentMethodRef } from './paymentMethods.js';
 
 const PaymentStatusEnum = builder.enumType('PaymentStatus', {
   values: {
@@ -35,11 +35,12 @@ const PaymentInitiatorEnum = builder.enumType(PaymentInitiator, {
 
 const PaymentInstrumentEnum = builder.enumType(PaymentInstrument, {
   name: 'PaymentInstrument',
-  description: "What went to the connector: the card, the connector's PSP token, or a network token with a fresh cryptogram.",
+  description:
+    "What went to the connector: the card, the connector's PSP token, a network token with a fresh cryptogram, or the bank account.",
 });
 
 const PaymentRef = builder.prismaObject('Payment', {
-  description: 'A card payment (`pay_`) through a connector. A declined payment is a FAILED payment, not an error.',
+  description: 'A card or bank account payment (`pay_`) through a connector. A declined payment is a FAILED payment, not an error.',
   fields: (t) => ({
     id: t.exposeID('id'),
     amount: t.exposeInt('amount', { description: 'In minor units of `currency` (cents for USD).' }),
@@ -62,8 +63,15 @@ const PaymentRef = builder.prismaObject('Payment', {
     }),
     card: t.field({
       type: CardViewType,
-      description: 'The masked card paid with.',
-      resolve: (p, _args, ctx) => maskedCard(ctx.app, p, 'Payment'),
+      nullable: true,
+      description: 'The masked card paid with; null when a bank account paid.',
+      resolve: (p, _args, ctx) => (p.bankScheme === null ? maskedCard(ctx.app, p, 'Payment') : null),
+    }),
+    bankAccount: t.field({
+      type: BankAccountViewType,
+      nullable: true,
+      description: 'The masked bank account paid with; null when a card paid.',
+      resolve: (p, _args, ctx) => maskedBankAccount(ctx.app, p, 'Payment'),
     }),
     connectorId: t.exposeString('connectorId', { description: 'The connector that processed it (`sandbox` in test mode).' }),
     instrument: t.field({ type: PaymentInstrumentEnum, resolve: (p) => p.instrument }),
@@ -87,7 +95,10 @@ const CreatePaymentInput = builder.inputType('CreatePaymentInput', {
   fields: (t) => ({
     amount: t.int({ required: true, description: 'In minor units of `currency`: 1 to 99999999.' }),
     currency: t.string({ required: true, description: 'ISO 4217 code, e.g. "USD".' }),
-    paymentMethodId: t.id({ description: 'A stored payment method (`pm_`); sets its lastUsedAt.' }),
+    paymentMethodId: t.id({
+      description:
+        "A stored payment method (`pm_`), a card or a bank account; sets its lastUsedAt (and moves a bank account's retainUntil).",
+    }),
     token: t.id({ description: 'A `tok_` card token; this payment spends it.' }),
     card: t.field({ type: CardInput }),
     customerId: t.id({ description: 'The customer paying; the saved card goes to it.' }),

@@ -3,7 +3,7 @@ import { describe, expect, inject, it } from 'vitest';
 import { CreateCustomerDocument, PaymentMethodDocument, TokenizeCardDocument } from '../../packages/client/src/index.js';
 import pg from 'pg';
 import { createTestDatabase } from '../helpers/db.js';
-import { cvcLike, dumpDatabase, panLike } from '../helpers/scan.js';
+import { cvcLike, dumpDatabase, ibanLike, panLike } from '../helpers/scan.js';
 import { newMerchant, rawGraphQL, useDatabase } from '../helpers/vault.js';
 import { EXP_YEAR } from '../helpers/expiry.js';
 
@@ -15,19 +15,21 @@ const CVC = '7391';
 const AMEX = '371449635398431';
 
 describe('card data hygiene', () => {
-  it('the end-of-run scan of pg_dump finds card numbers and CVCs planted in the clear', async () => {
+  it('the end-of-run scan of pg_dump finds card numbers, CVCs and IBANs planted in the clear', async () => {
     const planted = await createTestDatabase();
     try {
       const client = new pg.Client({ connectionString: planted.url });
       await client.connect();
       await client.query(
-        `CREATE TABLE notes (body text, meta jsonb); INSERT INTO notes VALUES ('card 4000 0566 5566 5556 exp 04/31', '{"cvc": "739"}')`,
+        `CREATE TABLE notes (body text, meta jsonb); INSERT INTO notes VALUES ('card 4000 0566 5566 5556 exp 04/31', '{"cvc": "739"}'),
+           ('refund to DE89 3704 0044 0532 0130 00', '{"iban": "NL91ABNA0417164300"}')`,
       );
       await client.end();
       const dump = await dumpDatabase(planted.url);
       expect(dump).toContain('PostgreSQL database dump');
       expect(panLike(dump)).toEqual([CARD]);
       expect(cvcLike(dump)).toEqual(['cvc": "739']);
+      expect(ibanLike(dump)).toEqual(['DE89370400440532013000', 'NL91ABNA0417164300']);
     } finally {
       await planted.drop();
     }

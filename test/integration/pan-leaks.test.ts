@@ -182,6 +182,62 @@ describe('card numbers where ids, cursors and paths belong', () => {
   });
 });
 
+describe('IBANs where ids, request ids, names and metadata belong', () => {
+  const IBAN = 'GB29NWBK60161331926819';
+  const spaced = IBAN.match(/.{1,4}/g)!.join(' ');
+  const holdsIban = (text: string) => text.includes(IBAN) || text.includes(spaced) || text.includes('NWBK60161331926819');
+
+  it('an x-request-id holding an IBAN is replaced; an IBAN as an id is answered NOT_FOUND masked, and audited nowhere', async () => {
+    const m = await newMerchant();
+    const r = await tokenize(m, IBAN);
+    expect(r.json.data.tokenizeCard.__typename).toBe('TokenizeCardSuccess');
+    expect(r.headers.get('x-request-id')).not.toBe(IBAN);
+    const revealer = await createApiKey(testApp(), { merchantId: m.merchantId, kind: 'SECRET', mode: 'TEST', allowReveal: true });
+    for (const id of [IBAN, `pm_${IBAN}`]) {
+      const reveal = await rawGraphQL(
+        { query: 'mutation($id: ID!) { revealCard(id: $id) { __typename ... on Error { code message } } }', variables: { id } },
+        { 'api-key': revealer.key },
+      );
+      expect(reveal.json.data.revealCard).toMatchObject({ __typename: 'NotFoundError', code: 'NOT_FOUND' });
+      expect(holdsIban(reveal.text)).toBe(false);
+      const del = await rawGraphQL(
+        { query: 'mutation($id: ID!) { deletePaymentMethod(id: $id) { __typename ... on Error { code message } } }', variables: { id } },
+        { 'api-key': m.secretKey },
+      );
+      expect(del.json.data.deletePaymentMethod).toMatchObject({ __typename: 'NotFoundError' });
+      expect(holdsIban(del.text)).toBe(false);
+    }
+    const audit = await getDb().prisma.$queryRaw<{ n: bigint }[]>`
+      SELECT count(*) AS n FROM audit_events WHERE merchant_id = ${m.merchantId}
+        AND (entity_id LIKE ${'%NWBK6016%'} OR request_id LIKE ${'%NWBK6016%'} OR detail::text LIKE ${'%NWBK6016%'})`;
+    expect(audit[0]!.n).toBe(0n);
+    await flushed();
+    expect(holdsIban(serverLog())).toBe(false);
+  });
+
+  it('refuses an IBAN in text fields and metadata, which are not where account numbers are encrypted', async () => {
+    const m = await newMerchant();
+    const r = await rawGraphQL(
+      {
+        query:
+          'mutation($input: TokenizeCardInput!) { tokenizeCard(input: $input) { __typename ... on ValidationError { fields { path message } } } }',
+        variables: {
+          input: {
+            card: { number: uniqueVisa(), expMonth: 4, expYear: EXP_YEAR, holderName: `IBAN ${spaced}` },
+            metadata: { payout: IBAN, [IBAN]: 'x' },
+          },
+        },
+      },
+      { 'api-key': m.secretKey },
+    );
+    expect(r.json.data.tokenizeCard.__typename).toBe('ValidationError');
+    expect(r.json.data.tokenizeCard.fields.map((f: { path: string[] }) => f.path.join('.')).sort()).toEqual(
+      ['input.card.holderName', 'input.metadata', 'input.metadata.payout'].sort(),
+    );
+    expect(holdsIban(r.text)).toBe(false);
+  });
+});
+
 // ---------------------------------------------------------------------------------------------------------
 // An upstream that echoes what it was sent in disguise.
 

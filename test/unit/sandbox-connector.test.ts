@@ -96,4 +96,32 @@ describe('sandbox connector and token service provider', () => {
       code: 'TOKENIZATION_FAILED',
     });
   });
+
+  it('answers a bank account by its last four digits, never with a challenge', async () => {
+    const account = (number: string) =>
+      ({
+        type: 'bank_account',
+        bankAccount: {
+          scheme: 'SEPA',
+          number: new Secret(number),
+          bankCode: null,
+          country: 'DE',
+          bic: null,
+          holderName: 'A',
+          accountType: null,
+        },
+      }) as const;
+    expect(await sandboxConnector.authorize(request(account('000123450002')))).toMatchObject({
+      status: 'FAILED',
+      failureCode: 'account_closed',
+    });
+    expect(await sandboxConnector.authorize(request(account('000123459995')))).toMatchObject({
+      status: 'FAILED',
+      failureCode: 'insufficient_funds',
+    });
+    expect(await sandboxConnector.authorize(request(account('4000002500003155')))).toMatchObject({ status: 'COMPLETED' });
+    expect(await sandboxConnector.authorize({ ...request(account('DE89370400440532013000')), captureMethod: 'MANUAL' })).toMatchObject({
+      status: 'AUTHORIZED',
+    });
+  });
 });

@@ -2,6 +2,7 @@ import type { App } from '../../app/app.js';
 import type { Prisma, Tx } from '../../db/client.js';
 import type { Mode } from '../../generated/prisma/client.js';
 import { maskPans } from '../../card/pan.js';
+import { maskIbans } from '../../card/bankAccount.js';
 import { newId } from '../shared/ids.js';
 import type { Query } from '../customers/customers.js';
 import type { Principal } from '../shared/principal.js';
@@ -70,15 +71,14 @@ export interface AppendedEvent {
  */
 export async function appendAudit(client: Tx | Prisma, actor: AuditActor, entry: AuditEntry): Promise<AppendedEvent> {
   // Ids and request ids are validated where they come in (src/domain/shared/ids.ts, yoga's requestIdOf); this is the last
-  // line: the table is append-only, so a card number written here could never be removed.
+  // line: the table is append-only, so a card number (or an IBAN) written here could never be removed.
+  const mask = (text: string) => maskIbans(maskPans(text, CARD_RANGES));
   const detail =
     entry.detail === undefined
       ? null
-      : JSON.stringify(
-          Object.fromEntries(Object.entries(entry.detail).map(([k, v]) => [k, typeof v === 'string' ? maskPans(v, CARD_RANGES) : v])),
-        );
-  const entityId = entry.entityId == null ? null : maskPans(entry.entityId, CARD_RANGES);
-  const requestId = maskPans(actor.requestId, CARD_RANGES);
+      : JSON.stringify(Object.fromEntries(Object.entries(entry.detail).map(([k, v]) => [k, typeof v === 'string' ? mask(v) : v])));
+  const entityId = entry.entityId == null ? null : mask(entry.entityId);
+  const requestId = mask(actor.requestId);
   const rows = await client.$queryRaw<AppendedEvent[]>`
     SELECT id, position FROM audit_append(
       ${actor.merchantId}, ${actor.mode}::"Mode", ${newId('aud')}, ${entry.action}, ${entry.entityType}, ${entityId},

@@ -198,7 +198,7 @@ function cardValues(card: {
 }
 
 async function storedCardValues(app: App, principal: Principal, id: string, used: Set<Placeholder>, now: Date): Promise<PlaceholderValues> {
-  const card = await openStoredCard(app, principal, id);
+  const card = await openStoredCard(app, principal, id, ['input', 'paymentMethodId'], 'forwarded');
   if (!card) throw new NotFound('payment method', id);
   const values = cardValues(card);
   if ([...used].some((p) => p.startsWith('networkToken.'))) {

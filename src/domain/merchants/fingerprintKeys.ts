@@ -1,7 +1,9 @@
 import type { App } from '../../app/app.js';
 import { lockMerchant } from './store.js';
 import { setTestFingerprints, testCardsAfter } from '../paymentMethods/store.js';
-import { fingerprint } from '../../crypto/fingerprint.js';
+import { bankAccountFingerprint, fingerprint } from '../../crypto/fingerprint.js';
+import { accountIdentity } from '../../card/bankAccount.js';
+import { Secret } from '../../crypto/secret.js';
 import { generateDataKey, wrapDataKey } from '../../crypto/dataKeys.js';
 import { openField } from '../../db/encryption.js';
 import { newId } from '../shared/ids.js';
@@ -71,7 +73,15 @@ async function upgradeMerchant(app: App, merchantId: string): Promise<number | u
           const rows = await testCardsAfter(tx, merchantId, after, BATCH);
           if (rows.length === 0) break;
           const fps: string[] = [];
-          for (const row of rows) fps.push(fingerprint(raw, (await openField(keyring, 'PaymentMethod', 'cardNumber', row))!));
+          for (const row of rows) {
+            if (row.type === 'BANK_ACCOUNT') {
+              const number = (await openField(keyring, 'PaymentMethod', 'accountNumber', row))!;
+              const identity = new Secret(accountIdentity(row.bankScheme!, number.reveal(), row.bankCode));
+              fps.push(bankAccountFingerprint(raw, row.bankScheme!, identity));
+            } else {
+              fps.push(fingerprint(raw, (await openField(keyring, 'PaymentMethod', 'cardNumber', row))!));
+            }
+          }
           // One statement per batch. Distinct cards give distinct fingerprints, so the dedupe index holds.
           await setTestFingerprints(
             tx,

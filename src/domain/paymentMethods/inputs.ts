@@ -4,11 +4,23 @@
 import { z } from 'zod';
 import { fullExpYear } from '../../card/expiry.js';
 import {
+  accountIdentity,
+  checkBacsAccountNumber,
+  checkBic,
+  checkAchAccountNumber,
+  checkIban,
+  checkRoutingNumber,
+  checkSortCode,
+  type Check,
+} from '../../card/bankAccount.js';
+import { Secret } from '../../crypto/secret.js';
+import {
   PRINTABLE,
   addExpiryIssues,
   billingInputSchema,
   cardInputSchema,
   clearable,
+  coded,
   crossField,
   metadataSchema,
   validationTime,
@@ -104,3 +116,110 @@ export const tokenizeCardInputSchema = z
   }, crossField);
 
 export const extendRetentionMonthsSchema = z.int().min(1, 'Must be between 1 and 24 months').max(24, 'Must be between 1 and 24 months');
+
+// ---------------------------------------------------------------------------------------------------------
+// Bank accounts
+
+const BANK_FIELDS = {
+  SEPA: { required: ['iban'], allowed: ['iban', 'bic'] },
+  ACH: { required: ['routingNumber', 'accountNumber'], allowed: ['routingNumber', 'accountNumber'] },
+  BACS: { required: ['sortCode', 'accountNumber'], allowed: ['sortCode', 'accountNumber'] },
+} as const;
+
+type BankField = 'iban' | 'bic' | 'routingNumber' | 'accountNumber' | 'sortCode';
+const BANK_FIELD_NAMES: readonly BankField[] = ['iban', 'bic', 'routingNumber', 'accountNumber', 'sortCode'];
+
+/** A bank identifier as typed: a string of at most 64 characters, checked by its scheme in bankAccountInputSchema. */
+const bankIdentifier = optional(z.string().max(64));
+
+/**
+ * A bank account: the fields its scheme takes, each checked by its scheme's rule (src/card/bankAccount.ts), every
+ * failing field listed. Fields of another scheme are refused rather than ignored. The IBAN or account number
+ * leaves as a Secret (sealed, fingerprinted and sent to a connector only), with what may be shown beside it.
+ */
+export const bankAccountInputSchema = z
+  .object({
+    scheme: z.enum(['SEPA', 'ACH', 'BACS']),
+    holderName: text(100).min(1, 'Required'),
+    accountType: optional(z.enum(['CHECKING', 'SAVINGS'])),
+    iban: bankIdentifier,
+    bic: bankIdentifier,
+    routingNumber: bankIdentifier,
+    accountNumber: bankIdentifier,
+    sortCode: bankIdentifier,
+  })
+  .superRefine((input, ctx) => {
+    const passed = passedField(ctx);
+    if (!passed('scheme')) return;
+    const fields = BANK_FIELDS[input.scheme];
+    for (const field of BANK_FIELD_NAMES) {
+      const given = !passed(field) || input[field] !== undefined;
+      if (given && !(fields.allowed as readonly string[]).includes(field)) {
+        ctx.addIssue({ code: 'custom', path: [field], message: `Not used by ${input.scheme} accounts` });
+      } else if (!given && (fields.required as readonly string[]).includes(field)) {
+        ctx.addIssue({ code: 'custom', path: [field], message: `Required for ${input.scheme} accounts` });
+      }
+    }
+    const check = (field: BankField, rule: (raw: string) => Check<unknown>) => {
+      const raw = passed(field) ? input[field] : undefined;
+      if (raw === undefined || !(fields.allowed as readonly string[]).includes(field)) return;
+      const result = rule(raw);
+      if (!result.ok) ctx.addIssue({ code: 'custom', path: [field], ...coded('INVALID_BANK_ACCOUNT', result.message) });
+    };
+    check('iban', checkIban);
+    check('bic', checkBic);
+    check('routingNumber', checkRoutingNumber);
+    check('accountNumber', input.scheme === 'ACH' ? checkAchAccountNumber : checkBacsAccountNumber);
+    check('sortCode', checkSortCode);
+  }, crossField)
+  .transform(({ scheme, holderName, accountType, iban, bic, routingNumber, accountNumber, sortCode }) => {
+    // Every field passed its scheme's check by now: the checks are run again for their normalised values.
+    const ok = <T>(result: Check<T>): T => {
+      if (!result.ok) throw new Error('bank account input: unchecked field');
+      return result.value;
+    };
+    if (scheme === 'SEPA') {
+      const parts = ok(checkIban(iban!));
+      return bankAccount(scheme, holderName, accountType, parts.iban, {
+        country: parts.country,
+        bankCode: parts.bankCode,
+        bic: bic === undefined ? null : ok(checkBic(bic)),
+      });
+    }
+    const bankCode = scheme === 'ACH' ? ok(checkRoutingNumber(routingNumber!)) : ok(checkSortCode(sortCode!));
+    const number = accountNumber!.trim();
+    return bankAccount(scheme, holderName, accountType, number, {
+      country: scheme === 'ACH' ? 'US' : 'GB',
+      bankCode,
+      bic: null,
+    });
+  });
+
+function bankAccount(
+  scheme: 'SEPA' | 'ACH' | 'BACS',
+  holderName: string,
+  accountType: 'CHECKING' | 'SAVINGS' | undefined,
+  number: string,
+  shown: { country: string; bankCode: string | null; bic: string | null },
+) {
+  return {
+    scheme,
+    holderName,
+    accountType: accountType ?? null,
+    /** The IBAN (SEPA) or the account number (ACH, BACS): sealed, never shown. */
+    number: new Secret(number),
+    /** What the fingerprint covers with the scheme: the IBAN, or the bank code and the account number. */
+    identity: new Secret(accountIdentity(scheme, number, shown.bankCode)),
+    last4: number.slice(-4),
+    ...shown,
+  };
+}
+
+export type BankAccountInput = z.output<typeof bankAccountInputSchema>;
+
+export const tokenizeBankAccountInputSchema = z.object({
+  customerId: optional(text(64, PRINTABLE)),
+  bankAccount: bankAccountInputSchema,
+  billing: optional(billingInputSchema),
+  metadata: optional(metadataSchema),
+});

@@ -1,15 +1,21 @@
 import type { App } from '../../app/app.js';
-import { fingerprint } from '../../crypto/fingerprint.js';
+import { bankAccountFingerprint, fingerprint } from '../../crypto/fingerprint.js';
 import type { Tx } from '../../db/client.js';
 import { openField } from '../../db/encryption.js';
 import type { Billing } from '../../db/encrypted-fields.js';
 import type { Secret } from '../../crypto/secret.js';
 import { newId } from '../shared/ids.js';
-import { NotFound, RetentionLimitExceeded } from '../shared/errors.js';
+import { NotFound, RetentionLimitExceeded, ValidationFailed, type FieldError } from '../shared/errors.js';
 import type { PaymentMethod } from '../../generated/prisma/client.js';
 import { isExpired } from '../../card/expiry.js';
 import type { CardInput } from '../shared/inputSchemas.js';
-import { extendRetentionMonthsSchema, tokenizeCardInputSchema, updatePaymentMethodInputSchema } from './inputs.js';
+import {
+  extendRetentionMonthsSchema,
+  tokenizeBankAccountInputSchema,
+  tokenizeCardInputSchema,
+  updatePaymentMethodInputSchema,
+  type BankAccountInput,
+} from './inputs.js';
 import { tspFor } from '../../integrations/tokenServices/index.js';
 import { actorOf, appendAudit, audited } from '../audit/audit.js';
 import { openCardToken, spendCardToken } from '../cardTokens/cardTokens.js';
@@ -19,7 +25,7 @@ import { requireCustomer } from '../customers/customers.js';
 import { checkEnumeration } from './enumeration.js';
 import { parseInput } from '../shared/inputs.js';
 import type { Principal, Tenant } from '../shared/principal.js';
-import { addMonths, MAX_RETENTION_EXTENSION_MONTHS, retainUntil } from './retention.js';
+import { addMonths, bankAccountRetainUntil, MAX_RETENTION_EXTENSION_MONTHS, retainUntil } from './retention.js';
 import {
   deleteExpiredBatch,
   deletePaymentMethodRow,
@@ -28,8 +34,10 @@ import {
   lockRetention,
   inTransaction,
   onPool,
+  saveBankAccountRow,
   saveCardRow,
   setRetention,
+  touchLastUsed,
   updatePaymentMethodRow,
   type SaveDetail,
 } from './store.js';
@@ -128,6 +136,60 @@ export async function saveCard(
   });
 }
 
+/**
+ * Vaults a bank account (SEPA, ACH or BACS) in the same table as cards. The same account again for the same
+ * customer (or again without one) returns the existing payment method with `duplicate: true`, its holder name
+ * updated; concurrent duplicates converge through the same unique index as cards.
+ */
+export async function tokenizeBankAccount(app: App, principal: Principal, input: unknown, now = app.clock()) {
+  const v = parseInput(tokenizeBankAccountInputSchema, input, ['input'], now);
+  const customerId = v.customerId ?? null;
+  if (customerId) await requireCustomer(app, principal, customerId);
+  const fp = await accountFingerprint(app, principal, v.bankAccount);
+  // The answer shows the account's fingerprint and whether it is vaulted already, as for a card.
+  await checkEnumeration(app, principal, v.bankAccount, fp, customerId, now);
+  return saveBankAccountRow(app, onPool(app), principal, {
+    id: newId('pm'),
+    customerId,
+    fingerprint: fp,
+    account: v.bankAccount,
+    billing: v.billing,
+    metadata: v.metadata,
+  });
+}
+
+/** A bank account's fingerprint: the scheme and the normalised account, in a domain of its own (never a card's). */
+async function accountFingerprint(app: App, principal: Tenant, account: Pick<BankAccountInput, 'scheme' | 'identity'>): Promise<string> {
+  const key = (await app.db.keyring.fingerprintKey(principal.merchantId, principal.mode)).reveal();
+  return bankAccountFingerprint(key, account.scheme, account.identity);
+}
+
+/**
+ * A payment used the payment method: its `lastUsedAt`, and for a bank account its retention, which follows
+ * its last payment (the row is locked while it is computed, so a concurrent extension is kept).
+ */
+export async function recordPaymentMethodUse(tx: Tx, principal: Tenant, pm: Pick<PaymentMethod, 'id' | 'type'>, now: Date): Promise<void> {
+  if (pm.type !== 'BANK_ACCOUNT') return touchLastUsed(tx, principal, pm.id, now);
+  const locked = await lockRetention(tx, principal, pm.id);
+  if (locked) await touchLastUsed(tx, principal, pm.id, now, bankAccountRetainUntil(now, locked.retentionExtensionMonths));
+}
+
+/** What an update may not change on a bank account: it has no expiry, and connectors' card tokens are for cards. */
+function bankAccountRefusals(v: { expMonth?: number; expYear?: number; connectorTokenDetails?: unknown }): FieldError[] {
+  const refused: FieldError[] = [];
+  for (const field of ['expMonth', 'expYear'] as const) {
+    if (v[field] !== undefined) refused.push({ path: ['input', field], code: 'INVALID_INPUT', message: 'A bank account has no expiry' });
+  }
+  if (v.connectorTokenDetails !== undefined) {
+    refused.push({
+      path: ['input', 'connectorTokenDetails'],
+      code: 'INVALID_INPUT',
+      message: 'Connector card tokens can only be recorded on a card',
+    });
+  }
+  return refused;
+}
+
 export async function updatePaymentMethod(app: App, principal: Principal, id: string, input: unknown, now = app.clock()) {
   const v = parseInput(updatePaymentMethodInputSchema, input, ['input'], now);
   const hasExpiry = v.expMonth !== undefined && v.expYear !== undefined;
@@ -139,6 +201,10 @@ export async function updatePaymentMethod(app: App, principal: Principal, id: st
       // Locked first: a new expiry keeps whatever extension was granted, even one committing meanwhile.
       const existing = await lockRetention(tx, principal, id);
       if (!existing) throw new NotFound('payment method', id);
+      if (existing.type === 'BANK_ACCOUNT') {
+        const refused = bankAccountRefusals(v);
+        if (refused.length > 0) throw new ValidationFailed(refused);
+      }
       if (details) {
         // A token obtained elsewhere (e.g. through forwardRequest to the merchant's own PSP): recorded as given.
         await recordPspToken(
@@ -263,7 +329,7 @@ type Row = Pick<PaymentMethod, 'merchantId' | 'id'> & Partial<Pick<PaymentMethod
 export interface CardView {
   bin: string;
   last4: string;
-  brand: PaymentMethod['brand'];
+  brand: NonNullable<PaymentMethod['brand']>;
   expMonth: number;
   expYear: number;
   expired: boolean;
@@ -291,7 +357,9 @@ export async function maskedCard(
   const { keyring } = app.db;
   // The three models share these fields' codecs; the AAD names the real model.
   const sealedAs = model as 'PaymentMethod';
-  const expiry = (await openField(keyring, sealedAs, 'cardExpiry', row))!;
+  const expiry = await openField(keyring, sealedAs, 'cardExpiry', row);
+  // Callers ask only for cards (`card` of a bank account is null before this is reached).
+  if (!expiry || row.bin === null || row.brand === null) throw new Error(`${model} ${row.id} is not a card`);
   return {
     bin: row.bin,
     last4: row.last4,
@@ -309,4 +377,35 @@ export async function maskedCard(
 
 export function billingOf(app: App, row: Row): Promise<Billing | null> {
   return openField(app.db.keyring, 'PaymentMethod', 'billing', row);
+}
+
+export interface BankAccountView {
+  scheme: NonNullable<PaymentMethod['bankScheme']>;
+  country: string;
+  last4: string;
+  bankCode: string | null;
+  bic: string | null;
+  /** Decrypted only when asked for. */
+  holderName(): Promise<string | null>;
+  accountType: PaymentMethod['accountType'];
+}
+
+type BankRow = Pick<PaymentMethod, 'merchantId' | 'id' | 'bankScheme' | 'bankCountry' | 'last4' | 'bankCode' | 'holderName'> &
+  Partial<Pick<PaymentMethod, 'bic' | 'accountType'>>;
+
+/**
+ * The masked view of a bank account (a payment method, or the account a payment was made with), null for a
+ * card: never the IBAN or account number, which are not even selected to be opened.
+ */
+export function maskedBankAccount(app: App, row: BankRow, model: 'PaymentMethod' | 'Payment' = 'PaymentMethod'): BankAccountView | null {
+  if (row.bankScheme === null) return null;
+  return {
+    scheme: row.bankScheme,
+    country: row.bankCountry ?? '',
+    last4: row.last4,
+    bankCode: row.bankCode,
+    bic: row.bic ?? null,
+    holderName: () => openField(app.db.keyring, model as 'PaymentMethod', 'holderName', row),
+    accountType: row.accountType ?? null,
+  };
 }

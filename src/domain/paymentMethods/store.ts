@@ -7,13 +7,15 @@ import {
   type Mode,
   type NetworkTokenStatus,
   type PaymentMethod,
+  type PaymentMethodType,
   type TokenizationType,
 } from '../../generated/prisma/client.js';
 import type { CardInput } from '../shared/inputSchemas.js';
 import { newId } from '../shared/ids.js';
 import { tenant, type Principal, type Tenant } from '../shared/principal.js';
 import { actorOf } from '../audit/audit.js';
-import { retainUntil } from './retention.js';
+import { bankAccountRetainUntil, retainUntil } from './retention.js';
+import type { BankAccountInput } from './inputs.js';
 
 // The payment method store: every statement that touches `payment_methods` (and the tokenization's
 // enumeration counters in `card_probes`) is here, once. The rules live in paymentMethods.ts and its
@@ -123,6 +125,42 @@ export const UPDATE_DUPLICATE = {
    RETURNING *)
  SELECT ${paymentMethodColumns('upd')} FROM upd,
    LATERAL audit_append(upd.merchant_id, upd.mode, $9, 'payment_method.update', 'payment_method', upd.id, $10, $11, 'success', $12::jsonb) AS audit`,
+};
+
+/**
+ * A new bank account and its audit event in one statement, as INSERT_NEW_CARD: $1 merchant, $2 id, $3 mode,
+ * $4 customer, $5 fingerprint, $6 the sealed account number (or IBAN), $7 sealed holder name, $8 last4,
+ * $9 scheme, $10 bank code, $11 country, $12 bic, $13 account type, $14 sealed billing, $15 metadata,
+ * $16 retain until, $17 now, $18 the audit event id, $19 the key id, $20 the request id, $21 the event's detail.
+ */
+const INSERT_NEW_BANK_ACCOUNT = {
+  name: 'vault_insert_new_bank_account',
+  text: `WITH ins AS (
+   INSERT INTO payment_methods (merchant_id, id, mode, customer_id, type, fingerprint, account_number, holder_name, last4,
+     bank_scheme, bank_code, bank_country, bic, account_type, billing, metadata, retain_until, created_at, updated_at)
+   VALUES ($1, $2, $3::"Mode", $4, 'BANK_ACCOUNT', $5, $6, $7, $8, $9::"BankScheme", $10, $11, $12, $13::"BankAccountType", $14, $15::jsonb, $16, $17, $17)
+   ON CONFLICT DO NOTHING
+   RETURNING *)
+ SELECT ${paymentMethodColumns('ins')} FROM ins,
+   LATERAL audit_append(ins.merchant_id, ins.mode, $18, 'payment_method.create', 'payment_method', ins.id, $19, $20, 'success', $21::jsonb) AS audit`,
+};
+
+/**
+ * A bank account tokenized again: its holder name (and account type and BIC, when given) on the existing
+ * payment method, and the audit event. Its retention stays: it follows the account's payments, not its
+ * tokenizations. $1 merchant, $2 mode, $3 id, $4 sealed holder name, $5 account type, $6 bic, $7 now,
+ * $8 audit event id, $9 key id, $10 request id, $11 the event's detail. No row when the payment method is
+ * not a bank account (a fingerprint cannot match a card's, but the statement says so anyway).
+ */
+const UPDATE_DUPLICATE_BANK_ACCOUNT = {
+  name: 'vault_update_duplicate_bank_account',
+  text: `WITH upd AS (
+   UPDATE payment_methods SET holder_name = $4, account_type = COALESCE($5::"BankAccountType", account_type), bic = COALESCE($6, bic),
+     updated_at = $7
+   WHERE merchant_id = $1 AND mode = $2::"Mode" AND id = $3 AND type = 'BANK_ACCOUNT'
+   RETURNING *)
+ SELECT ${paymentMethodColumns('upd')} FROM upd,
+   LATERAL audit_append(upd.merchant_id, upd.mode, $8, 'payment_method.update', 'payment_method', upd.id, $9, $10, 'success', $11::jsonb) AS audit`,
 };
 
 /**
@@ -248,7 +286,7 @@ export async function deleteExpiredProbes(app: App, now: Date): Promise<number> 
 export async function findSealedCard(client: Tx | Client, principal: Tenant, id: string) {
   return client.paymentMethod.findFirst({
     where: { ...tenant(principal), id },
-    select: { merchantId: true, id: true, cardNumber: true, cardExpiry: true, holderName: true },
+    select: { merchantId: true, id: true, type: true, cardNumber: true, cardExpiry: true, holderName: true },
   });
 }
 
@@ -294,22 +332,139 @@ export interface NewCardRow {
  * extension it was computed with. A row that moved in between (deleted, or its retention extended) is
  * tried again. On the pool each statement commits on its own; in a transaction they join it.
  */
-export async function saveCardRow(
+export function saveCardRow(
   app: App,
   runner: Runner,
   principal: Principal,
   row: NewCardRow,
   detail: SaveDetail = {},
 ): Promise<{ paymentMethod: PaymentMethod; duplicate: boolean }> {
+  return converge(runner, principal, row, {
+    insert: () => insertNewCard(app, runner, principal, row, detail),
+    update: (existing) => updateDuplicate(app, runner, principal, existing, row.card, detail),
+  });
+}
+
+export interface NewBankAccountRow {
+  id: string;
+  customerId: string | null;
+  fingerprint: string;
+  account: BankAccountInput;
+  billing?: Billing | null;
+  metadata?: unknown;
+}
+
+/** Saves a bank account, converging on the payment method that holds it already, as saveCardRow does a card. */
+export function saveBankAccountRow(
+  app: App,
+  runner: Runner,
+  principal: Principal,
+  row: NewBankAccountRow,
+): Promise<{ paymentMethod: PaymentMethod; duplicate: boolean }> {
+  return converge(runner, principal, row, {
+    insert: () => insertNewBankAccount(app, runner, principal, row),
+    update: (existing) => updateDuplicateBankAccount(app, runner, principal, existing, row.account),
+  });
+}
+
+/**
+ * The convergence of a save on the dedupe index, for every type of payment method: insert (ON CONFLICT DO
+ * NOTHING), else find the payment method holding the fingerprint and update it; a row that moved in between
+ * (deleted, or its retention extended) is tried again.
+ */
+async function converge(
+  runner: Runner,
+  principal: Principal,
+  row: { customerId: string | null; fingerprint: string },
+  save: { insert(): Promise<PaymentMethod | null>; update(existing: DuplicateRef): Promise<PaymentMethod | null> },
+): Promise<{ paymentMethod: PaymentMethod; duplicate: boolean }> {
   for (let attempt = 0; attempt < 5; attempt++) {
-    const created = await insertNewCard(app, runner, principal, row, detail);
+    const created = await save.insert();
     if (created) return { paymentMethod: created, duplicate: false };
     const existing = await findDuplicateRow(runner, principal, row.customerId, row.fingerprint);
     if (!existing) continue; // deleted since the insert met it
-    const updated = await updateDuplicate(app, runner, principal, existing, row.card, detail);
+    const updated = await save.update(existing);
     if (updated) return { paymentMethod: updated, duplicate: true };
   }
-  throw new Error('saveCard: the payment method holding the card kept changing');
+  throw new Error('save: the payment method holding the card or account kept changing');
+}
+
+async function insertNewBankAccount(app: App, runner: Runner, principal: Principal, row: NewBankAccountRow) {
+  const { account } = row;
+  const now = app.clock();
+  const sealed = await sealFields(
+    app.db.keyring,
+    'PaymentMethod',
+    {
+      accountNumber: encodeField('PaymentMethod', 'accountNumber', account.number),
+      holderName: account.holderName,
+      billing: encodeField('PaymentMethod', 'billing', row.billing) ?? null,
+    },
+    { merchantId: principal.merchantId, id: row.id },
+  );
+  const actor = actorOf(principal);
+  const [created] = await runner.sql<PaymentMethod>(
+    INSERT_NEW_BANK_ACCOUNT.text,
+    [
+      principal.merchantId,
+      row.id,
+      principal.mode,
+      row.customerId,
+      row.fingerprint,
+      sealed.accountNumber,
+      sealed.holderName,
+      account.last4,
+      account.scheme,
+      account.bankCode,
+      account.country,
+      account.bic,
+      account.accountType,
+      sealed.billing,
+      row.metadata === undefined || row.metadata === null ? null : JSON.stringify(row.metadata),
+      bankAccountRetainUntil(now),
+      now,
+      newId('aud'),
+      actor.keyId,
+      actor.requestId,
+      JSON.stringify({ duplicate: false, type: 'BANK_ACCOUNT', scheme: account.scheme }),
+    ],
+    INSERT_NEW_BANK_ACCOUNT.name,
+  );
+  return created ?? null;
+}
+
+async function updateDuplicateBankAccount(
+  app: App,
+  runner: Runner,
+  principal: Principal,
+  existing: DuplicateRef,
+  account: BankAccountInput,
+) {
+  const sealed = await sealFields(
+    app.db.keyring,
+    'PaymentMethod',
+    { holderName: account.holderName },
+    { merchantId: principal.merchantId, id: existing.id },
+  );
+  const actor = actorOf(principal);
+  const [updated] = await runner.sql<PaymentMethod>(
+    UPDATE_DUPLICATE_BANK_ACCOUNT.text,
+    [
+      principal.merchantId,
+      principal.mode,
+      existing.id,
+      sealed.holderName,
+      account.accountType,
+      account.bic,
+      app.clock(),
+      newId('aud'),
+      actor.keyId,
+      actor.requestId,
+      JSON.stringify({ duplicate: true, type: 'BANK_ACCOUNT', scheme: account.scheme }),
+    ],
+    UPDATE_DUPLICATE_BANK_ACCOUNT.name,
+  );
+  return updated ?? null;
 }
 
 async function insertNewCard(app: App, runner: Runner, principal: Principal, row: NewCardRow, detail: SaveDetail) {
@@ -438,9 +593,9 @@ export async function lockRetention(
   tx: Tx,
   principal: Tenant,
   id: string,
-): Promise<{ retentionExtensionMonths: number; retainUntil: Date } | null> {
-  const rows = await tx.$queryRaw<{ retentionExtensionMonths: number; retainUntil: Date }[]>`
-    SELECT retention_extension_months AS "retentionExtensionMonths", retain_until AS "retainUntil" FROM payment_methods
+): Promise<{ type: PaymentMethodType; retentionExtensionMonths: number; retainUntil: Date } | null> {
+  const rows = await tx.$queryRaw<{ type: PaymentMethodType; retentionExtensionMonths: number; retainUntil: Date }[]>`
+    SELECT type, retention_extension_months AS "retentionExtensionMonths", retain_until AS "retainUntil" FROM payment_methods
      WHERE merchant_id = ${principal.merchantId} AND mode = ${principal.mode}::"Mode" AND id = ${id} FOR NO KEY UPDATE`;
   return rows[0] ?? null;
 }
@@ -453,9 +608,9 @@ export async function setRetention(tx: Tx, principal: Tenant, id: string, months
   });
 }
 
-/** A payment used the payment method. */
-export async function touchLastUsed(tx: Tx, principal: Tenant, id: string, now: Date): Promise<void> {
-  await tx.paymentMethod.updateMany({ where: { ...tenant(principal), id }, data: { lastUsedAt: now } });
+/** A payment used the payment method (and moved its retention, for a bank account: the caller holds its lock). */
+export async function touchLastUsed(tx: Tx, principal: Tenant, id: string, now: Date, retainUntil?: Date): Promise<void> {
+  await tx.paymentMethod.updateMany({ where: { ...tenant(principal), id }, data: { lastUsedAt: now, retainUntil } });
 }
 
 /** Merchant-initiated payments may use this payment method from now on. */
@@ -481,11 +636,11 @@ export function deleteExpiredBatch(tx: Tx, now: Date, batchSize: number) {
     RETURNING merchant_id AS "merchantId", id, mode`;
 }
 
-/** A page of a merchant's test-mode cards after `after` (by id), sealed, for re-fingerprinting. */
+/** A page of a merchant's test-mode payment methods after `after` (by id), sealed, for re-fingerprinting. */
 export function testCardsAfter(tx: Tx, merchantId: string, after: string, take: number) {
   return tx.paymentMethod.findMany({
     where: { merchantId, mode: 'TEST', id: { gt: after } },
-    select: { merchantId: true, id: true, cardNumber: true },
+    select: { merchantId: true, id: true, type: true, cardNumber: true, accountNumber: true, bankScheme: true, bankCode: true },
     orderBy: { id: 'asc' },
     take,
   });

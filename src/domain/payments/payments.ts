@@ -1,5 +1,5 @@
 import type { App } from '../../app/app.js';
-import { findPaymentMethodRow, markCustomerInitiated, onPool, touchLastUsed } from '../paymentMethods/store.js';
+import { findPaymentMethodRow, markCustomerInitiated, onPool } from '../paymentMethods/store.js';
 import {
   findPaymentRow,
   findPaymentUnderKey,
@@ -18,7 +18,7 @@ import { SANDBOX_CONNECTOR_ID } from '../../integrations/connectors/sandbox.js';
 import { openField } from '../../db/encryption.js';
 import { encodeField, type Billing } from '../../db/encrypted-fields.js';
 import { Conflict, IdempotencyConflict, NotFound, ValidationFailed, type FieldError } from '../shared/errors.js';
-import type { Prisma as P, Payment, PaymentInstrument, PaymentStatus } from '../../generated/prisma/client.js';
+import type { Prisma as P, Payment, PaymentInstrument, PaymentMethod, PaymentStatus } from '../../generated/prisma/client.js';
 import { tspFor } from '../../integrations/tokenServices/index.js';
 import { newId } from '../shared/ids.js';
 import type { CardInput } from '../shared/inputSchemas.js';
@@ -27,20 +27,30 @@ import { openCardToken, spendCardToken } from '../cardTokens/cardTokens.js';
 import { requireCustomer, type Query } from '../customers/customers.js';
 import { parseInput } from '../shared/inputs.js';
 import { usableNetworkToken } from '../paymentMethods/networkTokens.js';
-import { cardFingerprint, maskedCard, saveCard, type CardView } from '../paymentMethods/paymentMethods.js';
+import { cardFingerprint, maskedCard, recordPaymentMethodUse, saveCard, type CardView } from '../paymentMethods/paymentMethods.js';
 import { checkEnumeration } from '../paymentMethods/enumeration.js';
 import { claimPspToken } from '../paymentMethods/pspTokens.js';
-import { openCard } from '../paymentMethods/reveal.js';
+import { openBankAccount, openCard } from '../paymentMethods/reveal.js';
 import { actorOf, appendAudit, audited } from '../audit/audit.js';
 import { tenant, type Principal } from '../shared/principal.js';
+import type { NewPaymentRow } from './store.js';
 
 /** Where the card of a payment comes from, opened for the connector. */
 interface CardSource {
+  kind: 'card';
   card: CardInput;
   billing: Billing | null;
   customerId: string | null;
   paymentMethodId?: string;
   cardTokenId?: string;
+}
+
+/** A stored bank account, opened for the connector: a debit needs no CVC, expiry or challenge. */
+interface BankSource {
+  kind: 'bank';
+  paymentMethod: PaymentMethod;
+  account: Extract<PaymentSource, { type: 'bank_account' }>;
+  customerId: string | null;
 }
 
 const SUCCEEDED: ReadonlySet<PaymentStatus> = new Set(['COMPLETED', 'AUTHORIZED']);
@@ -82,7 +92,9 @@ export async function createPayment(
   }
   const connector = connectorFor(app.connectors, principal, v.connectorId);
   if (v.customerId) await requireCustomer(app, principal, v.customerId);
-  const source = await cardSource(app, principal, v, now);
+  const found = await paymentSource(app, principal, v, now);
+  if (found.kind === 'bank') return payWithBankAccount(app, principal, connector, v, found, { baseUrl, now, idempotency });
+  const source = found;
   const { cvc, ...card } = source.card;
   // Saving shows the saved payment method (its fingerprint, and its id when the card is vaulted already):
   // counted against the enumeration limits before anything is paid, whether the save happens now or after
@@ -119,20 +131,13 @@ export async function createPayment(
     v.savePaymentMethod && succeeded
       ? (await saveCard(app, principal, { card, customerId: source.customerId, billing: source.billing, fingerprint })).paymentMethod
       : undefined;
-  return app.db.prisma.$transaction(async (tx) => {
-    const payment = await insertPayment(tx, principal, {
+  return recordPayment(app, principal, v, now, {
+    row: {
       id: paymentId,
       customerId: source.customerId,
-      amount: v.amount,
-      amountCaptured: result.status === 'COMPLETED' ? v.amount : 0,
-      currency: v.currency,
-      status: result.status,
-      captureMethod: v.captureMethod,
-      initiator: v.initiator,
       paymentMethodId: source.paymentMethodId ?? null,
       savedPaymentMethodId: saved?.id ?? null,
       cardTokenId: source.cardTokenId ?? null,
-      savePaymentMethod: v.savePaymentMethod,
       bin: card.bin,
       last4: card.last4,
       brand: card.brand,
@@ -142,30 +147,132 @@ export async function createPayment(
       pendingCard: v.savePaymentMethod && challenged ? encodeField('Payment', 'pendingCard', { card, billing: source.billing }) : null,
       connectorId: connector.id,
       instrument,
+      challengeSecretHash: challenged ? hashSecret(secret).toString('hex') : null,
+    },
+    result,
+    paidWith: source.paymentMethodId ? { id: source.paymentMethodId, type: 'CARD' } : undefined,
+    saved,
+    idempotency,
+  });
+}
+
+/**
+ * Pays with a stored bank account: the connector debits it (no challenge, no PSP or network token); the
+ * payment keeps the masked account. Recorded as every payment is (recordPayment).
+ */
+async function payWithBankAccount(
+  app: App,
+  principal: Principal,
+  connector: Connector,
+  v: CreatePaymentInput,
+  source: BankSource,
+  { baseUrl, now, idempotency }: Required<Pick<CreatePaymentOptions, 'baseUrl' | 'now'>> & Pick<CreatePaymentOptions, 'idempotency'>,
+): Promise<Payment> {
+  const paymentId = newId('pay');
+  const pm = source.paymentMethod;
+  app.log.debug({ paymentId, connectorId: connector.id, idempotencyKey: idempotency?.keyId }, 'connector authorize');
+  const result = await connector.authorize({
+    paymentId,
+    ...(idempotency && { idempotencyKey: idempotency.keyId }),
+    amount: v.amount,
+    currency: v.currency,
+    captureMethod: v.captureMethod,
+    initiator: v.initiator,
+    source: source.account,
+    // Never used: a bank debit is not challenged. The secret is not kept.
+    challenge: { baseUrl, secret: randomBytes(32).toString('base64url') },
+  });
+  const { bankAccount } = source.account;
+  return recordPayment(app, principal, v, now, {
+    row: {
+      id: paymentId,
+      customerId: source.customerId,
+      paymentMethodId: pm.id,
+      savedPaymentMethodId: null,
+      cardTokenId: null,
+      bin: null,
+      last4: pm.last4,
+      brand: null,
+      cardExpiry: null,
+      holderName: bankAccount.holderName,
+      bankScheme: bankAccount.scheme,
+      bankCode: bankAccount.bankCode,
+      bankCountry: bankAccount.country,
+      pendingCard: null,
+      connectorId: connector.id,
+      instrument: 'BANK_ACCOUNT',
+      challengeSecretHash: null,
+    },
+    result: result.status === 'REQUIRES_ACTION' ? { ...result, status: 'FAILED', failureCode: 'unexpected_challenge' } : result,
+    paidWith: { id: pm.id, type: pm.type },
+    saved: undefined,
+    idempotency,
+  });
+}
+
+interface PaymentRecord {
+  /** The payment's own columns (amounts, status, capture, initiator and idempotency come from the input and result). */
+  row: Omit<
+    NewPaymentRow,
+    | 'amount'
+    | 'amountCaptured'
+    | 'currency'
+    | 'status'
+    | 'captureMethod'
+    | 'initiator'
+    | 'savePaymentMethod'
+    | 'connectorReference'
+    | 'redirectUrl'
+    | 'returnUrl'
+    | 'failureCode'
+    | 'failureMessage'
+    | 'idempotencyKeyId'
+    | 'idempotencyRequestHash'
+  > & { id: string; connectorId: string; instrument: PaymentInstrument };
+  result: Awaited<ReturnType<Connector['authorize']>>;
+  /** The stored payment method paid with, if any: its use is recorded (lastUsedAt, a bank account's retention). */
+  paidWith: Pick<PaymentMethod, 'id' | 'type'> | undefined;
+  saved: PaymentMethod | undefined;
+  idempotency: CreatePaymentOptions['idempotency'];
+}
+
+/** Stores a payment the connector answered, records the use of its payment method, and audits it, in one transaction. */
+function recordPayment(app: App, principal: Principal, v: CreatePaymentInput, now: Date, r: PaymentRecord): Promise<Payment> {
+  const { row, result, paidWith, saved, idempotency } = r;
+  const succeeded = SUCCEEDED.has(result.status);
+  return app.db.prisma.$transaction(async (tx) => {
+    const payment = await insertPayment(tx, principal, {
+      ...row,
+      amount: v.amount,
+      amountCaptured: result.status === 'COMPLETED' ? v.amount : 0,
+      currency: v.currency,
+      status: result.status,
+      captureMethod: v.captureMethod,
+      initiator: v.initiator,
+      savePaymentMethod: v.savePaymentMethod,
       connectorReference: result.reference,
       redirectUrl: result.redirectUrl ?? null,
       returnUrl: v.returnUrl ?? null,
-      challengeSecretHash: challenged ? hashSecret(secret).toString('hex') : null,
       failureCode: result.failureCode ?? null,
       failureMessage: result.failureMessage ?? null,
       idempotencyKeyId: idempotency?.keyId ?? null,
       idempotencyRequestHash: idempotency?.fingerprint ?? null,
     });
-    if (source.paymentMethodId) {
-      await touchLastUsed(tx, principal, source.paymentMethodId, now);
-      if (succeeded && v.initiator === 'CUSTOMER') await markCustomerInitiated(tx, principal, source.paymentMethodId, now);
+    if (paidWith) {
+      await recordPaymentMethodUse(tx, principal, paidWith, now);
+      if (succeeded && v.initiator === 'CUSTOMER') await markCustomerInitiated(tx, principal, paidWith.id, now);
     }
     if (saved) await markCustomerInitiated(tx, principal, saved.id, now);
     await appendAudit(tx, actorOf(principal), {
       action: 'payment.create',
       entityType: 'payment',
-      entityId: paymentId,
+      entityId: row.id,
       outcome: 'success',
       detail: {
         status: result.status,
-        instrument,
-        connectorId: connector.id,
-        ...(source.paymentMethodId && { paymentMethodId: source.paymentMethodId }),
+        instrument: row.instrument,
+        connectorId: row.connectorId,
+        ...(paidWith && { paymentMethodId: paidWith.id }),
       },
     });
     return payment;
@@ -239,21 +346,22 @@ async function storedInstrument(
   return { paySource: card, instrument: 'CARD' };
 }
 
-async function cardSource(app: App, principal: Principal, v: CreatePaymentInput, now: Date): Promise<CardSource> {
-  if (v.paymentMethodId) return storedCard(app, principal, v, v.paymentMethodId);
+async function paymentSource(app: App, principal: Principal, v: CreatePaymentInput, now: Date): Promise<CardSource | BankSource> {
+  if (v.paymentMethodId) return storedSource(app, principal, v, v.paymentMethodId);
   if (v.token) {
     // Opened here, spent in createPayment once nothing refuses before the connector is asked.
     const { billing, ...card } = await openCardToken(app, principal, v.token, now);
-    return { card, billing, customerId: v.customerId ?? null, cardTokenId: v.token };
+    return { kind: 'card', card, billing, customerId: v.customerId ?? null, cardTokenId: v.token };
   }
-  return { card: v.card!, billing: null, customerId: v.customerId ?? null };
+  return { kind: 'card', card: v.card!, billing: null, customerId: v.customerId ?? null };
 }
 
 /**
- * The card of a stored payment method, opened (reveal.ts openCard) for the connector, never returned. A
- * merchant-initiated payment needs a payment method that already went through a customer-initiated one.
+ * The card or bank account of a stored payment method, opened (reveal.ts openCard, openBankAccount) for the
+ * connector, never returned. A merchant-initiated payment needs a payment method that already went through a
+ * customer-initiated one.
  */
-async function storedCard(app: App, principal: Principal, v: CreatePaymentInput, id: string): Promise<CardSource> {
+async function storedSource(app: App, principal: Principal, v: CreatePaymentInput, id: string): Promise<CardSource | BankSource> {
   const pm = await findPaymentMethodRow(onPool(app), principal, id);
   if (!pm) throw new NotFound('payment method', id);
   const refused: FieldError[] = [];
@@ -269,10 +377,23 @@ async function storedCard(app: App, principal: Principal, v: CreatePaymentInput,
   }
   if (refused.length > 0) throw new ValidationFailed(refused);
 
+  if (pm.type === 'BANK_ACCOUNT') {
+    return { kind: 'bank', paymentMethod: pm, account: await openBankAccount(app, pm), customerId: v.customerId ?? pm.customerId };
+  }
   const { number, expMonth, expYear, holderName } = await openCard(app, pm);
   return {
+    kind: 'card',
     // The CVC is never stored.
-    card: { number, cvc: undefined, expMonth, expYear, holderName: holderName ?? undefined, bin: pm.bin, last4: pm.last4, brand: pm.brand },
+    card: {
+      number,
+      cvc: undefined,
+      expMonth,
+      expYear,
+      holderName: holderName ?? undefined,
+      bin: pm.bin!,
+      last4: pm.last4,
+      brand: pm.brand!,
+    },
     billing: null,
     customerId: v.customerId ?? pm.customerId,
     paymentMethodId: pm.id,

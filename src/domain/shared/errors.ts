@@ -18,6 +18,8 @@ const CODES = {
   CARD_EXPIRED: 'field',
   INVALID_EXPIRY: 'field',
   INVALID_CVC: 'field',
+  /** An IBAN, BIC, routing number, sort code or account number that its scheme refuses. */
+  INVALID_BANK_ACCOUNT: 'field',
   NOT_FOUND: 'result',
   CONFLICT: 'result',
   RETENTION_LIMIT_EXCEEDED: 'result',
@@ -168,11 +170,16 @@ export class TokenizationFailed extends VaultError {
  */
 export class TooManyAttempts extends VaultError {
   readonly code = Code.TOO_MANY_ATTEMPTS;
-  constructor(readonly signal: 'BIN_LAST4' | 'DUPLICATES') {
+  constructor(
+    readonly signal: 'BIN_LAST4' | 'DUPLICATES',
+    what: 'card' | 'bank account' = 'card',
+  ) {
     super(
-      signal === 'BIN_LAST4'
-        ? 'Refused: this api key tokenized too many different card numbers with the same first six and last four digits recently (possible enumeration)'
-        : 'Refused: this api key matched too many different stored cards recently (possible enumeration)',
+      signal === 'DUPLICATES'
+        ? `Refused: this api key matched too many different stored ${what}s recently (possible enumeration)`
+        : what === 'card'
+          ? 'Refused: this api key tokenized too many different card numbers with the same first six and last four digits recently (possible enumeration)'
+          : 'Refused: this api key tokenized too many different bank accounts with the same bank code and last four digits recently (possible enumeration)',
     );
   }
 }

@@ -1,5 +1,6 @@
 import { randomBytesPooled } from '../../crypto/random.js';
 import { containsPan } from '../../card/pan.js';
+import { containsIban } from '../../card/bankAccount.js';
 
 export type IdPrefix = 'mer' | 'key' | 'dk' | 'cus' | 'pm' | 'tok' | 'pay' | 'pspt' | 'ntk' | 'aud' | 'evt';
 
@@ -29,5 +30,5 @@ const ID_BODY = /^[0-9A-Za-z]{22}$/;
  * into an id argument, say) matches no record and is answered NOT_FOUND without being written anywhere.
  */
 export function isWellFormedId(prefix: IdPrefix, value: string): boolean {
-  return value.startsWith(`${prefix}_`) && ID_BODY.test(value.slice(prefix.length + 1)) && !containsPan(value);
+  return value.startsWith(`${prefix}_`) && ID_BODY.test(value.slice(prefix.length + 1)) && !containsPan(value) && !containsIban(value);
 }

@@ -13,6 +13,7 @@
 import { z } from 'zod';
 import { Code, VALIDATION_CODES, type ValidationCode } from './errors.js';
 import { containsCardNumber } from '../../card/pan.js';
+import { containsIban } from '../../card/bankAccount.js';
 import { Secret } from '../../crypto/secret.js';
 import { bin, checkCardNumber, cvcLengths, last4 } from '../../card/number.js';
 import { isCountryCode } from '../../card/countries.js';
@@ -103,7 +104,7 @@ function unitOf(origin: string): string {
   return '';
 }
 
-function coded(code: ValidationCode, message: string) {
+export function coded(code: ValidationCode, message: string) {
   return { message, params: { code } };
 }
 
@@ -140,6 +141,7 @@ export const PRINTABLE: Charset = { forbidden: /\p{C}/u, message: 'Must contain 
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 const NOT_UNICODE = 'Must be valid Unicode text (it has an unpaired surrogate)';
 const HOLDS_CARD = 'Must not contain a card number (card numbers go in card.number, where they are encrypted)';
+const HOLDS_IBAN = 'Must not contain an IBAN (IBANs go in bankAccount.iban, where they are encrypted)';
 
 /** A trimmed string of at most `max` characters. */
 export function text(max: number, charset: Charset = SINGLE_LINE) {
@@ -149,7 +151,8 @@ export function text(max: number, charset: Charset = SINGLE_LINE) {
     .max(max)
     .refine((s) => !LONE_SURROGATE.test(s), NOT_UNICODE)
     .refine((s) => !charset.forbidden.test(s), charset.message)
-    .refine((s) => !containsCardNumber(s), HOLDS_CARD);
+    .refine((s) => !containsCardNumber(s), HOLDS_CARD)
+    .refine((s) => !containsIban(s), HOLDS_IBAN);
 }
 
 const isBlank = (v: unknown): boolean => typeof v === 'string' && v.trim() === '';
@@ -234,7 +237,8 @@ function metadataEntryProblem(key: string, value: unknown): string | undefined {
     key.length > METADATA_MAX_KEY_LENGTH ||
     SINGLE_LINE.forbidden.test(key) ||
     LONE_SURROGATE.test(key) ||
-    containsCardNumber(key)
+    containsCardNumber(key) ||
+    containsIban(key)
   ) {
     return `Metadata keys must have 1 to ${METADATA_MAX_KEY_LENGTH} characters of valid text and no control characters`;
   }
@@ -244,6 +248,7 @@ function metadataEntryProblem(key: string, value: unknown): string | undefined {
     }
     if (LONE_SURROGATE.test(value)) return NOT_UNICODE;
     if (containsCardNumber(value)) return HOLDS_CARD;
+    if (containsIban(value)) return HOLDS_IBAN;
     return MULTI_LINE.forbidden.test(value) ? MULTI_LINE.message : undefined;
   }
   const scalar = value === null || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value));
@@ -279,7 +284,9 @@ export const metadataSchema = z.record(z.string(), z.custom<MetadataValue>()).su
   }
   for (const key of keys) {
     const problem = metadataEntryProblem(key, metadata[key]);
-    if (problem) ctx.addIssue({ code: 'custom', path: [key], message: problem });
+    // A key holding card or account data is not repeated in the error's path.
+    const path = containsCardNumber(key) || containsIban(key) ? [] : [key];
+    if (problem) ctx.addIssue({ code: 'custom', path, message: problem });
   }
 });
 

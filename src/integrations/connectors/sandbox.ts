@@ -15,6 +15,16 @@ function sandboxChallengeUrl(baseUrl: string, paymentId: string, secret: string)
 /** How the sandbox answers a test card; its PSP tokens remember this, as a real PSP remembers the card. */
 type Scenario = 'approve' | 'challenge' | 'declined' | 'insufficient_funds';
 
+/** How the sandbox answers a bank account, by the last four digits of its IBAN or account number. */
+const BANK_SCENARIOS: Readonly<Record<string, 'account_closed' | 'insufficient_funds'>> = {
+  '0002': 'account_closed',
+  '9995': 'insufficient_funds',
+};
+const BANK_DECLINES = {
+  account_closed: { failureCode: 'account_closed', failureMessage: 'The bank account is closed' },
+  insufficient_funds: { failureCode: 'insufficient_funds', failureMessage: 'The bank account has insufficient funds' },
+} as const;
+
 const SCENARIOS: Readonly<Record<string, Scenario>> = {
   '4000002500003155': 'challenge',
   '4000000000000002': 'declined',
@@ -31,9 +41,11 @@ const TOKEN = /^sbxtok_([acdi])[0-9A-Za-z]{22}$/;
 
 const reference = (prefix = 'sbx') => `${prefix}_${base62(randomBytes(16), 22)}`;
 
-function scenarioOf(request: AuthorizeRequest): Scenario | 'unknown_token' | 'invalid_cryptogram' {
+function scenarioOf(request: AuthorizeRequest): Scenario | 'unknown_token' | 'invalid_cryptogram' | 'bank_account' {
   const { source } = request;
   switch (source.type) {
+    case 'bank_account':
+      return 'bank_account';
     case 'card':
       return SCENARIOS[source.card.number.reveal()] ?? 'approve';
     case 'psp_token': {
@@ -50,7 +62,8 @@ function scenarioOf(request: AuthorizeRequest): Scenario | 'unknown_token' | 'in
 }
 
 /**
- * The test-mode connector: no money moves, and the card number decides the answer. 4000002500003155 asks
+ * The test-mode connector: no money moves, and the card number decides the answer (a bank account's last
+ * four digits: 0002 account_closed, 9995 insufficient_funds, any other approved). 4000002500003155 asks
  * for a 3-D Secure challenge when the customer is present; a merchant-initiated payment has nobody to
  * challenge, so it goes through like any other card. It issues PSP tokens (which keep the card's answer)
  * and accepts network tokens with a cryptogram from the sandbox token service provider.
@@ -62,6 +75,13 @@ export const sandboxConnector: Connector = {
   async authorize(request: AuthorizeRequest): Promise<AuthorizeResult> {
     const scenario = scenarioOf(request);
     switch (scenario) {
+      case 'bank_account': {
+        // A debit: no 3-D Secure. The last four digits decide, as the card number does for cards.
+        const { source } = request;
+        const decline = source.type === 'bank_account' ? BANK_SCENARIOS[source.bankAccount.number.reveal().slice(-4)] : undefined;
+        if (decline) return { status: 'FAILED', reference: reference(), ...BANK_DECLINES[decline] };
+        break;
+      }
       case 'declined':
       case 'insufficient_funds':
         return { status: 'FAILED', reference: reference(), ...DECLINES[scenario] };

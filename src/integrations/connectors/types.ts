@@ -6,7 +6,7 @@
 // operational fault (the payment keeps its state). A decline is not a fault: it is a FAILED result.
 
 import type { Secret } from '../../crypto/secret.js';
-import type { CaptureMethod, PaymentInitiator, TokenizationType } from '../../generated/prisma/enums.js';
+import type { BankAccountType, BankScheme, CaptureMethod, PaymentInitiator, TokenizationType } from '../../generated/prisma/enums.js';
 
 /**
  * The card as a connector receives it: opened for this one call and never kept by the connector layer. The
@@ -35,13 +35,30 @@ interface ConnectorNetworkToken {
 }
 
 /**
+ * A bank account as a connector receives it (a debit from it): the IBAN or account number is a Secret,
+ * revealed only into the wire request. No CVC, no expiry, no authentication challenge.
+ */
+interface ConnectorBankAccount {
+  scheme: BankScheme;
+  /** The IBAN (SEPA) or the account number (ACH, BACS). */
+  number: Secret<string>;
+  /** The routing number (ACH), the sort code (BACS) or the IBAN's bank identifier (SEPA). */
+  bankCode: string | null;
+  country: string;
+  bic: string | null;
+  holderName: string | null;
+  accountType: BankAccountType | null;
+}
+
+/**
  * What the connector charges: the card itself, a token this connector issued earlier (PSP token), or a
  * network token with a fresh cryptogram.
  */
 export type PaymentSource =
   | { type: 'card'; card: ConnectorCard }
   | { type: 'psp_token'; token: string }
-  | { type: 'network_token'; networkToken: ConnectorNetworkToken };
+  | { type: 'network_token'; networkToken: ConnectorNetworkToken }
+  | { type: 'bank_account'; bankAccount: ConnectorBankAccount };
 
 export interface AuthorizeRequest {
   /** The vault's `pay_` id: the reference a PSP deduplicates retries on. */
@@ -73,7 +90,7 @@ export interface AuthorizeResult {
   reference: string | null;
   /** REQUIRES_ACTION: where to send the customer to authenticate. */
   redirectUrl?: string;
-  /** FAILED: a short snake_case reason, e.g. `card_declined`. */
+  /** FAILED: a short snake_case reason, e.g. `card_declined`, `account_closed`. */
   failureCode?: string;
   failureMessage?: string;
 }
