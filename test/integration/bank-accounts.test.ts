@@ -18,7 +18,7 @@ import {
   UpdatePaymentMethodDocument,
   type BankAccountInput,
   type TokenizeBankAccountInput,
-} from '../../src/client/index.js';
+} from '../../packages/client/src/index.js';
 import type { App } from '../../src/app/app.js';
 import { migrate } from '../../src/db/migrate.js';
 import { createApiKey } from '../../src/domain/merchants/apiKeys.js';
