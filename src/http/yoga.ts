@@ -1,15 +1,13 @@
-import { randomUUID } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
 import { PothosValidationError } from '@pothos/core';
 import { GraphQLError } from 'graphql';
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from 'pino';
-import type { RequestContext } from './context.js';
-import { assertOriginAllowed, useMerchantCors } from './plugins/cors.js';
+import { requestIdOf, resolvePrincipal, type RequestContext } from './context.js';
+import { useMerchantCors } from './plugins/cors.js';
 import { CHALLENGE_MAX_BODY_BYTES, useSandboxChallenge } from './routes/sandboxChallenge.js';
 import { SANDBOX_CHALLENGE_PATH } from '../integrations/connectors/sandbox.js';
 import { NETWORK_TOKEN_WEBHOOK_PATH, WEBHOOK_MAX_BODY_BYTES, useNetworkTokenWebhooks } from './routes/networkTokenWebhook.js';
-import { authenticate } from '../domain/merchants/apiKeys.js';
+import { REST_MAX_BODY_BYTES, REST_PATH_PREFIXES, restRefusal, useRestDialects } from './routes/restDialects.js';
 import type { App } from '../app/app.js';
 import { GRAPHQL_LIMITS, type Config } from '../app/config.js';
 import { Code, Forbidden, IdempotencyConflict, type RequestCode } from '../domain/shared/errors.js';
@@ -20,7 +18,6 @@ import { instrumentSchema, useMetrics, type MetricsAccess } from './plugins/metr
 import { trackReferences, useIdempotency } from './plugins/idempotency.js';
 import { useTrustedDocuments, type TrustedDocumentsPolicy } from './plugins/trustedDocuments.js';
 import { internResolvePaths, useCompiledExecutor } from './plugins/compiledExecutor.js';
-import { containsPan } from '../card/pan.js';
 import { scrubText } from '../app/logger.js';
 import { InvalidCursor, useCursorCheck } from '../schema/cursors.js';
 import { schema } from '../schema/index.js';
@@ -50,6 +47,7 @@ const BODY_LIMITS: BodyLimits = {
     { path: '/graphql', limit: GRAPHQL_LIMITS.maxBodyBytes },
     { path: SANDBOX_CHALLENGE_PATH, prefix: true, limit: CHALLENGE_MAX_BODY_BYTES },
     { path: NETWORK_TOKEN_WEBHOOK_PATH, prefix: true, limit: WEBHOOK_MAX_BODY_BYTES },
+    ...REST_PATH_PREFIXES.map((path) => ({ path, prefix: true, limit: REST_MAX_BODY_BYTES, refusal: restRefusal })),
   ],
   fallback: 4 * 1024,
 };
@@ -83,7 +81,7 @@ export function createVaultYoga({
   trustedDocuments = app.config.VAULT_TRUSTED_DOCUMENTS,
   executor = app.config.VAULT_GRAPHQL_EXECUTOR,
 }: YogaOptions): YogaServerInstance<ServerContext, RequestContext> {
-  const { log, rateLimiter, authFailures } = app;
+  const { log } = app;
   // One context per request, made once: authenticating is the first thing done with a GraphQL request.
   const contexts = new WeakMap<Request, Promise<RequestContext>>();
   const contextOf = (request: Request, req: unknown): Promise<RequestContext> => {
@@ -95,24 +93,8 @@ export function createVaultYoga({
     return context;
   };
   const buildContext = async (request: Request, req: unknown): Promise<RequestContext> => {
-    const key = presentedKey(request.headers);
-    // Unknown keys are throttled per client address (authFailures), before any lookup once over the limit.
-    const principal = key
-      ? await (authFailures ? authFailures.guard(clientAddress(req), () => authenticate(app, key)) : authenticate(app, key))
-      : null;
-    if (!principal) {
-      throw requestError(Code.UNAUTHENTICATED, key ? 'Unknown or revoked api key' : 'Missing api key: send it in the "api-key" header', {
-        status: 401,
-      });
-    }
-    await assertOriginAllowed(app, request, principal);
-    await rateLimiter?.consume(principal.keyId);
-    // The merchant's data keys, loaded (or found cached) before any resolver opens a transaction: a load
-    // inside one needs a second pooled connection, and with the pool full of transactions waiting for the
-    // same load none proceeds. Cached, this is a map lookup.
-    await app.db.keyring.merchantKeys(principal.merchantId);
-    const requestId = requestIds.get(request) ?? requestIdOf(request);
-    return { app, principal: { ...principal, requestId }, requestId };
+    const principal = await resolvePrincipal(app, request, req);
+    return { app, principal, requestId: principal.requestId };
   };
 
   return createYoga<ServerContext, RequestContext>({
@@ -177,41 +159,11 @@ export function createVaultYoga({
       useRequestLog(log),
       useSandboxChallenge(app),
       useNetworkTokenWebhooks(app),
+      useRestDialects(app),
       useIdempotency(app),
       ...(executor === 'jit' ? [useCompiledExecutor()] : []),
     ],
   });
-}
-
-function presentedKey(headers: Headers): string | undefined {
-  const key = headers.get('api-key')?.trim();
-  if (key) return key;
-  const auth = headers.get('authorization');
-  const match = auth ? /^Bearer\s+(\S+)\s*$/i.exec(auth) : null;
-  return match?.[1];
-}
-
-/** The peer's address (not X-Forwarded-For, which any client can send). */
-function clientAddress(req: unknown): string {
-  return (req as IncomingMessage | undefined)?.socket?.remoteAddress ?? 'unknown';
-}
-
-const requestIds = new WeakMap<Request, string>();
-
-/**
- * The caller's x-request-id when it is a short token of ASCII letters, digits and hyphens (a UUID, a ULID,
- * `order-42`) holding no card number by the detector's loosest reading (any Luhn-valid 12-19 digit
- * window, hyphens between digits included); a fresh UUID otherwise. It is logged, returned and written to
- * the append-only audit table, so anything doubtful is replaced rather than kept: a caller's id that merely
- * looks like a card number (a long timestamp, one time in ten) loses only its correlation. A fresh UUID is
- * redrawn in the rare case its digit groups pass for a card number, so no request id ever looks like one.
- */
-function requestIdOf(request: Request): string {
-  const given = request.headers.get('x-request-id');
-  if (given && /^[A-Za-z0-9-]{1,64}$/.test(given) && !containsPan(given)) return given;
-  let id = randomUUID();
-  while (containsPan(id)) id = randomUUID();
-  return id;
 }
 
 /**
@@ -380,11 +332,10 @@ function useRequestLog(log: Logger): Plugin {
   return {
     onRequest({ request, url }) {
       seen.set(request, { start: performance.now(), path: url.pathname });
-      requestIds.set(request, requestIdOf(request));
     },
     onResponse({ request, response }) {
       const entry = seen.get(request);
-      const requestId = requestIds.get(request);
+      const requestId = requestIdOf(request);
       if (requestId) response.headers.set('x-request-id', requestId);
       const path = entry?.path ?? new URL(request.url).pathname;
       if (path === '/healthz' || path === '/readyz' || path === '/metrics') return;

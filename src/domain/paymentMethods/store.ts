@@ -419,6 +419,15 @@ export function updatePaymentMethodRow(tx: Tx, principal: Tenant, id: string, ch
   });
 }
 
+/** A customer's payment methods, newest first (at most `take`): the one-click list. */
+export function listCustomerPaymentMethodRows(app: App, principal: Tenant, customerId: string, take: number) {
+  return app.db.prisma.paymentMethod.findMany({
+    where: { ...tenant(principal), customerId },
+    orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+    take,
+  });
+}
+
 /** Whether a payment method of the tenant was deleted. */
 export async function deletePaymentMethodRow(tx: Tx, principal: Tenant, id: string): Promise<boolean> {
   return (await tx.paymentMethod.deleteMany({ where: { ...tenant(principal), id } })).count === 1;
@@ -525,6 +534,15 @@ export async function replaceActivePspToken(tx: Tx, principal: Tenant, paymentMe
       tokenizationType: token.tokenizationType,
       connectorTokenRequestReferenceId: token.requestReferenceId ?? null,
     },
+  });
+}
+
+/** The payment method's PSP tokens, newest first (at most `take`). */
+export function listPspTokenRows(app: App, principal: Tenant, paymentMethodId: string, take: number) {
+  return app.db.prisma.pspToken.findMany({
+    where: { ...tenant(principal), paymentMethodId },
+    orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+    take,
   });
 }
 

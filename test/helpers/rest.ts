@@ -1,0 +1,36 @@
+import { inject } from 'vitest';
+import type { RawAnswer } from './vault.js';
+
+/** The test server's base URL (its GraphQL endpoint's origin). */
+export function baseUrl(): string {
+  return new URL(inject('graphqlUrl')).origin;
+}
+
+export interface RestCall {
+  /** Sent as the `api-key` header. */
+  key?: string;
+  /** A string is sent byte for byte; anything else as JSON. */
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+/** A request to the REST dialects, answered raw (status, headers, text and parsed JSON). */
+export async function rest(method: string, path: string, { key, body, headers = {} }: RestCall = {}): Promise<RawAnswer> {
+  const res = await fetch(`${baseUrl()}${path}`, {
+    method,
+    headers: {
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      ...(key === undefined ? {} : { 'api-key': key }),
+      ...headers,
+    },
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let json: any;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, json, text, headers: res.headers };
+}
