@@ -334,6 +334,34 @@ describe('tenancy, keys and errors of the v2 routes', () => {
     expect(other.status).toBe(409);
   });
 
+  it('audits what the routes do under the key and x-request-id that did it, as GraphQL does', async () => {
+    const m = await newMerchant();
+    const headers = { 'x-request-id': `rest-audit-${Date.now()}` };
+    const customer = await rest('POST', '/v2/customers', { key: m.secretKey, body: { name: 'Audited' }, headers });
+    const pm = await rest('POST', '/v2/payment-methods', {
+      key: m.secretKey,
+      body: {
+        payment_method_type: 'card',
+        customer_id: customer.json.id,
+        payment_method_data: { card: { card_number: '4242424242424242', card_exp_month: '3', card_exp_year: YY } },
+      },
+      headers,
+    });
+    await rest('DELETE', `/v2/payment-methods/${pm.json.id}`, { key: m.secretKey, headers });
+    expect(customer.headers.get('x-request-id')).toBe(headers['x-request-id']);
+    const events = await getDb().prisma.auditEvent.findMany({
+      where: { merchantId: m.merchantId, requestId: headers['x-request-id'] },
+      orderBy: { position: 'asc' },
+    });
+    expect(events.map((e) => [e.action, e.entityId])).toEqual([
+      ['customer.create', customer.json.id],
+      ['payment_method.create', pm.json.id],
+      ['payment_method.delete', pm.json.id],
+    ]);
+    expect(new Set(events.map((e) => e.mode))).toEqual(new Set(['TEST']));
+    expect(JSON.stringify(events.map((e) => e.detail))).not.toContain('4242424242424242');
+  });
+
   it('refuses a body over the limit with 413 in the error shape', async () => {
     const m = await newMerchant();
     const res = await rest('POST', '/v2/customers', { key: m.secretKey, body: { description: 'x'.repeat(70 * 1024) } });
