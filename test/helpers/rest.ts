@@ -34,3 +34,8 @@ export async function rest(method: string, path: string, { key, body, headers = 
   }
   return { status: res.status, json, text, headers: res.headers };
 }
+
+/** A unique token of letters (an Idempotency-Key, a request id): a digit run could pass for a card number. */
+export function uniqueToken(prefix: string): string {
+  return `${prefix}-${Math.random().toString(36).slice(2).replace(/\d/g, 'x')}${Math.random().toString(36).slice(2).replace(/\d/g, 'y')}`;
+}

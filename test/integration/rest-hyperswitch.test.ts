@@ -5,7 +5,7 @@ import { PaymentMethodDocument } from '../../src/client/index.js';
 import { curlRequests, type CurlRequest } from '../helpers/curl.js';
 import { EXP_YEAR } from '../helpers/expiry.js';
 import { schemaProblems } from '../helpers/jsonSchema.js';
-import { rest } from '../helpers/rest.js';
+import { rest, uniqueToken } from '../helpers/rest.js';
 import { cvcLike, dumpDatabase, panLike } from '../helpers/scan.js';
 import { newMerchant, useDatabase, type RawAnswer, type TestMerchant } from '../helpers/vault.js';
 
@@ -288,10 +288,28 @@ describe('tenancy, keys and errors of the v2 routes', () => {
 
     const bank = await rest('POST', '/v2/payment-methods', {
       key: m.secretKey,
-      body: { payment_method_type: 'bank_debit', payment_method_subtype: 'ach', payment_method_data: {} },
+      body: {
+        payment_method_type: 'bank_debit',
+        payment_method_subtype: 'ach',
+        payment_method_data: { bank_debit: { ach_bank_debit: { account_number: '000123456789', routing_number: '110000000' } } },
+      },
     });
     expect(bank.status).toBe(400);
     expect(bank.json.error).toMatchObject({ code: 'unsupported_payment_method_type', param: 'payment_method_type' });
+    expect(bank.text).not.toContain('000123456789');
+
+    const update = await rest('PATCH', '/v2/payment-methods/pm_0000000000000000000000/update-saved-payment-method', {
+      key: m.secretKey,
+      body: {
+        connector_token_details: { token: ' ', token_type: 'multi_use' },
+        payment_method_data: { card: { card_holder_name: 'x'.repeat(101) } },
+      },
+    });
+    expect(update.status).toBe(400);
+    expect(update.json.error.fields.map((f: { param: string }) => f.param).sort()).toEqual([
+      'connector_token_details.token',
+      'payment_method_data.card.card_holder_name',
+    ]);
 
     const noCard = await rest('POST', '/v2/payment-methods', {
       key: m.secretKey,
@@ -315,7 +333,7 @@ describe('tenancy, keys and errors of the v2 routes', () => {
 
   it('replays a create for the same Idempotency-Key', async () => {
     const m = await newMerchant();
-    const headers = { 'idempotency-key': `cus-${Date.now()}` };
+    const headers = { 'idempotency-key': uniqueToken('cus') };
     const first = await rest('POST', '/v2/customers', { key: m.secretKey, body: { name: 'Once' }, headers });
     const second = await rest('POST', '/v2/customers', { key: m.secretKey, body: { name: 'Once' }, headers });
     expect(second.status).toBe(200);
@@ -336,7 +354,7 @@ describe('tenancy, keys and errors of the v2 routes', () => {
 
   it('audits what the routes do under the key and x-request-id that did it, as GraphQL does', async () => {
     const m = await newMerchant();
-    const headers = { 'x-request-id': `rest-audit-${Date.now()}` };
+    const headers = { 'x-request-id': uniqueToken('rest-audit') };
     const customer = await rest('POST', '/v2/customers', { key: m.secretKey, body: { name: 'Audited' }, headers });
     const pm = await rest('POST', '/v2/payment-methods', {
       key: m.secretKey,
@@ -378,7 +396,7 @@ describe('tenancy, keys and errors of the v2 routes', () => {
         payment_method_type: 'card',
         payment_method_data: { card: { card_number: number, card_exp_month: '4', card_exp_year: YY, card_cvc: '739' } },
       },
-      headers: { 'idempotency-key': `hygiene-${Date.now()}` },
+      headers: { 'idempotency-key': uniqueToken('hygiene') },
     });
     expect(ok.status).toBe(200);
     await rest('POST', '/v1/tokens', { key: m.publishableKey, body: { card: { number, exp_month: 4, exp_year: EXP_YEAR, cvc: '739' } } });

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { PaymentMethodDocument } from '../../src/client/index.js';
 import { EXP_YEAR } from '../helpers/expiry.js';
-import { rest } from '../helpers/rest.js';
-import { newMerchant, useDatabase } from '../helpers/vault.js';
+import { baseUrl, rest, uniqueToken } from '../helpers/rest.js';
+import { newMerchant, testApp, useDatabase } from '../helpers/vault.js';
+import { origins } from '../../src/domain/merchants/allowLists.js';
 
 const getDb = useDatabase();
 
@@ -188,7 +189,7 @@ describe('keys and errors of the token API', () => {
     const m = await newMerchant();
     const tok = await rest('POST', '/v1/tokens', { key: m.publishableKey, body: card('4242424242424242') });
     const body = { amount: 4200, currency: 'USD', token: tok.json.id };
-    const headers = { 'idempotency-key': `order-${Date.now()}` };
+    const headers = { 'idempotency-key': uniqueToken('order') };
     const first = await rest('POST', '/v1/payments', { key: m.secretKey, body, headers });
     const second = await rest('POST', '/v1/payments', { key: m.secretKey, body, headers });
     expect(first.status).toBe(201);
@@ -200,5 +201,32 @@ describe('keys and errors of the token API', () => {
     const conflict = await rest('POST', '/v1/payments', { key: m.secretKey, body: { ...body, amount: 1 }, headers });
     expect(conflict.status).toBe(409);
     expect(conflict.json.error).toMatchObject({ type: 'idempotency_error', code: 'idempotency_conflict' });
+  });
+});
+
+describe('POST /v1/tokens from a browser', () => {
+  it("answers the preflight and the request for the merchant's allowed origin, and refuses other origins", async () => {
+    const m = await newMerchant();
+    const origin = `https://shop-${m.merchantId.slice(4, 12).toLowerCase()}.example`;
+    await origins.allow(testApp(), m.merchantId, origin);
+    const pre = await fetch(`${baseUrl()}/v1/tokens`, {
+      method: 'OPTIONS',
+      headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type, api-key' },
+    });
+    expect(pre.status).toBe(204);
+    expect(pre.headers.get('access-control-allow-origin')).toBe(origin);
+
+    const ok = await rest('POST', '/v1/tokens', { key: m.publishableKey, body: card('4242424242424242'), headers: { origin } });
+    expect(ok.status).toBe(201);
+    expect(ok.headers.get('access-control-allow-origin')).toBe(origin);
+
+    const elsewhere = await rest('POST', '/v1/tokens', {
+      key: m.publishableKey,
+      body: card('4242424242424242'),
+      headers: { origin: 'https://evil.example' },
+    });
+    expect(elsewhere.status).toBe(403);
+    expect(elsewhere.json.error.type).toBe('permission_error');
+    expect(elsewhere.headers.get('access-control-allow-origin')).toBeNull();
   });
 });

@@ -121,7 +121,9 @@ const paymentMethodRequest = z.strictObject({
   payment_method_subtype: str.meta({ description: 'E.g. "credit"; informational for cards.' }),
   metadata: metadataSchema.nullish(),
   customer_id: str.meta({ description: 'A customer of this merchant (`cus_…`).' }),
-  payment_method_data: z.strictObject({ card: cardDetail.optional() }),
+  // Open to other kinds' data (`bank_debit`, …), so a request for one is answered "unsupported" by its
+  // payment_method_type rather than as an unknown field.
+  payment_method_data: z.object({ card: cardDetail.optional() }).catchall(z.unknown()),
   billing: billingSchema.nullish(),
   psp_tokenization: z
     .strictObject({
