@@ -380,6 +380,28 @@ describe('tenancy, keys and errors of the v2 routes', () => {
     expect(JSON.stringify(events.map((e) => e.detail))).not.toContain('4242424242424242');
   });
 
+  it('answers an unexpected fault 500 with nothing about it', async () => {
+    const m = await newMerchant();
+    const vault = (number: string) =>
+      rest('POST', '/v2/payment-methods', {
+        key: m.secretKey,
+        body: {
+          payment_method_type: 'card',
+          payment_method_data: { card: { card_number: number, card_exp_month: '5', card_exp_year: YY } },
+        },
+      });
+    const a = (await vault('4242424242424242')).json.id;
+    const b = (await vault('5555555555554444')).json.id;
+    // A ciphertext moved to another row does not decrypt (its AAD names the row): the read fails.
+    const row = await getDb().prisma.paymentMethod.findFirstOrThrow({ where: { merchantId: m.merchantId, id: a } });
+    await getDb().prisma
+      .$executeRaw`UPDATE payment_methods SET card_expiry = ${row.cardExpiry} WHERE merchant_id = ${m.merchantId} AND id = ${b}`;
+    const res = await rest('GET', `/v2/payment-methods/${b}`, { key: m.secretKey });
+    expect(res.status).toBe(500);
+    expect(res.json).toEqual({ error: { type: 'api_error', code: 'internal_server_error', message: 'Internal server error' } });
+    expect(res.text).not.toContain('v1.dk_');
+  });
+
   it('refuses a body over the limit with 413 in the error shape', async () => {
     const m = await newMerchant();
     const res = await rest('POST', '/v2/customers', { key: m.secretKey, body: { description: 'x'.repeat(70 * 1024) } });
