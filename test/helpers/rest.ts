@@ -1,4 +1,5 @@
-import { inject } from 'vitest';
+import { expect, inject } from 'vitest';
+import { schemaProblems } from './jsonSchema.js';
 import type { RawAnswer } from './vault.js';
 
 /** The test server's base URL (its GraphQL endpoint's origin). */
@@ -38,4 +39,20 @@ export async function rest(method: string, path: string, { key, body, headers = 
 /** A unique token of letters (an Idempotency-Key, a request id): a digit run could pass for a card number. */
 export function uniqueToken(prefix: string): string {
   return `${prefix}-${Math.random().toString(36).slice(2).replace(/\d/g, 'x')}${Math.random().toString(36).slice(2).replace(/\d/g, 'y')}`;
+}
+
+let openapi: Promise<any> | undefined;
+
+/**
+ * The answer fits the schema GET /openapi.json gives for its route (`template`, e.g.
+ * `/v2/payment-methods/{id}`) and status: the document as served, not the code behind it.
+ */
+export async function expectDocumented(method: string, template: string, res: RawAnswer): Promise<void> {
+  openapi ??= rest('GET', '/openapi.json').then((r) => r.json);
+  const doc = await openapi;
+  const operation = doc.paths[template]?.[method.toLowerCase()];
+  expect(operation, `${method} ${template} is documented`).toBeDefined();
+  const response = operation.responses[String(res.status)];
+  expect(response, `${method} ${template} documents ${res.status}`).toBeDefined();
+  expect(schemaProblems(response.content['application/json'].schema, res.json, doc), `${method} ${template} ${res.status}`).toEqual([]);
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { PaymentMethodDocument } from '../../src/client/index.js';
 import { EXP_YEAR } from '../helpers/expiry.js';
-import { baseUrl, rest, uniqueToken } from '../helpers/rest.js';
+import { baseUrl, expectDocumented, rest, uniqueToken } from '../helpers/rest.js';
 import { newMerchant, testApp, useDatabase } from '../helpers/vault.js';
 import { origins } from '../../src/domain/merchants/allowLists.js';
 
@@ -24,6 +24,7 @@ describe('POST /v1/tokens then POST /v1/payments (seed 002)', () => {
       const m = await newMerchant();
       const tok = await rest('POST', '/v1/tokens', { key: m.publishableKey, body: card(c.number) });
       expect(tok.status).toBe(201);
+      await expectDocumented('POST', '/v1/tokens', tok);
       expect(tok.json).toEqual({
         id: expect.stringMatching(/^tok_/),
         card: { bin: c.number.slice(0, 6), last4: c.number.slice(-4), brand: 'visa', exp_month: 12, exp_year: EXP_YEAR },
@@ -38,6 +39,7 @@ describe('POST /v1/tokens then POST /v1/payments (seed 002)', () => {
         body: { amount: 1999, currency: 'usd', token: tok.json.id, return_url: 'https://shop.example/done' },
       });
       expect(pay.status).toBe(c.http);
+      await expectDocumented('POST', '/v1/payments', pay);
       expect(pay.json).toMatchObject({
         id: expect.stringMatching(/^pay_/),
         status: c.status,
@@ -55,6 +57,7 @@ describe('POST /v1/tokens then POST /v1/payments (seed 002)', () => {
       // Single use: the token is spent.
       const again = await rest('POST', '/v1/payments', { key: m.secretKey, body: { amount: 100, currency: 'USD', token: tok.json.id } });
       expect(again.status).toBe(422);
+      await expectDocumented('POST', '/v1/payments', again);
       expect(again.json.error).toMatchObject({ type: 'card_error', code: 'token_already_used' });
     });
   }
@@ -106,6 +109,7 @@ describe('keys and errors of the token API', () => {
   it('401 without a key or with an unknown one', async () => {
     const none = await rest('POST', '/v1/tokens', { body: card('4242424242424242') });
     expect(none.status).toBe(401);
+    await expectDocumented('POST', '/v1/tokens', none);
     expect(none.json).toEqual({ error: { type: 'authentication_error', code: 'unauthenticated', message: expect.any(String) } });
     const bad = await rest('POST', '/v1/payments', { key: 'sk_test_nope', body: { amount: 1, currency: 'USD', token: 'tok_x' } });
     expect(bad.status).toBe(401);
@@ -126,6 +130,7 @@ describe('keys and errors of the token API', () => {
     const tok = await rest('POST', '/v1/tokens', { key: m.publishableKey, body: card('4242424242424242') });
     const pay = await rest('POST', '/v1/payments', { key: m.publishableKey, body: { amount: 100, currency: 'USD', token: tok.json.id } });
     expect(pay.status).toBe(403);
+    await expectDocumented('POST', '/v1/payments', pay);
     expect(pay.json.error).toMatchObject({ type: 'permission_error', code: 'forbidden' });
     for (const [method, path] of [
       ['POST', '/v2/customers'],
@@ -143,6 +148,7 @@ describe('keys and errors of the token API', () => {
     const m = await newMerchant();
     const invalid = await rest('POST', '/v1/tokens', { key: m.publishableKey, body: card('4242424242424241') });
     expect(invalid.status).toBe(422);
+    await expectDocumented('POST', '/v1/tokens', invalid);
     expect(invalid.json.error).toMatchObject({ type: 'card_error', code: 'invalid_card_number', param: 'card.number' });
     expect(invalid.text).not.toContain('4242424242424241');
 
@@ -155,6 +161,7 @@ describe('keys and errors of the token API', () => {
 
     const missing = await rest('POST', '/v1/tokens', { key: m.publishableKey, body: { card: { number: '4242424242424242' } } });
     expect(missing.status).toBe(400);
+    await expectDocumented('POST', '/v1/tokens', missing);
     expect(missing.json.error.type).toBe('invalid_request_error');
     expect(missing.json.error.fields.map((f: { param: string }) => f.param).sort()).toEqual(['card.exp_month', 'card.exp_year']);
     expect(missing.text).not.toContain('4242424242424242');
@@ -200,6 +207,7 @@ describe('keys and errors of the token API', () => {
 
     const conflict = await rest('POST', '/v1/payments', { key: m.secretKey, body: { ...body, amount: 1 }, headers });
     expect(conflict.status).toBe(409);
+    await expectDocumented('POST', '/v1/payments', conflict);
     expect(conflict.json.error).toMatchObject({ type: 'idempotency_error', code: 'idempotency_conflict' });
   });
 });
