@@ -238,3 +238,14 @@ describe('POST /v1/tokens from a browser', () => {
     expect(elsewhere.headers.get('access-control-allow-origin')).toBeNull();
   });
 });
+
+describe('metrics of the REST dialects', () => {
+  it('counts requests by route and HTTP status on /metrics', async () => {
+    const m = await newMerchant();
+    await rest('POST', '/v1/tokens', { key: m.publishableKey, body: card('4242424242424242') });
+    const text = await (await fetch(`${baseUrl()}/metrics`)).text();
+    const line = text.split('\n').find((l) => l.startsWith('vault_rest_requests_total{operation="createToken",status="201"}'));
+    expect(Number(line?.split(' ').pop())).toBeGreaterThanOrEqual(1);
+    expect(text).toContain('vault_rest_request_duration_seconds_bucket{le="0.001",operation="createToken"}');
+  });
+});

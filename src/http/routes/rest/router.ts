@@ -7,6 +7,7 @@ import { messageFor } from '../../../domain/shared/inputSchemas.js';
 import type { Principal } from '../../../domain/shared/principal.js';
 import { resolvePrincipal } from '../../context.js';
 import { IDEMPOTENCY_KEY_FORMAT, References } from '../../plugins/idempotency.js';
+import { recordRestRequest } from '../../plugins/metrics.js';
 import { RestError, toRestError, validationError, type FieldNamer } from './errors.js';
 
 // The REST dialects (API.md, "The seeds' REST dialects"): routes beside yoga, each a thin mapping from its
@@ -116,10 +117,12 @@ export function useRestRoutes(app: App, { routes, documents }: RestOptions): Plu
       }
       const req = (serverContext as { req?: unknown } | undefined)?.req;
       return (async () => {
+        const started = performance.now();
         const answer = await serve(match.route, request, pathname, params(match.names, match.values), req).catch((err: unknown) => {
           const e = toRestError(err, match.route.fieldName, log);
           return { status: e.status, body: e.body(), headers: e.extra.headers };
         });
+        recordRestRequest(match.route.operationId, answer.status, (performance.now() - started) / 1000);
         endResponse(json(answer.status, answer.body, answer.headers));
       })();
     },
