@@ -387,6 +387,24 @@ describe('tenancy, keys and errors of the v2 routes', () => {
     expect(res.text).not.toContain('v1.dk_');
   });
 
+  it('a kept answer goes with the payment method it names: after a delete, the same key acts again', async () => {
+    const m = await newMerchant();
+    const headers = { 'idempotency-key': uniqueToken('pm') };
+    const body = {
+      payment_method_type: 'card',
+      payment_method_data: { card: { card_number: '4242424242424242', card_exp_month: '6', card_exp_year: YY } },
+    };
+    const first = await rest('POST', '/v2/payment-methods', { key: m.secretKey, body, headers });
+    const replayed = await rest('POST', '/v2/payment-methods', { key: m.secretKey, body, headers });
+    expect(replayed.headers.get('idempotent-replayed')).toBe('true');
+    expect(replayed.json.id).toBe(first.json.id);
+    expect((await rest('DELETE', `/v2/payment-methods/${first.json.id}`, { key: m.secretKey })).status).toBe(200);
+    const again = await rest('POST', '/v2/payment-methods', { key: m.secretKey, body, headers });
+    expect(again.status).toBe(200);
+    expect(again.headers.get('idempotent-replayed')).toBeNull();
+    expect(again.json.id).not.toBe(first.json.id);
+  });
+
   it('refuses a body over the limit with 413 in the error shape', async () => {
     const m = await newMerchant();
     const res = await rest('POST', '/v2/customers', { key: m.secretKey, body: { description: 'x'.repeat(70 * 1024) } });

@@ -205,6 +205,23 @@ describe('keys and errors of the token API', () => {
     expect(second.headers.get('idempotent-replayed')).toBe('true');
     expect(await getDb().prisma.payment.count({ where: { merchantId: m.merchantId } })).toBe(1);
 
+    // Concurrent retries of another payment: one pays, the others get its answer.
+    const tok2 = await rest('POST', '/v1/tokens', { key: m.publishableKey, body: card('4242424242424242') });
+    const concurrent = { 'idempotency-key': uniqueToken('concurrent') };
+    const answers = await Promise.all(
+      [1, 2, 3].map(() =>
+        rest('POST', '/v1/payments', {
+          key: m.secretKey,
+          body: { amount: 300, currency: 'USD', token: tok2.json.id },
+          headers: concurrent,
+        }),
+      ),
+    );
+    expect(answers.map((a) => a.status)).toEqual([201, 201, 201]);
+    expect(new Set(answers.map((a) => a.json.id)).size).toBe(1);
+    expect(answers.filter((a) => a.headers.get('idempotent-replayed') === 'true')).toHaveLength(2);
+    expect(await getDb().prisma.payment.count({ where: { merchantId: m.merchantId } })).toBe(2);
+
     const conflict = await rest('POST', '/v1/payments', { key: m.secretKey, body: { ...body, amount: 1 }, headers });
     expect(conflict.status).toBe(409);
     await expectDocumented('POST', '/v1/payments', conflict);
