@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { PaymentMethodDocument } from '../../src/client/index.js';
 import { EXP_YEAR } from '../helpers/expiry.js';
 import { baseUrl, expectDocumented, rest, uniqueToken } from '../helpers/rest.js';
-import { newMerchant, testApp, useDatabase } from '../helpers/vault.js';
+import { newMerchant, rawGraphQL, testApp, useDatabase } from '../helpers/vault.js';
 import { origins } from '../../src/domain/merchants/allowLists.js';
 
 const getDb = useDatabase();
@@ -91,8 +90,11 @@ describe('POST /v1/tokens then POST /v1/payments (seed 002)', () => {
     });
     expect(pay.status).toBe(201);
     expect(pay.json).toMatchObject({ status: 'completed', payment_method_id: pm.json.id });
-    const stored = await m.client.request(PaymentMethodDocument, { id: pm.json.id });
-    expect(stored.paymentMethod?.lastUsedAt).not.toBeNull();
+    const stored = await rawGraphQL(
+      { query: 'query($id: ID!) { paymentMethod(id: $id) { lastUsedAt } }', variables: { id: pm.json.id } },
+      { 'api-key': m.secretKey },
+    );
+    expect(stored.json.data.paymentMethod.lastUsedAt).not.toBeNull();
 
     // Another merchant's payment method is absent.
     const other = await newMerchant();
