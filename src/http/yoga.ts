@@ -1,13 +1,14 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import { PothosValidationError } from '@pothos/core';
 import { GraphQLError } from 'graphql';
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from 'pino';
-import { requestIdOf, resolvePrincipal, type RequestContext } from './context.js';
-import { useMerchantCors } from './plugins/cors.js';
+import { isRefusal, resolvePrincipal, type RequestContext } from './context.js';
+import { assertOriginAllowed, useMerchantCors } from './plugins/cors.js';
 import { CHALLENGE_MAX_BODY_BYTES, useSandboxChallenge } from './routes/sandboxChallenge.js';
 import { SANDBOX_CHALLENGE_PATH } from '../integrations/connectors/sandbox.js';
 import { NETWORK_TOKEN_WEBHOOK_PATH, WEBHOOK_MAX_BODY_BYTES, useNetworkTokenWebhooks } from './routes/networkTokenWebhook.js';
-import { REST_MAX_BODY_BYTES, REST_PATH_PREFIXES, restRefusal, useRestDialects } from './routes/restDialects.js';
 import type { App } from '../app/app.js';
 import { GRAPHQL_LIMITS, type Config } from '../app/config.js';
 import { Code, Forbidden, IdempotencyConflict, type RequestCode } from '../domain/shared/errors.js';
@@ -18,9 +19,11 @@ import { instrumentSchema, useMetrics, type MetricsAccess } from './plugins/metr
 import { trackReferences, useIdempotency } from './plugins/idempotency.js';
 import { useTrustedDocuments, type TrustedDocumentsPolicy } from './plugins/trustedDocuments.js';
 import { internResolvePaths, useCompiledExecutor } from './plugins/compiledExecutor.js';
+import { containsPan } from '../card/pan.js';
 import { scrubText } from '../app/logger.js';
 import { InvalidCursor, useCursorCheck } from '../schema/cursors.js';
 import { schema } from '../schema/index.js';
+import { REST_MAX_BODY_BYTES, REST_PATH_PREFIXES, restRefusal, useRestDialects } from './routes/restDialects.js';
 
 export interface YogaOptions {
   /** Put in every request's context; its rate limiters (absent: no limit) and logger serve the plugins. */
@@ -81,7 +84,7 @@ export function createVaultYoga({
   trustedDocuments = app.config.VAULT_TRUSTED_DOCUMENTS,
   executor = app.config.VAULT_GRAPHQL_EXECUTOR,
 }: YogaOptions): YogaServerInstance<ServerContext, RequestContext> {
-  const { log } = app;
+  const { log, rateLimiter } = app;
   // One context per request, made once: authenticating is the first thing done with a GraphQL request.
   const contexts = new WeakMap<Request, Promise<RequestContext>>();
   const contextOf = (request: Request, req: unknown): Promise<RequestContext> => {
@@ -93,8 +96,16 @@ export function createVaultYoga({
     return context;
   };
   const buildContext = async (request: Request, req: unknown): Promise<RequestContext> => {
-    const principal = await resolvePrincipal(app, request, req);
-    return { app, principal, requestId: principal.requestId };
+    const principal = await resolvePrincipal(app, request.headers, clientAddress(req));
+    if (isRefusal(principal)) throw requestError(principal.code, principal.message, { status: principal.status });
+    await assertOriginAllowed(app, request, principal);
+    await rateLimiter?.consume(principal.keyId);
+    // The merchant's data keys, loaded (or found cached) before any resolver opens a transaction: a load
+    // inside one needs a second pooled connection, and with the pool full of transactions waiting for the
+    // same load none proceeds. Cached, this is a map lookup.
+    await app.db.keyring.merchantKeys(principal.merchantId);
+    const requestId = requestIds.get(request) ?? requestIdOf(request);
+    return { app, principal: { ...principal, requestId }, requestId };
   };
 
   return createYoga<ServerContext, RequestContext>({
@@ -159,11 +170,35 @@ export function createVaultYoga({
       useRequestLog(log),
       useSandboxChallenge(app),
       useNetworkTokenWebhooks(app),
-      useRestDialects(app),
+      // The REST dialects resolve their principal as buildContext does (the same functions, context.ts).
+      useRestDialects(app, { peer: clientAddress, requestId: (request) => requestIds.get(request) ?? requestIdOf(request) }),
       useIdempotency(app),
       ...(executor === 'jit' ? [useCompiledExecutor()] : []),
     ],
   });
+}
+
+/** The peer's address (not X-Forwarded-For, which any client can send). */
+function clientAddress(req: unknown): string {
+  return (req as IncomingMessage | undefined)?.socket?.remoteAddress ?? 'unknown';
+}
+
+const requestIds = new WeakMap<Request, string>();
+
+/**
+ * The caller's x-request-id when it is a short token of ASCII letters, digits and hyphens (a UUID, a ULID,
+ * `order-42`) holding no card number by the detector's loosest reading (any Luhn-valid 12-19 digit
+ * window, hyphens between digits included); a fresh UUID otherwise. It is logged, returned and written to
+ * the append-only audit table, so anything doubtful is replaced rather than kept: a caller's id that merely
+ * looks like a card number (a long timestamp, one time in ten) loses only its correlation. A fresh UUID is
+ * redrawn in the rare case its digit groups pass for a card number, so no request id ever looks like one.
+ */
+function requestIdOf(request: Request): string {
+  const given = request.headers.get('x-request-id');
+  if (given && /^[A-Za-z0-9-]{1,64}$/.test(given) && !containsPan(given)) return given;
+  let id = randomUUID();
+  while (containsPan(id)) id = randomUUID();
+  return id;
 }
 
 /**
@@ -332,10 +367,11 @@ function useRequestLog(log: Logger): Plugin {
   return {
     onRequest({ request, url }) {
       seen.set(request, { start: performance.now(), path: url.pathname });
+      requestIds.set(request, requestIdOf(request));
     },
     onResponse({ request, response }) {
       const entry = seen.get(request);
-      const requestId = requestIdOf(request);
+      const requestId = requestIds.get(request);
       if (requestId) response.headers.set('x-request-id', requestId);
       const path = entry?.path ?? new URL(request.url).pathname;
       if (path === '/healthz' || path === '/readyz' || path === '/metrics') return;

@@ -2,7 +2,7 @@ import type { Plugin } from 'graphql-yoga';
 import type { App } from '../../app/app.js';
 import { hyperswitchRoutes } from './rest/hyperswitch.js';
 import { OPENAPI_PATH, openApiDocument } from './rest/openapi.js';
-import { restPrefixes, useRestRoutes, type RestRoute } from './rest/router.js';
+import { restPrefixes, useRestRoutes, type RequestFacts, type RestRoute } from './rest/router.js';
 import { tokenRoutes } from './rest/tokens.js';
 import { RestError } from './rest/errors.js';
 
@@ -22,9 +22,10 @@ export function restRefusal(status: 400 | 413, message: string): unknown {
   return new RestError(status, 'invalid_request_error', status === 413 ? 'request_entity_too_large' : 'bad_request', message).body();
 }
 
-export function useRestDialects(app: App): Plugin {
+export function useRestDialects(app: App, facts: RequestFacts): Plugin {
   let document: Record<string, unknown> | undefined;
   return useRestRoutes(app, {
+    ...facts,
     routes: REST_ROUTES,
     documents: { [OPENAPI_PATH]: () => (document ??= openApiDocument(REST_ROUTES, '1.0.0')) },
   });

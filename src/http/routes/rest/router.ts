@@ -5,7 +5,8 @@ import { scrubText } from '../../../app/logger.js';
 import { abandon, begin, complete, requestFingerprint, UncertainClaim } from '../../../domain/idempotency/idempotency.js';
 import { messageFor } from '../../../domain/shared/inputSchemas.js';
 import type { Principal } from '../../../domain/shared/principal.js';
-import { resolvePrincipal } from '../../context.js';
+import { isRefusal, resolvePrincipal } from '../../context.js';
+import { assertOriginAllowed } from '../../plugins/cors.js';
 import { IDEMPOTENCY_KEY_FORMAT, References } from '../../plugins/idempotency.js';
 import { recordRestRequest } from '../../plugins/metrics.js';
 import { RestError, toRestError, validationError, type FieldNamer } from './errors.js';
@@ -82,13 +83,19 @@ export function restPrefixes(routes: readonly RestRoute[]): string[] {
   return [...new Set(routes.map((r) => r.path.slice(0, r.path.indexOf('/', 1) + 1)))];
 }
 
-export interface RestOptions {
+/** What the server's HTTP layer knows of a request: its client's address and its request id (yoga.ts). */
+export interface RequestFacts {
+  peer(req: unknown): string;
+  requestId(request: Request): string;
+}
+
+export interface RestOptions extends RequestFacts {
   routes: readonly RestRoute[];
   /** Answered without a key (the OpenAPI document). */
   documents: Record<string, () => unknown>;
 }
 
-export function useRestRoutes(app: App, { routes, documents }: RestOptions): Plugin {
+export function useRestRoutes(app: App, { routes, documents, peer, requestId }: RestOptions): Plugin {
   const { log } = app;
   const compiled = routes.map(compile);
   const prefixes = restPrefixes(routes);
@@ -135,9 +142,22 @@ export function useRestRoutes(app: App, { routes, documents }: RestOptions): Plu
     pathParams: Record<string, string>,
     req: unknown,
   ): Promise<RestAnswer & { headers?: Record<string, string> }> {
-    // Who is calling, before the body is read (as for GraphQL). This is the one call site: whatever the
-    // principal comes to carry (a profile from x-profile-id) reaches every REST route from here.
-    const principal = await resolvePrincipal(app, request, req);
+    // Who is calling, before the body is read, as buildContext (yoga.ts) decides it for GraphQL: the same
+    // resolvePrincipal (whatever it comes to carry, a profile from x-profile-id, reaches every REST route from
+    // this one call), origin check, rate limit, and the merchant's keys loaded before any transaction opens.
+    const resolved = await resolvePrincipal(app, request.headers, peer(req));
+    if (isRefusal(resolved)) {
+      throw new RestError(
+        resolved.status,
+        resolved.status === 401 ? 'authentication_error' : 'permission_error',
+        resolved.code.toLowerCase(),
+        resolved.message,
+      );
+    }
+    await assertOriginAllowed(app, request, resolved);
+    await app.rateLimiter?.consume(resolved.keyId);
+    await app.db.keyring.merchantKeys(resolved.merchantId);
+    const principal: Principal = { ...resolved, requestId: requestId(request) };
     if (principal.kind !== 'SECRET' && !route.publishable) {
       throw new RestError(403, 'permission_error', 'forbidden', 'A publishable key may only create card tokens (POST /v1/tokens)');
     }
