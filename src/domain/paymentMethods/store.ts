@@ -537,10 +537,11 @@ export async function replaceActivePspToken(tx: Tx, principal: Tenant, paymentMe
   });
 }
 
-/** The payment method's PSP tokens, newest first (at most `take`). */
+/** The payment method's PSP tokens, newest first (at most `take`); the caller found the payment method in its tenant. */
 export function listPspTokenRows(app: App, principal: Tenant, paymentMethodId: string, take: number) {
   return app.db.prisma.pspToken.findMany({
-    where: { ...tenant(principal), paymentMethodId },
+    // Merchant and mode, as every statement on the token table (its rows carry no more of the tenant).
+    where: { merchantId: principal.merchantId, mode: principal.mode, paymentMethodId },
     orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
     take,
   });
