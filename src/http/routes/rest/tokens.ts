@@ -59,7 +59,7 @@ const paymentResponse = z.strictObject({
   currency: z.string(),
   capture_method: z.enum(['automatic', 'manual']),
   payment_method_id: z.string().nullable(),
-  card: maskedCardResponse,
+  card: maskedCardResponse.nullable().meta({ description: 'The masked card paid with (null for a payment without a card).' }),
   redirect_url: z.string().nullable().meta({ description: 'requires_action: send the customer here.' }),
   failure_code: z.string().nullable(),
   failure_message: z.string().nullable(),
@@ -79,8 +79,11 @@ const HTTP_STATUS: Record<Payment['status'], number> = {
   CANCELLED: 200,
 };
 
+/** Whether a payment was made with a card (the bank accounts work adds payments without one). */
+const hasCard = (p: { bin: string | null; brand: string | null }) => p.bin !== null && p.brand !== null;
+
 async function paymentView(app: App, p: Payment): Promise<z.output<typeof paymentResponse>> {
-  const [card, redirectUrl] = await Promise.all([maskedCard(app, p, 'Payment'), paymentRedirectUrl(app, p)]);
+  const [card, redirectUrl] = await Promise.all([hasCard(p) ? maskedCard(app, p, 'Payment') : null, paymentRedirectUrl(app, p)]);
   const failed = p.status === 'FAILED';
   return {
     id: p.id,
@@ -90,7 +93,7 @@ async function paymentView(app: App, p: Payment): Promise<z.output<typeof paymen
     currency: p.currency,
     capture_method: p.captureMethod === 'MANUAL' ? 'manual' : 'automatic',
     payment_method_id: p.paymentMethodId,
-    card: { bin: card.bin, last4: card.last4, brand: brandName(card.brand), exp_month: card.expMonth, exp_year: card.expYear },
+    card: card && { bin: card.bin, last4: card.last4, brand: brandName(card.brand), exp_month: card.expMonth, exp_year: card.expYear },
     redirect_url: p.status === 'REQUIRES_ACTION' ? redirectUrl : null,
     failure_code: p.failureCode,
     failure_message: p.failureMessage,
