@@ -4,12 +4,11 @@ import { PothosValidationError } from '@pothos/core';
 import { GraphQLError } from 'graphql';
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from 'pino';
-import type { RequestContext } from './context.js';
+import { isRefusal, resolvePrincipal, type RequestContext } from './context.js';
 import { assertOriginAllowed, useMerchantCors } from './plugins/cors.js';
 import { CHALLENGE_MAX_BODY_BYTES, useSandboxChallenge } from './routes/sandboxChallenge.js';
 import { SANDBOX_CHALLENGE_PATH } from '../integrations/connectors/sandbox.js';
 import { NETWORK_TOKEN_WEBHOOK_PATH, WEBHOOK_MAX_BODY_BYTES, useNetworkTokenWebhooks } from './routes/networkTokenWebhook.js';
-import { authenticate } from '../domain/merchants/apiKeys.js';
 import type { App } from '../app/app.js';
 import { GRAPHQL_LIMITS, type Config } from '../app/config.js';
 import { Code, Forbidden, IdempotencyConflict, type RequestCode } from '../domain/shared/errors.js';
@@ -25,6 +24,7 @@ import { containsIban } from '../card/bankAccount.js';
 import { scrubText } from '../app/logger.js';
 import { InvalidCursor, useCursorCheck } from '../schema/cursors.js';
 import { schema } from '../schema/index.js';
+import { REST_MAX_BODY_BYTES, REST_PATH_PREFIXES, restRefusal, useRestDialects } from './routes/restDialects.js';
 
 export interface YogaOptions {
   /** Put in every request's context; its rate limiters (absent: no limit) and logger serve the plugins. */
@@ -51,6 +51,7 @@ const BODY_LIMITS: BodyLimits = {
     { path: '/graphql', limit: GRAPHQL_LIMITS.maxBodyBytes },
     { path: SANDBOX_CHALLENGE_PATH, prefix: true, limit: CHALLENGE_MAX_BODY_BYTES },
     { path: NETWORK_TOKEN_WEBHOOK_PATH, prefix: true, limit: WEBHOOK_MAX_BODY_BYTES },
+    ...REST_PATH_PREFIXES.map((path) => ({ path, prefix: true, limit: REST_MAX_BODY_BYTES, refusal: restRefusal })),
   ],
   fallback: 4 * 1024,
 };
@@ -84,7 +85,7 @@ export function createVaultYoga({
   trustedDocuments = app.config.VAULT_TRUSTED_DOCUMENTS,
   executor = app.config.VAULT_GRAPHQL_EXECUTOR,
 }: YogaOptions): YogaServerInstance<ServerContext, RequestContext> {
-  const { log, rateLimiter, authFailures } = app;
+  const { log, rateLimiter } = app;
   // One context per request, made once: authenticating is the first thing done with a GraphQL request.
   const contexts = new WeakMap<Request, Promise<RequestContext>>();
   const contextOf = (request: Request, req: unknown): Promise<RequestContext> => {
@@ -96,16 +97,8 @@ export function createVaultYoga({
     return context;
   };
   const buildContext = async (request: Request, req: unknown): Promise<RequestContext> => {
-    const key = presentedKey(request.headers);
-    // Unknown keys are throttled per client address (authFailures), before any lookup once over the limit.
-    const principal = key
-      ? await (authFailures ? authFailures.guard(clientAddress(req), () => authenticate(app, key)) : authenticate(app, key))
-      : null;
-    if (!principal) {
-      throw requestError(Code.UNAUTHENTICATED, key ? 'Unknown or revoked api key' : 'Missing api key: send it in the "api-key" header', {
-        status: 401,
-      });
-    }
+    const principal = await resolvePrincipal(app, request.headers, clientAddress(req));
+    if (isRefusal(principal)) throw requestError(principal.code, principal.message, { status: principal.status });
     await assertOriginAllowed(app, request, principal);
     await rateLimiter?.consume(principal.keyId);
     // The merchant's data keys, loaded (or found cached) before any resolver opens a transaction: a load
@@ -178,18 +171,12 @@ export function createVaultYoga({
       useRequestLog(log),
       useSandboxChallenge(app),
       useNetworkTokenWebhooks(app),
+      // The REST dialects resolve their principal as buildContext does (the same functions, context.ts).
+      useRestDialects(app, { peer: clientAddress, requestId: (request) => requestIds.get(request) ?? requestIdOf(request) }),
       useIdempotency(app),
       ...(executor === 'jit' ? [useCompiledExecutor()] : []),
     ],
   });
-}
-
-function presentedKey(headers: Headers): string | undefined {
-  const key = headers.get('api-key')?.trim();
-  if (key) return key;
-  const auth = headers.get('authorization');
-  const match = auth ? /^Bearer\s+(\S+)\s*$/i.exec(auth) : null;
-  return match?.[1];
 }
 
 /** The peer's address (not X-Forwarded-For, which any client can send). */

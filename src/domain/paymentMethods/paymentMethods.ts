@@ -31,6 +31,7 @@ import {
   deletePaymentMethodRow,
   findDuplicateRow,
   findPaymentMethodRow,
+  listCustomerPaymentMethodRows,
   lockRetention,
   inTransaction,
   onPool,
@@ -295,6 +296,12 @@ export async function extendRetention(app: App, principal: Principal, id: string
  */
 export function findPaymentMethod(app: App, principal: Principal, id: string): Promise<PaymentMethod | null> {
   return findPaymentMethodRow(onPool(app), principal, id);
+}
+
+/** A customer's payment methods, newest first (at most 100): NOT_FOUND for a customer absent or another tenant's. */
+export async function listCustomerPaymentMethods(app: App, principal: Principal, customerId: string, take = 100): Promise<PaymentMethod[]> {
+  await requireCustomer(app, principal, customerId);
+  return listCustomerPaymentMethodRows(app, principal, customerId, Math.min(take, 100));
 }
 
 /**

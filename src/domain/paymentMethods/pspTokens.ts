@@ -1,5 +1,5 @@
 import type { App } from '../../app/app.js';
-import { findActivePspToken, lockPaymentMethod, markPspTokenUsed, replaceActivePspToken } from './store.js';
+import { findActivePspToken, listPspTokenRows, lockPaymentMethod, markPspTokenUsed, replaceActivePspToken } from './store.js';
 import { connectorFor, type Connector } from '../../integrations/connectors/index.js';
 import type { Tx } from '../../db/client.js';
 import { openField } from '../../db/encryption.js';
@@ -77,4 +77,9 @@ export async function claimPspToken(
 /** A token as a merchant sees it (the token value opened). */
 export function pspTokenValue(app: App, row: Pick<PspToken, 'merchantId' | 'id' | 'token'>): Promise<string | null> {
   return openField(app.db.keyring, 'PspToken', 'token', row);
+}
+
+/** The payment method's tokens, newest first (at most 100), as stored (values sealed: pspTokenValue opens one). */
+export function listPspTokens(app: App, principal: Principal, paymentMethodId: string): Promise<PspToken[]> {
+  return listPspTokenRows(app, principal, paymentMethodId, 100);
 }

@@ -574,6 +574,15 @@ export function updatePaymentMethodRow(tx: Tx, principal: Tenant, id: string, ch
   });
 }
 
+/** A customer's payment methods, newest first (at most `take`): the one-click list. */
+export function listCustomerPaymentMethodRows(app: App, principal: Tenant, customerId: string, take: number) {
+  return app.db.prisma.paymentMethod.findMany({
+    where: { ...tenant(principal), customerId },
+    orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+    take,
+  });
+}
+
 /** Whether a payment method of the tenant was deleted. */
 export async function deletePaymentMethodRow(tx: Tx, principal: Tenant, id: string): Promise<boolean> {
   return (await tx.paymentMethod.deleteMany({ where: { ...tenant(principal), id } })).count === 1;
@@ -680,6 +689,16 @@ export async function replaceActivePspToken(tx: Tx, principal: Tenant, paymentMe
       tokenizationType: token.tokenizationType,
       connectorTokenRequestReferenceId: token.requestReferenceId ?? null,
     },
+  });
+}
+
+/** The payment method's PSP tokens, newest first (at most `take`); the caller found the payment method in its tenant. */
+export function listPspTokenRows(app: App, principal: Tenant, paymentMethodId: string, take: number) {
+  return app.db.prisma.pspToken.findMany({
+    // Merchant and mode, as every statement on the token table (its rows carry no more of the tenant).
+    where: { merchantId: principal.merchantId, mode: principal.mode, paymentMethodId },
+    orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+    take,
   });
 }
 

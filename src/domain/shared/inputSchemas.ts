@@ -81,7 +81,7 @@ const TYPE_NAMES: Readonly<Record<string, string>> = {
 };
 
 /** Messages for issues raised by zod itself; built from the schema's constraints only, never the input. */
-const messageFor: z.core.$ZodErrorMap = (issue) => {
+export const messageFor: z.core.$ZodErrorMap = (issue) => {
   switch (issue.code) {
     case 'invalid_type':
       return issue.input === undefined ? 'Required' : `Must be ${TYPE_NAMES[issue.expected] ?? 'of another type'}`;

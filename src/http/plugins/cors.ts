@@ -17,6 +17,9 @@ const PREFLIGHT_HEADERS = {
 // Lets the page read what it may need to report or retry.
 const EXPOSE_HEADERS = 'x-request-id, idempotent-replayed, retry-after';
 
+/** What pages call: GraphQL, and the card token route of the REST dialects (publishable keys, seed 002). */
+const BROWSER_PATHS: ReadonlySet<string> = new Set(['/graphql', '/v1/tokens']);
+
 const allowedRequests = new WeakMap<Request, string>();
 
 /**
@@ -43,7 +46,7 @@ export function useMerchantCors(app: App): Plugin {
   return {
     // Synchronous unless it is a preflight (an async hook makes every request's pipeline wait a turn).
     onRequest({ request, url, endResponse, fetchAPI }) {
-      if (request.method !== 'OPTIONS' || url.pathname !== '/graphql') return;
+      if (request.method !== 'OPTIONS' || !BROWSER_PATHS.has(url.pathname)) return;
       return (async () => {
         const origin = foreignOrigin(app, request);
         if (origin === undefined || !(await origins.includedAnywhere(app, origin))) {

@@ -34,7 +34,8 @@ import { Code, type RequestCode } from '../../domain/shared/errors.js';
 import { requestError } from '../requestErrors.js';
 import { CARD_DATA } from '../../schema/common.js';
 
-const KEY_FORMAT = /^[\x20-\x7e]{1,255}$/;
+/** What an Idempotency-Key may be (the REST dialects check it too, src/http/routes/rest/router.ts). */
+export const IDEMPOTENCY_KEY_FORMAT = /^[\x20-\x7e]{1,255}$/;
 
 /**
  * `Idempotency-Key` on mutations (the rules are in domain/idempotency.ts). Hooks execution, so the api key
@@ -74,7 +75,7 @@ export function useIdempotency(app: App): Plugin<RequestContext> {
         );
         return;
       }
-      if (!KEY_FORMAT.test(key)) {
+      if (!IDEMPOTENCY_KEY_FORMAT.test(key)) {
         setResultAndStopExecution(failure(Code.BAD_USER_INPUT, 'Idempotency-Key must be 1-255 printable ASCII characters', 400));
         return;
       }

@@ -58,13 +58,18 @@ export function graphqlLimits({ log, introspection }: LimitOptions): Plugin[] {
 
 /** Per route body limits (bytes): every path has one; the first matching prefix wins, `fallback` otherwise. */
 export interface BodyLimits {
-  routes: ReadonlyArray<{ path: string; prefix?: boolean; limit: number }>;
+  routes: ReadonlyArray<{
+    path: string;
+    prefix?: boolean;
+    limit: number;
+    /** The refusal's body on this route (default: a GraphQL error). */
+    refusal?: (status: 400 | 413, message: string) => unknown;
+  }>;
   fallback: number;
 }
 
-function bodyLimitFor(limits: BodyLimits, pathname: string): number {
-  const route = limits.routes.find((r) => (r.prefix ? pathname.startsWith(r.path) : pathname === r.path));
-  return route?.limit ?? limits.fallback;
+function bodyLimitFor(limits: BodyLimits, pathname: string) {
+  return limits.routes.find((r) => (r.prefix ? pathname.startsWith(r.path) : pathname === r.path));
 }
 
 /** The error a body over its route's limit fails with (GraphQL answers it as 413; routes catch it with isBodyTooLarge). */
@@ -85,14 +90,17 @@ export function useBodyLimit(limits: BodyLimits): Plugin {
   return {
     onRequest({ request, url, serverContext, setRequest, endResponse, fetchAPI }) {
       if (request.method === 'GET' || request.method === 'HEAD') return;
-      const limit = bodyLimitFor(limits, url.pathname);
+      const route = bodyLimitFor(limits, url.pathname);
+      const limit = route?.limit ?? limits.fallback;
       const contentLength = request.headers.get('content-length');
       const refuse = (status: 400 | 413, message: string) =>
         endResponse(
           new fetchAPI.Response(
-            JSON.stringify({
-              errors: [{ message, extensions: { code: status === 413 ? Code.REQUEST_ENTITY_TOO_LARGE : Code.BAD_REQUEST } }],
-            }),
+            JSON.stringify(
+              route?.refusal?.(status, message) ?? {
+                errors: [{ message, extensions: { code: status === 413 ? Code.REQUEST_ENTITY_TOO_LARGE : Code.BAD_REQUEST } }],
+              },
+            ),
             {
               status,
               headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' },

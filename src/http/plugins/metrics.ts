@@ -36,6 +36,26 @@ const errors = new Counter({
   labelNames: ['code'] as const,
   registers: [registry],
 });
+const restRequests = new Counter({
+  name: 'vault_rest_requests_total',
+  help: 'Requests to the REST dialects, by route (its operationId) and HTTP status.',
+  labelNames: ['operation', 'status'] as const,
+  registers: [registry],
+});
+const restDuration = new Histogram({
+  name: 'vault_rest_request_duration_seconds',
+  help: 'Time to answer requests to the REST dialects, by route.',
+  labelNames: ['operation'] as const,
+  buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+  registers: [registry],
+});
+
+/** Counts one answered REST request (src/http/routes/rest/router.ts); labels bounded by the route table. */
+export function recordRestRequest(operation: string, status: number, seconds: number): void {
+  restRequests.inc({ operation, status: String(status) });
+  restDuration.observe({ operation }, seconds);
+}
+
 new Gauge({
   name: 'vault_db_pool_connections',
   help: 'Database pool connections by state (total, idle, waiting requests).',
