@@ -4,12 +4,11 @@ import { PothosValidationError } from '@pothos/core';
 import { GraphQLError } from 'graphql';
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from 'pino';
-import type { RequestContext } from './context.js';
+import { isRefusal, resolvePrincipal, type RequestContext } from './context.js';
 import { assertOriginAllowed, useMerchantCors } from './plugins/cors.js';
 import { CHALLENGE_MAX_BODY_BYTES, useSandboxChallenge } from './routes/sandboxChallenge.js';
 import { SANDBOX_CHALLENGE_PATH } from '../integrations/connectors/sandbox.js';
 import { NETWORK_TOKEN_WEBHOOK_PATH, WEBHOOK_MAX_BODY_BYTES, useNetworkTokenWebhooks } from './routes/networkTokenWebhook.js';
-import { authenticate } from '../domain/merchants/apiKeys.js';
 import type { App } from '../app/app.js';
 import { GRAPHQL_LIMITS, type Config } from '../app/config.js';
 import { Code, Forbidden, IdempotencyConflict, type RequestCode } from '../domain/shared/errors.js';
@@ -83,7 +82,7 @@ export function createVaultYoga({
   trustedDocuments = app.config.VAULT_TRUSTED_DOCUMENTS,
   executor = app.config.VAULT_GRAPHQL_EXECUTOR,
 }: YogaOptions): YogaServerInstance<ServerContext, RequestContext> {
-  const { log, rateLimiter, authFailures } = app;
+  const { log, rateLimiter } = app;
   // One context per request, made once: authenticating is the first thing done with a GraphQL request.
   const contexts = new WeakMap<Request, Promise<RequestContext>>();
   const contextOf = (request: Request, req: unknown): Promise<RequestContext> => {
@@ -95,16 +94,8 @@ export function createVaultYoga({
     return context;
   };
   const buildContext = async (request: Request, req: unknown): Promise<RequestContext> => {
-    const key = presentedKey(request.headers);
-    // Unknown keys are throttled per client address (authFailures), before any lookup once over the limit.
-    const principal = key
-      ? await (authFailures ? authFailures.guard(clientAddress(req), () => authenticate(app, key)) : authenticate(app, key))
-      : null;
-    if (!principal) {
-      throw requestError(Code.UNAUTHENTICATED, key ? 'Unknown or revoked api key' : 'Missing api key: send it in the "api-key" header', {
-        status: 401,
-      });
-    }
+    const principal = await resolvePrincipal(app, request.headers, clientAddress(req));
+    if (isRefusal(principal)) throw requestError(principal.code, principal.message, { status: principal.status });
     await assertOriginAllowed(app, request, principal);
     await rateLimiter?.consume(principal.keyId);
     // The merchant's data keys, loaded (or found cached) before any resolver opens a transaction: a load
@@ -181,14 +172,6 @@ export function createVaultYoga({
       ...(executor === 'jit' ? [useCompiledExecutor()] : []),
     ],
   });
-}
-
-function presentedKey(headers: Headers): string | undefined {
-  const key = headers.get('api-key')?.trim();
-  if (key) return key;
-  const auth = headers.get('authorization');
-  const match = auth ? /^Bearer\s+(\S+)\s*$/i.exec(auth) : null;
-  return match?.[1];
 }
 
 /** The peer's address (not X-Forwarded-For, which any client can send). */

@@ -8,13 +8,15 @@ import type { ApiKeyRow } from './apiKeyCache.js';
 // and its rotations (keyRotation.ts, fingerprintKeys.ts).
 
 /**
- * An api key by its hash ($1): the first statement of every request, a named prepared statement on the pool
+ * An api key by its hash ($1), with its merchant's default profile: the first statement of every request, a named prepared statement on the pool
  * (docs/adr/0002), replayed by the benchmark's L3.
  */
 export const AUTHENTICATE = {
   name: 'vault_authenticate',
-  text: `SELECT merchant_id AS "merchantId", id, kind::text AS kind, mode::text AS mode, allow_reveal AS "allowReveal"
-  FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL LIMIT 1`,
+  text: `SELECT k.merchant_id AS "merchantId", k.id, k.kind::text AS kind, k.mode::text AS mode, k.allow_reveal AS "allowReveal",
+    k.profile_id AS "profileId",
+    (SELECT p.id FROM profiles p WHERE p.merchant_id = k.merchant_id AND p.is_default ORDER BY p.id LIMIT 1) AS "defaultProfileId"
+  FROM api_keys k WHERE k.key_hash = $1 AND k.revoked_at IS NULL LIMIT 1`,
 };
 
 export async function findActiveKeyByHash(app: App, keyHash: string): Promise<ApiKeyRow | undefined> {
@@ -36,7 +38,16 @@ export function countMerchantRows(app: App): Promise<number> {
 
 export async function insertApiKey(
   tx: Tx,
-  row: { merchantId: string; id: string; kind: ApiKeyKind; mode: Mode; keyHash: string; prefix: string; allowReveal: boolean },
+  row: {
+    merchantId: string;
+    id: string;
+    kind: ApiKeyKind;
+    mode: Mode;
+    keyHash: string;
+    prefix: string;
+    allowReveal: boolean;
+    profileId: string | null;
+  },
 ): Promise<void> {
   await tx.apiKey.create({ data: row });
 }
@@ -60,7 +71,7 @@ export function listApiKeyRows(app: App, merchantId: string) {
   return app.db.prisma.apiKey.findMany({
     where: { merchantId },
     orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
-    select: { id: true, kind: true, mode: true, prefix: true, allowReveal: true, createdAt: true, revokedAt: true },
+    select: { id: true, kind: true, mode: true, prefix: true, allowReveal: true, profileId: true, createdAt: true, revokedAt: true },
   });
 }
 

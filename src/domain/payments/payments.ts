@@ -32,7 +32,7 @@ import { checkEnumeration } from '../paymentMethods/enumeration.js';
 import { claimPspToken } from '../paymentMethods/pspTokens.js';
 import { openCard } from '../paymentMethods/reveal.js';
 import { actorOf, appendAudit, audited } from '../audit/audit.js';
-import { tenant, type Principal } from '../shared/principal.js';
+import { tenant, writing, type Principal } from '../shared/principal.js';
 
 /** Where the card of a payment comes from, opened for the connector. */
 interface CardSource {
@@ -71,10 +71,12 @@ const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
  */
 export async function createPayment(
   app: App,
-  principal: Principal,
+  caller: Principal,
   input: unknown,
   { baseUrl = app.urls.public(), now = app.clock(), idempotency }: CreatePaymentOptions = {},
 ): Promise<Payment> {
+  // The payment goes in the request's profile; the customer, payment method or card token it names must be there too.
+  const principal = writing(caller);
   const v = parseInput(createPaymentInputSchema, input, ['input'], now);
   if (idempotency) {
     const earlier = await paymentUnderKey(app, principal, idempotency, now);
@@ -426,6 +428,8 @@ export async function completeChallenge(
       keyId: 'sandbox-challenge',
       kind: 'SECRET',
       allowReveal: false,
+      profileId: payment.profileId,
+      profileScope: payment.profileId,
     };
     if (payment.paymentMethodId) await markCustomerInitiated(prisma, principal, payment.paymentMethodId, now);
     if (pending) {
