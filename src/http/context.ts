@@ -1,9 +1,8 @@
 import type { YogaInitialContext } from 'graphql-yoga';
 import type { App } from '../app/app.js';
 import { authenticate } from '../domain/merchants/apiKeys.js';
-import { requestProfileExists } from '../domain/profiles/store.js';
+import { isProfileOf } from '../domain/merchants/profiles.js';
 import { Code } from '../domain/shared/errors.js';
-import { isWellFormedId } from '../domain/shared/ids.js';
 import type { Principal } from '../domain/shared/principal.js';
 import type { References } from './plugins/idempotency.js';
 
@@ -53,7 +52,7 @@ export async function resolvePrincipal(app: App, headers: Headers, peer: string)
   if (!profileId) return principal;
   // A restricted key is scoped already: the header may only name the key's own profile.
   if (principal.profileScope !== undefined) return profileId === principal.profileScope ? principal : forbiddenProfile();
-  if (!isWellFormedId('pro', profileId) || !(await requestProfileExists(app, principal.merchantId, profileId))) return forbiddenProfile();
+  if (!(await isProfileOf(app, principal.merchantId, profileId))) return forbiddenProfile();
   return { ...principal, profileId, profileScope: profileId };
 }
 

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, inject, it } from 'vitest';
 import { createApiKey } from '../../src/domain/merchants/apiKeys.js';
-import { createProfile } from '../../src/domain/profiles/profiles.js';
+import { createProfile } from '../../src/domain/merchants/profiles.js';
 import { TEST_MASTER_KEYS } from '../helpers/env.js';
 import { EXP_YEAR } from '../helpers/expiry.js';
 import { newMerchant, rawGraphQL, type RawAnswer, testApp, uniqueVisa, useDatabase } from '../helpers/vault.js';

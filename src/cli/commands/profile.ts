@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { createProfile, listProfiles } from '../../domain/profiles/profiles.js';
+import { createProfile, listProfiles } from '../../domain/merchants/profiles.js';
 import { print, withApp } from '../shared.js';
 
 /** `profile create|list`: a merchant's profiles (business units). */

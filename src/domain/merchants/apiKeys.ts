@@ -7,7 +7,7 @@ import type { ApiKeyKind, Mode } from '../../generated/prisma/client.js';
 import { NotFound } from '../shared/errors.js';
 import { appendAudit, operatorActor } from '../audit/audit.js';
 import type { Principal } from '../shared/principal.js';
-import { requireProfile } from '../profiles/profiles.js';
+import { requireProfile } from './profiles.js';
 
 const KEY_FORMAT = /^(sk|pk)_(test|live)_[0-9A-Za-z]{43}$/;
 

@@ -4,7 +4,7 @@ import { newId } from '../shared/ids.js';
 import { NotFound, ValidationFailed } from '../shared/errors.js';
 import { createApiKey } from './apiKeys.js';
 import { appendAudit, operatorActor } from '../audit/audit.js';
-import { createDefaultProfile } from '../profiles/profiles.js';
+import { createDefaultProfile } from './profiles.js';
 
 export interface CreatedMerchant {
   merchantId: string;

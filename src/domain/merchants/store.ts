@@ -3,7 +3,7 @@ import type { Prisma as Client, Tx } from '../../db/client.js';
 import type { ApiKeyKind, Mode } from '../../generated/prisma/client.js';
 import type { ApiKeyRow } from './apiKeyCache.js';
 
-// The merchant store: the statements on `merchants` and `api_keys`, once. The allow-lists' two tables have
+// The merchant store: the statements on `merchants`, `profiles` and `api_keys`, once. The allow-lists' two tables have
 // their own generic store (allowLists.ts); data keys are read and written by the keyring (src/crypto/keyring.ts)
 // and its rotations (keyRotation.ts, fingerprintKeys.ts).
 
@@ -83,4 +83,38 @@ export async function listMerchantIds(app: App): Promise<string[]> {
 /** Locks the merchant's row until the transaction ends (operations on a merchant's keys take turns). */
 export async function lockMerchant(tx: Tx, merchantId: string): Promise<void> {
   await tx.$queryRaw`SELECT id FROM merchants WHERE id = ${merchantId} FOR UPDATE`;
+}
+
+// Profiles are never deleted, moved to another merchant or made (non-)default after creation, so what a
+// lookup found stays true.
+
+export async function insertProfile(tx: Tx, row: { merchantId: string; id: string; name: string; isDefault: boolean }): Promise<void> {
+  await tx.profile.create({ data: row });
+}
+
+/** A merchant's profiles, the default first, then oldest first. */
+export function listProfileRows(client: Tx | Client, merchantId: string) {
+  return client.profile.findMany({
+    where: { merchantId },
+    orderBy: [{ isDefault: 'desc' }, { createdAt: 'asc' }, { id: 'asc' }],
+    select: { id: true, name: true, isDefault: true, createdAt: true },
+  });
+}
+
+/** Whether the merchant has this profile (the primary key: one indexed lookup). */
+export async function profileOfMerchant(client: Tx | Client, merchantId: string, id: string): Promise<boolean> {
+  return (await client.profile.findUnique({ where: { merchantId_id: { merchantId, id } }, select: { id: true } })) !== null;
+}
+
+/**
+ * Whether the merchant has this profile, for a request's x-profile-id: $1 merchant, $2 profile. A named
+ * prepared statement on the pool (the primary key), like the key lookup before it.
+ */
+const PROFILE_OF_MERCHANT = {
+  name: 'vault_profile_of_merchant',
+  text: 'SELECT 1 AS found FROM profiles WHERE merchant_id = $1 AND id = $2',
+};
+
+export async function requestProfileExists(app: App, merchantId: string, id: string): Promise<boolean> {
+  return (await app.db.sql(PROFILE_OF_MERCHANT.text, [merchantId, id], PROFILE_OF_MERCHANT.name)).length === 1;
 }

@@ -2,9 +2,8 @@ import type { App } from '../../app/app.js';
 import type { Tx } from '../../db/client.js';
 import { appendAudit, operatorActor } from '../audit/audit.js';
 import { NotFound, ValidationFailed } from '../shared/errors.js';
-import { newId } from '../shared/ids.js';
-import { merchantExists } from '../merchants/store.js';
-import { insertProfile, listProfileRows, profileOfMerchant } from './store.js';
+import { isWellFormedId, newId } from '../shared/ids.js';
+import { insertProfile, listProfileRows, merchantExists, profileOfMerchant, requestProfileExists } from './store.js';
 
 // Profiles: a merchant's business units. Every record a request creates belongs to one (the request's
 // x-profile-id, its key's profile, or the merchant's default); see src/domain/shared/principal.ts for how
@@ -54,4 +53,13 @@ export async function listProfiles(app: App, merchantId: string) {
 /** NotFound unless the merchant has this profile (an operator naming a profile for a key). */
 export async function requireProfile(client: Tx, merchantId: string, profileId: string): Promise<void> {
   if (!(await profileOfMerchant(client, merchantId, profileId))) throw new NotFound('profile', profileId);
+}
+
+/**
+ * Whether a request's x-profile-id names a profile of the key's merchant: one primary-key lookup (a prepared
+ * statement on the pool); a value not shaped like a profile id (a card number pasted by mistake) is never
+ * looked up.
+ */
+export async function isProfileOf(app: App, merchantId: string, profileId: string): Promise<boolean> {
+  return isWellFormedId('pro', profileId) && (await requestProfileExists(app, merchantId, profileId));
 }
