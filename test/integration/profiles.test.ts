@@ -1,7 +1,12 @@
 import { spawnSync } from 'node:child_process';
+import { cp, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import { createApiKey } from '../../src/domain/merchants/apiKeys.js';
 import { createProfile } from '../../src/domain/merchants/profiles.js';
+import { migrate } from '../../src/db/migrate.js';
+import { createTestDatabase, querySql } from '../helpers/db.js';
 import { TEST_MASTER_KEYS } from '../helpers/env.js';
 import { EXP_YEAR } from '../helpers/expiry.js';
 import { newMerchant, rawGraphQL, type RawAnswer, testApp, uniqueVisa, useDatabase } from '../helpers/vault.js';
@@ -10,6 +15,8 @@ import { newMerchant, rawGraphQL, type RawAnswer, testApp, uniqueVisa, useDataba
 // restricted to one. A profile id the key may not use is refused (403 FORBIDDEN) before anything executes.
 
 const getDb = useDatabase();
+
+const PROFILES_MIGRATION = '20261203200000_profiles';
 
 /** The operator CLI against the test server's database (profile commands touch no data keys). */
 function cli(args: string[]) {
@@ -279,5 +286,55 @@ describe('profiles a key may not use: 403 FORBIDDEN, nothing executed', () => {
     // From the default profile (no header) the token is absent; from its own profile it vaults the card there.
     expect((await gql(m.secretKey, TOKENIZE, { input: { token: tokenId } })).json.data.tokenizeCard).toMatchObject({ code: 'NOT_FOUND' });
     expect((await tokenize(m.secretKey, { token: tokenId }, other)).paymentMethod.profileId).toBe(other);
+  });
+});
+
+describe('migration 20261203200000_profiles', () => {
+  it('gives every existing merchant one default profile and moves its existing records into it', async () => {
+    const db = await createTestDatabase();
+    const before = await mkdtemp(path.join(tmpdir(), 'vault-migrations-'));
+    try {
+      const all = path.join(process.cwd(), 'prisma', 'migrations');
+      for (const name of await readdir(all)) {
+        if (name < PROFILES_MIGRATION) await cp(path.join(all, name), path.join(before, name), { recursive: true });
+      }
+      await migrate(db.url, { migrationsDir: before });
+      await querySql(
+        db.url,
+        `INSERT INTO merchants (id, name) VALUES ('mer_a', 'a'), ('mer_b', 'b');
+         INSERT INTO api_keys (merchant_id, id, kind, mode, key_hash, prefix) VALUES ('mer_a', 'key_a', 'SECRET', 'TEST', 'h', 'sk_test');
+         INSERT INTO customers (merchant_id, id, mode) VALUES ('mer_a', 'cus_a', 'TEST'), ('mer_b', 'cus_b', 'LIVE');
+         INSERT INTO payment_methods (merchant_id, id, mode, customer_id, type, fingerprint, card_number, card_expiry, bin, last4, brand, retain_until)
+           VALUES ('mer_a', 'pm_a', 'TEST', 'cus_a', 'CARD', 'fp', 'x', 'x', '424242', '4242', 'VISA', now()),
+                  ('mer_a', 'pm_a2', 'TEST', NULL, 'CARD', 'fp', 'x', 'x', '424242', '4242', 'VISA', now());
+         INSERT INTO card_tokens (merchant_id, id, mode, card_expiry, bin, last4, brand, expires_at)
+           VALUES ('mer_b', 'tok_b', 'TEST', 'x', '424242', '4242', 'VISA', now());
+         INSERT INTO payments (merchant_id, id, mode, amount, currency, status, capture_method, initiator, bin, last4, brand, card_expiry, connector_id)
+           VALUES ('mer_b', 'pay_b', 'TEST', 1000, 'EUR', 'COMPLETED', 'AUTOMATIC', 'CUSTOMER', '424242', '4242', 'VISA', 'x', 'sandbox');`,
+      );
+      await migrate(db.url);
+
+      const profiles = await querySql<{ merchant_id: string; id: string; is_default: boolean }>(
+        db.url,
+        'SELECT merchant_id, id, is_default FROM profiles ORDER BY merchant_id',
+      );
+      expect(profiles.map((p) => [p.merchant_id, p.is_default])).toEqual([
+        ['mer_a', true],
+        ['mer_b', true],
+      ]);
+      for (const p of profiles) expect(p.id).toMatch(/^pro_[0-9A-Za-z]{22}$/);
+      const defaultOf = new Map(profiles.map((p) => [p.merchant_id, p.id]));
+      const rows = await querySql<{ merchant_id: string; profile_id: string }>(
+        db.url,
+        `SELECT merchant_id, profile_id FROM customers UNION ALL SELECT merchant_id, profile_id FROM payment_methods
+         UNION ALL SELECT merchant_id, profile_id FROM card_tokens UNION ALL SELECT merchant_id, profile_id FROM payments`,
+      );
+      expect(rows).toHaveLength(6);
+      for (const r of rows) expect(r.profile_id).toBe(defaultOf.get(r.merchant_id));
+      expect(await querySql(db.url, 'SELECT profile_id FROM api_keys')).toEqual([{ profile_id: null }]);
+    } finally {
+      await rm(before, { recursive: true, force: true });
+      await db.drop();
+    }
   });
 });
