@@ -182,6 +182,12 @@ describe('x-profile-id', () => {
       id: inOther.pm.id,
       profileId: other,
     });
+    // The audit trail says which profile a request acted in (a creation: the one it wrote into).
+    const detailOf = async (entityId: string, action: string) =>
+      (await getDb().prisma.auditEvent.findFirstOrThrow({ where: { merchantId: m.merchantId, entityId, action } })).detail;
+    expect(await detailOf(inOther.customer.id, 'customer.create')).toEqual({ profileId: other });
+    expect(await detailOf(inOther.pm.id, 'payment_method.create')).toMatchObject({ duplicate: false, profileId: other });
+    expect(await detailOf(inDefault.pm.id, 'payment_method.create')).toMatchObject({ profileId: m.defaultProfileId });
     // Stored rows agree with the API.
     const rows = await getDb().prisma.paymentMethod.findMany({
       where: { merchantId: m.merchantId },

@@ -21,6 +21,8 @@ export interface AuditActor {
   mode: Mode | null;
   keyId: string;
   requestId: string;
+  /** The one profile the request acted in (x-profile-id, a restricted key, or the one a creation wrote into). */
+  profileId?: string;
 }
 
 type AuditOutcome = 'success' | 'denied' | 'failed' | 'refused';
@@ -47,7 +49,13 @@ export function actorOf(principal: Principal): AuditActor {
     mode: principal.mode,
     keyId: principal.keyId,
     requestId: principal.requestId ?? `pid-${process.pid}`,
+    ...(principal.profileScope !== undefined && { profileId: principal.profileScope }),
   };
+}
+
+/** An event's detail as stored: the entry's facts, and the profile the actor acted in (if one). */
+export function detailOf(actor: AuditActor, detail: AuditEntry['detail']): AuditEntry['detail'] {
+  return actor.profileId === undefined ? detail : { ...detail, profileId: actor.profileId };
 }
 
 /** The operator acting through the CLI. */
@@ -71,11 +79,12 @@ export interface AppendedEvent {
 export async function appendAudit(client: Tx | Prisma, actor: AuditActor, entry: AuditEntry): Promise<AppendedEvent> {
   // Ids and request ids are validated where they come in (src/domain/shared/ids.ts, yoga's requestIdOf); this is the last
   // line: the table is append-only, so a card number written here could never be removed.
+  const facts = detailOf(actor, entry.detail);
   const detail =
-    entry.detail === undefined
+    facts === undefined
       ? null
       : JSON.stringify(
-          Object.fromEntries(Object.entries(entry.detail).map(([k, v]) => [k, typeof v === 'string' ? maskPans(v, CARD_RANGES) : v])),
+          Object.fromEntries(Object.entries(facts).map(([k, v]) => [k, typeof v === 'string' ? maskPans(v, CARD_RANGES) : v])),
         );
   const entityId = entry.entityId == null ? null : maskPans(entry.entityId, CARD_RANGES);
   const requestId = maskPans(actor.requestId, CARD_RANGES);

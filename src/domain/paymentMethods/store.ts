@@ -12,7 +12,7 @@ import {
 import type { CardInput } from '../shared/inputSchemas.js';
 import { newId } from '../shared/ids.js';
 import { merchantMode, tenant, type Principal, type Tenant } from '../shared/principal.js';
-import { actorOf } from '../audit/audit.js';
+import { actorOf, detailOf } from '../audit/audit.js';
 import { retainUntil } from './retention.js';
 
 // The payment method store: every statement that touches `payment_methods` (and the tokenization's
@@ -348,7 +348,7 @@ async function insertNewCard(app: App, runner: Runner, principal: Principal, row
       newId('aud'),
       actor.keyId,
       actor.requestId,
-      JSON.stringify({ duplicate: false, ...detail }),
+      JSON.stringify(detailOf(actor, { duplicate: false, ...detail })),
       principal.profileId,
     ],
     INSERT_NEW_CARD.name,
@@ -386,7 +386,7 @@ async function updateDuplicate(
       newId('aud'),
       actor.keyId,
       actor.requestId,
-      JSON.stringify({ duplicate: true, ...detail }),
+      JSON.stringify(detailOf(actor, { duplicate: true, ...detail })),
     ],
     UPDATE_DUPLICATE.name,
   );
