@@ -282,12 +282,13 @@ describe('profiles a key may not use: 403 FORBIDDEN, nothing executed', () => {
     const pk = (await createApiKey(testApp(), { merchantId: m.merchantId, kind: 'PUBLISHABLE', mode: 'TEST', profileId: other })).key;
     const token = await gql(
       pk,
-      'mutation($input: CreateCardTokenInput!) { createCardToken(input: $input) { __typename ... on CreateCardTokenSuccess { token { id } } } }',
+      'mutation($input: CreateCardTokenInput!) { createCardToken(input: $input) { __typename ... on CreateCardTokenSuccess { token { id profileId } } } }',
       {
         input: { card: { ...card(), cvc: '123' } },
       },
     );
     const tokenId = token.json.data.createCardToken.token.id as string;
+    expect(token.json.data.createCardToken.token.profileId).toBe(other);
     expect((await getDb().prisma.cardToken.findFirstOrThrow({ where: { id: tokenId } })).profileId).toBe(other);
     // From the default profile (no header) the token is absent; from its own profile it vaults the card there.
     expect((await gql(m.secretKey, TOKENIZE, { input: { token: tokenId } })).json.data.tokenizeCard).toMatchObject({ code: 'NOT_FOUND' });
