@@ -38,7 +38,14 @@ try {
   const config = parseConfig({ NODE_ENV: 'test', DATABASE_URL: db.url, VAULT_MASTER_KEYS: TEST_MASTER_KEYS, DATABASE_POOL_SIZE: '10' });
   const app = await createApp(config, pino({ level: 'silent' }), { apiKeyCache: true });
   const m = await createMerchant(app, { name: 'executor bench' });
-  const principal = { merchantId: m.merchantId, mode: 'TEST' as const, keyId: 'k', kind: 'SECRET' as const, allowReveal: false };
+  const principal = {
+    merchantId: m.merchantId,
+    mode: 'TEST' as const,
+    keyId: 'k',
+    kind: 'SECRET' as const,
+    profileId: m.defaultProfileId,
+    allowReveal: false,
+  };
   let pmId = '';
   for (let c = 0; c < 6; c++) {
     const customer = await createCustomer(app, principal, { name: `Customer ${c}`, email: `c${c}@example.com` });

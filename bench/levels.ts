@@ -108,7 +108,7 @@ if (level === 'L0') {
     return entry;
   };
 
-  type KeyRow = { merchantId: string; id: string; mode: string };
+  type KeyRow = { merchantId: string; id: string; mode: string; profileId: string | null; defaultProfileId: string };
   const principals = new Map<string, KeyRow>();
   const authenticate = async (req: IncomingMessage) => {
     const hash = createHash('sha256')
@@ -154,6 +154,7 @@ if (level === 'L0') {
         new Date(now.getTime() + 86_400_000),
         20,
         10_000,
+        principal.profileId ?? principal.defaultProfileId,
       ],
     });
     const { rows } = await pool.query({
@@ -183,6 +184,7 @@ if (level === 'L0') {
         principal.id,
         'bench',
         '{"duplicate": false}',
+        principal.profileId ?? principal.defaultProfileId,
       ],
     });
     send(res, 200, { data: { tokenizeCard: { __typename: 'TokenizeCardSuccess', duplicate: rows.length === 0, paymentMethod: { id } } } });
@@ -195,7 +197,7 @@ if (level === 'L0') {
     const { rows } = await pool.query({
       name: FIND_PAYMENT_METHOD.name,
       text: FIND_PAYMENT_METHOD.text,
-      values: [principal.merchantId, principal.mode, id],
+      values: [principal.merchantId, principal.mode, id, principal.profileId],
     });
     const row = rows[0];
     if (!row) return send(res, 200, { data: { paymentMethod: null } });

@@ -234,6 +234,7 @@ const PAY =
 interface Fixtures {
   secretKey: string;
   merchantId: string;
+  profileId: string;
   keyId: string;
   customerId: string;
   storedPm: string;
@@ -261,6 +262,7 @@ async function setUp(fillerCards: number): Promise<Fixtures> {
       mode: 'TEST',
       keyId: key.id,
       kind: 'SECRET',
+      profileId: m.defaultProfileId,
       allowReveal: false,
       requestId: 'bench-setup',
     };
@@ -280,11 +282,11 @@ async function setUp(fillerCards: number): Promise<Fixtures> {
     // A big merchant: 34,504 more cards (filler rows, never read), so that plans are those of a merchant
     // whose cards the planner must not scan, and `--no-analyze` shows whether they hold without statistics.
     await db.sql(
-      `INSERT INTO payment_methods (merchant_id, id, mode, type, fingerprint, card_number, card_expiry, bin, last4, brand, retain_until, created_at, updated_at)
+      `INSERT INTO payment_methods (merchant_id, id, mode, type, fingerprint, card_number, card_expiry, bin, last4, brand, retain_until, created_at, updated_at, profile_id)
        SELECT $1, 'pm_' || substr(md5('filler' || g), 1, 22), 'TEST', 'CARD', substr(md5('f' || g) || md5('g' || g), 1, 43),
-         repeat('x', 120), repeat('x', 90), '400000', lpad((g % 10000)::text, 4, '0'), 'VISA', now() + interval '2 years', now(), now()
+         repeat('x', 120), repeat('x', 90), '400000', lpad((g % 10000)::text, 4, '0'), 'VISA', now() + interval '2 years', now(), now(), $3
        FROM generate_series(1, $2::int) g`,
-      [m.merchantId, fillerCards],
+      [m.merchantId, fillerCards, m.defaultProfileId],
     );
     // The bench's operations as trusted documents (what `vault documents push` stores for the generated client's).
     await insertDocuments(
@@ -296,6 +298,7 @@ async function setUp(fillerCards: number): Promise<Fixtures> {
     return {
       secretKey: m.secretKey,
       merchantId: m.merchantId,
+      profileId: m.defaultProfileId,
       keyId: key.id,
       customerId: customer.id,
       storedPm: stored[0]!.id,
@@ -340,6 +343,7 @@ async function pgbench(f: Fixtures, connections: number, duration: number): Prom
     21: ':keyid',
     22: "'bench'",
     23: `'{"duplicate": false}'`,
+    24: ':profile',
   };
   const script = `${INSERT_NEW_CARD.text.replace(/\$(\d+)/g, (_m, n: string) => values[Number(n)]!)};\n`;
   writeFileSync(path.join(dir, 'tokenize.sql'), script);
@@ -361,6 +365,8 @@ async function pgbench(f: Fixtures, connections: number, duration: number): Prom
     'tokenize.sql',
     '-D',
     `merchant=${f.merchantId}`,
+    '-D',
+    `profile=${f.profileId}`,
     '-D',
     `keyid=${f.keyId}`,
     DATABASE_URL,

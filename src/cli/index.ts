@@ -10,6 +10,7 @@ import { registerDocumentsCommands } from './commands/documents.js';
 import { registerKey } from './commands/key.js';
 import { registerKeys } from './commands/keys.js';
 import { registerMerchant } from './commands/merchant.js';
+import { registerProfile } from './commands/profile.js';
 import { registerPurge } from './commands/purge.js';
 import { log } from './shared.js';
 
@@ -18,6 +19,7 @@ import { log } from './shared.js';
 export function buildCli(): Command {
   const program = new Command('vault').description('Vault operator commands').showHelpAfterError();
   registerMerchant(program);
+  registerProfile(program);
   registerKey(program);
   registerPurge(program);
   registerKeys(program);

@@ -1,6 +1,7 @@
 import type { YogaInitialContext } from 'graphql-yoga';
 import type { App } from '../app/app.js';
 import { authenticate } from '../domain/merchants/apiKeys.js';
+import { isProfileOf } from '../domain/merchants/profiles.js';
 import { Code } from '../domain/shared/errors.js';
 import type { Principal } from '../domain/shared/principal.js';
 import type { References } from './plugins/idempotency.js';
@@ -26,12 +27,15 @@ export interface Refusal {
   message: string;
 }
 
+/** The header that scopes a request to one profile of the key's merchant. */
+const PROFILE_HEADER = 'x-profile-id';
+
 /**
  * Who is calling, from a request's headers alone (GraphQL and REST alike): the api key (`api-key`, or
- * `Authorization: Bearer`). A missing, unknown or revoked key is UNAUTHENTICATED (401). Unknown keys are
- * throttled per client address (`peer`) before any lookup once over the limit. Origin checks and rate limits
- * come after this. (The profiles work adds `x-profile-id` here, with FORBIDDEN (403) for a profile the key
- * may not act in: the shape of `Refusal` is theirs.)
+ * `Authorization: Bearer`), then the profile (`x-profile-id`, checked against the key). A missing, unknown
+ * or revoked key is UNAUTHENTICATED (401); a profile id that is unknown, another merchant's, or (for a key
+ * restricted to a profile) not the key's own is FORBIDDEN (403). Unknown keys are throttled per client
+ * address (`peer`) before any lookup once over the limit. Origin checks and rate limits come after this.
  */
 export async function resolvePrincipal(app: App, headers: Headers, peer: string): Promise<Principal | Refusal> {
   const key = presentedKey(headers);
@@ -44,7 +48,17 @@ export async function resolvePrincipal(app: App, headers: Headers, peer: string)
       message: key ? 'Unknown or revoked api key' : 'Missing api key: send it in the "api-key" header',
     };
   }
-  return principal;
+  const profileId = headers.get(PROFILE_HEADER)?.trim();
+  if (!profileId) return principal;
+  // A restricted key is scoped already: the header may only name the key's own profile.
+  if (principal.profileScope !== undefined) return profileId === principal.profileScope ? principal : forbiddenProfile();
+  if (!(await isProfileOf(app, principal.merchantId, profileId))) return forbiddenProfile();
+  return { ...principal, profileId, profileScope: profileId };
+}
+
+/** The same answer for an unknown profile and another merchant's: nothing tells them apart. */
+function forbiddenProfile(): Refusal {
+  return { code: Code.FORBIDDEN, status: 403, message: `This key may not act in the profile named by ${PROFILE_HEADER}` };
 }
 
 export function isRefusal(value: Principal | Refusal): value is Refusal {

@@ -9,6 +9,9 @@ const CardTokenType = builder.objectRef<CardTokenRow>('CardToken').implement({
   description: 'A single-use `tok_` for a card, valid 30 minutes: pass it to tokenizeCard or createPayment.',
   fields: (t) => ({
     id: t.exposeID('id'),
+    profileId: t.exposeID('profileId', {
+      description: 'The profile (`pro_`) it belongs to: only a request in that profile can use it.',
+    }),
     card: t.field({ type: CardViewType, resolve: (tok, _args, ctx) => maskedCard(ctx.app, tok, 'CardToken') }),
     expiresAt: t.expose('expiresAt', { type: 'DateTime' }),
     used: t.boolean({ resolve: (tok) => tok.usedAt !== null }),

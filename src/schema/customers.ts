@@ -15,6 +15,7 @@ const CustomerType = builder.prismaObject('Customer', {
   description: 'A customer of the merchant; personal data is stored encrypted.',
   fields: (t) => ({
     id: t.exposeID('id'),
+    profileId: t.exposeID('profileId', { description: 'The profile (`pro_`) it belongs to: the one of the request that created it.' }),
     merchantReferenceId: t.exposeString('merchantReferenceId', { nullable: true }),
     name: t.string({ nullable: true, resolve: (c, _args, ctx) => customerField(ctx.app, c, 'name') }),
     email: t.string({ nullable: true, resolve: (c, _args, ctx) => customerField(ctx.app, c, 'email') }),

@@ -121,6 +121,9 @@ export const PaymentMethodRef = builder.prismaObject('PaymentMethod', {
   description: 'A vaulted card or bank account, referenced by its opaque `pm_` id.',
   fields: (t) => ({
     id: t.exposeID('id'),
+    profileId: t.exposeID('profileId', {
+      description: 'The profile (`pro_`) it belongs to: the one of its customer, and of the request that created it.',
+    }),
     type: t.field({ type: PaymentMethodTypeEnum, resolve: (pm) => pm.type }),
     customer: t.relation('customer', { nullable: true }),
     card: t.field({

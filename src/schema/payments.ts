@@ -43,6 +43,7 @@ const PaymentRef = builder.prismaObject('Payment', {
   description: 'A card or bank account payment (`pay_`) through a connector. A declined payment is a FAILED payment, not an error.',
   fields: (t) => ({
     id: t.exposeID('id'),
+    profileId: t.exposeID('profileId', { description: 'The profile (`pro_`) it belongs to: the one of the request that created it.' }),
     amount: t.exposeInt('amount', { description: 'In minor units of `currency` (cents for USD).' }),
     amountCaptured: t.exposeInt('amountCaptured', { description: 'Captured, in minor units: 0 until the payment is COMPLETED.' }),
     currency: t.exposeString('currency', { description: 'ISO 4217 code, upper case.' }),

@@ -41,6 +41,7 @@ export interface TestMerchant {
   merchantId: string;
   secretKey: string;
   publishableKey: string;
+  defaultProfileId: string;
   client: VaultClient;
 }
 

@@ -17,7 +17,15 @@ describe("the app's clock", () => {
   let principal: Principal;
   beforeAll(async () => {
     const m = await createMerchant(await appAt('2026-01-01T00:00:00Z'), { name: 'clock' });
-    principal = { merchantId: m.merchantId, mode: 'TEST', keyId: 'key_clock', kind: 'SECRET', allowReveal: false, requestId: 'req-clock' };
+    principal = {
+      merchantId: m.merchantId,
+      mode: 'TEST',
+      keyId: 'key_clock',
+      kind: 'SECRET',
+      profileId: m.defaultProfileId,
+      allowReveal: false,
+      requestId: 'req-clock',
+    };
   });
   afterAll(async () => {
     for (const app of apps) await app.stop();

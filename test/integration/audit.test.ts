@@ -181,7 +181,15 @@ describe('the audit trail in the same transaction as the change', () => {
     app = await createTestApp(database.url);
     db = app.db;
     const m = await createMerchant(app, { name: 'Same transaction' });
-    principal = { merchantId: m.merchantId, mode: 'TEST', keyId: 'key_tx', kind: 'SECRET', allowReveal: false, requestId: 'req-tx' };
+    principal = {
+      merchantId: m.merchantId,
+      mode: 'TEST',
+      keyId: 'key_tx',
+      kind: 'SECRET',
+      profileId: m.defaultProfileId,
+      allowReveal: false,
+      requestId: 'req-tx',
+    };
   });
   afterAll(async () => {
     await app.stop();

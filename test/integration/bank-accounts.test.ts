@@ -436,8 +436,16 @@ describe('customers and the audit trail', () => {
       'SELECT action, detail FROM audit_events WHERE merchant_id = $1 AND entity_id IN ($2, $3) ORDER BY position',
       [m.merchantId, pm.id, payment.id],
     );
-    expect(details[0]).toEqual({ action: 'payment_method.create', detail: { duplicate: false, type: 'BANK_ACCOUNT', scheme: 'ACH' } });
-    expect(details[1]).toEqual({ action: 'payment_method.update', detail: { duplicate: true, type: 'BANK_ACCOUNT', scheme: 'ACH' } });
+    // Written in the merchant's default profile (no x-profile-id): the events name it, as a card's do.
+    const profileId = m.defaultProfileId;
+    expect(details[0]).toEqual({
+      action: 'payment_method.create',
+      detail: { duplicate: false, type: 'BANK_ACCOUNT', scheme: 'ACH', profileId },
+    });
+    expect(details[1]).toEqual({
+      action: 'payment_method.update',
+      detail: { duplicate: true, type: 'BANK_ACCOUNT', scheme: 'ACH', profileId },
+    });
     expect(details[4]).toMatchObject({ action: 'payment.create', detail: { instrument: 'BANK_ACCOUNT', paymentMethodId: pm.id } });
     expect(accountNumbersIn(JSON.stringify(details), [ACH_OK])).toEqual([]);
   });
@@ -619,7 +627,15 @@ describe('purge and fingerprint upgrade of bank accounts', () => {
     await migrate(database.url);
     app = await createTestApp(database.url);
     const m = await createMerchant(app, { name: 'Purge' });
-    principal = { merchantId: m.merchantId, mode: 'TEST', keyId: 'key_purge', kind: 'SECRET', allowReveal: false, requestId: 'req-purge' };
+    principal = {
+      merchantId: m.merchantId,
+      mode: 'TEST',
+      keyId: 'key_purge',
+      kind: 'SECRET',
+      allowReveal: false,
+      requestId: 'req-purge',
+      profileId: m.defaultProfileId,
+    };
   });
   afterAll(async () => {
     await app.stop();
@@ -652,7 +668,14 @@ describe('purge and fingerprint upgrade of bank accounts', () => {
 
   it('the upgrade to fingerprint keys per mode re-fingerprints test-mode bank accounts, so they still deduplicate', async () => {
     const m = await createMerchant(app, { name: 'Upgrade' });
-    const as: Principal = { merchantId: m.merchantId, mode: 'TEST', keyId: 'key_up', kind: 'SECRET', allowReveal: false };
+    const as: Principal = {
+      merchantId: m.merchantId,
+      mode: 'TEST',
+      keyId: 'key_up',
+      kind: 'SECRET',
+      allowReveal: false,
+      profileId: m.defaultProfileId,
+    };
     const a = await tokenizeBankAccount(app, as, { bankAccount: sepa() });
     const b = await tokenizeBankAccount(app, as, { bankAccount: ach() });
     const { keyring, pool } = app.db;

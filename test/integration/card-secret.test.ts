@@ -62,6 +62,7 @@ describe('card data handed to connectors and token service providers', () => {
       mode: 'TEST',
       keyId: 'key_secret',
       kind: 'SECRET',
+      profileId: m.defaultProfileId,
       allowReveal: false,
       requestId: 'req-secret',
     };

@@ -517,7 +517,14 @@ describe('operator CLI', { timeout: 90_000 }, () => {
 
   it('purge deletes payment methods past retention, and only those', async () => {
     const db = await useRing(TEST_MASTER_KEYS);
-    const principal: Principal = { merchantId: merchant.merchantId, mode: 'TEST', keyId: 'key_test', kind: 'SECRET', allowReveal: false };
+    const principal: Principal = {
+      merchantId: merchant.merchantId,
+      mode: 'TEST',
+      keyId: 'key_test',
+      kind: 'SECRET',
+      allowReveal: false,
+      profileId: await defaultProfile(open!, merchant.merchantId),
+    };
     const old = await tokenizeCard(open!, principal, { card: { number: '4242424242424242', expMonth: 1, expYear: EXP_YEAR } });
     const kept = await tokenizeCard(open!, principal, { card: { number: '5555555555554444', expMonth: 1, expYear: EXP_YEAR } });
     await db.prisma.paymentMethod.updateMany({
@@ -532,7 +539,14 @@ describe('operator CLI', { timeout: 90_000 }, () => {
   });
 
   it('keys rotate re-wraps every data key under the new master key; data stays readable', async () => {
-    const principal: Principal = { merchantId: merchant.merchantId, mode: 'TEST', keyId: 'key_test', kind: 'SECRET', allowReveal: false };
+    const principal: Principal = {
+      merchantId: merchant.merchantId,
+      mode: 'TEST',
+      keyId: 'key_test',
+      kind: 'SECRET',
+      allowReveal: false,
+      profileId: await defaultProfile(open!, merchant.merchantId),
+    };
     await useRing(TEST_MASTER_KEYS);
     const pm = await tokenizeCard(open!, principal, {
       card: { number: '378282246310005', expMonth: 7, expYear: EXP_YEAR, holderName: 'Rotated' },
@@ -555,3 +569,8 @@ describe('operator CLI', { timeout: 90_000 }, () => {
     await expect(maskedCard(open!, (await findPaymentMethod(open!, principal, pm.paymentMethod.id))!)).rejects.toThrow(/test2/);
   });
 });
+
+/** The merchant's default profile (merchant create prints no profile). */
+async function defaultProfile(app: App, merchantId: string): Promise<string> {
+  return (await app.db.prisma.profile.findFirstOrThrow({ where: { merchantId, isDefault: true }, select: { id: true } })).id;
+}

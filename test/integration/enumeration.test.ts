@@ -119,6 +119,7 @@ describe('upgrade from one fingerprint key per merchant', () => {
       mode,
       keyId: `setup-${mode}`,
       kind: 'SECRET',
+      profileId: m.defaultProfileId,
       allowReveal: false,
     });
     const [inTest, inLive] = [uniqueVisa(), uniqueVisa()];

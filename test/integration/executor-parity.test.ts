@@ -26,7 +26,14 @@ beforeAll(async () => {
   const m = await createMerchant(app, { name: 'executor parity' });
   secretKey = m.secretKey;
   publishableKey = m.publishableKey;
-  const principal = { merchantId: m.merchantId, mode: 'TEST' as const, keyId: 'k', kind: 'SECRET' as const, allowReveal: false };
+  const principal = {
+    merchantId: m.merchantId,
+    mode: 'TEST' as const,
+    keyId: 'k',
+    kind: 'SECRET' as const,
+    profileId: m.defaultProfileId,
+    allowReveal: false,
+  };
   for (let c = 0; c < 3; c++) {
     const customer = await createCustomer(app, principal, {
       name: `Customer ${c}`,

@@ -33,7 +33,7 @@ const customers = (merchantId: string) => getDb().prisma.customer.count({ where:
 const keyRows = (merchantId: string) => getDb().prisma.idempotencyKey.findMany({ where: { merchantId } });
 
 function principalOf(m: TestMerchant): Principal {
-  return { merchantId: m.merchantId, mode: 'TEST', keyId: 'key_test', kind: 'SECRET', allowReveal: false };
+  return { merchantId: m.merchantId, mode: 'TEST', keyId: 'key_test', kind: 'SECRET', profileId: m.defaultProfileId, allowReveal: false };
 }
 
 describe('Idempotency-Key', () => {

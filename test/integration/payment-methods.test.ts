@@ -468,7 +468,14 @@ describe('customers list', () => {
   it('pages newest first and caps first at 100', async () => {
     const m = await newMerchant();
     const { createCustomer } = await import('../../src/domain/customers/customers.js');
-    const principal = { merchantId: m.merchantId, mode: 'TEST' as const, keyId: 'k', kind: 'SECRET' as const, allowReveal: false };
+    const principal = {
+      merchantId: m.merchantId,
+      mode: 'TEST' as const,
+      keyId: 'k',
+      kind: 'SECRET' as const,
+      profileId: m.defaultProfileId,
+      allowReveal: false,
+    };
     const ids: string[] = [];
     for (let i = 0; i < 101; i++) ids.push((await createCustomer(testApp(), principal, { merchantReferenceId: `ref-${i}` })).id);
     const big = (await m.client.request(CustomersDocument, { first: 1000 })).customers;

@@ -22,6 +22,7 @@ import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 // generic one after five executions).
 
 const MERCHANT = 'mer_0123456789abcdefABCDEF';
+const PROFILE = 'pro_0123456789abcdefABCDEF';
 const CARDS = 34_504;
 
 let db: TestDatabase;
@@ -37,22 +38,23 @@ beforeAll(async () => {
   // key small and well ordered, which hides the problem.
   await client.query(`
     INSERT INTO merchants (id, name) VALUES ('${MERCHANT}', 'big'), ('mer_other', 'other');
+    INSERT INTO profiles (merchant_id, id, name, is_default) VALUES ('${MERCHANT}', '${PROFILE}', 'default', true), ('mer_other', 'pro_other', 'default', true);
     INSERT INTO api_keys (merchant_id, id, kind, mode, key_hash, prefix)
       SELECT '${MERCHANT}', 'key_' || g, 'SECRET', 'TEST', md5(g::text) || md5(g::text), 'sk_test' FROM generate_series(1, 20000) g;
-    INSERT INTO customers (merchant_id, id, mode, name, created_at, updated_at)
-      SELECT '${MERCHANT}', 'cus_' || substr(md5('c' || g), 1, 22), CASE WHEN g % 10 = 0 THEN 'LIVE' ELSE 'TEST' END::"Mode",
+    INSERT INTO customers (merchant_id, profile_id, id, mode, name, created_at, updated_at)
+      SELECT '${MERCHANT}', '${PROFILE}', 'cus_' || substr(md5('c' || g), 1, 22), CASE WHEN g % 10 = 0 THEN 'LIVE' ELSE 'TEST' END::"Mode",
         repeat('x', 80), now() - g * interval '1 second', now() FROM generate_series(1, ${CARDS}) g;
-    INSERT INTO payment_methods (merchant_id, id, mode, customer_id, type, fingerprint, card_number, card_expiry, holder_name, bin, last4, brand, retain_until, created_at, updated_at)
-      SELECT '${MERCHANT}', 'pm_' || substr(md5('p' || g), 1, 22), 'TEST',
+    INSERT INTO payment_methods (merchant_id, profile_id, id, mode, customer_id, type, fingerprint, card_number, card_expiry, holder_name, bin, last4, brand, retain_until, created_at, updated_at)
+      SELECT '${MERCHANT}', '${PROFILE}', 'pm_' || substr(md5('p' || g), 1, 22), 'TEST',
         CASE WHEN g % 2 = 0 THEN 'cus_' || substr(md5('c' || (g / 2)), 1, 22) END,
         'CARD', substr(md5('f' || g) || md5('g' || g), 1, 43), repeat('x', 120), repeat('x', 90), repeat('x', 80),
         '424242', lpad((g % 10000)::text, 4, '0'), 'VISA', now() + interval '2 years', now() - g * interval '1 second', now()
       FROM generate_series(1, ${CARDS}) g WHERE g % 2 = 1 OR (g / 2) % 10 <> 0;
-    INSERT INTO card_tokens (merchant_id, id, mode, card_number, card_expiry, bin, last4, brand, expires_at)
-      SELECT '${MERCHANT}', 'tok_' || substr(md5('t' || g), 1, 22), 'TEST', 'x', 'x', '424242', '4242', 'VISA', now() + interval '30 minutes'
+    INSERT INTO card_tokens (merchant_id, profile_id, id, mode, card_number, card_expiry, bin, last4, brand, expires_at)
+      SELECT '${MERCHANT}', '${PROFILE}', 'tok_' || substr(md5('t' || g), 1, 22), 'TEST', 'x', 'x', '424242', '4242', 'VISA', now() + interval '30 minutes'
       FROM generate_series(1, 5000) g;
-    INSERT INTO payments (merchant_id, id, mode, amount, currency, status, capture_method, initiator, bin, last4, brand, card_expiry, connector_id, created_at, updated_at)
-      SELECT '${MERCHANT}', 'pay_' || substr(md5('y' || g), 1, 22), 'TEST', 1000, 'EUR', 'COMPLETED', 'AUTOMATIC', 'CUSTOMER', '424242', '4242', 'VISA', repeat('x', 90), 'sandbox', now(), now()
+    INSERT INTO payments (merchant_id, profile_id, id, mode, amount, currency, status, capture_method, initiator, bin, last4, brand, card_expiry, connector_id, created_at, updated_at)
+      SELECT '${MERCHANT}', '${PROFILE}', 'pay_' || substr(md5('y' || g), 1, 22), 'TEST', 1000, 'EUR', 'COMPLETED', 'AUTOMATIC', 'CUSTOMER', '424242', '4242', 'VISA', repeat('x', 90), 'sandbox', now(), now()
       FROM generate_series(1, 20000) g;
     INSERT INTO card_probes (merchant_id, group_tag, member_tag, key_id, expires_at)
       SELECT '${MERCHANT}', md5('g' || (g % 3000)), md5('m' || g), 'key_1', now() + interval '1 day' FROM generate_series(1, 20000) g;
@@ -80,6 +82,7 @@ afterAll(async () => {
 
 interface PlanNode {
   'Node Type': string;
+  'Parent Relationship'?: string;
   'Relation Name'?: string;
   'Index Name'?: string;
   'Rows Removed by Filter'?: number;
@@ -105,28 +108,37 @@ interface Case {
   write?: boolean;
 }
 
+const DEDUPE_INDEX = 'payment_methods_dedupe_key';
+
 const CASES: Case[] = [
   { name: 'api key lookup', text: AUTHENTICATE.text, params: () => ['abc'], table: 'api_keys', index: 'api_keys_key_hash_idx' },
   {
     name: 'masked read',
     text: FIND_PAYMENT_METHOD.text,
-    params: () => [MERCHANT, 'TEST', sample.pm],
+    params: () => [MERCHANT, 'TEST', sample.pm, null],
+    table: 'payment_methods',
+    index: 'payment_methods_pkey',
+  },
+  {
+    name: 'masked read in one profile',
+    text: FIND_PAYMENT_METHOD.text,
+    params: () => [MERCHANT, 'TEST', sample.pm, PROFILE],
     table: 'payment_methods',
     index: 'payment_methods_pkey',
   },
   {
     name: 'duplicate lookup without a customer',
     text: FIND_DUPLICATE_WITHOUT_CUSTOMER.text,
-    params: () => [MERCHANT, 'TEST', sample.fp],
+    params: () => [MERCHANT, 'TEST', sample.fp, PROFILE],
     table: 'payment_methods',
-    index: 'payment_methods_merchant_id_fingerprint_mode_customer_id_key',
+    index: DEDUPE_INDEX,
   },
   {
     name: 'duplicate lookup for a customer',
     text: FIND_DUPLICATE.text,
-    params: () => [MERCHANT, 'TEST', sample.fpOfCustomer, sample.customer],
+    params: () => [MERCHANT, 'TEST', sample.fpOfCustomer, PROFILE, sample.customer],
     table: 'payment_methods',
-    index: 'payment_methods_merchant_id_fingerprint_mode_customer_id_key',
+    index: DEDUPE_INDEX,
   },
   {
     name: 'duplicate update',
@@ -153,10 +165,11 @@ const CASES: Case[] = [
         new Date(Date.now() + 86_400_000),
         20,
         10_000,
+        PROFILE,
         ...(withCustomer ? [sample.customer] : []),
       ],
       table: 'payment_methods',
-      index: 'payment_methods_merchant_id_fingerprint_mode_customer_id_key',
+      index: DEDUPE_INDEX,
       write: true,
     }),
   ),
@@ -176,6 +189,7 @@ const CASES: Case[] = [
       new Date(Date.now() + 86_400_000),
       20,
       0,
+      PROFILE,
     ],
     table: 'card_probes',
     index: 'card_probes_pkey',
@@ -185,6 +199,13 @@ const CASES: Case[] = [
     name: 'customer lookup',
     text: `SELECT id FROM customers WHERE merchant_id = $1 AND mode = $2::"Mode" AND id = $3`,
     params: () => [MERCHANT, 'TEST', sample.customer],
+    table: 'customers',
+    index: 'customers_pkey',
+  },
+  {
+    name: 'customer lookup in one profile',
+    text: `SELECT id FROM customers WHERE merchant_id = $1 AND mode = $2::"Mode" AND id = $3 AND profile_id = $4`,
+    params: () => [MERCHANT, 'TEST', sample.customer, PROFILE],
     table: 'customers',
     index: 'customers_pkey',
   },
@@ -214,7 +235,11 @@ const CASES: Case[] = [
 
 /** The index a scan reads: its own, or for a bitmap heap scan the one its bitmap index scan reads. */
 function indexOf(scan: PlanNode): string {
-  if (scan['Node Type'] === 'Bitmap Heap Scan') return (scan.Plans ?? []).map((p) => p['Index Name'] ?? p['Node Type']).join(' + ');
+  if (scan['Node Type'] === 'Bitmap Heap Scan') {
+    // Its bitmap's scans, not the subqueries of its select list (the key lookup's default profile).
+    const bitmap = (scan.Plans ?? []).filter((p) => p['Parent Relationship'] !== 'SubPlan');
+    return bitmap.map((p) => p['Index Name'] ?? p['Node Type']).join(' + ');
+  }
   return scan['Index Name'] ?? scan['Node Type'];
 }
 

@@ -40,7 +40,14 @@ async function count(key: string, query: string, variables?: unknown): Promise<{
 
 async function merchantWith(customers: number, cardsEach: number) {
   const m = await createMerchant(app, { name: 'query counting' });
-  const principal = { merchantId: m.merchantId, mode: 'TEST' as const, keyId: 'k', kind: 'SECRET' as const, allowReveal: false };
+  const principal = {
+    merchantId: m.merchantId,
+    mode: 'TEST' as const,
+    keyId: 'k',
+    kind: 'SECRET' as const,
+    profileId: m.defaultProfileId,
+    allowReveal: false,
+  };
   for (let c = 0; c < customers; c++) {
     const customer = await createCustomer(app, principal, { name: `Customer ${c}`, email: `c${c}@example.com` });
     for (let p = 0; p < cardsEach; p++) {

@@ -528,7 +528,7 @@ describe('schema.prisma ↔ migrations', () => {
   it('keeps the payment-method dedupe index NULLS NOT DISTINCT (hand-added; Prisma cannot express it)', () => {
     const dedupe = migrated.tables
       .get('payment_methods')
-      ?.indexes.find((i) => i.kind === 'unique index' && i.columns.join() === 'merchant_id,fingerprint,mode,customer_id');
+      ?.indexes.find((i) => i.kind === 'unique index' && i.columns.join() === 'merchant_id,fingerprint,mode,profile_id,customer_id');
     expect(dedupe?.nullsNotDistinct).toBe(true);
   });
 

@@ -74,7 +74,14 @@ describe('retention sweep', () => {
     const { db } = app;
     try {
       const m = await createMerchant(app, { name: 'sweep' });
-      const principal = { merchantId: m.merchantId, mode: 'TEST' as const, keyId: 'k', kind: 'SECRET' as const, allowReveal: false };
+      const principal = {
+        merchantId: m.merchantId,
+        mode: 'TEST' as const,
+        keyId: 'k',
+        kind: 'SECRET' as const,
+        profileId: m.defaultProfileId,
+        allowReveal: false,
+      };
       const due = await tokenizeCard(app, principal, { card: { number: '4242424242424242', expMonth: 1, expYear: EXP_YEAR } });
       const kept = await tokenizeCard(app, principal, { card: { number: '5555555555554444', expMonth: 1, expYear: EXP_YEAR } });
       await db.prisma.paymentMethod.updateMany({

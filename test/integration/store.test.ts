@@ -104,7 +104,14 @@ describe('payment method store', () => {
       const app = await createTestApp(db.url, { clock: () => now });
       try {
         const m = await createMerchant(app, { name: 'tz' });
-        const principal = { merchantId: m.merchantId, mode: 'TEST' as const, keyId: 'key_tz', kind: 'SECRET' as const, allowReveal: false };
+        const principal = {
+          merchantId: m.merchantId,
+          mode: 'TEST' as const,
+          keyId: 'key_tz',
+          kind: 'SECRET' as const,
+          profileId: m.defaultProfileId,
+          allowReveal: false,
+        };
         const card = (expMonth: number, number = uniqueVisa()) => ({ number, expMonth, expYear: 2032 });
         const psp = { connectorId: 'sandbox', tokenizationType: 'MULTI_USE' as const };
         const onThePool = await tokenizeCard(app, principal, { card: card(4) });

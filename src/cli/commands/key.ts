@@ -12,8 +12,9 @@ export function registerKey(program: Command): void {
     .addOption(new Option('--kind <kind>', 'secret or publishable').argParser(lower(['secret', 'publishable'])).makeOptionMandatory())
     .addOption(new Option('--mode <mode>', 'test or live').argParser(lower(['test', 'live'])).makeOptionMandatory())
     .option('--allow-reveal', 'secret keys only: may call revealCard')
+    .option('--profile <id>', 'restrict the key to this profile of the merchant (pro_…): it acts in it with or without x-profile-id')
     .option('--json', 'print one JSON object')
-    .action(async (opts: { merchant: string; kind: string; mode: string; allowReveal?: boolean; json?: boolean }) => {
+    .action(async (opts: { merchant: string; kind: string; mode: string; allowReveal?: boolean; profile?: string; json?: boolean }) => {
       if (opts.allowReveal && opts.kind !== 'secret') throw new InvalidArgumentError('--allow-reveal applies to secret keys only');
       const created = await withApp((app) =>
         createApiKey(app, {
@@ -21,6 +22,7 @@ export function registerKey(program: Command): void {
           kind: opts.kind === 'secret' ? 'SECRET' : 'PUBLISHABLE',
           mode: opts.mode === 'live' ? 'LIVE' : 'TEST',
           allowReveal: opts.allowReveal ?? false,
+          ...(opts.profile !== undefined && { profileId: opts.profile }),
         }),
       );
       print(created, opts.json, () => `keyId ${created.keyId}\nkey   ${created.key}\n(the key is shown only once)`);
@@ -53,6 +55,7 @@ export function registerKey(program: Command): void {
                 k.mode.toLowerCase(),
                 `${k.prefix}…`,
                 k.allowReveal ? 'reveal' : '',
+                k.profileId ? `profile ${k.profileId}` : '',
                 k.revokedAt ? `revoked ${k.revokedAt.toISOString()}` : 'active',
               ]
                 .filter(Boolean)

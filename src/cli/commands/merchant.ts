@@ -56,7 +56,7 @@ export function registerMerchant(program: Command): void {
     .requiredOption('--name <name>', 'merchant name')
     .option('--json', 'print one JSON object')
     .action(async (opts: { name: string; json?: boolean }) => {
-      const created = await withApp((app) => createMerchant(app, { name: opts.name }));
+      const { defaultProfileId: _, ...created } = await withApp((app) => createMerchant(app, { name: opts.name }));
       print(created, opts.json, () =>
         [
           `merchantId      ${created.merchantId}`,

@@ -22,6 +22,8 @@ export interface AuditActor {
   mode: Mode | null;
   keyId: string;
   requestId: string;
+  /** The one profile the request acted in (x-profile-id, a restricted key, or the one a creation wrote into). */
+  profileId?: string;
 }
 
 type AuditOutcome = 'success' | 'denied' | 'failed' | 'refused';
@@ -48,7 +50,13 @@ export function actorOf(principal: Principal): AuditActor {
     mode: principal.mode,
     keyId: principal.keyId,
     requestId: principal.requestId ?? `pid-${process.pid}`,
+    ...(principal.profileScope !== undefined && { profileId: principal.profileScope }),
   };
+}
+
+/** An event's detail as stored: the entry's facts, and the profile the actor acted in (if one). */
+export function detailOf(actor: AuditActor, detail: AuditEntry['detail']): AuditEntry['detail'] {
+  return actor.profileId === undefined ? detail : { ...detail, profileId: actor.profileId };
 }
 
 /** The operator acting through the CLI. */
@@ -73,10 +81,11 @@ export async function appendAudit(client: Tx | Prisma, actor: AuditActor, entry:
   // Ids and request ids are validated where they come in (src/domain/shared/ids.ts, yoga's requestIdOf); this is the last
   // line: the table is append-only, so a card number (or an IBAN) written here could never be removed.
   const mask = (text: string) => maskIbans(maskPans(text, CARD_RANGES));
+  const facts = detailOf(actor, entry.detail);
   const detail =
-    entry.detail === undefined
+    facts === undefined
       ? null
-      : JSON.stringify(Object.fromEntries(Object.entries(entry.detail).map(([k, v]) => [k, typeof v === 'string' ? mask(v) : v])));
+      : JSON.stringify(Object.fromEntries(Object.entries(facts).map(([k, v]) => [k, typeof v === 'string' ? mask(v) : v])));
   const entityId = entry.entityId == null ? null : mask(entry.entityId);
   const requestId = mask(actor.requestId);
   const rows = await client.$queryRaw<AppendedEvent[]>`

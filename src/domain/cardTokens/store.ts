@@ -3,19 +3,19 @@ import { encodeField, type Billing } from '../../db/encrypted-fields.js';
 import type { Tx } from '../../db/client.js';
 import type { CardInput } from '../shared/inputSchemas.js';
 import { cardColumns } from '../paymentMethods/store.js';
-import { tenant, type Tenant } from '../shared/principal.js';
+import { owner, tenant, type Principal, type Tenant } from '../shared/principal.js';
 
 // The card token store: every statement on `card_tokens`, once (through Prisma: the encryption extension
 // seals the card, CVC and billing on write). The rules, single use above all, are in cardTokens.ts.
 
 export function insertCardToken(
   tx: Tx,
-  principal: Tenant,
+  principal: Principal,
   row: { id: string; card: CardInput; billing?: Billing | null; expiresAt: Date },
 ) {
   return tx.cardToken.create({
     data: {
-      ...tenant(principal),
+      ...owner(principal),
       id: row.id,
       ...cardColumns(row.card),
       cvc: encodeField('CardToken', 'cvc', row.card.cvc) ?? null,

@@ -2,7 +2,7 @@ import { jsonOrNull, type Tx } from '../../db/client.js';
 import { encodeField, type Address } from '../../db/encrypted-fields.js';
 import { Prisma as P } from '../../generated/prisma/client.js';
 import type { App } from '../../app/app.js';
-import { tenant, type Tenant } from '../shared/principal.js';
+import { owner, tenant, type Principal, type Tenant } from '../shared/principal.js';
 
 // The customer store: every statement on `customers`, once (through Prisma: the encryption extension seals
 // the personal data on write). The rules are in customers.ts.
@@ -35,11 +35,11 @@ const columns = (f: CustomerFields) => ({
   metadata: jsonOrNull(f.metadata),
 });
 
-export function insertCustomer(tx: Tx, principal: Tenant, id: string, fields: CustomerFields) {
+export function insertCustomer(tx: Tx, principal: Principal, id: string, fields: CustomerFields) {
   const c = columns(fields);
   return tx.customer.create({
     data: {
-      ...tenant(principal),
+      ...owner(principal),
       id,
       merchantReferenceId: c.merchantReferenceId ?? null,
       name: c.name ?? null,

@@ -63,7 +63,8 @@ export interface IdempotentRequest {
  * and is not audited, so a stored response goes back only to the key that produced it (and was audited
  * producing it). Another key of the merchant sending the same Idempotency-Key gets IDEMPOTENCY_CONFLICT:
  * neither the first response nor a second execution (a retry after a key rotation must not pay twice).
- * Kind and reveal permission stay in as well, should a key ever change them.
+ * Kind and reveal permission stay in as well, should a key ever change them. So does the profile scope
+ * (x-profile-id): a response produced in one profile never goes back to a request in another.
  */
 export async function requestFingerprint(app: App, principal: Principal, request: IdempotentRequest): Promise<string> {
   return digest(
@@ -74,7 +75,13 @@ export async function requestFingerprint(app: App, principal: Principal, request
       operationName: request.operationName,
       document: request.document,
       variables: request.variables ?? {},
-      authority: { keyId: principal.keyId, kind: principal.kind, allowReveal: principal.allowReveal },
+      authority: {
+        keyId: principal.keyId,
+        kind: principal.kind,
+        allowReveal: principal.allowReveal,
+        // Only when set: requests without the header keep the fingerprints they had before profiles existed.
+        ...(principal.profileScope !== undefined && { profileScope: principal.profileScope }),
+      },
     }),
   );
 }

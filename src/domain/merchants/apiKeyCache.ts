@@ -18,13 +18,21 @@ import type { ApiKeyKind, Mode } from '../../generated/prisma/client.js';
 
 const API_KEY_CHANNEL = 'vault_api_keys';
 
-/** What authenticate reads from api_keys (the principal's fields). */
+/**
+ * What authenticate reads from api_keys (the principal's fields). The profiles never change once the key and
+ * its merchant exist (a key's restriction is set at creation, a merchant's default profile never moves), so a
+ * cached row stays true until the key is revoked.
+ */
 export interface ApiKeyRow {
   merchantId: string;
   id: string;
   kind: ApiKeyKind;
   mode: Mode;
   allowReveal: boolean;
+  /** The one profile the key may act in; null: every profile of the merchant. */
+  profileId: string | null;
+  /** The merchant's default profile: where records go when neither key nor request names one. */
+  defaultProfileId: string;
 }
 
 export interface ApiKeyCacheOptions {

@@ -7,6 +7,7 @@ import type { ApiKeyKind, Mode } from '../../generated/prisma/client.js';
 import { NotFound } from '../shared/errors.js';
 import { appendAudit, operatorActor } from '../audit/audit.js';
 import type { Principal } from '../shared/principal.js';
+import { requireProfile } from './profiles.js';
 
 const KEY_FORMAT = /^(sk|pk)_(test|live)_[0-9A-Za-z]{43}$/;
 
@@ -26,12 +27,15 @@ export interface CreateKeyInput {
   kind: ApiKeyKind;
   mode: Mode;
   allowReveal?: boolean;
+  /** Restricts the key to this profile of the merchant (absent: every profile). */
+  profileId?: string;
 }
 
 /** Creates a key and audits it (`api_key.create`), in the caller's transaction or its own. */
 export async function createApiKey(app: App, input: CreateKeyInput, tx?: Tx): Promise<CreatedKey> {
   if (!tx) return app.db.prisma.$transaction((t) => createApiKey(app, input, t));
   if (!(await merchantExists(tx, input.merchantId))) throw new NotFound('merchant', input.merchantId);
+  if (input.profileId !== undefined) await requireProfile(tx, input.merchantId, input.profileId);
   const key = `${input.kind === 'SECRET' ? 'sk' : 'pk'}_${input.mode.toLowerCase()}_${base62(randomBytes(32), 43)}`;
   const keyId = newId('key');
   await insertApiKey(tx, {
@@ -42,13 +46,18 @@ export async function createApiKey(app: App, input: CreateKeyInput, tx?: Tx): Pr
     keyHash: hashKey(key),
     prefix: key.slice(0, 12),
     allowReveal: input.kind === 'SECRET' && (input.allowReveal ?? false),
+    profileId: input.profileId ?? null,
   });
   await appendAudit(tx, operatorActor(input.merchantId, input.mode), {
     action: 'api_key.create',
     entityType: 'api_key',
     entityId: keyId,
     outcome: 'success',
-    detail: { kind: input.kind, allowReveal: input.kind === 'SECRET' && (input.allowReveal ?? false) },
+    detail: {
+      kind: input.kind,
+      allowReveal: input.kind === 'SECRET' && (input.allowReveal ?? false),
+      ...(input.profileId !== undefined && { profileId: input.profileId }),
+    },
   });
   return { keyId, key };
 }
@@ -76,7 +85,11 @@ export async function listApiKeys(app: App, merchantId: string) {
   return rows.map(({ id, ...rest }) => ({ keyId: id, ...rest }));
 }
 
-/** The principal for a presented key, or null for a malformed, unknown or revoked one. */
+/**
+ * The principal for a presented key, or null for a malformed, unknown or revoked one. It acts in the key's
+ * profile if the key is restricted to one (scoped to it), else in the merchant's default profile (unscoped);
+ * the request's x-profile-id is checked against it afterwards (src/http/context.ts).
+ */
 export async function authenticate(app: App, key: string): Promise<Principal | null> {
   const match = KEY_FORMAT.exec(key);
   if (!match) return null;
@@ -88,5 +101,13 @@ export async function authenticate(app: App, key: string): Promise<Principal | n
   const row = cache ? await cache.lookup(keyHash, load) : await load();
   // The prefix is decoration; the stored kind and mode are the truth, and must agree with it.
   if (!row || (match[1] === 'sk') !== (row.kind === 'SECRET') || match[2] !== row.mode.toLowerCase()) return null;
-  return { merchantId: row.merchantId, keyId: row.id, kind: row.kind, mode: row.mode, allowReveal: row.allowReveal };
+  return {
+    merchantId: row.merchantId,
+    keyId: row.id,
+    kind: row.kind,
+    mode: row.mode,
+    allowReveal: row.allowReveal,
+    profileId: row.profileId ?? row.defaultProfileId,
+    ...(row.profileId !== null && { profileScope: row.profileId }),
+  };
 }

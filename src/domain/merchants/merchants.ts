@@ -4,14 +4,17 @@ import { newId } from '../shared/ids.js';
 import { NotFound, ValidationFailed } from '../shared/errors.js';
 import { createApiKey } from './apiKeys.js';
 import { appendAudit, operatorActor } from '../audit/audit.js';
+import { createDefaultProfile } from './profiles.js';
 
 export interface CreatedMerchant {
   merchantId: string;
   secretKey: string;
   publishableKey: string;
+  /** The profile records go in when a request names none. */
+  defaultProfileId: string;
 }
 
-/** A merchant, its data keys, and a test-mode secret and publishable key, in one transaction. */
+/** A merchant, its data keys, its default profile, and a test-mode secret and publishable key, in one transaction. */
 export async function createMerchant(app: App, input: { name: string }): Promise<CreatedMerchant> {
   const name = input.name.trim();
   if (name.length === 0 || name.length > 200) {
@@ -28,9 +31,10 @@ export async function createMerchant(app: App, input: { name: string }): Promise
       entityId: merchantId,
       outcome: 'success',
     });
+    const defaultProfileId = await createDefaultProfile(app, merchantId, tx);
     const secret = await createApiKey(app, { merchantId, kind: 'SECRET', mode: 'TEST' }, tx);
     const publishable = await createApiKey(app, { merchantId, kind: 'PUBLISHABLE', mode: 'TEST' }, tx);
-    return { merchantId, secretKey: secret.key, publishableKey: publishable.key };
+    return { merchantId, secretKey: secret.key, publishableKey: publishable.key, defaultProfileId };
   });
 }
 

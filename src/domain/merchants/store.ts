@@ -3,18 +3,20 @@ import type { Prisma as Client, Tx } from '../../db/client.js';
 import type { ApiKeyKind, Mode } from '../../generated/prisma/client.js';
 import type { ApiKeyRow } from './apiKeyCache.js';
 
-// The merchant store: the statements on `merchants` and `api_keys`, once. The allow-lists' two tables have
+// The merchant store: the statements on `merchants`, `profiles` and `api_keys`, once. The allow-lists' two tables have
 // their own generic store (allowLists.ts); data keys are read and written by the keyring (src/crypto/keyring.ts)
 // and its rotations (keyRotation.ts, fingerprintKeys.ts).
 
 /**
- * An api key by its hash ($1): the first statement of every request, a named prepared statement on the pool
+ * An api key by its hash ($1), with its merchant's default profile: the first statement of every request, a named prepared statement on the pool
  * (docs/adr/0002), replayed by the benchmark's L3.
  */
 export const AUTHENTICATE = {
   name: 'vault_authenticate',
-  text: `SELECT merchant_id AS "merchantId", id, kind::text AS kind, mode::text AS mode, allow_reveal AS "allowReveal"
-  FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL LIMIT 1`,
+  text: `SELECT k.merchant_id AS "merchantId", k.id, k.kind::text AS kind, k.mode::text AS mode, k.allow_reveal AS "allowReveal",
+    k.profile_id AS "profileId",
+    (SELECT p.id FROM profiles p WHERE p.merchant_id = k.merchant_id AND p.is_default ORDER BY p.id LIMIT 1) AS "defaultProfileId"
+  FROM api_keys k WHERE k.key_hash = $1 AND k.revoked_at IS NULL LIMIT 1`,
 };
 
 export async function findActiveKeyByHash(app: App, keyHash: string): Promise<ApiKeyRow | undefined> {
@@ -36,7 +38,16 @@ export function countMerchantRows(app: App): Promise<number> {
 
 export async function insertApiKey(
   tx: Tx,
-  row: { merchantId: string; id: string; kind: ApiKeyKind; mode: Mode; keyHash: string; prefix: string; allowReveal: boolean },
+  row: {
+    merchantId: string;
+    id: string;
+    kind: ApiKeyKind;
+    mode: Mode;
+    keyHash: string;
+    prefix: string;
+    allowReveal: boolean;
+    profileId: string | null;
+  },
 ): Promise<void> {
   await tx.apiKey.create({ data: row });
 }
@@ -60,7 +71,7 @@ export function listApiKeyRows(app: App, merchantId: string) {
   return app.db.prisma.apiKey.findMany({
     where: { merchantId },
     orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
-    select: { id: true, kind: true, mode: true, prefix: true, allowReveal: true, createdAt: true, revokedAt: true },
+    select: { id: true, kind: true, mode: true, prefix: true, allowReveal: true, profileId: true, createdAt: true, revokedAt: true },
   });
 }
 
@@ -72,4 +83,38 @@ export async function listMerchantIds(app: App): Promise<string[]> {
 /** Locks the merchant's row until the transaction ends (operations on a merchant's keys take turns). */
 export async function lockMerchant(tx: Tx, merchantId: string): Promise<void> {
   await tx.$queryRaw`SELECT id FROM merchants WHERE id = ${merchantId} FOR UPDATE`;
+}
+
+// Profiles are never deleted, moved to another merchant or made (non-)default after creation, so what a
+// lookup found stays true.
+
+export async function insertProfile(tx: Tx, row: { merchantId: string; id: string; name: string; isDefault: boolean }): Promise<void> {
+  await tx.profile.create({ data: row });
+}
+
+/** A merchant's profiles, the default first, then oldest first. */
+export function listProfileRows(client: Tx | Client, merchantId: string) {
+  return client.profile.findMany({
+    where: { merchantId },
+    orderBy: [{ isDefault: 'desc' }, { createdAt: 'asc' }, { id: 'asc' }],
+    select: { id: true, name: true, isDefault: true, createdAt: true },
+  });
+}
+
+/** Whether the merchant has this profile (the primary key: one indexed lookup). */
+export async function profileOfMerchant(client: Tx | Client, merchantId: string, id: string): Promise<boolean> {
+  return (await client.profile.findUnique({ where: { merchantId_id: { merchantId, id } }, select: { id: true } })) !== null;
+}
+
+/**
+ * Whether the merchant has this profile, for a request's x-profile-id: $1 merchant, $2 profile. A named
+ * prepared statement on the pool (the primary key), like the key lookup before it.
+ */
+const PROFILE_OF_MERCHANT = {
+  name: 'vault_profile_of_merchant',
+  text: 'SELECT 1 AS found FROM profiles WHERE merchant_id = $1 AND id = $2',
+};
+
+export async function requestProfileExists(app: App, merchantId: string, id: string): Promise<boolean> {
+  return (await app.db.sql(PROFILE_OF_MERCHANT.text, [merchantId, id], PROFILE_OF_MERCHANT.name)).length === 1;
 }

@@ -24,7 +24,7 @@ import { activeMultiUseToken, recordPspToken, tokenizingConnector } from './pspT
 import { requireCustomer } from '../customers/customers.js';
 import { checkEnumeration } from './enumeration.js';
 import { parseInput } from '../shared/inputs.js';
-import type { Principal, Tenant } from '../shared/principal.js';
+import { writing, type Principal, type Tenant } from '../shared/principal.js';
 import { addMonths, bankAccountRetainUntil, MAX_RETENTION_EXTENSION_MONTHS, retainUntil } from './retention.js';
 import {
   deleteExpiredBatch,
@@ -54,7 +54,9 @@ import {
  * nothing behind. A duplicate keeps its live network token and its active reusable token for the connector
  * rather than asking again; a SINGLE_USE request always gets a fresh token.
  */
-export async function tokenizeCard(app: App, principal: Principal, input: unknown, now = app.clock()) {
+export async function tokenizeCard(app: App, caller: Principal, input: unknown, now = app.clock()) {
+  // The payment method goes in the request's profile; its customer, card token and duplicate must be there too.
+  const principal = writing(caller);
   const v = parseInput(tokenizeCardInputSchema, input, ['input'], now);
   const customerId = v.customerId ?? null;
   if (customerId) await requireCustomer(app, principal, customerId);
@@ -142,7 +144,9 @@ export async function saveCard(
  * customer (or again without one) returns the existing payment method with `duplicate: true`, its holder name
  * updated; concurrent duplicates converge through the same unique index as cards.
  */
-export async function tokenizeBankAccount(app: App, principal: Principal, input: unknown, now = app.clock()) {
+export async function tokenizeBankAccount(app: App, caller: Principal, input: unknown, now = app.clock()) {
+  // As tokenizeCard: the account, its customer and its duplicate are all in the request's profile.
+  const principal = writing(caller);
   const v = parseInput(tokenizeBankAccountInputSchema, input, ['input'], now);
   const customerId = v.customerId ?? null;
   if (customerId) await requireCustomer(app, principal, customerId);

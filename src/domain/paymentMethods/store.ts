@@ -12,8 +12,8 @@ import {
 } from '../../generated/prisma/client.js';
 import type { CardInput } from '../shared/inputSchemas.js';
 import { newId } from '../shared/ids.js';
-import { tenant, type Principal, type Tenant } from '../shared/principal.js';
-import { actorOf } from '../audit/audit.js';
+import { merchantMode, tenant, type Principal, type Tenant } from '../shared/principal.js';
+import { actorOf, detailOf } from '../audit/audit.js';
 import { bankAccountRetainUntil, retainUntil } from './retention.js';
 import type { BankAccountInput } from './inputs.js';
 
@@ -70,40 +70,41 @@ export const paymentMethodColumns = (t: string) =>
 // ---------------------------------------------------------------------------------------------------------
 // The hot statements
 
-/** The masked read: $1 merchant, $2 mode, $3 id. */
+/** The masked read: $1 merchant, $2 mode, $3 id, $4 the profile scope (null: every profile). */
 export const FIND_PAYMENT_METHOD = {
   name: 'vault_find_payment_method',
-  text: `SELECT ${paymentMethodColumns('pm')} FROM payment_methods pm WHERE pm.merchant_id = $1 AND pm.mode = $2::"Mode" AND pm.id = $3`,
+  text: `SELECT ${paymentMethodColumns('pm')} FROM payment_methods pm
+  WHERE pm.merchant_id = $1 AND pm.mode = $2::"Mode" AND pm.id = $3 AND ($4::text IS NULL OR pm.profile_id = $4)`,
 };
 
 /**
  * A new card and its audit event in one statement: $1-$19 the payment method's columns (merchant, id, mode,
  * customer, fingerprint, the sealed number, expiry, holder and nick names, bin, last4, brand, issuer, issuing
  * country, card type, sealed billing, metadata, retain until, now), $20 the audit event id, $21 the key id,
- * $22 the request id, $23 the event's detail. No row when the card is vaulted already (ON CONFLICT DO
+ * $22 the request id, $23 the event's detail, $24 the profile. No row when the card is vaulted already (ON CONFLICT DO
  * NOTHING, and no audit event).
  */
 export const INSERT_NEW_CARD = {
   name: 'vault_insert_new_card',
   text: `WITH ins AS (
    INSERT INTO payment_methods (merchant_id, id, mode, customer_id, type, fingerprint, card_number, card_expiry, holder_name, nick_name,
-     bin, last4, brand, issuer, issuing_country, card_type, billing, metadata, retain_until, created_at, updated_at)
-   VALUES ($1, $2, $3::"Mode", $4, 'CARD', $5, $6, $7, $8, $9, $10, $11, $12::"CardBrand", $13, $14, $15::"CardType", $16, $17::jsonb, $18, $19, $19)
+     bin, last4, brand, issuer, issuing_country, card_type, billing, metadata, retain_until, created_at, updated_at, profile_id)
+   VALUES ($1, $2, $3::"Mode", $4, 'CARD', $5, $6, $7, $8, $9, $10, $11, $12::"CardBrand", $13, $14, $15::"CardType", $16, $17::jsonb, $18, $19, $19, $24)
    ON CONFLICT DO NOTHING
    RETURNING *)
  SELECT ${paymentMethodColumns('ins')} FROM ins,
    LATERAL audit_append(ins.merchant_id, ins.mode, $20, 'payment_method.create', 'payment_method', ins.id, $21, $22, 'success', $23::jsonb) AS audit`,
 };
 
-// The payment method already holding a card: $1 merchant, $2 mode, $3 fingerprint (and $4 customer). Two
-// statements, for a customer and for none: `customer_id IS NOT DISTINCT FROM $n` cannot use the dedupe index,
-// and as a prepared statement it scanned the whole table.
+// The payment method already holding a card in a profile: $1 merchant, $2 mode, $3 fingerprint, $4 profile
+// (and $5 customer). Two statements, for a customer and for none: `customer_id IS NOT DISTINCT FROM $n` cannot
+// use the dedupe index, and as a prepared statement it scanned the whole table.
 const findDuplicate = (customer: string) => `SELECT id, retention_extension_months AS "retentionExtensionMonths" FROM payment_methods
-  WHERE merchant_id = $1 AND mode = $2::"Mode" AND fingerprint = $3 AND ${customer}`;
+  WHERE merchant_id = $1 AND mode = $2::"Mode" AND fingerprint = $3 AND profile_id = $4 AND ${customer}`;
 
 export const FIND_DUPLICATE = {
   name: 'vault_find_duplicate',
-  text: findDuplicate('customer_id = $4'),
+  text: findDuplicate('customer_id = $5'),
 };
 
 export const FIND_DUPLICATE_WITHOUT_CUSTOMER = {
@@ -131,14 +132,15 @@ export const UPDATE_DUPLICATE = {
  * A new bank account and its audit event in one statement, as INSERT_NEW_CARD: $1 merchant, $2 id, $3 mode,
  * $4 customer, $5 fingerprint, $6 the sealed account number (or IBAN), $7 sealed holder name, $8 last4,
  * $9 scheme, $10 bank code, $11 country, $12 bic, $13 account type, $14 sealed billing, $15 metadata,
- * $16 retain until, $17 now, $18 the audit event id, $19 the key id, $20 the request id, $21 the event's detail.
+ * $16 retain until, $17 now, $18 the audit event id, $19 the key id, $20 the request id, $21 the event's detail,
+ * $22 the profile.
  */
 const INSERT_NEW_BANK_ACCOUNT = {
   name: 'vault_insert_new_bank_account',
   text: `WITH ins AS (
    INSERT INTO payment_methods (merchant_id, id, mode, customer_id, type, fingerprint, account_number, holder_name, last4,
-     bank_scheme, bank_code, bank_country, bic, account_type, billing, metadata, retain_until, created_at, updated_at)
-   VALUES ($1, $2, $3::"Mode", $4, 'BANK_ACCOUNT', $5, $6, $7, $8, $9::"BankScheme", $10, $11, $12, $13::"BankAccountType", $14, $15::jsonb, $16, $17, $17)
+     bank_scheme, bank_code, bank_country, bic, account_type, billing, metadata, retain_until, created_at, updated_at, profile_id)
+   VALUES ($1, $2, $3::"Mode", $4, 'BANK_ACCOUNT', $5, $6, $7, $8, $9::"BankScheme", $10, $11, $12, $13::"BankAccountType", $14, $15::jsonb, $16, $17, $17, $22)
    ON CONFLICT DO NOTHING
    RETURNING *)
  SELECT ${paymentMethodColumns('ins')} FROM ins,
@@ -170,10 +172,10 @@ const UPDATE_DUPLICATE_BANK_ACCOUNT = {
  * number the key tokenized already within the window is always allowed (the same card again is normal).
  * $1 merchant, $2 mode, $3 fingerprint, $4/$5 the (bin, last4) group and member tags, $6/$7 the duplicates
  * group and member tags, $8 key id, $9 now, $10 expires at, $11 max numbers, $12 max duplicates (0: off),
- * ($13 customer). Concurrent requests may pass the threshold together by at most their number.
+ * $13 the profile (duplicates are per profile), ($14 customer). Concurrent requests may pass the threshold together by at most their number.
  */
 const probeStatement = (customer: string) => `WITH hit AS (
-   SELECT $12::int > 0 AND EXISTS (SELECT 1 FROM payment_methods WHERE merchant_id = $1 AND mode = $2::"Mode" AND fingerprint = $3 AND ${customer}) AS dup),
+   SELECT $12::int > 0 AND EXISTS (SELECT 1 FROM payment_methods WHERE merchant_id = $1 AND mode = $2::"Mode" AND fingerprint = $3 AND profile_id = $13 AND ${customer}) AS dup),
  grp AS (
    SELECT (SELECT count(*) FROM (SELECT 1 FROM card_probes WHERE merchant_id = $1 AND group_tag = $4 AND expires_at > $9::timestamptz LIMIT $11) g)::int AS n,
      EXISTS (SELECT 1 FROM card_probes WHERE merchant_id = $1 AND group_tag = $4 AND member_tag = $5 AND expires_at > $9) AS known),
@@ -197,7 +199,7 @@ const probeStatement = (customer: string) => `WITH hit AS (
 
 export const PROBE_CARD = {
   name: 'vault_probe_card',
-  text: probeStatement('customer_id = $13'),
+  text: probeStatement('customer_id = $14'),
 };
 
 export const PROBE_CARD_WITHOUT_CUSTOMER = {
@@ -212,7 +214,7 @@ export const PROBE_CARD_WITHOUT_CUSTOMER = {
 export async function findPaymentMethodRow(runner: Runner, principal: Tenant, id: string): Promise<PaymentMethod | null> {
   const [row] = await runner.sql<PaymentMethod>(
     FIND_PAYMENT_METHOD.text,
-    [principal.merchantId, principal.mode, id],
+    [principal.merchantId, principal.mode, id, principal.profileScope ?? null],
     FIND_PAYMENT_METHOD.name,
   );
   return row ?? null;
@@ -223,15 +225,15 @@ export interface DuplicateRef {
   retentionExtensionMonths: number;
 }
 
-/** The payment method holding the card with this fingerprint for the customer (or for none). */
+/** The payment method holding the card with this fingerprint for the customer (or for none), in the profile new records go in. */
 export async function findDuplicateRow(
   runner: Runner,
-  principal: Tenant,
+  principal: Principal,
   customerId: string | null,
   fingerprint: string,
 ): Promise<DuplicateRef | null> {
   const find = customerId === null ? FIND_DUPLICATE_WITHOUT_CUSTOMER : FIND_DUPLICATE;
-  const params = [principal.merchantId, principal.mode, fingerprint, ...(customerId === null ? [] : [customerId])];
+  const params = [principal.merchantId, principal.mode, fingerprint, principal.profileId, ...(customerId === null ? [] : [customerId])];
   const [row] = await runner.sql<DuplicateRef>(find.text, params, find.name);
   return row ?? null;
 }
@@ -249,7 +251,7 @@ export interface ProbeParams {
 
 export async function probeCard(
   app: App,
-  principal: Tenant,
+  principal: Principal,
   fingerprint: string,
   customerId: string | null,
   p: ProbeParams,
@@ -270,6 +272,7 @@ export async function probeCard(
       p.expiresAt,
       p.maxNumbers,
       p.maxDuplicates,
+      principal.profileId,
       ...(customerId === null ? [] : [customerId]),
     ],
     statement.name,
@@ -426,7 +429,8 @@ async function insertNewBankAccount(app: App, runner: Runner, principal: Princip
       newId('aud'),
       actor.keyId,
       actor.requestId,
-      JSON.stringify({ duplicate: false, type: 'BANK_ACCOUNT', scheme: account.scheme }),
+      JSON.stringify(detailOf(actor, { duplicate: false, type: 'BANK_ACCOUNT', scheme: account.scheme })),
+      principal.profileId,
     ],
     INSERT_NEW_BANK_ACCOUNT.name,
   );
@@ -460,7 +464,7 @@ async function updateDuplicateBankAccount(
       newId('aud'),
       actor.keyId,
       actor.requestId,
-      JSON.stringify({ duplicate: true, type: 'BANK_ACCOUNT', scheme: account.scheme }),
+      JSON.stringify(detailOf(actor, { duplicate: true, type: 'BANK_ACCOUNT', scheme: account.scheme })),
     ],
     UPDATE_DUPLICATE_BANK_ACCOUNT.name,
   );
@@ -501,7 +505,8 @@ async function insertNewCard(app: App, runner: Runner, principal: Principal, row
       newId('aud'),
       actor.keyId,
       actor.requestId,
-      JSON.stringify({ duplicate: false, ...detail }),
+      JSON.stringify(detailOf(actor, { duplicate: false, ...detail })),
+      principal.profileId,
     ],
     INSERT_NEW_CARD.name,
   );
@@ -538,7 +543,7 @@ async function updateDuplicate(
       newId('aud'),
       actor.keyId,
       actor.requestId,
-      JSON.stringify({ duplicate: true, ...detail }),
+      JSON.stringify(detailOf(actor, { duplicate: true, ...detail })),
     ],
     UPDATE_DUPLICATE.name,
   );
@@ -605,7 +610,8 @@ export async function lockRetention(
 ): Promise<{ type: PaymentMethodType; retentionExtensionMonths: number; retainUntil: Date } | null> {
   const rows = await tx.$queryRaw<{ type: PaymentMethodType; retentionExtensionMonths: number; retainUntil: Date }[]>`
     SELECT type, retention_extension_months AS "retentionExtensionMonths", retain_until AS "retainUntil" FROM payment_methods
-     WHERE merchant_id = ${principal.merchantId} AND mode = ${principal.mode}::"Mode" AND id = ${id} FOR NO KEY UPDATE`;
+     WHERE merchant_id = ${principal.merchantId} AND mode = ${principal.mode}::"Mode" AND id = ${id}
+       AND (${principal.profileScope ?? null}::text IS NULL OR profile_id = ${principal.profileScope ?? null}) FOR NO KEY UPDATE`;
   return rows[0] ?? null;
 }
 
@@ -676,12 +682,12 @@ export interface PspTokenRow {
 /** Retires the connector's active tokens and adds a new active one (the caller holds the payment method's lock). */
 export async function replaceActivePspToken(tx: Tx, principal: Tenant, paymentMethodId: string, token: PspTokenRow) {
   await tx.pspToken.updateMany({
-    where: { ...tenant(principal), paymentMethodId, connectorId: token.connectorId, status: 'ACTIVE' },
+    where: { ...merchantMode(principal), paymentMethodId, connectorId: token.connectorId, status: 'ACTIVE' },
     data: { status: 'INACTIVE' },
   });
   return tx.pspToken.create({
     data: {
-      ...tenant(principal),
+      ...merchantMode(principal),
       id: newId('pspt'),
       paymentMethodId,
       connectorId: token.connectorId,
@@ -711,7 +717,7 @@ export function findActivePspToken(
   tokenizationType?: TokenizationType,
 ) {
   return app.db.prisma.pspToken.findFirst({
-    where: { ...tenant(principal), paymentMethodId, connectorId, status: 'ACTIVE', ...(tokenizationType && { tokenizationType }) },
+    where: { ...merchantMode(principal), paymentMethodId, connectorId, status: 'ACTIVE', ...(tokenizationType && { tokenizationType }) },
     orderBy: { createdAt: 'desc' },
   });
 }
@@ -719,7 +725,7 @@ export function findActivePspToken(
 /** Marks an active token used (and spent, if single-use); false when another payment claimed it first. */
 export async function markPspTokenUsed(app: App, principal: Tenant, id: string, spend: boolean, now: Date): Promise<boolean> {
   const { count } = await app.db.prisma.pspToken.updateMany({
-    where: { ...tenant(principal), id, status: 'ACTIVE' },
+    where: { ...merchantMode(principal), id, status: 'ACTIVE' },
     data: spend ? { status: 'INACTIVE', usedAt: now } : { usedAt: now },
   });
   return count === 1;
@@ -730,7 +736,7 @@ export async function markPspTokenUsed(app: App, principal: Tenant, id: string, 
 
 /** The payment method's network token row, if any (any status). */
 export function findNetworkTokenRow(client: Tx | Client, principal: Tenant, paymentMethodId: string) {
-  return client.networkToken.findFirst({ where: { ...tenant(principal), paymentMethodId } });
+  return client.networkToken.findFirst({ where: { ...merchantMode(principal), paymentMethodId } });
 }
 
 /** A network token's sealed fields and state as a write takes them (plaintext: the extension seals). */
@@ -751,7 +757,7 @@ export function updateNetworkTokenRow(client: Tx | Client, merchantId: string, i
 /** A new network token on the payment method; null when it got one meanwhile (the unique index). */
 export async function insertNetworkToken(client: Tx | Client, principal: Tenant, paymentMethodId: string, fields: NetworkTokenFields) {
   const [created] = await client.networkToken.createManyAndReturn({
-    data: [{ ...tenant(principal), id: newId('ntk'), paymentMethodId, ...fields }],
+    data: [{ ...merchantMode(principal), id: newId('ntk'), paymentMethodId, ...fields }],
     skipDuplicates: true,
   });
   return created ?? null;

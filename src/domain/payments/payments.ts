@@ -32,7 +32,7 @@ import { checkEnumeration } from '../paymentMethods/enumeration.js';
 import { claimPspToken } from '../paymentMethods/pspTokens.js';
 import { openBankAccount, openCard } from '../paymentMethods/reveal.js';
 import { actorOf, appendAudit, audited } from '../audit/audit.js';
-import { tenant, type Principal } from '../shared/principal.js';
+import { tenant, writing, type Principal } from '../shared/principal.js';
 import type { NewPaymentRow } from './store.js';
 
 /** Where the card of a payment comes from, opened for the connector. */
@@ -81,10 +81,12 @@ const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
  */
 export async function createPayment(
   app: App,
-  principal: Principal,
+  caller: Principal,
   input: unknown,
   { baseUrl = app.urls.public(), now = app.clock(), idempotency }: CreatePaymentOptions = {},
 ): Promise<Payment> {
+  // The payment goes in the request's profile; the customer, payment method or card token it names must be there too.
+  const principal = writing(caller);
   const v = parseInput(createPaymentInputSchema, input, ['input'], now);
   if (idempotency) {
     const earlier = await paymentUnderKey(app, principal, idempotency, now);
@@ -547,6 +549,8 @@ export async function completeChallenge(
       keyId: 'sandbox-challenge',
       kind: 'SECRET',
       allowReveal: false,
+      profileId: payment.profileId,
+      profileScope: payment.profileId,
     };
     if (payment.paymentMethodId) await markCustomerInitiated(prisma, principal, payment.paymentMethodId, now);
     if (pending) {

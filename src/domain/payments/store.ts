@@ -2,16 +2,16 @@ import type { App } from '../../app/app.js';
 import type { Tx } from '../../db/client.js';
 import type { Prisma as P, PaymentStatus } from '../../generated/prisma/client.js';
 import type { Query } from '../customers/store.js';
-import { tenant, type Tenant } from '../shared/principal.js';
+import { owner, tenant, type Principal, type Tenant } from '../shared/principal.js';
 
 // The payment store: every statement on `payments`, once (through Prisma: the encryption extension seals
 // the expiry, the holder, the pending card and the challenge URL on write). The rules are in payments.ts.
 
 /** A new payment's columns, the sealed ones as their plaintext (encoded by their codecs). */
-export type NewPaymentRow = Omit<P.PaymentUncheckedCreateInput, 'merchantId' | 'mode' | 'createdAt' | 'updatedAt'>;
+export type NewPaymentRow = Omit<P.PaymentUncheckedCreateInput, 'merchantId' | 'mode' | 'profileId' | 'createdAt' | 'updatedAt'>;
 
-export function insertPayment(tx: Tx, principal: Tenant, row: NewPaymentRow) {
-  return tx.payment.create({ data: { ...tenant(principal), ...row } });
+export function insertPayment(tx: Tx, principal: Principal, row: NewPaymentRow) {
+  return tx.payment.create({ data: { ...owner(principal), ...row } });
 }
 
 export function findPaymentRow(app: App, principal: Tenant, id: string, query: Query = {}) {

@@ -11,7 +11,7 @@ import type { App } from '../../app/app.js';
 
 const PREFLIGHT_HEADERS = {
   'access-control-allow-methods': 'POST, GET, OPTIONS',
-  'access-control-allow-headers': 'content-type, api-key, authorization, idempotency-key, x-request-id',
+  'access-control-allow-headers': 'content-type, api-key, authorization, idempotency-key, x-request-id, x-profile-id',
   'access-control-max-age': '600',
 };
 // Lets the page read what it may need to report or retry.
