@@ -55,6 +55,11 @@ export function formatNumber(typed: string): FormattedNumber {
  * `04 / `); `deleting` (backspace) leaves the separator to be removed rather than put back.
  */
 export function formatExpiry(typed: string, deleting = false): string {
+  // Autofill and paste may give a four-digit year (`12/2030`, `1/30`): month and the year's last two digits.
+  const whole = /^\s*(\d{1,2})\s*[/-]\s*(?:20)?(\d{2})\s*$/.exec(typed);
+  if (whole && Number(whole[1]) >= 1 && (whole[1]!.length === 2 || typed.includes('/') || typed.includes('-'))) {
+    return `${whole[1]!.padStart(2, '0')} / ${whole[2]}`;
+  }
   let digits = digitsOf(typed);
   if (digits.length === 1 && digits > '1') digits = `0${digits}`;
   digits = digits.slice(0, 4);

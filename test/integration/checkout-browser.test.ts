@@ -119,6 +119,21 @@ describe.runIf(runnable)('example checkout with hosted fields in headless Chromi
     expect(reach.messages).toContain('"complete":true');
     expect(reach.messages).toContain('"brand":"visa"');
     expect(reach.messages.replace(/\D/g, '')).not.toContain('424242');
+
+    // vault.js takes messages from the fields' iframe only: one forged by the page itself (or any other window)
+    // with the field's id and channel is ignored.
+    const forged = await page.evaluate(async () => {
+      const card = (0, eval)('card');
+      const changes: unknown[] = [];
+      card.on('change', (e: unknown) => changes.push(e));
+      const src = (document.querySelector('#card iframe') as HTMLIFrameElement).src;
+      const { id } = JSON.parse(decodeURIComponent(src.slice(src.indexOf('#') + 1)));
+      const event = { complete: false, empty: true, brand: 'unknown' };
+      window.postMessage({ vault: 'vault-fields-v1', id, type: 'change', event }, '*');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      return changes.length;
+    });
+    expect(forged).toBe(0);
     await page.close();
   });
 

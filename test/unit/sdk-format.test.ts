@@ -84,6 +84,9 @@ describe('expiry', () => {
     ['1230', '12 / 30'],
     ['12/30', '12 / 30'],
     ['12 / 305', '12 / 30'],
+    ['12/2030', '12 / 30'], // autofill's four-digit year
+    ['1/2031', '01 / 31'],
+    ['03-29', '03 / 29'],
   ])('%s -> "%s"', (typed, text) => {
     expect(formatExpiry(typed)).toBe(text);
   });
