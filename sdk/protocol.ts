@@ -60,8 +60,12 @@ export interface FieldStyle {
 
 export type StyleRules = Record<string, string | Record<string, string>>;
 
-/** The GraphQL document both sides send: the vault's createCardToken with a publishable key. */
-const CREATE_CARD_TOKEN = `mutation VaultJsCreateCardToken($input: CreateCardTokenInput!) {
+/**
+ * The GraphQL document both sides send: the vault's createCardToken with a publishable key. A vault that runs
+ * trusted documents only (VAULT_TRUSTED_DOCUMENTS=require) takes it by id once the operator has pushed
+ * dist/sdk/persisted-documents.json (written by `npm run build`).
+ */
+export const CREATE_CARD_TOKEN = `mutation VaultJsCreateCardToken($input: CreateCardTokenInput!) {
   createCardToken(input: $input) {
     __typename
     ... on CreateCardTokenSuccess { token { id expiresAt card { bin last4 brand expMonth expYear } } }
@@ -84,15 +88,22 @@ interface GraphqlAnswer {
 
 /** Calls createCardToken at `graphqlUrl` with the publishable key; the answer in the SDK's shape. */
 export async function requestToken(graphqlUrl: string, publishableKey: string, card: Record<string, unknown>): Promise<CreateTokenResult> {
-  let answer: GraphqlAnswer;
-  try {
+  const send = async (document: { query: string } | { documentId: string }) => {
     const response = await fetch(graphqlUrl, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'api-key': publishableKey },
-      body: JSON.stringify({ query: CREATE_CARD_TOKEN, variables: { input: { card } } }),
+      body: JSON.stringify({ ...document, variables: { input: { card } } }),
       credentials: 'omit',
     });
-    answer = (await response.json()) as GraphqlAnswer;
+    return (await response.json()) as GraphqlAnswer;
+  };
+  let answer: GraphqlAnswer;
+  try {
+    answer = await send({ query: CREATE_CARD_TOKEN });
+    // A vault running trusted documents only: the same document by its id (refused, the text ran nothing).
+    if (answer.errors?.[0]?.extensions?.code === 'PERSISTED_DOCUMENT_REQUIRED' && globalThis.crypto?.subtle) {
+      answer = await send({ documentId: await documentIdOf(CREATE_CARD_TOKEN) });
+    }
   } catch {
     return sdkError('network_error', 'The vault could not be reached (is this page’s origin allowed for the key?)');
   }
@@ -116,6 +127,12 @@ export async function requestToken(graphqlUrl: string, publishableKey: string, c
   }
   const first = answer.errors?.[0];
   return sdkError((first?.extensions?.code ?? 'request_failed').toLowerCase(), first?.message ?? 'The request failed');
+}
+
+/** The trusted-document id of a text: `sha256:<hex>` (as src/domain/trustedDocuments computes it). */
+async function documentIdOf(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
+  return `sha256:${Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('')}`;
 }
 
 /** `["input","card","number"]` -> `number`. */

@@ -7,7 +7,12 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { ChildProcess } from 'node:child_process';
 import { origins } from '../../src/domain/merchants/allowLists.js';
+import { pushDocuments } from '../../src/cli/commands/documents.js';
+import { CREATE_CARD_TOKEN, requestToken } from '../../sdk/protocol.js';
+import { documentIdOf } from '../../src/domain/trustedDocuments/trustedDocuments.js';
+import { startServerProcess, stopProcess } from '../helpers/serverProcess.js';
 import { newMerchant, type TestMerchant, testApp, useDatabase } from '../helpers/vault.js';
 import { EXP_YEAR } from '../helpers/expiry.js';
 
@@ -87,6 +92,25 @@ describe('GET /js/v1/fields.html', () => {
       expect(res.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
       expect(await res.text()).not.toContain('fields.js');
     }
+  });
+});
+
+describe('the SDK against a vault running trusted documents only', () => {
+  let server: { url: string; child: ChildProcess };
+  let merchant: TestMerchant;
+  beforeAll(async () => {
+    server = await startServerProcess(inject('databaseUrl'), inject('serverLog'), { VAULT_TRUSTED_DOCUMENTS: 'require' });
+    merchant = await newMerchant();
+  });
+  afterAll(async () => {
+    if (server) await stopProcess(server.child);
+  });
+
+  it('sends its document by id once the operator pushed dist/sdk/persisted-documents.json', async () => {
+    // What `npm run build` writes there (sdk/build.ts).
+    await pushDocuments(testApp(), { [documentIdOf(CREATE_CARD_TOKEN)]: CREATE_CARD_TOKEN }, 'browser-sdk');
+    const result = await requestToken(server.url, merchant.publishableKey, { number: '4242424242424242', expMonth: 12, expYear: EXP_YEAR });
+    expect(result).toMatchObject({ token: expect.stringMatching(/^tok_/), card: { last4: '4242', brand: 'visa' } });
   });
 });
 
