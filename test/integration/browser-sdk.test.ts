@@ -49,9 +49,12 @@ describe('GET /js/v1/vault.js', () => {
     expect(again.status).toBe(304);
   });
 
-  it('answers 404 for other paths under /js/v1/ and 405 for other methods', async () => {
+  it('answers HEAD, 404 for other paths under /js/v1/ and 405 for other methods', async () => {
     expect((await fetch(`${base()}/js/v1/nope.js`)).status).toBe(404);
     expect((await fetch(`${base()}/js/v1/vault.js`, { method: 'POST', body: 'x' })).status).toBe(405);
+    const head = await fetch(`${base()}/js/v1/vault.js`, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
   });
 });
 

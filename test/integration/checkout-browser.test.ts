@@ -122,17 +122,23 @@ describe.runIf(runnable)('example checkout with hosted fields in headless Chromi
 
     // vault.js takes messages from the fields' iframe only: one forged by the page itself (or any other window)
     // with the field's id and channel is ignored.
-    const forged = await page.evaluate(async () => {
-      const card = (0, eval)('card');
+    const forged = await page.evaluate(async (key) => {
+      const card = (window as any).Vault(key).fields().create('card');
+      const host = document.createElement('div');
+      document.body.appendChild(host);
+      await new Promise((resolve) => {
+        card.on('ready', resolve);
+        card.mount(host);
+      });
       const changes: unknown[] = [];
       card.on('change', (e: unknown) => changes.push(e));
-      const src = (document.querySelector('#card iframe') as HTMLIFrameElement).src;
+      const src = (host.querySelector('iframe') as HTMLIFrameElement).src;
       const { id } = JSON.parse(decodeURIComponent(src.slice(src.indexOf('#') + 1)));
-      const event = { complete: false, empty: true, brand: 'unknown' };
+      const event = { complete: true, empty: false, brand: 'visa' };
       window.postMessage({ vault: 'vault-fields-v1', id, type: 'change', event }, '*');
       await new Promise((resolve) => setTimeout(resolve, 300));
       return changes.length;
-    });
+    }, merchant.publishableKey);
     expect(forged).toBe(0);
     await page.close();
   });

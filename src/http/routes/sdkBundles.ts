@@ -62,10 +62,19 @@ function scripts(bodyOf: (name: SdkScriptName) => Uint8Array<ArrayBuffer>): SdkS
   ) as SdkScripts;
 }
 
-/** The prebuilt files when this module runs compiled (dist/), else a fresh bundle of the sources. */
+/**
+ * The prebuilt files when this module runs compiled (dist/), else a fresh bundle of the sources. A compiled
+ * server without them (built by `tsc` alone, not `npm run build`) bundles too, if esbuild is installed.
+ */
 export async function loadSdk(): Promise<SdkScripts> {
   if (import.meta.url.endsWith('.ts')) return bundleSdk();
-  const bodies = await Promise.all(SDK_SCRIPTS.map((name) => readFile(path.join(SDK_DIST, name))));
+  let bodies: Buffer<ArrayBuffer>[];
+  try {
+    bodies = await Promise.all(SDK_SCRIPTS.map((name) => readFile(path.join(SDK_DIST, name))));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    return bundleSdk();
+  }
   return scripts((name) => bodies[SDK_SCRIPTS.indexOf(name)]!);
 }
 
