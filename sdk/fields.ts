@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 import {
   cvcState,
   expiryState,
@@ -266,7 +265,7 @@ async function tokenize() {
     );
   }
   const expiry = parseExpiry(expiryInput.value)!;
-  return requestToken(new URL('/graphql', location.href).href, PUBLISHABLE_KEY, {
+  return requestToken(new URL('../../graphql', location.href).href, PUBLISHABLE_KEY, {
     number: formatNumber(numberInput.value).digits,
     expMonth: expiry.month,
     expYear: expiry.year,
