@@ -2,14 +2,18 @@ import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { pathToFileURL } from 'node:url';
 import { CheckoutCreatePaymentDocument, CheckoutPaymentDocument, createVaultClient } from '../../packages/client/src/index.js';
+import { loadSdk } from '../../src/http/routes/sdkBundles.js';
 
-// A tiny merchant: it serves a checkout page on its own origin, the page tokenizes the card directly at the
-// vault with the publishable key (the number never reaches this server), and this backend pays with the
-// token using the secret key, which never leaves it. `npm run example:checkout`.
+// A tiny merchant: it serves a checkout page on its own origin with the vault's hosted card fields (an iframe
+// served by the vault, vault.js), the iframe tokenizes the card at the vault with the publishable key (neither
+// this page nor this server ever holds the number), and this backend pays with the token using the secret key,
+// which never leaves it. `npm run example:checkout`.
 
 export interface CheckoutExampleOptions {
   /** The vault's GraphQL endpoint, e.g. http://127.0.0.1:4000/graphql */
   vaultUrl: string;
+  /** The vault's address as the shopper's browser reaches it (vault.js, the fields); default: vaultUrl's. */
+  browserVaultUrl?: string;
   secretKey: string;
   publishableKey: string;
   /** 0 or absent: a free port. */
@@ -28,10 +32,13 @@ const DEFAULT_VAULT_URL = 'http://127.0.0.1:4000/graphql';
 const ORDER = { amount: 1999, currency: 'EUR', label: '€19.99' };
 const TEMPLATE = readFileSync(new URL('./page.html', import.meta.url), 'utf8');
 
-function checkoutPage(vaultUrl: string, publishableKey: string): string {
+function checkoutPage(vaultJs: string, integrity: string, publishableKey: string): string {
   // JSON in a <script> element: "<" escaped so no value can close the element.
-  const config = JSON.stringify({ vaultUrl, publishableKey }).replace(/</g, '\\u003c');
-  return TEMPLATE.replace('{{amount}}', ORDER.label).replace('{{config}}', config);
+  const config = JSON.stringify({ publishableKey }).replace(/</g, '\\u003c');
+  return TEMPLATE.replace('{{amount}}', ORDER.label)
+    .replace('{{config}}', config)
+    .replace('{{vaultJs}}', escape(vaultJs))
+    .replace('{{integrity}}', escape(integrity));
 }
 
 function resultPage(heading: string, detail = ''): string {
@@ -61,6 +68,10 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
 
 export async function startCheckoutExample(options: CheckoutExampleOptions): Promise<CheckoutExample> {
   const vault = createVaultClient({ url: options.vaultUrl, apiKey: options.secretKey });
+  const vaultJs = `${(options.browserVaultUrl ?? options.vaultUrl).replace(/\/(graphql)?\/?$/, '')}/js/v1/vault.js`;
+  // A merchant pastes the hash `npm run sdk:build` prints; this example, in the vault's repository, computes the
+  // same one from the same sources (the browser refuses vault.js if the vault served other bytes).
+  const { integrity } = (await loadSdk())['vault.js'];
   let origin = '';
 
   async function pay(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -90,7 +101,7 @@ export async function startCheckoutExample(options: CheckoutExampleOptions): Pro
   async function handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     switch (`${req.method} ${url.pathname}`) {
       case 'GET /':
-        return send(res, 200, 'html', checkoutPage(options.vaultUrl, options.publishableKey));
+        return send(res, 200, 'html', checkoutPage(vaultJs, integrity, options.publishableKey));
       case 'POST /pay':
         return pay(req, res);
       case 'GET /return':

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { isRefusal, resolvePrincipal, type RequestContext } from './context.js';
 import { assertOriginAllowed, useMerchantCors } from './plugins/cors.js';
 import { CHALLENGE_MAX_BODY_BYTES, useSandboxChallenge } from './routes/sandboxChallenge.js';
+import { useBrowserSdk } from './routes/browserSdk.js';
 import { SANDBOX_CHALLENGE_PATH } from '../integrations/connectors/sandbox.js';
 import { NETWORK_TOKEN_WEBHOOK_PATH, WEBHOOK_MAX_BODY_BYTES, useNetworkTokenWebhooks } from './routes/networkTokenWebhook.js';
 import type { App } from '../app/app.js';
@@ -170,6 +171,7 @@ export function createVaultYoga({
       useErrorRedaction({ log, suggestions: introspection }),
       useRequestLog(log),
       useSandboxChallenge(app),
+      useBrowserSdk(app),
       useNetworkTokenWebhooks(app),
       // The REST dialects resolve their principal as buildContext does (the same functions, context.ts).
       useRestDialects(app, { peer: clientAddress, requestId: (request) => requestIds.get(request) ?? requestIdOf(request) }),
