@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -41,6 +41,10 @@ describe('GET /js/v1/vault.js', () => {
     const printed = JSON.parse(stdout) as Record<string, { integrity: string; bytes: number; gzip: number }>;
     expect(sha384(body)).toBe(printed['vault.js']!.integrity);
     expect(res.headers.get('etag')).toBe(`"${printed['vault.js']!.integrity}"`);
+    // The README prints the hash for merchants' integrity attribute: it must be this script's.
+    const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    const inReadme = /src="https:\/\/vault\.example\/js\/v1\/vault\.js"\s+integrity="(sha384-[A-Za-z0-9+/=]+)"/.exec(readme)?.[1];
+    expect(inReadme, 'README.md: update the integrity attribute to what `npm run sdk:build` prints').toBe(sha384(body));
     // Small, and the classic script defines the global.
     expect(printed['vault.js']!.gzip).toBeLessThan(5 * 1024);
     expect(new TextDecoder().decode(body)).toContain('.Vault=');
