@@ -75,6 +75,14 @@ describe('authentication', () => {
     const ok = await rawGraphQL({ query: '{ customers { edges { cursor } } }' }, { 'api-key': extra.key });
     expect(ok.status).toBe(200);
     await revokeApiKey(testApp(), extra.keyId);
+    // The server evicts its cached key when the revocation's NOTIFY arrives: asynchronous, milliseconds
+    // (a request racing the notification on a busy machine may still pass). Within two seconds it must be 401.
+    await expect
+      .poll(async () => (await rawGraphQL({ query: '{ customers { edges { cursor } } }' }, { 'api-key': extra.key })).status, {
+        timeout: 2_000,
+        interval: 20,
+      })
+      .toBe(401);
     const cases: Record<string, string>[] = [
       {},
       { 'api-key': 'sk_test_unknownunknownunknownunknownunknownunkno' },
