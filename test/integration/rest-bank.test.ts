@@ -376,6 +376,20 @@ describe('bank accounts on the other v2 routes', () => {
   });
 });
 
+describe('GET /openapi.json', () => {
+  it("documents the bank debit variants of the request with Hyperswitch's field names", async () => {
+    const doc = (await rest('GET', '/openapi.json')).json;
+    const body = doc.paths['/v2/payment-methods'].post.requestBody.content['application/json'].schema;
+    const variants = body.properties.payment_method_data.properties.bank_debit.properties;
+    expect(Object.keys(variants).sort()).toEqual(['ach_bank_debit', 'bacs_bank_debit', 'sepa_bank_debit']);
+    expect(variants.ach_bank_debit.required.sort()).toEqual(['account_number', 'routing_number']);
+    expect(variants.sepa_bank_debit.required).toEqual(['iban']);
+    expect(variants.bacs_bank_debit.required.sort()).toEqual(['account_number', 'sort_code']);
+    const update = doc.paths['/v2/payment-methods/{id}/update-saved-payment-method'].patch.requestBody.content['application/json'].schema;
+    expect(Object.keys(update.properties.payment_method_data.anyOf[0].properties)).toEqual(['card', 'bank_debit']);
+  });
+});
+
 describe('bank account hygiene on the REST routes', () => {
   it('keeps IBANs and account numbers out of the server log and the database', async () => {
     const m = await newMerchant();
