@@ -143,6 +143,15 @@ export function containsIban(text: string): boolean {
   return ibanSpans(text).length > 0;
 }
 
+/**
+ * An IBAN as it may be shown: its country, then `*` for every character but the last four (`DE**…3000`, as
+ * long as its country's IBANs). Built from what is kept in the clear (country and last four), never the IBAN.
+ */
+export function maskedIban(country: string, last4: string): string {
+  const length = getCountrySpecifications()[country]?.chars ?? country.length + 2 + last4.length;
+  return `${country}${'*'.repeat(Math.max(length - country.length - last4.length, 2))}${last4}`;
+}
+
 /** The text with every IBAN masked to its country and last four (`DE**…3000`). */
 export function maskIbans(text: string): string {
   const spans = ibanSpans(text);
@@ -150,7 +159,7 @@ export function maskIbans(text: string): string {
   let out = '';
   let at = 0;
   for (const { start, end, iban } of spans) {
-    out += `${text.slice(at, start)}${iban.slice(0, 2)}${'*'.repeat(iban.length - 6)}${iban.slice(-4)}`;
+    out += `${text.slice(at, start)}${maskedIban(iban.slice(0, 2), iban.slice(-4))}`;
     at = end;
   }
   return out + text.slice(at);

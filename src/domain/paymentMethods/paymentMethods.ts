@@ -398,11 +398,13 @@ export interface BankAccountView {
   bic: string | null;
   /** Decrypted only when asked for. */
   holderName(): Promise<string | null>;
+  /** The payment method's nick name (null for a payment's account); decrypted only when asked for. */
+  nickName(): Promise<string | null>;
   accountType: PaymentMethod['accountType'];
 }
 
 type BankRow = Pick<PaymentMethod, 'merchantId' | 'id' | 'bankScheme' | 'bankCountry' | 'last4' | 'bankCode' | 'holderName'> &
-  Partial<Pick<PaymentMethod, 'bic' | 'accountType'>>;
+  Partial<Pick<PaymentMethod, 'bic' | 'accountType' | 'nickName'>>;
 
 /**
  * The masked view of a bank account (a payment method, or the account a payment was made with), null for a
@@ -417,6 +419,7 @@ export function maskedBankAccount(app: App, row: BankRow, model: 'PaymentMethod'
     bankCode: row.bankCode,
     bic: row.bic ?? null,
     holderName: () => openField(app.db.keyring, model as 'PaymentMethod', 'holderName', row),
+    nickName: () => (model === 'Payment' ? Promise.resolve(null) : openField(app.db.keyring, 'PaymentMethod', 'nickName', row)),
     accountType: row.accountType ?? null,
   };
 }

@@ -27,15 +27,18 @@ export type ErrorType =
   | 'permission_error'
   | 'not_found_error'
   | 'card_error'
+  | 'bank_account_error'
   | 'idempotency_error'
   | 'rate_limit_error'
   | 'api_error';
 
 export const errorBodySchema = z.strictObject({
   error: z.strictObject({
-    type: z.string().meta({ description: 'The class of failure: invalid_request_error, authentication_error, card_error, …' }),
+    type: z
+      .string()
+      .meta({ description: 'The class of failure: invalid_request_error, authentication_error, card_error, bank_account_error, …' }),
     code: z.string().meta({ description: 'What failed, in snake case (e.g. invalid_card_number, card_expired, not_found).' }),
-    message: z.string().meta({ description: 'For people; never holds card data.' }),
+    message: z.string().meta({ description: 'For people; never holds card or account data.' }),
     param: z.string().optional().meta({ description: 'The first failing field, by its name in the request body.' }),
     fields: z
       .array(z.strictObject({ param: z.string(), code: z.string(), message: z.string() }))
@@ -74,21 +77,22 @@ export class RestError extends Error {
 
 /** Field codes that say the card itself is unusable: 422 (seed 004), when nothing else in the request is wrong. */
 const CARD_CODES: ReadonlySet<ValidationCode> = new Set(['INVALID_CARD_NUMBER', 'CARD_EXPIRED', 'INVALID_EXPIRY', 'INVALID_CVC']);
+/** The same for a bank account: an IBAN, routing number, sort code, account number or BIC its scheme refuses. */
+const BANK_CODES: ReadonlySet<ValidationCode> = new Set(['INVALID_BANK_ACCOUNT']);
 
 const snake = (code: string) => code.toLowerCase();
 
 /** A field path in the domain's input (`input.card.expMonth`) as the route's body names it. */
 export type FieldNamer = (path: readonly string[]) => string;
 
-/** Validation failures: 422 when every failing field is a card's, 400 otherwise. */
+/** Validation failures: 422 when every failing field is the card's (or every one the bank account's), 400 otherwise. */
 export function validationError(fields: readonly FieldError[], name: FieldNamer): RestError {
   const named = fields.map((f) => ({ param: name(f.path), code: snake(f.code), message: f.message }));
-  const cardOnly = fields.every((f) => CARD_CODES.has(f.code as ValidationCode));
+  const all = (codes: ReadonlySet<ValidationCode>) => fields.every((f) => codes.has(f.code as ValidationCode));
+  const type: ErrorType = all(CARD_CODES) ? 'card_error' : all(BANK_CODES) ? 'bank_account_error' : 'invalid_request_error';
   const [first] = named;
   const message = named.length === 1 && first ? `${first.param}: ${first.message}` : `${named.length} fields are invalid`;
-  return new RestError(cardOnly ? 422 : 400, cardOnly ? 'card_error' : 'invalid_request_error', first?.code ?? 'invalid_input', message, {
-    fields: named,
-  });
+  return new RestError(type === 'invalid_request_error' ? 400 : 422, type, first?.code ?? 'invalid_input', message, { fields: named });
 }
 
 const RESULT_STATUS: Partial<Record<ErrorCode, [number, ErrorType]>> = {
