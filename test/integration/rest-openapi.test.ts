@@ -45,6 +45,8 @@ describe('GET /openapi.json', () => {
         expect(documentedSchema.oneOf ? documentedSchema.oneOf[0] : documentedSchema).toEqual(own);
       }
       for (const status of ['401', '404', '422', '500']) expect(op.responses[status]).toBeDefined();
+      // Every route honours x-profile-id (403 for a foreign one), as GraphQL does.
+      expect(op.parameters.map((p: { name: string; in: string }) => `${p.in} ${p.name}`)).toContain('header x-profile-id');
     }
     // Every $ref resolves.
     for (const [, ref] of JSON.stringify(doc).matchAll(/"\$ref":"#\/([^"]+)"/g)) {

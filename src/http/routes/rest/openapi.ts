@@ -51,6 +51,14 @@ export function openApiDocument(routes: readonly RestRoute[], version: string): 
       security: [{ apiKey: [] }, { bearer: [] }],
       parameters: [
         ...names.map((name) => ({ name, in: 'path', required: true, schema: { type: 'string' } })),
+        {
+          name: 'x-profile-id',
+          in: 'header',
+          required: false,
+          description:
+            "The profile (pro_…) the request acts in: what it creates goes there, and it sees only that profile's records. Unknown, another merchant's, or not a restricted key's own: 403.",
+          schema: { type: 'string', pattern: '^pro_[0-9A-Za-z]+$' },
+        },
         ...(route.method === 'GET'
           ? []
           : [
