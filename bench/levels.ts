@@ -183,6 +183,8 @@ if (level === 'L0') {
         principal.id,
         'bench',
         '{"duplicate": false}',
+        '{}',
+        newId('evt'),
       ],
     });
     send(res, 200, { data: { tokenizeCard: { __typename: 'TokenizeCardSuccess', duplicate: rows.length === 0, paymentMethod: { id } } } });

@@ -14,6 +14,7 @@ import { newId } from '../shared/ids.js';
 import { tenant, type Principal, type Tenant } from '../shared/principal.js';
 import { actorOf } from '../audit/audit.js';
 import { retainUntil } from './retention.js';
+import { eventPayload, outboxCtes, paymentMethodEventObject } from '../webhooks/events.js';
 
 // The payment method store: every statement that touches `payment_methods` (and the tokenization's
 // enumeration counters in `card_probes`) is here, once. The rules live in paymentMethods.ts and its
@@ -78,8 +79,9 @@ export const FIND_PAYMENT_METHOD = {
  * A new card and its audit event in one statement: $1-$19 the payment method's columns (merchant, id, mode,
  * customer, fingerprint, the sealed number, expiry, holder and nick names, bin, last4, brand, issuer, issuing
  * country, card type, sealed billing, metadata, retain until, now), $20 the audit event id, $21 the key id,
- * $22 the request id, $23 the event's detail. No row when the card is vaulted already (ON CONFLICT DO
- * NOTHING, and no audit event).
+ * $22 the request id, $23 the event's detail, $24 the payment_method.created webhook payload and $25 its
+ * event id (written only when an endpoint of the merchant subscribes: webhooks/events.ts `outboxCtes`). No
+ * row when the card is vaulted already (ON CONFLICT DO NOTHING, and no audit or webhook event).
  */
 export const INSERT_NEW_CARD = {
   name: 'vault_insert_new_card',
@@ -88,7 +90,8 @@ export const INSERT_NEW_CARD = {
      bin, last4, brand, issuer, issuing_country, card_type, billing, metadata, retain_until, created_at, updated_at)
    VALUES ($1, $2, $3::"Mode", $4, 'CARD', $5, $6, $7, $8, $9, $10, $11, $12::"CardBrand", $13, $14, $15::"CardType", $16, $17::jsonb, $18, $19, $19)
    ON CONFLICT DO NOTHING
-   RETURNING *)
+   RETURNING *),
+ ${outboxCtes('ins', { merchant: '$1', mode: '$3', type: "'payment_method.created'", payload: '$24', id: '$25', at: '$19' })}
  SELECT ${paymentMethodColumns('ins')} FROM ins,
    LATERAL audit_append(ins.merchant_id, ins.mode, $20, 'payment_method.create', 'payment_method', ins.id, $21, $22, 'success', $23::jsonb) AS audit`,
 };
@@ -321,6 +324,8 @@ async function insertNewCard(app: App, runner: Runner, principal: Principal, row
     { merchantId: principal.merchantId, id: row.id },
   );
   const actor = actorOf(principal);
+  const now = app.clock();
+  const retain = retainUntil(card.expMonth, card.expYear);
   const [created] = await runner.sql<PaymentMethod>(
     INSERT_NEW_CARD.text,
     [
@@ -341,12 +346,19 @@ async function insertNewCard(app: App, runner: Runner, principal: Principal, row
       card.cardType ?? null,
       sealed.billing,
       row.metadata === undefined || row.metadata === null ? null : JSON.stringify(row.metadata),
-      retainUntil(card.expMonth, card.expYear),
-      app.clock(),
+      retain,
+      now,
       newId('aud'),
       actor.keyId,
       actor.requestId,
       JSON.stringify({ duplicate: false, ...detail }),
+      eventPayload(
+        'payment_method.created',
+        paymentMethodEventObject({ ...card, ...row, retainUntil: retain, createdAt: now, updatedAt: now }, now),
+        undefined,
+        now,
+      ),
+      newId('evt'),
     ],
     INSERT_NEW_CARD.name,
   );

@@ -1,0 +1,122 @@
+import type { Tx } from '../../db/client.js';
+import { containsPan } from '../../card/pan.js';
+import { isExpired } from '../../card/expiry.js';
+import { newId } from '../shared/ids.js';
+import type { Tenant } from '../shared/principal.js';
+
+/** Every event a merchant can subscribe to (or `*`: all of them). */
+export const WEBHOOK_EVENT_TYPES = [
+  'payment_method.created',
+  'payment_method.updated',
+  'payment_method.deleted',
+  'payment_method.purged',
+  'payment_method.expiring',
+  'payment.created',
+  'payment.updated',
+  'network_token.updated',
+] as const;
+
+export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
+
+/** Where an event is written: a Prisma transaction (or the Prisma client: one statement, committed on its own). */
+type Executor = Pick<Tx, '$queryRawUnsafe'>;
+
+/**
+ * The outbox CTEs of one event, for a statement that makes the change itself (the hot inserts: no round trip
+ * more, and the event commits with the change): `evt` inserts the event only if an endpoint of the merchant
+ * and mode subscribes to it, `evt_deliveries` a delivery job for each such endpoint. `row` names a CTE or
+ * table of one row (the change, e.g. `ins`) so that no change, no event; the `$n` are the statement's
+ * parameters for the merchant, mode (cast to "Mode" here), event type, payload (JSON text), event id and time.
+ */
+export function outboxCtes(
+  row: string,
+  p: { merchant: string; mode: string; type: string; payload: string; id: string; at: string },
+): string {
+  const subscribed = `webhook_endpoints e WHERE e.merchant_id = ${p.merchant} AND e.mode = ${p.mode}::"Mode" AND e.events && ARRAY[${p.type}::text, '*']`;
+  return `evt AS (
+   INSERT INTO webhook_events (merchant_id, id, mode, type, payload, created_at)
+   SELECT ${p.merchant}, ${p.id}, ${p.mode}::"Mode", ${p.type}, ${p.payload}::jsonb, ${p.at}::timestamptz FROM ${row}
+   WHERE EXISTS (SELECT 1 FROM ${subscribed})
+   RETURNING merchant_id, id, mode, created_at),
+ evt_deliveries AS (
+   INSERT INTO webhook_deliveries (merchant_id, id, mode, event_id, endpoint_id, next_attempt_at, created_at)
+   SELECT evt.merchant_id, 'whd_' || substr(md5(evt.id || e.id), 1, 22), evt.mode, evt.id, e.id, evt.created_at, evt.created_at
+   FROM evt, ${subscribed})`;
+}
+
+/** The outbox statement of emitEvent: $1 merchant, $2 event id, $3 mode, $4 type, $5 payload, $6 time. */
+const EMIT = `WITH ${outboxCtes('(SELECT 1) one', { merchant: '$1', mode: '$3', type: '$4', payload: '$5', id: '$2', at: '$6' })}
+ SELECT count(*)::int AS n FROM evt`;
+
+/**
+ * An event's payload: `{type, timestamp, data: {object, reason?}}` as JSON text. A guard: payloads carry
+ * masked views only, so a card number here is a bug upstream and nothing is written.
+ */
+export function eventPayload(type: WebhookEventType, object: Record<string, unknown>, reason: string | undefined, now: Date): string {
+  const payload = JSON.stringify({ type, timestamp: now.toISOString(), data: { object, ...(reason && { reason }) } });
+  if (containsPan(payload)) throw new Error(`webhook event ${type}: the payload holds a card number`);
+  return payload;
+}
+
+/**
+ * Records a webhook event of `type` about `object` (the masked resource as GraphQL shows it) in the caller's
+ * transaction, with a delivery job for every endpoint of the merchant and mode subscribed to it, in one
+ * statement: when the change commits, so does its event, and a process dying afterwards loses nothing
+ * (another process's dispatcher delivers it). A merchant without a matching endpoint gets no row (the EXISTS
+ * on the endpoints' index is the whole cost). `reason` says why where it matters (`retention`, …).
+ */
+export async function emitEvent(
+  tx: Executor,
+  tenant: Tenant,
+  type: WebhookEventType,
+  object: Record<string, unknown>,
+  reason?: string,
+  now = new Date(),
+): Promise<void> {
+  const payload = eventPayload(type, object, reason, now);
+  await tx.$queryRawUnsafe(EMIT, tenant.merchantId, newId('evt'), tenant.mode, type, payload, now.toISOString());
+}
+
+/** What payment_method.* events show of a payment method: its masked GraphQL view (no names, no billing). */
+export interface PaymentMethodFacts {
+  id: string;
+  type?: string;
+  customerId: string | null;
+  fingerprint: string;
+  metadata?: unknown;
+  bin: string;
+  last4: string;
+  brand: string;
+  expMonth: number;
+  expYear: number;
+  issuer?: string | null;
+  issuingCountry?: string | null;
+  cardType?: string | null;
+  retainUntil: Date;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export function paymentMethodEventObject(pm: PaymentMethodFacts, now: Date): Record<string, unknown> {
+  return {
+    id: pm.id,
+    type: pm.type ?? 'CARD',
+    customerId: pm.customerId,
+    card: {
+      bin: pm.bin,
+      last4: pm.last4,
+      brand: pm.brand,
+      expMonth: pm.expMonth,
+      expYear: pm.expYear,
+      expired: isExpired(pm.expMonth, pm.expYear, now),
+      issuer: pm.issuer ?? null,
+      issuingCountry: pm.issuingCountry ?? null,
+      cardType: pm.cardType ?? null,
+    },
+    fingerprint: pm.fingerprint,
+    metadata: pm.metadata ?? null,
+    retainUntil: pm.retainUntil.toISOString(),
+    createdAt: pm.createdAt.toISOString(),
+    updatedAt: pm.updatedAt.toISOString(),
+  };
+}

@@ -1,0 +1,143 @@
+import { randomBytes } from 'node:crypto';
+import type { App } from '../../app/app.js';
+import { openField } from '../../db/encryption.js';
+import type { PaymentMethod } from '../../generated/prisma/client.js';
+import { actorOf, audited } from '../audit/audit.js';
+import { Code, NotFound, ValidationFailed } from '../shared/errors.js';
+import { isWellFormedId, newId } from '../shared/ids.js';
+import { tenant, type Principal, type Tenant } from '../shared/principal.js';
+import { emitEvent, paymentMethodEventObject, WEBHOOK_EVENT_TYPES } from './events.js';
+import type { Tx } from '../../db/client.js';
+
+const MAX_ENDPOINTS = 20;
+
+const isLoopback = (host: string) => host === 'localhost' || host === '[::1]' || /^127\./.test(host);
+
+/** The endpoint's URL and events, checked: https in live mode (test mode also takes http and loopback). */
+function validEndpoint(principal: Tenant, input: unknown): { url: string; events: string[] } {
+  const { url, events } = (input ?? {}) as { url?: unknown; events?: unknown };
+  let parsed: URL | undefined;
+  try {
+    parsed = typeof url === 'string' && url.length <= 2048 ? new URL(url) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  if (!parsed || (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') || parsed.username || parsed.password) {
+    throw ValidationFailed.single(['input', 'url'], Code.INVALID_INPUT, 'url must be an http(s) URL without credentials');
+  }
+  if (principal.mode === 'LIVE' && (parsed.protocol !== 'https:' || isLoopback(parsed.hostname))) {
+    throw ValidationFailed.single(['input', 'url'], Code.INVALID_INPUT, 'live mode endpoints must be public https URLs');
+  }
+  const known = new Set<string>([...WEBHOOK_EVENT_TYPES, '*']);
+  if (!Array.isArray(events) || events.length === 0 || events.some((e) => typeof e !== 'string' || !known.has(e))) {
+    throw ValidationFailed.single(['input', 'events'], Code.INVALID_INPUT, `events must name ${WEBHOOK_EVENT_TYPES.join(', ')} or *`);
+  }
+  return { url: parsed.toString(), events: [...new Set(events as string[])] };
+}
+
+/** A new endpoint and its whsec_ secret (shown once; stored sealed to sign deliveries). */
+export async function createWebhookEndpoint(app: App, principal: Principal, input: unknown) {
+  const v = validEndpoint(principal, input);
+  const id = newId('we');
+  const secret = `whsec_${randomBytes(32).toString('base64')}`;
+  const endpoint = await audited(
+    app,
+    actorOf(principal),
+    async (tx) => {
+      const count = await tx.webhookEndpoint.count({ where: tenant(principal) });
+      if (count >= MAX_ENDPOINTS) {
+        throw ValidationFailed.single(['input'], Code.INVALID_INPUT, `at most ${MAX_ENDPOINTS} endpoints per merchant and mode`);
+      }
+      return tx.webhookEndpoint.create({
+        data: { ...tenant(principal), id, url: v.url, events: v.events, secret, createdAt: app.clock() },
+        select: { id: true, url: true, events: true, createdAt: true },
+      });
+    },
+    () => ({ action: 'webhook_endpoint.create', entityType: 'webhook_endpoint', entityId: id, outcome: 'success' }),
+  );
+  return { endpoint, secret };
+}
+
+/** Deletes the endpoint: its pending deliveries go with it, so nothing more is sent to it. */
+export async function deleteWebhookEndpoint(app: App, principal: Principal, id: string) {
+  if (!isWellFormedId('we', id)) throw new NotFound('webhook endpoint', id);
+  return audited(
+    app,
+    actorOf(principal),
+    async (tx) => {
+      const { count } = await tx.webhookEndpoint.deleteMany({ where: { ...tenant(principal), id } });
+      if (count === 0) throw new NotFound('webhook endpoint', id);
+      return { deletedId: id };
+    },
+    () => ({ action: 'webhook_endpoint.delete', entityType: 'webhook_endpoint', entityId: id, outcome: 'success' }),
+  );
+}
+
+export function listWebhookEndpoints(app: App, principal: Tenant) {
+  return app.db.prisma.webhookEndpoint.findMany({
+    where: tenant(principal),
+    select: { id: true, url: true, events: true, createdAt: true },
+    orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+  });
+}
+
+/** Every attempt to deliver to the endpoint, newest first; NotFound for another tenant's endpoint. */
+export async function listWebhookDeliveries(app: App, principal: Tenant, endpointId: string, query: { select?: object; include?: object }) {
+  const exists = isWellFormedId('we', endpointId)
+    ? await app.db.prisma.webhookEndpoint.findFirst({ where: { ...tenant(principal), id: endpointId }, select: { id: true } })
+    : null;
+  if (!exists) throw new NotFound('webhook endpoint', endpointId);
+  return app.db.prisma.webhookAttempt.findMany({
+    ...(query as object),
+    where: { ...tenant(principal), endpointId },
+    orderBy: [{ at: 'desc' }, { id: 'desc' }],
+  });
+}
+
+/** The endpoint's signing secret, opened to sign a delivery. */
+export async function endpointSecret(app: App, row: { merchantId: string; id: string; secret: string }): Promise<string> {
+  return (await openField(app.db.keyring, 'WebhookEndpoint', 'secret', row))!;
+}
+
+type PaymentMethodRow = Pick<
+  PaymentMethod,
+  | 'merchantId'
+  | 'id'
+  | 'type'
+  | 'customerId'
+  | 'fingerprint'
+  | 'metadata'
+  | 'bin'
+  | 'last4'
+  | 'brand'
+  | 'cardExpiry'
+  | 'issuer'
+  | 'issuingCountry'
+  | 'cardType'
+  | 'retainUntil'
+  | 'createdAt'
+  | 'updatedAt'
+>;
+
+/**
+ * Records a payment_method.* event about `pm` (its masked view; the expiry is opened for it) in the caller's
+ * transaction, and returns `pm`: one call wraps the write that changed it.
+ */
+export async function emitPaymentMethod<R extends PaymentMethodRow>(
+  app: App,
+  tx: Tx,
+  principal: Tenant,
+  type:
+    | 'payment_method.created'
+    | 'payment_method.updated'
+    | 'payment_method.deleted'
+    | 'payment_method.purged'
+    | 'payment_method.expiring',
+  pm: R,
+  reason?: string,
+): Promise<R> {
+  const expiry = (await openField(app.db.keyring, 'PaymentMethod', 'cardExpiry', pm))!;
+  const now = app.clock();
+  await emitEvent(tx, principal, type, paymentMethodEventObject({ ...pm, expMonth: expiry.month, expYear: expiry.year }, now), reason, now);
+  return pm;
+}

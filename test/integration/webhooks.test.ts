@@ -1,0 +1,274 @@
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Webhook } from 'standardwebhooks';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import {
+  CreateWebhookEndpointDocument,
+  DeletePaymentMethodDocument,
+  DeleteWebhookEndpointDocument,
+  TokenizeCardDocument,
+  WebhookDeliveriesDocument,
+  WebhookEndpointsDocument,
+} from '../../packages/client/src/index.js';
+import { createApiKey } from '../../src/domain/merchants/apiKeys.js';
+import { clientFor, newMerchant, success, testApp, uniqueVisa, useDatabase, type TestMerchant } from '../helpers/vault.js';
+import { querySql } from '../helpers/db.js';
+import { panLike } from '../helpers/scan.js';
+import { yearsAhead } from '../helpers/expiry.js';
+
+useDatabase();
+
+// The server process of the run delivers (VAULT_WEBHOOK_POLL_MS 100, first retry after ~300 ms, timeout 1 s:
+// test/helpers/serverProcess.ts). A receiver on loopback verifies every request with the standardwebhooks
+// library, as a merchant would, and answers what each test tells it to.
+
+interface Received {
+  id: string;
+  headers: IncomingHttpHeaders;
+  body: string;
+  payload: { type: string; timestamp: string; data: { object: Record<string, any>; reason?: string } };
+}
+
+type Answer = (r: Received, n: number) => number | 'hang';
+
+interface Receiver {
+  url: string;
+  received: Received[];
+  answer: Answer;
+  setSecret(secret: string): void;
+  close(): Promise<void>;
+}
+
+const receivers: Receiver[] = [];
+afterAll(async () => {
+  for (const r of receivers) await r.close();
+});
+
+async function receiver(answer: Answer = () => 200, port = 0): Promise<Receiver> {
+  let secret = '';
+  const received: Received[] = [];
+  const r: Receiver = {
+    url: '',
+    received,
+    answer,
+    setSecret: (s) => {
+      secret = s;
+    },
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      // Throws on a bad signature or timestamp: the test then sees no delivery.
+      const payload = new Webhook(secret).verify(body, req.headers as Record<string, string>) as Received['payload'];
+      const got = { id: String(req.headers['webhook-id']), headers: req.headers, body, payload };
+      received.push(got);
+      const a = r.answer(got, received.length);
+      if (a === 'hang') return; // never answers: the vault times out
+      res.writeHead(a).end('ok');
+    });
+  });
+  server.keepAliveTimeout = 100;
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  r.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks`;
+  receivers.push(r);
+  return r;
+}
+
+async function endpoint(m: TestMerchant, r: Receiver, events = ['*']) {
+  const created = success(
+    (await m.client.request(CreateWebhookEndpointDocument, { input: { url: r.url, events } })).createWebhookEndpoint,
+    'CreateWebhookEndpointSuccess',
+  );
+  r.setSecret(created.secret);
+  return created;
+}
+
+async function tokenize(m: TestMerchant) {
+  const t = (
+    await m.client.request(TokenizeCardDocument, { input: { card: { number: uniqueVisa(), expMonth: 12, expYear: yearsAhead(2) } } })
+  ).tokenizeCard;
+  return success(t, 'TokenizeCardSuccess').paymentMethod.id;
+}
+
+async function until<T>(what: () => T | Promise<T>, ok: (v: T) => boolean, ms = 10_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await what();
+    if (ok(v)) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting; last: ${JSON.stringify(v)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function deliveries(m: TestMerchant, endpointId: string) {
+  const d = (await m.client.request(WebhookDeliveriesDocument, { endpointId, first: 100 })).webhookDeliveries;
+  return d.edges.map((e) => e.node);
+}
+
+describe('merchant webhooks', () => {
+  it('delivers a signed payment_method.created with the masked card, and lists the endpoint', async () => {
+    const m = await newMerchant();
+    const r = await receiver();
+    const { endpoint: ep, secret } = await endpoint(m, r, ['payment_method.created']);
+    expect(secret).toMatch(/^whsec_/);
+    expect((await m.client.request(WebhookEndpointsDocument, {})).webhookEndpoints).toEqual([
+      { id: ep.id, url: r.url, events: ['payment_method.created'], createdAt: ep.createdAt },
+    ]);
+    const pmId = await tokenize(m);
+    const [got] = await until(
+      () => r.received,
+      (x) => x.length > 0,
+    );
+    expect(got!.payload.type).toBe('payment_method.created');
+    expect(got!.id).toMatch(/^evt_/);
+    expect(got!.headers['webhook-signature']).toMatch(/^v1,/);
+    expect(got!.payload.data.object).toMatchObject({ id: pmId, type: 'CARD', card: { last4: expect.any(String), brand: 'VISA' } });
+    expect(panLike(got!.body)).toEqual([]);
+    const [attempt] = await until(
+      () => deliveries(m, ep.id),
+      (d) => d.length === 1,
+    );
+    expect(attempt).toMatchObject({ eventId: got!.id, eventType: 'payment_method.created', attempt: 1, status: 200, succeeded: true });
+    // The secret is stored sealed, never in the clear.
+    const [row] = await querySql<{ secret: string }>(inject('databaseUrl'), 'SELECT secret FROM webhook_endpoints WHERE id = $1', [ep.id]);
+    expect(row!.secret).not.toContain(secret.slice(6));
+  });
+
+  it('retries a failing endpoint with the same webhook-id and records every attempt', async () => {
+    const m = await newMerchant();
+    const r = await receiver((_r, n) => (n < 3 ? 500 : 204));
+    const { endpoint: ep } = await endpoint(m, r);
+    await tokenize(m);
+    await until(
+      () => r.received,
+      (x) => x.length === 3,
+    );
+    expect(new Set(r.received.map((x) => x.id)).size).toBe(1);
+    const attempts = await until(
+      () => deliveries(m, ep.id),
+      (d) => d.length === 3,
+    );
+    expect(attempts.map((a) => [a.attempt, a.status, a.succeeded])).toEqual([
+      [3, 204, true],
+      [2, 500, false],
+      [1, 500, false],
+    ]);
+    await new Promise((res) => setTimeout(res, 1000));
+    expect(r.received).toHaveLength(3);
+  });
+
+  it('retries after a timeout', async () => {
+    const m = await newMerchant();
+    const r = await receiver((_r, n) => (n === 1 ? 'hang' : 200));
+    const { endpoint: ep } = await endpoint(m, r);
+    await tokenize(m);
+    const attempts = await until(
+      () => deliveries(m, ep.id),
+      (d) => d.some((a) => a.succeeded),
+    );
+    expect(attempts.map((a) => [a.attempt, a.status, a.succeeded])).toEqual([
+      [2, 200, true],
+      [1, null, false],
+    ]);
+  });
+
+  it('delivers to an endpoint that was down once it is back', async () => {
+    const m = await newMerchant();
+    const first = await receiver();
+    const port = Number(new URL(first.url).port);
+    const { endpoint: ep, secret } = await endpoint(m, first);
+    await first.close();
+    receivers.splice(receivers.indexOf(first), 1);
+    await tokenize(m);
+    await until(
+      () => deliveries(m, ep.id),
+      (d) => d.length >= 2,
+    );
+    const back = await receiver(() => 200, port);
+    back.setSecret(secret);
+    await until(
+      () => back.received,
+      (x) => x.length === 1,
+    );
+    const attempts = await until(
+      () => deliveries(m, ep.id),
+      (d) => d.some((a) => a.succeeded),
+    );
+    expect(attempts.filter((a) => !a.succeeded).every((a) => a.status === null)).toBe(true);
+  });
+
+  it("never sends merchant A's events to merchant B's endpoint, nor test-mode events to live endpoints", async () => {
+    const a = await newMerchant();
+    const b = await newMerchant();
+    const ra = await receiver();
+    const rb = await receiver();
+    const { endpoint: epA } = await endpoint(a, ra);
+    const { endpoint: epB } = await endpoint(b, rb);
+    await tokenize(a);
+    await until(
+      () => ra.received,
+      (x) => x.length === 1,
+    );
+    await new Promise((res) => setTimeout(res, 500));
+    expect(rb.received).toEqual([]);
+    // B cannot see or delete A's endpoint, nor its deliveries.
+    const bDelete = (await b.client.request(DeleteWebhookEndpointDocument, { id: epA.id })).deleteWebhookEndpoint;
+    expect(bDelete).toMatchObject({ code: 'NOT_FOUND' });
+    expect((await b.client.request(WebhookEndpointsDocument, {})).webhookEndpoints.map((e) => e.id)).toEqual([epB.id]);
+    await expect(deliveries(b, epA.id)).rejects.toThrow();
+  });
+
+  it('stops delivering to a deleted endpoint', async () => {
+    const m = await newMerchant();
+    const r = await receiver(() => 500);
+    const { endpoint: ep } = await endpoint(m, r);
+    await tokenize(m);
+    await until(
+      () => r.received,
+      (x) => x.length >= 1,
+    );
+    success((await m.client.request(DeleteWebhookEndpointDocument, { id: ep.id })).deleteWebhookEndpoint, 'DeleteWebhookEndpointSuccess');
+    const seen = r.received.length;
+    await tokenize(m);
+    await new Promise((res) => setTimeout(res, 1500));
+    expect(r.received.length).toBeLessThanOrEqual(seen + 1); // at most the attempt in flight when it was deleted
+  });
+
+  it('emits payment_method.deleted', async () => {
+    const m = await newMerchant();
+    const r = await receiver();
+    await endpoint(m, r, ['payment_method.deleted']);
+    const pmId = await tokenize(m);
+    success((await m.client.request(DeletePaymentMethodDocument, { id: pmId })).deletePaymentMethod, 'DeletePaymentMethodSuccess');
+    const [got] = await until(
+      () => r.received,
+      (x) => x.length === 1,
+    );
+    expect(got!.payload).toMatchObject({ type: 'payment_method.deleted', data: { object: { id: pmId } } });
+  });
+
+  it('requires https for live mode endpoints and known event names', async () => {
+    const m = await newMerchant();
+    const live = clientFor((await createApiKey(testApp(), { merchantId: m.merchantId, kind: 'SECRET', mode: 'LIVE' })).key);
+    const refused = (await live.request(CreateWebhookEndpointDocument, { input: { url: 'http://example.com/hooks', events: ['*'] } }))
+      .createWebhookEndpoint;
+    expect(refused).toMatchObject({ code: 'INVALID_INPUT' });
+    const loopback = (await live.request(CreateWebhookEndpointDocument, { input: { url: 'https://127.0.0.1/hooks', events: ['*'] } }))
+      .createWebhookEndpoint;
+    expect(loopback).toMatchObject({ code: 'INVALID_INPUT' });
+    success(
+      (await live.request(CreateWebhookEndpointDocument, { input: { url: 'https://example.com/hooks', events: ['payment.created'] } }))
+        .createWebhookEndpoint,
+      'CreateWebhookEndpointSuccess',
+    );
+    const unknown = (
+      await m.client.request(CreateWebhookEndpointDocument, { input: { url: 'http://127.0.0.1:1/x', events: ['card.stolen'] } })
+    ).createWebhookEndpoint;
+    expect(unknown).toMatchObject({ code: 'INVALID_INPUT' });
+    // The live endpoint is not the test key's.
+    expect((await m.client.request(WebhookEndpointsDocument, {})).webhookEndpoints).toEqual([]);
+  });
+});
