@@ -10,7 +10,12 @@ import {
   WebhookDeliveriesDocument,
   WebhookEndpointsDocument,
 } from '../../packages/client/src/index.js';
+import { pino } from 'pino';
 import { createApiKey } from '../../src/domain/merchants/apiKeys.js';
+import { createDispatcher } from '../../src/domain/webhooks/dispatcher.js';
+import { emitEvent } from '../../src/domain/webhooks/events.js';
+import { notifyExpiring } from '../../src/domain/webhooks/expiring.js';
+import { newId } from '../../src/domain/shared/ids.js';
 import { clientFor, newMerchant, success, testApp, uniqueVisa, useDatabase, type TestMerchant } from '../helpers/vault.js';
 import { querySql } from '../helpers/db.js';
 import { panLike } from '../helpers/scan.js';
@@ -86,10 +91,8 @@ async function endpoint(m: TestMerchant, r: Receiver, events = ['*']) {
   return created;
 }
 
-async function tokenize(m: TestMerchant) {
-  const t = (
-    await m.client.request(TokenizeCardDocument, { input: { card: { number: uniqueVisa(), expMonth: 12, expYear: yearsAhead(2) } } })
-  ).tokenizeCard;
+async function tokenize(m: TestMerchant, expMonth = 12, expYear = yearsAhead(2)) {
+  const t = (await m.client.request(TokenizeCardDocument, { input: { card: { number: uniqueVisa(), expMonth, expYear } } })).tokenizeCard;
   return success(t, 'TokenizeCardSuccess').paymentMethod.id;
 }
 
@@ -270,5 +273,86 @@ describe('merchant webhooks', () => {
     expect(unknown).toMatchObject({ code: 'INVALID_INPUT' });
     // The live endpoint is not the test key's.
     expect((await m.client.request(WebhookEndpointsDocument, {})).webhookEndpoints).toEqual([]);
+  });
+
+  it('shares the work between dispatchers without sending an attempt twice', async () => {
+    const m = await newMerchant();
+    const r = await receiver();
+    const { endpoint: ep } = await endpoint(m, r, ['payment_method.created']);
+    // Two more dispatchers (as two more processes would run) compete with the server's for the same jobs.
+    const options = { pollMs: 0, timeoutMs: 1000, retryBaseMs: 300, maxDelayMs: 1000, retryWindowMs: 60_000, concurrency: 4 };
+    const dispatchers = [
+      createDispatcher(testApp(), pino({ level: 'silent' }), options),
+      createDispatcher(testApp(), pino({ level: 'silent' }), options),
+    ];
+    let running = true;
+    const loops = dispatchers.map(async (d) => {
+      while (running) if ((await d.runOnce()) === 0) await new Promise((res) => setTimeout(res, 20));
+    });
+    const ids = await Promise.all(Array.from({ length: 24 }, () => tokenize(m)));
+    await until(
+      () => r.received,
+      (x) => x.length >= 24,
+    );
+    await new Promise((res) => setTimeout(res, 500));
+    running = false;
+    await Promise.all(loops);
+    await Promise.all(dispatchers.map((d) => d.close()));
+    expect(r.received).toHaveLength(24);
+    expect(new Set(r.received.map((x) => x.id)).size).toBe(24);
+    expect(new Set(r.received.map((x) => x.payload.data.object.id))).toEqual(new Set(ids));
+    const attempts = await deliveries(m, ep.id);
+    expect(attempts).toHaveLength(24);
+    expect(attempts.every((a) => a.attempt === 1 && a.succeeded)).toBe(true);
+  });
+
+  it('loses nothing when the process that committed the change, or claimed its delivery, dies before sending', async () => {
+    const m = await newMerchant();
+    const r = await receiver();
+    await endpoint(m, r, ['payment.created']);
+    const tenant = { merchantId: m.merchantId, mode: 'TEST' as const };
+    const payId = newId('pay');
+    // This process commits an event and claims its delivery (as the dispatcher does), then "dies": it never sends.
+    const committed = Date.now();
+    await testApp().db.prisma.$transaction(async (tx) => {
+      await emitEvent(tx, tenant, 'payment.created', { id: payId, status: 'COMPLETED' });
+      await tx.$executeRaw`UPDATE webhook_deliveries SET locked_until = now() + interval '1500 milliseconds' WHERE merchant_id = ${m.merchantId}`;
+    });
+    // The server's dispatcher takes it over once the dead claim expires.
+    const [got] = await until(
+      () => r.received,
+      (x) => x.length === 1,
+    );
+    expect(Date.now() - committed).toBeGreaterThanOrEqual(1400);
+    expect(got!.payload).toMatchObject({ type: 'payment.created', data: { object: { id: payId } } });
+    const [row] = await querySql<{ attempts: number; state: string }>(
+      inject('databaseUrl'),
+      'SELECT attempts, state FROM webhook_deliveries WHERE merchant_id = $1',
+      [m.merchantId],
+    );
+    expect(row).toEqual({ attempts: 1, state: 'succeeded' });
+  });
+
+  it('fires payment_method.expiring once per card, 30 days before its expiry month ends', async () => {
+    const m = await newMerchant();
+    const r = await receiver();
+    await endpoint(m, r, ['payment_method.expiring']);
+    const year = yearsAhead(3);
+    const expiring = await tokenize(m, 7, year);
+    const later = await tokenize(m, 9, year);
+    const july10 = new Date(Date.UTC(year, 6, 10));
+    await notifyExpiring(testApp(), new Date(Date.UTC(year, 5, 20))); // 41 days before July ends: not yet
+    await notifyExpiring(testApp(), july10);
+    await notifyExpiring(testApp(), new Date(Date.UTC(year, 6, 20)));
+    await until(
+      () => r.received,
+      (x) => x.length >= 1,
+    );
+    await new Promise((res) => setTimeout(res, 600));
+    expect(r.received.map((x) => [x.payload.type, x.payload.data.object.id, x.payload.data.reason])).toEqual([
+      ['payment_method.expiring', expiring, 'card_expiring'],
+    ]);
+    expect(r.received[0]!.payload.data.object.card).toMatchObject({ expMonth: 7, expYear: year });
+    expect(later).not.toBe(expiring);
   });
 });

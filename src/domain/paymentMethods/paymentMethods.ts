@@ -259,6 +259,7 @@ export async function purgeExpired(app: App, now = app.clock(), batchSize = 1000
           entityId: row.id,
           outcome: 'success',
         });
+        await emitEvent(tx, row, 'payment_method.purged', { id: row.id, type: 'CARD', deleted: true }, 'retention', now);
       }
       return rows.length;
     });

@@ -120,3 +120,43 @@ export function paymentMethodEventObject(pm: PaymentMethodFacts, now: Date): Rec
     updatedAt: pm.updatedAt.toISOString(),
   };
 }
+
+/** What payment.* events show of a payment: its masked GraphQL view (the card's bin, last four and brand). */
+export function paymentEventObject(p: {
+  id: string;
+  status: string;
+  amount: number;
+  amountCaptured: number;
+  currency: string;
+  captureMethod: string;
+  initiator: string;
+  customerId: string | null;
+  paymentMethodId: string | null;
+  savedPaymentMethodId: string | null;
+  bin: string;
+  last4: string;
+  brand: string;
+  connectorId: string;
+  failureCode: string | null;
+  failureMessage: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+}): Record<string, unknown> {
+  return {
+    id: p.id,
+    status: p.status,
+    amount: p.amount,
+    amountCaptured: p.amountCaptured,
+    currency: p.currency,
+    captureMethod: p.captureMethod,
+    initiator: p.initiator,
+    customerId: p.customerId,
+    paymentMethodId: p.paymentMethodId ?? p.savedPaymentMethodId,
+    card: { bin: p.bin, last4: p.last4, brand: p.brand },
+    connectorId: p.connectorId,
+    failureCode: p.failureCode,
+    failureMessage: p.failureMessage,
+    createdAt: p.createdAt.toISOString(),
+    updatedAt: p.updatedAt.toISOString(),
+  };
+}

@@ -6,7 +6,7 @@ import { actorOf, audited } from '../audit/audit.js';
 import { Code, NotFound, ValidationFailed } from '../shared/errors.js';
 import { isWellFormedId, newId } from '../shared/ids.js';
 import { tenant, type Principal, type Tenant } from '../shared/principal.js';
-import { emitEvent, paymentMethodEventObject, WEBHOOK_EVENT_TYPES } from './events.js';
+import { emitEvent, paymentEventObject, paymentMethodEventObject, WEBHOOK_EVENT_TYPES } from './events.js';
 import type { Tx } from '../../db/client.js';
 
 const MAX_ENDPOINTS = 20;
@@ -140,4 +140,10 @@ export async function emitPaymentMethod<R extends PaymentMethodRow>(
   const now = app.clock();
   await emitEvent(tx, principal, type, paymentMethodEventObject({ ...pm, expMonth: expiry.month, expYear: expiry.year }, now), reason, now);
   return pm;
+}
+
+/** Records a payment.* event about the payment as the caller's transaction sees it now. */
+export async function emitPayment(tx: Tx, principal: Tenant, type: 'payment.created' | 'payment.updated', id: string, reason?: string) {
+  const payment = await tx.payment.findFirst({ where: { merchantId: principal.merchantId, mode: principal.mode, id } });
+  if (payment) await emitEvent(tx, principal, type, paymentEventObject(payment), reason);
 }
