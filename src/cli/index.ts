@@ -11,6 +11,7 @@ import { registerKey } from './commands/key.js';
 import { registerKeys } from './commands/keys.js';
 import { registerMerchant } from './commands/merchant.js';
 import { registerPurge } from './commands/purge.js';
+import { registerWebhook } from './commands/webhook.js';
 import { log } from './shared.js';
 
 // The operator CLI: `npx vault <command>`, one file per command group under commands/.
@@ -24,6 +25,7 @@ export function buildCli(): Command {
   registerAudit(program);
   registerDb(program);
   registerDocumentsCommands(program);
+  registerWebhook(program);
   return program;
 }
 

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
@@ -18,6 +19,7 @@ import { notifyExpiring } from '../../src/domain/webhooks/expiring.js';
 import { newId } from '../../src/domain/shared/ids.js';
 import { clientFor, newMerchant, success, testApp, uniqueVisa, useDatabase, type TestMerchant } from '../helpers/vault.js';
 import { querySql } from '../helpers/db.js';
+import { TEST_MASTER_KEYS } from '../helpers/env.js';
 import { panLike } from '../helpers/scan.js';
 import { yearsAhead } from '../helpers/expiry.js';
 
@@ -355,4 +357,39 @@ describe('merchant webhooks', () => {
     expect(r.received[0]!.payload.data.object.card).toMatchObject({ expMonth: 7, expYear: year });
     expect(later).not.toBe(expiring);
   });
+
+  it('manages endpoints from the CLI: webhook create|list|delete', async () => {
+    const m = await newMerchant();
+    const cli = (...args: string[]) => {
+      const r = spawnSync(
+        process.execPath,
+        ['--import', 'tsx', 'src/cli/index.ts', 'webhook', ...args, '--merchant', m.merchantId, '--json'],
+        {
+          env: {
+            ...process.env,
+            NODE_ENV: 'test',
+            DATABASE_URL: inject('databaseUrl'),
+            VAULT_MASTER_KEYS: TEST_MASTER_KEYS,
+            LOG_LEVEL: 'warn',
+          },
+          encoding: 'utf8',
+          timeout: 60_000,
+        },
+      );
+      return { status: r.status, json: r.status === 0 ? JSON.parse(r.stdout) : null, stderr: r.stderr };
+    };
+    const created = cli('create', '--mode', 'test', '--url', 'http://127.0.0.1:9/hooks', '--events', 'payment.created,payment.updated');
+    expect(created.status).toBe(0);
+    expect(created.json.secret).toMatch(/^whsec_/);
+    const id = created.json.endpoint.id as string;
+    expect(cli('list', '--mode', 'test').json).toMatchObject([
+      { id, url: 'http://127.0.0.1:9/hooks', events: ['payment.created', 'payment.updated'] },
+    ]);
+    expect(cli('list', '--mode', 'live').json).toEqual([]);
+    expect((await m.client.request(WebhookEndpointsDocument, {})).webhookEndpoints.map((e) => e.id)).toEqual([id]);
+    expect(cli('create', '--mode', 'live', '--url', 'http://example.com/hooks').status).not.toBe(0);
+    expect(cli('delete', id, '--mode', 'live').status).not.toBe(0);
+    expect(cli('delete', id, '--mode', 'test').json).toEqual({ deletedId: id });
+    expect(cli('list', '--mode', 'test').json).toEqual([]);
+  }, 120_000);
 });
