@@ -116,14 +116,26 @@ export const FIND_DUPLICATE_WITHOUT_CUSTOMER = {
  * A card tokenized again: its new expiry (and holder name, when given) on the existing payment method, and
  * the audit event, in one statement. $1 merchant, $2 mode, $3 id, $4 sealed expiry, $5 sealed holder name
  * (null keeps the stored one), $6 retain until, $7 now, $8 the retention extension $6 was computed with (no
- * row if it changed meanwhile), $9 audit event id, $10 key id, $11 request id, $12 the event's detail.
+ * row if it changed meanwhile), $9 audit event id, $10 key id, $11 request id, $12 the event's detail, $13 the
+ * payment_method.updated webhook payload (completed from the row) and $14 its event id.
  */
+/**
+ * The payment_method.updated payload of a duplicate: $13 as the caller built it from the card it was given, with
+ * what only the stored row knows (customer, metadata, creation time, issuer details) merged in from `upd`.
+ */
+const DUPLICATE_PAYLOAD = `jsonb_set(
+     jsonb_set($13::jsonb, '{data,object}', ($13::jsonb #> '{data,object}') || jsonb_build_object('customerId', upd.customer_id,
+       'metadata', upd.metadata, 'createdAt', to_char(upd.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))),
+     '{data,object,card}', ($13::jsonb #> '{data,object,card}') || jsonb_build_object('issuer', upd.issuer,
+       'issuingCountry', upd.issuing_country, 'cardType', upd.card_type))`;
+
 export const UPDATE_DUPLICATE = {
   name: 'vault_update_duplicate',
   text: `WITH upd AS (
    UPDATE payment_methods SET card_expiry = $4, holder_name = COALESCE($5, holder_name), retain_until = $6, updated_at = $7
    WHERE merchant_id = $1 AND mode = $2::"Mode" AND id = $3 AND retention_extension_months = $8
-   RETURNING *)
+   RETURNING *),
+ ${outboxCtes('upd', { merchant: '$1', mode: '$2', type: "'payment_method.updated'", payload: DUPLICATE_PAYLOAD, id: '$14', at: '$7' })}
  SELECT ${paymentMethodColumns('upd')} FROM upd,
    LATERAL audit_append(upd.merchant_id, upd.mode, $9, 'payment_method.update', 'payment_method', upd.id, $10, $11, 'success', $12::jsonb) AS audit`,
 };
@@ -309,7 +321,7 @@ export async function saveCardRow(
     if (created) return { paymentMethod: created, duplicate: false };
     const existing = await findDuplicateRow(runner, principal, row.customerId, row.fingerprint);
     if (!existing) continue; // deleted since the insert met it
-    const updated = await updateDuplicate(app, runner, principal, existing, row.card, detail);
+    const updated = await updateDuplicate(app, runner, principal, existing, row.card, row.fingerprint, detail);
     if (updated) return { paymentMethod: updated, duplicate: true };
   }
   throw new Error('saveCard: the payment method holding the card kept changing');
@@ -371,6 +383,7 @@ async function updateDuplicate(
   principal: Principal,
   existing: DuplicateRef,
   card: Omit<CardInput, 'cvc'>,
+  fingerprint: string,
   detail: SaveDetail,
 ) {
   const { cardExpiry, holderName } = cardColumns(card);
@@ -381,6 +394,8 @@ async function updateDuplicate(
     { merchantId: principal.merchantId, id: existing.id },
   );
   const actor = actorOf(principal);
+  const now = app.clock();
+  const retain = retainUntil(card.expMonth, card.expYear, existing.retentionExtensionMonths);
   const [updated] = await runner.sql<PaymentMethod>(
     UPDATE_DUPLICATE.text,
     [
@@ -389,13 +404,23 @@ async function updateDuplicate(
       existing.id,
       sealed.cardExpiry,
       sealed.holderName,
-      retainUntil(card.expMonth, card.expYear, existing.retentionExtensionMonths),
-      app.clock(),
+      retain,
+      now,
       existing.retentionExtensionMonths,
       newId('aud'),
       actor.keyId,
       actor.requestId,
       JSON.stringify({ duplicate: true, ...detail }),
+      eventPayload(
+        'payment_method.updated',
+        paymentMethodEventObject(
+          { ...card, ...existing, customerId: null, fingerprint, retainUntil: retain, createdAt: now, updatedAt: now },
+          now,
+        ),
+        'duplicate_tokenization',
+        now,
+      ),
+      newId('evt'),
     ],
     UPDATE_DUPLICATE.name,
   );
