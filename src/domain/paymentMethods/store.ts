@@ -638,3 +638,29 @@ export async function recordAppliedEvent(
 export async function deleteAppliedEventsBefore(app: App, now: Date): Promise<number> {
   return (await app.db.prisma.networkTokenEvent.deleteMany({ where: { expiresAt: { lt: now } } })).count;
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// Webhooks: cards about to expire (webhooks/expiring.ts)
+
+/**
+ * Cards whose expiry month ends within 30 days, of merchants subscribed to payment_method.expiring, not
+ * notified yet for this expiry. The expiry is sealed, but the retention rule gives its month's end in the
+ * clear: retain_until is the 1st of (expiry month + 14 months) plus any extension, so the month ends
+ * 13 months (plus the extension) before it. The range on retain_until (extensions are at most 24 months)
+ * keeps the scan on its index. $1 now, $2 batch size.
+ */
+const EXPIRING_CARDS = `SELECT pm.merchant_id AS "merchantId", pm.id, pm.mode, d.expiry_end AS "expiryEnd"
+  FROM payment_methods pm,
+    LATERAL (SELECT (pm.retain_until AT TIME ZONE 'UTC' - make_interval(months => 13 + pm.retention_extension_months)) AT TIME ZONE 'UTC' AS expiry_end) d
+  WHERE pm.retain_until > $1::timestamptz + interval '13 months'
+    AND pm.retain_until <= $1::timestamptz + interval '30 days' + interval '37 months'
+    AND d.expiry_end > $1::timestamptz AND d.expiry_end <= $1::timestamptz + interval '30 days'
+    AND EXISTS (SELECT 1 FROM webhook_endpoints e WHERE e.merchant_id = pm.merchant_id AND e.mode = pm.mode
+                AND e.events && ARRAY['payment_method.expiring', '*'])
+    AND NOT EXISTS (SELECT 1 FROM webhook_expiring_notices n
+                    WHERE n.merchant_id = pm.merchant_id AND n.payment_method_id = pm.id AND n.expiry_end = d.expiry_end)
+  LIMIT $2`;
+
+export async function expiringCards(app: App, now: Date, batchSize: number) {
+  return (await app.db.sql(EXPIRING_CARDS, [now, batchSize])) as { merchantId: string; id: string; mode: Mode; expiryEnd: Date }[];
+}

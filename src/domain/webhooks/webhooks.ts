@@ -8,6 +8,7 @@ import { isWellFormedId, newId } from '../shared/ids.js';
 import { tenant, type Principal, type Tenant } from '../shared/principal.js';
 import { emitEvent, paymentEventObject, paymentMethodEventObject, WEBHOOK_EVENT_TYPES } from './events.js';
 import type { Tx } from '../../db/client.js';
+import { findPaymentInTransaction } from '../payments/store.js';
 
 const MAX_ENDPOINTS = 20;
 
@@ -144,6 +145,6 @@ export async function emitPaymentMethod<R extends PaymentMethodRow>(
 
 /** Records a payment.* event about the payment as the caller's transaction sees it now. */
 export async function emitPayment(tx: Tx, principal: Tenant, type: 'payment.created' | 'payment.updated', id: string, reason?: string) {
-  const payment = await tx.payment.findFirst({ where: { merchantId: principal.merchantId, mode: principal.mode, id } });
+  const payment = await findPaymentInTransaction(tx, principal, id);
   if (payment) await emitEvent(tx, principal, type, paymentEventObject(payment), reason);
 }
