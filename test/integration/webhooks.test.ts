@@ -264,6 +264,17 @@ describe('merchant webhooks', () => {
     const loopback = (await live.request(CreateWebhookEndpointDocument, { input: { url: 'https://127.0.0.1/hooks', events: ['*'] } }))
       .createWebhookEndpoint;
     expect(loopback).toMatchObject({ code: 'INVALID_INPUT' });
+    for (const url of [
+      'https://localhost/h',
+      'https://10.1.2.3/h',
+      'https://[::1]/h',
+      'https://169.254.169.254/latest',
+      'https://192.168.0.9/h',
+    ]) {
+      expect((await live.request(CreateWebhookEndpointDocument, { input: { url, events: ['*'] } })).createWebhookEndpoint).toMatchObject({
+        code: 'INVALID_INPUT',
+      });
+    }
     success(
       (await live.request(CreateWebhookEndpointDocument, { input: { url: 'https://example.com/hooks', events: ['payment.created'] } }))
         .createWebhookEndpoint,

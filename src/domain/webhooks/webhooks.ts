@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { BlockList, isIP } from 'node:net';
 import type { App } from '../../app/app.js';
 import { openField } from '../../db/encryption.js';
 import type { PaymentMethod } from '../../generated/prisma/client.js';
@@ -12,7 +13,35 @@ import { findPaymentInTransaction } from '../payments/store.js';
 
 const MAX_ENDPOINTS = 20;
 
-const isLoopback = (host: string) => host === 'localhost' || host === '[::1]' || /^127\./.test(host);
+// Addresses a live endpoint may not name (loopback, private, link-local, unspecified): checked on the URL as
+// given; a public name resolving to a private address is not caught here.
+const PRIVATE = new BlockList();
+for (const [net, bits] of [
+  ['0.0.0.0', 8],
+  ['10.0.0.0', 8],
+  ['127.0.0.0', 8],
+  ['169.254.0.0', 16],
+  ['172.16.0.0', 12],
+  ['192.168.0.0', 16],
+  ['100.64.0.0', 10],
+] as const) {
+  PRIVATE.addSubnet(net, bits, 'ipv4');
+}
+for (const [net, bits] of [
+  ['::', 127],
+  ['fc00::', 7],
+  ['fe80::', 10],
+] as const)
+  PRIVATE.addSubnet(net, bits, 'ipv6');
+
+const isPrivateHost = (host: string) => {
+  const h = host.replace(/^\[|\]$/g, '');
+  const family = isIP(h);
+  if (family === 4) return PRIVATE.check(h, 'ipv4');
+  if (family === 6)
+    return PRIVATE.check(h, 'ipv6') || (h.startsWith('::ffff:') && isIP(h.slice(7)) === 4 && PRIVATE.check(h.slice(7), 'ipv4'));
+  return h === 'localhost' || h.endsWith('.localhost') || h.endsWith('.local') || h.endsWith('.internal');
+};
 
 /** The endpoint's URL and events, checked: https in live mode (test mode also takes http and loopback). */
 function validEndpoint(principal: Tenant, input: unknown): { url: string; events: string[] } {
@@ -26,8 +55,8 @@ function validEndpoint(principal: Tenant, input: unknown): { url: string; events
   if (!parsed || (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') || parsed.username || parsed.password) {
     throw ValidationFailed.single(['input', 'url'], Code.INVALID_INPUT, 'url must be an http(s) URL without credentials');
   }
-  if (principal.mode === 'LIVE' && (parsed.protocol !== 'https:' || isLoopback(parsed.hostname))) {
-    throw ValidationFailed.single(['input', 'url'], Code.INVALID_INPUT, 'live mode endpoints must be public https URLs');
+  if (principal.mode === 'LIVE' && (parsed.protocol !== 'https:' || isPrivateHost(parsed.hostname))) {
+    throw ValidationFailed.single(['input', 'url'], Code.INVALID_INPUT, 'live mode endpoints must be https URLs of a public host');
   }
   const known = new Set<string>([...WEBHOOK_EVENT_TYPES, '*']);
   if (!Array.isArray(events) || events.length === 0 || events.some((e) => typeof e !== 'string' || !known.has(e))) {
