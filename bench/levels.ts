@@ -185,6 +185,8 @@ if (level === 'L0') {
         'bench',
         '{"duplicate": false}',
         principal.profileId ?? principal.defaultProfileId,
+        '{}',
+        newId('evt'),
       ],
     });
     send(res, 200, { data: { tokenizeCard: { __typename: 'TokenizeCardSuccess', duplicate: rows.length === 0, paymentMethod: { id } } } });

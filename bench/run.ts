@@ -344,6 +344,8 @@ async function pgbench(f: Fixtures, connections: number, duration: number): Prom
     22: "'bench'",
     23: `'{"duplicate": false}'`,
     24: ':profile',
+    25: `'{}'`,
+    26: "'evt_' || md5(random()::text)",
   };
   const script = `${INSERT_NEW_CARD.text.replace(/\$(\d+)/g, (_m, n: string) => values[Number(n)]!)};\n`;
   writeFileSync(path.join(dir, 'tokenize.sql'), script);

@@ -10,6 +10,7 @@ import { verifyMasterKeys } from '../crypto/keyring.js';
 import { describeMigration, migrate, pendingMigrations } from '../db/migrate.js';
 import { startApiKeyCache, type ApiKeyCache } from '../domain/merchants/apiKeyCache.js';
 import { createAuditSealer, type AuditSealer } from '../domain/audit/sealer.js';
+import { createDispatcher, type Dispatcher } from '../domain/webhooks/dispatcher.js';
 import { upgradeFingerprintKeys } from '../domain/merchants/fingerprintKeys.js';
 import { createAppUrls, type AppUrls } from './urls.js';
 import { observePool } from '../http/plugins/metrics.js';
@@ -38,6 +39,8 @@ export interface App {
   readonly apiKeyCache: ApiKeyCache | undefined;
   /** Links audit events into their chains, when elected (server processes); absent: this process does not seal. */
   readonly auditSealer: AuditSealer | undefined;
+  /** Delivers merchant webhooks (server processes); absent: this process delivers none. */
+  readonly webhookDispatcher: Dispatcher | undefined;
   /** Requests per api key (server processes); absent: no limit. */
   readonly rateLimiter: RateLimiter | undefined;
   /** Failed authentications per client address (server processes); absent: no limit. */
@@ -61,6 +64,8 @@ export interface AppOptions {
   apiKeyCache?: boolean;
   /** Run the audit sealer every VAULT_AUDIT_SEAL_INTERVAL_MS, elected among all processes (the HTTP server). */
   auditSealer?: boolean;
+  /** Deliver merchant webhooks every VAULT_WEBHOOK_POLL_MS, sharing the work with every other process (the HTTP server). */
+  webhookDispatcher?: boolean;
   /** Rate limiters from the configuration (the HTTP server). */
   rateLimits?: boolean;
   /** Report the pool's connections on /metrics (the HTTP server). */
@@ -201,6 +206,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
     }
 
     let stopping: Promise<void> | undefined;
+    let webhookDispatcher: Dispatcher | undefined;
     const app: App = {
       config,
       log,
@@ -212,6 +218,9 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
       tokenServices: createTokenServices(master, opts.clock ?? realClock),
       apiKeyCache,
       auditSealer,
+      get webhookDispatcher() {
+        return webhookDispatcher;
+      },
       rateLimiter,
       authFailures,
       urls: createAppUrls(config.VAULT_PUBLIC_URL),
@@ -221,6 +230,19 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
           for (const stop of stops) await stop();
         })()),
     };
+    if (opts.webhookDispatcher && config.VAULT_WEBHOOK_POLL_MS > 0 && !opts.readOnly) {
+      const dispatcher = createDispatcher(app, log, {
+        pollMs: config.VAULT_WEBHOOK_POLL_MS,
+        timeoutMs: config.VAULT_WEBHOOK_TIMEOUT_MS,
+        retryBaseMs: config.VAULT_WEBHOOK_RETRY_BASE_MS,
+        maxDelayMs: config.VAULT_WEBHOOK_RETRY_MAX_MS,
+        retryWindowMs: config.VAULT_WEBHOOK_RETRY_WINDOW_MS,
+        concurrency: config.VAULT_WEBHOOK_CONCURRENCY,
+      });
+      webhookDispatcher = dispatcher;
+      // Before the database closes: the round in flight finishes and records its attempts.
+      stops.unshift(() => dispatcher.close());
+    }
     if (opts.migrate && !opts.readOnly) {
       // The part of a migration SQL cannot do (it needs the master keys): see fingerprintKeys.ts.
       const upgraded = await upgradeFingerprintKeys(app);

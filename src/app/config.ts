@@ -128,6 +128,22 @@ const envSchema = z.object({
     .optional(),
   /** How often server processes try to seal the audit chain (one of them, elected, does); 0: never (not in production). */
   VAULT_AUDIT_SEAL_INTERVAL_MS: z.coerce.number().int().min(0).max(5000).default(1000),
+  /** How often server processes look for due webhook deliveries (0: this process delivers none). */
+  VAULT_WEBHOOK_POLL_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
+  /** Longest wait for a merchant endpoint's answer; no answer counts as a failed attempt. */
+  VAULT_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
+  /** The first retry's delay (±20% jitter); each later retry doubles it, up to VAULT_WEBHOOK_RETRY_MAX_MS. */
+  VAULT_WEBHOOK_RETRY_BASE_MS: z.coerce.number().int().min(10).max(30_000).default(5000),
+  VAULT_WEBHOOK_RETRY_MAX_MS: z.coerce.number().int().min(10).max(86_400_000).default(3_600_000),
+  /** Retries go on this long after the event (at least 24 hours by default), then the delivery is given up. */
+  VAULT_WEBHOOK_RETRY_WINDOW_MS: z.coerce
+    .number()
+    .int()
+    .min(100)
+    .max(7 * 86_400_000)
+    .default(25 * 3_600_000),
+  /** Deliveries in flight per process. */
+  VAULT_WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
   /** HTTP worker processes (node:cluster); default: one per core with DATABASE_URL, 1 with the embedded database. */
   VAULT_WORKERS: z.coerce.number().int().min(1).max(256).optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -12,6 +12,7 @@ import { registerKeys } from './commands/keys.js';
 import { registerMerchant } from './commands/merchant.js';
 import { registerProfile } from './commands/profile.js';
 import { registerPurge } from './commands/purge.js';
+import { registerWebhook } from './commands/webhook.js';
 import { log } from './shared.js';
 
 // The operator CLI: `npx vault <command>`, one file per command group under commands/.
@@ -26,6 +27,7 @@ export function buildCli(): Command {
   registerAudit(program);
   registerDb(program);
   registerDocumentsCommands(program);
+  registerWebhook(program);
   return program;
 }
 

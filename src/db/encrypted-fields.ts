@@ -15,6 +15,7 @@ export const ENCRYPTED_FIELDS = {
   IdempotencyKey: ['response'],
   PspToken: ['token'],
   NetworkToken: ['number', 'expiry'],
+  WebhookEndpoint: ['secret'],
 } as const satisfies Partial<Record<Prisma.ModelName, readonly string[]>>;
 
 export type EncryptedModel = keyof typeof ENCRYPTED_FIELDS;
@@ -124,6 +125,7 @@ const CODECS = {
   IdempotencyKey: { response: json<object>() },
   PspToken: { token: text },
   NetworkToken: { number: secret, expiry },
+  WebhookEndpoint: { secret: text },
 } as const satisfies {
   [M in EncryptedModel]: { [F in EncryptedField<M>]: { encode(value: never): string; decode(plaintext: string): unknown } };
 };

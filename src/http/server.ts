@@ -31,6 +31,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     rateLimits: true,
     metrics: true,
     auditSealer: true,
+    webhookDispatcher: true,
   });
   // `require` with nothing registered refuses every GraphQL request: said once at start, not per request.
   if (config.VAULT_TRUSTED_DOCUMENTS === 'require' && (await trustedDocumentCount(app)) === 0) {

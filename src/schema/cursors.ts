@@ -34,6 +34,7 @@ const CONNECTION_ID_PREFIXES: Record<string, IdPrefix> = {
   CustomerConnection: 'cus',
   PaymentMethodConnection: 'pm',
   AuditEventConnection: 'aud',
+  WebhookDeliveryConnection: 'wha',
 };
 
 // Every connection pages over the unique key (merchantId, id), so Pothos' prisma plugin writes each cursor

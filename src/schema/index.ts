@@ -8,6 +8,7 @@ import './cardTokens.js';
 import './payments.js';
 import './forward.js';
 import './audit.js';
+import './webhooks.js';
 
 builder.queryType({ authScopes: { secretKey: true } });
 builder.mutationType({ authScopes: { secretKey: true } });

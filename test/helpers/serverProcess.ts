@@ -155,6 +155,11 @@ export function serverEnv(databaseUrl: string, extra: Record<string, string> = {
     // Short enough for the forwarding tests' slow and oversized upstreams.
     VAULT_FORWARD_TIMEOUT_MS: '1500',
     VAULT_FORWARD_MAX_RESPONSE_BYTES: '65536',
+    // Webhooks: looked for often, answered quickly, retried after a fraction of a second (webhooks.test.ts).
+    VAULT_WEBHOOK_POLL_MS: '100',
+    VAULT_WEBHOOK_TIMEOUT_MS: '1000',
+    VAULT_WEBHOOK_RETRY_BASE_MS: '300',
+    VAULT_WEBHOOK_RETRY_MAX_MS: '1000',
     ...extra,
   };
 }

@@ -143,7 +143,7 @@ const CASES: Case[] = [
   {
     name: 'duplicate update',
     text: UPDATE_DUPLICATE.text,
-    params: () => [MERCHANT, 'TEST', sample.pm, 'x', null, new Date(), new Date(), 0, 'aud_x', 'key_1', 'req', '{}'],
+    params: () => [MERCHANT, 'TEST', sample.pm, 'x', null, new Date(), new Date(), 0, 'aud_x', 'key_1', 'req', '{}', '{}', 'evt_x'],
     table: 'payment_methods',
     index: 'payment_methods_pkey',
     write: true,

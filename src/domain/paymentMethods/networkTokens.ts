@@ -1,4 +1,5 @@
 import type { App } from '../../app/app.js';
+import { emitEvent } from '../webhooks/events.js';
 import type { Prisma, Tx } from '../../db/client.js';
 import { openField } from '../../db/encryption.js';
 import { encodeField } from '../../db/encrypted-fields.js';
@@ -138,6 +139,13 @@ export async function applyLifecycleEvent(app: App, tspId: string, event: Lifecy
       });
       if (!first) return false;
       await updateNetworkTokenRow(tx, row.merchantId, row.id, data);
+      await emitEvent(
+        tx,
+        row,
+        'network_token.updated',
+        { paymentMethodId: row.paymentMethodId, status, last4: data.last4 ?? row.last4, tokenReferenceId: row.tokenReferenceId },
+        event.type,
+      );
       await appendAudit(
         tx,
         { merchantId: row.merchantId, mode: row.mode, keyId: `tsp:${tspId}`, requestId: event.id },

@@ -22,6 +22,8 @@ import { openCardToken, spendCardToken } from '../cardTokens/cardTokens.js';
 import { findNetworkToken, storeNetworkToken } from './networkTokens.js';
 import { activeMultiUseToken, recordPspToken, tokenizingConnector } from './pspTokens.js';
 import { requireCustomer } from '../customers/customers.js';
+import { emitEvent } from '../webhooks/events.js';
+import { emitPaymentMethod } from '../webhooks/webhooks.js';
 import { checkEnumeration } from './enumeration.js';
 import { parseInput } from '../shared/inputs.js';
 import { writing, type Principal, type Tenant } from '../shared/principal.js';
@@ -225,20 +227,26 @@ export async function updatePaymentMethod(app: App, principal: Principal, id: st
           tx,
         );
       }
-      return updatePaymentMethodRow(tx, principal, id, {
-        holderName: v.holderName,
-        nickName: v.nickName,
-        billing: v.billing,
-        metadata: v.metadata,
-        // A new expiry moves the default retention and keeps whatever extension was granted.
-        ...(hasExpiry && {
-          expiry: {
-            month: v.expMonth!,
-            year: v.expYear!,
-            retainUntil: retainUntil(v.expMonth!, v.expYear!, existing.retentionExtensionMonths),
-          },
+      return emitPaymentMethod(
+        app,
+        tx,
+        principal,
+        'payment_method.updated',
+        await updatePaymentMethodRow(tx, principal, id, {
+          holderName: v.holderName,
+          nickName: v.nickName,
+          billing: v.billing,
+          metadata: v.metadata,
+          // A new expiry moves the default retention and keeps whatever extension was granted.
+          ...(hasExpiry && {
+            expiry: {
+              month: v.expMonth!,
+              year: v.expYear!,
+              retainUntil: retainUntil(v.expMonth!, v.expYear!, existing.retentionExtensionMonths),
+            },
+          }),
         }),
-      });
+      );
     },
     () => ({
       action: 'payment_method.update',
@@ -256,6 +264,7 @@ export async function deletePaymentMethod(app: App, principal: Principal, id: st
     actorOf(principal),
     async (tx) => {
       if (!(await deletePaymentMethodRow(tx, principal, id))) throw new NotFound('payment method', id);
+      await emitEvent(tx, principal, 'payment_method.deleted', { id, type: 'CARD', deleted: true });
       return { deletedId: id };
     },
     () => ({ action: 'payment_method.delete', entityType: 'payment_method', entityId: id, outcome: 'success' }),
@@ -327,6 +336,7 @@ export async function purgeExpired(app: App, now = app.clock(), batchSize = 1000
           entityId: row.id,
           outcome: 'success',
         });
+        await emitEvent(tx, row, 'payment_method.purged', { id: row.id, type: 'CARD', deleted: true }, 'retention', now);
       }
       return rows.length;
     });

@@ -16,6 +16,7 @@ import { merchantMode, tenant, type Principal, type Tenant } from '../shared/pri
 import { actorOf, detailOf } from '../audit/audit.js';
 import { bankAccountRetainUntil, retainUntil } from './retention.js';
 import type { BankAccountInput } from './inputs.js';
+import { eventPayload, outboxCtes, paymentMethodEventObject } from '../webhooks/events.js';
 
 // The payment method store: every statement that touches `payment_methods` (and the tokenization's
 // enumeration counters in `card_probes`) is here, once. The rules live in paymentMethods.ts and its
@@ -81,8 +82,9 @@ export const FIND_PAYMENT_METHOD = {
  * A new card and its audit event in one statement: $1-$19 the payment method's columns (merchant, id, mode,
  * customer, fingerprint, the sealed number, expiry, holder and nick names, bin, last4, brand, issuer, issuing
  * country, card type, sealed billing, metadata, retain until, now), $20 the audit event id, $21 the key id,
- * $22 the request id, $23 the event's detail, $24 the profile. No row when the card is vaulted already (ON CONFLICT DO
- * NOTHING, and no audit event).
+ * $22 the request id, $23 the event's detail, $24 the profile, $25 the payment_method.created webhook payload
+ * and $26 its event id (written only when an endpoint of the merchant subscribes: webhooks/events.ts
+ * `outboxCtes`). No row when the card is vaulted already (ON CONFLICT DO NOTHING, and no audit or webhook event).
  */
 export const INSERT_NEW_CARD = {
   name: 'vault_insert_new_card',
@@ -91,7 +93,8 @@ export const INSERT_NEW_CARD = {
      bin, last4, brand, issuer, issuing_country, card_type, billing, metadata, retain_until, created_at, updated_at, profile_id)
    VALUES ($1, $2, $3::"Mode", $4, 'CARD', $5, $6, $7, $8, $9, $10, $11, $12::"CardBrand", $13, $14, $15::"CardType", $16, $17::jsonb, $18, $19, $19, $24)
    ON CONFLICT DO NOTHING
-   RETURNING *)
+   RETURNING *),
+ ${outboxCtes('ins', { merchant: '$1', mode: '$3', type: "'payment_method.created'", payload: '$25', id: '$26', at: '$19' })}
  SELECT ${paymentMethodColumns('ins')} FROM ins,
    LATERAL audit_append(ins.merchant_id, ins.mode, $20, 'payment_method.create', 'payment_method', ins.id, $21, $22, 'success', $23::jsonb) AS audit`,
 };
@@ -116,24 +119,44 @@ export const FIND_DUPLICATE_WITHOUT_CUSTOMER = {
  * A card tokenized again: its new expiry (and holder name, when given) on the existing payment method, and
  * the audit event, in one statement. $1 merchant, $2 mode, $3 id, $4 sealed expiry, $5 sealed holder name
  * (null keeps the stored one), $6 retain until, $7 now, $8 the retention extension $6 was computed with (no
- * row if it changed meanwhile), $9 audit event id, $10 key id, $11 request id, $12 the event's detail.
+ * row if it changed meanwhile), $9 audit event id, $10 key id, $11 request id, $12 the event's detail, $13 the
+ * payment_method.updated webhook payload (completed from the row) and $14 its event id.
  */
+/**
+ * The payment_method.updated payload of a duplicate: $13 as the caller built it from the card it was given, with
+ * what only the stored row knows (customer, metadata, creation time, issuer details) merged in from `upd`.
+ */
+const DUPLICATE_PAYLOAD = `jsonb_set(
+     jsonb_set($13::jsonb, '{data,object}', ($13::jsonb #> '{data,object}') || jsonb_build_object('customerId', upd.customer_id,
+       'metadata', upd.metadata, 'createdAt', to_char(upd.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))),
+     '{data,object,card}', ($13::jsonb #> '{data,object,card}') || jsonb_build_object('issuer', upd.issuer,
+       'issuingCountry', upd.issuing_country, 'cardType', upd.card_type))`;
+
 export const UPDATE_DUPLICATE = {
   name: 'vault_update_duplicate',
   text: `WITH upd AS (
    UPDATE payment_methods SET card_expiry = $4, holder_name = COALESCE($5, holder_name), retain_until = $6, updated_at = $7
    WHERE merchant_id = $1 AND mode = $2::"Mode" AND id = $3 AND retention_extension_months = $8
-   RETURNING *)
+   RETURNING *),
+ ${outboxCtes('upd', { merchant: '$1', mode: '$2', type: "'payment_method.updated'", payload: DUPLICATE_PAYLOAD, id: '$14', at: '$7' })}
  SELECT ${paymentMethodColumns('upd')} FROM upd,
    LATERAL audit_append(upd.merchant_id, upd.mode, $9, 'payment_method.update', 'payment_method', upd.id, $10, $11, 'success', $12::jsonb) AS audit`,
 };
+
+/** The payload of a bank account tokenized again ($12), completed from the stored row as DUPLICATE_PAYLOAD is. */
+const BANK_DUPLICATE_PAYLOAD = `jsonb_set(
+     jsonb_set($12::jsonb, '{data,object}', ($12::jsonb #> '{data,object}') || jsonb_build_object('customerId', upd.customer_id,
+       'metadata', upd.metadata, 'createdAt', to_char(upd.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+       'retainUntil', to_char(upd.retain_until AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))),
+     '{data,object,bankAccount}', ($12::jsonb #> '{data,object,bankAccount}') || jsonb_build_object('bic', upd.bic,
+       'accountType', upd.account_type))`;
 
 /**
  * A new bank account and its audit event in one statement, as INSERT_NEW_CARD: $1 merchant, $2 id, $3 mode,
  * $4 customer, $5 fingerprint, $6 the sealed account number (or IBAN), $7 sealed holder name, $8 last4,
  * $9 scheme, $10 bank code, $11 country, $12 bic, $13 account type, $14 sealed billing, $15 metadata,
  * $16 retain until, $17 now, $18 the audit event id, $19 the key id, $20 the request id, $21 the event's detail,
- * $22 the profile.
+ * $22 the profile, $23 the payment_method.created webhook payload and $24 its event id (as INSERT_NEW_CARD's).
  */
 const INSERT_NEW_BANK_ACCOUNT = {
   name: 'vault_insert_new_bank_account',
@@ -142,7 +165,8 @@ const INSERT_NEW_BANK_ACCOUNT = {
      bank_scheme, bank_code, bank_country, bic, account_type, billing, metadata, retain_until, created_at, updated_at, profile_id)
    VALUES ($1, $2, $3::"Mode", $4, 'BANK_ACCOUNT', $5, $6, $7, $8, $9::"BankScheme", $10, $11, $12, $13::"BankAccountType", $14, $15::jsonb, $16, $17, $17, $22)
    ON CONFLICT DO NOTHING
-   RETURNING *)
+   RETURNING *),
+ ${outboxCtes('ins', { merchant: '$1', mode: '$3', type: "'payment_method.created'", payload: '$23', id: '$24', at: '$17' })}
  SELECT ${paymentMethodColumns('ins')} FROM ins,
    LATERAL audit_append(ins.merchant_id, ins.mode, $18, 'payment_method.create', 'payment_method', ins.id, $19, $20, 'success', $21::jsonb) AS audit`,
 };
@@ -151,7 +175,8 @@ const INSERT_NEW_BANK_ACCOUNT = {
  * A bank account tokenized again: its holder name (and account type and BIC, when given) on the existing
  * payment method, and the audit event. Its retention stays: it follows the account's payments, not its
  * tokenizations. $1 merchant, $2 mode, $3 id, $4 sealed holder name, $5 account type, $6 bic, $7 now,
- * $8 audit event id, $9 key id, $10 request id, $11 the event's detail. No row when the payment method is
+ * $8 audit event id, $9 key id, $10 request id, $11 the event's detail, $12 the payment_method.updated webhook
+ * payload (completed from the row, as DUPLICATE_PAYLOAD) and $13 its event id. No row when the payment method is
  * not a bank account (a fingerprint cannot match a card's, but the statement says so anyway).
  */
 const UPDATE_DUPLICATE_BANK_ACCOUNT = {
@@ -160,7 +185,8 @@ const UPDATE_DUPLICATE_BANK_ACCOUNT = {
    UPDATE payment_methods SET holder_name = $4, account_type = COALESCE($5::"BankAccountType", account_type), bic = COALESCE($6, bic),
      updated_at = $7
    WHERE merchant_id = $1 AND mode = $2::"Mode" AND id = $3 AND type = 'BANK_ACCOUNT'
-   RETURNING *)
+   RETURNING *),
+ ${outboxCtes('upd', { merchant: '$1', mode: '$2', type: "'payment_method.updated'", payload: BANK_DUPLICATE_PAYLOAD, id: '$13', at: '$7' })}
  SELECT ${paymentMethodColumns('upd')} FROM upd,
    LATERAL audit_append(upd.merchant_id, upd.mode, $8, 'payment_method.update', 'payment_method', upd.id, $9, $10, 'success', $11::jsonb) AS audit`,
 };
@@ -344,7 +370,7 @@ export function saveCardRow(
 ): Promise<{ paymentMethod: PaymentMethod; duplicate: boolean }> {
   return converge(runner, principal, row, {
     insert: () => insertNewCard(app, runner, principal, row, detail),
-    update: (existing) => updateDuplicate(app, runner, principal, existing, row.card, detail),
+    update: (existing) => updateDuplicate(app, runner, principal, existing, row.card, row.fingerprint, detail),
   });
 }
 
@@ -366,7 +392,7 @@ export function saveBankAccountRow(
 ): Promise<{ paymentMethod: PaymentMethod; duplicate: boolean }> {
   return converge(runner, principal, row, {
     insert: () => insertNewBankAccount(app, runner, principal, row),
-    update: (existing) => updateDuplicateBankAccount(app, runner, principal, existing, row.account),
+    update: (existing) => updateDuplicateBankAccount(app, runner, principal, existing, row.account, row.fingerprint),
   });
 }
 
@@ -390,6 +416,37 @@ async function converge(
     if (updated) return { paymentMethod: updated, duplicate: true };
   }
   throw new Error('save: the payment method holding the card or account kept changing');
+}
+
+/** A bank account's masked view for its webhook events (what the row will hold; a duplicate's SQL completes it). */
+function bankAccountEventObject(
+  id: string,
+  row: { customerId: string | null; fingerprint: string; metadata?: unknown },
+  account: BankAccountInput,
+  retain: Date,
+  now: Date,
+): Record<string, unknown> {
+  return paymentMethodEventObject(
+    {
+      id,
+      type: 'BANK_ACCOUNT',
+      customerId: row.customerId,
+      fingerprint: row.fingerprint,
+      metadata: row.metadata ?? null,
+      last4: account.last4,
+      expMonth: null,
+      expYear: null,
+      bankScheme: account.scheme,
+      bankCode: account.bankCode,
+      bankCountry: account.country,
+      bic: account.bic ?? null,
+      accountType: account.accountType ?? null,
+      retainUntil: retain,
+      createdAt: now,
+      updatedAt: now,
+    },
+    now,
+  );
 }
 
 async function insertNewBankAccount(app: App, runner: Runner, principal: Principal, row: NewBankAccountRow) {
@@ -431,6 +488,8 @@ async function insertNewBankAccount(app: App, runner: Runner, principal: Princip
       actor.requestId,
       JSON.stringify(detailOf(actor, { duplicate: false, type: 'BANK_ACCOUNT', scheme: account.scheme })),
       principal.profileId,
+      eventPayload('payment_method.created', bankAccountEventObject(row.id, row, account, bankAccountRetainUntil(now), now), undefined, now),
+      newId('evt'),
     ],
     INSERT_NEW_BANK_ACCOUNT.name,
   );
@@ -443,7 +502,9 @@ async function updateDuplicateBankAccount(
   principal: Principal,
   existing: DuplicateRef,
   account: BankAccountInput,
+  fingerprint: string,
 ) {
+  const now = app.clock();
   const sealed = await sealFields(
     app.db.keyring,
     'PaymentMethod',
@@ -460,11 +521,18 @@ async function updateDuplicateBankAccount(
       sealed.holderName,
       account.accountType,
       account.bic,
-      app.clock(),
+      now,
       newId('aud'),
       actor.keyId,
       actor.requestId,
       JSON.stringify(detailOf(actor, { duplicate: true, type: 'BANK_ACCOUNT', scheme: account.scheme })),
+      eventPayload(
+        'payment_method.updated',
+        bankAccountEventObject(existing.id, { customerId: null, fingerprint, metadata: null }, account, now, now),
+        'duplicate_tokenization',
+        now,
+      ),
+      newId('evt'),
     ],
     UPDATE_DUPLICATE_BANK_ACCOUNT.name,
   );
@@ -480,6 +548,8 @@ async function insertNewCard(app: App, runner: Runner, principal: Principal, row
     { merchantId: principal.merchantId, id: row.id },
   );
   const actor = actorOf(principal);
+  const now = app.clock();
+  const retain = retainUntil(card.expMonth, card.expYear);
   const [created] = await runner.sql<PaymentMethod>(
     INSERT_NEW_CARD.text,
     [
@@ -500,13 +570,20 @@ async function insertNewCard(app: App, runner: Runner, principal: Principal, row
       card.cardType ?? null,
       sealed.billing,
       row.metadata === undefined || row.metadata === null ? null : JSON.stringify(row.metadata),
-      retainUntil(card.expMonth, card.expYear),
-      app.clock(),
+      retain,
+      now,
       newId('aud'),
       actor.keyId,
       actor.requestId,
       JSON.stringify(detailOf(actor, { duplicate: false, ...detail })),
       principal.profileId,
+      eventPayload(
+        'payment_method.created',
+        paymentMethodEventObject({ ...card, ...row, retainUntil: retain, createdAt: now, updatedAt: now }, now),
+        undefined,
+        now,
+      ),
+      newId('evt'),
     ],
     INSERT_NEW_CARD.name,
   );
@@ -519,6 +596,7 @@ async function updateDuplicate(
   principal: Principal,
   existing: DuplicateRef,
   card: Omit<CardInput, 'cvc'>,
+  fingerprint: string,
   detail: SaveDetail,
 ) {
   const { cardExpiry, holderName } = cardColumns(card);
@@ -529,6 +607,8 @@ async function updateDuplicate(
     { merchantId: principal.merchantId, id: existing.id },
   );
   const actor = actorOf(principal);
+  const now = app.clock();
+  const retain = retainUntil(card.expMonth, card.expYear, existing.retentionExtensionMonths);
   const [updated] = await runner.sql<PaymentMethod>(
     UPDATE_DUPLICATE.text,
     [
@@ -537,13 +617,23 @@ async function updateDuplicate(
       existing.id,
       sealed.cardExpiry,
       sealed.holderName,
-      retainUntil(card.expMonth, card.expYear, existing.retentionExtensionMonths),
-      app.clock(),
+      retain,
+      now,
       existing.retentionExtensionMonths,
       newId('aud'),
       actor.keyId,
       actor.requestId,
       JSON.stringify(detailOf(actor, { duplicate: true, ...detail })),
+      eventPayload(
+        'payment_method.updated',
+        paymentMethodEventObject(
+          { ...card, ...existing, customerId: null, fingerprint, retainUntil: retain, createdAt: now, updatedAt: now },
+          now,
+        ),
+        'duplicate_tokenization',
+        now,
+      ),
+      newId('evt'),
     ],
     UPDATE_DUPLICATE.name,
   );
@@ -780,4 +870,30 @@ export async function recordAppliedEvent(
 /** Forgets applied event ids that expired before `now`. */
 export async function deleteAppliedEventsBefore(app: App, now: Date): Promise<number> {
   return (await app.db.prisma.networkTokenEvent.deleteMany({ where: { expiresAt: { lt: now } } })).count;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Webhooks: cards about to expire (webhooks/expiring.ts)
+
+/**
+ * Cards whose expiry month ends within 30 days, of merchants subscribed to payment_method.expiring, not
+ * notified yet for this expiry. The expiry is sealed, but the retention rule gives its month's end in the
+ * clear: retain_until is the 1st of (expiry month + 14 months) plus any extension, so the month ends
+ * 13 months (plus the extension) before it. The range on retain_until (extensions are at most 24 months)
+ * keeps the scan on its index. $1 now, $2 batch size.
+ */
+const EXPIRING_CARDS = `SELECT pm.merchant_id AS "merchantId", pm.id, pm.mode, d.expiry_end AS "expiryEnd"
+  FROM payment_methods pm,
+    LATERAL (SELECT (pm.retain_until AT TIME ZONE 'UTC' - make_interval(months => 13 + pm.retention_extension_months)) AT TIME ZONE 'UTC' AS expiry_end) d
+  WHERE pm.retain_until > $1::timestamptz + interval '13 months'
+    AND pm.retain_until <= $1::timestamptz + interval '30 days' + interval '37 months'
+    AND d.expiry_end > $1::timestamptz AND d.expiry_end <= $1::timestamptz + interval '30 days'
+    AND EXISTS (SELECT 1 FROM webhook_endpoints e WHERE e.merchant_id = pm.merchant_id AND e.mode = pm.mode
+                AND e.events && ARRAY['payment_method.expiring', '*'])
+    AND NOT EXISTS (SELECT 1 FROM webhook_expiring_notices n
+                    WHERE n.merchant_id = pm.merchant_id AND n.payment_method_id = pm.id AND n.expiry_end = d.expiry_end)
+  LIMIT $2`;
+
+export async function expiringCards(app: App, now: Date, batchSize: number) {
+  return (await app.db.sql(EXPIRING_CARDS, [now, batchSize])) as { merchantId: string; id: string; mode: Mode; expiryEnd: Date }[];
 }

@@ -1,4 +1,6 @@
 import type { App } from '../../app/app.js';
+import { emitEvent, paymentEventObject } from '../webhooks/events.js';
+import { emitPayment } from '../webhooks/webhooks.js';
 import { findPaymentMethodRow, markCustomerInitiated, onPool } from '../paymentMethods/store.js';
 import {
   findPaymentRow,
@@ -265,6 +267,7 @@ function recordPayment(app: App, principal: Principal, v: CreatePaymentInput, no
       if (succeeded && v.initiator === 'CUSTOMER') await markCustomerInitiated(tx, principal, paidWith.id, now);
     }
     if (saved) await markCustomerInitiated(tx, principal, saved.id, now);
+    await emitEvent(tx, principal, 'payment.created', paymentEventObject(payment));
     await appendAudit(tx, actorOf(principal), {
       action: 'payment.create',
       entityType: 'payment',
@@ -431,6 +434,7 @@ async function transition(
       if (!(await transitionPayment(tx, { ...tenant(principal), id }, from, data))) {
         throw new Conflict('The payment changed state meanwhile; nothing was done');
       }
+      await emitPayment(tx, principal, 'payment.updated', id, action);
     },
     () => ({
       action: `payment.${action}`,
@@ -528,16 +532,17 @@ export async function completeChallenge(
   const count = await audited(
     app,
     actor,
-    async (tx) =>
-      (await transitionPayment(tx, key, ['REQUIRES_ACTION'], {
+    async (tx) => {
+      const moved = await transitionPayment(tx, key, ['REQUIRES_ACTION'], {
         ...(succeeded
           ? { status, amountCaptured: authorizeOnly ? 0 : payment.amount }
           : { status, failureCode: 'authentication_failed', failureMessage: 'The customer failed 3-D Secure authentication' }),
         pendingCard: null,
         redirectUrl: null,
-      }))
-        ? 1
-        : 0,
+      });
+      if (moved) await emitPayment(tx, payment, 'payment.updated', payment.id, 'challenge');
+      return moved ? 1 : 0;
+    },
     (n) =>
       n === 1 ? [{ action: 'payment.challenge', entityType: 'payment', entityId: payment.id, outcome: 'success', detail: { status } }] : [],
   );

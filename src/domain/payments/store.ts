@@ -18,6 +18,11 @@ export function findPaymentRow(app: App, principal: Tenant, id: string, query: Q
   return app.db.prisma.payment.findFirst({ ...(query as object), where: { ...tenant(principal), id } });
 }
 
+/** A payment as the caller's transaction sees it (webhook payloads). */
+export function findPaymentInTransaction(tx: Tx, principal: Tenant, id: string) {
+  return tx.payment.findFirst({ where: { ...tenant(principal), id } });
+}
+
 /** A payment by its id alone, for the sandbox's challenge page (the challenge secret is the credential). */
 export function findSandboxPayment(app: App, id: string, connectorId: string) {
   return app.db.prisma.payment.findFirst({ where: { id, connectorId } });

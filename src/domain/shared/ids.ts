@@ -2,7 +2,7 @@ import { randomBytesPooled } from '../../crypto/random.js';
 import { containsPan } from '../../card/pan.js';
 import { containsIban } from '../../card/bankAccount.js';
 
-export type IdPrefix = 'mer' | 'pro' | 'key' | 'dk' | 'cus' | 'pm' | 'tok' | 'pay' | 'pspt' | 'ntk' | 'aud' | 'evt';
+export type IdPrefix = 'mer' | 'pro' | 'key' | 'dk' | 'cus' | 'pm' | 'tok' | 'pay' | 'pspt' | 'ntk' | 'aud' | 'evt' | 'we' | 'wha';
 
 const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 
