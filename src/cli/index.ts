@@ -3,10 +3,12 @@ import { ConfigError } from '../app/config.js';
 import { SchemaBehindError } from '../app/app.js';
 import { CheckpointError } from '../domain/audit/checkpoint.js';
 import { VaultError } from '../domain/shared/errors.js';
+import { FileUnreadable } from '../domain/portability/pgp.js';
 import { ManifestError } from '../domain/trustedDocuments/trustedDocuments.js';
 import { registerAudit } from './commands/audit.js';
 import { registerDb } from './commands/db.js';
 import { registerDocumentsCommands } from './commands/documents.js';
+import { registerImportExport } from './commands/import.js';
 import { registerKey } from './commands/key.js';
 import { registerKeys } from './commands/keys.js';
 import { registerMerchant } from './commands/merchant.js';
@@ -24,6 +26,7 @@ export function buildCli(): Command {
   registerAudit(program);
   registerDb(program);
   registerDocumentsCommands(program);
+  registerImportExport(program);
   return program;
 }
 
@@ -37,7 +40,8 @@ async function main(): Promise<void> {
       err instanceof SchemaBehindError ||
       err instanceof InvalidArgumentError ||
       err instanceof CheckpointError ||
-      err instanceof ManifestError;
+      err instanceof ManifestError ||
+      err instanceof FileUnreadable;
     process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
     if (!known) log.error({ err }, 'command failed');
     process.exitCode = 1;

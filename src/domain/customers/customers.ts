@@ -8,6 +8,7 @@ import type { Customer } from '../../generated/prisma/client.js';
 import {
   customerExists,
   deleteCustomerRow,
+  findCustomerIdByReference,
   findCustomerRow,
   insertCustomer,
   listCustomerRows,
@@ -38,6 +39,16 @@ export async function createCustomer(app: App, principal: Principal, input: unkn
     (tx) => insertCustomer(tx, principal, id, v),
     () => customerEvent('create', id),
   );
+}
+
+/**
+ * The customer with this merchant reference (the oldest, if the merchant made several), or a new one with
+ * it: how an import attaches cards to the merchant's own customer ids.
+ */
+export async function customerForReference(app: App, principal: Principal, merchantReferenceId: string): Promise<string> {
+  const found = await findCustomerIdByReference(app.db.prisma, principal, merchantReferenceId);
+  if (found) return found.id;
+  return (await createCustomer(app, principal, { merchantReferenceId })).id;
 }
 
 export async function updateCustomer(app: App, principal: Principal, id: string, input: unknown) {

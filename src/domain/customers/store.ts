@@ -79,3 +79,12 @@ export function listCustomerRows(app: App, principal: Tenant, query: Query) {
     orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
   });
 }
+
+/** The oldest customer of the tenant with this merchant reference, or null. */
+export function findCustomerIdByReference(client: App['db']['prisma'] | Tx, principal: Tenant, merchantReferenceId: string) {
+  return client.customer.findFirst({
+    where: { ...tenant(principal), merchantReferenceId },
+    orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+    select: { id: true },
+  });
+}
