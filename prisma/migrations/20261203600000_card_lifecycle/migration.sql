@@ -21,3 +21,6 @@ CREATE TABLE "card_imports" (
 CREATE TYPE "UpdaterStatus" AS ENUM ('UPDATED', 'CLOSED');
 ALTER TABLE "payment_methods" ADD COLUMN "updater_status" "UpdaterStatus";
 ALTER TABLE "payment_methods" ADD COLUMN "updater_checked_at" TIMESTAMPTZ(3);
+
+-- An import matches customers by the merchant's reference: one lookup per new reference.
+CREATE INDEX "customers_merchant_id_mode_merchant_reference_id_idx" ON "customers"("merchant_id", "mode", "merchant_reference_id");

@@ -80,11 +80,11 @@ export function listCustomerRows(app: App, principal: Tenant, query: Query) {
   });
 }
 
-/** The oldest customer of the tenant with this merchant reference, or null. */
-export function findCustomerIdByReference(client: App['db']['prisma'] | Tx, principal: Tenant, merchantReferenceId: string) {
-  return client.customer.findFirst({
-    where: { ...tenant(principal), merchantReferenceId },
+/** The tenant's customers with these merchant references, oldest first. */
+export function findCustomerIdsByReference(client: App['db']['prisma'] | Tx, principal: Tenant, references: string[]) {
+  return client.customer.findMany({
+    where: { ...tenant(principal), merchantReferenceId: { in: references } },
     orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
-    select: { id: true },
+    select: { id: true, merchantReferenceId: true },
   });
 }

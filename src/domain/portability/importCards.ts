@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { parse as parseCsv } from 'csv-parse';
 import type { App } from '../../app/app.js';
 import { actorOf, appendAudit } from '../audit/audit.js';
-import { customerForReference } from '../customers/customers.js';
+import { customersForReferences } from '../customers/customers.js';
 import { requireMerchant } from '../merchants/merchants.js';
 import { tokenizeCard } from '../paymentMethods/paymentMethods.js';
 import { ValidationFailed, VaultError } from '../shared/errors.js';
@@ -255,19 +255,26 @@ export async function importCards(app: App, opts: ImportOptions): Promise<Import
   };
 
   const flush = async (batch: { row: number; record: Record<string, unknown> | RowError }[]) => {
-    // References first, one at a time: two rows of one new customer make one customer.
+    // References first, each once (two rows of one new customer make one customer), new ones created together.
     if (customers.size > 10_000) customers.clear();
     const failedRefs = new Map<number, ReportLine>();
+    const firstRowOf = new Map<string, number>();
     for (const item of batch) {
       if (item.record instanceof RowError) continue;
       const ref = item.record.customer_reference;
-      if (blank(ref) || typeof ref !== 'string' || customers.has(ref.trim())) continue;
-      try {
-        customers.set(ref.trim(), await customerForReference(app, principal, ref.trim()));
-      } catch (err) {
-        const line = errorLine(item.row, err);
-        failedRefs.set(item.row, 'error' in line ? { ...line, field: 'customer_reference' } : line);
-      }
+      if (blank(ref) || typeof ref !== 'string' || customers.has(ref.trim()) || firstRowOf.has(ref.trim())) continue;
+      firstRowOf.set(ref.trim(), item.row);
+    }
+    const refFailures = new Map<string, unknown>();
+    for (const [ref, found] of await customersForReferences(app, principal, [...firstRowOf.keys()])) {
+      if (typeof found === 'string') customers.set(ref, found);
+      else refFailures.set(ref, found);
+    }
+    for (const item of batch) {
+      const ref = item.record instanceof RowError ? undefined : item.record.customer_reference;
+      if (typeof ref !== 'string' || !refFailures.has(ref.trim())) continue;
+      const line = errorLine(item.row, refFailures.get(ref.trim()));
+      failedRefs.set(item.row, 'error' in line ? { ...line, field: 'customer_reference' } : line);
     }
     const lines = await mapConcurrent(
       batch,
