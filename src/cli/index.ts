@@ -13,6 +13,7 @@ import { registerKey } from './commands/key.js';
 import { registerKeys } from './commands/keys.js';
 import { registerMerchant } from './commands/merchant.js';
 import { registerPurge } from './commands/purge.js';
+import { registerUpdater } from './commands/updater.js';
 import { log } from './shared.js';
 
 // The operator CLI: `npx vault <command>`, one file per command group under commands/.
@@ -27,6 +28,7 @@ export function buildCli(): Command {
   registerDb(program);
   registerDocumentsCommands(program);
   registerImportExport(program);
+  registerUpdater(program);
   return program;
 }
 

@@ -1,4 +1,12 @@
-import { CardBrand, CardType, NetworkTokenStatus, PaymentMethodType, TokenizationType, TokenStatus } from '../generated/prisma/enums.js';
+import {
+  CardBrand,
+  CardType,
+  NetworkTokenStatus,
+  PaymentMethodType,
+  TokenizationType,
+  TokenStatus,
+  UpdaterStatus,
+} from '../generated/prisma/enums.js';
 import {
   Conflict,
   ConnectorUnavailable,
@@ -31,6 +39,11 @@ import { BillingInput, BillingType, CARD_DATA, idOf } from './common.js';
 const CardBrandEnum = builder.enumType(CardBrand, { name: 'CardBrand', description: 'Detected from the number.' });
 const CardTypeEnum = builder.enumType(CardType, { name: 'CardType' });
 const PaymentMethodTypeEnum = builder.enumType(PaymentMethodType, { name: 'PaymentMethodType' });
+const UpdaterStatusEnum = builder.enumType(UpdaterStatus, {
+  name: 'UpdaterStatus',
+  description:
+    "What the card network's account updater said: UPDATED, the number or expiry was replaced by the network's; CLOSED, the account is closed (ask the customer for another card).",
+});
 
 export const CardViewType = builder.objectRef<CardView>('CardView').implement({
   description: 'The masked card: never the full number or the CVC.',
@@ -98,6 +111,12 @@ export const PaymentMethodRef = builder.prismaObject('PaymentMethod', {
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
     lastUsedAt: t.expose('lastUsedAt', { type: 'DateTime', nullable: true }),
+    updaterStatus: t.field({
+      type: UpdaterStatusEnum,
+      nullable: true,
+      description: 'Null: the account updater has reported nothing for this card.',
+      resolve: (pm) => pm.updaterStatus,
+    }),
     retainUntil: t.expose('retainUntil', {
       type: 'DateTime',
       description: 'Purged after this instant: 1st of (expiry month + 14 months), plus any extension.',

@@ -8,6 +8,7 @@ import {
   type NetworkTokenStatus,
   type PaymentMethod,
   type TokenizationType,
+  type UpdaterStatus,
 } from '../../generated/prisma/client.js';
 import type { CardInput } from '../shared/inputSchemas.js';
 import { newId } from '../shared/ids.js';
@@ -600,4 +601,68 @@ export async function recordAppliedEvent(
 /** Forgets applied event ids that expired before `now`. */
 export async function deleteAppliedEventsBefore(app: App, now: Date): Promise<number> {
   return (await app.db.prisma.networkTokenEvent.deleteMany({ where: { expiresAt: { lt: now } } })).count;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The account updater (accountUpdater.ts)
+
+/** A page of cards the updater has not asked about, in the given modes (and merchant), by merchant then id. */
+export function updaterPendingPage(
+  client: Client,
+  modes: Mode[],
+  merchantId: string | undefined,
+  after: { merchantId: string; id: string } | null,
+  take: number,
+) {
+  return client.paymentMethod.findMany({
+    where: {
+      mode: { in: modes },
+      updaterCheckedAt: null,
+      ...(merchantId !== undefined && { merchantId }),
+      ...(after && { OR: [{ merchantId: { gt: after.merchantId } }, { merchantId: after.merchantId, id: { gt: after.id } }] }),
+    },
+    orderBy: [{ merchantId: 'asc' }, { id: 'asc' }],
+    take,
+    select: { merchantId: true, id: true, mode: true, cardNumber: true, cardExpiry: true, holderName: true, brand: true },
+  });
+}
+
+/** Locks a card the updater has not asked about yet (null: asked meanwhile, or gone). */
+export async function lockUnchecked(
+  tx: Tx,
+  principal: Tenant,
+  id: string,
+): Promise<{ customerId: string | null; retentionExtensionMonths: number } | null> {
+  const rows = await tx.$queryRaw<{ customerId: string | null; retentionExtensionMonths: number }[]>`
+    SELECT customer_id AS "customerId", retention_extension_months AS "retentionExtensionMonths" FROM payment_methods
+     WHERE merchant_id = ${principal.merchantId} AND mode = ${principal.mode}::"Mode" AND id = ${id}
+       AND updater_checked_at IS NULL FOR NO KEY UPDATE`;
+  return rows[0] ?? null;
+}
+
+export interface UpdaterChanges {
+  checkedAt: Date;
+  status?: UpdaterStatus;
+  expiry?: { month: number; year: number; retainUntil: Date };
+  /** A new number: its columns (sealed on write) and fingerprint. */
+  card?: Omit<CardInput, 'cvc'>;
+  fingerprint?: string;
+}
+
+/** Records the updater's answer on a payment method (the caller holds its row lock). */
+export function applyUpdaterChanges(tx: Tx, principal: Tenant, id: string, changes: UpdaterChanges) {
+  const card = changes.card && cardColumns(changes.card);
+  return tx.paymentMethod.update({
+    where: pmKey(principal, id),
+    data: {
+      updaterCheckedAt: changes.checkedAt,
+      ...(changes.status && { updaterStatus: changes.status }),
+      ...(changes.expiry && {
+        cardExpiry: encodeField('PaymentMethod', 'cardExpiry', { month: changes.expiry.month, year: changes.expiry.year }),
+        retainUntil: changes.expiry.retainUntil,
+      }),
+      ...(card && { cardNumber: card.cardNumber, bin: card.bin, last4: card.last4, brand: card.brand }),
+      ...(changes.fingerprint && { fingerprint: changes.fingerprint }),
+    },
+  });
 }
