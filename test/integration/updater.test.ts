@@ -11,7 +11,9 @@ import { findPaymentMethod, maskedCard, tokenizeCard } from '../../src/domain/pa
 import { openStoredCard } from '../../src/domain/paymentMethods/reveal.js';
 import type { Principal } from '../../src/domain/shared/principal.js';
 import type { AccountUpdater } from '../../src/integrations/updaters/index.js';
+import { PaymentMethodUpdaterStatusDocument } from '../../packages/client/src/index.js';
 import { createTestApp, createTestDatabase, querySql, type TestDatabase } from '../helpers/db.js';
+import { newMerchant, testApp, useDatabase } from '../helpers/vault.js';
 import { TEST_MASTER_KEYS } from '../helpers/env.js';
 import { EXP_YEAR } from '../helpers/expiry.js';
 import { dumpDatabase, leakLines, panLike } from '../helpers/scan.js';
@@ -20,6 +22,8 @@ import { dumpDatabase, leakLines, panLike } from '../helpers/scan.js';
 
 let database: TestDatabase;
 let app: App;
+// The shared server's database, for what the API shows.
+useDatabase();
 
 /** A Luhn-valid 16-digit number starting with `prefix` and ending with `last4`. */
 function numberEnding(prefix: string, last4: string): string {
@@ -170,5 +174,29 @@ describe('account updater', { timeout: 120_000 }, () => {
     expect(run(['--merchant', 'mer_unknown']).status).not.toBe(0);
     const dump = await dumpDatabase(database.url);
     expect(panLike(dump), leakLines(dump).join('\n')).toEqual([]);
+  });
+});
+
+describe('PaymentMethod.updaterStatus through the API', { timeout: 60_000 }, () => {
+  it('shows UPDATED with the new expiry and CLOSED; null before the updater reports; another merchant sees nothing', async () => {
+    const m = await newMerchant();
+    const other = await newMerchant();
+    const shared = testApp();
+    const p = principalOf(m.merchantId);
+    const save = async (number: string) =>
+      (await tokenizeCard(shared, p, { card: { number, expMonth: 6, expYear: EXP_YEAR } })).paymentMethod.id;
+    const renewed = await save(numberEnding('411111', '0051'));
+    const closed = await save(numberEnding('411111', '0077'));
+    const read = async (client: typeof m.client, id: string) =>
+      (await client.request(PaymentMethodUpdaterStatusDocument, { id })).paymentMethod;
+    expect(await read(m.client, renewed)).toMatchObject({ updaterStatus: null });
+    await runAccountUpdater(shared, { merchantId: m.merchantId });
+    expect(await read(m.client, renewed)).toEqual({
+      id: renewed,
+      updaterStatus: 'UPDATED',
+      card: { last4: '0051', expMonth: 6, expYear: EXP_YEAR + 3 },
+    });
+    expect(await read(m.client, closed)).toMatchObject({ updaterStatus: 'CLOSED', card: { expYear: EXP_YEAR } });
+    expect(await read(other.client, renewed)).toBeNull();
   });
 });
