@@ -1,5 +1,5 @@
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as openpgp from 'openpgp';
@@ -257,6 +257,46 @@ describe('vault import', { timeout: 120_000 }, () => {
     expect(await countPms(merchantId)).toBe(23);
     const customers = await querySql(database.url, 'SELECT id FROM customers WHERE merchant_id = $1', [merchantId]);
     expect(customers).toHaveLength(5);
+  });
+});
+
+describe('vault import, killed', { timeout: 180_000 }, () => {
+  it('the CLI killed mid-file (SIGKILL): the rerun resumes, creates nothing twice and completes the report', async () => {
+    const { merchantId } = await createMerchant(app, { name: 'K' });
+    const rows = Array.from({ length: 3000 }, (_, i) => `${luhn('411111')},${(i % 12) + 1},${EXP_YEAR},Holder ${i},,`);
+    const file = path.join(dir, 'killed.csv');
+    writeFileSync(file, ['card_number,exp_month,exp_year,holder_name,customer_reference,metadata', ...rows].join('\n'));
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/index.ts', 'import', '--merchant', merchantId, '--mode', 'test', '--file', file],
+      {
+        env: { ...process.env, NODE_ENV: 'test', DATABASE_URL: database.url, VAULT_MASTER_KEYS: TEST_MASTER_KEYS, LOG_LEVEL: 'warn' },
+        stdio: 'ignore',
+      },
+    );
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    // Killed once a batch or two has committed (the report grows batch by batch).
+    const report = `${file}.report.jsonl`;
+    for (let i = 0; i < 600; i++) {
+      if (existsSync(report) && readFileSync(report, 'utf8').split('\n').length > 300) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    child.kill('SIGKILL');
+    await exited;
+    const partial = existsSync(report) ? readFileSync(report, 'utf8').trim().split('\n').length : 0;
+    expect(partial).toBeGreaterThan(0);
+    expect(partial).toBeLessThan(3000);
+
+    const r = cli(['import', '--merchant', merchantId, '--mode', 'test', '--file', file, '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    const result = JSON.parse(r.stdout);
+    expect(result.rows).toBe(3000);
+    expect(result.skipped).toBeGreaterThan(0);
+    expect(result.failed).toBe(0);
+    const lines = reportOf(file);
+    expect(lines.map((l) => l.row)).toEqual(Array.from({ length: 3000 }, (_, i) => i + 1));
+    expect(new Set(lines.map((l) => l.id)).size).toBe(3000);
+    expect(await countPms(merchantId)).toBe(3000);
   });
 });
 
