@@ -8,8 +8,8 @@ import { createInterface } from 'node:readline';
 import * as openpgp from 'openpgp';
 import { migrate } from '../src/db/migrate.js';
 import { createMerchant } from '../src/domain/merchants/merchants.js';
-import { importCards } from '../src/domain/portability/importCards.js';
-import { encryptTo } from '../src/domain/portability/pgp.js';
+import { importCards } from '../src/domain/paymentMethods/importCards.js';
+import { encryptTo } from '../src/crypto/openpgp.js';
 import { createTestApp, createTestDatabase } from '../test/helpers/db.js';
 
 const rows = Number(process.argv[2] ?? 100_000);

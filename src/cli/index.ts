@@ -3,7 +3,7 @@ import { ConfigError } from '../app/config.js';
 import { SchemaBehindError } from '../app/app.js';
 import { CheckpointError } from '../domain/audit/checkpoint.js';
 import { VaultError } from '../domain/shared/errors.js';
-import { FileUnreadable } from '../domain/portability/pgp.js';
+import { FileUnreadable } from '../crypto/openpgp.js';
 import { ManifestError } from '../domain/trustedDocuments/trustedDocuments.js';
 import { registerAudit } from './commands/audit.js';
 import { registerDb } from './commands/db.js';

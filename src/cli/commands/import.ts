@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { exportCards } from '../../domain/portability/exportCards.js';
-import { importCards } from '../../domain/portability/importCards.js';
+import { exportCards } from '../../domain/paymentMethods/exportCards.js';
+import { importCards } from '../../domain/paymentMethods/importCards.js';
 import { progressBar } from '../progress.js';
 import { lower, print, withApp } from '../shared.js';
 

@@ -3,9 +3,9 @@ import { rename } from 'node:fs/promises';
 import type { App } from '../../app/app.js';
 import { actorOf, appendAudit } from '../audit/audit.js';
 import { requireMerchant } from '../merchants/merchants.js';
-import { openCard } from '../paymentMethods/reveal.js';
+import { openCard } from './reveal.js';
 import type { Principal } from '../shared/principal.js';
-import { encryptTo, keyFingerprint, readPublicKey } from './pgp.js';
+import { encryptTo, keyFingerprint, readPublicKey } from '../../crypto/openpgp.js';
 import { exportPage } from './store.js';
 
 // Export: every card of a merchant's mode, as JSONL encrypted to one OpenPGP recipient (the merchant's next

@@ -8,10 +8,10 @@ import type { App } from '../../app/app.js';
 import { actorOf, appendAudit } from '../audit/audit.js';
 import { customersForReferences } from '../customers/customers.js';
 import { requireMerchant } from '../merchants/merchants.js';
-import { tokenizeCard } from '../paymentMethods/paymentMethods.js';
+import { tokenizeCard } from './paymentMethods.js';
 import { ValidationFailed, VaultError } from '../shared/errors.js';
 import type { Principal, Tenant } from '../shared/principal.js';
-import { decryptedStream, FileUnreadable, fileKind, readPrivateKey, verifyEncrypted } from './pgp.js';
+import { decryptedStream, FileUnreadable, fileKind, readPrivateKey, verifyEncrypted } from '../../crypto/openpgp.js';
 import { recordImportProgress, startImportRecord } from './store.js';
 
 // Import: a merchant's cards from another vault or PSP, as CSV or JSONL (optionally OpenPGP-encrypted),
