@@ -8,6 +8,7 @@ import type { App } from '../../src/app/app.js';
 import { migrate } from '../../src/db/migrate.js';
 import { createMerchant } from '../../src/domain/merchants/merchants.js';
 import { importCards } from '../../src/domain/paymentMethods/importCards.js';
+import { findPaymentMethod, maskedCard } from '../../src/domain/paymentMethods/paymentMethods.js';
 import { FileUnreadable } from '../../src/crypto/openpgp.js';
 import { createTestApp, createTestDatabase, querySql, type TestDatabase } from '../helpers/db.js';
 import { TEST_MASTER_KEYS } from '../helpers/env.js';
@@ -106,6 +107,12 @@ describe('vault import', { timeout: 120_000 }, () => {
     expect(report[1]).toEqual({ row: 2, error: 'INVALID_CARD_NUMBER', field: 'card_number' });
     expect(report[2]).toMatchObject({ row: 3, error: 'CARD_EXPIRED' });
     expect(report[3]).toEqual({ row: 4, id: report[0]!.id, duplicate: true });
+    // The later row of a card is the duplicate, and its expiry and holder name are kept (as one call after another).
+    const principal = { merchantId: merchantA, mode: 'TEST' as const, keyId: 'test', kind: 'SECRET' as const, allowReveal: false };
+    const ada = (await findPaymentMethod(app, principal, report[0]!.id!))!;
+    const view = await maskedCard(app, ada);
+    expect(view.expMonth).toBe(11);
+    expect(await view.holderName()).toBe('Ada Again');
     expect(report[4]).toEqual({ row: 5, error: 'INVALID_INPUT', field: 'metadata' });
     expect(report[5]!.id).toMatch(/^pm_/);
     expect(report[6]).toMatchObject({ row: 7, error: 'INVALID_EXPIRY', field: 'exp_month' });

@@ -276,11 +276,19 @@ export async function importCards(app: App, opts: ImportOptions): Promise<Import
       const line = errorLine(item.row, refFailures.get(ref.trim()));
       failedRefs.set(item.row, 'error' in line ? { ...line, field: 'customer_reference' } : line);
     }
-    const lines = await mapConcurrent(
-      batch,
-      concurrency,
-      async (item): Promise<ReportLine> => failedRefs.get(item.row) ?? tokenizeRow(item),
-    );
+    // Rows of one card number run one after another in file order (the later row is the duplicate and its
+    // expiry and holder name win, as with calls one at a time); different numbers run concurrently.
+    const lanes = new Map<string, typeof batch>();
+    for (const item of batch) {
+      const n = item.record instanceof RowError ? undefined : item.record.card_number;
+      const key = typeof n === 'string' ? n.replace(/\D/g, '') : `row ${item.row}`;
+      lanes.set(key, [...(lanes.get(key) ?? []), item]);
+    }
+    const byRow = new Map<number, ReportLine>();
+    await mapConcurrent([...lanes.values()], concurrency, async (lane) => {
+      for (const item of lane) byRow.set(item.row, failedRefs.get(item.row) ?? (await tokenizeRow(item)));
+    });
+    const lines = batch.map((item) => byRow.get(item.row)!);
     let text = '';
     for (const line of lines) {
       text += `${JSON.stringify(line)}\n`;
