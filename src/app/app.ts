@@ -16,6 +16,7 @@ import { createAppUrls, type AppUrls } from './urls.js';
 import { observePool } from '../http/plugins/metrics.js';
 import { createAuthFailureLimiter, createRateLimiter, type AuthFailureLimiter, type RateLimiter } from '../http/plugins/rateLimit.js';
 import { createTokenServices, type TokenServices } from '../integrations/tokenServices/index.js';
+import { createUpdaters, type Updaters } from '../integrations/updaters/index.js';
 import type { Config } from './config.js';
 
 // The composition root: the one place that builds what the vault runs on (configuration, logger, database
@@ -35,6 +36,8 @@ export interface App {
   readonly embedded: boolean;
   readonly connectors: Connectors;
   readonly tokenServices: TokenServices;
+  /** The card networks' account updaters, by mode. */
+  readonly updaters: Updaters;
   /** Authenticated api keys (server processes); absent: authenticate queries every time. */
   readonly apiKeyCache: ApiKeyCache | undefined;
   /** Links audit events into their chains, when elected (server processes); absent: this process does not seal. */
@@ -216,6 +219,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
       embedded,
       connectors: createConnectors(),
       tokenServices: createTokenServices(master, opts.clock ?? realClock),
+      updaters: createUpdaters(),
       apiKeyCache,
       auditSealer,
       get webhookDispatcher() {

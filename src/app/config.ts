@@ -28,6 +28,11 @@ const envSchema = z.object({
   VAULT_DATA_DIR: z.string().min(1).default('.vault-data'),
   VAULT_DEMO_MERCHANT: bool.optional(),
   VAULT_PURGE_INTERVAL_SECONDS: z.coerce.number().int().min(0).default(60),
+  /**
+   * How often a server runs the account updater over cards it has not asked about (0: never; the operator
+   * runs `vault updater run`). Off by default: only test mode has an updater (the sandbox) in this build.
+   */
+  VAULT_UPDATER_INTERVAL_SECONDS: z.coerce.number().int().min(0).default(0),
   VAULT_SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
   /** Where customers reach the vault (behind a proxy): the base of the links it hands out, such as 3-D Secure challenges. */
   VAULT_PUBLIC_URL: z

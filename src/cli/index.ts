@@ -3,16 +3,19 @@ import { ConfigError } from '../app/config.js';
 import { SchemaBehindError } from '../app/app.js';
 import { CheckpointError } from '../domain/audit/checkpoint.js';
 import { VaultError } from '../domain/shared/errors.js';
+import { FileUnreadable } from '../crypto/openpgp.js';
 import { ManifestError } from '../domain/trustedDocuments/trustedDocuments.js';
 import { registerAudit } from './commands/audit.js';
 import { registerDb } from './commands/db.js';
 import { registerDocumentsCommands } from './commands/documents.js';
+import { registerImportExport } from './commands/import.js';
 import { registerKey } from './commands/key.js';
 import { registerKeys } from './commands/keys.js';
 import { registerMerchant } from './commands/merchant.js';
 import { registerProfile } from './commands/profile.js';
 import { registerPurge } from './commands/purge.js';
 import { registerWebhook } from './commands/webhook.js';
+import { registerUpdater } from './commands/updater.js';
 import { log } from './shared.js';
 
 // The operator CLI: `npx vault <command>`, one file per command group under commands/.
@@ -28,6 +31,8 @@ export function buildCli(): Command {
   registerDb(program);
   registerDocumentsCommands(program);
   registerWebhook(program);
+  registerImportExport(program);
+  registerUpdater(program);
   return program;
 }
 
@@ -41,7 +46,8 @@ async function main(): Promise<void> {
       err instanceof SchemaBehindError ||
       err instanceof InvalidArgumentError ||
       err instanceof CheckpointError ||
-      err instanceof ManifestError;
+      err instanceof ManifestError ||
+      err instanceof FileUnreadable;
     process.stderr.write(`error: ${err instanceof Error ? err.message : String(err)}\n`);
     if (!known) log.error({ err }, 'command failed');
     process.exitCode = 1;

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { Config } from '../app/config.js';
 import { metricsHandler, type MetricsAccess } from './plugins/metrics.js';
 import { sweep } from '../domain/sweep.js';
+import { runAccountUpdater } from '../domain/paymentMethods/accountUpdater.js';
 import { pendingMigrations } from '../db/migrate.js';
 import { lingerUnreadBody } from './plugins/limits.js';
 import { createApp, type App } from '../app/app.js';
@@ -100,11 +101,13 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
   }
 
   const sweep = config.VAULT_PURGE_INTERVAL_SECONDS > 0 ? startPurgeSweep(app, config.VAULT_PURGE_INTERVAL_SECONDS) : undefined;
+  const updater = config.VAULT_UPDATER_INTERVAL_SECONDS > 0 ? startAccountUpdater(app, config.VAULT_UPDATER_INTERVAL_SECONDS) : undefined;
 
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
       if (sweep) clearInterval(sweep);
+      if (updater) clearInterval(updater);
       draining = true;
       metricsServer?.close();
       metricsServer?.closeAllConnections();
@@ -138,4 +141,22 @@ function startPurgeSweep(app: App, seconds: number): NodeJS.Timeout {
 /** The URL printed for people: the listen address as configured. */
 export function displayUrl(host: string, port: number): string {
   return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+/** The account updater every `seconds` (one run at a time per process; runs in other processes skip the cards this one holds). */
+function startAccountUpdater(app: App, seconds: number): NodeJS.Timeout {
+  const { log } = app;
+  let running = false;
+  const timer = setInterval(() => {
+    if (running) return;
+    running = true;
+    runAccountUpdater(app)
+      .then((r) => r.checked > 0 && log.info(r, 'account updater'))
+      .catch((err: unknown) => log.error({ err }, 'account updater failed'))
+      .finally(() => {
+        running = false;
+      });
+  }, seconds * 1000);
+  timer.unref();
+  return timer;
 }

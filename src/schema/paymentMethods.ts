@@ -7,6 +7,7 @@ import {
   PaymentMethodType,
   TokenizationType,
   TokenStatus,
+  UpdaterStatus,
 } from '../generated/prisma/enums.js';
 import {
   Conflict,
@@ -43,6 +44,11 @@ import { BillingInput, BillingType, CARD_DATA, idOf } from './common.js';
 const CardBrandEnum = builder.enumType(CardBrand, { name: 'CardBrand', description: 'Detected from the number.' });
 const CardTypeEnum = builder.enumType(CardType, { name: 'CardType' });
 const PaymentMethodTypeEnum = builder.enumType(PaymentMethodType, { name: 'PaymentMethodType' });
+const UpdaterStatusEnum = builder.enumType(UpdaterStatus, {
+  name: 'UpdaterStatus',
+  description:
+    "What the card network's account updater said: UPDATED, the number or expiry was replaced by the network's; CLOSED, the account is closed (ask the customer for another card).",
+});
 
 export const CardViewType = builder.objectRef<CardView>('CardView').implement({
   description: 'The masked card: never the full number or the CVC.',
@@ -146,6 +152,12 @@ export const PaymentMethodRef = builder.prismaObject('PaymentMethod', {
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
     lastUsedAt: t.expose('lastUsedAt', { type: 'DateTime', nullable: true }),
+    updaterStatus: t.field({
+      type: UpdaterStatusEnum,
+      nullable: true,
+      description: 'Null: the account updater has reported nothing for this card.',
+      resolve: (pm) => pm.updaterStatus,
+    }),
     retainUntil: t.expose('retainUntil', {
       type: 'DateTime',
       description:

@@ -42,6 +42,7 @@ describe('layout', () => {
     // The payments store finds payments whose idempotency record expired by joining the records.
     ['idempotency_keys', 'idempotencyKey', 'domain/idempotency/store.ts', 'domain/payments/store.ts'],
     ['trusted_documents', 'trustedDocument', 'domain/trustedDocuments/store.ts'],
+    ['card_imports', 'cardImport', 'domain/paymentMethods/store.ts'],
   ])('only its store touches %s, in SQL or through the ORM', (table, delegate, store, ...joinedBy: string[]) => {
     const sql = filesMatching(new RegExp(`\\b(INTO|FROM|UPDATE|JOIN)\\s+${table}\\b`));
     expect(sql.filter((f) => f !== store && !joinedBy.includes(f))).toEqual([]);

@@ -3,11 +3,12 @@ import { deleteCustomerPaymentMethods } from '../paymentMethods/store.js';
 import { openField } from '../../db/encryption.js';
 import type { Address } from '../../db/encrypted-fields.js';
 import { newId } from '../shared/ids.js';
-import { NotFound } from '../shared/errors.js';
+import { NotFound, ValidationFailed } from '../shared/errors.js';
 import type { Customer } from '../../generated/prisma/client.js';
 import {
   customerExists,
   deleteCustomerRow,
+  findCustomerIdsByReference,
   findCustomerRow,
   insertCustomer,
   listCustomerRows,
@@ -38,6 +39,50 @@ export async function createCustomer(app: App, principal: Principal, input: unkn
     (tx) => insertCustomer(tx, principal, id, v),
     () => customerEvent('create', id),
   );
+}
+
+/**
+ * For each merchant reference, the customer holding it (the oldest, if the merchant made several) or a new
+ * one with it, created (validated and audited as createCustomer does) in one transaction: how an import
+ * attaches cards to the merchant's own customer ids. A reference that fails validation maps to its error.
+ */
+export async function customersForReferences(
+  app: App,
+  principal: Principal,
+  references: readonly string[],
+): Promise<Map<string, string | ValidationFailed>> {
+  const result = new Map<string, string | ValidationFailed>();
+  const valid: string[] = [];
+  for (const merchantReferenceId of references) {
+    try {
+      parseInput(createCustomerInputSchema, { merchantReferenceId }, ['input'], app.clock());
+      valid.push(merchantReferenceId);
+    } catch (err) {
+      if (!(err instanceof ValidationFailed)) throw err;
+      result.set(merchantReferenceId, err);
+    }
+  }
+  for (const row of await findCustomerIdsByReference(app.db.prisma, principal, valid)) {
+    if (row.merchantReferenceId !== null && !result.has(row.merchantReferenceId)) result.set(row.merchantReferenceId, row.id);
+  }
+  const missing = valid.filter((r) => !result.has(r));
+  if (missing.length === 0) return result;
+  // A few transactions side by side (each customer's insert and audit event land together).
+  const chunks: string[][] = [];
+  for (let i = 0; i < missing.length; i += 50) chunks.push(missing.slice(i, i + 50));
+  await Promise.all(
+    chunks.map((chunk) =>
+      app.db.prisma.$transaction(async (tx) => {
+        for (const merchantReferenceId of chunk) {
+          const id = newId('cus');
+          await insertCustomer(tx, principal, id, { merchantReferenceId });
+          await appendAudit(tx, actorOf(principal), customerEvent('create', id));
+          result.set(merchantReferenceId, id);
+        }
+      }),
+    ),
+  );
+  return result;
 }
 
 export async function updateCustomer(app: App, principal: Principal, id: string, input: unknown) {

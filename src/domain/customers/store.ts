@@ -79,3 +79,12 @@ export function listCustomerRows(app: App, principal: Tenant, query: Query) {
     orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
   });
 }
+
+/** The tenant's customers with these merchant references, oldest first. */
+export function findCustomerIdsByReference(client: App['db']['prisma'] | Tx, principal: Tenant, references: string[]) {
+  return client.customer.findMany({
+    where: { ...tenant(principal), merchantReferenceId: { in: references } },
+    orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+    select: { id: true, merchantReferenceId: true },
+  });
+}

@@ -50,6 +50,13 @@ export async function listProfiles(app: App, merchantId: string) {
   return rows.map(({ id, ...rest }) => ({ profileId: id, ...rest }));
 }
 
+/** The merchant's default profile: where the operator's commands (import, the updater, webhooks) act. */
+export async function defaultProfileOf(app: App, merchantId: string): Promise<string> {
+  const [first] = await listProfiles(app, merchantId);
+  if (!first?.isDefault) throw new NotFound('profile', `default of ${merchantId}`);
+  return first.profileId;
+}
+
 /** NotFound unless the merchant has this profile (an operator naming a profile for a key). */
 export async function requireProfile(client: Tx, merchantId: string, profileId: string): Promise<void> {
   if (!(await profileOfMerchant(client, merchantId, profileId))) throw new NotFound('profile', profileId);

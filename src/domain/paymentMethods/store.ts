@@ -9,6 +9,7 @@ import {
   type PaymentMethod,
   type PaymentMethodType,
   type TokenizationType,
+  type UpdaterStatus,
 } from '../../generated/prisma/client.js';
 import type { CardInput } from '../shared/inputSchemas.js';
 import { newId } from '../shared/ids.js';
@@ -488,7 +489,12 @@ async function insertNewBankAccount(app: App, runner: Runner, principal: Princip
       actor.requestId,
       JSON.stringify(detailOf(actor, { duplicate: false, type: 'BANK_ACCOUNT', scheme: account.scheme })),
       principal.profileId,
-      eventPayload('payment_method.created', bankAccountEventObject(row.id, row, account, bankAccountRetainUntil(now), now), undefined, now),
+      eventPayload(
+        'payment_method.created',
+        bankAccountEventObject(row.id, row, account, bankAccountRetainUntil(now), now),
+        undefined,
+        now,
+      ),
       newId('evt'),
     ],
     INSERT_NEW_BANK_ACCOUNT.name,
@@ -679,8 +685,14 @@ export function listCustomerPaymentMethodRows(app: App, principal: Tenant, custo
 }
 
 /** Whether a payment method of the tenant was deleted. */
-export async function deletePaymentMethodRow(tx: Tx, principal: Tenant, id: string): Promise<boolean> {
-  return (await tx.paymentMethod.deleteMany({ where: { ...tenant(principal), id } })).count === 1;
+/** Deletes a payment method in scope; its type (for the deletion's event), or null when there was none. */
+export async function deletePaymentMethodRow(tx: Tx, principal: Tenant, id: string): Promise<PaymentMethodType | null> {
+  const rows = await tx.$queryRaw<{ type: PaymentMethodType }[]>`
+    DELETE FROM payment_methods
+     WHERE merchant_id = ${principal.merchantId} AND mode = ${principal.mode}::"Mode" AND id = ${id}
+       AND (${principal.profileScope ?? null}::text IS NULL OR profile_id = ${principal.profileScope ?? null})
+    RETURNING type`;
+  return rows[0]?.type ?? null;
 }
 
 /** Deletes every payment method of a customer (a merchant's customers span both modes' ids); how many went. */
@@ -896,4 +908,107 @@ const EXPIRING_CARDS = `SELECT pm.merchant_id AS "merchantId", pm.id, pm.mode, d
 
 export async function expiringCards(app: App, now: Date, batchSize: number) {
   return (await app.db.sql(EXPIRING_CARDS, [now, batchSize])) as { merchantId: string; id: string; mode: Mode; expiryEnd: Date }[];
+}
+
+// The account updater (accountUpdater.ts)
+
+/** A page of cards the updater has not asked about, in the given modes (and merchant), by merchant then id. */
+export function updaterPendingPage(
+  client: Client,
+  modes: Mode[],
+  merchantId: string | undefined,
+  after: { merchantId: string; id: string } | null,
+  take: number,
+) {
+  return client.paymentMethod.findMany({
+    where: {
+      mode: { in: modes },
+      updaterCheckedAt: null,
+      // The card networks' updater knows cards only.
+      type: 'CARD',
+      ...(merchantId !== undefined && { merchantId }),
+      ...(after && { OR: [{ merchantId: { gt: after.merchantId } }, { merchantId: after.merchantId, id: { gt: after.id } }] }),
+    },
+    orderBy: [{ merchantId: 'asc' }, { id: 'asc' }],
+    take,
+    select: { merchantId: true, id: true, mode: true, cardNumber: true, cardExpiry: true, holderName: true, brand: true },
+  });
+}
+
+/** Locks a card the updater has not asked about yet (null: asked meanwhile, or gone). */
+export async function lockUnchecked(
+  tx: Tx,
+  principal: Tenant,
+  id: string,
+): Promise<{ customerId: string | null; retentionExtensionMonths: number } | null> {
+  const rows = await tx.$queryRaw<{ customerId: string | null; retentionExtensionMonths: number }[]>`
+    SELECT customer_id AS "customerId", retention_extension_months AS "retentionExtensionMonths" FROM payment_methods
+     WHERE merchant_id = ${principal.merchantId} AND mode = ${principal.mode}::"Mode" AND id = ${id}
+       AND updater_checked_at IS NULL FOR NO KEY UPDATE`;
+  return rows[0] ?? null;
+}
+
+export interface UpdaterChanges {
+  checkedAt: Date;
+  status?: UpdaterStatus;
+  expiry?: { month: number; year: number; retainUntil: Date };
+  /** A new number: its columns (sealed on write) and fingerprint. */
+  card?: Omit<CardInput, 'cvc'>;
+  fingerprint?: string;
+}
+
+/** Records the updater's answer on a payment method (the caller holds its row lock). */
+export function applyUpdaterChanges(tx: Tx, principal: Tenant, id: string, changes: UpdaterChanges) {
+  const card = changes.card && cardColumns(changes.card);
+  return tx.paymentMethod.update({
+    where: pmKey(principal, id),
+    data: {
+      updaterCheckedAt: changes.checkedAt,
+      ...(changes.status && { updaterStatus: changes.status }),
+      ...(changes.expiry && {
+        cardExpiry: encodeField('PaymentMethod', 'cardExpiry', { month: changes.expiry.month, year: changes.expiry.year }),
+        retainUntil: changes.expiry.retainUntil,
+      }),
+      ...(card && { cardNumber: card.cardNumber, bin: card.bin, last4: card.last4, brand: card.brand }),
+      ...(changes.fingerprint && { fingerprint: changes.fingerprint }),
+    },
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Imports (importCards.ts: the per-file record, counts only) and exports (exportCards.ts)
+
+/** The last data row of this file whose batch committed (0: none), creating the record on first sight. */
+export async function startImportRecord(app: App, t: Tenant, fileHash: string): Promise<{ rowsDone: number; finished: boolean }> {
+  const row = await app.db.prisma.cardImport.upsert({
+    where: { merchantId_mode_fileHash: { merchantId: t.merchantId, mode: t.mode, fileHash } },
+    create: { merchantId: t.merchantId, mode: t.mode, fileHash },
+    update: {},
+  });
+  return { rowsDone: row.rowsDone, finished: row.finishedAt !== null };
+}
+
+export async function recordImportProgress(app: App, t: Tenant, fileHash: string, rowsDone: number, finished = false): Promise<void> {
+  await app.db.prisma.cardImport.update({
+    where: { merchantId_mode_fileHash: { merchantId: t.merchantId, mode: t.mode, fileHash } },
+    data: { rowsDone, ...(finished && { finishedAt: app.clock() }) },
+  });
+}
+
+/** One page of the tenant's payment methods after `afterId`, by id, with the sealed card and the customer's reference. */
+export function exportPage(app: App, t: Tenant, afterId: string | null, take: number) {
+  return app.db.prisma.paymentMethod.findMany({
+    // Cards only: the export's columns are a card's (bank accounts are not exported yet).
+    where: { merchantId: t.merchantId, mode: t.mode, type: 'CARD', ...(afterId !== null && { id: { gt: afterId } }) },
+    orderBy: { id: 'asc' },
+    take,
+    select: {
+      merchantId: true,
+      id: true,
+      cardNumber: true,
+      cardExpiry: true,
+      holderName: true,
+      customer: { select: { merchantReferenceId: true } },
+    },
+  });
 }
