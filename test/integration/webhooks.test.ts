@@ -10,6 +10,8 @@ import {
   TokenizeCardDocument,
   WebhookDeliveriesDocument,
   WebhookEndpointsDocument,
+  CreatePaymentDocument,
+  TokenizeBankAccountDocument,
 } from '../../packages/client/src/index.js';
 import { pino } from 'pino';
 import { createApiKey } from '../../src/domain/merchants/apiKeys.js';
@@ -253,6 +255,40 @@ describe('merchant webhooks', () => {
       (x) => x.length === 1,
     );
     expect(got!.payload).toMatchObject({ type: 'payment_method.deleted', data: { object: { id: pmId } } });
+  });
+
+  it('shows a bank account as GraphQL does (bankAccount, card null) in payment_method.* and payment.* events, never the account', async () => {
+    const m = await newMerchant();
+    const r = await receiver();
+    await endpoint(m, r, ['payment_method.created', 'payment.created', 'payment_method.deleted']);
+    const iban = 'DE89370400440532013000';
+    const pm = success(
+      (
+        await m.client.request(TokenizeBankAccountDocument, {
+          input: { bankAccount: { scheme: 'SEPA', holderName: 'Ada Lovelace', iban, bic: 'DEUTDEFF' } },
+        })
+      ).tokenizeBankAccount,
+      'TokenizeBankAccountSuccess',
+    ).paymentMethod;
+    success(
+      (await m.client.request(CreatePaymentDocument, { input: { paymentMethodId: pm.id, amount: 500, currency: 'EUR' } })).createPayment,
+      'CreatePaymentSuccess',
+    );
+    success((await m.client.request(DeletePaymentMethodDocument, { id: pm.id })).deletePaymentMethod, 'DeletePaymentMethodSuccess');
+    const got = await until(
+      () => r.received,
+      (x) => x.length === 3,
+    );
+    const byType = Object.fromEntries(got.map((g) => [g.payload.type, g.payload.data.object]));
+    expect(byType['payment_method.created']).toMatchObject({
+      id: pm.id,
+      type: 'BANK_ACCOUNT',
+      card: null,
+      bankAccount: { scheme: 'SEPA', country: 'DE', last4: '3000', bankCode: '37040044', bic: 'DEUTDEFF' },
+    });
+    expect(byType['payment.created']).toMatchObject({ card: null, bankAccount: { scheme: 'SEPA', last4: '3000' } });
+    expect(byType['payment_method.deleted']).toMatchObject({ id: pm.id, type: 'BANK_ACCOUNT' });
+    for (const g of got) expect(g.body).not.toContain(iban.slice(4));
   });
 
   it('requires https for live mode endpoints and known event names', async () => {
