@@ -14,6 +14,8 @@
 //   npm run bench -- --duration 10 --connections 16
 //   npm run bench -- --only read-masked --connections 16 --profile
 //                                      one scenario (and its L3 twin); L4 under --cpu-prof, summarized
+//   npm run bench -- --only import --import-rows 10000
+//                                      `vault import` throughput (cards/s) and peak RSS (bench/import-scale.ts)
 
 import { execFile, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -52,6 +54,7 @@ interface Options {
   workers: boolean;
   soak: boolean;
   soakMinutes: number;
+  importRows: number;
   only?: string[];
   profile: boolean;
   executor: 'graphql-js' | 'jit';
@@ -218,6 +221,7 @@ const SCENARIOS = [
   'pay-stored',
   'tokenize-new-id',
   'read-masked-id',
+  'import',
 ] as const;
 type Scenario = (typeof SCENARIOS)[number];
 const TOKENIZE =
@@ -534,6 +538,7 @@ async function main(): Promise<void> {
     .option('--workers', 'also measure L4 with VAULT_WORKERS = 1 … cores')
     .option('--soak', 'also run tokenizations for --soak-minutes at 16 and sample RSS')
     .option('--soak-minutes <n>', 'soak length', (v) => Number(v), 5)
+    .option('--import-rows <n>', 'rows of the import scenario', (v) => Number(v), 10_000)
     .option('--only <scenarios>', `only these scenarios (${SCENARIOS.join(', ')})`, (v) => v.split(','))
     .option('--profile', 'run L4 under --cpu-prof and print where its time goes (bench/results/profiles/)')
     .option('--no-analyze', 'never run ANALYZE: plans as a new or restored database gets them, without statistics')
@@ -693,6 +698,24 @@ async function main(): Promise<void> {
     }
   }
 
+  // `vault import`'s domain function on a generated CSV, in a child process of its own (a throwaway database):
+  // without customers, and with a customer reference per row (creating customers costs the most).
+  const imports: ImportRun[] = [];
+  if (wanted('import')) {
+    for (const customers of [false, true]) {
+      const { stdout } = await promisify(execFile)(
+        process.execPath,
+        ['--import', 'tsx', path.join(ROOT, 'bench', 'import-scale.ts'), String(opts.importRows), ...(customers ? [] : ['--no-customers'])],
+        { cwd: ROOT, env: { ...process.env, TEST_PG_URL: ADMIN_URL }, maxBuffer: 16 * 1024 * 1024 },
+      );
+      const run = JSON.parse(stdout.trim().split('\n').at(-1)!) as Omit<ImportRun, 'customers'>;
+      imports.push({ ...run, customers });
+      console.error(
+        `  import ${run.rows} rows${customers ? ' with customers' : ''}: ${run.cardsPerSecond} cards/s, peak RSS ${run.peakRssMiB} MiB`,
+      );
+    }
+  }
+
   const summary = ratios(rows);
   const merchants = oneVersusEight(rows);
   const report = {
@@ -705,6 +728,7 @@ async function main(): Promise<void> {
     ratios: summary,
     oneVersusEightMerchants: merchants,
     soak,
+    imports,
   };
   const file = path.join(ROOT, 'bench', 'results', `${report.at.replace(/[:.]/g, '-')}.json`);
   writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
@@ -726,7 +750,20 @@ async function main(): Promise<void> {
     console.log(
       `soak: ${soak.rps} req/s for ${soak.minutes} min, ${soak.errors} errors, RSS ${Math.min(...soak.rssMB)}-${Math.max(...soak.rssMB)} MB`,
     );
+  for (const i of imports) {
+    console.log(
+      `import: ${i.rows} rows${i.customers ? ' (each with a customer reference)' : ''} in ${i.seconds.toFixed(1)} s: ${i.cardsPerSecond} cards/s, peak RSS ${i.peakRssMiB} MiB`,
+    );
+  }
   console.log(`\nwritten: ${path.relative(ROOT, file)}`);
+}
+
+interface ImportRun {
+  rows: number;
+  customers: boolean;
+  seconds: number;
+  cardsPerSecond: number;
+  peakRssMiB: number;
 }
 
 main().catch((err: unknown) => {
