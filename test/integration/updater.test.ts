@@ -1,3 +1,4 @@
+import { createProfile } from '../../src/domain/merchants/profiles.js';
 import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app/app.js';
@@ -157,6 +158,36 @@ describe('account updater', { timeout: 120_000 }, () => {
       [p.merchantId, oldForCustomer],
     );
     expect(audit.map((x) => x.detail.mergedInto)).toEqual([existing]);
+  });
+
+  it("applies an answer in the card's own profile: merges within that profile, never into another profile's card", async () => {
+    const m = await createMerchant(app, { name: 'E' });
+    const inDefault = principalOf(m);
+    const eu = await createProfile(app, { merchantId: m.merchantId, name: 'EU' });
+    const p: Principal = { ...inDefault, profileId: eu, profileScope: eu };
+    const customer = (await createCustomer(app, p, { merchantReferenceId: 'e-1' })).id;
+    const replacement = numberEnding('411111', '8765');
+    // The default profile holds the replacement number without a customer; profile EU holds it for the customer.
+    const elsewhere = await tokenize(inDefault, replacement);
+    const existing = await tokenize(p, replacement, customer);
+    const oldForCustomer = await tokenize(p, numberEnding('411111', '0069'), customer);
+    const stub: AccountUpdater = {
+      id: 'stub',
+      inquire: async (inquiries) =>
+        inquiries.map((q) => ({
+          paymentMethodId: q.paymentMethodId,
+          kind: q.paymentMethodId === oldForCustomer ? 'NEW_NUMBER' : 'NO_CHANGE',
+          number: new Secret(replacement),
+          expMonth: 9,
+          expYear: EXP_YEAR + 1,
+        })) as never,
+    };
+    const r = await runAccountUpdater({ ...app, updaters: { TEST: stub, LIVE: undefined } } as App, { merchantId: m.merchantId });
+    expect(r).toMatchObject({ merged: 1 });
+    expect(await findPaymentMethod(app, p, oldForCustomer)).toBeNull();
+    expect((await findPaymentMethod(app, p, existing))!.updaterStatus).toBe('UPDATED');
+    // The default profile's card with the same number is untouched.
+    expect((await findPaymentMethod(app, inDefault, elsewhere))!.updaterStatus).toBeNull();
   });
 
   it('vault updater run: exit 0 with the counts, non-zero for an unknown merchant; no card number in output or database', async () => {

@@ -394,6 +394,16 @@ describe('merchant webhooks', () => {
     const year = yearsAhead(3);
     const expiring = await tokenize(m, 7, year);
     const later = await tokenize(m, 9, year);
+    // A bank account has no expiry: its retention (14 months after creation) must not read as one.
+    success(
+      (
+        await m.client.request(TokenizeBankAccountDocument, {
+          input: { bankAccount: { scheme: 'ACH', holderName: 'Ann', routingNumber: '011000015', accountNumber: '000123456789' } },
+        })
+      ).tokenizeBankAccount,
+      'TokenizeBankAccountSuccess',
+    );
+    for (const days of [0, 15, 31]) await notifyExpiring(testApp(), new Date(Date.now() + days * 86_400_000));
     const july10 = new Date(Date.UTC(year, 6, 10));
     await notifyExpiring(testApp(), new Date(Date.UTC(year, 5, 20))); // 41 days before July ends: not yet
     await notifyExpiring(testApp(), july10);

@@ -1,4 +1,3 @@
-import { defaultProfileOf } from '../merchants/profiles.js';
 import type { App } from '../../app/app.js';
 import type { Tx } from '../../db/client.js';
 import type { Mode } from '../../generated/prisma/client.js';
@@ -186,14 +185,15 @@ export async function runAccountUpdater(app: App, opts: UpdaterRunOptions = {}):
     const page = await updaterPendingPage(app.db.prisma, modes, opts.merchantId, after, batchSize);
     if (page.length === 0) return result;
     after = { merchantId: page.at(-1)!.merchantId, id: page.at(-1)!.id };
-    // One inquiry per merchant and mode within the page: a tenant's cards go to its updater together.
+    // One inquiry per merchant, mode and profile within the page: a tenant's cards go to its updater together,
+    // and each answer is applied in the card's own profile (a duplicate is looked for there, never across).
     const groups = new Map<string, typeof page>();
     for (const pm of page) {
-      const key = `${pm.merchantId}\u0000${pm.mode}`;
+      const key = `${pm.merchantId}\u0000${pm.mode}\u0000${pm.profileId}`;
       groups.set(key, [...(groups.get(key) ?? []), pm]);
     }
     for (const group of groups.values()) {
-      const { merchantId, mode } = group[0]!;
+      const { merchantId, mode, profileId } = group[0]!;
       const updater = app.updaters[mode]!;
       const principal: Principal = {
         merchantId,
@@ -202,7 +202,8 @@ export async function runAccountUpdater(app: App, opts: UpdaterRunOptions = {}):
         kind: 'SECRET',
         allowReveal: false,
         requestId,
-        profileId: await defaultProfileOf(app, merchantId),
+        profileId,
+        profileScope: profileId,
       };
       const inquiries = await Promise.all(
         group.map(async (pm) => {

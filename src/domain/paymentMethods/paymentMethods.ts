@@ -345,7 +345,7 @@ export async function purgeExpired(app: App, now = app.clock(), batchSize = 1000
           entityId: row.id,
           outcome: 'success',
         });
-        await emitEvent(tx, row, 'payment_method.purged', { id: row.id, type: 'CARD', deleted: true }, 'retention', now);
+        await emitEvent(tx, row, 'payment_method.purged', { id: row.id, type: row.type, deleted: true }, 'retention', now);
       }
       return rows.length;
     });

@@ -746,11 +746,11 @@ export async function lockPaymentMethod(tx: Tx, principal: Tenant, id: string): 
  * zone (in New York the purge took cards 5 hours early).
  */
 export function deleteExpiredBatch(tx: Tx, now: Date, batchSize: number) {
-  return tx.$queryRaw<{ merchantId: string; id: string; mode: Mode }[]>`
+  return tx.$queryRaw<{ merchantId: string; id: string; mode: Mode; type: PaymentMethodType }[]>`
     DELETE FROM payment_methods WHERE (merchant_id, id) IN (
       SELECT merchant_id, id FROM payment_methods WHERE retain_until <= ${now.toISOString()}::timestamptz
       ORDER BY merchant_id LIMIT ${batchSize} FOR UPDATE SKIP LOCKED)
-    RETURNING merchant_id AS "merchantId", id, mode`;
+    RETURNING merchant_id AS "merchantId", id, mode, type`;
 }
 
 /** A page of a merchant's test-mode payment methods after `after` (by id), sealed, for re-fingerprinting. */
@@ -897,7 +897,8 @@ export async function deleteAppliedEventsBefore(app: App, now: Date): Promise<nu
 const EXPIRING_CARDS = `SELECT pm.merchant_id AS "merchantId", pm.id, pm.mode, d.expiry_end AS "expiryEnd"
   FROM payment_methods pm,
     LATERAL (SELECT (pm.retain_until AT TIME ZONE 'UTC' - make_interval(months => 13 + pm.retention_extension_months)) AT TIME ZONE 'UTC' AS expiry_end) d
-  WHERE pm.retain_until > $1::timestamptz + interval '13 months'
+  WHERE pm.type = 'CARD' -- a bank account has no expiry (its retention follows its payments)
+    AND pm.retain_until > $1::timestamptz + interval '13 months'
     AND pm.retain_until <= $1::timestamptz + interval '30 days' + interval '37 months'
     AND d.expiry_end > $1::timestamptz AND d.expiry_end <= $1::timestamptz + interval '30 days'
     AND EXISTS (SELECT 1 FROM webhook_endpoints e WHERE e.merchant_id = pm.merchant_id AND e.mode = pm.mode
@@ -931,7 +932,7 @@ export function updaterPendingPage(
     },
     orderBy: [{ merchantId: 'asc' }, { id: 'asc' }],
     take,
-    select: { merchantId: true, id: true, mode: true, cardNumber: true, cardExpiry: true, holderName: true, brand: true },
+    select: { merchantId: true, id: true, mode: true, profileId: true, cardNumber: true, cardExpiry: true, holderName: true, brand: true },
   });
 }
 
