@@ -11,25 +11,11 @@ import { createMerchant } from '../src/domain/merchants/merchants.js';
 import { importCards } from '../src/domain/paymentMethods/importCards.js';
 import { encryptTo } from '../src/crypto/openpgp.js';
 import { createTestApp, createTestDatabase } from '../test/helpers/db.js';
+import { randomCardNumber } from '../test/helpers/cards.js';
 
 const rows = Number(process.argv[2] ?? 100_000);
 const encrypted = process.argv.includes('--encrypted');
 const withCustomers = !process.argv.includes('--no-customers');
-
-function luhn(prefix: string, length = 16): string {
-  let body = prefix;
-  while (body.length < length - 1) body += String(Math.floor(Math.random() * 10));
-  let sum = 0;
-  for (let i = 0; i < body.length; i++) {
-    let d = Number(body[body.length - 1 - i]);
-    if (i % 2 === 0) {
-      d *= 2;
-      if (d > 9) d -= 9;
-    }
-    sum += d;
-  }
-  return body + String((10 - (sum % 10)) % 10);
-}
 
 const dir = mkdtempSync(path.join(tmpdir(), 'vault-import-scale-'));
 const csv = path.join(dir, 'cards.csv');
@@ -37,7 +23,7 @@ const out = createWriteStream(csv);
 out.write('card_number,exp_month,exp_year,holder_name,customer_reference,metadata\n');
 const year = new Date().getUTCFullYear() + 3;
 for (let i = 0; i < rows; i++) {
-  const line = `${luhn(['4', '51', '52', '53'][i % 4]!)},${(i % 12) + 1},${year},Holder ${i},${withCustomers ? `cust-${i % 20_000}` : ''},"{""n"":${i}}"\n`;
+  const line = `${randomCardNumber(['4', '51', '52', '53'][i % 4]!)},${(i % 12) + 1},${year},Holder ${i},${withCustomers ? `cust-${i % 20_000}` : ''},"{""n"":${i}}"\n`;
   if (!out.write(line)) await new Promise<void>((r) => out.once('drain', () => r()));
 }
 await new Promise<void>((r) => out.end(() => r()));

@@ -4,7 +4,7 @@ import { createVaultClient, type VaultClient } from '../../packages/client/src/i
 import type { App } from '../../src/app/app.js';
 import type { Db } from '../../src/db/client.js';
 import { createMerchant } from '../../src/domain/merchants/merchants.js';
-import { luhnValid } from '../../src/card/number.js';
+import { withLuhn } from './cards.js';
 import { createTestApp } from './db.js';
 
 // The app of this test file (built by useDatabase), for the helpers below that set up data through domain
@@ -83,11 +83,7 @@ export async function postGraphQL(url: string, body: unknown, headers: Record<st
   return { status: res.status, json, text, headers: res.headers };
 }
 
-/** Luhn check digit appended to a partial number: makes unique valid test cards. */
-export function withLuhn(partial: string): string {
-  const digit = [...'0123456789'].find((d) => luhnValid(partial + d));
-  return partial + digit;
-}
+export { withLuhn } from './cards.js';
 
 /** A fresh Luhn-valid Visa number, unique per call. */
 export function uniqueVisa(): string {

@@ -15,6 +15,7 @@ import { createTestApp, createTestDatabase, querySql, type TestDatabase } from '
 import { TEST_MASTER_KEYS } from '../helpers/env.js';
 import { EXP_YEAR } from '../helpers/expiry.js';
 import { dumpDatabase, leakLines, panLike } from '../helpers/scan.js';
+import { randomCardNumber } from '../helpers/cards.js';
 
 // Moving cards in and out (`vault import`, `vault export`): the CLI as operators run it, against a database
 // of its own; files in a temporary directory.
@@ -35,22 +36,6 @@ function cli(args: string[]) {
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** A Luhn-valid number: `prefix`, random digits, check digit, `length` digits in all. */
-function luhn(prefix: string, length = 16): string {
-  let body = prefix;
-  while (body.length < length - 1) body += String(Math.floor(Math.random() * 10));
-  let sum = 0;
-  for (let i = 0; i < body.length; i++) {
-    let d = Number(body[body.length - 1 - i]);
-    if (i % 2 === 0) {
-      d *= 2;
-      if (d > 9) d -= 9;
-    }
-    sum += d;
-  }
-  return body + String((10 - (sum % 10)) % 10);
-}
-
 const reportOf = (file: string) =>
   readFileSync(`${file}.report.jsonl`, 'utf8')
     .trim()
@@ -62,9 +47,9 @@ const countPms = async (merchantId: string) =>
     (await querySql<{ n: string }>(database.url, 'SELECT count(*) AS n FROM payment_methods WHERE merchant_id = $1', [merchantId]))[0]!.n,
   );
 
-const VISA = luhn('424242');
-const MC = luhn('555555');
-const AMEX = luhn('378282', 15);
+const VISA = randomCardNumber('424242');
+const MC = randomCardNumber('555555');
+const AMEX = randomCardNumber('378282', 15);
 
 beforeAll(async () => {
   database = await createTestDatabase();
@@ -163,7 +148,7 @@ describe('vault import', { timeout: 120_000 }, () => {
   it('imports JSONL, armoured and binary OpenPGP; a wrong key or a corrupt file exits non-zero and stores nothing', async () => {
     const jsonl = [
       JSON.stringify({
-        card_number: luhn('400000'),
+        card_number: randomCardNumber('400000'),
         exp_month: 4,
         exp_year: EXP_YEAR,
         holder_name: 'J One',
@@ -171,7 +156,7 @@ describe('vault import', { timeout: 120_000 }, () => {
         metadata: { a: 1 },
       }),
       '',
-      JSON.stringify({ card_number: luhn('400000'), exp_month: '5', exp_year: String(EXP_YEAR) }),
+      JSON.stringify({ card_number: randomCardNumber('400000'), exp_month: '5', exp_year: String(EXP_YEAR) }),
       'not json',
       JSON.stringify({ card_number: 4000000000000002, exp_month: 4, exp_year: EXP_YEAR }),
     ].join('\n');
@@ -248,7 +233,7 @@ describe('vault import', { timeout: 120_000 }, () => {
   });
 
   it('an interrupted import resumes after the last committed batch: nothing twice, the report has each row once', async () => {
-    const rows = Array.from({ length: 23 }, (_, i) => `${luhn('411111')},${(i % 12) + 1},${EXP_YEAR},Holder ${i},r-${i % 5},`);
+    const rows = Array.from({ length: 23 }, (_, i) => `${randomCardNumber('411111')},${(i % 12) + 1},${EXP_YEAR},Holder ${i},r-${i % 5},`);
     const file = path.join(dir, 'interrupted.csv');
     writeFileSync(file, ['card_number,exp_month,exp_year,holder_name,customer_reference,metadata', ...rows].join('\n'));
     const { merchantId } = await createMerchant(app, { name: 'C' });
@@ -278,7 +263,7 @@ describe('vault import', { timeout: 120_000 }, () => {
 describe('vault import, killed', { timeout: 180_000 }, () => {
   it('the CLI killed mid-file (SIGKILL): the rerun resumes, creates nothing twice and completes the report', async () => {
     const { merchantId } = await createMerchant(app, { name: 'K' });
-    const rows = Array.from({ length: 3000 }, (_, i) => `${luhn('411111')},${(i % 12) + 1},${EXP_YEAR},Holder ${i},,`);
+    const rows = Array.from({ length: 3000 }, (_, i) => `${randomCardNumber('411111')},${(i % 12) + 1},${EXP_YEAR},Holder ${i},,`);
     const file = path.join(dir, 'killed.csv');
     writeFileSync(file, ['card_number,exp_month,exp_year,holder_name,customer_reference,metadata', ...rows].join('\n'));
     const child = spawn(
