@@ -15,7 +15,7 @@ import {
 } from './store.js';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { connectorFor, type Connector } from '../../integrations/connectors/index.js';
-import type { PaymentSource } from '../../integrations/connectors/types.js';
+import type { AuthorizeRequest, PaymentSource } from '../../integrations/connectors/types.js';
 import { SANDBOX_CONNECTOR_ID } from '../../integrations/connectors/sandbox.js';
 import { openField } from '../../db/encryption.js';
 import { encodeField, type Billing } from '../../db/encrypted-fields.js';
@@ -36,6 +36,29 @@ import { openBankAccount, openCard } from '../paymentMethods/reveal.js';
 import { actorOf, appendAudit, audited } from '../audit/audit.js';
 import { tenant, writing, type Principal } from '../shared/principal.js';
 import type { NewPaymentRow } from './store.js';
+
+/** The connector's authorization of a new payment, card or bank account alike. */
+function authorize(
+  app: App,
+  connector: Connector,
+  v: CreatePaymentInput,
+  paymentId: string,
+  idempotency: CreatePaymentOptions['idempotency'],
+  source: AuthorizeRequest['source'],
+  challenge: AuthorizeRequest['challenge'],
+) {
+  app.log.debug({ paymentId, connectorId: connector.id, idempotencyKey: idempotency?.keyId }, 'connector authorize');
+  return connector.authorize({
+    paymentId,
+    ...(idempotency && { idempotencyKey: idempotency.keyId }),
+    amount: v.amount,
+    currency: v.currency,
+    captureMethod: v.captureMethod,
+    initiator: v.initiator,
+    source,
+    challenge,
+  });
+}
 
 /** Where the card of a payment comes from, opened for the connector. */
 interface CardSource {
@@ -117,17 +140,7 @@ export async function createPayment(
   const { paySource, instrument } = source.paymentMethodId
     ? await storedInstrument(app, principal, connector, source.paymentMethodId, v, now, cardSourceForConnector)
     : { paySource: cardSourceForConnector, instrument: 'CARD' as const };
-  app.log.debug({ paymentId, connectorId: connector.id, idempotencyKey: idempotency?.keyId }, 'connector authorize');
-  const result = await connector.authorize({
-    paymentId,
-    ...(idempotency && { idempotencyKey: idempotency.keyId }),
-    amount: v.amount,
-    currency: v.currency,
-    captureMethod: v.captureMethod,
-    initiator: v.initiator,
-    source: paySource,
-    challenge: { baseUrl, secret },
-  });
+  const result = await authorize(app, connector, v, paymentId, idempotency, paySource, { baseUrl, secret });
   const succeeded = SUCCEEDED.has(result.status);
   const challenged = result.status === 'REQUIRES_ACTION';
 
@@ -174,17 +187,10 @@ async function payWithBankAccount(
 ): Promise<Payment> {
   const paymentId = newId('pay');
   const pm = source.paymentMethod;
-  app.log.debug({ paymentId, connectorId: connector.id, idempotencyKey: idempotency?.keyId }, 'connector authorize');
-  const result = await connector.authorize({
-    paymentId,
-    ...(idempotency && { idempotencyKey: idempotency.keyId }),
-    amount: v.amount,
-    currency: v.currency,
-    captureMethod: v.captureMethod,
-    initiator: v.initiator,
-    source: source.account,
-    // Never used: a bank debit is not challenged. The secret is not kept.
-    challenge: { baseUrl, secret: randomBytes(32).toString('base64url') },
+  // The challenge is never used: a bank debit is not challenged. The secret is not kept.
+  const result = await authorize(app, connector, v, paymentId, idempotency, source.account, {
+    baseUrl,
+    secret: randomBytes(32).toString('base64url'),
   });
   const { bankAccount } = source.account;
   return recordPayment(app, principal, v, now, {
