@@ -1,7 +1,6 @@
 import { type Command, Option } from 'commander';
 import type { App } from '../../app/app.js';
-import { requireMerchant } from '../../domain/merchants/merchants.js';
-import { listProfiles } from '../../domain/merchants/profiles.js';
+import { defaultProfileOf } from '../../domain/merchants/profiles.js';
 import type { Principal } from '../../domain/shared/principal.js';
 import { createWebhookEndpoint, deleteWebhookEndpoint, listWebhookEndpoints } from '../../domain/webhooks/webhooks.js';
 import { lower, print, withApp } from '../shared.js';
@@ -11,8 +10,8 @@ import { lower, print, withApp } from '../shared.js';
  * not to a profile: the principal is unscoped, in the merchant's default profile.
  */
 async function operator(app: App, merchantId: string, mode: string): Promise<Principal> {
-  await requireMerchant(app, merchantId);
-  const [defaultProfile] = await listProfiles(app, merchantId);
+  // NotFound for an unknown merchant.
+  const profileId = await defaultProfileOf(app, merchantId);
   return {
     merchantId,
     mode: mode === 'live' ? 'LIVE' : 'TEST',
@@ -20,7 +19,7 @@ async function operator(app: App, merchantId: string, mode: string): Promise<Pri
     kind: 'SECRET',
     allowReveal: false,
     requestId: `cli-${process.pid}`,
-    profileId: defaultProfile!.profileId,
+    profileId,
   };
 }
 

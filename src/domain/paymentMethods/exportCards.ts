@@ -3,7 +3,6 @@ import { createWriteStream } from 'node:fs';
 import { rename } from 'node:fs/promises';
 import type { App } from '../../app/app.js';
 import { actorOf, appendAudit } from '../audit/audit.js';
-import { requireMerchant } from '../merchants/merchants.js';
 import { openCard } from './reveal.js';
 import type { Principal } from '../shared/principal.js';
 import { encryptTo, keyFingerprint, readPublicKey } from '../../crypto/openpgp.js';
@@ -25,7 +24,8 @@ export interface ExportOptions {
 }
 
 export async function exportCards(app: App, opts: ExportOptions): Promise<{ cards: number; recipientFingerprint: string }> {
-  await requireMerchant(app, opts.merchantId);
+  // The merchant's default profile, where the operator acts; NotFound for an unknown merchant.
+  const profileId = await defaultProfileOf(app, opts.merchantId);
   const key = await readPublicKey(opts.recipient);
   const recipientFingerprint = keyFingerprint(key);
   const tenant = { merchantId: opts.merchantId, mode: opts.mode };
@@ -35,7 +35,7 @@ export async function exportCards(app: App, opts: ExportOptions): Promise<{ card
     kind: 'SECRET',
     allowReveal: false,
     requestId: `export-${Date.now()}`,
-    profileId: await defaultProfileOf(app, opts.merchantId),
+    profileId,
   };
   const pageSize = opts.pageSize ?? 500;
   let cards = 0;

@@ -8,7 +8,6 @@ import { parse as parseCsv } from 'csv-parse';
 import type { App } from '../../app/app.js';
 import { actorOf, appendAudit } from '../audit/audit.js';
 import { customersForReferences } from '../customers/customers.js';
-import { requireMerchant } from '../merchants/merchants.js';
 import { tokenizeCard } from './paymentMethods.js';
 import { ValidationFailed, VaultError } from '../shared/errors.js';
 import type { Principal, Tenant } from '../shared/principal.js';
@@ -208,7 +207,8 @@ export async function importCards(app: App, opts: ImportOptions): Promise<Import
   const { merchantId, mode, file } = opts;
   const batchSize = opts.batchSize ?? 250;
   const concurrency = opts.concurrency ?? 16;
-  await requireMerchant(app, merchantId);
+  // The merchant's default profile, where the operator acts; NotFound for an unknown merchant.
+  const profileId = await defaultProfileOf(app, merchantId);
   if (!existsSync(file)) throw new FileUnreadable(`cannot read ${file}`);
   const tenant: Tenant = { merchantId, mode };
   const fileHash = await sha256File(file).catch((err: Error) => {
@@ -222,7 +222,7 @@ export async function importCards(app: App, opts: ImportOptions): Promise<Import
     allowReveal: false,
     requestId: `import-${fileHash.slice(0, 16)}`,
     // Imported cards and customers go in the merchant's default profile.
-    profileId: await defaultProfileOf(app, merchantId),
+    profileId,
   };
 
   const kind = await fileKind(file);
