@@ -29,9 +29,28 @@ export async function sealFields(keyring: Keyring, model: string, data: Data, id
     const plaintext = typeof value === 'object' && value && 'set' in value ? (value as { set: unknown }).set : value;
     if (plaintext === null) continue;
     if (typeof plaintext !== 'string') throw new Error(`${model}.${field}: encrypted fields take strings`);
-    out[field] = seal(encryption.key.reveal(), encryption.id, plaintext, aadFor(ids.merchantId, model, field, ids.id));
+    const aad = aadFor(ids.merchantId, model, field, ids.id);
+    const envelope = seal(encryption.key.reveal(), encryption.id, plaintext, aad);
+    out[field] = envelope;
+    if (REMEMBERED_FIELDS.has(field)) remember(aad, envelope, plaintext);
   }
   return out;
+}
+
+// Opened card expiries, remembered by envelope and AAD: every masked view shows the expiry, and a masked
+// read, or the answer to the tokenization that sealed it, need not decrypt it again. Only the expiry (month
+// and year, which every masked view shows anyway): never a number, a name, a CVC or an address. Keyed by the
+// envelope (a fresh IV each time it is sealed) and the AAD it is bound to, so an entry answers only for the
+// very ciphertext it came from in the very row, field and merchant the AEAD would have checked; the row is
+// still read from the database each time, so a deleted card reads as absent at once. Bounded; the oldest
+// entry goes first.
+const REMEMBERED_FIELDS: ReadonlySet<string> = new Set(['cardExpiry']);
+const REMEMBERED_MAX = 10_000;
+const remembered = new Map<string, string>();
+
+function remember(aad: string, envelope: string, plaintext: string): void {
+  if (remembered.size >= REMEMBERED_MAX) remembered.delete(remembered.keys().next().value as string);
+  remembered.set(`${aad}\n${envelope}`, plaintext);
 }
 
 export function encryptionExtension(keyring: Keyring) {
@@ -103,6 +122,11 @@ export async function openPlaintext<M extends EncryptedModel>(
   const envelope = row[field];
   if (envelope === undefined) throw new Error(`${model}.${field} was not selected`);
   if (envelope === null) return null;
+  const aad = aadFor(row.merchantId, model, field, row.id);
+  const known = REMEMBERED_FIELDS.has(field) ? remembered.get(`${aad}\n${envelope}`) : undefined;
+  if (known !== undefined) return known;
   const key = await keyring.decryptionKey(row.merchantId, envelopeKeyId(envelope));
-  return open(envelope, () => key.reveal(), aadFor(row.merchantId, model, field, row.id)).toString('utf8');
+  const plaintext = open(envelope, () => key.reveal(), aad).toString('utf8');
+  if (REMEMBERED_FIELDS.has(field)) remember(aad, envelope, plaintext);
+  return plaintext;
 }

@@ -55,7 +55,7 @@ export const CardViewType = builder.objectRef<CardView>('CardView').implement({
   fields: (t) => ({
     bin: t.exposeString('bin', { description: 'First 6 digits.' }),
     last4: t.exposeString('last4'),
-    brand: t.field({ type: CardBrandEnum, resolve: (c) => c.brand }),
+    brand: t.expose('brand', { type: CardBrandEnum }),
     expMonth: t.exposeInt('expMonth'),
     expYear: t.exposeInt('expYear', { description: 'Four digits.' }),
     expired: t.exposeBoolean('expired', { description: 'True once the expiry month has passed (UTC).' }),
@@ -63,7 +63,7 @@ export const CardViewType = builder.objectRef<CardView>('CardView').implement({
     nickName: t.string({ nullable: true, resolve: (c) => c.nickName() }),
     issuer: t.exposeString('issuer', { nullable: true }),
     issuingCountry: t.exposeString('issuingCountry', { nullable: true }),
-    cardType: t.field({ type: CardTypeEnum, nullable: true, resolve: (c) => c.cardType }),
+    cardType: t.expose('cardType', { type: CardTypeEnum, nullable: true }),
   }),
 });
 

@@ -66,7 +66,8 @@ describe('card data hygiene', () => {
     expect(row.cardExpiry).toMatch(/^v1\.dk_/);
     expect(row.holderName).toMatch(/^v1\.dk_/);
 
-    // A ciphertext moved to another row does not decrypt: the read fails instead of showing it.
+    // A ciphertext moved to another row does not decrypt: the read fails instead of showing it. (The server
+    // sealed that expiry and remembers it opened, for its own row only: the memory does not answer here.)
     const other = b.tokenizeCard.paymentMethod.id;
     await getDb().prisma
       .$executeRaw`UPDATE payment_methods SET card_expiry = ${row.cardExpiry} WHERE merchant_id = ${m.merchantId} AND id = ${other}`;
