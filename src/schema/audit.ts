@@ -30,7 +30,7 @@ builder.queryFields((t) => ({
       type: 'AuditEvent',
       cursor: 'merchantId_id',
       description:
-        "The merchant's audit trail for this key's mode, newest first; `entityId` narrows it to one record. `first` is capped at 100.",
+        "The merchant's audit trail for this key's mode, newest first; `entityId` narrows it to one record; in a profile (x-profile-id, or a restricted key) only the events of requests made in that profile. `first` is capped at 100.",
       maxSize: 100,
       defaultSize: 20,
       args: { entityId: t.arg.id() },

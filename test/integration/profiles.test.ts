@@ -213,6 +213,31 @@ describe('x-profile-id', () => {
     expect(unscoped.json.data.tokenizeCard).toMatchObject({ code: 'NOT_FOUND' });
   });
 
+  it("auditEvents in a profile shows that profile's activity only; without the header a key sees every profile's", async () => {
+    const { m, other, inDefault, inOther } = await seed();
+    const restricted = (await createApiKey(testApp(), { merchantId: m.merchantId, kind: 'SECRET', mode: 'TEST', profileId: other })).key;
+    const AUDIT = 'query($entityId: ID) { auditEvents(first: 100, entityId: $entityId) { edges { node { action entityId } } } }';
+    const entities = async (key: string, profile?: string, entityId?: string) => {
+      const r = await gql(key, AUDIT, entityId ? { entityId } : {}, profile);
+      expect(r.status, r.text).toBe(200);
+      return new Set(r.json.data.auditEvents.edges.map((e: { node: { entityId: string | null } }) => e.node.entityId));
+    };
+    const everything = await entities(m.secretKey);
+    for (const id of [inDefault.customer.id, inDefault.pm.id, inOther.customer.id, inOther.pm.id]) expect(everything).toContain(id);
+    for (const [key, profile] of [
+      [m.secretKey, other],
+      [restricted, undefined],
+      [restricted, other],
+    ] as const) {
+      const seen = await entities(key, profile);
+      for (const id of [inOther.customer.id, inOther.pm.id, inOther.payment.id]) expect(seen).toContain(id);
+      for (const id of [inDefault.customer.id, inDefault.pm.id, inDefault.payment.id]) expect(seen).not.toContain(id);
+      expect((await entities(key, profile, inDefault.pm.id)).size).toBe(0);
+    }
+    // The default profile's records were made without the header: not events of a request in that profile.
+    expect([...(await entities(m.secretKey, m.defaultProfileId))]).not.toContain(inOther.pm.id);
+  });
+
   it('detects duplicates within a profile: the same card in two profiles is two payment methods', async () => {
     const m = await newMerchant();
     const other = await createProfile(testApp(), { merchantId: m.merchantId, name: 'B' });

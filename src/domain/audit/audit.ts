@@ -118,13 +118,20 @@ export async function audited<T>(
   });
 }
 
-/** A merchant's events visible to a key: its own mode's and the merchant-wide ones; newest first. */
+/**
+ * A merchant's events visible to a key: its own mode's and the merchant-wide ones; newest first. A request
+ * scoped to a profile (a restricted key, or x-profile-id) sees only the events of requests made in that
+ * profile (`detail.profileId`, written by `detailOf`): nothing of another profile's activity, and none of
+ * the merchant-wide events (operator actions, unscoped keys).
+ */
 export function listAuditEvents(app: App, principal: Principal, query: Query, entityId?: string | null) {
   return app.db.prisma.auditEvent.findMany({
     ...(query as object),
     where: {
       merchantId: principal.merchantId,
-      OR: [{ mode: principal.mode }, { mode: null }],
+      ...(principal.profileScope === undefined
+        ? { OR: [{ mode: principal.mode }, { mode: null }] }
+        : { mode: principal.mode, detail: { path: ['profileId'], equals: principal.profileScope } }),
       ...(entityId ? { entityId } : {}),
     },
     orderBy: { position: 'desc' },
