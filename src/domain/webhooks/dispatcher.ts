@@ -3,6 +3,7 @@ import { Webhook } from 'standardwebhooks';
 import type { App } from '../../app/app.js';
 import { containsPan } from '../../card/pan.js';
 import { newId } from '../shared/ids.js';
+import { postWebhook, type PostOptions } from './delivery.js';
 import { endpointSecret } from './webhooks.js';
 
 // The dispatcher: every server process runs one. It claims due delivery jobs with FOR UPDATE SKIP LOCKED and
@@ -22,6 +23,8 @@ export interface DispatcherOptions {
   retryWindowMs: number;
   /** Deliveries in flight per process. */
   concurrency: number;
+  /** How live mode deliveries resolve names (default dns.lookup): tests pass their own. */
+  resolve?: PostOptions['resolve'];
 }
 
 export interface Dispatcher {
@@ -33,6 +36,7 @@ export interface Dispatcher {
 interface Claimed {
   merchantId: string;
   id: string;
+  mode: 'TEST' | 'LIVE';
   eventId: string;
   endpointId: string;
   attempts: number;
@@ -55,7 +59,7 @@ const CLAIM = `WITH due AS (
    FOR UPDATE SKIP LOCKED)
  UPDATE webhook_deliveries d SET locked_until = now() + make_interval(secs => $2::int / 1000.0)
  FROM due WHERE d.merchant_id = due.merchant_id AND d.id = due.id
- RETURNING d.merchant_id AS "merchantId", d.id, d.event_id AS "eventId", d.endpoint_id AS "endpointId", d.attempts,
+ RETURNING d.merchant_id AS "merchantId", d.id, d.mode, d.event_id AS "eventId", d.endpoint_id AS "endpointId", d.attempts,
    d.created_at AS "createdAt",
    (SELECT type FROM webhook_events e WHERE e.merchant_id = d.merchant_id AND e.id = d.event_id) AS type,
    (SELECT payload FROM webhook_events e WHERE e.merchant_id = d.merchant_id AND e.id = d.event_id) AS payload,
@@ -92,11 +96,11 @@ export function createDispatcher(app: App, log: Logger, options: DispatcherOptio
       const secret = await endpointSecret(app, { merchantId: job.merchantId, id: job.endpointId, secret: job.secret });
       const timestamp = new Date();
       const signature = new Webhook(secret).sign(job.eventId, timestamp, body);
-      const res = await fetch(job.url, {
-        method: 'POST',
-        redirect: 'manual',
-        signal: AbortSignal.timeout(options.timeoutMs),
-        headers: {
+      // Live mode endpoints are refused any private address, as given or as their name resolves now
+      // (./addresses.ts); test mode endpoints may be local (a developer's machine).
+      status = await postWebhook(
+        job.url,
+        {
           'content-type': 'application/json',
           'user-agent': 'vault-webhooks/1',
           'webhook-id': job.eventId,
@@ -104,12 +108,11 @@ export function createDispatcher(app: App, log: Logger, options: DispatcherOptio
           'webhook-signature': signature,
         },
         body,
-      });
-      status = res.status;
-      await res.body?.cancel().catch(() => {});
+        { timeoutMs: options.timeoutMs, publicOnly: job.mode === 'LIVE', resolve: options.resolve },
+      );
     } catch (e) {
-      const err = e as Error & { cause?: { code?: string } };
-      error = err.name === 'TimeoutError' ? 'timeout' : (err.cause?.code ?? err.name ?? 'error').slice(0, 40);
+      const err = e as Error & { code?: string };
+      error = err.name === 'AbortError' || err.name === 'TimeoutError' ? 'timeout' : (err.code ?? err.name ?? 'error').slice(0, 40);
     }
     const succeeded = status !== null && status >= 200 && status < 300;
     const now = new Date();

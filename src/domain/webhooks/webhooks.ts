@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { BlockList, isIP } from 'node:net';
 import type { App } from '../../app/app.js';
 import { openField } from '../../db/encryption.js';
 import type { PaymentMethod } from '../../generated/prisma/client.js';
@@ -7,41 +6,12 @@ import { actorOf, audited } from '../audit/audit.js';
 import { Code, NotFound, ValidationFailed } from '../shared/errors.js';
 import { isWellFormedId, newId } from '../shared/ids.js';
 import { merchantMode, type Principal, type Tenant } from '../shared/principal.js';
+import { isPrivateHost } from './addresses.js';
 import { emitEvent, paymentEventObject, paymentMethodEventObject, WEBHOOK_EVENT_TYPES } from './events.js';
 import type { Tx } from '../../db/client.js';
 import { findPaymentInTransaction } from '../payments/store.js';
 
 const MAX_ENDPOINTS = 20;
-
-// Addresses a live endpoint may not name (loopback, private, link-local, unspecified): checked on the URL as
-// given; a public name resolving to a private address is not caught here.
-const PRIVATE = new BlockList();
-for (const [net, bits] of [
-  ['0.0.0.0', 8],
-  ['10.0.0.0', 8],
-  ['127.0.0.0', 8],
-  ['169.254.0.0', 16],
-  ['172.16.0.0', 12],
-  ['192.168.0.0', 16],
-  ['100.64.0.0', 10],
-] as const) {
-  PRIVATE.addSubnet(net, bits, 'ipv4');
-}
-for (const [net, bits] of [
-  ['::', 127],
-  ['fc00::', 7],
-  ['fe80::', 10],
-] as const)
-  PRIVATE.addSubnet(net, bits, 'ipv6');
-
-const isPrivateHost = (host: string) => {
-  const h = host.replace(/^\[|\]$/g, '');
-  const family = isIP(h);
-  if (family === 4) return PRIVATE.check(h, 'ipv4');
-  if (family === 6)
-    return PRIVATE.check(h, 'ipv6') || (h.startsWith('::ffff:') && isIP(h.slice(7)) === 4 && PRIVATE.check(h.slice(7), 'ipv4'));
-  return h === 'localhost' || h.endsWith('.localhost') || h.endsWith('.local') || h.endsWith('.internal');
-};
 
 /** The endpoint's URL and events, checked: https in live mode (test mode also takes http and loopback). */
 function validEndpoint(principal: Tenant, input: unknown): { url: string; events: string[] } {
