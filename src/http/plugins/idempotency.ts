@@ -287,6 +287,15 @@ export class References {
       for (const item of value) this.note(item);
       return;
     }
+    // A pending value (a resolver's promise, or an item of a list): noted when it resolves, which is before
+    // execution completes (execution awaits it) and so before the response and its references are stored.
+    if (isPromiseLike(value)) {
+      value.then(
+        (resolved) => this.note(resolved),
+        () => undefined,
+      );
+      return;
+    }
     if (typeof value !== 'object' || value === null || this.seen.has(value)) return;
     this.seen.add(value);
     for (const v of Object.values(value)) if (typeof v === 'string' && SUBJECT_ID.test(v)) this.ids.add(v);
@@ -322,14 +331,8 @@ function wrapFields(type: GraphQLObjectType): void {
       const references = context.references;
       if (!references) return resolve(parent, args, context, info);
       const result: unknown = resolve(parent, args, context, info);
-      if (!isPromiseLike(result)) {
-        references.note(result);
-        return result;
-      }
-      return Promise.resolve(result).then((value) => {
-        references.note(value);
-        return value;
-      });
+      references.note(result);
+      return result;
     };
   }
 }
