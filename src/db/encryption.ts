@@ -42,8 +42,9 @@ export async function sealFields(keyring: Keyring, model: string, data: Data, id
 // and year, which every masked view shows anyway): never a number, a name, a CVC or an address. Keyed by the
 // envelope (a fresh IV each time it is sealed) and the AAD it is bound to, so an entry answers only for the
 // very ciphertext it came from in the very row, field and merchant the AEAD would have checked; the row is
-// still read from the database each time, so a deleted card reads as absent at once. Bounded; the oldest
-// entry goes first.
+// still read from the database each time, so a deleted card reads as absent at once, and the data key is
+// still asked of the keyring, so a process that can no longer unwrap it opens nothing. Bounded; the oldest
+// entry goes first. What it saves is the AES-GCM open itself.
 const REMEMBERED_FIELDS: ReadonlySet<string> = new Set(['cardExpiry']);
 const REMEMBERED_MAX = 10_000;
 const remembered = new Map<string, string>();
@@ -123,9 +124,11 @@ export async function openPlaintext<M extends EncryptedModel>(
   if (envelope === undefined) throw new Error(`${model}.${field} was not selected`);
   if (envelope === null) return null;
   const aad = aadFor(row.merchantId, model, field, row.id);
+  // The key first, remembered or not: a keyring that cannot unwrap the envelope's data key (a master key
+  // taken out of service, a retired key) opens nothing, whatever this process opened before.
+  const key = await keyring.decryptionKey(row.merchantId, envelopeKeyId(envelope));
   const known = REMEMBERED_FIELDS.has(field) ? remembered.get(`${aad}\n${envelope}`) : undefined;
   if (known !== undefined) return known;
-  const key = await keyring.decryptionKey(row.merchantId, envelopeKeyId(envelope));
   const plaintext = open(envelope, () => key.reveal(), aad).toString('utf8');
   if (REMEMBERED_FIELDS.has(field)) remember(aad, envelope, plaintext);
   return plaintext;
