@@ -32,7 +32,7 @@ export async function sealFields(keyring: Keyring, model: string, data: Data, id
     const aad = aadFor(ids.merchantId, model, field, ids.id);
     const envelope = seal(encryption.key.reveal(), encryption.id, plaintext, aad);
     out[field] = envelope;
-    if (REMEMBERED_FIELDS.has(field)) remember(aad, envelope, plaintext);
+    if (REMEMBERED_FIELDS.has(field)) remember(memoKey(aad, envelope), plaintext);
   }
   return out;
 }
@@ -49,9 +49,11 @@ const REMEMBERED_FIELDS: ReadonlySet<string> = new Set(['cardExpiry']);
 const REMEMBERED_MAX = 10_000;
 const remembered = new Map<string, string>();
 
-function remember(aad: string, envelope: string, plaintext: string): void {
+const memoKey = (aad: string, envelope: string) => `${aad}\n${envelope}`;
+
+function remember(key: string, plaintext: string): void {
   if (remembered.size >= REMEMBERED_MAX) remembered.delete(remembered.keys().next().value as string);
-  remembered.set(`${aad}\n${envelope}`, plaintext);
+  remembered.set(key, plaintext);
 }
 
 export function encryptionExtension(keyring: Keyring) {
@@ -127,9 +129,10 @@ export async function openPlaintext<M extends EncryptedModel>(
   // The key first, remembered or not: a keyring that cannot unwrap the envelope's data key (a master key
   // taken out of service, a retired key) opens nothing, whatever this process opened before.
   const key = await keyring.decryptionKey(row.merchantId, envelopeKeyId(envelope));
-  const known = REMEMBERED_FIELDS.has(field) ? remembered.get(`${aad}\n${envelope}`) : undefined;
+  const memo = REMEMBERED_FIELDS.has(field) ? memoKey(aad, envelope) : undefined;
+  const known = memo === undefined ? undefined : remembered.get(memo);
   if (known !== undefined) return known;
   const plaintext = open(envelope, () => key.reveal(), aad).toString('utf8');
-  if (REMEMBERED_FIELDS.has(field)) remember(aad, envelope, plaintext);
+  if (memo !== undefined) remember(memo, plaintext);
   return plaintext;
 }

@@ -1,6 +1,5 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
-import { isIP } from 'node:net';
 import { isPrivateAddress, PrivateAddressError, publicOnlyLookup } from './addresses.js';
 
 export interface PostOptions {
@@ -18,8 +17,8 @@ export interface PostOptions {
  */
 export function postWebhook(url: string, headers: Record<string, string>, body: string, options: PostOptions): Promise<number> {
   const target = new URL(url);
-  const host = target.hostname.replace(/^\[|\]$/g, '');
-  if (options.publicOnly && isIP(host) && isPrivateAddress(host)) return Promise.reject(new PrivateAddressError(host));
+  // A literal address is connected to without a lookup: checked here instead.
+  if (options.publicOnly && isPrivateAddress(target.hostname)) return Promise.reject(new PrivateAddressError(target.hostname));
   const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
     const req = send(

@@ -20,7 +20,7 @@ import {
   type OperationDefinitionNode,
 } from 'graphql';
 import { collectFields } from 'graphql/execution/collectFields.js';
-import { isAsyncIterable, type Plugin } from 'graphql-yoga';
+import { isAsyncIterable, isPromise, type Plugin } from 'graphql-yoga';
 import type { RequestContext } from '../context.js';
 import {
   abandon,
@@ -289,7 +289,7 @@ export class References {
     }
     // A pending value (a resolver's promise, or an item of a list): noted when it resolves, which is before
     // execution completes (execution awaits it) and so before the response and its references are stored.
-    if (isPromiseLike(value)) {
+    if (isPromise(value)) {
       value.then(
         (resolved) => this.note(resolved),
         () => undefined,
@@ -335,8 +335,4 @@ function wrapFields(type: GraphQLObjectType): void {
       return result;
     };
   }
-}
-
-function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
-  return typeof (value as PromiseLike<unknown> | null)?.then === 'function';
 }
