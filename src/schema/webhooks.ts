@@ -25,6 +25,11 @@ const WebhookDeliveryType = builder.prismaObject('WebhookAttempt', {
     attempt: t.exposeInt('attempt', { description: '1 for the first attempt.' }),
     status: t.exposeInt('status', { nullable: true, description: "The endpoint's HTTP status; null when it did not answer in time." }),
     succeeded: t.exposeBoolean('succeeded'),
+    error: t.exposeString('error', {
+      nullable: true,
+      description:
+        'Why the endpoint gave no answer: `timeout`, the connection\'s error code (`ECONNREFUSED`, `ENOTFOUND`, `EPRIVATEADDRESS` for a live endpoint resolving to a private address) or `EPAYLOADPAN`; null when it answered.',
+    }),
     at: t.expose('at', { type: 'DateTime' }),
   }),
 });

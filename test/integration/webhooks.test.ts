@@ -158,10 +158,10 @@ describe('merchant webhooks', () => {
       () => deliveries(m, ep.id),
       (d) => d.length === 3,
     );
-    expect(attempts.map((a) => [a.attempt, a.status, a.succeeded])).toEqual([
-      [3, 204, true],
-      [2, 500, false],
-      [1, 500, false],
+    expect(attempts.map((a) => [a.attempt, a.status, a.succeeded, a.error])).toEqual([
+      [3, 204, true, null],
+      [2, 500, false, null],
+      [1, 500, false, null],
     ]);
     await new Promise((res) => setTimeout(res, 1000));
     expect(r.received).toHaveLength(3);
@@ -176,9 +176,9 @@ describe('merchant webhooks', () => {
       () => deliveries(m, ep.id),
       (d) => d.some((a) => a.succeeded),
     );
-    expect(attempts.map((a) => [a.attempt, a.status, a.succeeded])).toEqual([
-      [2, 200, true],
-      [1, null, false],
+    expect(attempts.map((a) => [a.attempt, a.status, a.succeeded, a.error])).toEqual([
+      [2, 200, true, null],
+      [1, null, false, 'timeout'],
     ]);
   });
 
@@ -204,7 +204,8 @@ describe('merchant webhooks', () => {
       () => deliveries(m, ep.id),
       (d) => d.some((a) => a.succeeded),
     );
-    expect(attempts.filter((a) => !a.succeeded).every((a) => a.status === null)).toBe(true);
+    const failed = attempts.filter((a) => !a.succeeded);
+    expect(failed.map((a) => [a.status, a.error])).toEqual(failed.map(() => [null, 'ECONNREFUSED']));
   });
 
   it("never sends merchant A's events to merchant B's endpoint, nor test-mode events to live endpoints", async () => {
