@@ -459,6 +459,24 @@ describe('merchant webhooks', () => {
     expect(cli('list', '--mode', 'test').json).toEqual([]);
   }, 120_000);
 
+  it('sends what the input accepted: digit runs in free text and metadata that are no card number', async () => {
+    // Found by the hostile-input fuzzer: a payload guard stricter than the input check answered the merchant's
+    // accepted change with INTERNAL_SERVER_ERROR. 3691581475479156 passes Luhn but is in no card range, and
+    // 2.3691581475479156e-104 prints those digits.
+    const m = await newMerchant();
+    const r = await receiver();
+    await endpoint(m, r, ['payment_method.created']);
+    const metadata = { ref: '3691581475479156', k: 2.3691581475479156e-104 };
+    const t = (await m.client.request(TokenizeCardDocument, { input: { card: { number: uniqueVisa(), expMonth: 3, expYear: yearsAhead(2) }, metadata } }))
+      .tokenizeCard;
+    const pmId = success(t, 'TokenizeCardSuccess').paymentMethod.id;
+    const [got] = await until(
+      () => r.received,
+      (x) => x.length === 1,
+    );
+    expect(got!.payload.data.object).toMatchObject({ id: pmId, metadata });
+  });
+
   it('emits payment_method.updated when the same card is tokenized again, with the stored facts', async () => {
     const m = await newMerchant();
     const r = await receiver();

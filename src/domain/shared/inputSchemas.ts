@@ -253,7 +253,8 @@ function metadataEntryProblem(key: string, value: unknown): string | undefined {
   }
   const scalar = value === null || typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value));
   if (!scalar) return 'Metadata values must be a string, a number, a boolean or null';
-  return typeof value === 'number' && containsCardNumber(asStored(value)) ? HOLDS_CARD : undefined;
+  // Both as stored and as JSON prints it (the answers, webhook payloads): 4.111111111111111e-50.
+  return typeof value === 'number' && (containsCardNumber(asStored(value)) || containsCardNumber(String(value))) ? HOLDS_CARD : undefined;
 }
 
 /**
