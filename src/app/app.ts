@@ -143,9 +143,11 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
           { err },
           'named prepared statements do not survive on this database connection (a transaction-pooling proxy?): turned off; set VAULT_DB_PREPARED_STATEMENTS=false to skip this',
         ),
-      onStartupTimeoutRefused: () =>
+      onStartupParameterRefused: (parameter) =>
         log.warn(
-          'the database (a pooler: PgBouncer?) refuses statement_timeout as a startup parameter: connecting without it; set it on the role (ALTER ROLE … SET statement_timeout) or list it in ignore_startup_parameters',
+          parameter === 'statement_timeout'
+            ? 'the database (a pooler: PgBouncer?) refuses statement_timeout as a startup parameter: connecting without it; set it on the role (ALTER ROLE … SET statement_timeout) or list it in ignore_startup_parameters'
+            : 'the database (a pooler: PgBouncer?) refuses options as a startup parameter: connecting without the planner setting enable_seqscan=off; set it on the role (ALTER ROLE … SET enable_seqscan = off), or plans made while tables were small may scan them whole once they have grown',
         ),
       ...opts.db,
     });

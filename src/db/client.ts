@@ -23,12 +23,26 @@ export interface DbOptions {
    * be able to prove it changed nothing, and runs under a role that may only SELECT.
    */
   readOnly?: boolean;
-  /** Told once when the server refuses statement_timeout as a startup parameter (PgBouncer) and it is dropped. */
-  onStartupTimeoutRefused?: (err: unknown) => void;
+  /**
+   * Told once per startup parameter the server refuses (PgBouncer) and that is dropped from then on:
+   * `statement_timeout`, or `options` (the planner settings, PLANNER_OPTIONS).
+   */
+  onStartupParameterRefused?: (parameter: 'statement_timeout' | 'options', err: unknown) => void;
 }
 
 /** PgBouncer's answer to a startup parameter it does not pass on (ignore_startup_parameters). */
-const REFUSED_TIMEOUT = /unsupported startup parameter: statement_timeout/;
+const REFUSED_PARAMETER = /unsupported startup parameter: (statement_timeout|options)\b/;
+
+/**
+ * Every session of the pool plans without sequential scans where an index can answer. A pooled connection
+ * keeps a named statement's generic plan until statistics change; with autovacuum off, statistics gathered
+ * while the tables were small (an ANALYZE after restoring a young vault) never change again, and a plan made
+ * on a one-page table (a sequential scan: the cheapest there) went on reading every row as the table grew.
+ * Every hot statement is an index lookup (test/integration/plans.test.ts), so forbidding the sequential scan
+ * makes the first plan the right one at any size. A statement no index serves still scans (the setting only
+ * prices sequential scans out). Through a pooler that refuses the parameter, set it on the role instead.
+ */
+export const PLANNER_OPTIONS = '-c enable_seqscan=off';
 
 /**
  * A named statement that is missing on the server connection (26000) or already there (42P05): what a
@@ -41,20 +55,29 @@ function preparedStatementLost(err: unknown, name: string): boolean {
 }
 
 export function createDb(databaseUrl: string, master: MasterKeyRing, options: DbOptions = {}) {
-  // The statement timeout goes in each connection's startup packet; PgBouncer refuses that parameter unless
-  // told to ignore it, so once refused, new connections go without it (the role's or database's
-  // statement_timeout applies then: ALTER ROLE … SET statement_timeout).
-  let timeoutAtStartup = Boolean(options.timeoutMs);
+  // The statement timeout and the planner settings go in each connection's startup packet; PgBouncer refuses
+  // both parameters unless told to ignore them, so once one is refused, new connections go without it (the
+  // role's or database's settings apply then: ALTER ROLE … SET statement_timeout, … SET enable_seqscan).
+  // A read-only session never drops its `options`: they are what makes it read-only.
+  const dropped = new Set<'statement_timeout' | 'options'>();
   const noted = (err: Error | null | undefined) => {
-    if (err && timeoutAtStartup && REFUSED_TIMEOUT.test(err.message)) {
-      timeoutAtStartup = false;
-      options.onStartupTimeoutRefused?.(err);
-    }
+    const parameter = err && (REFUSED_PARAMETER.exec(err.message)?.[1] as 'statement_timeout' | 'options' | undefined);
+    if (!parameter || dropped.has(parameter) || (parameter === 'options' && options.readOnly)) return;
+    dropped.add(parameter);
+    options.onStartupParameterRefused?.(parameter, err);
   };
   // pg-pool connects its clients with a callback.
   class Client extends pg.Client {
     constructor(config?: pg.ClientConfig) {
-      super(timeoutAtStartup || !config ? config : { ...config, statement_timeout: undefined });
+      super(
+        !config || dropped.size === 0
+          ? config
+          : {
+              ...config,
+              ...(dropped.has('statement_timeout') && { statement_timeout: undefined }),
+              ...(dropped.has('options') && { options: undefined }),
+            },
+      );
     }
     override connect(): Promise<pg.Client>;
     override connect(callback: (err: Error) => void): void;
@@ -77,7 +100,7 @@ export function createDb(databaseUrl: string, master: MasterKeyRing, options: Db
     connectionString: databaseUrl,
     max: options.poolSize ?? 10,
     ...(options.timeoutMs && { statement_timeout: options.timeoutMs, connectionTimeoutMillis: options.timeoutMs }),
-    ...(options.readOnly && { options: '-c default_transaction_read_only=on' }),
+    options: options.readOnly ? `-c default_transaction_read_only=on ${PLANNER_OPTIONS}` : PLANNER_OPTIONS,
   });
   // An idle client losing its connection (the database restarted) must not crash the process; the pool
   // drops it and the next query gets a fresh one.
@@ -137,7 +160,8 @@ export function createDb(databaseUrl: string, master: MasterKeyRing, options: Db
      * timeout) is learnt before requests arrive.
      */
     warmUp: async () => {
-      for (let attempt = 0; attempt < 2; attempt++) {
+      // One refusal per attempt (the timeout, the planner settings), then a connection.
+      for (let attempt = 0; attempt < 3; attempt++) {
         const ok = await pool.query('SELECT 1').then(
           () => true,
           () => false,

@@ -28,6 +28,9 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
   const host = opts.host ?? '127.0.0.1';
   await mkdir(opts.dataDir, { recursive: true });
   const db = await PGlite.create({ dataDir: opts.dataDir });
+  // The pool's planner settings (PLANNER_OPTIONS, src/db/client.ts): PGlite applies no startup parameters,
+  // and its one session is every connection's.
+  await db.exec('SET enable_seqscan = off');
   // A fresh password per start, known only to this process and (through a 0600 file) the CLI: without one,
   // any local user could connect to the port and write to the vault's tables (an api key of their own).
   const password = randomBytes(24).toString('base64url');

@@ -1,6 +1,8 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDb } from '../../src/db/client.js';
 import { migrate } from '../../src/db/migrate.js';
+import { parseMasterKeys } from '../../src/crypto/masterKeys.js';
 import { AUTHENTICATE } from '../../src/domain/merchants/store.js';
 import {
   FIND_DUPLICATE,
@@ -11,6 +13,7 @@ import {
   UPDATE_DUPLICATE,
 } from '../../src/domain/paymentMethods/store.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { TEST_MASTER_KEYS } from '../helpers/env.js';
 
 // Every hot statement takes its intended index whether or not statistics exist. Autovacuum is off on these
 // machines, and a database right after a restore or an upgrade has no column statistics either: the planner
@@ -25,6 +28,36 @@ const MERCHANT = 'mer_0123456789abcdefABCDEF';
 const PROFILE = 'pro_0123456789abcdefABCDEF';
 const CARDS = 34_504;
 
+const TENANTS = `
+  INSERT INTO merchants (id, name) VALUES ('${MERCHANT}', 'big'), ('mer_other', 'other');
+  INSERT INTO profiles (merchant_id, id, name, is_default) VALUES ('${MERCHANT}', '${PROFILE}', 'default', true), ('mer_other', 'pro_other', 'default', true);`;
+
+/**
+ * Rows number `first` to `last` of every table the hot statements read. Realistic widths and random order, as
+ * the vault writes them: sequential short ids make the primary key small and well ordered, which hides the
+ * problem.
+ */
+const rowsFrom = (first: number, last: number) => `
+  INSERT INTO api_keys (merchant_id, id, kind, mode, key_hash, prefix)
+    SELECT '${MERCHANT}', 'key_' || g, 'SECRET', 'TEST', md5(g::text) || md5(g::text), 'sk_test' FROM generate_series(${first}, ${last}) g;
+  INSERT INTO customers (merchant_id, profile_id, id, mode, name, created_at, updated_at)
+    SELECT '${MERCHANT}', '${PROFILE}', 'cus_' || substr(md5('c' || g), 1, 22), CASE WHEN g % 10 = 0 THEN 'LIVE' ELSE 'TEST' END::"Mode",
+      repeat('x', 80), now() - g * interval '1 second', now() FROM generate_series(${first}, ${last}) g;
+  INSERT INTO payment_methods (merchant_id, profile_id, id, mode, customer_id, type, fingerprint, card_number, card_expiry, holder_name, bin, last4, brand, retain_until, created_at, updated_at)
+    SELECT '${MERCHANT}', '${PROFILE}', 'pm_' || substr(md5('p' || g), 1, 22), 'TEST',
+      CASE WHEN g % 2 = 0 THEN 'cus_' || substr(md5('c' || (g / 2)), 1, 22) END,
+      'CARD', substr(md5('f' || g) || md5('g' || g), 1, 43), repeat('x', 120), repeat('x', 90), repeat('x', 80),
+      '424242', lpad((g % 10000)::text, 4, '0'), 'VISA', now() + interval '2 years', now() - g * interval '1 second', now()
+    FROM generate_series(${first}, ${last}) g WHERE g % 2 = 1 OR (g / 2) % 10 <> 0;
+  INSERT INTO card_tokens (merchant_id, profile_id, id, mode, card_number, card_expiry, bin, last4, brand, expires_at)
+    SELECT '${MERCHANT}', '${PROFILE}', 'tok_' || substr(md5('t' || g), 1, 22), 'TEST', 'x', 'x', '424242', '4242', 'VISA', now() + interval '30 minutes'
+    FROM generate_series(${first}, ${last}) g;
+  INSERT INTO payments (merchant_id, profile_id, id, mode, amount, currency, status, capture_method, initiator, bin, last4, brand, card_expiry, connector_id, created_at, updated_at)
+    SELECT '${MERCHANT}', '${PROFILE}', 'pay_' || substr(md5('y' || g), 1, 22), 'TEST', 1000, 'EUR', 'COMPLETED', 'AUTOMATIC', 'CUSTOMER', '424242', '4242', 'VISA', repeat('x', 90), 'sandbox', now(), now()
+    FROM generate_series(${first}, ${last}) g;
+  INSERT INTO card_probes (merchant_id, group_tag, member_tag, key_id, expires_at)
+    SELECT '${MERCHANT}', md5('g' || (g % 3000)), md5('m' || g), 'key_1', now() + interval '1 day' FROM generate_series(${first}, ${last}) g;`;
+
 let db: TestDatabase;
 let client: pg.Client;
 let sample: { pm: string; fp: string; customer: string; pmOfCustomer: string; fpOfCustomer: string; token: string; payment: string };
@@ -34,31 +67,8 @@ beforeAll(async () => {
   await migrate(db.url);
   client = new pg.Client({ connectionString: db.url });
   await client.connect();
-  // Realistic widths and random order, as the vault writes them: sequential short ids make the primary
-  // key small and well ordered, which hides the problem.
-  await client.query(`
-    INSERT INTO merchants (id, name) VALUES ('${MERCHANT}', 'big'), ('mer_other', 'other');
-    INSERT INTO profiles (merchant_id, id, name, is_default) VALUES ('${MERCHANT}', '${PROFILE}', 'default', true), ('mer_other', 'pro_other', 'default', true);
-    INSERT INTO api_keys (merchant_id, id, kind, mode, key_hash, prefix)
-      SELECT '${MERCHANT}', 'key_' || g, 'SECRET', 'TEST', md5(g::text) || md5(g::text), 'sk_test' FROM generate_series(1, 20000) g;
-    INSERT INTO customers (merchant_id, profile_id, id, mode, name, created_at, updated_at)
-      SELECT '${MERCHANT}', '${PROFILE}', 'cus_' || substr(md5('c' || g), 1, 22), CASE WHEN g % 10 = 0 THEN 'LIVE' ELSE 'TEST' END::"Mode",
-        repeat('x', 80), now() - g * interval '1 second', now() FROM generate_series(1, ${CARDS}) g;
-    INSERT INTO payment_methods (merchant_id, profile_id, id, mode, customer_id, type, fingerprint, card_number, card_expiry, holder_name, bin, last4, brand, retain_until, created_at, updated_at)
-      SELECT '${MERCHANT}', '${PROFILE}', 'pm_' || substr(md5('p' || g), 1, 22), 'TEST',
-        CASE WHEN g % 2 = 0 THEN 'cus_' || substr(md5('c' || (g / 2)), 1, 22) END,
-        'CARD', substr(md5('f' || g) || md5('g' || g), 1, 43), repeat('x', 120), repeat('x', 90), repeat('x', 80),
-        '424242', lpad((g % 10000)::text, 4, '0'), 'VISA', now() + interval '2 years', now() - g * interval '1 second', now()
-      FROM generate_series(1, ${CARDS}) g WHERE g % 2 = 1 OR (g / 2) % 10 <> 0;
-    INSERT INTO card_tokens (merchant_id, profile_id, id, mode, card_number, card_expiry, bin, last4, brand, expires_at)
-      SELECT '${MERCHANT}', '${PROFILE}', 'tok_' || substr(md5('t' || g), 1, 22), 'TEST', 'x', 'x', '424242', '4242', 'VISA', now() + interval '30 minutes'
-      FROM generate_series(1, 5000) g;
-    INSERT INTO payments (merchant_id, profile_id, id, mode, amount, currency, status, capture_method, initiator, bin, last4, brand, card_expiry, connector_id, created_at, updated_at)
-      SELECT '${MERCHANT}', '${PROFILE}', 'pay_' || substr(md5('y' || g), 1, 22), 'TEST', 1000, 'EUR', 'COMPLETED', 'AUTOMATIC', 'CUSTOMER', '424242', '4242', 'VISA', repeat('x', 90), 'sandbox', now(), now()
-      FROM generate_series(1, 20000) g;
-    INSERT INTO card_probes (merchant_id, group_tag, member_tag, key_id, expires_at)
-      SELECT '${MERCHANT}', md5('g' || (g % 3000)), md5('m' || g), 'key_1', now() + interval '1 day' FROM generate_series(1, 20000) g;
-  `);
+  await client.query(TENANTS);
+  await client.query(rowsFrom(1, CARDS));
   const one = async (sql: string) => (await client.query(sql)).rows[0];
   const pm = await one(`SELECT id, fingerprint FROM payment_methods WHERE customer_id IS NULL LIMIT 1 OFFSET 777`);
   const withCustomer = await one(
@@ -294,4 +304,55 @@ describe('hot statements plan the same with or without statistics', () => {
     await client.query('ANALYZE');
     await expectIntendedPlans();
   });
+});
+
+describe('plans made while the tables were small', () => {
+  // A pooled connection plans each named statement once (the generic plan, after five executions) and keeps
+  // that plan until statistics change. With autovacuum off, statistics gathered while the tables were small
+  // (an ANALYZE after a restore of a young vault, say) never change again: a plan made then read every row of
+  // a table that had since grown (tokenize fell from ~300 to ~100 req/s within minutes, growing sequential
+  // scans of card_probes, payment_methods and audit_links). The vault's sessions therefore plan without
+  // sequential scans (src/db/client.ts): the plan made on a one-page table is the index plan already.
+  it("stay on their index in the vault's pooled sessions once the tables have grown", async () => {
+    const small = await createTestDatabase();
+    const vault = createDb(small.url, parseMasterKeys(TEST_MASTER_KEYS), { poolSize: 1 });
+    const writer = new pg.Client({ connectionString: small.url });
+    try {
+      await migrate(small.url);
+      await writer.connect();
+      await writer.query(TENANTS);
+      await writer.query(rowsFrom(1, 2));
+      await writer.query('ANALYZE');
+      const session = await vault.pool.connect();
+      const execute = (i: number, c: Case) => {
+        const params = c.params().map((p) => (p === null ? 'NULL' : pg.escapeLiteral(p instanceof Date ? p.toISOString() : String(p))));
+        return `EXECUTE hot_${i}(${params.join(', ')})`;
+      };
+      try {
+        await session.query('SET plan_cache_mode = force_generic_plan');
+        for (const [i, c] of CASES.entries()) {
+          await session.query(`PREPARE hot_${i} AS ${c.text}`);
+          await session.query(`EXPLAIN ${execute(i, c)}`);
+        }
+        // The tables grow; nothing tells the session's plans (no ANALYZE, no DDL).
+        await writer.query(rowsFrom(3, CARDS));
+        for (const [i, c] of CASES.entries()) {
+          const { rows } = await session.query(`EXPLAIN (FORMAT JSON) ${execute(i, c)}`);
+          const scans = scansOf(rows[0]['QUERY PLAN'][0].Plan as PlanNode, c.table);
+          expect(scans.length, `${c.name} scans ${c.table}`).toBeGreaterThan(0);
+          for (const scan of scans) {
+            const used = indexOf(scan);
+            const intended = Array.isArray(c.index) ? (c.index.includes(used) ? used : c.index.join(' or ')) : c.index;
+            expect({ statement: c.name, index: used }).toEqual({ statement: c.name, index: intended });
+          }
+        }
+      } finally {
+        session.release(true);
+      }
+    } finally {
+      await writer.end();
+      await vault.disconnect();
+      await small.drop();
+    }
+  }, 120_000);
 });

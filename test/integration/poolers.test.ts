@@ -174,6 +174,7 @@ describe('through PgBouncer', () => {
       const notes = {
         preparedOff: log.includes('named prepared statements do not survive'),
         timeoutRefused: log.includes('refuses statement_timeout as a startup parameter'),
+        optionsRefused: log.includes('refuses options as a startup parameter'),
         cacheOn: log.includes('api-key cache on'),
         cacheOff: log.includes('api-key cache off'),
         unexpected: (log.match(/unexpected error/g) ?? []).length,
@@ -189,6 +190,8 @@ describe('through PgBouncer', () => {
       expect(notes.unexpected).toBe(0);
       // Stock PgBouncer refuses the startup statement_timeout: the vault noticed and connected without it.
       expect(notes.timeoutRefused).toBe(true);
+      // And the planner settings (src/db/client.ts PLANNER_OPTIONS), also noticed and said once.
+      expect(notes.optionsRefused).toBe(true);
       if (sessions) {
         expect(await unsealed()).toBe(0);
         expect(log).toContain('audit sealer: this process now links audit events');

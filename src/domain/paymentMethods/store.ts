@@ -200,15 +200,19 @@ const UPDATE_DUPLICATE_BANK_ACCOUNT = {
  * $1 merchant, $2 mode, $3 fingerprint, $4/$5 the (bin, last4) group and member tags, $6/$7 the duplicates
  * group and member tags, $8 key id, $9 now, $10 expires at, $11 max numbers, $12 max duplicates (0: off),
  * $13 the profile (duplicates are per profile), ($14 customer). Concurrent requests may pass the threshold together by at most their number.
+ * The window test is written `(expires_at > $9) IS TRUE` so that no index can take it: card_probes is read by
+ * its primary key only. As a plain range it made the sweep's expires_at index a candidate, which a plan made
+ * while the table was small preferred, and then read every live counter of every merchant
+ * (test/integration/plans.test.ts, "plans made while the tables were small").
  */
 const probeStatement = (customer: string) => `WITH hit AS (
    SELECT $12::int > 0 AND EXISTS (SELECT 1 FROM payment_methods WHERE merchant_id = $1 AND mode = $2::"Mode" AND fingerprint = $3 AND profile_id = $13 AND ${customer}) AS dup),
  grp AS (
-   SELECT (SELECT count(*) FROM (SELECT 1 FROM card_probes WHERE merchant_id = $1 AND group_tag = $4 AND expires_at > $9::timestamptz LIMIT $11) g)::int AS n,
-     EXISTS (SELECT 1 FROM card_probes WHERE merchant_id = $1 AND group_tag = $4 AND member_tag = $5 AND expires_at > $9) AS known),
+   SELECT (SELECT count(*) FROM (SELECT 1 FROM card_probes WHERE merchant_id = $1 AND group_tag = $4 AND (expires_at > $9::timestamptz) IS TRUE LIMIT $11) g)::int AS n,
+     EXISTS (SELECT 1 FROM card_probes WHERE merchant_id = $1 AND group_tag = $4 AND member_tag = $5 AND (expires_at > $9) IS TRUE) AS known),
  dup AS (
-   SELECT (SELECT count(*) FROM (SELECT 1 FROM card_probes WHERE merchant_id = $1 AND group_tag = $6 AND expires_at > $9 AND hit.dup LIMIT $12) d)::int AS n,
-     hit.dup AND EXISTS (SELECT 1 FROM card_probes WHERE merchant_id = $1 AND group_tag = $6 AND member_tag = $7 AND expires_at > $9) AS known
+   SELECT (SELECT count(*) FROM (SELECT 1 FROM card_probes WHERE merchant_id = $1 AND group_tag = $6 AND (expires_at > $9) IS TRUE AND hit.dup LIMIT $12) d)::int AS n,
+     hit.dup AND EXISTS (SELECT 1 FROM card_probes WHERE merchant_id = $1 AND group_tag = $6 AND member_tag = $7 AND (expires_at > $9) IS TRUE) AS known
    FROM hit),
  verdict AS (
    SELECT hit.dup, grp.known AS grp_known, dup.known AS dup_known,
