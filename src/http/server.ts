@@ -3,6 +3,7 @@ import { Server as NetServer } from 'node:net';
 import type { Logger } from 'pino';
 import type { Config } from '../app/config.js';
 import { metricsHandler, type MetricsAccess } from './plugins/metrics.js';
+import { refreshStatistics } from '../db/statistics.js';
 import { sweep } from '../domain/sweep.js';
 import { runAccountUpdater } from '../domain/paymentMethods/accountUpdater.js';
 import { pendingMigrations } from '../db/migrate.js';
@@ -132,7 +133,11 @@ function startPurgeSweep(app: App, seconds: number): NodeJS.Timeout {
   const timer = setInterval(() => {
     sweep(app)
       .then((r) => Object.values(r).some((n) => n > 0) && log.info(r, 'sweep'))
-      .catch((err: unknown) => log.error({ err }, 'sweep failed'));
+      .catch((err: unknown) => log.error({ err }, 'sweep failed'))
+      // Statistics of tables that grew since they were gathered (src/db/statistics.ts).
+      .then(() => refreshStatistics(app.db.pool))
+      .then((tables) => tables?.length && log.info({ tables }, 'statistics refreshed'))
+      .catch((err: unknown) => log.warn({ err }, 'statistics refresh failed'));
   }, seconds * 1000);
   timer.unref();
   return timer;
