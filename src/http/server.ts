@@ -130,14 +130,23 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
 
 function startPurgeSweep(app: App, seconds: number): NodeJS.Timeout {
   const { log } = app;
+  // One round at a time: a round slower than the period (a large purge) is not started again under itself.
+  let running = false;
   const timer = setInterval(() => {
-    sweep(app)
+    if (running) return;
+    running = true;
+    // Statistics first (src/db/statistics.ts): a round's own statements then plan on fresh ones.
+    refreshStatistics(app.db.pool)
+      .then(
+        (tables) => tables.length > 0 && log.info({ tables }, 'statistics refreshed'),
+        (err: unknown) => log.warn({ err }, 'statistics refresh failed'),
+      )
+      .then(() => sweep(app))
       .then((r) => Object.values(r).some((n) => n > 0) && log.info(r, 'sweep'))
       .catch((err: unknown) => log.error({ err }, 'sweep failed'))
-      // Statistics of tables that grew since they were gathered (src/db/statistics.ts).
-      .then(() => refreshStatistics(app.db.pool))
-      .then((tables) => tables?.length && log.info({ tables }, 'statistics refreshed'))
-      .catch((err: unknown) => log.warn({ err }, 'statistics refresh failed'));
+      .finally(() => {
+        running = false;
+      });
   }, seconds * 1000);
   timer.unref();
   return timer;
