@@ -173,5 +173,9 @@ async function applyMigration(client: pg.Client, migration: MigrationFile): Prom
  */
 export function describeMigration(name: string): string {
   const m = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})_(.+)$/.exec(name);
-  return m ? `${m[7]} (${m[1]}-${m[2]}-${m[3]} at ${m[4]}:${m[5]}:${m[6]})` : name;
+  if (!m) return name;
+  // Two migrations (20261203500000_webhooks, 20261203600000_card_lifecycle) used the time digits as a
+  // sequence; their names are in databases and stay. They are shown with their date only, not "at 50:00:00".
+  const time = Number(m[4]) < 24 && Number(m[5]) < 60 && Number(m[6]) < 60 ? ` at ${m[4]}:${m[5]}:${m[6]}` : '';
+  return `${m[7]} (${m[1]}-${m[2]}-${m[3]}${time})`;
 }

@@ -23,5 +23,7 @@ describe('migration names in the logs', () => {
 
   it('show the name and when the migration was written', () => {
     expect(describeMigration('20261121170000_tokens_payments')).toBe('tokens_payments (2026-11-21 at 17:00:00)');
+    // Digits that are no time of day (two names used them as a sequence) are not shown as one.
+    expect(describeMigration('20261203500000_webhooks')).toBe('webhooks (2026-12-03)');
   });
 });
