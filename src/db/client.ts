@@ -30,8 +30,19 @@ export interface DbOptions {
   onStartupParameterRefused?: (parameter: 'statement_timeout' | 'options', err: unknown) => void;
 }
 
-/** PgBouncer's answer to a startup parameter it does not pass on (ignore_startup_parameters). */
-const REFUSED_PARAMETER = /unsupported startup parameter: (statement_timeout|options)\b/;
+/**
+ * Which startup parameter a pooler refused, from its error message, or undefined. PgBouncer 1.18 says
+ * `unsupported startup parameter: statement_timeout` (or `: options`); from 1.20 it reads `options` itself and
+ * refuses a setting in it as `unsupported startup parameter in options: enable_seqscan`, or the whole of it as
+ * `unsupported options startup parameter` (Neon's proxy too): both mean dropping `options`.
+ */
+export function refusedStartupParameter(message: string): 'statement_timeout' | 'options' | undefined {
+  if (/unsupported startup parameter: statement_timeout\b/.test(message)) return 'statement_timeout';
+  if (/unsupported startup parameter: options\b|unsupported startup parameter in options\b|unsupported options startup parameter/.test(message)) {
+    return 'options';
+  }
+  return undefined;
+}
 
 /**
  * Every session of the pool plans without sequential scans where an index can answer. A pooled connection
@@ -61,7 +72,7 @@ export function createDb(databaseUrl: string, master: MasterKeyRing, options: Db
   // A read-only session never drops its `options`: they are what makes it read-only.
   const dropped = new Set<'statement_timeout' | 'options'>();
   const noted = (err: Error | null | undefined) => {
-    const parameter = err && (REFUSED_PARAMETER.exec(err.message)?.[1] as 'statement_timeout' | 'options' | undefined);
+    const parameter = err ? refusedStartupParameter(err.message) : undefined;
     if (!parameter || dropped.has(parameter) || (parameter === 'options' && options.readOnly)) return;
     dropped.add(parameter);
     options.onStartupParameterRefused?.(parameter, err);

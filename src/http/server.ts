@@ -135,15 +135,15 @@ function startPurgeSweep(app: App, seconds: number): NodeJS.Timeout {
   const timer = setInterval(() => {
     if (running) return;
     running = true;
-    // Statistics first (src/db/statistics.ts): a round's own statements then plan on fresh ones.
-    refreshStatistics(app.db.pool)
+    sweep(app)
       .then(
-        (tables) => tables.length > 0 && log.info({ tables }, 'statistics refreshed'),
-        (err: unknown) => log.warn({ err }, 'statistics refresh failed'),
+        (r) => Object.values(r).some((n) => n > 0) && log.info(r, 'sweep'),
+        (err: unknown) => log.error({ err }, 'sweep failed'),
       )
-      .then(() => sweep(app))
-      .then((r) => Object.values(r).some((n) => n > 0) && log.info(r, 'sweep'))
-      .catch((err: unknown) => log.error({ err }, 'sweep failed'))
+      // Then statistics of tables that grew since they were gathered (src/db/statistics.ts).
+      .then(() => refreshStatistics(app.db.pool))
+      .then((tables) => tables.length > 0 && log.info({ tables }, 'statistics refreshed'))
+      .catch((err: unknown) => log.warn({ err }, 'statistics refresh failed'))
       .finally(() => {
         running = false;
       });

@@ -103,7 +103,10 @@ export function createAuditSealer(opts: AuditSealerOptions): AuditSealer {
         await c.connect();
         // As the pool's sessions plan (src/db/client.ts): audit_seal's lookups of each merchant's last link
         // keep the plans made on their first call, when audit_links may have been small.
-        await c.query('SET enable_seqscan = off');
+        await c.query('SET enable_seqscan = off').catch(async (err: unknown) => {
+          await c.end().catch(() => undefined);
+          throw err;
+        });
         if (closed) {
           await c.end().catch(() => undefined);
           return 0;

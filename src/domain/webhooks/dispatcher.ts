@@ -81,6 +81,18 @@ export function retryDelayMs(n: number, baseMs: number, maxMs: number, random = 
   return Math.round(delay * (0.8 + 0.4 * random()));
 }
 
+/**
+ * What `webhookDeliveries` shows as an attempt's `error`: the connection's own codes (a system error such as
+ * ECONNREFUSED or ENOTFOUND, a TLS certificate code, EPRIVATEADDRESS, EPAYLOADPAN); anything else is the
+ * vault's own failure (its database, its keys), shown as `internal` rather than blamed on the endpoint.
+ */
+function deliveryErrorCode(code: string | undefined): string {
+  if (!code) return 'internal';
+  const system = /^E[A-Z0-9_]{2,38}$/.test(code) && (!code.startsWith('ERR_') || code.startsWith('ERR_TLS_'));
+  const certificate = /^([A-Z_]*CERT[A-Z_]*|UNABLE_TO_[A-Z_]{1,30})$/.test(code);
+  return system || certificate ? code.slice(0, 40) : 'internal';
+}
+
 export function createDispatcher(app: App, log: Logger, options: DispatcherOptions): Dispatcher {
   let closed = false;
   let running: Promise<number> | undefined;
@@ -114,7 +126,7 @@ export function createDispatcher(app: App, log: Logger, options: DispatcherOptio
       );
     } catch (e) {
       const err = e as Error & { code?: string };
-      error = err.name === 'AbortError' || err.name === 'TimeoutError' ? 'timeout' : (err.code ?? err.name ?? 'error').slice(0, 40);
+      error = err.name === 'AbortError' || err.name === 'TimeoutError' ? 'timeout' : deliveryErrorCode(err.code);
     }
     const succeeded = status !== null && status >= 200 && status < 300;
     const now = new Date();
