@@ -38,7 +38,11 @@ export interface DbOptions {
  */
 export function refusedStartupParameter(message: string): 'statement_timeout' | 'options' | undefined {
   if (/unsupported startup parameter: statement_timeout\b/.test(message)) return 'statement_timeout';
-  if (/unsupported startup parameter: options\b|unsupported startup parameter in options\b|unsupported options startup parameter/.test(message)) {
+  if (
+    /unsupported startup parameter: options\b|unsupported startup parameter in options\b|unsupported options startup parameter/.test(
+      message,
+    )
+  ) {
     return 'options';
   }
   return undefined;

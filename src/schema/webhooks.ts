@@ -28,7 +28,7 @@ const WebhookDeliveryType = builder.prismaObject('WebhookAttempt', {
     error: t.exposeString('error', {
       nullable: true,
       description:
-        'Why the endpoint gave no answer: `timeout`, the connection\'s error code (`ECONNREFUSED`, `ENOTFOUND`, `EPRIVATEADDRESS` for a live endpoint resolving to a private address), `EPAYLOADPAN`, or `internal` for a failure of the vault itself; null when it answered.',
+        "Why the endpoint gave no answer: `timeout`, the connection's error code (`ECONNREFUSED`, `ENOTFOUND`, `EPRIVATEADDRESS` for a live endpoint resolving to a private address), `EPAYLOADPAN`, or `internal` for a failure of the vault itself; null when it answered.",
     }),
     at: t.expose('at', { type: 'DateTime' }),
   }),

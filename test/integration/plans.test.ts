@@ -350,7 +350,8 @@ describe('plans made while the tables were small', () => {
         await writer.query(rowsFrom(2, CARDS));
         for (const { c, scans } of await plans()) {
           expect(scans.length, `${c.name} scans ${c.table}`).toBeGreaterThan(0);
-          for (const scan of scans) expect({ statement: c.name, index: indexOf(scan) }).not.toEqual({ statement: c.name, index: 'Seq Scan' });
+          for (const scan of scans)
+            expect({ statement: c.name, index: indexOf(scan) }).not.toEqual({ statement: c.name, index: 'Seq Scan' });
         }
         // The sweep's refresh (its counters reach the statistics system within a second or so).
         let analyzed: string[] = [];

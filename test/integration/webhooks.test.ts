@@ -467,8 +467,11 @@ describe('merchant webhooks', () => {
     const r = await receiver();
     await endpoint(m, r, ['payment_method.created']);
     const metadata = { ref: '3691581475479156', k: 2.3691581475479156e-104 };
-    const t = (await m.client.request(TokenizeCardDocument, { input: { card: { number: uniqueVisa(), expMonth: 3, expYear: yearsAhead(2) }, metadata } }))
-      .tokenizeCard;
+    const t = (
+      await m.client.request(TokenizeCardDocument, {
+        input: { card: { number: uniqueVisa(), expMonth: 3, expYear: yearsAhead(2) }, metadata },
+      })
+    ).tokenizeCard;
     const pmId = success(t, 'TokenizeCardSuccess').paymentMethod.id;
     const [got] = await until(
       () => r.received,
