@@ -142,6 +142,12 @@ describe('merchant webhooks', () => {
     // The secret is stored sealed, never in the clear.
     const [row] = await querySql<{ secret: string }>(inject('databaseUrl'), 'SELECT secret FROM webhook_endpoints WHERE id = $1', [ep.id]);
     expect(row!.secret).not.toContain(secret.slice(6));
+    // A delivery's id is derived from its event and endpoint (one per pair); it holds letters only, so no
+    // run of its characters reads as a card number in a dump (md5's hex digits did, one delivery in a thousand).
+    const ids = await querySql<{ id: string }>(inject('databaseUrl'), 'SELECT id FROM webhook_deliveries WHERE merchant_id = $1', [
+      m.merchantId,
+    ]);
+    expect(ids.map((d) => d.id)).toEqual([expect.stringMatching(/^whd_[a-p]{22}$/)]);
   });
 
   it('retries a failing endpoint with the same webhook-id and records every attempt', async () => {

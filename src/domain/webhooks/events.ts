@@ -40,7 +40,7 @@ export function outboxCtes(
    RETURNING merchant_id, id, mode, created_at),
  evt_deliveries AS (
    INSERT INTO webhook_deliveries (merchant_id, id, mode, event_id, endpoint_id, next_attempt_at, created_at)
-   SELECT evt.merchant_id, 'whd_' || substr(md5(evt.id || e.id), 1, 22), evt.mode, evt.id, e.id, evt.created_at, evt.created_at
+   SELECT evt.merchant_id, 'whd_' || translate(substr(md5(evt.id || e.id), 1, 22), '0123456789', 'ghijklmnop'), evt.mode, evt.id, e.id, evt.created_at, evt.created_at
    FROM evt, ${subscribed})`;
 }
 
