@@ -513,7 +513,11 @@ async function startProduct(workers: number, profile = false, executor = 'jit'):
   // autocannon, and so the measured server, by a third).
   const { child, url } = await startVaultServer({
     compiled: true,
-    nodeFlags: profile ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [],
+    // BENCH_L4_NODE_FLAGS: more flags for the product's processes (`--trace-gc`, which NODE_OPTIONS refuses).
+    nodeFlags: [
+      ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : []),
+      ...(process.env.BENCH_L4_NODE_FLAGS?.split(' ').filter(Boolean) ?? []),
+    ],
     env: {
       ...process.env,
       NODE_ENV: 'production',

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Secret } from '../../src/crypto/secret.js';
 import { sandboxConnector } from '../../src/integrations/connectors/sandbox.js';
+import { fromUpstream } from '../../src/integrations/connectors/index.js';
 import type { AuthorizeRequest, PaymentSource } from '../../src/integrations/connectors/types.js';
 import { createSandboxTsp, verifySandboxCryptogram } from '../../src/integrations/tokenServices/sandbox.js';
 import { EXP_YEAR } from '../helpers/expiry.js';
@@ -123,5 +124,26 @@ describe('sandbox connector and token service provider', () => {
     expect(await sandboxConnector.authorize({ ...request(account('DE89370400440532013000')), captureMethod: 'MANUAL' })).toMatchObject({
       status: 'AUTHORIZED',
     });
+  });
+});
+
+describe("what the vault keeps of a connector's answer", () => {
+  it('masks a card number or IBAN that the PSP echoes in its failure code or message, and keeps its reference and URL', () => {
+    const kept = fromUpstream({
+      status: 'FAILED',
+      reference: 'ch_12345',
+      redirectUrl: 'https://psp.example/3ds?session=abc',
+      failureCode: 'declined_4111111111111111',
+      failureMessage: 'Card 4111 1111 1111 1111 declined; refund to DE89 3704 0044 0532 0130 00',
+    });
+    expect(kept).toEqual({
+      status: 'FAILED',
+      reference: 'ch_12345',
+      redirectUrl: 'https://psp.example/3ds?session=abc',
+      failureCode: expect.not.stringMatching(/4111111111111111/),
+      failureMessage: expect.not.stringMatching(/1111 1111|0532 0130/),
+    });
+    expect(kept.failureMessage).toMatch(/^Card \[PAN \*{4}1111\] declined; refund to /);
+    expect(fromUpstream({ status: 'COMPLETED', reference: null })).toEqual({ status: 'COMPLETED', reference: null });
   });
 });

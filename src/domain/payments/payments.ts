@@ -14,7 +14,7 @@ import {
   transitionPayment,
 } from './store.js';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { connectorFor, type Connector } from '../../integrations/connectors/index.js';
+import { connectorFor, fromUpstream, type Connector } from '../../integrations/connectors/index.js';
 import type { AuthorizeRequest, PaymentSource } from '../../integrations/connectors/types.js';
 import { SANDBOX_CONNECTOR_ID } from '../../integrations/connectors/sandbox.js';
 import { openField } from '../../db/encryption.js';
@@ -48,16 +48,18 @@ function authorize(
   challenge: AuthorizeRequest['challenge'],
 ) {
   app.log.debug({ paymentId, connectorId: connector.id, idempotencyKey: idempotency?.keyId }, 'connector authorize');
-  return connector.authorize({
-    paymentId,
-    ...(idempotency && { idempotencyKey: idempotency.keyId }),
-    amount: v.amount,
-    currency: v.currency,
-    captureMethod: v.captureMethod,
-    initiator: v.initiator,
-    source,
-    challenge,
-  });
+  return connector
+    .authorize({
+      paymentId,
+      ...(idempotency && { idempotencyKey: idempotency.keyId }),
+      amount: v.amount,
+      currency: v.currency,
+      captureMethod: v.captureMethod,
+      initiator: v.initiator,
+      source,
+      challenge,
+    })
+    .then(fromUpstream);
 }
 
 /** Where the card of a payment comes from, opened for the connector. */

@@ -2,7 +2,9 @@ import { ConnectorUnavailable } from '../../domain/shared/errors.js';
 import type { Mode } from '../../generated/prisma/enums.js';
 import type { Principal } from '../../domain/shared/principal.js';
 import { SANDBOX_CONNECTOR_ID, sandboxConnector } from './sandbox.js';
-import type { Connector } from './types.js';
+import type { AuthorizeResult, Connector } from './types.js';
+import { maskPans } from '../../card/pan.js';
+import { maskIbans } from '../../card/bankAccount.js';
 
 export type { Connector } from './types.js';
 
@@ -36,4 +38,19 @@ export function connectorFor(connectors: Connectors, principal: Principal, conne
       ? `No payment connector is configured for ${principal.mode.toLowerCase()} mode`
       : `This connector is not available in ${principal.mode.toLowerCase()} mode`,
   );
+}
+
+/**
+ * A connector's answer as the vault keeps it: the PSP's free text (`failureCode`, `failureMessage`) is stored
+ * in the clear and shown to the merchant, so a card number or IBAN an upstream echoes there (a decline
+ * message quoting the card) is masked as logs mask it. Its reference and redirect URL are kept as sent (an
+ * id or a URL masked would no longer work).
+ */
+export function fromUpstream(result: AuthorizeResult): AuthorizeResult {
+  const mask = (text: string | undefined) => (text === undefined ? undefined : maskIbans(maskPans(text)));
+  return {
+    ...result,
+    ...(result.failureCode !== undefined && { failureCode: mask(result.failureCode) }),
+    ...(result.failureMessage !== undefined && { failureMessage: mask(result.failureMessage) }),
+  };
 }
