@@ -338,34 +338,9 @@ export function containsPan(text: string, options: PanOptions = {}, sequences: S
  */
 const FREE_TEXT_BREAKS: ReadonlySet<number> = new Set([':', ',', ';'].map((c) => c.codePointAt(0)!));
 
-/**
- * A number written in a card's print grouping, whatever stands between its groups (`:` `,` `;` included):
- * 4-4-4-1…4 (13-16 digits), 4-4-4-4-3 (19) or 4-6-4/4-6-5 (Diners, Amex), each group's digits contiguous, at
- * most three separator characters between groups. Every group start is tried (a list of 4-digit codes is
- * refused when four consecutive codes spell an issuable card number). Times (`10:30:06`), dates, phone
- * numbers and lists of other shapes have other groups.
- */
-const SEP = String.raw`[^\p{L}\p{N}]{1,3}`;
-const PRINT_GROUPED = new RegExp(
-  String.raw`(?<!\p{N})(?=(\d{4}(?:${SEP}\d{4}){2}${SEP}\d{4}${SEP}\d{3}(?!\p{N})|\d{4}(?:${SEP}\d{4}){2}${SEP}\d{1,4}(?!\p{N})|\d{4}${SEP}\d{6}${SEP}\d{4,5}(?!\p{N})))`,
-  'gu',
-);
-
-function printGroupedCardNumber(text: string): boolean {
-  for (const m of text.normalize('NFKC').matchAll(PRINT_GROUPED)) {
-    const digits = m[1]!.replace(/[^0-9]/g, '');
-    if (findPans(digits, { cardRangesOnly: true }).some((p) => p.digits.length === digits.length)) return true;
-  }
-  return false;
-}
-
-/**
- * Whether free text holds a card number that could be issued (what fields stored in the clear refuse): any
- * card-range window of a digit sequence, where `:` `,` `;` end a sequence (FREE_TEXT_BREAKS), or a number in
- * a card's print grouping whatever separates its groups (`4111:1111:1111:1111`, `4111,1111,1111,1111`).
- */
+/** Whether free text holds a card number that could be issued (what fields stored in the clear refuse). */
 export function containsCardNumber(text: string): boolean {
-  return containsPan(text, { cardRangesOnly: true }, { breaks: FREE_TEXT_BREAKS }) || printGroupedCardNumber(text);
+  return containsPan(text, { cardRangesOnly: true }, { breaks: FREE_TEXT_BREAKS });
 }
 
 /**
