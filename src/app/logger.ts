@@ -1,7 +1,8 @@
 import { createRequire } from 'node:module';
 import { pino, type Logger, type DestinationStream } from 'pino';
-import { containsPan, maskPans } from '../card/pan.js';
+import { containsPan } from '../card/pan.js';
 import { containsIban, maskIbans } from '../card/bankAccount.js';
+import { scrubText } from '../card/scrub.js';
 import { Secret } from '../crypto/secret.js';
 
 // Card data must never reach a log line. Two independent guards:
@@ -11,10 +12,6 @@ import { Secret } from '../crypto/secret.js';
 //    masked likewise (src/card/bankAccount.ts).
 const SECRET_KEYS =
   /^(cvc|cvv|cvc2|cvv2|card_?cvc|security_?code|number|card_?number|pan|api-?key|authorization|cookie|set-cookie|password|secret(_?key)?|variables|key)$/i;
-
-export function scrubText(text: string): string {
-  return maskIbans(maskPans(text));
-}
 
 // Strings (values and keys) are left to scrubLine, which reads the serialized line, JSON escapes included:
 // masking them here as well scanned every logged string twice (3-4% of a masked read's CPU, for the request

@@ -22,7 +22,7 @@ import { useTrustedDocuments, type TrustedDocumentsPolicy } from './plugins/trus
 import { internResolvePaths, useCompiledExecutor } from './plugins/compiledExecutor.js';
 import { containsPan } from '../card/pan.js';
 import { containsIban } from '../card/bankAccount.js';
-import { scrubText } from '../app/logger.js';
+import { scrubText } from '../card/scrub.js';
 import { InvalidCursor, useCursorCheck } from '../schema/cursors.js';
 import { schema } from '../schema/index.js';
 import { REST_MAX_BODY_BYTES, REST_PATH_PREFIXES, restRefusal, useRestDialects } from './routes/restDialects.js';

@@ -26,7 +26,7 @@ import { EXP_YEAR } from '../helpers/expiry.js';
 import { startPgCluster, startStandby } from '../helpers/pgCluster.js';
 import { startPgProxy } from '../helpers/pgProxy.js';
 import { serverEnv, startVaultServer, stopProcess } from '../helpers/serverProcess.js';
-import { scrubText } from '../../src/app/logger.js';
+import { scrubText } from '../../src/card/scrub.js';
 import { TEST_MASTER_KEYS } from '../helpers/env.js';
 import { withLuhn } from '../helpers/vault.js';
 

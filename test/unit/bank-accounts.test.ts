@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { scrubLine, scrubText } from '../../src/app/logger.js';
+import { scrubLine } from '../../src/app/logger.js';
+import { scrubText } from '../../src/card/scrub.js';
 import {
   abaChecksumValid,
   containsIban,

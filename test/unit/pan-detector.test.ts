@@ -2,7 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { containsCardNumber, containsPan, findPans, forEachDigitSequence, maskPans, normalizePanText } from '../../src/card/pan.js';
 import { maskCardData } from '../../src/domain/forward/mask.js';
-import { scrubLine, scrubText } from '../../src/app/logger.js';
+import { scrubLine } from '../../src/app/logger.js';
+import { scrubText } from '../../src/card/scrub.js';
 import { brandLengths, detectBrand, luhnValid } from '../../src/card/number.js';
 
 /** What the detector calls a card number: Luhn-valid, or a UnionPay number (UnionPay issues some that fail Luhn). */

@@ -1,4 +1,4 @@
-import { scrubText } from '../../app/logger.js';
+import { scrubText } from '../../card/scrub.js';
 
 // The error vocabulary, declared once: every code a client can see, and the domain error classes. No GraphQL
 // imports: the schema layer registers a GraphQL type per class (src/schema/errors.ts), and anything else that

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { App } from '../../app/app.js';
-import { scrubText } from '../../app/logger.js';
+import { scrubText } from '../../card/scrub.js';
 import { countDocuments, deleteDocuments, insertDocuments, listDocuments, type TrustedDocumentRow } from './store.js';
 
 // Trusted documents (persisted operations): the generated client's GraphQL documents, registered ahead of

@@ -10,7 +10,7 @@ import {
 import type { GraphQLParams, Plugin, YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import type { App } from '../../app/app.js';
-import { scrubText } from '../../app/logger.js';
+import { scrubText } from '../../card/scrub.js';
 import { Code } from '../../domain/shared/errors.js';
 import { DOCUMENT_ID, documentIdOf, type DocumentCheck } from '../../domain/trustedDocuments/trustedDocuments.js';
 import { findDocumentText } from '../../domain/trustedDocuments/store.js';

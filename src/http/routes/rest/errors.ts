@@ -1,7 +1,7 @@
 import { GraphQLError } from 'graphql';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { scrubText } from '../../../app/logger.js';
+import { scrubText } from '../../../card/scrub.js';
 import { isConnectionLoss } from '../../../db/connectionLoss.js';
 import {
   Code,

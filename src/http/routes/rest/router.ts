@@ -1,7 +1,7 @@
 import type { Plugin } from 'graphql-yoga';
 import type { z } from 'zod';
 import type { App } from '../../../app/app.js';
-import { scrubText } from '../../../app/logger.js';
+import { scrubText } from '../../../card/scrub.js';
 import { abandon, begin, complete, requestFingerprint, UncertainClaim } from '../../../domain/idempotency/idempotency.js';
 import { messageFor } from '../../../domain/shared/inputSchemas.js';
 import type { Principal } from '../../../domain/shared/principal.js';

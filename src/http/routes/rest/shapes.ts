@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { scrubText } from '../../../app/logger.js';
+import { scrubText } from '../../../card/scrub.js';
 import type { Address, Billing } from '../../../db/encrypted-fields.js';
 import type { CardBrand } from '../../../generated/prisma/enums.js';
 import type { FieldNamer } from './errors.js';
