@@ -146,4 +146,40 @@ describe("what the vault keeps of a connector's answer", () => {
     expect(kept.failureMessage).toMatch(/^Card \[PAN \*{4}1111\] declined; refund to /);
     expect(fromUpstream({ status: 'COMPLETED', reference: null })).toEqual({ status: 'COMPLETED', reference: null });
   });
+
+  it("masks the payment's own card or account number wherever the PSP echoes it, and nothing else of its reference", () => {
+    const card: PaymentSource = { type: 'card', card: { number: new Secret('4000056655665556'), expMonth: 1, expYear: EXP_YEAR } };
+    // A numeric PSP reference that happens to be Luhn-valid (one in ten are) stays usable.
+    expect(fromUpstream({ status: 'AUTHORIZED', reference: '4242424242424242' }, card).reference).toBe('4242424242424242');
+    const echoed = fromUpstream(
+      {
+        status: 'REQUIRES_ACTION',
+        reference: 'ref-4000056655665556',
+        redirectUrl: 'https://psp.example/3ds?pan=4000-0566-5566-5556',
+        failureMessage: 'card 4000 0566 5566 5556',
+      },
+      card,
+    );
+    expect(echoed.reference).toBe('ref-************5556');
+    expect(echoed.redirectUrl).toBe('https://psp.example/3ds?pan=****-****-****-5556');
+    expect(JSON.stringify(echoed)).not.toMatch(/0566/);
+    const account: PaymentSource = {
+      type: 'bank_account',
+      bankAccount: {
+        scheme: 'ACH',
+        number: new Secret('000123456789'),
+        bankCode: '110000000',
+        country: 'US',
+        bic: null,
+        holderName: null,
+        accountType: null,
+      },
+    };
+    expect(
+      fromUpstream({ status: 'FAILED', reference: 'ach_000123456789', failureCode: 'acct_000123456789_closed' }, account),
+    ).toMatchObject({
+      reference: 'ach_********6789',
+      failureCode: 'acct_********6789_closed',
+    });
+  });
 });

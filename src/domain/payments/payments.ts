@@ -59,7 +59,7 @@ function authorize(
       source,
       challenge,
     })
-    .then(fromUpstream);
+    .then((result) => fromUpstream(result, source));
 }
 
 /** Where the card of a payment comes from, opened for the connector. */

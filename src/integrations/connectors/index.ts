@@ -2,9 +2,8 @@ import { ConnectorUnavailable } from '../../domain/shared/errors.js';
 import type { Mode } from '../../generated/prisma/enums.js';
 import type { Principal } from '../../domain/shared/principal.js';
 import { SANDBOX_CONNECTOR_ID, sandboxConnector } from './sandbox.js';
-import type { AuthorizeResult, Connector } from './types.js';
-import { maskPans } from '../../card/pan.js';
-import { maskIbans } from '../../card/bankAccount.js';
+import type { AuthorizeResult, Connector, PaymentSource } from './types.js';
+import { scrubText } from '../../card/scrub.js';
 
 export type { Connector } from './types.js';
 
@@ -43,14 +42,49 @@ export function connectorFor(connectors: Connectors, principal: Principal, conne
 /**
  * A connector's answer as the vault keeps it: the PSP's free text (`failureCode`, `failureMessage`) is stored
  * in the clear and shown to the merchant, so a card number or IBAN an upstream echoes there (a decline
- * message quoting the card) is masked as logs mask it. Its reference and redirect URL are kept as sent (an
- * id or a URL masked would no longer work).
+ * message quoting the card) is masked as logs mask it. Its reference and redirect URL are ids: masked by
+ * pattern, one numeric PSP reference in ten (Luhn-valid by chance) would stop working, so they are kept as
+ * sent unless they hold the very number this payment sent (`source`): a PSP echoing the card or account
+ * number as its reference would otherwise put it in the database in the clear. Such a reference is masked
+ * (the payment can then not be captured or refunded through it: a clean upstream error, never a leak).
  */
-export function fromUpstream(result: AuthorizeResult): AuthorizeResult {
-  const mask = (text: string | undefined) => (text === undefined ? undefined : maskIbans(maskPans(text)));
+export function fromUpstream(result: AuthorizeResult, source?: PaymentSource): AuthorizeResult {
+  const sent = sentNumber(source);
+  const withoutSent = (text: string) => (sent && digitsOf(text).includes(sent) ? maskSent(text, sent) : text);
+  const mask = (text: string) => withoutSent(scrubText(text));
   return {
     ...result,
+    ...(result.reference !== null && { reference: withoutSent(result.reference) }),
+    ...(result.redirectUrl !== undefined && { redirectUrl: withoutSent(result.redirectUrl) }),
     ...(result.failureCode !== undefined && { failureCode: mask(result.failureCode) }),
     ...(result.failureMessage !== undefined && { failureMessage: mask(result.failureMessage) }),
   };
+}
+
+/** The digits of the number a payment sent upstream (card, network token, account number or IBAN's), when long enough to matter. */
+function sentNumber(source: PaymentSource | undefined): string | undefined {
+  const secret =
+    source?.type === 'card'
+      ? source.card.number
+      : source?.type === 'network_token'
+        ? source.networkToken.number
+        : source?.type === 'bank_account'
+          ? source.bankAccount.number
+          : undefined;
+  const digits = secret === undefined ? '' : digitsOf(secret.reveal());
+  return digits.length >= 6 ? digits : undefined;
+}
+
+const digitsOf = (text: string) => text.replace(/\D/g, '');
+
+/** `text` with every digit of each occurrence of `digits` (separators between them allowed) starred but the last four. */
+function maskSent(text: string, digits: string): string {
+  const positions: number[] = [];
+  for (let i = 0; i < text.length; i++) if (text[i]! >= '0' && text[i]! <= '9') positions.push(i);
+  const all = positions.map((i) => text[i]).join('');
+  const out = [...text];
+  for (let at = all.indexOf(digits); at >= 0; at = all.indexOf(digits, at + digits.length)) {
+    for (let k = at; k < at + digits.length - 4; k++) out[positions[k]!] = '*';
+  }
+  return out.join('');
 }
