@@ -728,6 +728,10 @@ async function main(): Promise<void> {
     duration: opts.duration,
     analyze: opts.analyze,
     filler: opts.filler,
+    // The product's extra node flags (BENCH_L4_NODE_FLAGS) and executor: a run with `--trace-gc` or a
+    // different heap is not comparable with one without.
+    productNodeFlags: process.env.BENCH_L4_NODE_FLAGS?.split(' ').filter(Boolean) ?? [],
+    executor: opts.executor,
     rows,
     ratios: summary,
     oneVersusEightMerchants: merchants,

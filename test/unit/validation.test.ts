@@ -3,6 +3,7 @@ import {
   bin,
   brandLengths,
   type CardBrand,
+  checkCardNumber,
   cvcLengths,
   detectBrand,
   last4,
@@ -65,6 +66,14 @@ describe('normalizeCardNumber', () => {
     ]) {
       expect(normalizeCardNumber(raw), raw).toBeNull();
     }
+  });
+
+  it('reads a padded number whatever its padding, and answers an over-long one by its length', () => {
+    const padded = `${' '.repeat(300)}4111 1111 1111 1111\n`;
+    expect(normalizeCardNumber(padded)).toBe('4111111111111111');
+    expect(checkCardNumber(padded)).toMatchObject({ ok: true, digits: '4111111111111111' });
+    expect(checkCardNumber('4'.repeat(101))).toEqual({ ok: false, message: 'Card number must have 12 to 19 digits' });
+    expect(checkCardNumber('4111 '.repeat(30))).toEqual({ ok: false, message: 'Card number must have 12 to 19 digits' });
   });
 });
 
