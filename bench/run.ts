@@ -60,6 +60,7 @@ interface Options {
   executor: 'graphql-js' | 'jit';
   analyze: boolean;
   filler: number;
+  rounds: number;
 }
 
 export interface Row {
@@ -75,6 +76,32 @@ export interface Row {
   rssMB: number | null;
   /** CPU time (user + system) the server's processes spent per request during the measurement, in µs. */
   cpuUs?: number;
+  /** With --rounds: each round's throughput and p99, of which this row is the mean and the median. */
+  rounds?: { rps: number; p99: number }[];
+}
+
+/**
+ * One row of several rounds of the same cell: mean throughput and CPU, median latencies (a round that a
+ * neighbour on the shared machine slowed counts as one round, not as the whole cell), summed errors.
+ */
+function combineRounds(rounds: Omit<Row, 'level' | 'scenario' | 'connections'>[]): Omit<Row, 'level' | 'scenario' | 'connections'> {
+  const mean = (v: number[]) => Math.round(v.reduce((a, b) => a + b, 0) / v.length);
+  const median = (v: number[]) => {
+    const sorted = [...v].sort((a, b) => a - b);
+    const mid = sorted.length / 2;
+    return Number.isInteger(mid) ? Math.round(((sorted[mid - 1]! + sorted[mid]!) / 2) * 100) / 100 : sorted[Math.floor(mid)]!;
+  };
+  const cpu = rounds.map((r) => r.cpuUs).filter((c): c is number => c !== undefined);
+  return {
+    rps: mean(rounds.map((r) => r.rps)),
+    p50: median(rounds.map((r) => r.p50)),
+    p99: median(rounds.map((r) => r.p99)),
+    errors: rounds.reduce((n, r) => n + r.errors, 0),
+    requests: rounds.reduce((n, r) => n + r.requests, 0),
+    rssMB: Math.max(...rounds.map((r) => r.rssMB ?? 0)) || null,
+    ...(cpu.length === rounds.length && { cpuUs: mean(cpu) }),
+    rounds: rounds.map((r) => ({ rps: r.rps, p99: r.p99 })),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -547,6 +574,12 @@ async function main(): Promise<void> {
     .option('--profile', 'run L4 under --cpu-prof and print where its time goes (bench/results/profiles/)')
     .option('--no-analyze', 'never run ANALYZE: plans as a new or restored database gets them, without statistics')
     .option('--executor <name>', "L4's VAULT_GRAPHQL_EXECUTOR: jit (the default) or graphql-js", 'jit')
+    .option(
+      '--rounds <n>',
+      'measure every cell of a concurrency n times, the rungs taking turns (L1, L3, L4, L1, L3, L4, …), and report each cell once: mean throughput, median p99',
+      (v) => Number(v),
+      1,
+    )
     .option('--filler <n>', "extra cards in the bench merchant's vault (0: none, as benches before issue 13)", (v) => Number(v), 34_504)
     .parse(process.argv);
   const opts = program.opts<Options>();
@@ -564,6 +597,10 @@ async function main(): Promise<void> {
   /** The same load, each request with the key of the next of eight merchants. */
   const overEightMerchants = (load: Load): Load => ({ ...load, requestHeaders: () => ({ 'api-key': next(f.eightMerchants) }) });
   const rows: Row[] = [];
+  // With --rounds, the cells of one concurrency are gathered round by round, then recorded once each.
+  let gathering:
+    | Map<string, { level: Row['level']; scenario: string; workers?: number; rounds: Omit<Row, 'level' | 'scenario' | 'connections'>[] }>
+    | undefined;
   const record = (
     level: Row['level'],
     scenario: string,
@@ -571,6 +608,16 @@ async function main(): Promise<void> {
     r: Omit<Row, 'level' | 'scenario' | 'connections'>,
     workers?: number,
   ) => {
+    if (gathering) {
+      const key = `${level} ${scenario} ${workers ?? ''}`;
+      const cell = gathering.get(key) ?? { level, scenario, ...(workers !== undefined && { workers }), rounds: [] };
+      cell.rounds.push(r);
+      gathering.set(key, cell);
+      console.error(
+        `    round ${cell.rounds.length}: ${level} ${scenario} c=${connections}: ${r.rps} req/s, p99 ${r.p99} ms${r.cpuUs ? `, ${r.cpuUs} µs CPU/req` : ''}`,
+      );
+      return;
+    }
     const row = { level, scenario, connections, ...(workers !== undefined && { workers }), ...r };
     rows.push(row);
     console.error(
@@ -594,71 +641,80 @@ async function main(): Promise<void> {
   await warmUp(l4.url);
   try {
     for (const c of opts.connections) {
-      const l4Load = (body: () => string): Load => ({ url: l4.url, headers, body });
-      const l4Run = async (scenario: Scenario, body: () => string) =>
-        wanted(scenario) && record('L4', scenario, c, await measure(l4Load(body), c, opts.duration, l4.child.pid));
-      if (wanted('fixed-json'))
-        record(
-          'L0',
-          'fixed-json',
-          c,
-          await measure({ url: `http://127.0.0.1:${l0.port}/`, headers, body: () => '{}' }, c, opts.duration, l0.child.pid),
-        );
-      if (wanted('tokenize-sql')) record('L2', 'tokenize-sql', c, await pgbench(f, c, opts.duration));
-      if (wanted('read-masked'))
-        record(
-          'L1',
-          'read-masked',
-          c,
-          await measure(
-            { url: `http://127.0.0.1:${l1.port}/graphql`, headers, body: () => gql(READ, { id: f.storedPm }) },
-            c,
-            opts.duration,
-            l1.child.pid,
-          ),
-        );
-      if (wanted('tokenize-new'))
-        record(
-          'L3',
-          'tokenize-new',
-          c,
-          await measure({ url: `http://127.0.0.1:${l3.port}/tokenize`, headers, body: tokenizeBody }, c, opts.duration, l3.child.pid),
-        );
-      if (wanted('read-masked'))
-        record(
-          'L3',
-          'read-masked',
-          c,
-          await measure(
-            { url: `http://127.0.0.1:${l3.port}/read`, headers, body: () => gql(READ, { id: f.storedPm }) },
-            c,
-            opts.duration,
-            l3.child.pid,
-          ),
-        );
-      if (wanted('tokenize-8-merchants')) {
-        // The same load over eight merchants: one merchant must scale like many (issue 13).
-        const r = await oneEightOne(
-          () => measure(l4Load(tokenizeBody), c, opts.duration, l4.child.pid),
-          () => measure(overEightMerchants(l4Load(tokenizeBody)), c, opts.duration, l4.child.pid),
-        );
-        if (wanted('tokenize-new')) record('L4', 'tokenize-new', c, r.one);
-        record('L4', 'tokenize-8-merchants', c, r.eight);
-      } else await l4Run('tokenize-new', tokenizeBody);
-      await l4Run('tokenize-dup', () =>
-        gql(TOKENIZE, { input: { card: { number: next(f.stored).number, expMonth: 12, expYear: EXP_YEAR, holderName: 'Bench Holder' } } }),
-      );
-      await l4Run('read-masked', () => gql(READ, { id: f.storedPm }));
-      // The same operations as trusted documents: by id, validation skipped (registered in setUp).
-      await l4Run('tokenize-new-id', () =>
-        byId(TOKENIZE, { input: { card: { number: newCard(), expMonth: 12, expYear: EXP_YEAR, holderName: 'Bench Holder' } } }),
-      );
-      await l4Run('read-masked-id', () => byId(READ, { id: f.storedPm }));
-      await l4Run('list-customer', () => gql(LIST, { id: f.customerId }));
-      await l4Run('pay-stored', () => gql(PAY, { input: { amount: 1999, currency: 'EUR', paymentMethodId: next(f.stored).id } }));
+      gathering = opts.rounds > 1 ? new Map() : undefined;
+      for (let round = 0; round < opts.rounds; round++) await cellsAt(c);
+      const gathered = gathering;
+      gathering = undefined;
+      for (const cell of gathered?.values() ?? []) record(cell.level, cell.scenario, c, combineRounds(cell.rounds), cell.workers);
     }
   } finally {
     await Promise.all([stop(l0.child), stop(l1.child), stop(l3.child), stop(l4.child)]);
+  }
+
+  /** Every wanted cell at concurrency c, once: the ladder's rungs, then the product. */
+  async function cellsAt(c: number): Promise<void> {
+    const l4Load = (body: () => string): Load => ({ url: l4.url, headers, body });
+    const l4Run = async (scenario: Scenario, body: () => string) =>
+      wanted(scenario) && record('L4', scenario, c, await measure(l4Load(body), c, opts.duration, l4.child.pid));
+    if (wanted('fixed-json'))
+      record(
+        'L0',
+        'fixed-json',
+        c,
+        await measure({ url: `http://127.0.0.1:${l0.port}/`, headers, body: () => '{}' }, c, opts.duration, l0.child.pid),
+      );
+    if (wanted('tokenize-sql')) record('L2', 'tokenize-sql', c, await pgbench(f, c, opts.duration));
+    if (wanted('read-masked'))
+      record(
+        'L1',
+        'read-masked',
+        c,
+        await measure(
+          { url: `http://127.0.0.1:${l1.port}/graphql`, headers, body: () => gql(READ, { id: f.storedPm }) },
+          c,
+          opts.duration,
+          l1.child.pid,
+        ),
+      );
+    if (wanted('tokenize-new'))
+      record(
+        'L3',
+        'tokenize-new',
+        c,
+        await measure({ url: `http://127.0.0.1:${l3.port}/tokenize`, headers, body: tokenizeBody }, c, opts.duration, l3.child.pid),
+      );
+    if (wanted('read-masked'))
+      record(
+        'L3',
+        'read-masked',
+        c,
+        await measure(
+          { url: `http://127.0.0.1:${l3.port}/read`, headers, body: () => gql(READ, { id: f.storedPm }) },
+          c,
+          opts.duration,
+          l3.child.pid,
+        ),
+      );
+    if (wanted('tokenize-8-merchants')) {
+      // The same load over eight merchants: one merchant must scale like many (issue 13).
+      const r = await oneEightOne(
+        () => measure(l4Load(tokenizeBody), c, opts.duration, l4.child.pid),
+        () => measure(overEightMerchants(l4Load(tokenizeBody)), c, opts.duration, l4.child.pid),
+      );
+      if (wanted('tokenize-new')) record('L4', 'tokenize-new', c, r.one);
+      record('L4', 'tokenize-8-merchants', c, r.eight);
+    } else await l4Run('tokenize-new', tokenizeBody);
+    await l4Run('tokenize-dup', () =>
+      gql(TOKENIZE, { input: { card: { number: next(f.stored).number, expMonth: 12, expYear: EXP_YEAR, holderName: 'Bench Holder' } } }),
+    );
+    await l4Run('read-masked', () => gql(READ, { id: f.storedPm }));
+    // The same operations as trusted documents: by id, validation skipped (registered in setUp).
+    await l4Run('tokenize-new-id', () =>
+      byId(TOKENIZE, { input: { card: { number: newCard(), expMonth: 12, expYear: EXP_YEAR, holderName: 'Bench Holder' } } }),
+    );
+    await l4Run('read-masked-id', () => byId(READ, { id: f.storedPm }));
+    await l4Run('list-customer', () => gql(LIST, { id: f.customerId }));
+    await l4Run('pay-stored', () => gql(PAY, { input: { amount: 1999, currency: 'EUR', paymentMethodId: next(f.stored).id } }));
   }
   if (opts.profile) console.log(`\n${summarizeProfiles(PROFILE_DIR)}`);
 
