@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { maskCardData } from '../../src/domain/forward/mask.js';
+import { maskCardData } from '../../src/card/mask.js';
 import { encoderFor, placeholdersIn, render } from '../../src/domain/forward/template.js';
 
 describe('forwardRequest placeholders', () => {

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { containsCardNumber, containsPan, findPans, forEachDigitSequence, maskPans, normalizePanText } from '../../src/card/pan.js';
-import { maskCardData } from '../../src/domain/forward/mask.js';
+import { maskCardData } from '../../src/card/mask.js';
 import { scrubLine } from '../../src/app/logger.js';
 import { scrubText } from '../../src/card/scrub.js';
 import { brandLengths, detectBrand, luhnValid } from '../../src/card/number.js';

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { Secret } from '../../src/crypto/secret.js';
 import { sandboxConnector } from '../../src/integrations/connectors/sandbox.js';
 import { fromUpstream } from '../../src/integrations/connectors/index.js';
-import type { AuthorizeRequest, PaymentSource } from '../../src/integrations/connectors/types.js';
+import type { AuthorizeRequest, AuthorizeResult, PaymentSource } from '../../src/integrations/connectors/types.js';
+import { normalizePanText } from '../../src/card/pan.js';
 import { createSandboxTsp, verifySandboxCryptogram } from '../../src/integrations/tokenServices/sandbox.js';
 import { EXP_YEAR } from '../helpers/expiry.js';
 
@@ -128,14 +129,22 @@ describe('sandbox connector and token service provider', () => {
 });
 
 describe("what the vault keeps of a connector's answer", () => {
+  const card: PaymentSource = {
+    type: 'card',
+    card: { number: new Secret('4000056655665556'), cvc: new Secret('737'), expMonth: 1, expYear: EXP_YEAR },
+  };
+
   it('masks a card number or IBAN that the PSP echoes in its failure code or message, and keeps its reference and URL', () => {
-    const kept = fromUpstream({
-      status: 'FAILED',
-      reference: 'ch_12345',
-      redirectUrl: 'https://psp.example/3ds?session=abc',
-      failureCode: 'declined_4111111111111111',
-      failureMessage: 'Card 4111 1111 1111 1111 declined; refund to DE89 3704 0044 0532 0130 00',
-    });
+    const kept = fromUpstream(
+      {
+        status: 'FAILED',
+        reference: 'ch_12345',
+        redirectUrl: 'https://psp.example/3ds?session=abc',
+        failureCode: 'declined_4111111111111111',
+        failureMessage: 'Card 4111 1111 1111 1111 declined; refund to DE89 3704 0044 0532 0130 00',
+      },
+      [],
+    );
     expect(kept).toEqual({
       status: 'FAILED',
       reference: 'ch_12345',
@@ -144,30 +153,68 @@ describe("what the vault keeps of a connector's answer", () => {
       failureMessage: expect.not.stringMatching(/1111 1111|0532 0130/),
     });
     expect(kept.failureMessage).toMatch(/^Card \[PAN \*{4}1111\] declined; refund to /);
-    expect(fromUpstream({ status: 'COMPLETED', reference: null })).toEqual({ status: 'COMPLETED', reference: null });
+    expect(fromUpstream({ status: 'COMPLETED', reference: null }, [])).toEqual({ status: 'COMPLETED', reference: null });
   });
 
-  it("masks the payment's own card or account number wherever the PSP echoes it, and nothing else of its reference", () => {
-    const card: PaymentSource = { type: 'card', card: { number: new Secret('4000056655665556'), expMonth: 1, expYear: EXP_YEAR } };
+  it("masks the payment's own card wherever and however the PSP echoes it, and nothing else of its reference", () => {
     // A numeric PSP reference that happens to be Luhn-valid (one in ten are) stays usable.
-    expect(fromUpstream({ status: 'AUTHORIZED', reference: '4242424242424242' }, card).reference).toBe('4242424242424242');
-    const echoed = fromUpstream(
-      {
-        status: 'REQUIRES_ACTION',
-        reference: 'ref-4000056655665556',
-        redirectUrl: 'https://psp.example/3ds?pan=4000-0566-5566-5556',
-        failureMessage: 'card 4000 0566 5566 5556',
+    expect(fromUpstream({ status: 'AUTHORIZED', reference: '4242424242424242' }, [card]).reference).toBe('4242424242424242');
+    for (const echoed of [
+      'ref-4000056655665556',
+      `${'😀'.repeat(12)}4000056655665556`,
+      'https://psp.example/3ds?pan=4000-0566-5566-5556',
+      'https://psp.example/3ds?pan=4000%200566%205566%205556',
+      'x?pan=%34%30%30%30%30%35%36%36%35%35%36%36%35%35%35%36',
+      'ref-４０００ ０５６６ ５５６６ ５５５６',
+      'p=4000&q=0566&r=5566&s=5556',
+      `ref-${Buffer.from('4000056655665556').toString('base64')}`,
+      '424000056655665556665556',
+    ]) {
+      const kept = fromUpstream({ status: 'REQUIRES_ACTION', reference: echoed, redirectUrl: echoed, failureMessage: `card ${echoed}` }, [
+        card,
+      ]);
+      expect(kept.reference, echoed).not.toBe(echoed);
+      expect(kept.redirectUrl, echoed).not.toBe(echoed);
+      for (const field of [kept.reference, kept.redirectUrl, kept.failureMessage]) {
+        // At most the first six and last four digits are left (what PCI DSS allows to be shown).
+        expect(normalizePanText(field!).replace(/\D/g, ''), `${echoed} → ${field}`).not.toContain('665566');
+        expect(field).not.toContain('NjY1NTY2');
+      }
+    }
+    // Overlapping occurrences of a periodic number: none is left whole.
+    const periodic: PaymentSource = { type: 'card', card: { number: new Secret('4242424242424242'), expMonth: 1, expYear: EXP_YEAR } };
+    expect(fromUpstream({ status: 'AUTHORIZED', reference: '42424242424242424242' }, [periodic]).reference).not.toMatch(/4242424242424242/);
+  });
+
+  it('masks the card behind a PSP or network token, the token itself and the cryptogram', () => {
+    const token: PaymentSource = { type: 'psp_token', token: 'sbxtok_a1b2c3d4e5' };
+    const network: PaymentSource = {
+      type: 'network_token',
+      networkToken: {
+        number: new Secret('4895370012003478'),
+        expMonth: 1,
+        expYear: EXP_YEAR,
+        cryptogram: 'AgAAAAAAAIR8CQrXcIhbQAAAAAA=',
+        eci: '05',
       },
-      card,
+    };
+    const kept = fromUpstream(
+      {
+        status: 'FAILED',
+        reference: 'ref_4000056655665556_sbxtok_a1b2c3d4e5',
+        failureMessage: 'token 4895370012003478 cryptogram AgAAAAAAAIR8CQrXcIhbQAAAAAA= card 4000056655665556',
+      },
+      [token, network, card],
     );
-    expect(echoed.reference).toBe('ref-************5556');
-    expect(echoed.redirectUrl).toBe('https://psp.example/3ds?pan=****-****-****-5556');
-    expect(JSON.stringify(echoed)).not.toMatch(/0566/);
+    expect(JSON.stringify(kept)).not.toMatch(/0566556655|sbxtok_a1b2c3d4e5|370012003|AgAAAAAAAIR8CQrXcIhbQAAAAAA=/);
+  });
+
+  it('masks an account number only where it stands whole, and keeps other digits of the reference', () => {
     const account: PaymentSource = {
       type: 'bank_account',
       bankAccount: {
         scheme: 'ACH',
-        number: new Secret('000123456789'),
+        number: new Secret('123456'),
         bankCode: '110000000',
         country: 'US',
         bic: null,
@@ -175,11 +222,32 @@ describe("what the vault keeps of a connector's answer", () => {
         accountType: null,
       },
     };
-    expect(
-      fromUpstream({ status: 'FAILED', reference: 'ach_000123456789', failureCode: 'acct_000123456789_closed' }, account),
-    ).toMatchObject({
-      reference: 'ach_********6789',
-      failureCode: 'acct_********6789_closed',
+    expect(fromUpstream({ status: 'AUTHORIZED', reference: 'pi_2026_12_3456_01' }, [account]).reference).toBe('pi_2026_12_3456_01');
+    expect(fromUpstream({ status: 'FAILED', reference: 'ach_123456', failureCode: 'acct_123456_closed' }, [account])).toMatchObject({
+      reference: 'ach_***',
+      failureCode: 'acct_***_closed',
     });
+    const iban: PaymentSource = {
+      type: 'bank_account',
+      bankAccount: {
+        scheme: 'SEPA',
+        number: new Secret('DE89370400440532013000'),
+        bankCode: '37040044',
+        country: 'DE',
+        bic: null,
+        holderName: null,
+        accountType: null,
+      },
+    };
+    expect(fromUpstream({ status: 'AUTHORIZED', reference: 'sepa-DE89370400440532013000' }, [iban]).reference).not.toMatch(/0532013000/);
+  });
+
+  it('keeps an answer that breaks the type rather than failing a payment the PSP authorized, and bounds its free text', () => {
+    const broken = { status: 'AUTHORIZED', redirectUrl: null, failureCode: 42 } as unknown as AuthorizeResult;
+    expect(fromUpstream(broken, [card])).toEqual({ status: 'AUTHORIZED', reference: null });
+    const huge = fromUpstream({ status: 'FAILED', reference: null, failureMessage: `${'declined '.repeat(200_000)}4000056655665556` }, [
+      card,
+    ]);
+    expect(huge.failureMessage!.length).toBeLessThanOrEqual(2_001);
   });
 });

@@ -3,7 +3,7 @@ import { openField } from '../../db/encryption.js';
 import { Conflict, Forbidden, NotFound, ValidationFailed, type FieldError } from '../shared/errors.js';
 import { sendUpstream } from './http.js';
 import { isWellFormedId } from '../shared/ids.js';
-import { maskCardData } from './mask.js';
+import { maskCardData } from '../../card/mask.js';
 import type { Secret } from '../../crypto/secret.js';
 import { encoderFor, placeholdersIn, render, revealed, type Placeholder, type PlaceholderValues } from './template.js';
 import { tspFor } from '../../integrations/tokenServices/index.js';

@@ -17,6 +17,8 @@ import {
   type BankAccountInput,
 } from './inputs.js';
 import { tspFor } from '../../integrations/tokenServices/index.js';
+import { upstreamId } from '../../integrations/connectors/index.js';
+import { last4 } from '../../card/number.js';
 import { actorOf, appendAudit, audited } from '../audit/audit.js';
 import { openCardToken, spendCardToken } from '../cardTokens/cardTokens.js';
 import { findNetworkToken, storeNetworkToken } from './networkTokens.js';
@@ -104,9 +106,21 @@ export async function tokenizeCard(
   if (v.token) await spendCardToken(app, principal, v.token, now);
 
   const detail = { ...(pspToken && { pspToken: connector!.id }), ...(networkToken && { networkToken: true }) };
+  // The providers' ids are kept in the clear: never with the card (or the new token) they were sent in them.
   return saveCard(app, principal, { card, customerId, billing, metadata: v.metadata, id, fingerprint: fp, detail }, async (tx, pmId) => {
-    if (pspToken && connector) await recordPspToken(app, principal, pmId, { connectorId: connector.id, ...pspToken }, tx);
-    if (networkToken && tsp) await storeNetworkToken(app, principal, pmId, tsp.id, networkToken, now, tx);
+    if (pspToken && connector) {
+      const requestReferenceId = pspToken.requestReferenceId === null ? null : upstreamId(pspToken.requestReferenceId, [card.number]);
+      await recordPspToken(app, principal, pmId, { connectorId: connector.id, ...pspToken, requestReferenceId }, tx);
+    }
+    if (networkToken && tsp) {
+      const { number } = networkToken;
+      const kept = {
+        ...networkToken,
+        tokenReferenceId: upstreamId(networkToken.tokenReferenceId, [card.number, number]),
+        last4: last4(number.reveal()),
+      };
+      await storeNetworkToken(app, principal, pmId, tsp.id, kept, now, tx);
+    }
   });
 }
 

@@ -46,6 +46,8 @@ function authorize(
   idempotency: CreatePaymentOptions['idempotency'],
   source: AuthorizeRequest['source'],
   challenge: AuthorizeRequest['challenge'],
+  /** What else the vault knows of this payment's instrument (the card behind a PSP or network token): never stored back. */
+  behind: readonly PaymentSource[] = [],
 ) {
   app.log.debug({ paymentId, connectorId: connector.id, idempotencyKey: idempotency?.keyId }, 'connector authorize');
   return connector
@@ -59,7 +61,7 @@ function authorize(
       source,
       challenge,
     })
-    .then((result) => fromUpstream(result, source));
+    .then((result) => fromUpstream(result, [source, ...behind]));
 }
 
 /** Where the card of a payment comes from, opened for the connector. */
@@ -142,7 +144,7 @@ export async function createPayment(
   const { paySource, instrument } = source.paymentMethodId
     ? await storedInstrument(app, principal, connector, source.paymentMethodId, v, now, cardSourceForConnector)
     : { paySource: cardSourceForConnector, instrument: 'CARD' as const };
-  const result = await authorize(app, connector, v, paymentId, idempotency, paySource, { baseUrl, secret });
+  const result = await authorize(app, connector, v, paymentId, idempotency, paySource, { baseUrl, secret }, [cardSourceForConnector]);
   const succeeded = SUCCEEDED.has(result.status);
   const challenged = result.status === 'REQUIRES_ACTION';
 

@@ -3,6 +3,8 @@ import type { Mode } from '../../generated/prisma/enums.js';
 import type { Principal } from '../../domain/shared/principal.js';
 import { SANDBOX_CONNECTOR_ID, sandboxConnector } from './sandbox.js';
 import type { AuthorizeResult, Connector, PaymentSource } from './types.js';
+import { maskCardData } from '../../card/mask.js';
+import type { Secret } from '../../crypto/secret.js';
 import { scrubText } from '../../card/scrub.js';
 
 export type { Connector } from './types.js';
@@ -39,52 +41,62 @@ export function connectorFor(connectors: Connectors, principal: Principal, conne
   );
 }
 
+/** Upstream free text kept at most this long (a hostile or broken PSP's megabyte is not scanned nor stored). */
+const MAX_UPSTREAM_TEXT = 2_000;
+
 /**
- * A connector's answer as the vault keeps it: the PSP's free text (`failureCode`, `failureMessage`) is stored
- * in the clear and shown to the merchant, so a card number or IBAN an upstream echoes there (a decline
- * message quoting the card) is masked as logs mask it. Its reference and redirect URL are ids: masked by
- * pattern, one numeric PSP reference in ten (Luhn-valid by chance) would stop working, so they are kept as
- * sent unless they hold the very number this payment sent (`source`): a PSP echoing the card or account
- * number as its reference would otherwise put it in the database in the clear. Such a reference is masked
- * (the payment can then not be captured or refunded through it: a clean upstream error, never a leak).
+ * A connector's answer as the vault keeps it. The PSP's free text (`failureCode`, `failureMessage`) is stored
+ * in the clear and shown to the merchant: anything in it that looks like a card number or IBAN is masked as
+ * logs mask it, and so is every value this payment sent (`sent`: the card, the PSP or network token, the
+ * cryptogram, the account), however the PSP wrote it back (src/card/mask.ts). Its reference and redirect URL
+ * are ids: masked by pattern, one numeric reference in ten (Luhn-valid by chance) would stop working, so only
+ * the values sent are masked there (the payment then cannot be captured through it: a clean upstream error,
+ * never a number in the clear). A field that is not text is dropped rather than failing a payment the PSP
+ * has already authorized.
  */
-export function fromUpstream(result: AuthorizeResult, source?: PaymentSource): AuthorizeResult {
-  const sent = sentNumber(source);
-  const withoutSent = (text: string) => (sent && digitsOf(text).includes(sent) ? maskSent(text, sent) : text);
-  const mask = (text: string) => withoutSent(scrubText(text));
+export function fromUpstream(result: AuthorizeResult, sent: readonly PaymentSource[]): AuthorizeResult {
+  const secrets = secretsOf(sent);
+  const id = (value: unknown) => (typeof value === 'string' ? maskCardData(value, secrets, { patterns: false }) : undefined);
+  const prose = (value: unknown) =>
+    typeof value === 'string' ? maskCardData(scrubText(truncate(value, MAX_UPSTREAM_TEXT)), secrets) : undefined;
+  const { reference, redirectUrl, failureCode, failureMessage, ...rest } = result;
+  const kept: AuthorizeResult = { ...rest, reference: id(reference) ?? null };
+  const url = id(redirectUrl);
+  const code = prose(failureCode);
+  const message = prose(failureMessage);
   return {
-    ...result,
-    ...(result.reference !== null && { reference: withoutSent(result.reference) }),
-    ...(result.redirectUrl !== undefined && { redirectUrl: withoutSent(result.redirectUrl) }),
-    ...(result.failureCode !== undefined && { failureCode: mask(result.failureCode) }),
-    ...(result.failureMessage !== undefined && { failureMessage: mask(result.failureMessage) }),
+    ...kept,
+    ...(url !== undefined && { redirectUrl: url }),
+    ...(code !== undefined && { failureCode: code }),
+    ...(message !== undefined && { failureMessage: message }),
   };
 }
 
-/** The digits of the number a payment sent upstream (card, network token, account number or IBAN's), when long enough to matter. */
-function sentNumber(source: PaymentSource | undefined): string | undefined {
-  const secret =
-    source?.type === 'card'
-      ? source.card.number
-      : source?.type === 'network_token'
-        ? source.networkToken.number
-        : source?.type === 'bank_account'
-          ? source.bankAccount.number
-          : undefined;
-  const digits = secret === undefined ? '' : digitsOf(secret.reveal());
-  return digits.length >= 6 ? digits : undefined;
+/** An id a connector or token service returned, as the vault keeps it: the secrets it was sent (a card or token number) masked (see fromUpstream). */
+export function upstreamId(value: string, sent: readonly Secret<string>[]): string {
+  return maskCardData(
+    value,
+    sent.map((s) => s.reveal()),
+    { patterns: false },
+  );
 }
 
-const digitsOf = (text: string) => text.replace(/\D/g, '');
-
-/** `text` with every digit of each occurrence of `digits` (separators between them allowed) starred but the last four. */
-function maskSent(text: string, digits: string): string {
-  const positions: number[] = [];
-  for (let i = 0; i < text.length; i++) if (text[i]! >= '0' && text[i]! <= '9') positions.push(i);
-  const all = positions.map((i) => text[i]).join('');
-  const out = [...text];
-  for (let at = all.indexOf(digits); at >= 0; at = all.indexOf(digits, at + digits.length)) {
-    for (let k = at; k < at + digits.length - 4; k++) out[positions[k]!] = '*';
+/** Every value a payment source hands upstream that must never come back into the database in the clear. */
+function secretsOf(sent: readonly PaymentSource[]): string[] {
+  const out: string[] = [];
+  for (const source of sent) {
+    if (source.type === 'card') out.push(source.card.number.reveal(), ...(source.card.cvc ? [source.card.cvc.reveal()] : []));
+    else if (source.type === 'psp_token') out.push(source.token);
+    else if (source.type === 'network_token') out.push(source.networkToken.number.reveal(), source.networkToken.cryptogram);
+    else {
+      // An IBAN as written and compact; an account number (ACH, BACS) as its digits.
+      const number = source.bankAccount.number.reveal();
+      out.push(number, number.replace(/\s+/g, ''));
+    }
   }
-  return out.join('');
+  return out.filter((s) => s.length >= 3);
+}
+
+function truncate(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
 }

@@ -1,11 +1,13 @@
-import { type DigitSequence, forEachDigitSequence, panSpans, truncated } from '../../card/pan.js';
+import { type DigitSequence, forEachDigitSequence, panSpans, truncated } from './pan.js';
 
-// Masks card data in what an upstream answers to forwardRequest before it reaches the caller:
+// Masks card data in what an upstream answers (to forwardRequest, before it reaches the caller; a connector's
+// authorization, before it is stored):
 // - the exact values the vault sent (card number, network token, CVC, cryptogram), however the upstream
 //   wrote them back: formatted or fullwidth, as UTF-16 read byte-wise, %-encoded or as JSON \u escapes (the
 //   PAN detector's digit sequences read all of these), with its digits spread out among any other characters
 //   (the reply's digits-only projection), in base64 (either alphabet, any alignment) or hex, and the CVC
-//   wherever it is a run of digits of its own, whatever the field;
+//   wherever it is a run of digits of its own, whatever the field (a bank account number of 5 to 11 digits
+//   likewise);
 // - any other number that could be a card (the PAN detector with card ranges, so ids and timestamps survive);
 // - CVC-named fields.
 // Every finder is one linear scan and the reply is rebuilt once, so a hostile reply costs time in proportion
@@ -24,12 +26,24 @@ interface Span {
   opaque: boolean;
 }
 
-/** `secrets`: the values the vault filled in (card numbers 12-19 digits, a 3-4 digit CVC, other strings). */
-export function maskCardData(text: string, secrets: readonly string[] = []): string {
+export interface MaskOptions {
+  /**
+   * Also mask what looks like card data whatever was sent (any number in a card range, CVC-named fields);
+   * default true. Off for an upstream's ids (a PSP reference, a redirect URL), which must keep working: one
+   * numeric reference in ten is Luhn-valid by chance, so only the exact values sent are masked there.
+   */
+  patterns?: boolean;
+}
+
+/**
+ * `secrets`: the values the vault filled in (card numbers and network tokens of 12-19 digits, a 3-4 digit CVC
+ * or a 5-11 digit account number, other strings such as a cryptogram, a PSP token or an IBAN).
+ */
+export function maskCardData(text: string, secrets: readonly string[] = [], { patterns = true }: MaskOptions = {}): string {
   const numbers = unique(secrets.filter((s) => /^\d{12,19}$/.test(s)));
-  const cvcs = unique(secrets.filter((s) => /^\d{3,4}$/.test(s)));
+  const shortNumbers = unique(secrets.filter((s) => /^\d{3,11}$/.test(s)));
   const others = unique(secrets.filter((s) => s.length >= 8 && !/^\d+$/.test(s)));
-  const spans: Span[] = panSpans(text, { cardRangesOnly: true }).map(({ start, end }) => ({ start, end, opaque: false }));
+  const spans: Span[] = patterns ? panSpans(text, { cardRangesOnly: true }).map(({ start, end }) => ({ start, end, opaque: false })) : [];
 
   // The exact numbers sent, in the reply's digits-only projection (every non-digit dropped, escapes decoded,
   // positions kept): however an upstream spread the digits out (`4111,1111,…`, one per line, a JSON array
@@ -49,12 +63,12 @@ export function maskCardData(text: string, secrets: readonly string[] = []): str
       { digitsOnly: true },
     );
   }
-  // The CVC (which would otherwise be in every long number, so it is looked for as a whole, never inside a
-  // longer run): wherever it is a maximal run of contiguous digits (`x737/12`, `"737"`), and wherever it is a
+  // The CVC or a short account number (which would otherwise be in many longer numbers, so it is looked for
+  // as a whole, never inside a longer run): wherever it is a maximal run of contiguous digits (`x737/12`, `"737"`), and wherever it is a
   // whole digit sequence written with separators (`7 3 7`).
-  if (cvcs.length > 0) {
+  if (shortNumbers.length > 0) {
     const whole = ({ digits, starts, ends }: DigitSequence) => {
-      if (cvcs.includes(digits)) spans.push({ start: starts[0]!, end: ends.at(-1)!, opaque: false });
+      if (shortNumbers.includes(digits)) spans.push({ start: starts[0]!, end: ends.at(-1)!, opaque: false });
     };
     forEachDigitSequence(text, 3, whole, { maxGap: 0 });
     forEachDigitSequence(text, 3, whole);
@@ -64,9 +78,11 @@ export function maskCardData(text: string, secrets: readonly string[] = []): str
       spans.push({ start: at, end: at + needle.length, opaque: true });
     }
   }
-  for (const m of text.matchAll(CVC_FIELD)) {
-    const end = m.index + m[0].length;
-    spans.push({ start: end - m[2]!.length, end, opaque: false });
+  if (patterns) {
+    for (const m of text.matchAll(CVC_FIELD)) {
+      const end = m.index + m[0].length;
+      spans.push({ start: end - m[2]!.length, end, opaque: false });
+    }
   }
   return rebuild(text, spans);
 }
