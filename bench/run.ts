@@ -23,7 +23,7 @@ import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import autocannon from 'autocannon';
-import { Command } from 'commander';
+import { Command, InvalidArgumentError } from 'commander';
 import pg from 'pg';
 import { pino } from 'pino';
 import { createApp } from '../src/app/app.js';
@@ -76,16 +76,16 @@ export interface Row {
   rssMB: number | null;
   /** CPU time (user + system) the server's processes spent per request during the measurement, in µs. */
   cpuUs?: number;
-  /** With --rounds: each round's throughput and p99, of which this row is the mean and the median. */
-  rounds?: { rps: number; p99: number }[];
+  /** With --rounds: each round's figures, of which this row holds the medians. */
+  rounds?: { rps: number; p50: number; p99: number; errors: number; cpuUs?: number }[];
 }
 
 /**
- * One row of several rounds of the same cell: mean throughput and CPU, median latencies (a round that a
- * neighbour on the shared machine slowed counts as one round, not as the whole cell), summed errors.
+ * One row of several rounds of the same cell: the median of each figure (a round that a neighbour on the
+ * shared machine slowed is one round of several, not a third of the cell), errors summed; every round's
+ * figures are kept in `rounds`.
  */
 function combineRounds(rounds: Omit<Row, 'level' | 'scenario' | 'connections'>[]): Omit<Row, 'level' | 'scenario' | 'connections'> {
-  const mean = (v: number[]) => Math.round(v.reduce((a, b) => a + b, 0) / v.length);
   const median = (v: number[]) => {
     const sorted = [...v].sort((a, b) => a - b);
     const mid = sorted.length / 2;
@@ -93,14 +93,14 @@ function combineRounds(rounds: Omit<Row, 'level' | 'scenario' | 'connections'>[]
   };
   const cpu = rounds.map((r) => r.cpuUs).filter((c): c is number => c !== undefined);
   return {
-    rps: mean(rounds.map((r) => r.rps)),
+    rps: Math.round(median(rounds.map((r) => r.rps))),
     p50: median(rounds.map((r) => r.p50)),
     p99: median(rounds.map((r) => r.p99)),
     errors: rounds.reduce((n, r) => n + r.errors, 0),
     requests: rounds.reduce((n, r) => n + r.requests, 0),
     rssMB: Math.max(...rounds.map((r) => r.rssMB ?? 0)) || null,
-    ...(cpu.length === rounds.length && { cpuUs: mean(cpu) }),
-    rounds: rounds.map((r) => ({ rps: r.rps, p99: r.p99 })),
+    ...(cpu.length === rounds.length && { cpuUs: Math.round(median(cpu)) }),
+    rounds: rounds.map(({ rps, p50, p99, errors, cpuUs }) => ({ rps, p50, p99, errors, ...(cpuUs !== undefined && { cpuUs }) })),
   };
 }
 
@@ -576,8 +576,11 @@ async function main(): Promise<void> {
     .option('--executor <name>', "L4's VAULT_GRAPHQL_EXECUTOR: jit (the default) or graphql-js", 'jit')
     .option(
       '--rounds <n>',
-      'measure every cell of a concurrency n times, the rungs taking turns (L1, L3, L4, L1, L3, L4, …), and report each cell once: mean throughput, median p99',
-      (v) => Number(v),
+      'measure every cell of a concurrency n times, the rungs taking turns (L1, L3, L4, L1, L3, L4, …), and report each cell once: the median of each figure',
+      (v) => {
+        if (!/^[1-9]\d*$/.test(v)) throw new InvalidArgumentError('a whole number of rounds, at least 1');
+        return Number(v);
+      },
       1,
     )
     .option('--filler <n>', "extra cards in the bench merchant's vault (0: none, as benches before issue 13)", (v) => Number(v), 34_504)
@@ -786,6 +789,7 @@ async function main(): Promise<void> {
     filler: opts.filler,
     // The product's extra node flags (BENCH_L4_NODE_FLAGS) and executor: a run with `--trace-gc` or a
     // different heap is not comparable with one without.
+    rounds: opts.rounds,
     productNodeFlags: process.env.BENCH_L4_NODE_FLAGS?.split(' ').filter(Boolean) ?? [],
     executor: opts.executor,
     rows,

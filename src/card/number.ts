@@ -5,10 +5,10 @@ import { brandLengths, type CardBrand, detectBrand, MAX_CARD_LENGTH, MIN_CARD_LE
 
 export { brandLengths, type CardBrand, cvcLengths, detectBrand } from './brands.js';
 
-/** Separators people type between digit groups; nothing else is tolerated. */
 // 19 digits with a separator run between each two is far below this; a megabyte of input is not read further.
 const MAX_TYPED_LENGTH = 100;
 
+/** Separators people type between digit groups; nothing else is tolerated. */
 const FORMATTED_NUMBER = /^\d+(?:[ -]+\d+)*$/;
 
 /** The bare digits of a card number typed with optional spaces or dashes, or null if anything else appears. */
@@ -45,7 +45,7 @@ export type CardNumberCheck = { ok: true; digits: string; brand: CardBrand } | {
 /** Full check of a card number as typed. Messages never include the number. */
 export function checkCardNumber(raw: string): CardNumberCheck {
   if (raw.trim().length > MAX_TYPED_LENGTH) {
-    return { ok: false, message: `Card number must have ${MIN_CARD_LENGTH} to ${MAX_CARD_LENGTH} digits` };
+    return { ok: false, message: `Card number is too long: at most ${MAX_TYPED_LENGTH} characters` };
   }
   const digits = normalizeCardNumber(raw);
   if (digits === null) {

@@ -72,8 +72,9 @@ describe('normalizeCardNumber', () => {
     const padded = `${' '.repeat(300)}4111 1111 1111 1111\n`;
     expect(normalizeCardNumber(padded)).toBe('4111111111111111');
     expect(checkCardNumber(padded)).toMatchObject({ ok: true, digits: '4111111111111111' });
-    expect(checkCardNumber('4'.repeat(101))).toEqual({ ok: false, message: 'Card number must have 12 to 19 digits' });
-    expect(checkCardNumber('4111 '.repeat(30))).toEqual({ ok: false, message: 'Card number must have 12 to 19 digits' });
+    expect(checkCardNumber('4'.repeat(101))).toEqual({ ok: false, message: 'Card number is too long: at most 100 characters' });
+    expect(checkCardNumber('4111 '.repeat(30))).toEqual({ ok: false, message: 'Card number is too long: at most 100 characters' });
+    expect(checkCardNumber('4'.repeat(20))).toEqual({ ok: false, message: 'Card number must have 12 to 19 digits' });
   });
 });
 
