@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import { TokenizeCardDocument } from '../../packages/client/src/index.js';
-import { serverEnv, startServerProcess, stopProcess, VAULT_ENTRY } from '../helpers/serverProcess.js';
+import { serverEnv, startServerProcess, startVaultServer, stopProcess, VAULT_ENTRY } from '../helpers/serverProcess.js';
 import { createVaultClient } from '../../packages/client/src/index.js';
 import { newMerchant, useDatabase, withLuhn } from '../helpers/vault.js';
 import { EXP_YEAR } from '../helpers/expiry.js';
@@ -52,6 +52,32 @@ describe('process lifecycle', () => {
       expect(r.status).not.toBe(0);
       expect(r.stderr).toContain(name);
       if (name === 'VAULT_MASTER_KEYS') expect(r.stderr).not.toContain('c2hvcnQ');
+    }
+  });
+
+  it("survives visitors opening GraphiQL at once under npm start's 128 MB heap", async () => {
+    // Each visit used to render a new 9 MB page: six at once aborted the process (heap out of memory).
+    const { url, child } = await startVaultServer({
+      env: serverEnv(inject('databaseUrl')),
+      nodeFlags: ['--max-old-space-size=128'],
+      log: { file: path.join(tmpdir(), `vault-graphiql-${process.pid}.log`) },
+    });
+    let exit: number | null | undefined;
+    child.once('exit', (code) => (exit = code));
+    try {
+      for (let round = 0; round < 2; round++) {
+        const pages = await Promise.all(
+          Array.from({ length: 6 }, () =>
+            fetch(url, { headers: { accept: 'text/html' } }).then(async (r) => [r.status, (await r.text()).length]),
+          ),
+        );
+        expect(new Set(pages.map(([status]) => status))).toEqual(new Set([200]));
+        expect(Math.min(...pages.map(([, length]) => length!))).toBeGreaterThan(1_000_000);
+      }
+      expect((await fetch(url.replace(/\/graphql$/, '/healthz'))).status).toBe(200);
+      expect(exit).toBeUndefined();
+    } finally {
+      await stopProcess(child);
     }
   });
 
