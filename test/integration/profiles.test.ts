@@ -85,7 +85,8 @@ async function seed() {
 const customerRows = (merchantId: string) => getDb().prisma.customer.count({ where: { merchantId } });
 const paymentMethodRows = (merchantId: string) => getDb().prisma.paymentMethod.count({ where: { merchantId } });
 
-describe('profile CLI', () => {
+// Each CLI run starts a process through tsx: seconds each, more on a busy machine (four in one test).
+describe('profile CLI', { timeout: 120_000 }, () => {
   it('profile create --json prints the new id alone; profile list shows the default first; key create --profile restricts a key', async () => {
     const m = await newMerchant();
     const created = cli(['profile', 'create', '--merchant', m.merchantId, '--name', 'EU shop', '--json']);
