@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { ConfigError } from '../app/config.js';
 import { SchemaBehindError } from '../app/app.js';
+import { EmbeddedDatabaseInUse } from '../db/embedded.js';
 import { CheckpointError } from '../domain/audit/checkpoint.js';
 import { VaultError } from '../domain/shared/errors.js';
 import { FileUnreadable } from '../crypto/openpgp.js';
@@ -44,6 +45,7 @@ async function main(): Promise<void> {
       err instanceof VaultError ||
       err instanceof ConfigError ||
       err instanceof SchemaBehindError ||
+      err instanceof EmbeddedDatabaseInUse ||
       err instanceof InvalidArgumentError ||
       err instanceof CheckpointError ||
       err instanceof ManifestError ||

@@ -7,7 +7,8 @@
 // sequences and transactions, session advisory locks, LISTEN/NOTIFY); connections take turns on the backend.
 // Fine for a single-process development/demo deployment, not for production.
 import { randomBytes } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { startSessionServer } from './pgliteSessions.js';
 
@@ -24,10 +25,32 @@ export interface EmbeddedPostgres {
   stop(): Promise<void>;
 }
 
+/** The embedded database's folder is open in another live process (a server, or a CLI command without one). */
+export class EmbeddedDatabaseInUse extends Error {
+  constructor(dataDir: string, pid: number) {
+    super(
+      `The embedded database in ${dataDir} is open in another process (pid ${pid}): two processes on one PGlite folder each keep their own copy and lose each other's writes. Stop it, or give this one its own VAULT_DATA_DIR`,
+    );
+    this.name = 'EmbeddedDatabaseInUse';
+  }
+}
+
 export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
   const host = opts.host ?? '127.0.0.1';
-  await mkdir(opts.dataDir, { recursive: true });
-  const db = await PGlite.create({ dataDir: opts.dataDir });
+  // Private to this user, as PostgreSQL requires of its data directory: PGlite writes its files 0666, and
+  // the password below would not matter to a user who can write the files themselves.
+  const parent = path.dirname(opts.dataDir);
+  await mkdir(opts.dataDir, { recursive: true, mode: 0o700 });
+  await chmod(parent, 0o700);
+  await chmod(opts.dataDir, 0o700);
+  const unlock = await lockDataDir(opts.dataDir);
+  let db: PGlite;
+  try {
+    db = await PGlite.create({ dataDir: opts.dataDir });
+  } catch (err) {
+    await unlock();
+    throw err;
+  }
   // The pool's planner settings (PLANNER_OPTIONS, src/db/client.ts): PGlite applies no startup parameters,
   // and its one session is every connection's.
   await db.exec('SET enable_seqscan = off');
@@ -46,6 +69,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
     });
   } catch (err) {
     await db.close();
+    await unlock();
     throw err;
   }
   const { port } = server;
@@ -57,6 +81,35 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
       await server.stop();
       // Closing PGlite flushes the data directory.
       await db.close();
+      await unlock();
     },
   };
+}
+
+/**
+ * One process at a time on a PGlite folder: `<dataDir>.lock` holds the owner's pid, taken over when that
+ * process is gone (killed without cleaning up). Returns the release.
+ */
+async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
+  const file = `${dataDir}.lock`;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await writeFile(file, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
+      return () => rm(file, { force: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw err;
+    }
+    const owner = Number.parseInt(await readFile(file, 'utf8').catch(() => ''), 10);
+    if (owner > 0 && owner !== process.pid && isAlive(owner)) throw new EmbeddedDatabaseInUse(dataDir, owner);
+    await rm(file, { force: true });
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }

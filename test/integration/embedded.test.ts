@@ -109,6 +109,33 @@ describe('embedded database (npm start without DATABASE_URL)', () => {
       expect(revoked.status, revoked.stderr).toBe(0);
       expect((await whoami(extraKey.key)).errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
 
+      // A webhook endpoint from the CLI: its secret is sealed with the merchant's key, which the CLI loaded
+      // inside the transaction, on a second connection that waited for the transaction (timed out at 15 s).
+      const webhook = await cli([
+        'webhook',
+        'create',
+        '--merchant',
+        other.merchantId,
+        '--mode',
+        'test',
+        '--url',
+        'https://shop.example/hooks/vault',
+        '--events',
+        'payment.created',
+        '--json',
+      ]);
+      expect(webhook.status, webhook.stderr).toBe(0);
+      expect(JSON.parse(webhook.stdout).secret).toMatch(/^whsec_/);
+
+      // A second server on the same folder would keep its own copy and lose the first one's writes: refused.
+      const second = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { env: embeddedEnv() });
+      let secondErr = '';
+      second.stderr.on('data', (c: Buffer) => (secondErr += c.toString()));
+      const secondExit = await new Promise<number | null>((resolve) => second.once('exit', resolve));
+      expect(secondExit).toBe(1);
+      expect(secondErr).toContain(`is open in another process (pid ${server.child.pid})`);
+      await read(ids[0]!);
+
       // Idle again, twice, with bursts and a CLI command in between.
       await sleep(10_500);
       await Promise.all([
@@ -136,12 +163,15 @@ describe('embedded database (npm start without DATABASE_URL)', () => {
     } finally {
       expect(await stopProcess(server.child)).toBe(0);
     }
-  }, 90_000);
+  }, 180_000);
   it('lets no other local user in: the database asks for a password kept in a file only its owner reads', async () => {
     const server = await startServer();
     try {
       const marker = path.join(dataDir, 'embedded.json');
       expect(statSync(marker).mode & 0o077).toBe(0);
+      // PGlite writes its files 0666: the folders above them are the owner's alone.
+      expect(statSync(dataDir).mode & 0o077).toBe(0);
+      expect(statSync(path.join(dataDir, 'pg')).mode & 0o077).toBe(0);
       const { url } = JSON.parse(readFileSync(marker, 'utf8')) as { url: string };
       const withoutPassword = new URL(url);
       withoutPassword.password = 'guessed';

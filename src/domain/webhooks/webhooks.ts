@@ -40,6 +40,11 @@ export async function createWebhookEndpoint(app: App, principal: Principal, inpu
   const v = validEndpoint(principal, input);
   const id = newId('we');
   const secret = `whsec_${randomBytes(32).toString('base64')}`;
+  // The secret is sealed with the merchant's data key: loaded before the transaction, not inside it (a load
+  // there takes a second connection, and on the embedded database, whose connections share one session and
+  // take turns, it waited for the transaction itself until the transaction timed out). The server does this
+  // for every request; the CLI did not.
+  await app.db.keyring.merchantKeys(principal.merchantId);
   const endpoint = await audited(
     app,
     actorOf(principal),
