@@ -118,7 +118,7 @@ export function createVaultYoga({
     graphqlEndpoint: '/graphql',
     healthCheckEndpoint: '/healthz',
     landingPage: false,
-    logging: log.child({ component: 'yoga' }),
+    logging: yogaLogger(log.child({ component: 'yoga' })),
     // Served from the package itself: no CDN scripts on a page where people paste secret keys. Loaded on the
     // first visit: the package holds GraphiQL's whole bundle (about 40 MB of a process's memory). Rendered
     // once (the options never change): each render built a new 9 MB page, and a few visits at once took a
@@ -185,6 +185,22 @@ export function createVaultYoga({
       ...(executor === 'jit' ? [useCompiledExecutor()] : []),
     ],
   });
+}
+
+/**
+ * Yoga's logger, with its `error` turned into debug: yoga logs there, with its stack, every error that
+ * maskError rewrote, so every expected refusal (FORBIDDEN for a reveal or a forward to a host not allowed,
+ * IDEMPOTENCY_CONFLICT) read in the log like a crash. maskError logs what is unexpected itself, at error level.
+ */
+function yogaLogger(log: Logger) {
+  const at =
+    (level: 'debug' | 'info' | 'warn') =>
+    (...args: unknown[]) => {
+      const [first, ...rest] = args;
+      if (first instanceof Error) log[level]({ err: first }, rest.map(String).join(' ') || first.message);
+      else (log[level] as (...a: unknown[]) => void)(...args);
+    };
+  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('debug') };
 }
 
 /** The peer's address (not X-Forwarded-For, which any client can send). */

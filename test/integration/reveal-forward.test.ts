@@ -57,6 +57,13 @@ describe('revealCard', () => {
       { 'api-key': m.publishableKey },
     );
     expect(publishable.json.errors[0].extensions.code).toBe('FORBIDDEN');
+    // An expected refusal, not a crash: nothing at error level (yoga logged every rewritten error there).
+    await new Promise((r) => setTimeout(r, 300));
+    expect(
+      serverLog()
+        .split('\n')
+        .filter((l) => l.includes('may not reveal') && /"level":(50|60)/.test(l)),
+    ).toEqual([]);
 
     expect(await auditOf(m, pm.id, 'payment_method.reveal')).toMatchObject([
       { action: 'payment_method.reveal', entityType: 'payment_method', outcome: 'denied' },
