@@ -175,6 +175,7 @@ export function createVaultYoga({
       useMerchantCors(app),
       useReadiness('/readyz', ready),
       useErrorRedaction({ log, suggestions: introspection }),
+      useCodedEmptyAnswers(),
       useRequestLog(log),
       useSandboxChallenge(app),
       useBrowserSdk(app),
@@ -378,6 +379,28 @@ function useReadiness(path: string, ready: () => Promise<boolean>): Plugin {
       if (url.pathname !== path) return;
       const answer = (ok: boolean) => endResponse(new fetchAPI.Response(null, { status: ok ? 200 : 503 }));
       return ready().then(answer, () => answer(false));
+    },
+  };
+}
+
+/**
+ * The answers yoga and the HTTP layer give without a body (415 for a POST whose Content-Type no parser reads,
+ * 404 for an unknown path) carry the error shape and code every other refusal has.
+ */
+function useCodedEmptyAnswers(): Plugin {
+  const answers: Record<number, { code: string; message: string }> = {
+    404: { code: Code.NOT_FOUND, message: 'Not found: GraphQL is served at /graphql' },
+    415: { code: Code.BAD_REQUEST, message: 'Unsupported Content-Type: send the operation as application/json' },
+  };
+  return {
+    onResponse({ response, setResponse, fetchAPI }) {
+      const answer = answers[response.status];
+      if (!answer || response.body !== null || response.headers.get('content-length') !== null) return;
+      const headers = new fetchAPI.Headers(response.headers);
+      headers.set('content-type', 'application/json; charset=utf-8');
+      headers.set('cache-control', 'no-store');
+      const body = JSON.stringify({ errors: [{ message: answer.message, extensions: { code: answer.code } }] });
+      setResponse(new fetchAPI.Response(body, { status: response.status, headers }));
     },
   };
 }

@@ -25,6 +25,24 @@ describe('HTTP surface', () => {
     expect(html).toContain('tokenizeCard');
   });
 
+  it('answers an unreadable Content-Type and an unknown path with a coded error body, not an empty one', async () => {
+    const m = await newMerchant();
+    for (const contentType of ['text/plain', undefined]) {
+      const res = await fetch(inject('graphqlUrl'), {
+        method: 'POST',
+        headers: { 'api-key': m.secretKey, ...(contentType && { 'content-type': contentType }) },
+        body: JSON.stringify({ query: '{ __typename }' }),
+      });
+      expect(res.status).toBe(415);
+      expect(await res.json()).toEqual({
+        errors: [{ message: expect.stringContaining('application/json'), extensions: { code: 'BAD_REQUEST' } }],
+      });
+    }
+    const missing = await fetch(`${base()}/nothing-here`);
+    expect(missing.status).toBe(404);
+    expect(await missing.json()).toMatchObject({ errors: [{ extensions: { code: 'NOT_FOUND' } }] });
+  });
+
   it('masks unexpected faults as INTERNAL_SERVER_ERROR with a generic message', async () => {
     const m = await newMerchant();
     const res = await fetch(inject('graphqlUrl'), {
