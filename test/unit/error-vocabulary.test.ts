@@ -37,6 +37,13 @@ describe('error vocabulary', () => {
     expect(new ValidationFailed([]).code).toBe('INVALID_INPUT');
   });
 
+  it('NOT_FOUND repeats an id only when it is shaped like one, masked if it holds a card number', () => {
+    expect(new NotFound('customer', 'cus_3tlGF6pVqAOZF63sZJVGfw').message).toBe('No customer with id "cus_3tlGF6pVqAOZF63sZJVGfw"');
+    expect(new NotFound('customer', 'cus_<script>alert(1)</script>').message).toBe('No customer with the id given');
+    expect(new NotFound('customer', `cus_${'x'.repeat(100)}`).message).toBe('No customer with the id given');
+    expect(new NotFound('payment method', 'pm_4111111111111111').message).not.toContain('4111111111111111');
+  });
+
   it('no extensions.code is written as a literal outside the request error helper', () => {
     const offenders: string[] = [];
     const walk = (dir: string) => {

@@ -113,14 +113,17 @@ export class ValidationFailed extends VaultError {
   }
 }
 
+const ID_SHAPE = /^[a-z]{1,8}_[0-9A-Za-z]{1,40}$/;
+
 export class NotFound extends VaultError {
   readonly code = Code.NOT_FOUND;
   constructor(
     readonly entity: string,
     readonly id: string,
   ) {
-    // The id is the caller's: shortened, and masked if it is shaped like a card number (pasted by mistake).
-    super(`No ${entity} with id ${scrubText(JSON.stringify(id.slice(0, 64)))}`);
+    // The id is the caller's: repeated only when it is shaped like an id (a prefix, `_`, letters and digits;
+    // never markup, quotes or a whole pasted record), and masked if it holds a card number (pasted by mistake).
+    super(ID_SHAPE.test(id) ? `No ${entity} with id ${scrubText(JSON.stringify(id))}` : `No ${entity} with the id given`);
   }
 }
 
