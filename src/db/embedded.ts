@@ -8,7 +8,6 @@
 // Fine for a single-process development/demo deployment, not for production.
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { startSessionServer } from './pgliteSessions.js';
 
@@ -38,10 +37,9 @@ export class EmbeddedDatabaseInUse extends Error {
 export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Promise<EmbeddedPostgres> {
   const host = opts.host ?? '127.0.0.1';
   // Private to this user, as PostgreSQL requires of its data directory: PGlite writes its files 0666, and
-  // the password below would not matter to a user who can write the files themselves.
-  const parent = path.dirname(opts.dataDir);
+  // the password below would not matter to a user who can write the files themselves. Only the database's
+  // own folder: VAULT_DATA_DIR above it may be a folder the user shares (it is not changed).
   await mkdir(opts.dataDir, { recursive: true, mode: 0o700 });
-  await chmod(parent, 0o700);
   await chmod(opts.dataDir, 0o700);
   const unlock = await lockDataDir(opts.dataDir);
   let db: PGlite;
