@@ -7,7 +7,7 @@
 // sequences and transactions, session advisory locks, LISTEN/NOTIFY); connections take turns on the backend.
 // Fine for a single-process development/demo deployment, not for production.
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, link, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { PGlite } from '@electric-sql/pglite';
 import { startSessionServer } from './pgliteSessions.js';
 
@@ -26,9 +26,9 @@ export interface EmbeddedPostgres {
 
 /** The embedded database's folder is open in another live process (a server, or a CLI command without one). */
 export class EmbeddedDatabaseInUse extends Error {
-  constructor(dataDir: string, pid: number) {
+  constructor(dataDir: string, pid: number, lockFile: string) {
     super(
-      `The embedded database in ${dataDir} is open in another process (pid ${pid}): two processes on one PGlite folder each keep their own copy and lose each other's writes. Stop it, or give this one its own VAULT_DATA_DIR`,
+      `The embedded database in ${dataDir} is open in another process (pid ${pid}): two processes on one PGlite folder each keep their own copy and lose each other's writes. Stop it, or give this one its own VAULT_DATA_DIR (if no vault process runs, pid ${pid} is another program's: delete ${lockFile})`,
     );
     this.name = 'EmbeddedDatabaseInUse';
   }
@@ -49,14 +49,14 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
     await unlock();
     throw err;
   }
-  // The pool's planner settings (PLANNER_OPTIONS, src/db/client.ts): PGlite applies no startup parameters,
-  // and its one session is every connection's.
-  await db.exec('SET enable_seqscan = off');
   // A fresh password per start, known only to this process and (through a 0600 file) the CLI: without one,
   // any local user could connect to the port and write to the vault's tables (an api key of their own).
   const password = randomBytes(24).toString('base64url');
   let server: Awaited<ReturnType<typeof startSessionServer>>;
   try {
+    // The pool's planner settings (PLANNER_OPTIONS, src/db/client.ts): PGlite applies no startup parameters,
+    // and its one session is every connection's.
+    await db.exec('SET enable_seqscan = off');
     server = await startSessionServer({
       // PGlite's own lock around each call: nothing else may run on the session in between.
       backend: { exec: (bytes) => db.runExclusive(() => db.execProtocolRaw(bytes)) },
@@ -66,8 +66,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
       log: opts.log,
     });
   } catch (err) {
-    await db.close();
-    await unlock();
+    await db.close().finally(unlock);
     throw err;
   }
   const { port } = server;
@@ -76,30 +75,58 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
   return {
     url: `postgresql://postgres:${password}@${urlHost}:${port}/postgres`,
     async stop() {
-      await server.stop();
-      // Closing PGlite flushes the data directory.
-      await db.close();
-      await unlock();
+      try {
+        await server.stop();
+      } finally {
+        // Closing PGlite flushes the data directory; the folder is free once it is closed.
+        await db.close().finally(unlock);
+      }
     },
   };
 }
 
 /**
- * One process at a time on a PGlite folder: `<dataDir>.lock` holds the owner's pid, taken over when that
- * process is gone (killed without cleaning up). Returns the release.
+ * One process at a time on a PGlite folder: `<dataDir>.lock` holds the owner's pid. The lock is written whole
+ * under a name of this process's own and linked into place (it never exists empty or half written); a lock
+ * whose process is gone (killed without cleaning up) is moved aside under this process's name before being
+ * taken, so that of two processes breaking it at once only one wins. Returns the release, which removes the
+ * lock only while it is still this process's.
  */
-async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
+export async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
   const file = `${dataDir}.lock`;
-  for (let attempt = 0; ; attempt++) {
-    try {
-      await writeFile(file, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
-      return () => rm(file, { force: true });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || attempt > 0) throw err;
+  const mine = `${file}.${process.pid}`;
+  const pidIn = async (path: string) => {
+    const pid = Number.parseInt(await readFile(path, 'utf8').catch(() => ''), 10);
+    return pid > 0 ? pid : undefined;
+  };
+  await writeFile(mine, `${process.pid}\n`, { mode: 0o600 });
+  try {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      try {
+        await link(mine, file);
+        return async () => {
+          if ((await pidIn(file)) === process.pid) await rm(file, { force: true });
+        };
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+      const owner = await pidIn(file);
+      if (owner !== undefined && owner !== process.pid && isAlive(owner)) throw new EmbeddedDatabaseInUse(dataDir, owner, file);
+      const aside = `${file}.stale.${process.pid}`;
+      try {
+        await rename(file, aside);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        throw err;
+      }
+      const moved = await pidIn(aside);
+      // Another process took the stale lock between our read and our move: its live lock goes back.
+      if (moved !== owner && moved !== undefined && isAlive(moved)) await link(aside, file).catch(() => undefined);
+      await rm(aside, { force: true });
     }
-    const owner = Number.parseInt(await readFile(file, 'utf8').catch(() => ''), 10);
-    if (owner > 0 && owner !== process.pid && isAlive(owner)) throw new EmbeddedDatabaseInUse(dataDir, owner);
-    await rm(file, { force: true });
+    throw new Error(`Could not take ${file}: other processes keep changing it`);
+  } finally {
+    await rm(mine, { force: true });
   }
 }
 
