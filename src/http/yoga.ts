@@ -124,7 +124,12 @@ export function createVaultYoga({
     // once (the options never change): each render built a new 9 MB page, and a few visits at once took a
     // server under npm start's 128 MB heap down.
     renderGraphiQL: (opts) => {
-      graphiqlPage ??= import('@graphql-yoga/render-graphiql').then((m) => m.renderGraphiQL(opts));
+      graphiqlPage ??= import('@graphql-yoga/render-graphiql')
+        .then((m) => m.renderGraphiQL(opts))
+        .catch((err: unknown) => {
+          graphiqlPage = undefined; // the next visit tries again
+          throw err;
+        });
       return graphiqlPage;
     },
     graphiql: graphiql && {

@@ -146,6 +146,8 @@ describe('calling by id (allow mode)', () => {
     ]);
     const malformed = await rawGraphQL({ documentId: 'CreateCustomer' }, { 'api-key': m.secretKey });
     expect(malformed.json.errors[0].extensions.code).toBe('PERSISTED_DOCUMENT_NOT_FOUND');
+    const markup = await rawGraphQL({ documentId: '<script>alert(1)</script>' }, { 'api-key': m.secretKey });
+    expect(markup.json.errors[0].message).toBe('No trusted document with the id given');
 
     // A document the client has that the server does not: the client fails, and sends no text.
     const unregistered = { ...CreateCustomerDocument, __meta__: { hash: unknown } } as typeof CreateCustomerDocument;

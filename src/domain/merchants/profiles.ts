@@ -53,7 +53,7 @@ export async function listProfiles(app: App, merchantId: string) {
 /** The merchant's default profile: where the operator's commands (import, the updater, webhooks) act. */
 export async function defaultProfileOf(app: App, merchantId: string): Promise<string> {
   const [first] = await listProfiles(app, merchantId);
-  if (!first?.isDefault) throw new NotFound('profile', `default of ${merchantId}`);
+  if (!first?.isDefault) throw new NotFound('default profile for merchant', merchantId);
   return first.profileId;
 }
 

@@ -130,10 +130,13 @@ export function useTrustedDocuments({ app, log, policy }: TrustedDocumentsOption
     return entry;
   };
 
+  // The id is repeated only when it is shaped like one (sha256:<hex>): never the caller's arbitrary text.
   const notFound = (id: string) =>
-    requestError(Code.PERSISTED_DOCUMENT_NOT_FOUND, `No trusted document with id ${scrubText(JSON.stringify(id.slice(0, 80)))}`, {
-      status: 400,
-    });
+    requestError(
+      Code.PERSISTED_DOCUMENT_NOT_FOUND,
+      DOCUMENT_ID.test(id) ? `No trusted document with id ${JSON.stringify(id)}` : 'No trusted document with the id given',
+      { status: 400 },
+    );
 
   return [
     {
