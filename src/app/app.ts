@@ -105,8 +105,13 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
       const marker = embeddedMarker(config.VAULT_DATA_DIR);
       // The URL holds the embedded database's password: readable by this user only.
       if (opts.serveEmbedded) {
-        await rm(marker, { force: true });
-        await writeFile(marker, JSON.stringify({ pid: process.pid, url: pg.url }), { mode: 0o600, flag: 'wx' });
+        try {
+          await rm(marker, { force: true });
+          await writeFile(marker, JSON.stringify({ pid: process.pid, url: pg.url }), { mode: 0o600, flag: 'wx' });
+        } catch (err) {
+          await pg.stop(); // and its folder is free again
+          throw err;
+        }
       }
       stops.push(async () => {
         if (opts.serveEmbedded) await rm(marker, { force: true });
