@@ -240,6 +240,12 @@ describe("what the vault keeps of a connector's answer", () => {
       },
     };
     expect(fromUpstream({ status: 'AUTHORIZED', reference: 'sepa-DE89370400440532013000' }, [iban]).reference).not.toMatch(/0532013000/);
+    // The domestic part written apart (bank code, account number): its digits stand together all the same.
+    const domestic = fromUpstream(
+      { status: 'FAILED', reference: 'blz-37040044-kto-0532013000', failureMessage: 'kto 0532013000 blz 37040044' },
+      [iban],
+    );
+    expect(domestic.reference).not.toMatch(/0532013/);
   });
 
   it('keeps an answer that breaks the type rather than failing a payment the PSP authorized, and bounds its free text', () => {

@@ -89,9 +89,13 @@ function secretsOf(sent: readonly PaymentSource[]): string[] {
     else if (source.type === 'psp_token') out.push(source.token);
     else if (source.type === 'network_token') out.push(source.networkToken.number.reveal(), source.networkToken.cryptogram);
     else {
-      // An IBAN as written and compact; an account number (ACH, BACS) as its digits.
+      // An IBAN as written and compact, and its domestic part (BBAN: bank code and account number, which a
+      // PSP may write apart, `blz 37040044 kto 0532013000`: its digits stand together in the answer's
+      // digits-only projection); an account number (ACH, BACS) as its digits.
       const number = source.bankAccount.number.reveal();
-      out.push(number, number.replace(/\s+/g, ''));
+      const compact = number.replace(/\s+/g, '');
+      out.push(number, compact);
+      if (/^[A-Z]{2}\d{2}/i.test(compact)) out.push(compact.slice(4));
     }
   }
   return out.filter((s) => s.length >= 3);
