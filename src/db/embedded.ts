@@ -7,7 +7,7 @@
 // sequences and transactions, session advisory locks, LISTEN/NOTIFY); connections take turns on the backend.
 // Fine for a single-process development/demo deployment, not for production.
 import { randomBytes } from 'node:crypto';
-import { chmod, link, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, link, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { PGlite } from '@electric-sql/pglite';
 import { startSessionServer } from './pgliteSessions.js';
 
@@ -86,43 +86,52 @@ export async function startEmbeddedPostgres(opts: EmbeddedPostgresOptions): Prom
 }
 
 /**
- * One process at a time on a PGlite folder: `<dataDir>.lock` holds the owner's pid. The lock is written whole
- * under a name of this process's own and linked into place (it never exists empty or half written); a lock
- * whose process is gone (killed without cleaning up) is moved aside under this process's name before being
- * taken, so that of two processes breaking it at once only one wins. Returns the release, which removes the
- * lock only while it is still this process's.
+ * One process at a time on a PGlite folder: `<dataDir>.lock` holds the owner's pid. A lock is written whole
+ * under a name of this process's own and linked into place, so it never exists empty or half written. A lock
+ * whose process is gone (killed without cleaning up) is removed under a second lock (`.lock.break`), and only
+ * if it still names that process: two processes breaking it at once cannot remove each other's fresh lock,
+ * and the link decides which of them takes it. Returns the release, which removes the lock only while it is
+ * still this process's.
  */
 export async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
   const file = `${dataDir}.lock`;
+  const breaker = `${file}.break`;
   const mine = `${file}.${process.pid}`;
   const pidIn = async (path: string) => {
     const pid = Number.parseInt(await readFile(path, 'utf8').catch(() => ''), 10);
     return pid > 0 ? pid : undefined;
   };
+  const taken = async (path: string) => {
+    try {
+      await link(mine, path);
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw err;
+    }
+  };
   await writeFile(mine, `${process.pid}\n`, { mode: 0o600 });
   try {
-    for (let attempt = 0; attempt < 5; attempt++) {
-      try {
-        await link(mine, file);
+    for (let attempt = 0; attempt < 50; attempt++) {
+      if (await taken(file)) {
         return async () => {
           if ((await pidIn(file)) === process.pid) await rm(file, { force: true });
         };
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       }
       const owner = await pidIn(file);
       if (owner !== undefined && owner !== process.pid && isAlive(owner)) throw new EmbeddedDatabaseInUse(dataDir, owner, file);
-      const aside = `${file}.stale.${process.pid}`;
-      try {
-        await rename(file, aside);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
-        throw err;
+      if (await taken(breaker)) {
+        try {
+          if ((await pidIn(file)) === owner) await rm(file, { force: true });
+        } finally {
+          await rm(breaker, { force: true });
+        }
+      } else {
+        // Another process is breaking it (for a moment), or died doing so: then its breaker goes.
+        const breaking = await pidIn(breaker);
+        if (breaking === undefined || !isAlive(breaking)) await rm(breaker, { force: true });
+        await new Promise((r) => setTimeout(r, 5));
       }
-      const moved = await pidIn(aside);
-      // Another process took the stale lock between our read and our move: its live lock goes back.
-      if (moved !== owner && moved !== undefined && isAlive(moved)) await link(aside, file).catch(() => undefined);
-      await rm(aside, { force: true });
     }
     throw new Error(`Could not take ${file}: other processes keep changing it`);
   } finally {

@@ -11,10 +11,17 @@ import { EmbeddedDatabaseInUse, lockDataDir } from '../../src/db/embedded.js';
 const root = mkdtempSync(path.join(tmpdir(), 'vault-lock-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
-/** A process that takes the lock, holds it `holdMs`, releases it; prints LOCKED or BUSY. */
-function contender(dataDir: string, holdMs: number): Promise<string> {
+/**
+ * A process that takes the lock (once `go` exists, when given: every contender loaded and waiting, so they
+ * all try within a millisecond or two), holds it `holdMs`, releases it; prints READY, then LOCKED or BUSY.
+ */
+function contender(dataDir: string, holdMs: number, go?: string): { ready: Promise<void>; outcome: Promise<string> } {
   const code = `
+    const { existsSync } = await import('node:fs');
     const { lockDataDir } = await import(${JSON.stringify(path.resolve('src/db/embedded.ts'))});
+    process.stdout.write('READY ');
+    const go = ${JSON.stringify(go ?? null)};
+    while (go && !existsSync(go)) await new Promise((r) => setTimeout(r, 1));
     try {
       const unlock = await lockDataDir(${JSON.stringify(dataDir)});
       process.stdout.write('LOCKED');
@@ -23,21 +30,25 @@ function contender(dataDir: string, holdMs: number): Promise<string> {
     } catch (err) {
       process.stdout.write(err.name === 'EmbeddedDatabaseInUse' ? 'BUSY' : 'ERROR ' + err.message);
     }`;
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code]);
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.on('close', () => resolve(out));
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code]);
+  let out = '';
+  let onReady: () => void = () => undefined;
+  const ready = new Promise<void>((resolve) => (onReady = resolve));
+  child.stdout.on('data', (c: Buffer) => {
+    out += c.toString();
+    if (out.startsWith('READY')) onReady();
   });
+  const outcome = new Promise<string>((resolve) => child.on('close', () => resolve(out.replace(/^READY /, ''))));
+  return { ready, outcome };
 }
 
 describe('embedded database folder lock', () => {
   it('refuses a second holder while the first lives, and takes over the lock of a process that is gone', async () => {
     const dataDir = path.join(root, 'a');
     const unlock = await lockDataDir(dataDir);
-    expect(await contender(dataDir, 0)).toBe('BUSY');
+    expect(await contender(dataDir, 0).outcome).toBe('BUSY');
     await unlock();
-    expect(await contender(dataDir, 0)).toBe('LOCKED');
+    expect(await contender(dataDir, 0).outcome).toBe('LOCKED');
     // A killed process's lock (its pid no longer runs), an empty one and garbage: all taken over.
     for (const stale of ['2147483646\n', '', 'not a pid']) {
       writeFileSync(`${dataDir}.lock`, stale);
@@ -58,7 +69,11 @@ describe('embedded database folder lock', () => {
     for (let trial = 0; trial < 4; trial++) {
       const dataDir = path.join(root, `race-${trial}`);
       writeFileSync(`${dataDir}.lock`, '2147483646\n');
-      const outcomes = await Promise.all(Array.from({ length: 4 }, () => contender(dataDir, 1_500)));
+      const go = path.join(root, `go-${trial}`);
+      const contenders = Array.from({ length: 4 }, () => contender(dataDir, 1_500, go));
+      await Promise.all(contenders.map((c) => c.ready));
+      writeFileSync(go, '');
+      const outcomes = await Promise.all(contenders.map((c) => c.outcome));
       expect(
         outcomes.filter((o) => o === 'LOCKED'),
         outcomes.join(' '),
