@@ -157,6 +157,13 @@ describe("what the vault keeps of a connector's answer", () => {
   });
 
   it("masks the payment's own card wherever and however the PSP echoes it, and nothing else of its reference", () => {
+    // A redirect URL whose digits happen to be the CVC stays usable; a decline quoting it does not keep it.
+    const withCvc = fromUpstream(
+      { status: 'REQUIRES_ACTION', reference: 'r', redirectUrl: 'https://psp.example/3ds?step=737', failureMessage: 'cvc 737 wrong' },
+      [card],
+    );
+    expect(withCvc.redirectUrl).toBe('https://psp.example/3ds?step=737');
+    expect(withCvc.failureMessage).not.toContain('737');
     // A numeric PSP reference that happens to be Luhn-valid (one in ten are) stays usable.
     expect(fromUpstream({ status: 'AUTHORIZED', reference: '4242424242424242' }, [card]).reference).toBe('4242424242424242');
     for (const echoed of [

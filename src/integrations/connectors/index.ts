@@ -56,7 +56,10 @@ const MAX_UPSTREAM_TEXT = 2_000;
  */
 export function fromUpstream(result: AuthorizeResult, sent: readonly PaymentSource[]): AuthorizeResult {
   const secrets = secretsOf(sent);
-  const id = (value: unknown) => (typeof value === 'string' ? maskCardData(value, secrets, { patterns: false }) : undefined);
+  // Not the CVC in ids: three digits standing alone in a redirect URL (`?step=737`) are far likelier a
+  // coincidence than an echo, and starring them would break the customer's authentication.
+  const withoutCvc = secretsOf(sent, { cvc: false });
+  const id = (value: unknown) => (typeof value === 'string' ? maskCardData(value, withoutCvc, { patterns: false }) : undefined);
   const prose = (value: unknown) =>
     typeof value === 'string' ? maskCardData(scrubText(truncate(value, MAX_UPSTREAM_TEXT)), secrets) : undefined;
   const { reference, redirectUrl, failureCode, failureMessage, ...rest } = result;
@@ -82,10 +85,10 @@ export function upstreamId(value: string, sent: readonly Secret<string>[]): stri
 }
 
 /** Every value a payment source hands upstream that must never come back into the database in the clear. */
-function secretsOf(sent: readonly PaymentSource[]): string[] {
+function secretsOf(sent: readonly PaymentSource[], { cvc = true } = {}): string[] {
   const out: string[] = [];
   for (const source of sent) {
-    if (source.type === 'card') out.push(source.card.number.reveal(), ...(source.card.cvc ? [source.card.cvc.reveal()] : []));
+    if (source.type === 'card') out.push(source.card.number.reveal(), ...(cvc && source.card.cvc ? [source.card.cvc.reveal()] : []));
     else if (source.type === 'psp_token') out.push(source.token);
     else if (source.type === 'network_token') out.push(source.networkToken.number.reveal(), source.networkToken.cryptogram);
     else {
