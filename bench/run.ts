@@ -635,11 +635,12 @@ async function main(): Promise<void> {
   const l4 = await startProduct(1, opts.profile, opts.executor);
   const tokenizeBody = () =>
     gql(TOKENIZE, { input: { card: { number: newCard(), expMonth: 12, expYear: EXP_YEAR, holderName: 'Bench Holder' } } });
+  const readBody = () => gql(READ, { id: f.storedPm });
   // The product's code paths are many more than a ladder rung's: V8 optimizes them over the first seconds of
   // load, and without this the first L4 cell of a server measured that (tokenize at 16: ~3,500 µs of CPU per
   // request in the first cell, ~1,900 from the second on). Servers in production run warm.
   const warmUp = async (url: string) => {
-    for (const body of [tokenizeBody, () => gql(READ, { id: f.storedPm })]) await measure({ url, headers, body }, 16, 4);
+    for (const body of [tokenizeBody, readBody]) await measure({ url, headers, body }, 16, 4);
   };
   await warmUp(l4.url);
   try {
@@ -659,45 +660,14 @@ async function main(): Promise<void> {
     const l4Load = (body: () => string): Load => ({ url: l4.url, headers, body });
     const l4Run = async (scenario: Scenario, body: () => string) =>
       wanted(scenario) && record('L4', scenario, c, await measure(l4Load(body), c, opts.duration, l4.child.pid));
-    if (wanted('fixed-json'))
-      record(
-        'L0',
-        'fixed-json',
-        c,
-        await measure({ url: `http://127.0.0.1:${l0.port}/`, headers, body: () => '{}' }, c, opts.duration, l0.child.pid),
-      );
+    /** A ladder rung's cell: `level`'s server at `url`, its CPU counted by its pid. */
+    const rungRun = async (level: Row['level'], scenario: Scenario, url: string, pid: number | undefined, body: () => string) =>
+      record(level, scenario, c, await measure({ url, headers, body }, c, opts.duration, pid));
+    if (wanted('fixed-json')) await rungRun('L0', 'fixed-json', `http://127.0.0.1:${l0.port}/`, l0.child.pid, () => '{}');
     if (wanted('tokenize-sql')) record('L2', 'tokenize-sql', c, await pgbench(f, c, opts.duration));
-    if (wanted('read-masked'))
-      record(
-        'L1',
-        'read-masked',
-        c,
-        await measure(
-          { url: `http://127.0.0.1:${l1.port}/graphql`, headers, body: () => gql(READ, { id: f.storedPm }) },
-          c,
-          opts.duration,
-          l1.child.pid,
-        ),
-      );
-    if (wanted('tokenize-new'))
-      record(
-        'L3',
-        'tokenize-new',
-        c,
-        await measure({ url: `http://127.0.0.1:${l3.port}/tokenize`, headers, body: tokenizeBody }, c, opts.duration, l3.child.pid),
-      );
-    if (wanted('read-masked'))
-      record(
-        'L3',
-        'read-masked',
-        c,
-        await measure(
-          { url: `http://127.0.0.1:${l3.port}/read`, headers, body: () => gql(READ, { id: f.storedPm }) },
-          c,
-          opts.duration,
-          l3.child.pid,
-        ),
-      );
+    if (wanted('read-masked')) await rungRun('L1', 'read-masked', `http://127.0.0.1:${l1.port}/graphql`, l1.child.pid, readBody);
+    if (wanted('tokenize-new')) await rungRun('L3', 'tokenize-new', `http://127.0.0.1:${l3.port}/tokenize`, l3.child.pid, tokenizeBody);
+    if (wanted('read-masked')) await rungRun('L3', 'read-masked', `http://127.0.0.1:${l3.port}/read`, l3.child.pid, readBody);
     if (wanted('tokenize-8-merchants')) {
       // The same load over eight merchants: one merchant must scale like many (issue 13).
       const r = await oneEightOne(
@@ -710,7 +680,7 @@ async function main(): Promise<void> {
     await l4Run('tokenize-dup', () =>
       gql(TOKENIZE, { input: { card: { number: next(f.stored).number, expMonth: 12, expYear: EXP_YEAR, holderName: 'Bench Holder' } } }),
     );
-    await l4Run('read-masked', () => gql(READ, { id: f.storedPm }));
+    await l4Run('read-masked', readBody);
     // The same operations as trusted documents: by id, validation skipped (registered in setUp).
     await l4Run('tokenize-new-id', () =>
       byId(TOKENIZE, { input: { card: { number: newCard(), expMonth: 12, expYear: EXP_YEAR, holderName: 'Bench Holder' } } }),
@@ -733,13 +703,7 @@ async function main(): Promise<void> {
         );
         record('L4', 'tokenize-new', c, r.one, w);
         record('L4', 'tokenize-8-merchants', c, r.eight, w);
-        record(
-          'L4',
-          'read-masked',
-          c,
-          await measure({ url: server.url, headers, body: () => gql(READ, { id: f.storedPm }) }, c, opts.duration, server.child.pid),
-          w,
-        );
+        record('L4', 'read-masked', c, await measure({ url: server.url, headers, body: readBody }, c, opts.duration, server.child.pid), w);
       } finally {
         await stop(server.child);
       }
