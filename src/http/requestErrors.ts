@@ -18,3 +18,8 @@ export function requestError(code: RequestCode, message: string, { status, heade
     extensions: { code, ...(status !== undefined && { http: { status, ...(headers && { headers }) } }) },
   });
 }
+
+/** A refusal answered outside GraphQL's pipeline, in the shape GraphQL answers errors: `{ errors: [{ message, extensions: { code } }] }`. */
+export function errorsBody(code: string, message: string): { errors: { message: string; extensions: { code: string } }[] } {
+  return { errors: [{ message, extensions: { code } }] };
+}

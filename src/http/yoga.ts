@@ -14,7 +14,7 @@ import type { App } from '../app/app.js';
 import { GRAPHQL_LIMITS, type Config } from '../app/config.js';
 import { Code, Forbidden, IdempotencyConflict, type RequestCode } from '../domain/shared/errors.js';
 import { isConnectionLoss } from '../db/connectionLoss.js';
-import { requestError } from './requestErrors.js';
+import { errorsBody, requestError } from './requestErrors.js';
 import { graphqlLimits, useBodyLimit, type BodyLimits } from './plugins/limits.js';
 import { instrumentSchema, useMetrics, type MetricsAccess } from './plugins/metrics.js';
 import { trackReferences, useIdempotency } from './plugins/idempotency.js';
@@ -404,7 +404,7 @@ function useCodedEmptyAnswers(): Plugin {
       const headers = new fetchAPI.Headers(response.headers);
       headers.set('content-type', 'application/json; charset=utf-8');
       headers.set('cache-control', 'no-store');
-      const body = JSON.stringify({ errors: [{ message: answer.message, extensions: { code: answer.code } }] });
+      const body = JSON.stringify(errorsBody(answer.code, answer.message));
       setResponse(new fetchAPI.Response(body, { status: response.status, headers }));
     },
   };

@@ -9,7 +9,7 @@ import type { GraphQLError } from 'graphql';
 import type { Logger } from 'pino';
 import { GRAPHQL_LIMITS } from '../../app/config.js';
 import { Code } from '../../domain/shared/errors.js';
-import { requestError } from '../requestErrors.js';
+import { errorsBody, requestError } from '../requestErrors.js';
 
 // What a GraphQL document may cost, from well-kept plugins: graphql-armor refuses documents over the depth,
 // alias, cost, token and directive limits during validation, so before anything executes (HTTP 400,
@@ -97,9 +97,7 @@ export function useBodyLimit(limits: BodyLimits): Plugin {
         endResponse(
           new fetchAPI.Response(
             JSON.stringify(
-              route?.refusal?.(status, message) ?? {
-                errors: [{ message, extensions: { code: status === 413 ? Code.REQUEST_ENTITY_TOO_LARGE : Code.BAD_REQUEST } }],
-              },
+              route?.refusal?.(status, message) ?? errorsBody(status === 413 ? Code.REQUEST_ENTITY_TOO_LARGE : Code.BAD_REQUEST, message),
             ),
             {
               status,
