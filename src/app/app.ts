@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { createConnectors, type Connectors } from '../integrations/connectors/index.js';
 import { generateMasterKeyString, NO_MASTER_KEYS, parseMasterKeys, type MasterKeyRing } from '../crypto/masterKeys.js';
 import { createDb, type Db, type DbOptions } from '../db/client.js';
-import { startEmbeddedPostgres } from '../db/embedded.js';
+import { isAlive, startEmbeddedPostgres } from '../db/embedded.js';
 import { verifyMasterKeys } from '../crypto/keyring.js';
 import { describeMigration, migrate, pendingMigrations } from '../db/migrate.js';
 import { startApiKeyCache, type ApiKeyCache } from '../domain/merchants/apiKeyCache.js';
@@ -281,8 +281,7 @@ function runningEmbedded(dataDir: string): string | undefined {
   if (!existsSync(marker)) return undefined;
   try {
     const { pid, url } = JSON.parse(readFileSync(marker, 'utf8')) as { pid: number; url: string };
-    process.kill(pid, 0);
-    return url;
+    return isAlive(pid) ? url : undefined;
   } catch {
     return undefined;
   }

@@ -64,8 +64,8 @@ export function maskCardData(text: string, secrets: readonly string[] = [], { pa
     );
   }
   // The CVC or a short account number (which would otherwise be in many longer numbers, so it is looked for
-  // as a whole, never inside a longer run): wherever it is a maximal run of contiguous digits (`x737/12`, `"737"`), and wherever it is a
-  // whole digit sequence written with separators (`7 3 7`).
+  // as a whole, never inside a longer run): wherever it is a maximal run of contiguous digits (`x737/12`,
+  // `"737"`), and wherever it is a whole digit sequence written with separators (`7 3 7`).
   if (shortNumbers.length > 0) {
     const whole = ({ digits, starts, ends }: DigitSequence) => {
       if (shortNumbers.includes(digits)) spans.push({ start: starts[0]!, end: ends.at(-1)!, opaque: false });

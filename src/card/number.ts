@@ -44,10 +44,11 @@ export type CardNumberCheck = { ok: true; digits: string; brand: CardBrand } | {
 
 /** Full check of a card number as typed. Messages never include the number. */
 export function checkCardNumber(raw: string): CardNumberCheck {
-  if (raw.trim().length > MAX_TYPED_LENGTH) {
+  const trimmed = raw.trim();
+  if (trimmed.length > MAX_TYPED_LENGTH) {
     return { ok: false, message: `Card number is too long: at most ${MAX_TYPED_LENGTH} characters` };
   }
-  const digits = normalizeCardNumber(raw);
+  const digits = normalizeCardNumber(trimmed);
   if (digits === null) {
     return { ok: false, message: 'Card number must contain only digits, optionally grouped with spaces or dashes' };
   }

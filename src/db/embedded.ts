@@ -139,7 +139,8 @@ export async function lockDataDir(dataDir: string): Promise<() => Promise<void>>
   }
 }
 
-function isAlive(pid: number): boolean {
+/** Whether process `pid` runs (EPERM: it does, as another user's). */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
