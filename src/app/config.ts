@@ -73,6 +73,12 @@ const envSchema = z.object({
    * JavaScript once; same results, statements and errors, see src/http/plugins/compiledExecutor.ts).
    */
   VAULT_GRAPHQL_EXECUTOR: z.enum(['graphql-js', 'jit']).default('jit'),
+  /**
+   * Plain GraphQL requests (a JSON POST to /graphql with a key, no Origin, no Idempotency-Key) served from
+   * Node's request straight to the GraphQL pipeline, without yoga's HTTP layer (src/http/fastPath.ts): the
+   * same answers, less CPU. `false`: every request through yoga's HTTP layer.
+   */
+  VAULT_GRAPHQL_FAST_PATH: bool.default(true),
   /** Requests per api key per window (0: no limit). */
   VAULT_RATE_LIMIT: z.coerce.number().int().min(0).default(200),
   VAULT_RATE_LIMIT_WINDOW_SECONDS: z.coerce.number().int().min(1).max(3600).default(1),

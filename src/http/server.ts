@@ -60,6 +60,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       }
     },
   });
+  const fastPath = config.VAULT_GRAPHQL_FAST_PATH;
   let draining = false;
   // Slow clients (slowloris) are cut off: headers and the whole request must arrive in time (408), checked
   // every second rather than Node's default 30 s.
@@ -72,6 +73,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     // While draining, answer what arrives on open connections but close them afterwards.
     if (draining) res.shouldKeepAlive = false;
     lingerUnreadBody(req, res);
+    if (fastPath && yoga.fastPath(req, res)) return;
     void yoga(req, res);
   });
   // Idle keep-alive sockets must not hold shutdown open; in-flight requests still finish.

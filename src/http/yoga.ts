@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { PothosValidationError } from '@pothos/core';
-import { GraphQLError } from 'graphql';
+import { GraphQLError, type ExecutionResult } from 'graphql';
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import { isRefusal, resolvePrincipal, type RequestContext } from './context.js';
@@ -18,7 +18,8 @@ import { errorsBody, requestError } from './requestErrors.js';
 import { graphqlLimits, useBodyLimit, type BodyLimits } from './plugins/limits.js';
 import { instrumentSchema, useMetrics, type MetricsAccess } from './plugins/metrics.js';
 import { trackReferences, useIdempotency } from './plugins/idempotency.js';
-import { useTrustedDocuments, type TrustedDocumentsPolicy } from './plugins/trustedDocuments.js';
+import { trustedDocumentStore, useTrustedDocuments, type TrustedDocumentsPolicy } from './plugins/trustedDocuments.js';
+import { graphqlFastPath } from './fastPath.js';
 import { internResolvePaths, useCompiledExecutor } from './plugins/compiledExecutor.js';
 import { containsPan } from '../card/pan.js';
 import { containsIban } from '../card/bankAccount.js';
@@ -43,6 +44,12 @@ export interface YogaOptions {
   /** What executes operations; default: the app's VAULT_GRAPHQL_EXECUTOR. */
   executor?: Config['VAULT_GRAPHQL_EXECUTOR'];
 }
+
+/** Yoga, and the Node handler that serves plain GraphQL requests without its HTTP layer (src/http/fastPath.ts). */
+export type VaultYoga = YogaServerInstance<ServerContext, RequestContext> & {
+  /** Answers `req` and says true, or leaves it untouched for yoga and says false. */
+  fastPath: (req: IncomingMessage, res: ServerResponse) => boolean;
+};
 
 type ServerContext = Record<string, unknown>;
 
@@ -85,7 +92,7 @@ export function createVaultYoga({
   metrics,
   trustedDocuments = app.config.VAULT_TRUSTED_DOCUMENTS,
   executor = app.config.VAULT_GRAPHQL_EXECUTOR,
-}: YogaOptions): YogaServerInstance<ServerContext, RequestContext> {
+}: YogaOptions): VaultYoga {
   const { log, rateLimiter } = app;
   let graphiqlPage: Promise<string> | undefined;
   // One context per request, made once: authenticating is the first thing done with a GraphQL request.
@@ -111,7 +118,9 @@ export function createVaultYoga({
     return { app, principal: { ...principal, requestId }, requestId };
   };
 
-  return createYoga<ServerContext, RequestContext>({
+  const documents = trustedDocumentStore({ app, log });
+  const redact = errorRedactor({ log, suggestions: introspection });
+  const yoga = createYoga<ServerContext, RequestContext>({
     schema: trackReferences(instrumentSchema(executor === 'jit' ? internResolvePaths(schema) : schema)),
     maxRequestBodySize: false, // useBodyLimit, below
     batching: false,
@@ -174,12 +183,12 @@ export function createVaultYoga({
       // After the CSRF check (in graphqlLimits), which refuses simple browser requests with 403.
       useAuthenticationFirst(contextOf),
       // After authentication (no document is looked up for an unknown key), before anything reads the document.
-      ...useTrustedDocuments({ app, log, policy: trustedDocuments }),
+      ...useTrustedDocuments({ app, log, policy: trustedDocuments, store: documents }),
       useVariableErrorCodes(),
       useCursorCheck(schema),
       useMerchantCors(app),
       useReadiness('/readyz', ready),
-      useErrorRedaction({ log, suggestions: introspection }),
+      useErrorRedaction(redact),
       useCodedEmptyAnswers(),
       useRequestLog(log),
       useSandboxChallenge(app),
@@ -191,6 +200,30 @@ export function createVaultYoga({
       ...(executor === 'jit' ? [useCompiledExecutor()] : []),
     ],
   });
+  const fastPath = graphqlFastPath({
+    yoga,
+    log,
+    maxBodyBytes: GRAPHQL_LIMITS.maxBodyBytes,
+    contextOf,
+    requestIdOf: (request) => {
+      let id = requestIds.get(request);
+      if (id === undefined) {
+        id = requestIdOf(request);
+        requestIds.set(request, id);
+      }
+      return id;
+    },
+    adopt: (from, to) => {
+      const context = contexts.get(from);
+      const id = requestIds.get(from);
+      if (context) contexts.set(to, context);
+      if (id !== undefined) requestIds.set(to, id);
+    },
+    redact,
+    introspection,
+    documents: { policy: trustedDocuments, store: documents },
+  });
+  return Object.assign(yoga, { fastPath });
 }
 
 /**
@@ -319,40 +352,44 @@ const REFUSED_BEFORE_EXECUTION: ReadonlySet<unknown> = new Set([
  * - a request refused before execution answers HTTP 400 whatever the Accept header: yoga would answer
  *   validation errors 200 to `application/json` clients, which then take a refusal for a result.
  */
-function useErrorRedaction({ log, suggestions }: { log: Logger; suggestions: boolean }): Plugin {
+function errorRedactor({ log, suggestions }: { log: Logger; suggestions: boolean }): (result: ExecutionResult) => ExecutionResult {
+  return (r) => {
+    if (!r || typeof r !== 'object' || !('errors' in r) || !Array.isArray(r.errors)) return r;
+    const requestError = !('data' in r) || r.data === undefined;
+    return {
+      ...r,
+      errors: r.errors.map((e: GraphQLError) => {
+        const { originalError: _echo, ...extensions } = (e.extensions ?? {}) as Record<string, unknown>;
+        if (typeof extensions.code !== 'string') {
+          // A plugin's refusal with a status but no code (the CSRF check's 403) gets the status's code.
+          const status = (extensions.http as { status?: number } | undefined)?.status;
+          const byStatus = status === undefined ? undefined : CODE_OF_STATUS[status];
+          if (!byStatus) log.warn({ reason: scrubText(e.message) }, 'GraphQL error without extensions.code');
+          extensions.code = byStatus ?? Code.INTERNAL_SERVER_ERROR;
+        }
+        if (requestError) {
+          const http = (extensions.http ?? {}) as { status?: number };
+          const status = http.status ?? (REFUSED_BEFORE_EXECUTION.has(extensions.code) ? 400 : undefined);
+          // `spec: true` is yoga's "answer 200 to application/json clients"; a refusal is a refusal.
+          if (status) extensions.http = { ...http, status, spec: false };
+        }
+        const message = redactErrorMessage(e.message);
+        return new GraphQLError(suggestions ? message : withoutSuggestions(message), {
+          nodes: e.nodes,
+          positions: e.positions,
+          path: e.path,
+          extensions,
+        });
+      }),
+    };
+  };
+}
+
+function useErrorRedaction(redact: (result: ExecutionResult) => ExecutionResult): Plugin {
   return {
     onResultProcess({ result, setResult }) {
       const results = Array.isArray(result) ? result : [result];
-      const redacted = results.map((r) => {
-        if (!r || typeof r !== 'object' || !('errors' in r) || !Array.isArray(r.errors)) return r;
-        const requestError = !('data' in r) || r.data === undefined;
-        return {
-          ...r,
-          errors: r.errors.map((e: GraphQLError) => {
-            const { originalError: _echo, ...extensions } = (e.extensions ?? {}) as Record<string, unknown>;
-            if (typeof extensions.code !== 'string') {
-              // A plugin's refusal with a status but no code (the CSRF check's 403) gets the status's code.
-              const status = (extensions.http as { status?: number } | undefined)?.status;
-              const byStatus = status === undefined ? undefined : CODE_OF_STATUS[status];
-              if (!byStatus) log.warn({ reason: scrubText(e.message) }, 'GraphQL error without extensions.code');
-              extensions.code = byStatus ?? Code.INTERNAL_SERVER_ERROR;
-            }
-            if (requestError) {
-              const http = (extensions.http ?? {}) as { status?: number };
-              const status = http.status ?? (REFUSED_BEFORE_EXECUTION.has(extensions.code) ? 400 : undefined);
-              // `spec: true` is yoga's "answer 200 to application/json clients"; a refusal is a refusal.
-              if (status) extensions.http = { ...http, status, spec: false };
-            }
-            const message = redactErrorMessage(e.message);
-            return new GraphQLError(suggestions ? message : withoutSuggestions(message), {
-              nodes: e.nodes,
-              positions: e.positions,
-              path: e.path,
-              extensions,
-            });
-          }),
-        };
-      });
+      const redacted = results.map((r) => redact(r as ExecutionResult));
       setResult((Array.isArray(result) ? redacted : redacted[0]) as typeof result);
     },
   };
@@ -420,7 +457,8 @@ function useRequestLog(log: Logger): Plugin {
   return {
     onRequest({ request, url }) {
       seen.set(request, { start: performance.now(), path: url.pathname });
-      requestIds.set(request, requestIdOf(request));
+      // The fast path fixes the id of a request it hands over before yoga sees it.
+      if (!requestIds.has(request)) requestIds.set(request, requestIdOf(request));
     },
     onResponse({ request, response }) {
       const entry = seen.get(request);

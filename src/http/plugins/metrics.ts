@@ -1,7 +1,7 @@
 import cluster from 'node:cluster';
 import { timingSafeEqual, createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { getOperationAST, GraphQLObjectType, Kind, type GraphQLSchema } from 'graphql';
+import { getOperationAST, GraphQLObjectType, Kind, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { RequestContext } from '../context.js';
@@ -49,6 +49,18 @@ const restDuration = new Histogram({
   buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
   registers: [registry],
 });
+
+const fastPath = new Counter({
+  name: 'vault_graphql_fast_path_total',
+  help: 'GraphQL requests the fast path took (src/http/fastPath.ts): served there, or handed over to yoga before anything executed.',
+  labelNames: ['outcome'] as const,
+  registers: [registry],
+});
+
+/** Counts one request the fast path took. */
+export function recordFastPath(outcome: 'served' | 'handed_over'): void {
+  fastPath.inc({ outcome });
+}
 
 /** Counts one answered REST request (src/http/routes/rest/router.ts); labels bounded by the route table. */
 export function recordRestRequest(operation: string, status: number, seconds: number): void {
@@ -156,6 +168,16 @@ export function metricsHandler(access: MetricsAccess): (req: IncomingMessage, re
   };
 }
 
+/**
+ * Counts the errors of a result without data (a request refused before or at the start of execution:
+ * authentication, rate limit, limits, variables), with their final codes. Called as results are processed
+ * (useMetrics, and the fast path).
+ */
+export function countRequestErrors(result: ExecutionResult): void {
+  if (result.data != null || !result.errors) return;
+  for (const e of result.errors) errors.inc({ code: String(e.extensions?.code ?? 'GRAPHQL_ERROR') });
+}
+
 export function useMetrics(access: MetricsAccess = { public: true }): Plugin<RequestContext> {
   return {
     onExecute({ args }) {
@@ -164,7 +186,8 @@ export function useMetrics(access: MetricsAccess = { public: true }): Plugin<Req
       return {
         onExecuteDone({ result }) {
           const r = result as { errors?: readonly { extensions?: { code?: unknown } }[]; data?: Record<string, unknown> | null };
-          for (const e of r.errors ?? []) errors.inc({ code: String(e.extensions?.code ?? 'GRAPHQL_ERROR') });
+          // Field errors; a result without data (variables refused) is counted as a request error, below.
+          if (r.data != null) for (const e of r.errors ?? []) errors.inc({ code: String(e.extensions?.code ?? 'GRAPHQL_ERROR') });
           const errorResult = Object.values(r.data ?? {}).some(
             (v) => typeof v === 'object' && v !== null && String((v as { __typename?: unknown }).__typename ?? '').endsWith('Error'),
           );
@@ -174,10 +197,7 @@ export function useMetrics(access: MetricsAccess = { public: true }): Plugin<Req
       };
     },
     onResultProcess({ result }) {
-      // Errors raised before execution (authentication, rate limit, limits): counted once, here.
-      const single = Array.isArray(result) ? undefined : (result as { errors?: readonly { extensions?: { code?: unknown } }[] });
-      if (single && !('data' in single) && single.errors)
-        for (const e of single.errors) errors.inc({ code: String(e.extensions?.code ?? 'GRAPHQL_ERROR') });
+      if (!Array.isArray(result)) countRequestErrors(result as ExecutionResult);
     },
     // Synchronous unless it is /metrics: an async hook makes every request's pipeline wait a turn for it.
     onRequest({ url, request, endResponse, fetchAPI }) {

@@ -84,17 +84,30 @@ export interface TrustedDocumentsOptions {
   app: App;
   log: Logger;
   policy: TrustedDocumentsPolicy;
+  /** Where documents are found (shared with the fast path, src/http/fastPath.ts); default: a store of its own. */
+  store?: TrustedDocumentStore;
 }
 
-export function useTrustedDocuments({ app, log, policy }: TrustedDocumentsOptions): Plugin[] {
-  if (policy === 'off') return [];
-  let check: ((text: string) => DocumentCheck) | undefined;
-  // id → the checked text (or why the current schema refuses it), and when it was read; least recently used
-  // first. A document's text never changes (its id is its hash), but it can be removed (`documents remove`):
-  // an entry is read again after REMOVAL_DELAY_MS, so a removed document stops answering within that time.
-  const cache = new Map<string, { at: number; entry: Promise<{ text: string } | { refused: string } | null> }>();
+/** What a registered document's id resolves to: its checked text, why the current schema refuses it, or nothing. */
+type StoredDocument = { text: string } | { refused: string } | null;
 
-  const load = async (id: string): Promise<{ text: string } | { refused: string } | null> => {
+export interface TrustedDocumentStore {
+  lookup(id: string): Promise<StoredDocument>;
+  /** The server's own verdict on a document (documentChecker), set once yoga is built. */
+  setChecker(check: (text: string) => DocumentCheck): void;
+}
+
+/**
+ * Registered documents by id, from Postgres, checked by the server (documentChecker) and cached per process.
+ * id → the checked text (or why the current schema refuses it), and when it was read; least recently used
+ * first. A document's text never changes (its id is its hash), but it can be removed (`documents remove`):
+ * an entry is read again after REMOVAL_DELAY_MS, so a removed document stops answering within that time.
+ */
+export function trustedDocumentStore({ app, log }: { app: App; log: Logger }): TrustedDocumentStore {
+  let check: ((text: string) => DocumentCheck) | undefined;
+  const cache = new Map<string, { at: number; entry: Promise<StoredDocument> }>();
+
+  const load = async (id: string): Promise<StoredDocument> => {
     const text = await findDocumentText(app, id);
     if (text === null) return null;
     if (documentIdOf(text) !== id) {
@@ -109,26 +122,36 @@ export function useTrustedDocuments({ app, log, policy }: TrustedDocumentsOption
     return { text };
   };
 
-  const lookup = (id: string) => {
-    const now = Date.now();
-    const cached = cache.get(id);
-    if (cached && now - cached.at < REMOVAL_DELAY_MS) {
+  return {
+    setChecker(checker) {
+      check = checker;
+    },
+    lookup(id) {
+      const now = Date.now();
+      const cached = cache.get(id);
+      if (cached && now - cached.at < REMOVAL_DELAY_MS) {
+        cache.delete(id);
+        cache.set(id, cached);
+        return cached.entry;
+      }
+      const entry = load(id);
+      const slot = { at: now, entry };
       cache.delete(id);
-      cache.set(id, cached);
-      return cached.entry;
-    }
-    const entry = load(id);
-    const slot = { at: now, entry };
-    cache.delete(id);
-    cache.set(id, slot);
-    // Unknown ids are not remembered (a document registered later must be found); failures are retried.
-    entry.then(
-      (found) => found === null && cache.get(id) === slot && cache.delete(id),
-      () => cache.get(id) === slot && cache.delete(id),
-    );
-    if (cache.size > CACHE_SIZE) cache.delete(cache.keys().next().value as string);
-    return entry;
+      cache.set(id, slot);
+      // Unknown ids are not remembered (a document registered later must be found); failures are retried.
+      entry.then(
+        (found) => found === null && cache.get(id) === slot && cache.delete(id),
+        () => cache.get(id) === slot && cache.delete(id),
+      );
+      if (cache.size > CACHE_SIZE) cache.delete(cache.keys().next().value as string);
+      return entry;
+    },
   };
+}
+
+export function useTrustedDocuments({ app, log, policy, store = trustedDocumentStore({ app, log }) }: TrustedDocumentsOptions): Plugin[] {
+  if (policy === 'off') return [];
+  const { lookup } = store;
 
   // The id is repeated only when it is shaped like one (sha256:<hex>): never the caller's arbitrary text.
   const notFound = (id: string) =>
@@ -141,7 +164,7 @@ export function useTrustedDocuments({ app, log, policy }: TrustedDocumentsOption
   return [
     {
       onYogaInit({ yoga }) {
-        check = documentChecker(yoga as unknown as Enveloped);
+        store.setChecker(documentChecker(yoga as unknown as Enveloped));
       },
       // Before the persisted-operations plugin: a request naming both a document and a text is ambiguous.
       onParams({ params }) {
