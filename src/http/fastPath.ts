@@ -154,16 +154,25 @@ async function serve(options: FastPathOptions, req: IncomingMessage, res: Server
     })) as ExecutionResult;
     const redacted = redact(result);
     countRequestErrors(redacted);
-    const response = processRegularResult(redacted, yoga.fetchAPI, mediaType);
+    let status = 200;
+    let out: string;
     const answer: Record<string, string> = { 'x-request-id': requestId };
-    response.headers.forEach((value, name) => {
-      answer[name] = value;
-    });
-    const out = await response.text();
+    if (!redacted.errors?.length && redacted.extensions === undefined) {
+      // What yoga's result processor answers for a result without errors or extensions: 200 and the JSON.
+      answer['content-type'] = `${mediaType}; charset=utf-8`;
+      out = JSON.stringify(redacted);
+    } else {
+      const response = processRegularResult(redacted, yoga.fetchAPI, mediaType);
+      response.headers.forEach((value, name) => {
+        answer[name] = value;
+      });
+      status = response.status;
+      out = await response.text();
+    }
     answer['content-length'] = String(Buffer.byteLength(out));
-    res.writeHead(response.status, answer).end(out);
+    res.writeHead(status, answer).end(out);
     recordFastPath('served');
-    logged(response.status);
+    logged(status);
   } catch (err) {
     // A client gone before its body arrived has nobody to answer.
     if (!req.complete) return void res.destroy();
