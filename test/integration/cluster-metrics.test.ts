@@ -4,17 +4,11 @@ import { createVaultClient, TokenizeCardDocument, PaymentMethodDocument } from '
 import { startServerProcess, stopProcess } from '../helpers/serverProcess.js';
 import { newMerchant, success, uniqueVisa, useDatabase } from '../helpers/vault.js';
 import { EXP_YEAR } from '../helpers/expiry.js';
+import { sample } from '../helpers/metrics.js';
 
 // VAULT_WORKERS: a primary and two workers sharing one port, /metrics aggregated across them.
 
 useDatabase();
-
-/** The value of a sample line of Prometheus text, or 0. */
-function sample(text: string, name: string, labels: Record<string, string>): number {
-  const want = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
-  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && want.every((w) => l.includes(w)));
-  return line ? Number(line.split(' ').at(-1)) : 0;
-}
 
 describe('cluster and metrics', () => {
   let server: { url: string; child: ChildProcess };

@@ -6,6 +6,7 @@ import { pushDocuments } from '../../src/cli/commands/documents.js';
 import { documentIdOf } from '../../src/domain/trustedDocuments/trustedDocuments.js';
 import { createVaultYoga, type VaultYoga } from '../../src/http/yoga.js';
 import { EXP_YEAR } from '../helpers/expiry.js';
+import { metricAt } from '../helpers/metrics.js';
 import { newMerchant, testApp, uniqueVisa, useDatabase, type TestMerchant } from '../helpers/vault.js';
 
 // VAULT_GRAPHQL_FAST_PATH (src/http/fastPath.ts) answers what yoga's HTTP layer answers: the same status,
@@ -21,17 +22,6 @@ interface Served {
   servers: Server[];
   /** How the last request to `fast` was answered (call it after every request to `fast`). */
   last: () => Promise<'fast' | 'handed over' | 'yoga'>;
-}
-
-/** Requests the fast path handed over so far, in this process (its metrics, read through yoga). */
-async function handOvers(url: string): Promise<number> {
-  const text = await (await fetch(new URL('/metrics', url))).text();
-  return Number(/^vault_graphql_fast_path_total\{outcome="handed_over"\} (\d+)$/m.exec(text)?.[1] ?? 0);
-}
-
-async function errorCount(url: string, code: string): Promise<number> {
-  const text = await (await fetch(new URL('/metrics', url))).text();
-  return Number(new RegExp(`^vault_errors_total\\{code="${code}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
 }
 
 async function listen(handler: Parameters<typeof createServer>[1]): Promise<[Server, string]> {
@@ -56,7 +46,7 @@ async function serve(options: { introspection?: boolean; trustedDocuments?: 'all
     servers: [fastServer, plainServer],
     last: async () => {
       // The fast path counts what it hands over (vault_graphql_fast_path_total): one more since the last look?
-      const count = await handOvers(plain);
+      const count = await metricAt(plain, 'vault_graphql_fast_path_total', { outcome: 'handed_over' });
       const before = handedOver;
       handedOver = count;
       return !taken ? 'yoga' : count > before ? 'handed over' : 'fast';
@@ -194,11 +184,11 @@ describe('the fast path answers as yoga does', () => {
     }
     // Counted once in vault_errors_total on either path (yoga's path once counted a variable error twice).
     for (const url of [on.plain, on.fast]) {
-      const before = await errorCount(url, 'BAD_USER_INPUT');
-      const uncoded = await errorCount(url, 'GRAPHQL_ERROR');
+      const before = await metricAt(url, 'vault_errors_total', { code: 'BAD_USER_INPUT' });
+      const uncoded = await metricAt(url, 'vault_errors_total', { code: 'GRAPHQL_ERROR' });
       await post(url, JSON.stringify({ query: READ, variables: {} }), { 'content-type': 'application/json', 'api-key': m.secretKey });
-      expect(await errorCount(url, 'BAD_USER_INPUT'), url).toBe(before + 1);
-      expect(await errorCount(url, 'GRAPHQL_ERROR'), url).toBe(uncoded);
+      expect(await metricAt(url, 'vault_errors_total', { code: 'BAD_USER_INPUT' }), url).toBe(before + 1);
+      expect(await metricAt(url, 'vault_errors_total', { code: 'GRAPHQL_ERROR' }), url).toBe(uncoded);
     }
     const cursor = await same(on, { query: '{ customers(first: 1, after: "bm90IGEgY3Vyc29y") { edges { cursor } } }' });
     expect(cursor.path).toBe('fast');
