@@ -1,5 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { NoSchemaIntrospectionCustomRule, validate, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql';
+import {
+  getOperationAST,
+  NoSchemaIntrospectionCustomRule,
+  validate,
+  type DocumentNode,
+  type ExecutionResult,
+  type GraphQLSchema,
+} from 'graphql';
 import { processRegularResult, type YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from 'pino';
 import type { RequestContext } from './context.js';
@@ -37,7 +44,7 @@ export interface FastPathOptions {
   /** Builds (once per Request) the request's context: yoga's own `context` factory serves the same map. */
   contextOf: (request: Request, req: IncomingMessage) => Promise<RequestContext>;
   /** The request's id, fixed for `request` (yoga.ts's request log reads it from there). */
-  requestIdOf: (request: Request) => string;
+  requestIdFor: (request: Request) => string;
   /** `to` (the request with its body) takes over `from`'s context and request id. */
   adopt: (from: Request, to: Request) => void;
   /** yoga.ts's last look at every error (useErrorRedaction). */
@@ -84,13 +91,13 @@ export function graphqlFastPath(options: FastPathOptions): (req: IncomingMessage
 }
 
 async function serve(options: FastPathOptions, req: IncomingMessage, res: ServerResponse, mediaType: string): Promise<void> {
-  const { yoga, log, contextOf, requestIdOf, adopt, redact, documents, introspection } = options;
+  const { yoga, log, contextOf, requestIdFor, adopt, redact, documents, introspection } = options;
   const started = performance.now();
   // The headers as yoga takes them: Node's parsed object (duplicates joined or dropped as Node does). No body
   // yet: the key is checked before the body is read, as on yoga's path (useAuthenticationFirst).
   const request: Request = new yoga.fetchAPI.Request(URL_OF_REQUESTS, { method: 'POST', headers: req.headers as HeadersInit });
   let body: string | undefined;
-  const requestId = requestIdOf(request);
+  const requestId = requestIdFor(request);
   const serverContext: ServerContext = { req, res };
   const logged = (status: number) =>
     log.info({ method: 'POST', path: '/graphql', status, requestId, ms: Math.round(performance.now() - started) }, 'request');
@@ -105,11 +112,7 @@ async function serve(options: FastPathOptions, req: IncomingMessage, res: Server
       adopt(request, handed);
     }
     const response = await yoga.fetch(handed, serverContext);
-    const answer: Record<string, string> = {};
-    response.headers.forEach((value, name) => {
-      answer[name] = value;
-    });
-    res.writeHead(response.status, answer).end(Buffer.from(await response.arrayBuffer()));
+    res.writeHead(response.status, headersOf(response)).end(Buffer.from(await response.arrayBuffer()));
   };
 
   try {
@@ -141,7 +144,7 @@ async function serve(options: FastPathOptions, req: IncomingMessage, res: Server
     }
     // Introspection off: the rule yoga's plugin adds (per request, in a hook this path does not run).
     if (!introspection && introspects(enveloped.schema, document)) return await handOver();
-    const operation = operationOf(document, params.operationName);
+    const operation = getOperationAST(document, params.operationName)?.operation;
     if (operation !== 'query' && operation !== 'mutation') return await handOver();
 
     const contextValue = await enveloped.contextFactory();
@@ -163,9 +166,7 @@ async function serve(options: FastPathOptions, req: IncomingMessage, res: Server
       out = JSON.stringify(redacted);
     } else {
       const response = processRegularResult(redacted, yoga.fetchAPI, mediaType);
-      response.headers.forEach((value, name) => {
-        answer[name] = value;
-      });
+      Object.assign(answer, headersOf(response));
       status = response.status;
       out = await response.text();
     }
@@ -215,6 +216,15 @@ function introspects(schema: GraphQLSchema, document: DocumentNode): boolean {
   return found;
 }
 
+/** A fetch Response's headers, for Node's writeHead. */
+function headersOf(response: Response): Record<string, string> {
+  const headers: Record<string, string> = {};
+  response.headers.forEach((value, name) => {
+    headers[name] = value;
+  });
+  return headers;
+}
+
 /** The URL of the Requests made here: yoga routes by path, and nothing reads the host. */
 const URL_OF_REQUESTS = 'http://vault.internal/graphql';
 
@@ -246,21 +256,6 @@ function paramsOf(body: string): Params | undefined {
   if (p.operationName != null && typeof p.operationName !== 'string') return undefined;
   if (p.variables != null && (typeof p.variables !== 'object' || Array.isArray(p.variables))) return undefined;
   return p as Params;
-}
-
-function operationOf(
-  document: { definitions: readonly { kind: string; name?: { value: string }; operation?: string }[] },
-  name?: string | null,
-) {
-  let found: string | undefined;
-  for (const d of document.definitions) {
-    if (d.kind !== 'OperationDefinition') continue;
-    if (name == null) {
-      if (found !== undefined) return undefined; // several operations, none named
-      found = d.operation;
-    } else if (d.name?.value === name) return d.operation;
-  }
-  return name == null ? found : undefined;
 }
 
 /**

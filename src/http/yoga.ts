@@ -114,7 +114,7 @@ export function createVaultYoga({
     // inside one needs a second pooled connection, and with the pool full of transactions waiting for the
     // same load none proceeds. Cached, this is a map lookup.
     await app.db.keyring.merchantKeys(principal.merchantId);
-    const requestId = requestIds.get(request) ?? requestIdOf(request);
+    const requestId = requestIdFor(request);
     return { app, principal: { ...principal, requestId }, requestId };
   };
 
@@ -195,7 +195,7 @@ export function createVaultYoga({
       useBrowserSdk(app),
       useNetworkTokenWebhooks(app),
       // The REST dialects resolve their principal as buildContext does (the same functions, context.ts).
-      useRestDialects(app, { peer: clientAddress, requestId: (request) => requestIds.get(request) ?? requestIdOf(request) }),
+      useRestDialects(app, { peer: clientAddress, requestId: requestIdFor }),
       useIdempotency(app),
       ...(executor === 'jit' ? [useCompiledExecutor()] : []),
     ],
@@ -205,14 +205,7 @@ export function createVaultYoga({
     log,
     maxBodyBytes: GRAPHQL_LIMITS.maxBodyBytes,
     contextOf,
-    requestIdOf: (request) => {
-      let id = requestIds.get(request);
-      if (id === undefined) {
-        id = requestIdOf(request);
-        requestIds.set(request, id);
-      }
-      return id;
-    },
+    requestIdFor,
     adopt: (from, to) => {
       const context = contexts.get(from);
       const id = requestIds.get(from);
@@ -248,6 +241,16 @@ function clientAddress(req: unknown): string {
 }
 
 const requestIds = new WeakMap<Request, string>();
+
+/** The request's id: chosen once (requestIdOf), then the same wherever it is asked for (log, context, audit). */
+function requestIdFor(request: Request): string {
+  let id = requestIds.get(request);
+  if (id === undefined) {
+    id = requestIdOf(request);
+    requestIds.set(request, id);
+  }
+  return id;
+}
 
 /**
  * The caller's x-request-id when it is a short token of ASCII letters, digits and hyphens (a UUID, a ULID,
@@ -457,8 +460,8 @@ function useRequestLog(log: Logger): Plugin {
   return {
     onRequest({ request, url }) {
       seen.set(request, { start: performance.now(), path: url.pathname });
-      // The fast path fixes the id of a request it hands over before yoga sees it.
-      if (!requestIds.has(request)) requestIds.set(request, requestIdOf(request));
+      // Fixed here, or already (the fast path fixes the id of a request it hands over before yoga sees it).
+      requestIdFor(request);
     },
     onResponse({ request, response }) {
       const entry = seen.get(request);
