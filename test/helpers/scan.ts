@@ -19,6 +19,20 @@ export function panLike(text: string): string[] {
   return panSpans(blanked, { cardRangesOnly: true }).map((s) => s.digits);
 }
 
+/**
+ * Card numbers in a database dump (pg_dump `--inserts`, or dumpRows' lines), each quoted value on its own.
+ * The detector joins digits across separators as a log line may split a number, but one value never runs
+ * into the next column: `'…Zq61', '400005', '5556'` (a base64url fingerprint ending in digits, then the BIN
+ * and the last four) would read as the Maestro-range 614000055556. A quote ends a value (an escaped `''`
+ * inside one does not); it becomes a letter between spaces, which ends a digit sequence and keeps the
+ * timestamp blanking's word boundary.
+ */
+export function panLikeInDump(dump: string): string[] {
+  return panLike(valuesApart(dump));
+}
+
+const valuesApart = (dump: string): string => dump.replace(/''|'/g, (quote) => (quote === "''" ? '  ' : ' x '));
+
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
 const TIMESTAMP = /\b(?:19|20)\d\d-[01]\d-[0-3]\d[ T][0-2]\d:[0-5]\d(?::[0-5]\d(?:\.\d{1,9})?)?(?:Z|[+-][01]\d(?::?\d\d)?)?/g;
 const HEX_DIGEST = /[0-9a-f]{32,}/gi;
@@ -37,11 +51,15 @@ export function accountNumbersIn(text: string, accounts: readonly string[]): str
   return accounts.filter((a) => new RegExp(`(?<![0-9])${a.split('').join('[ -]?')}(?![0-9])`).test(text));
 }
 
-/** Where the leaks are: each line holding one, shortened, with its digits masked but the last four. */
-export function leakLines(text: string, limit = 10): string[] {
+/**
+ * Where the leaks are: each line holding one, shortened, with its digits masked but the last four. A dump's
+ * lines are read as `panLikeInDump` reads them.
+ */
+export function leakLines(text: string, { limit = 10, dump = false }: { limit?: number; dump?: boolean } = {}): string[] {
+  const cards = dump ? panLikeInDump : panLike;
   return text
     .split('\n')
-    .filter((line) => panLike(line).length > 0 || cvcLike(line).length > 0 || ibanLike(line).length > 0)
+    .filter((line) => cards(line).length > 0 || cvcLike(line).length > 0 || ibanLike(line).length > 0)
     .slice(0, limit)
     .map((line) => line.slice(0, 160).replace(/\d(?=\D*\d\D*\d\D*\d\D*\d)/g, '#'));
 }
@@ -79,7 +97,17 @@ async function dumpRows(databaseUrl: string): Promise<string> {
     let dump = '';
     for (const { table_name } of tables) {
       const { rows } = await client.query(`SELECT * FROM ${pg.escapeIdentifier(table_name)}`);
-      dump += `${table_name}\n${rows.map((r) => JSON.stringify(r)).join('\n')}\n`;
+      // As pg_dump --inserts writes a row: each value quoted on its own (what panLikeInDump reads).
+      const text = (v: unknown) =>
+        typeof v === 'string'
+          ? v
+          : v instanceof Date
+            ? v.toISOString()
+            : Buffer.isBuffer(v)
+              ? `\\x${v.toString('hex')}`
+              : JSON.stringify(v);
+      const literal = (v: unknown) => (v === null ? 'NULL' : `'${text(v).replaceAll("'", "''")}'`);
+      dump += rows.map((r) => `INSERT INTO ${table_name} VALUES (${Object.values(r).map(literal).join(', ')});\n`).join('');
     }
     return dump;
   } finally {
