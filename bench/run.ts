@@ -200,7 +200,14 @@ async function measure(
             ...(load.requestHeaders && { headers: { ...req.headers, ...load.requestHeaders() } }),
           }),
           onResponse: (status, body) => {
-            if (status !== 200 || body.includes('"errors"') || /"__typename":"\w*Error"/.test(body)) errors++;
+            // A read that finds nothing (`"paymentMethod":null`) is as wrong as an error.
+            if (
+              status !== 200 ||
+              body.includes('"errors"') ||
+              /"__typename":"\w*Error"/.test(body) ||
+              body.includes('"paymentMethod":null')
+            )
+              errors++;
           },
         },
       ],

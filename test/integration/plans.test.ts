@@ -9,6 +9,7 @@ import {
   FIND_DUPLICATE,
   FIND_DUPLICATE_WITHOUT_CUSTOMER,
   FIND_PAYMENT_METHOD,
+  FIND_PAYMENT_METHODS,
   PROBE_CARD,
   PROBE_CARD_WITHOUT_CUSTOMER,
   UPDATE_DUPLICATE,
@@ -134,6 +135,19 @@ const CASES: Case[] = [
     name: 'masked read in one profile',
     text: FIND_PAYMENT_METHOD.text,
     params: () => [MERCHANT, 'TEST', sample.pm, PROFILE],
+    table: 'payment_methods',
+    index: 'payment_methods_pkey',
+  },
+  {
+    // Reads of one turn of the event loop, of two merchants, scoped and not: a primary-key lookup per element.
+    name: 'masked reads together',
+    text: FIND_PAYMENT_METHODS.text,
+    params: () => [
+      `{${MERCHANT},${MERCHANT},mer_other}`,
+      '{TEST,TEST,TEST}',
+      `{${sample.pm},${sample.pmOfCustomer},${sample.pm}}`,
+      `{NULL,${PROFILE},NULL}`,
+    ],
     table: 'payment_methods',
     index: 'payment_methods_pkey',
   },

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { App } from '../../src/app/app.js';
 import { createCustomer } from '../../src/domain/customers/customers.js';
 import { createMerchant } from '../../src/domain/merchants/merchants.js';
-import { tokenizeCard } from '../../src/domain/paymentMethods/paymentMethods.js';
+import { findPaymentMethod, tokenizeCard } from '../../src/domain/paymentMethods/paymentMethods.js';
+import { createProfile } from '../../src/domain/merchants/profiles.js';
 import { createVaultYoga } from '../../src/http/yoga.js';
 import { createTestApp } from '../helpers/db.js';
 import { withLuhn } from '../helpers/vault.js';
@@ -90,5 +91,65 @@ describe.each(executors)('round-trips with %s', (executor) => {
     const r = await count(m.secretKey, q);
     expect(r.body.data.paymentMethod.card.last4).toBe(pm.last4);
     expect(r.statements).toBe(2);
+  });
+});
+
+describe('masked reads of one turn of the event loop', () => {
+  it('go to the database as one statement, each answered for its own tenant and profile', async () => {
+    const principalOf = (m: { merchantId: string; defaultProfileId: string }, profileScope?: string) => ({
+      merchantId: m.merchantId,
+      mode: 'TEST' as const,
+      keyId: 'k',
+      kind: 'SECRET' as const,
+      profileId: profileScope ?? m.defaultProfileId,
+      allowReveal: false,
+      ...(profileScope && { profileScope }),
+    });
+    const a = await createMerchant(app, { name: 'batched reads a' });
+    const b = await createMerchant(app, { name: 'batched reads b' });
+    const second = await createProfile(app, { merchantId: a.merchantId, name: 'second' });
+    const card = (n: string) => ({ card: { number: withLuhn(n), expMonth: 5, expYear: EXP_YEAR } });
+    const pmA = (await tokenizeCard(app, principalOf(a), card('400000111122223'))).paymentMethod;
+    const pmA2 = (await tokenizeCard(app, principalOf(a, second), card('400000111122224'))).paymentMethod;
+    const pmB = (await tokenizeCard(app, principalOf(b), card('400000111122225'))).paymentMethod;
+
+    statements.length = 0;
+    const read = (m: typeof a, id: string, scope?: string) => findPaymentMethod(app, principalOf(m, scope), id);
+    const got = await Promise.all([
+      read(a, pmA.id),
+      read(a, pmB.id), // another merchant's
+      read(b, pmB.id),
+      read(a, pmA2.id), // every profile
+      read(a, pmA2.id, a.defaultProfileId), // another profile's, scoped
+      read(a, pmA2.id, second),
+      read(a, pmA.id), // the same read twice
+      read(a, 'pm_absent'),
+      read(a, "pm_'; DROP TABLE payment_methods; --"),
+    ]);
+    expect(statements).toHaveLength(1);
+    expect(got.map((pm) => pm?.id ?? null)).toEqual([pmA.id, null, pmB.id, pmA2.id, null, pmA2.id, pmA.id, null, null]);
+    expect(got[0]?.merchantId).toBe(a.merchantId);
+    expect(got[2]?.merchantId).toBe(b.merchantId);
+  });
+
+  it('a value the database refuses fails its own read only', async () => {
+    const m = await createMerchant(app, { name: 'batched reads refused' });
+    const principal = {
+      merchantId: m.merchantId,
+      mode: 'TEST' as const,
+      keyId: 'k',
+      kind: 'SECRET' as const,
+      profileId: m.defaultProfileId,
+      allowReveal: false,
+    };
+    const pm = (await tokenizeCard(app, principal, { card: { number: withLuhn('400000111122226'), expMonth: 5, expYear: EXP_YEAR } }))
+      .paymentMethod;
+    // PostgreSQL refuses a NUL in text (22021): the GraphQL layer replaces it, a direct caller may not.
+    const [good, bad] = await Promise.allSettled([
+      findPaymentMethod(app, principal, pm.id),
+      findPaymentMethod(app, principal, 'pm_\u0000'),
+    ]);
+    expect(good.status === 'fulfilled' && good.value?.id).toBe(pm.id);
+    expect(bad.status).toBe('rejected');
   });
 });

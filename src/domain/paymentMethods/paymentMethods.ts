@@ -34,6 +34,7 @@ import {
   deleteExpiredBatch,
   deletePaymentMethodRow,
   findDuplicateRow,
+  findPaymentMethodBatched,
   findPaymentMethodRow,
   listCustomerPaymentMethodRows,
   lockRetention,
@@ -328,10 +329,12 @@ export async function extendRetention(app: App, principal: Principal, id: string
 
 /**
  * A payment method of the key's tenant, or null. One prepared statement on the pool whatever the request
- * selects: relations a query asks for (its customer, tokens) are loaded by Pothos from the row's key.
+ * selects, shared with the reads of other requests in the same turn of the event loop
+ * (`findPaymentMethodBatched`): relations a query asks for (its customer, tokens) are loaded by Pothos from
+ * the row's key.
  */
 export function findPaymentMethod(app: App, principal: Principal, id: string): Promise<PaymentMethod | null> {
-  return findPaymentMethodRow(onPool(app), principal, id);
+  return findPaymentMethodBatched(app, principal, id);
 }
 
 /** A customer's payment methods, newest first (at most 100): NOT_FOUND for a customer absent or another tenant's. */

@@ -80,6 +80,19 @@ export const FIND_PAYMENT_METHOD = {
 };
 
 /**
+ * Masked reads made in one turn of the event loop, in one statement: $1 merchants, $2 modes, $3 ids, $4
+ * profile scopes (null: every profile), one element per read. Each pair is the primary key's lookup, joined
+ * to its own key only (a nested loop over the unnest, whatever the statistics: test/integration/plans.test.ts).
+ */
+export const FIND_PAYMENT_METHODS = {
+  name: 'vault_find_payment_methods',
+  text: `SELECT ${paymentMethodColumns('pm')}
+  FROM unnest($1::text[], $2::"Mode"[], $3::text[], $4::text[]) AS k(merchant_id, mode, id, profile_id)
+  JOIN payment_methods pm ON pm.merchant_id = k.merchant_id AND pm.mode = k.mode AND pm.id = k.id
+   AND (k.profile_id IS NULL OR pm.profile_id = k.profile_id)`,
+};
+
+/**
  * A new card and its audit event in one statement: $1-$19 the payment method's columns (merchant, id, mode,
  * customer, fingerprint, the sealed number, expiry, holder and nick names, bin, last4, brand, issuer, issuing
  * country, card type, sealed billing, metadata, retain until, now), $20 the audit event id, $21 the key id,
@@ -249,6 +262,94 @@ export async function findPaymentMethodRow(runner: Runner, principal: Tenant, id
     FIND_PAYMENT_METHOD.name,
   );
   return row ?? null;
+}
+
+/**
+ * A payment method of the tenant, whole (sealed fields sealed), or null, read on the pool together with the
+ * other reads made in the same turn of the event loop: one statement and one round trip for all of them
+ * (FIND_PAYMENT_METHODS), which spares the database and the driver a statement per read under concurrent
+ * load. A read waits for no other: the statement goes when the turn ends (setImmediate), at most
+ * READ_BATCH_SIZE reads at a time. Each read sees what was committed when the statement began, after it was
+ * asked for, as its own statement would.
+ */
+export function findPaymentMethodBatched(app: App, principal: Tenant, id: string): Promise<PaymentMethod | null> {
+  let batch = readBatches.get(app);
+  if (!batch) {
+    batch = { pending: [], scheduled: false };
+    readBatches.set(app, batch);
+  }
+  const queue = batch;
+  return new Promise((resolve, reject) => {
+    queue.pending.push({
+      merchantId: principal.merchantId,
+      mode: principal.mode,
+      id,
+      scope: principal.profileScope ?? null,
+      resolve,
+      reject,
+    });
+    if (!queue.scheduled) {
+      queue.scheduled = true;
+      setImmediate(() => flushReads(app, queue));
+    }
+  });
+}
+
+/** The most reads one statement carries; more go in further statements, side by side. */
+export const READ_BATCH_SIZE = 64;
+
+interface PendingRead {
+  merchantId: string;
+  mode: Mode;
+  id: string;
+  scope: string | null;
+  resolve: (row: PaymentMethod | null) => void;
+  reject: (err: unknown) => void;
+}
+
+const readBatches = new WeakMap<App, { pending: PendingRead[]; scheduled: boolean }>();
+
+function flushReads(app: App, queue: { pending: PendingRead[]; scheduled: boolean }): void {
+  const all = queue.pending;
+  queue.pending = [];
+  queue.scheduled = false;
+  for (let at = 0; at < all.length; at += READ_BATCH_SIZE) void readTogether(app, all.slice(at, at + READ_BATCH_SIZE));
+}
+
+async function readTogether(app: App, reads: PendingRead[]): Promise<void> {
+  if (reads.length === 1) {
+    const [r] = reads as [PendingRead];
+    findPaymentMethodRow(onPool(app), { merchantId: r.merchantId, mode: r.mode, profileScope: r.scope ?? undefined }, r.id).then(
+      r.resolve,
+      r.reject,
+    );
+    return;
+  }
+  let rows: PaymentMethod[];
+  try {
+    rows = await app.db.sql<PaymentMethod>(
+      FIND_PAYMENT_METHODS.text,
+      [reads.map((r) => r.merchantId), reads.map((r) => r.mode), reads.map((r) => r.id), reads.map((r) => r.scope)],
+      FIND_PAYMENT_METHODS.name,
+    );
+  } catch (err) {
+    // A value the database refuses (a data exception, 22xxx, or a limit, 54xxx) fails its own read only: each
+    // read again on its own. Anything else (the connection lost, a timeout) fails them all, as it would have.
+    const code = (err as { code?: unknown })?.code;
+    if (typeof code === 'string' && /^(22|54)/.test(code)) {
+      for (const r of reads) void readTogether(app, [r]);
+    } else {
+      for (const r of reads) r.reject(err);
+    }
+    return;
+  }
+  const byKey = new Map<string, PaymentMethod>();
+  for (const row of rows) byKey.set(`${row.merchantId}\u0000${row.mode}\u0000${row.id}`, row);
+  for (const r of reads) {
+    const row = byKey.get(`${r.merchantId}\u0000${r.mode}\u0000${r.id}`);
+    // The statement answered for every scope at once: a read scoped to a profile gets only that profile's.
+    r.resolve(row && (r.scope === null || row.profileId === r.scope) ? row : null);
+  }
 }
 
 export interface DuplicateRef {
