@@ -4,6 +4,7 @@ import { createCustomer } from '../../src/domain/customers/customers.js';
 import { createMerchant } from '../../src/domain/merchants/merchants.js';
 import { findPaymentMethod, tokenizeCard } from '../../src/domain/paymentMethods/paymentMethods.js';
 import { createProfile } from '../../src/domain/merchants/profiles.js';
+import { READ_BATCH_SIZE } from '../../src/domain/paymentMethods/store.js';
 import { createVaultYoga } from '../../src/http/yoga.js';
 import { createTestApp } from '../helpers/db.js';
 import { withLuhn } from '../helpers/vault.js';
@@ -130,6 +131,12 @@ describe('masked reads of one turn of the event loop', () => {
     expect(got.map((pm) => pm?.id ?? null)).toEqual([pmA.id, null, pmB.id, pmA2.id, null, pmA2.id, pmA.id, null, null]);
     expect(got[0]?.merchantId).toBe(a.merchantId);
     expect(got[2]?.merchantId).toBe(b.merchantId);
+
+    // More than a statement carries: the rest go in a second one.
+    statements.length = 0;
+    const many = await Promise.all(Array.from({ length: READ_BATCH_SIZE + 1 }, () => read(a, pmA.id)));
+    expect(statements).toHaveLength(2);
+    expect(new Set(many.map((pm) => pm?.id))).toEqual(new Set([pmA.id]));
   });
 
   it('a value the database refuses fails its own read only', async () => {
