@@ -98,6 +98,7 @@ interface PlanNode {
   'Relation Name'?: string;
   'Index Name'?: string;
   'Rows Removed by Filter'?: number;
+  'Index Cond'?: string;
   'Rows Removed by Index Recheck'?: number;
   Plans?: PlanNode[];
 }
@@ -268,6 +269,18 @@ function indexOf(scan: PlanNode): string {
   return scan['Index Name'] ?? scan['Node Type'];
 }
 
+/**
+ * An index scan must look keys up: one without an Index Cond reads the whole index (the plain join of the
+ * batched read was planned so on small tables, a hash or merge join over every merchant's rows), which the
+ * index's name alone does not show.
+ */
+function expectLookup(scan: PlanNode, what: string): void {
+  if (scan['Node Type'] === 'Index Scan' || scan['Node Type'] === 'Index Only Scan')
+    expect(scan['Index Cond'], `${what}: an index scan without a condition`).toBeDefined();
+  for (const child of scan['Node Type'] === 'Bitmap Heap Scan' ? (scan.Plans ?? []) : [])
+    if (child['Node Type'] === 'Bitmap Index Scan') expect(child['Index Cond'], `${what}: a bitmap scan without a condition`).toBeDefined();
+}
+
 function md5(s: string): string {
   return s.padEnd(32, '0');
 }
@@ -298,6 +311,7 @@ async function expectIntendedPlans(): Promise<void> {
         const intended = Array.isArray(c.index) ? (c.index.includes(used) ? used : c.index.join(' or ')) : c.index;
         expect({ statement: c.name, mode, index: used }).toEqual({ statement: c.name, mode, index: intended });
         expect(scan['Rows Removed by Filter'] ?? 0, `${c.name} (${mode}) filtered rows`).toBeLessThanOrEqual(c.maxFiltered ?? 0);
+        expectLookup(scan, `${c.name} (${mode})`);
       }
     }
   }
@@ -364,8 +378,10 @@ describe('plans made while the tables were small', () => {
         await writer.query(rowsFrom(2, CARDS));
         for (const { c, scans } of await plans()) {
           expect(scans.length, `${c.name} scans ${c.table}`).toBeGreaterThan(0);
-          for (const scan of scans)
+          for (const scan of scans) {
             expect({ statement: c.name, index: indexOf(scan) }).not.toEqual({ statement: c.name, index: 'Seq Scan' });
+            expectLookup(scan, c.name);
+          }
         }
         // The sweep's refresh (its counters reach the statistics system within a second or so).
         let analyzed: string[] = [];
@@ -382,6 +398,7 @@ describe('plans made while the tables were small', () => {
             const intended = Array.isArray(c.index) ? (c.index.includes(used) ? used : c.index.join(' or ')) : c.index;
             expect({ statement: c.name, index: used }).toEqual({ statement: c.name, index: intended });
             expect(scan['Rows Removed by Filter'] ?? 0, `${c.name} filtered rows`).toBeLessThanOrEqual(c.maxFiltered ?? 0);
+            expectLookup(scan, c.name);
           }
         }
       } finally {

@@ -4,7 +4,7 @@ import { createCustomer } from '../../src/domain/customers/customers.js';
 import { createMerchant } from '../../src/domain/merchants/merchants.js';
 import { findPaymentMethod, tokenizeCard } from '../../src/domain/paymentMethods/paymentMethods.js';
 import { createProfile } from '../../src/domain/merchants/profiles.js';
-import { READ_BATCH_SIZE } from '../../src/domain/paymentMethods/store.js';
+import { FIND_PAYMENT_METHOD, FIND_PAYMENT_METHODS, READ_BATCH_SIZE } from '../../src/domain/paymentMethods/store.js';
 import { createVaultYoga } from '../../src/http/yoga.js';
 import { createTestApp } from '../helpers/db.js';
 import { withLuhn } from '../helpers/vault.js';
@@ -126,9 +126,13 @@ describe('masked reads of one turn of the event loop', () => {
       read(a, pmA.id), // the same read twice
       read(a, 'pm_absent'),
       read(a, "pm_'; DROP TABLE payment_methods; --"),
+      findPaymentMethod(app, { ...principalOf(a), mode: 'LIVE' }, pmA.id), // the same id in the other mode
     ]);
     expect(statements).toHaveLength(1);
-    expect(got.map((pm) => pm?.id ?? null)).toEqual([pmA.id, null, pmB.id, pmA2.id, null, pmA2.id, pmA.id, null, null]);
+    expect(got.map((pm) => pm?.id ?? null)).toEqual([pmA.id, null, pmB.id, pmA2.id, null, pmA2.id, pmA.id, null, null, null]);
+    // The same payment method read twice: two objects, as two statements would give.
+    expect(got[6]).toEqual(got[0]);
+    expect(got[6]).not.toBe(got[0]);
     expect(got[0]?.merchantId).toBe(a.merchantId);
     expect(got[2]?.merchantId).toBe(b.merchantId);
 
@@ -151,12 +155,20 @@ describe('masked reads of one turn of the event loop', () => {
     };
     const pm = (await tokenizeCard(app, principal, { card: { number: withLuhn('400000111122226'), expMonth: 5, expYear: EXP_YEAR } }))
       .paymentMethod;
-    // PostgreSQL refuses a NUL in text (22021): the GraphQL layer replaces it, a direct caller may not.
+    // A mode PostgreSQL's enum refuses (22P02) fails the batched statement; each read then runs on its own.
+    statements.length = 0;
     const [good, bad] = await Promise.allSettled([
       findPaymentMethod(app, principal, pm.id),
-      findPaymentMethod(app, principal, 'pm_\u0000'),
+      findPaymentMethod(app, { ...principal, mode: 'BOGUS' as never }, pm.id),
     ]);
     expect(good.status === 'fulfilled' && good.value?.id).toBe(pm.id);
     expect(bad.status).toBe('rejected');
+    const kinds = statements.map((s) => (s === FIND_PAYMENT_METHODS.text ? 'together' : s === FIND_PAYMENT_METHOD.text ? 'alone' : s));
+    expect(kinds).toEqual(['together', 'alone', 'alone']);
+    // An id holding a NUL (which PostgreSQL refuses in text) names nothing and is not sent.
+    statements.length = 0;
+    const withNul = await Promise.all([findPaymentMethod(app, principal, pm.id), findPaymentMethod(app, principal, `${pm.id}\u0000`)]);
+    expect(withNul.map((row) => row?.id ?? null)).toEqual([pm.id, null]);
+    expect(statements).toHaveLength(1);
   });
 });

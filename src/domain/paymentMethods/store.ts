@@ -27,7 +27,8 @@ import { eventPayload, outboxCtes, paymentMethodEventObject } from '../webhooks/
 // - The hot ones (the masked read, a new card, a card vaulted again, the duplicate lookup, the enumeration
 //   probe) are plain SQL, sent as named prepared statements on the pool, or through a transaction's
 //   connection when the caller is inside one. Each has ONE text, used by every caller and replayed by the
-//   benchmark's L2 and L3 (bench/).
+//   benchmark's L2 and L3 (bench/). The masked read has a second, for the reads of one turn of the event
+//   loop taken together (FIND_PAYMENT_METHODS, ADR 0032); the ladder replays the single one.
 // - The others go through Prisma, whose encryption extension (src/db/encryption.ts) seals on write.
 // Sealing has one home per kind: the hot writes take plaintext and seal it here (`sealFields`, the same
 // function the extension calls) before their statement is sent, so no write can store a field in the clear.
@@ -81,15 +82,16 @@ export const FIND_PAYMENT_METHOD = {
 
 /**
  * Masked reads made in one turn of the event loop, in one statement: $1 merchants, $2 modes, $3 ids, $4
- * profile scopes (null: every profile), one element per read. Each pair is the primary key's lookup, joined
- * to its own key only (a nested loop over the unnest, whatever the statistics: test/integration/plans.test.ts).
+ * profile scopes (null: every profile), one element per read. Each element is the masked read's own lookup,
+ * run once per element (LATERAL): a plain join was planned, on small tables, as a hash or merge join over the
+ * whole primary key index, and a pooled connection kept that plan as the table grew (test/integration/plans.test.ts).
  */
 export const FIND_PAYMENT_METHODS = {
   name: 'vault_find_payment_methods',
-  text: `SELECT ${paymentMethodColumns('pm')}
-  FROM unnest($1::text[], $2::"Mode"[], $3::text[], $4::text[]) AS k(merchant_id, mode, id, profile_id)
-  JOIN payment_methods pm ON pm.merchant_id = k.merchant_id AND pm.mode = k.mode AND pm.id = k.id
-   AND (k.profile_id IS NULL OR pm.profile_id = k.profile_id)`,
+  text: `SELECT pm.* FROM unnest($1::text[], $2::"Mode"[], $3::text[], $4::text[]) AS k(merchant_id, mode, id, profile_id)
+  CROSS JOIN LATERAL (SELECT ${paymentMethodColumns('p')} FROM payment_methods p
+   WHERE p.merchant_id = k.merchant_id AND p.mode = k.mode AND p.id = k.id AND (k.profile_id IS NULL OR p.profile_id = k.profile_id)
+   LIMIT 1) pm`,
 };
 
 /**
@@ -278,6 +280,9 @@ export function findPaymentMethodBatched(app: App, principal: Tenant, id: string
     batch = { pending: [], scheduled: false };
     readBatches.set(app, batch);
   }
+  // PostgreSQL stores no NUL in text: no payment method has such an id, and sent along it would fail the
+  // statement of the whole turn (the GraphQL and REST layers replace it; this is for every other caller).
+  if (id.includes('\u0000')) return Promise.resolve(null);
   const queue = batch;
   return new Promise((resolve, reject) => {
     queue.pending.push({
@@ -345,10 +350,17 @@ async function readTogether(app: App, reads: PendingRead[]): Promise<void> {
   }
   const byKey = new Map<string, PaymentMethod>();
   for (const row of rows) byKey.set(`${row.merchantId}\u0000${row.mode}\u0000${row.id}`, row);
+  const given = new Set<PaymentMethod>();
   for (const r of reads) {
     const row = byKey.get(`${r.merchantId}\u0000${r.mode}\u0000${r.id}`);
     // The statement answered for every scope at once: a read scoped to a profile gets only that profile's.
-    r.resolve(row && (r.scope === null || row.profileId === r.scope) ? row : null);
+    if (!row || (r.scope !== null && row.profileId !== r.scope)) {
+      r.resolve(null);
+      continue;
+    }
+    // Each read its own object, as a statement of its own would give: requests do not share what they hold.
+    r.resolve(given.has(row) ? { ...row } : row);
+    given.add(row);
   }
 }
 
