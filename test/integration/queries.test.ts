@@ -4,7 +4,12 @@ import { createCustomer } from '../../src/domain/customers/customers.js';
 import { createMerchant } from '../../src/domain/merchants/merchants.js';
 import { findPaymentMethod, tokenizeCard } from '../../src/domain/paymentMethods/paymentMethods.js';
 import { createProfile } from '../../src/domain/merchants/profiles.js';
-import { FIND_PAYMENT_METHOD, FIND_PAYMENT_METHODS, READ_BATCH_SIZE } from '../../src/domain/paymentMethods/store.js';
+import {
+  FIND_PAYMENT_METHOD,
+  FIND_PAYMENT_METHODS,
+  READ_BATCH_SIZE,
+  READ_STATEMENTS_IN_FLIGHT,
+} from '../../src/domain/paymentMethods/store.js';
 import { createVaultYoga } from '../../src/http/yoga.js';
 import { createTestApp } from '../helpers/db.js';
 import { withLuhn } from '../helpers/vault.js';
@@ -141,6 +146,41 @@ describe('masked reads of one turn of the event loop', () => {
     const many = await Promise.all(Array.from({ length: READ_BATCH_SIZE + 1 }, () => read(a, pmA.id)));
     expect(statements).toHaveLength(2);
     expect(new Set(many.map((pm) => pm?.id))).toEqual(new Set([pmA.id]));
+  });
+
+  it(`wait while ${READ_STATEMENTS_IN_FLIGHT} statements run, then go together`, async () => {
+    const m = await createMerchant(app, { name: 'batched reads in flight' });
+    const principal = {
+      merchantId: m.merchantId,
+      mode: 'TEST' as const,
+      keyId: 'k',
+      kind: 'SECRET' as const,
+      profileId: m.defaultProfileId,
+      allowReveal: false,
+    };
+    const pm = (await tokenizeCard(app, principal, { card: { number: withLuhn('400000111122227'), expMonth: 5, expYear: EXP_YEAR } }))
+      .paymentMethod;
+    // A database that takes 50 ms per statement: reads asked for one per turn of the event loop.
+    const slow = {
+      ...app,
+      db: {
+        ...app.db,
+        sql: (async (text: string, params: unknown[], name?: string) => {
+          await new Promise((r) => setTimeout(r, 50));
+          return app.db.sql(text, params, name);
+        }) as typeof app.db.sql,
+      },
+    };
+    statements.length = 0;
+    const reads: Promise<unknown>[] = [];
+    for (let i = 0; i < READ_STATEMENTS_IN_FLIGHT + 10; i++) {
+      reads.push(findPaymentMethod(slow, principal, pm.id));
+      await new Promise((r) => setImmediate(r));
+    }
+    const rows = (await Promise.all(reads)) as { id: string }[];
+    expect(rows.map((row) => row.id)).toEqual(reads.map(() => pm.id));
+    // The first ones alone (nothing was in flight), the ten that waited in one statement.
+    expect(statements).toHaveLength(READ_STATEMENTS_IN_FLIGHT + 1);
   });
 
   it('a value the database refuses fails its own read only', async () => {

@@ -268,40 +268,39 @@ export async function findPaymentMethodRow(runner: Runner, principal: Tenant, id
 
 /**
  * A payment method of the tenant, whole (sealed fields sealed), or null, read on the pool together with the
- * other reads made in the same turn of the event loop: one statement and one round trip for all of them
+ * other reads waiting at the same time: one statement and one round trip for all of them
  * (FIND_PAYMENT_METHODS), which spares the database and the driver a statement per read under concurrent
- * load. A read waits for no other: the statement goes when the turn ends (setImmediate), at most
- * READ_BATCH_SIZE reads at a time. Each read sees what was committed when the statement began, after it was
+ * load. A read goes when the turn of the event loop that asked for it ends (setImmediate), with the reads of
+ * that turn, unless READ_STATEMENTS_IN_FLIGHT of these statements are already running: then it waits for the
+ * first of them to finish and goes with every read that waited meanwhile (as group commit does), at most
+ * READ_BATCH_SIZE per statement. Each read sees what was committed when its statement began, after it was
  * asked for, as its own statement would.
  */
 export function findPaymentMethodBatched(app: App, principal: Tenant, id: string): Promise<PaymentMethod | null> {
-  let batch = readBatches.get(app);
-  if (!batch) {
-    batch = { pending: [], scheduled: false };
-    readBatches.set(app, batch);
-  }
   // PostgreSQL stores no NUL in text: no payment method has such an id, and sent along it would fail the
   // statement of the whole turn (the GraphQL and REST layers replace it; this is for every other caller).
   if (id.includes('\u0000')) return Promise.resolve(null);
-  const queue = batch;
+  let queue = readQueues.get(app);
+  if (!queue) {
+    queue = { pending: [], scheduled: false, inFlight: 0 };
+    readQueues.set(app, queue);
+  }
+  const q = queue;
   return new Promise((resolve, reject) => {
-    queue.pending.push({
-      merchantId: principal.merchantId,
-      mode: principal.mode,
-      id,
-      scope: principal.profileScope ?? null,
-      resolve,
-      reject,
-    });
-    if (!queue.scheduled) {
-      queue.scheduled = true;
-      setImmediate(() => flushReads(app, queue));
-    }
+    q.pending.push({ merchantId: principal.merchantId, mode: principal.mode, id, scope: principal.profileScope ?? null, resolve, reject });
+    if (!q.scheduled && q.inFlight < READ_STATEMENTS_IN_FLIGHT) schedule(app, q);
   });
 }
 
-/** The most reads one statement carries; more go in further statements, side by side. */
+/** The most reads one statement carries. */
 export const READ_BATCH_SIZE = 64;
+
+/**
+ * How many batched read statements run at once per process; reads asked for meanwhile wait for the first to
+ * finish and go together. Two keep PostgreSQL busy while the next batch gathers, and leave the rest of the
+ * pool to writes. Under light load every read goes at once (nothing is in flight).
+ */
+export const READ_STATEMENTS_IN_FLIGHT = 2;
 
 interface PendingRead {
   merchantId: string;
@@ -312,19 +311,37 @@ interface PendingRead {
   reject: (err: unknown) => void;
 }
 
-const readBatches = new WeakMap<App, { pending: PendingRead[]; scheduled: boolean }>();
-
-function flushReads(app: App, queue: { pending: PendingRead[]; scheduled: boolean }): void {
-  const all = queue.pending;
-  queue.pending = [];
-  queue.scheduled = false;
-  for (let at = 0; at < all.length; at += READ_BATCH_SIZE) void readTogether(app, all.slice(at, at + READ_BATCH_SIZE));
+interface ReadQueue {
+  pending: PendingRead[];
+  scheduled: boolean;
+  inFlight: number;
 }
 
+const readQueues = new WeakMap<App, ReadQueue>();
+
+function schedule(app: App, q: ReadQueue): void {
+  q.scheduled = true;
+  setImmediate(() => flushReads(app, q));
+}
+
+function flushReads(app: App, q: ReadQueue): void {
+  q.scheduled = false;
+  while (q.pending.length > 0 && q.inFlight < READ_STATEMENTS_IN_FLIGHT) {
+    const reads = q.pending.length <= READ_BATCH_SIZE ? q.pending : q.pending.slice(0, READ_BATCH_SIZE);
+    q.pending = reads === q.pending ? [] : q.pending.slice(READ_BATCH_SIZE);
+    q.inFlight++;
+    void readTogether(app, reads).finally(() => {
+      q.inFlight--;
+      if (q.pending.length > 0 && !q.scheduled) schedule(app, q);
+    });
+  }
+}
+
+/** One statement for the reads; settles every one of them and never rejects. */
 async function readTogether(app: App, reads: PendingRead[]): Promise<void> {
   if (reads.length === 1) {
     const [r] = reads as [PendingRead];
-    findPaymentMethodRow(onPool(app), { merchantId: r.merchantId, mode: r.mode, profileScope: r.scope ?? undefined }, r.id).then(
+    await findPaymentMethodRow(onPool(app), { merchantId: r.merchantId, mode: r.mode, profileScope: r.scope ?? undefined }, r.id).then(
       r.resolve,
       r.reject,
     );
@@ -342,7 +359,7 @@ async function readTogether(app: App, reads: PendingRead[]): Promise<void> {
     // read again on its own. Anything else (the connection lost, a timeout) fails them all, as it would have.
     const code = (err as { code?: unknown })?.code;
     if (typeof code === 'string' && /^(22|54)/.test(code)) {
-      for (const r of reads) void readTogether(app, [r]);
+      await Promise.all(reads.map((r) => readTogether(app, [r])));
     } else {
       for (const r of reads) r.reject(err);
     }
