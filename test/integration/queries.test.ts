@@ -8,6 +8,7 @@ import {
   FIND_PAYMENT_METHOD,
   FIND_PAYMENT_METHODS,
   READ_BATCH_SIZE,
+  READ_SLOT_RELEASE_MS,
   READ_STATEMENTS_IN_FLIGHT,
 } from '../../src/domain/paymentMethods/store.js';
 import { createVaultYoga } from '../../src/http/yoga.js';
@@ -181,6 +182,37 @@ describe('masked reads of one turn of the event loop', () => {
     expect(rows.map((row) => row.id)).toEqual(reads.map(() => pm.id));
     // The first ones alone (nothing was in flight), the ten that waited in one statement.
     expect(statements).toHaveLength(READ_STATEMENTS_IN_FLIGHT + 1);
+  });
+
+  it('do not wait behind statements that never return', async () => {
+    const m = await createMerchant(app, { name: 'batched reads stuck' });
+    const principal = {
+      merchantId: m.merchantId,
+      mode: 'TEST' as const,
+      keyId: 'k',
+      kind: 'SECRET' as const,
+      profileId: m.defaultProfileId,
+      allowReveal: false,
+    };
+    const pm = (await tokenizeCard(app, principal, { card: { number: withLuhn('400000111122228'), expMonth: 5, expYear: EXP_YEAR } }))
+      .paymentMethod;
+    // The first statements hang (a connection to a host that vanished without a reset); later ones run.
+    let calls = 0;
+    const stuck = {
+      ...app,
+      db: {
+        ...app.db,
+        sql: ((text: string, params: unknown[], name?: string) =>
+          ++calls <= READ_STATEMENTS_IN_FLIGHT ? new Promise(() => undefined) : app.db.sql(text, params, name)) as typeof app.db.sql,
+      },
+    };
+    for (let i = 0; i < READ_STATEMENTS_IN_FLIGHT; i++) {
+      void findPaymentMethod(stuck, principal, pm.id);
+      await new Promise((r) => setImmediate(r));
+    }
+    const started = Date.now();
+    expect((await findPaymentMethod(stuck, principal, pm.id))?.id).toBe(pm.id);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(READ_SLOT_RELEASE_MS - 50);
   });
 
   it('a value the database refuses fails its own read only', async () => {

@@ -302,6 +302,9 @@ export const READ_BATCH_SIZE = 64;
  */
 export const READ_STATEMENTS_IN_FLIGHT = 2;
 
+/** How long a batched statement holds its slot at most; after that, later reads go beside it. */
+export const READ_SLOT_RELEASE_MS = 1_000;
+
 interface PendingRead {
   merchantId: string;
   mode: Mode;
@@ -330,10 +333,25 @@ function flushReads(app: App, q: ReadQueue): void {
     const reads = q.pending.length <= READ_BATCH_SIZE ? q.pending : q.pending.slice(0, READ_BATCH_SIZE);
     q.pending = reads === q.pending ? [] : q.pending.slice(READ_BATCH_SIZE);
     q.inFlight++;
-    void readTogether(app, reads).finally(() => {
+    // The slot is given back when the statement settles, or after READ_SLOT_RELEASE_MS if it has not: a
+    // statement stuck on a dead connection (no reset seen yet) must not hold up every later read.
+    let held = true;
+    const release = () => {
+      if (!held) return;
+      held = false;
       q.inFlight--;
       if (q.pending.length > 0 && !q.scheduled) schedule(app, q);
-    });
+    };
+    const timer = setTimeout(release, READ_SLOT_RELEASE_MS);
+    timer.unref();
+    readTogether(app, reads)
+      .catch((err: unknown) => {
+        for (const r of reads) r.reject(err);
+      })
+      .finally(() => {
+        clearTimeout(timer);
+        release();
+      });
   }
 }
 
