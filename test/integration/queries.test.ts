@@ -213,6 +213,16 @@ describe('masked reads of one turn of the event loop', () => {
     const started = Date.now();
     expect((await findPaymentMethod(stuck, principal, pm.id))?.id).toBe(pm.id);
     expect(Date.now() - started).toBeGreaterThanOrEqual(READ_SLOT_RELEASE_MS - 50);
+    // Nor does a statement's worth of reads: it goes beside the stuck ones at once.
+    calls = 0;
+    for (let i = 0; i < READ_STATEMENTS_IN_FLIGHT; i++) {
+      void findPaymentMethod(stuck, principal, pm.id);
+      await new Promise((r) => setImmediate(r));
+    }
+    const full = Promise.all(Array.from({ length: READ_BATCH_SIZE }, () => findPaymentMethod(stuck, principal, pm.id)));
+    await new Promise((r) => setImmediate(r));
+    expect(calls).toBe(READ_STATEMENTS_IN_FLIGHT + 1); // sent at the end of its turn, not a second later
+    expect((await full).map((row) => row?.id)).toEqual(Array.from({ length: READ_BATCH_SIZE }, () => pm.id));
   });
 
   it('a value the database refuses fails its own read only', async () => {

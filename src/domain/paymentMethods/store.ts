@@ -288,7 +288,7 @@ export function findPaymentMethodBatched(app: App, principal: Tenant, id: string
   const q = queue;
   return new Promise((resolve, reject) => {
     q.pending.push({ merchantId: principal.merchantId, mode: principal.mode, id, scope: principal.profileScope ?? null, resolve, reject });
-    if (!q.scheduled && q.inFlight < READ_STATEMENTS_IN_FLIGHT) schedule(app, q);
+    if (!q.scheduled && mayGo(q)) schedule(app, q);
   });
 }
 
@@ -327,9 +327,17 @@ function schedule(app: App, q: ReadQueue): void {
   setImmediate(() => flushReads(app, q));
 }
 
+/**
+ * Whether waiting reads may go now: a slot is free, or a whole statement's worth waits (then it goes beside
+ * the others, so that reads never pile up behind slow statements: the pool's own wait limit applies to them
+ * as it did to a statement per read, when the database is down).
+ */
+const mayGo = (q: ReadQueue): boolean =>
+  q.pending.length > 0 && (q.inFlight < READ_STATEMENTS_IN_FLIGHT || q.pending.length >= READ_BATCH_SIZE);
+
 function flushReads(app: App, q: ReadQueue): void {
   q.scheduled = false;
-  while (q.pending.length > 0 && q.inFlight < READ_STATEMENTS_IN_FLIGHT) {
+  while (mayGo(q)) {
     const reads = q.pending.length <= READ_BATCH_SIZE ? q.pending : q.pending.slice(0, READ_BATCH_SIZE);
     q.pending = reads === q.pending ? [] : q.pending.slice(READ_BATCH_SIZE);
     q.inFlight++;
@@ -340,7 +348,7 @@ function flushReads(app: App, q: ReadQueue): void {
       if (!held) return;
       held = false;
       q.inFlight--;
-      if (q.pending.length > 0 && !q.scheduled) schedule(app, q);
+      if (!q.scheduled && mayGo(q)) schedule(app, q);
     };
     const timer = setTimeout(release, READ_SLOT_RELEASE_MS);
     timer.unref();
@@ -377,7 +385,8 @@ async function readTogether(app: App, reads: PendingRead[]): Promise<void> {
     // read again on its own. Anything else (the connection lost, a timeout) fails them all, as it would have.
     const code = (err as { code?: unknown })?.code;
     if (typeof code === 'string' && /^(22|54)/.test(code)) {
-      await Promise.all(reads.map((r) => readTogether(app, [r])));
+      // One after another, in this statement's slot: a refused value must not flood the pool.
+      for (const r of reads) await readTogether(app, [r]);
     } else {
       for (const r of reads) r.reject(err);
     }
