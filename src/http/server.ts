@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, STATUS_CODES, ServerResponse, type Server } from 'node:http';
 import { Server as NetServer } from 'node:net';
 import type { Logger } from 'pino';
 import type { Config } from '../app/config.js';
@@ -69,7 +69,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
     headersTimeout: Math.min(config.VAULT_HEADERS_TIMEOUT_MS, config.VAULT_REQUEST_TIMEOUT_MS),
     connectionsCheckingInterval: Math.min(1_000, config.VAULT_HEADERS_TIMEOUT_MS),
   };
-  const server = createServer(timeouts, (req, res) => {
+  const server = createServer({ ...timeouts, ServerResponse: PhrasedResponse }, (req, res) => {
     // While draining, answer what arrives on open connections but close them afterwards.
     if (draining) res.shouldKeepAlive = false;
     lingerUnreadBody(req, res);
@@ -175,4 +175,21 @@ function startAccountUpdater(app: App, seconds: number): NodeJS.Timeout {
   }, seconds * 1000);
   timer.unref();
   return timer;
+}
+
+/**
+ * A response whose status line always has its reason phrase. Answers made as Fetch API Responses (yoga's
+ * routes, REST) carry an empty `statusText`, which @whatwg-node/server passes to `writeHead` as the reason:
+ * node:http then wrote `HTTP/1.1 404 ` with no phrase (legal, but what `curl -i`, proxy logs and older clients
+ * show). An empty reason becomes the standard one; any other is kept.
+ */
+class PhrasedResponse<R extends IncomingMessage = IncomingMessage> extends ServerResponse<R> {
+  override writeHead(statusCode: number, ...rest: unknown[]): this {
+    if (rest[0] === '') rest[0] = STATUS_CODES[statusCode] ?? 'Unknown';
+    return (ServerResponse.prototype.writeHead as (this: ServerResponse, code: number, ...args: unknown[]) => this).call(
+      this,
+      statusCode,
+      ...rest,
+    );
+  }
 }

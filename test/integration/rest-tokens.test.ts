@@ -177,6 +177,24 @@ describe('keys and errors of the token API', () => {
     });
     expect(garbled.text).not.toContain('4242');
 
+    // A form (Stripe's clients send one) is not read as JSON that failed: 415, saying what the route reads.
+    const form = await rest('POST', '/v1/tokens', {
+      key: m.publishableKey,
+      body: 'card[number]=4242424242424242&card[exp_month]=4&card[exp_year]=2031',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    expect(form.status).toBe(415);
+    await expectDocumented('POST', '/v1/tokens', form);
+    expect(form.json.error).toMatchObject({ type: 'invalid_request_error', code: 'unsupported_media_type' });
+    expect(form.text).not.toContain('4242');
+    // JSON sent as a form (curl -d without -H) is still read.
+    const curlish = await rest('POST', '/v1/tokens', {
+      key: m.publishableKey,
+      body: JSON.stringify(card('4000056655665556')),
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    expect(curlish.status).toBe(201);
+
     const wrongType = await rest('POST', '/v1/tokens', {
       key: m.publishableKey,
       body: { card: { number: 4242424242424242, exp_month: 1, exp_year: 2030 } },
@@ -191,7 +209,7 @@ describe('keys and errors of the token API', () => {
     expect(unknownField.status).toBe(400);
     expect(unknownField.text).not.toContain('4000056655665556');
 
-    expect(await getDb().prisma.cardToken.count({ where: { merchantId: m.merchantId } })).toBe(0);
+    expect(await getDb().prisma.cardToken.count({ where: { merchantId: m.merchantId } })).toBe(1);
   });
 
   it('replays a payment for the same Idempotency-Key instead of paying twice', async () => {

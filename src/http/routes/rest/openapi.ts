@@ -15,6 +15,7 @@ const SHARED_ERRORS: Record<number, string> = {
   404: "No such id (absent, deleted, or another merchant's or mode's).",
   409: 'Idempotency-Key used for another request, or still in progress (`idempotency_error`).',
   413: 'Request body too large.',
+  415: 'A body that is not JSON, sent as a form or another type (`invalid_request_error`).',
   422: 'The card is invalid or expired, or a card token is expired or used (`card_error`); the bank account is invalid (`bank_account_error`).',
   429: 'Rate limit (`rate_limit_error`, with retry-after).',
   500: 'Unexpected fault (`api_error`); nothing about it is said.',

@@ -249,7 +249,16 @@ export function useRestRoutes(app: App, { routes, documents, peer, requestId }: 
     try {
       parsed = JSON.parse(text);
     } catch {
-      // Never the parser's message: it quotes the body.
+      // A form or another declared type (curl -d without a JSON Content-Type still parses when its text is
+      // JSON): say what the route reads, as GraphQL's 415 does. Never the parser's message: it quotes the body.
+      if (!jsonOrUntyped(request.headers.get('content-type'))) {
+        throw new RestError(
+          415,
+          'invalid_request_error',
+          'unsupported_media_type',
+          'The request body must be JSON (Content-Type: application/json); form and other bodies are not read',
+        );
+      }
       throw new RestError(400, 'invalid_request_error', 'bad_request', 'The request body is not valid JSON');
     }
     const result = schema.safeParse(parsed, { error: restMessage });
@@ -259,6 +268,13 @@ export function useRestRoutes(app: App, { routes, documents, peer, requestId }: 
       (path) => path.join('.') || '(body)',
     );
   }
+}
+
+/** No Content-Type, or a JSON one (`application/json`, `application/*+json`, with parameters). */
+function jsonOrUntyped(contentType: string | null): boolean {
+  if (contentType === null) return true;
+  const type = contentType.split(';')[0]!.trim().toLowerCase();
+  return type === '' || type === 'text/plain' || /^application\/(?:[\w.+-]+\+)?json$/.test(type);
 }
 
 /** The shared messages (never the input), and unknown fields named (shortened, card numbers masked). */
