@@ -16,6 +16,7 @@ import { createTestDatabase } from '../test/helpers/db.js';
 import { TEST_MASTER_KEYS } from '../test/helpers/env.js';
 import { EXP_YEAR } from '../test/helpers/expiry.js';
 import { withLuhn } from '../test/helpers/vault.js';
+import { median } from './stats.js';
 
 const { values } = parseArgs({
   options: {
@@ -107,7 +108,6 @@ try {
       }
     }
   }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   for (const [name] of Object.entries(scenarios)) {
     for (const concurrency of concurrencies) {
       const key = `${name} c=${concurrency}`;

@@ -46,6 +46,7 @@ import { luhnValid } from '../src/card/number.js';
 import { createMerchant } from '../src/domain/merchants/merchants.js';
 import { EXP_YEAR } from '../test/helpers/expiry.js';
 import { startVaultServer, stopProcess } from '../test/helpers/serverProcess.js';
+import { median } from './stats.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const BASE = path.join(tmpdir(), 'vault-ha');
@@ -1162,7 +1163,6 @@ async function throughput(
     }
   }
   await setSynchronous(true);
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
   const rows = [...samples.entries()].map(([cell, xs]) => {
     const [replication, via, spread] = cell.split('|');
     return {

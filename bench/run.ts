@@ -41,6 +41,7 @@ import { luhnValid } from '../src/card/number.js';
 import { EXP_YEAR } from '../test/helpers/expiry.js';
 import { startProcess, startVaultServer, stopProcess } from '../test/helpers/serverProcess.js';
 import { summarizeProfiles } from './profile.js';
+import { median as medianOf } from './stats.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const MASTER_KEYS = `bench1:${Buffer.alloc(32, 5).toString('base64')}`;
@@ -86,11 +87,7 @@ export interface Row {
  * figures are kept in `rounds`.
  */
 function combineRounds(rounds: Omit<Row, 'level' | 'scenario' | 'connections'>[]): Omit<Row, 'level' | 'scenario' | 'connections'> {
-  const median = (v: number[]) => {
-    const sorted = [...v].sort((a, b) => a - b);
-    const mid = sorted.length / 2;
-    return Number.isInteger(mid) ? Math.round(((sorted[mid - 1]! + sorted[mid]!) / 2) * 100) / 100 : sorted[Math.floor(mid)]!;
-  };
+  const median = (v: number[]) => Math.round(medianOf(v) * 100) / 100;
   const cpu = rounds.map((r) => r.cpuUs).filter((c): c is number => c !== undefined);
   return {
     rps: Math.round(median(rounds.map((r) => r.rps))),

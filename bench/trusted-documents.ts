@@ -12,6 +12,7 @@ import { pushDocuments } from '../src/cli/commands/documents.js';
 import { createMerchant } from '../src/domain/merchants/merchants.js';
 import { documentIdOf } from '../src/domain/trustedDocuments/trustedDocuments.js';
 import { createVaultYoga } from '../src/http/yoga.js';
+import { median } from './stats.js';
 
 const [requests = 4000, concurrency = 8, rounds = 4] = process.argv.slice(2).map(Number);
 const READ = 'query ReadMasked($id: ID!) { paymentMethod(id: $id) { id card { bin last4 brand expMonth expYear } } }';
@@ -61,7 +62,6 @@ try {
       results[mode].push(await run(bodies[mode]));
     }
   }
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
   for (const mode of ['text', 'id'] as const) {
     const ops = results[mode].map((r) => r.ops);
     const cpu = results[mode].map((r) => r.cpuUs);
