@@ -15,7 +15,7 @@ import { createVaultYoga } from '../src/http/yoga.js';
 import { createTestDatabase } from '../test/helpers/db.js';
 import { TEST_MASTER_KEYS } from '../test/helpers/env.js';
 import { EXP_YEAR } from '../test/helpers/expiry.js';
-import { withLuhn } from '../test/helpers/vault.js';
+import { principalOf, withLuhn } from '../test/helpers/vault.js';
 import { median } from './stats.js';
 
 const { values } = parseArgs({
@@ -39,14 +39,7 @@ try {
   const config = parseConfig({ NODE_ENV: 'test', DATABASE_URL: db.url, VAULT_MASTER_KEYS: TEST_MASTER_KEYS, DATABASE_POOL_SIZE: '10' });
   const app = await createApp(config, pino({ level: 'silent' }), { apiKeyCache: true });
   const m = await createMerchant(app, { name: 'executor bench' });
-  const principal = {
-    merchantId: m.merchantId,
-    mode: 'TEST' as const,
-    keyId: 'k',
-    kind: 'SECRET' as const,
-    profileId: m.defaultProfileId,
-    allowReveal: false,
-  };
+  const principal = principalOf(m);
   let pmId = '';
   for (let c = 0; c < 6; c++) {
     const customer = await createCustomer(app, principal, { name: `Customer ${c}`, email: `c${c}@example.com` });

@@ -4,6 +4,8 @@ import { createVaultClient, type VaultClient } from '../../packages/client/src/i
 import type { App } from '../../src/app/app.js';
 import type { Db } from '../../src/db/client.js';
 import { createMerchant } from '../../src/domain/merchants/merchants.js';
+import type { Mode } from '../../src/generated/prisma/client.js';
+import type { Principal } from '../../src/domain/shared/principal.js';
 import { withLuhn } from './cards.js';
 import { createTestApp } from './db.js';
 
@@ -48,6 +50,27 @@ export interface TestMerchant {
 export async function newMerchant(name = `Test merchant ${randomBytes(3).toString('hex')}`): Promise<TestMerchant> {
   const m = await createMerchant(testApp(), { name });
   return { ...m, client: clientFor(m.secretKey) };
+}
+
+/**
+ * The principal of a secret key of the merchant (test mode unless `mode` says), for calling domain functions
+ * directly: records go in its default profile, or, with `profileScope`, the key acts in (and sees only) that
+ * profile; `keyId` and `requestId` are what the audit trail records.
+ */
+export function principalOf(
+  m: { merchantId: string; defaultProfileId: string },
+  { profileScope, keyId = 'k', mode = 'TEST', requestId }: { profileScope?: string; keyId?: string; mode?: Mode; requestId?: string } = {},
+): Principal {
+  return {
+    merchantId: m.merchantId,
+    mode,
+    keyId,
+    kind: 'SECRET',
+    profileId: profileScope ?? m.defaultProfileId,
+    allowReveal: false,
+    ...(profileScope && { profileScope }),
+    ...(requestId && { requestId }),
+  };
 }
 
 export function clientFor(apiKey: string): VaultClient {

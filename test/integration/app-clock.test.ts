@@ -6,6 +6,7 @@ import { createMerchant } from '../../src/domain/merchants/merchants.js';
 import { tokenizeCard } from '../../src/domain/paymentMethods/paymentMethods.js';
 import type { Principal } from '../../src/domain/shared/principal.js';
 import { createTestApp } from '../helpers/db.js';
+import { principalOf } from '../helpers/vault.js';
 
 describe("the app's clock", () => {
   const apps: App[] = [];
@@ -17,15 +18,7 @@ describe("the app's clock", () => {
   let principal: Principal;
   beforeAll(async () => {
     const m = await createMerchant(await appAt('2026-01-01T00:00:00Z'), { name: 'clock' });
-    principal = {
-      merchantId: m.merchantId,
-      mode: 'TEST',
-      keyId: 'key_clock',
-      kind: 'SECRET',
-      profileId: m.defaultProfileId,
-      allowReveal: false,
-      requestId: 'req-clock',
-    };
+    principal = principalOf(m, { keyId: 'key_clock', requestId: 'req-clock' });
   });
   afterAll(async () => {
     for (const app of apps) await app.stop();

@@ -29,7 +29,17 @@ import { purgeExpired, tokenizeCard } from '../../src/domain/paymentMethods/paym
 import type { Principal } from '../../src/domain/shared/principal.js';
 import { createTestApp, createTestDatabase, querySql, type TestDatabase } from '../helpers/db.js';
 import { rechainSql } from '../helpers/audit.js';
-import { clientFor, newMerchant, rawGraphQL, success, uniqueVisa, testApp, useDatabase, type TestMerchant } from '../helpers/vault.js';
+import {
+  clientFor,
+  newMerchant,
+  rawGraphQL,
+  success,
+  uniqueVisa,
+  testApp,
+  useDatabase,
+  type TestMerchant,
+  principalOf,
+} from '../helpers/vault.js';
 import { EXP_YEAR } from '../helpers/expiry.js';
 import { serverEnv, startVaultServer, stopProcess } from '../helpers/serverProcess.js';
 
@@ -181,15 +191,7 @@ describe('the audit trail in the same transaction as the change', () => {
     app = await createTestApp(database.url);
     db = app.db;
     const m = await createMerchant(app, { name: 'Same transaction' });
-    principal = {
-      merchantId: m.merchantId,
-      mode: 'TEST',
-      keyId: 'key_tx',
-      kind: 'SECRET',
-      profileId: m.defaultProfileId,
-      allowReveal: false,
-      requestId: 'req-tx',
-    };
+    principal = principalOf(m, { keyId: 'key_tx', requestId: 'req-tx' });
   });
   afterAll(async () => {
     await app.stop();

@@ -33,7 +33,7 @@ import type { Principal } from '../../src/domain/shared/principal.js';
 import { createTestApp, createTestDatabase, querySql, type TestDatabase } from '../helpers/db.js';
 import { EXP_YEAR } from '../helpers/expiry.js';
 import { accountNumbersIn, dumpDatabase, ibanLike } from '../helpers/scan.js';
-import { clientFor, newMerchant, success, testApp, uniqueVisa, useDatabase, type TestMerchant } from '../helpers/vault.js';
+import { clientFor, newMerchant, success, testApp, uniqueVisa, useDatabase, type TestMerchant, principalOf } from '../helpers/vault.js';
 
 useDatabase();
 
@@ -627,15 +627,7 @@ describe('purge and fingerprint upgrade of bank accounts', () => {
     await migrate(database.url);
     app = await createTestApp(database.url);
     const m = await createMerchant(app, { name: 'Purge' });
-    principal = {
-      merchantId: m.merchantId,
-      mode: 'TEST',
-      keyId: 'key_purge',
-      kind: 'SECRET',
-      allowReveal: false,
-      requestId: 'req-purge',
-      profileId: m.defaultProfileId,
-    };
+    principal = principalOf(m, { keyId: 'key_purge', requestId: 'req-purge' });
   });
   afterAll(async () => {
     await app.stop();
@@ -668,14 +660,7 @@ describe('purge and fingerprint upgrade of bank accounts', () => {
 
   it('the upgrade to fingerprint keys per mode re-fingerprints test-mode bank accounts, so they still deduplicate', async () => {
     const m = await createMerchant(app, { name: 'Upgrade' });
-    const as: Principal = {
-      merchantId: m.merchantId,
-      mode: 'TEST',
-      keyId: 'key_up',
-      kind: 'SECRET',
-      allowReveal: false,
-      profileId: m.defaultProfileId,
-    };
+    const as = principalOf(m, { keyId: 'key_up' });
     const a = await tokenizeBankAccount(app, as, { bankAccount: sepa() });
     const b = await tokenizeBankAccount(app, as, { bankAccount: ach() });
     const { keyring, pool } = app.db;

@@ -12,6 +12,7 @@ import type { TokenServiceProvider } from '../../src/integrations/tokenServices/
 import { createTestApp } from '../helpers/db.js';
 import { EXP_YEAR } from '../helpers/expiry.js';
 import { cardDigitsIn, renderings } from '../helpers/renderings.js';
+import { principalOf } from '../helpers/vault.js';
 
 const NUMBER = '371449635398431';
 const CVC = '7391';
@@ -57,15 +58,7 @@ describe('card data handed to connectors and token service providers', () => {
       tokenServices: { ...base.tokenServices, byMode: { TEST: new Map([[tsp.id, tsp]]), LIVE: new Map() } },
     };
     const m = await createMerchant(app, { name: 'secret' });
-    principal = {
-      merchantId: m.merchantId,
-      mode: 'TEST',
-      keyId: 'key_secret',
-      kind: 'SECRET',
-      profileId: m.defaultProfileId,
-      allowReveal: false,
-      requestId: 'req-secret',
-    };
+    principal = principalOf(m, { keyId: 'key_secret', requestId: 'req-secret' });
   });
   afterAll(() => app?.stop());
 

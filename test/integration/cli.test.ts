@@ -10,11 +10,11 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { findPaymentMethod, maskedCard, tokenizeCard } from '../../src/domain/paymentMethods/paymentMethods.js';
-import type { Principal } from '../../src/domain/shared/principal.js';
 import { createTestApp, createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { rechainSql } from '../helpers/audit.js';
 import { TEST_MASTER_KEYS } from '../helpers/env.js';
 import { EXP_YEAR } from '../helpers/expiry.js';
+import { principalOf } from '../helpers/vault.js';
 
 // The CLI runs as operators run it (a separate process) against a database of its own: key rotation
 // rewrites every merchant's data keys, which must not disturb the shared test server.
@@ -517,14 +517,10 @@ describe('operator CLI', { timeout: 90_000 }, () => {
 
   it('purge deletes payment methods past retention, and only those', async () => {
     const db = await useRing(TEST_MASTER_KEYS);
-    const principal: Principal = {
-      merchantId: merchant.merchantId,
-      mode: 'TEST',
-      keyId: 'key_test',
-      kind: 'SECRET',
-      allowReveal: false,
-      profileId: await defaultProfile(open!, merchant.merchantId),
-    };
+    const principal = principalOf(
+      { merchantId: merchant.merchantId, defaultProfileId: await defaultProfile(open!, merchant.merchantId) },
+      { keyId: 'key_test' },
+    );
     const old = await tokenizeCard(open!, principal, { card: { number: '4242424242424242', expMonth: 1, expYear: EXP_YEAR } });
     const kept = await tokenizeCard(open!, principal, { card: { number: '5555555555554444', expMonth: 1, expYear: EXP_YEAR } });
     await db.prisma.paymentMethod.updateMany({
@@ -539,14 +535,10 @@ describe('operator CLI', { timeout: 90_000 }, () => {
   });
 
   it('keys rotate re-wraps every data key under the new master key; data stays readable', async () => {
-    const principal: Principal = {
-      merchantId: merchant.merchantId,
-      mode: 'TEST',
-      keyId: 'key_test',
-      kind: 'SECRET',
-      allowReveal: false,
-      profileId: await defaultProfile(open!, merchant.merchantId),
-    };
+    const principal = principalOf(
+      { merchantId: merchant.merchantId, defaultProfileId: await defaultProfile(open!, merchant.merchantId) },
+      { keyId: 'key_test' },
+    );
     await useRing(TEST_MASTER_KEYS);
     const pm = await tokenizeCard(open!, principal, {
       card: { number: '378282246310005', expMonth: 7, expYear: EXP_YEAR, holderName: 'Rotated' },

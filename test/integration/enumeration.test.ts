@@ -22,7 +22,7 @@ import type { Principal } from '../../src/domain/shared/principal.js';
 import { luhnValid } from '../../src/card/number.js';
 import { startServerProcess, stopProcess } from '../helpers/serverProcess.js';
 import { createTestDatabase, querySql } from '../helpers/db.js';
-import { clientFor, newMerchant, success, uniqueVisa, useDatabase, testApp } from '../helpers/vault.js';
+import { clientFor, newMerchant, success, uniqueVisa, useDatabase, testApp, principalOf } from '../helpers/vault.js';
 import { EXP_YEAR } from '../helpers/expiry.js';
 
 // Issue 11, item 2: a secret key without reveal permission could recover a stored card's number by
@@ -114,14 +114,7 @@ describe('upgrade from one fingerprint key per merchant', () => {
     const m = await newMerchant();
     const liveKey = await createApiKey(testApp(), { merchantId: m.merchantId, kind: 'SECRET', mode: 'LIVE' });
     const { prisma, pool, keyring } = getDb();
-    const as = (mode: 'TEST' | 'LIVE'): Principal => ({
-      merchantId: m.merchantId,
-      mode,
-      keyId: `setup-${mode}`,
-      kind: 'SECRET',
-      profileId: m.defaultProfileId,
-      allowReveal: false,
-    });
+    const as = (mode: 'TEST' | 'LIVE'): Principal => principalOf(m, { mode, keyId: `setup-${mode}` });
     const [inTest, inLive] = [uniqueVisa(), uniqueVisa()];
     const savedTest = await tokenizeCard(testApp(), as('TEST'), { card: card(inTest) });
     const savedLive = await tokenizeCard(testApp(), as('LIVE'), { card: card(inLive) });

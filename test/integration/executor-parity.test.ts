@@ -5,7 +5,7 @@ import { createMerchant } from '../../src/domain/merchants/merchants.js';
 import { tokenizeCard } from '../../src/domain/paymentMethods/paymentMethods.js';
 import { createVaultYoga } from '../../src/http/yoga.js';
 import { createTestApp } from '../helpers/db.js';
-import { withLuhn } from '../helpers/vault.js';
+import { withLuhn, principalOf } from '../helpers/vault.js';
 import { EXP_YEAR } from '../helpers/expiry.js';
 
 // VAULT_GRAPHQL_EXECUTOR=jit answers what graphql-js answers: the same status, headers that matter and body,
@@ -26,14 +26,7 @@ beforeAll(async () => {
   const m = await createMerchant(app, { name: 'executor parity' });
   secretKey = m.secretKey;
   publishableKey = m.publishableKey;
-  const principal = {
-    merchantId: m.merchantId,
-    mode: 'TEST' as const,
-    keyId: 'k',
-    kind: 'SECRET' as const,
-    profileId: m.defaultProfileId,
-    allowReveal: false,
-  };
+  const principal = principalOf(m);
   for (let c = 0; c < 3; c++) {
     const customer = await createCustomer(app, principal, {
       name: `Customer ${c}`,

@@ -4,10 +4,9 @@ import { AuditEventsDocument } from '../../packages/client/src/index.js';
 import { openPlaintext } from '../../src/db/encryption.js';
 import { createApiKey } from '../../src/domain/merchants/apiKeys.js';
 import { abandon, begin, complete, IDEMPOTENCY_STALE_MS, sweepIdempotencyKeys } from '../../src/domain/idempotency/idempotency.js';
-import type { Principal } from '../../src/domain/shared/principal.js';
 import { sweep } from '../../src/domain/sweep.js';
 import { querySql } from '../helpers/db.js';
-import { newMerchant, rawGraphQL, uniqueVisa, useDatabase, type TestMerchant, testApp } from '../helpers/vault.js';
+import { newMerchant, rawGraphQL, uniqueVisa, useDatabase, type TestMerchant, testApp, principalOf } from '../helpers/vault.js';
 import { EXP_YEAR } from '../helpers/expiry.js';
 
 const getDb = useDatabase();
@@ -31,10 +30,6 @@ function send(apiKey: string, idempotencyKey: string | undefined, query: string,
 
 const customers = (merchantId: string) => getDb().prisma.customer.count({ where: { merchantId } });
 const keyRows = (merchantId: string) => getDb().prisma.idempotencyKey.findMany({ where: { merchantId } });
-
-function principalOf(m: TestMerchant): Principal {
-  return { merchantId: m.merchantId, mode: 'TEST', keyId: 'key_test', kind: 'SECRET', profileId: m.defaultProfileId, allowReveal: false };
-}
 
 describe('Idempotency-Key', () => {
   it('a payment whose answer was lost (its key released, its transaction committed) is returned by the retry, not paid again', async () => {

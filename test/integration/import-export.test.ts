@@ -16,6 +16,7 @@ import { TEST_MASTER_KEYS } from '../helpers/env.js';
 import { EXP_YEAR } from '../helpers/expiry.js';
 import { dumpDatabase, leakLines, panLike, panLikeInDump } from '../helpers/scan.js';
 import { randomCardNumber } from '../helpers/cards.js';
+import { principalOf } from '../helpers/vault.js';
 
 // Moving cards in and out (`vault import`, `vault export`): the CLI as operators run it, against a database
 // of its own; files in a temporary directory.
@@ -94,14 +95,7 @@ describe('vault import', { timeout: 120_000 }, () => {
     expect(report[2]).toMatchObject({ row: 3, error: 'CARD_EXPIRED' });
     expect(report[3]).toEqual({ row: 4, id: report[0]!.id, duplicate: true });
     // The later row of a card is the duplicate, and its expiry and holder name are kept (as one call after another).
-    const principal = {
-      merchantId: merchantA,
-      mode: 'TEST' as const,
-      keyId: 'test',
-      kind: 'SECRET' as const,
-      allowReveal: false,
-      profileId: await defaultProfileOf(app, merchantA),
-    };
+    const principal = principalOf({ merchantId: merchantA, defaultProfileId: await defaultProfileOf(app, merchantA) }, { keyId: 'test' });
     const ada = (await findPaymentMethod(app, principal, report[0]!.id!))!;
     const view = await maskedCard(app, ada);
     expect(view.expMonth).toBe(11);

@@ -11,7 +11,7 @@ import {
   UpdatePaymentMethodDocument,
   type TokenizeCardMutation,
 } from '../../packages/client/src/index.js';
-import { newMerchant, rawGraphQL, success, useDatabase, withLuhn, type TestMerchant, testApp } from '../helpers/vault.js';
+import { newMerchant, rawGraphQL, success, useDatabase, withLuhn, type TestMerchant, testApp, principalOf } from '../helpers/vault.js';
 import { querySql } from '../helpers/db.js';
 import { EXP_YEAR, expectedRetainUntil, yearsAhead } from '../helpers/expiry.js';
 
@@ -468,14 +468,7 @@ describe('customers list', () => {
   it('pages newest first and caps first at 100', async () => {
     const m = await newMerchant();
     const { createCustomer } = await import('../../src/domain/customers/customers.js');
-    const principal = {
-      merchantId: m.merchantId,
-      mode: 'TEST' as const,
-      keyId: 'k',
-      kind: 'SECRET' as const,
-      profileId: m.defaultProfileId,
-      allowReveal: false,
-    };
+    const principal = principalOf(m);
     const ids: string[] = [];
     for (let i = 0; i < 101; i++) ids.push((await createCustomer(testApp(), principal, { merchantReferenceId: `ref-${i}` })).id);
     const big = (await m.client.request(CustomersDocument, { first: 1000 })).customers;

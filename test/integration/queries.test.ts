@@ -13,7 +13,7 @@ import {
 } from '../../src/domain/paymentMethods/store.js';
 import { createVaultYoga } from '../../src/http/yoga.js';
 import { createTestApp } from '../helpers/db.js';
-import { withLuhn } from '../helpers/vault.js';
+import { withLuhn, principalOf } from '../helpers/vault.js';
 import { EXP_YEAR } from '../helpers/expiry.js';
 
 // Round-trips per operation, counted in-process: a nested list must cost the same number of statements
@@ -48,14 +48,7 @@ async function count(key: string, query: string, variables?: unknown): Promise<{
 
 async function merchantWith(customers: number, cardsEach: number) {
   const m = await createMerchant(app, { name: 'query counting' });
-  const principal = {
-    merchantId: m.merchantId,
-    mode: 'TEST' as const,
-    keyId: 'k',
-    kind: 'SECRET' as const,
-    profileId: m.defaultProfileId,
-    allowReveal: false,
-  };
+  const principal = principalOf(m);
   for (let c = 0; c < customers; c++) {
     const customer = await createCustomer(app, principal, { name: `Customer ${c}`, email: `c${c}@example.com` });
     for (let p = 0; p < cardsEach; p++) {
@@ -101,27 +94,31 @@ describe.each(executors)('round-trips with %s', (executor) => {
   });
 });
 
+/** A new merchant's principal and one card of it. */
+async function merchantWithCard(name: string, number: string) {
+  const principal = principalOf(await createMerchant(app, { name }));
+  const { paymentMethod } = await tokenizeCard(app, principal, { card: { number: withLuhn(number), expMonth: 5, expYear: EXP_YEAR } });
+  return { principal, pm: paymentMethod };
+}
+
+/** The test app with its database's `sql` replaced (a slow or a stuck database): a read queue of its own. */
+const withSql = (sql: (text: string, params: unknown[], name?: string) => Promise<unknown[]>): App => ({
+  ...app,
+  db: { ...app.db, sql: sql as typeof app.db.sql },
+});
+
 describe('masked reads of one turn of the event loop', () => {
   it('go to the database as one statement, each answered for its own tenant and profile', async () => {
-    const principalOf = (m: { merchantId: string; defaultProfileId: string }, profileScope?: string) => ({
-      merchantId: m.merchantId,
-      mode: 'TEST' as const,
-      keyId: 'k',
-      kind: 'SECRET' as const,
-      profileId: profileScope ?? m.defaultProfileId,
-      allowReveal: false,
-      ...(profileScope && { profileScope }),
-    });
     const a = await createMerchant(app, { name: 'batched reads a' });
     const b = await createMerchant(app, { name: 'batched reads b' });
     const second = await createProfile(app, { merchantId: a.merchantId, name: 'second' });
     const card = (n: string) => ({ card: { number: withLuhn(n), expMonth: 5, expYear: EXP_YEAR } });
     const pmA = (await tokenizeCard(app, principalOf(a), card('400000111122223'))).paymentMethod;
-    const pmA2 = (await tokenizeCard(app, principalOf(a, second), card('400000111122224'))).paymentMethod;
+    const pmA2 = (await tokenizeCard(app, principalOf(a, { profileScope: second }), card('400000111122224'))).paymentMethod;
     const pmB = (await tokenizeCard(app, principalOf(b), card('400000111122225'))).paymentMethod;
 
     statements.length = 0;
-    const read = (m: typeof a, id: string, scope?: string) => findPaymentMethod(app, principalOf(m, scope), id);
+    const read = (m: typeof a, id: string, scope?: string) => findPaymentMethod(app, principalOf(m, { profileScope: scope }), id);
     const got = await Promise.all([
       read(a, pmA.id),
       read(a, pmB.id), // another merchant's
@@ -132,7 +129,7 @@ describe('masked reads of one turn of the event loop', () => {
       read(a, pmA.id), // the same read twice
       read(a, 'pm_absent'),
       read(a, "pm_'; DROP TABLE payment_methods; --"),
-      findPaymentMethod(app, { ...principalOf(a), mode: 'LIVE' }, pmA.id), // the same id in the other mode
+      findPaymentMethod(app, principalOf(a, { mode: 'LIVE' }), pmA.id), // the same id in the other mode
     ]);
     expect(statements).toHaveLength(1);
     expect(got.map((pm) => pm?.id ?? null)).toEqual([pmA.id, null, pmB.id, pmA2.id, null, pmA2.id, pmA.id, null, null, null]);
@@ -150,28 +147,12 @@ describe('masked reads of one turn of the event loop', () => {
   });
 
   it(`wait while ${READ_STATEMENTS_IN_FLIGHT} statements run, then go together`, async () => {
-    const m = await createMerchant(app, { name: 'batched reads in flight' });
-    const principal = {
-      merchantId: m.merchantId,
-      mode: 'TEST' as const,
-      keyId: 'k',
-      kind: 'SECRET' as const,
-      profileId: m.defaultProfileId,
-      allowReveal: false,
-    };
-    const pm = (await tokenizeCard(app, principal, { card: { number: withLuhn('400000111122227'), expMonth: 5, expYear: EXP_YEAR } }))
-      .paymentMethod;
+    const { principal, pm } = await merchantWithCard('batched reads in flight', '400000111122227');
     // A database that takes 50 ms per statement: reads asked for one per turn of the event loop.
-    const slow = {
-      ...app,
-      db: {
-        ...app.db,
-        sql: (async (text: string, params: unknown[], name?: string) => {
-          await new Promise((r) => setTimeout(r, 50));
-          return app.db.sql(text, params, name);
-        }) as typeof app.db.sql,
-      },
-    };
+    const slow = withSql(async (text, params, name) => {
+      await new Promise((r) => setTimeout(r, 50));
+      return app.db.sql(text, params, name);
+    });
     statements.length = 0;
     const reads: Promise<unknown>[] = [];
     for (let i = 0; i < READ_STATEMENTS_IN_FLIGHT + 10; i++) {
@@ -185,27 +166,12 @@ describe('masked reads of one turn of the event loop', () => {
   });
 
   it('do not wait behind statements that never return', async () => {
-    const m = await createMerchant(app, { name: 'batched reads stuck' });
-    const principal = {
-      merchantId: m.merchantId,
-      mode: 'TEST' as const,
-      keyId: 'k',
-      kind: 'SECRET' as const,
-      profileId: m.defaultProfileId,
-      allowReveal: false,
-    };
-    const pm = (await tokenizeCard(app, principal, { card: { number: withLuhn('400000111122228'), expMonth: 5, expYear: EXP_YEAR } }))
-      .paymentMethod;
+    const { principal, pm } = await merchantWithCard('batched reads stuck', '400000111122228');
     // The first statements hang (a connection to a host that vanished without a reset); later ones run.
     let calls = 0;
-    const stuck = {
-      ...app,
-      db: {
-        ...app.db,
-        sql: ((text: string, params: unknown[], name?: string) =>
-          ++calls <= READ_STATEMENTS_IN_FLIGHT ? new Promise(() => undefined) : app.db.sql(text, params, name)) as typeof app.db.sql,
-      },
-    };
+    const stuck = withSql((text, params, name) =>
+      ++calls <= READ_STATEMENTS_IN_FLIGHT ? new Promise(() => undefined) : app.db.sql(text, params, name),
+    );
     for (let i = 0; i < READ_STATEMENTS_IN_FLIGHT; i++) {
       void findPaymentMethod(stuck, principal, pm.id);
       await new Promise((r) => setImmediate(r));
@@ -226,17 +192,7 @@ describe('masked reads of one turn of the event loop', () => {
   });
 
   it('a value the database refuses fails its own read only', async () => {
-    const m = await createMerchant(app, { name: 'batched reads refused' });
-    const principal = {
-      merchantId: m.merchantId,
-      mode: 'TEST' as const,
-      keyId: 'k',
-      kind: 'SECRET' as const,
-      profileId: m.defaultProfileId,
-      allowReveal: false,
-    };
-    const pm = (await tokenizeCard(app, principal, { card: { number: withLuhn('400000111122226'), expMonth: 5, expYear: EXP_YEAR } }))
-      .paymentMethod;
+    const { principal, pm } = await merchantWithCard('batched reads refused', '400000111122226');
     // A mode PostgreSQL's enum refuses (22P02) fails the batched statement; each read then runs on its own.
     statements.length = 0;
     const [good, bad] = await Promise.allSettled([

@@ -9,6 +9,7 @@ import { tokenizeCard } from '../../src/domain/paymentMethods/paymentMethods.js'
 import { createTestApp, createTestDatabase } from '../helpers/db.js';
 import { startServerProcess, startVaultServer, stopProcess } from '../helpers/serverProcess.js';
 import { EXP_YEAR } from '../helpers/expiry.js';
+import { principalOf } from '../helpers/vault.js';
 
 const dataDir = mkdtempSync(path.join(tmpdir(), 'vault-embedded-'));
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
@@ -74,14 +75,7 @@ describe('retention sweep', () => {
     const { db } = app;
     try {
       const m = await createMerchant(app, { name: 'sweep' });
-      const principal = {
-        merchantId: m.merchantId,
-        mode: 'TEST' as const,
-        keyId: 'k',
-        kind: 'SECRET' as const,
-        profileId: m.defaultProfileId,
-        allowReveal: false,
-      };
+      const principal = principalOf(m);
       const due = await tokenizeCard(app, principal, { card: { number: '4242424242424242', expMonth: 1, expYear: EXP_YEAR } });
       const kept = await tokenizeCard(app, principal, { card: { number: '5555555555554444', expMonth: 1, expYear: EXP_YEAR } });
       await db.prisma.paymentMethod.updateMany({

@@ -14,7 +14,7 @@ import { createMerchant } from '../../src/domain/merchants/merchants.js';
 import { purgeExpired, tokenizeCard } from '../../src/domain/paymentMethods/paymentMethods.js';
 import { retainUntil } from '../../src/domain/paymentMethods/retention.js';
 import { EXP_YEAR } from '../helpers/expiry.js';
-import { newMerchant, rawGraphQL, success, testApp, uniqueVisa, useDatabase } from '../helpers/vault.js';
+import { newMerchant, rawGraphQL, success, testApp, uniqueVisa, useDatabase, principalOf } from '../helpers/vault.js';
 
 // The payment method store's raw statements read the columns the Prisma model declares, and a row read by
 // them looks exactly like one the ORM reads, on the pool and inside a transaction.
@@ -104,14 +104,7 @@ describe('payment method store', () => {
       const app = await createTestApp(db.url, { clock: () => now });
       try {
         const m = await createMerchant(app, { name: 'tz' });
-        const principal = {
-          merchantId: m.merchantId,
-          mode: 'TEST' as const,
-          keyId: 'key_tz',
-          kind: 'SECRET' as const,
-          profileId: m.defaultProfileId,
-          allowReveal: false,
-        };
+        const principal = principalOf(m, { keyId: 'key_tz' });
         const card = (expMonth: number, number = uniqueVisa()) => ({ number, expMonth, expYear: 2032 });
         const psp = { connectorId: 'sandbox', tokenizationType: 'MULTI_USE' as const };
         const onThePool = await tokenizeCard(app, principal, { card: card(4) });

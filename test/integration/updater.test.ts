@@ -14,7 +14,7 @@ import type { Principal } from '../../src/domain/shared/principal.js';
 import type { AccountUpdater } from '../../src/integrations/updaters/index.js';
 import { PaymentMethodUpdaterStatusDocument } from '../../packages/client/src/index.js';
 import { createTestApp, createTestDatabase, querySql, type TestDatabase } from '../helpers/db.js';
-import { newMerchant, testApp, useDatabase } from '../helpers/vault.js';
+import { newMerchant, testApp, useDatabase, principalOf } from '../helpers/vault.js';
 import { TEST_MASTER_KEYS } from '../helpers/env.js';
 import { EXP_YEAR } from '../helpers/expiry.js';
 import { dumpDatabase, leakLines, panLike, panLikeInDump } from '../helpers/scan.js';
@@ -35,15 +35,6 @@ function numberEnding(prefix: string, last4: string): string {
     if (hit) return hit;
   }
 }
-
-const principalOf = ({ merchantId, defaultProfileId }: { merchantId: string; defaultProfileId: string }): Principal => ({
-  merchantId,
-  mode: 'TEST',
-  keyId: 'test-key',
-  kind: 'SECRET',
-  allowReveal: false,
-  profileId: defaultProfileId,
-});
 
 async function tokenize(p: Principal, number: string, customerId?: string) {
   const r = await tokenizeCard(app, p, {
