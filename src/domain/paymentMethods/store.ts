@@ -280,14 +280,9 @@ export function findPaymentMethodBatched(app: App, principal: Tenant, id: string
   // PostgreSQL stores no NUL in text: no payment method has such an id, and sent along it would fail the
   // statement of the whole turn (the GraphQL and REST layers replace it; this is for every other caller).
   if (id.includes('\u0000')) return Promise.resolve(null);
-  let queue = readQueues.get(app);
-  if (!queue) {
-    queue = { pending: [], scheduled: false, inFlight: 0 };
-    readQueues.set(app, queue);
-  }
-  const q = queue;
+  const q = queueOf(app);
   return new Promise((resolve, reject) => {
-    q.pending.push({ merchantId: principal.merchantId, mode: principal.mode, id, scope: principal.profileScope ?? null, resolve, reject });
+    q.pending.push({ tenant: principal, id, resolve, reject });
     if (!q.scheduled && mayGo(q)) schedule(app, q);
   });
 }
@@ -306,10 +301,8 @@ export const READ_STATEMENTS_IN_FLIGHT = 2;
 export const READ_SLOT_RELEASE_MS = 1_000;
 
 interface PendingRead {
-  merchantId: string;
-  mode: Mode;
+  tenant: Tenant;
   id: string;
-  scope: string | null;
   resolve: (row: PaymentMethod | null) => void;
   reject: (err: unknown) => void;
 }
@@ -321,6 +314,15 @@ interface ReadQueue {
 }
 
 const readQueues = new WeakMap<App, ReadQueue>();
+
+function queueOf(app: App): ReadQueue {
+  let q = readQueues.get(app);
+  if (!q) {
+    q = { pending: [], scheduled: false, inFlight: 0 };
+    readQueues.set(app, q);
+  }
+  return q;
+}
 
 function schedule(app: App, q: ReadQueue): void {
   q.scheduled = true;
@@ -338,8 +340,7 @@ const mayGo = (q: ReadQueue): boolean =>
 function flushReads(app: App, q: ReadQueue): void {
   q.scheduled = false;
   while (mayGo(q)) {
-    const reads = q.pending.length <= READ_BATCH_SIZE ? q.pending : q.pending.slice(0, READ_BATCH_SIZE);
-    q.pending = reads === q.pending ? [] : q.pending.slice(READ_BATCH_SIZE);
+    const reads = q.pending.splice(0, READ_BATCH_SIZE);
     q.inFlight++;
     // The slot is given back when the statement settles, or after READ_SLOT_RELEASE_MS if it has not: a
     // statement stuck on a dead connection (no reset seen yet) must not hold up every later read.
@@ -363,21 +364,26 @@ function flushReads(app: App, q: ReadQueue): void {
   }
 }
 
+/** Which row answers a read: the primary key and the mode (NUL never occurs in them: ids with one are not sent). */
+const readKey = (t: Pick<Tenant, 'merchantId' | 'mode'>, id: string): string => `${t.merchantId}\u0000${t.mode}\u0000${id}`;
+
 /** One statement for the reads; settles every one of them and never rejects. */
 async function readTogether(app: App, reads: PendingRead[]): Promise<void> {
   if (reads.length === 1) {
     const [r] = reads as [PendingRead];
-    await findPaymentMethodRow(onPool(app), { merchantId: r.merchantId, mode: r.mode, profileScope: r.scope ?? undefined }, r.id).then(
-      r.resolve,
-      r.reject,
-    );
+    await findPaymentMethodRow(onPool(app), r.tenant, r.id).then(r.resolve, r.reject);
     return;
   }
   let rows: PaymentMethod[];
   try {
     rows = await app.db.sql<PaymentMethod>(
       FIND_PAYMENT_METHODS.text,
-      [reads.map((r) => r.merchantId), reads.map((r) => r.mode), reads.map((r) => r.id), reads.map((r) => r.scope)],
+      [
+        reads.map((r) => r.tenant.merchantId),
+        reads.map((r) => r.tenant.mode),
+        reads.map((r) => r.id),
+        reads.map((r) => r.tenant.profileScope ?? null),
+      ],
       FIND_PAYMENT_METHODS.name,
     );
   } catch (err) {
@@ -393,12 +399,13 @@ async function readTogether(app: App, reads: PendingRead[]): Promise<void> {
     return;
   }
   const byKey = new Map<string, PaymentMethod>();
-  for (const row of rows) byKey.set(`${row.merchantId}\u0000${row.mode}\u0000${row.id}`, row);
+  for (const row of rows) byKey.set(readKey(row, row.id), row);
   const given = new Set<PaymentMethod>();
   for (const r of reads) {
-    const row = byKey.get(`${r.merchantId}\u0000${r.mode}\u0000${r.id}`);
+    const row = byKey.get(readKey(r.tenant, r.id));
     // The statement answered for every scope at once: a read scoped to a profile gets only that profile's.
-    if (!row || (r.scope !== null && row.profileId !== r.scope)) {
+    const scope = r.tenant.profileScope;
+    if (!row || (scope !== undefined && row.profileId !== scope)) {
       r.resolve(null);
       continue;
     }
