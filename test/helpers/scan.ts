@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { ibanSpans } from '../../src/card/bankAccount.js';
-import { panSpans } from '../../src/card/pan.js';
+import { FREE_TEXT_BREAKS, panSpans, type SequenceOptions } from '../../src/card/pan.js';
 
 /**
  * Every card number in the text as the vault's own detector finds it (src/card/pan.ts: any Luhn-valid 12-19
@@ -11,24 +11,29 @@ import { panSpans } from '../../src/card/pan.js';
  * database's timestamps (`2026-11-30 10:30:06.964417+00`: 22 digits joined by separators), where one in ten
  * digit-only stretches would pass Luhn by chance.
  */
-export function panLike(text: string): string[] {
+export function panLike(text: string, sequences: SequenceOptions = {}): string[] {
   const blanked = text
     .replace(UUID, (m) => 'u'.repeat(m.length))
     .replace(TIMESTAMP, (m) => 't'.repeat(m.length))
     .replace(HEX_DIGEST, (m) => (/[a-f]/i.test(m) ? 'h'.repeat(m.length) : m));
-  return panSpans(blanked, { cardRangesOnly: true }).map((s) => s.digits);
+  return panSpans(blanked, { cardRangesOnly: true }, sequences).map((s) => s.digits);
 }
 
 /**
- * Card numbers in a database dump (pg_dump `--inserts`, or dumpRows' lines), each quoted value on its own.
- * The detector joins digits across separators as a log line may split a number, but one value never runs
- * into the next column: `'…Zq61', '400005', '5556'` (a base64url fingerprint ending in digits, then the BIN
- * and the last four) would read as the Maestro-range 614000055556. A quote ends a value (an escaped `''`
- * inside one does not); it becomes a letter between spaces, which ends a digit sequence and keeps the
- * timestamp blanking's word boundary.
+ * Card numbers in a database dump (pg_dump `--inserts`, or dumpRows' lines) as the vault promises to keep
+ * them out of its clear columns: each quoted value on its own, and inside a value what the free-text refusal
+ * reads (src/card/pan.ts `containsCardNumber`: `:`, `,` and `;` end a number).
+ * - Log masking joins digits across any separators, as a log line may split a number, but one value never
+ *   runs into the next column: `'…Zq61', '400005', '5556'` (a base64url fingerprint ending in digits, then
+ *   the BIN and the last four) would read as the Maestro-range 614000055556. A quote ends a value (an
+ *   escaped `''` inside one does not); it becomes a letter between spaces, which ends a digit sequence and
+ *   keeps the timestamp blanking's word boundary.
+ * - Metadata is checked key by key and value by value, and jsonb prints it as one value: `{"4": "0000566",
+ *   "5": "5665556"}` (two entries each accepted) would otherwise read as 4000056655665556. CI once failed on
+ *   such a row, which the hostile-input test's generated metadata had stored.
  */
 export function panLikeInDump(dump: string): string[] {
-  return panLike(valuesApart(dump));
+  return panLike(valuesApart(dump), { breaks: FREE_TEXT_BREAKS });
 }
 
 const valuesApart = (dump: string): string => dump.replace(/''|'/g, (quote) => (quote === "''" ? '  ' : ' x '));

@@ -20,4 +20,16 @@ describe('the end-of-run scan', () => {
     expect(panLikeInDump("VALUES ('it''s 4000-0566-5566-5556', '2026-11-30 10:30:06.964+00');")).toEqual(['4000056655665556']);
     expect(panLikeInDump('VALUES (\'2026-11-30 10:30:06.964+00\', \'{"n": "4000056655665556"}\');')).toEqual(['4000056655665556']);
   });
+
+  it('reads a value as the free-text refusal does: metadata entries, list items and fields apart, not joined', () => {
+    // Two metadata entries the vault accepts one by one, printed by jsonb as one value: CI once failed on such
+    // a customer row (the hostile-input test's generated metadata).
+    const row =
+      'INSERT INTO public.customers VALUES (\'mer_a\', \'cus_b\', \'{"4": "0000566", "5": "5665556"}\', \'{"a": [400005, 6655665556]}\');';
+    expect(panLike(row)).toEqual(['4000056655665556', '4000056655665556']);
+    expect(panLikeInDump(row)).toEqual([]);
+    // What the refusal refuses is still found: a number inside one entry, whatever its other separators.
+    expect(panLikeInDump('VALUES (\'{"k": "4000 0566/5566.5556"}\');')).toEqual(['4000056655665556']);
+    expect(panLikeInDump('VALUES (\'{"k": 4000056655665556}\');')).toEqual(['4000056655665556']);
+  });
 });
