@@ -22,6 +22,12 @@ const envSchema = z.object({
    * the first time a statement turns out missing or taken; `false` never sends them.
    */
   VAULT_DB_PREPARED_STATEMENTS: bool.default(true),
+  /**
+   * How many batched masked-read statements run at once per process (src/domain/paymentMethods/store.ts):
+   * reads asked for meanwhile wait for the first to finish and go together. Raise it for a vault whose reads
+   * mostly come from disk (a batch reads its rows one after another); 0 sends a statement per read.
+   */
+  VAULT_DB_READ_BATCHES: z.coerce.number().int().min(0).max(64).default(2),
   PORT: z.coerce.number().int().min(0).max(65535).default(4000),
   HOST: z.string().min(1).default('127.0.0.1'),
   VAULT_MASTER_KEYS: z.string().min(1).optional(),

@@ -4,13 +4,7 @@ import { createCustomer } from '../../src/domain/customers/customers.js';
 import { createMerchant } from '../../src/domain/merchants/merchants.js';
 import { findPaymentMethod, tokenizeCard } from '../../src/domain/paymentMethods/paymentMethods.js';
 import { createProfile } from '../../src/domain/merchants/profiles.js';
-import {
-  FIND_PAYMENT_METHOD,
-  FIND_PAYMENT_METHODS,
-  READ_BATCH_SIZE,
-  READ_SLOT_RELEASE_MS,
-  READ_STATEMENTS_IN_FLIGHT,
-} from '../../src/domain/paymentMethods/store.js';
+import { FIND_PAYMENT_METHOD, FIND_PAYMENT_METHODS, READ_BATCH_SIZE, READ_SLOT_RELEASE_MS } from '../../src/domain/paymentMethods/store.js';
 import { createVaultYoga } from '../../src/http/yoga.js';
 import { createTestApp } from '../helpers/db.js';
 import { withLuhn, principalOf } from '../helpers/vault.js';
@@ -101,9 +95,15 @@ async function merchantWithCard(name: string, number: string) {
   return { principal, pm: paymentMethod };
 }
 
-/** The test app with its database's `sql` replaced (a slow or a stuck database): a read queue of its own. */
-const withSql = (sql: (text: string, params: unknown[], name?: string) => Promise<unknown[]>): App => ({
+type Sql = (text: string, params: unknown[], name?: string) => Promise<unknown[]>;
+
+/**
+ * The test app with its database's `sql` replaced (a slow or a stuck database) and VAULT_DB_READ_BATCHES set:
+ * a read queue of its own.
+ */
+const withSql = (sql: Sql, batches = 2): App => ({
   ...app,
+  config: { ...app.config, VAULT_DB_READ_BATCHES: batches },
   db: { ...app.db, sql: sql as typeof app.db.sql },
 });
 
@@ -146,33 +146,46 @@ describe('masked reads of one turn of the event loop', () => {
     expect(new Set(many.map((pm) => pm?.id))).toEqual(new Set([pmA.id]));
   });
 
-  it(`wait while ${READ_STATEMENTS_IN_FLIGHT} statements run, then go together`, async () => {
-    const { principal, pm } = await merchantWithCard('batched reads in flight', '400000111122227');
-    // A database that takes 50 ms per statement: reads asked for one per turn of the event loop.
-    const slow = withSql(async (text, params, name) => {
-      await new Promise((r) => setTimeout(r, 50));
-      return app.db.sql(text, params, name);
+  for (const batches of [2, 3]) {
+    it(`wait while VAULT_DB_READ_BATCHES (${batches}) statements run, then go together`, async () => {
+      const { principal, pm } = await merchantWithCard(`batched reads in flight ${batches}`, `40000011112222${batches}`);
+      // A database that takes 50 ms per statement: reads asked for one per turn of the event loop.
+      const slow = withSql(async (text, params, name) => {
+        await new Promise((r) => setTimeout(r, 50));
+        return app.db.sql(text, params, name);
+      }, batches);
+      statements.length = 0;
+      const reads: Promise<unknown>[] = [];
+      for (let i = 0; i < batches + 10; i++) {
+        reads.push(findPaymentMethod(slow, principal, pm.id));
+        await new Promise((r) => setImmediate(r));
+      }
+      const rows = (await Promise.all(reads)) as { id: string }[];
+      expect(rows.map((row) => row.id)).toEqual(reads.map(() => pm.id));
+      // The first ones alone (nothing was in flight), the ten that waited in one statement.
+      expect(statements).toHaveLength(batches + 1);
     });
+  }
+
+  it('go one statement each with VAULT_DB_READ_BATCHES=0', async () => {
+    const { principal, pm } = await merchantWithCard('batched reads off', '400000111122229');
+    const unbatched = withSql((text, params, name) => app.db.sql(text, params, name), 0);
     statements.length = 0;
-    const reads: Promise<unknown>[] = [];
-    for (let i = 0; i < READ_STATEMENTS_IN_FLIGHT + 10; i++) {
-      reads.push(findPaymentMethod(slow, principal, pm.id));
-      await new Promise((r) => setImmediate(r));
-    }
-    const rows = (await Promise.all(reads)) as { id: string }[];
-    expect(rows.map((row) => row.id)).toEqual(reads.map(() => pm.id));
-    // The first ones alone (nothing was in flight), the ten that waited in one statement.
-    expect(statements).toHaveLength(READ_STATEMENTS_IN_FLIGHT + 1);
+    const rows = await Promise.all(Array.from({ length: 5 }, () => findPaymentMethod(unbatched, principal, pm.id)));
+    expect(rows.map((row) => row?.id)).toEqual(Array.from({ length: 5 }, () => pm.id));
+    expect(statements).toEqual(Array.from({ length: 5 }, () => FIND_PAYMENT_METHOD.text));
   });
 
   it('do not wait behind statements that never return', async () => {
     const { principal, pm } = await merchantWithCard('batched reads stuck', '400000111122228');
     // The first statements hang (a connection to a host that vanished without a reset); later ones run.
     let calls = 0;
-    const stuck = withSql((text, params, name) =>
-      ++calls <= READ_STATEMENTS_IN_FLIGHT ? new Promise(() => undefined) : app.db.sql(text, params, name),
+    const slots = 2;
+    const stuck = withSql(
+      (text, params, name) => (++calls <= slots ? new Promise(() => undefined) : app.db.sql(text, params, name)),
+      slots,
     );
-    for (let i = 0; i < READ_STATEMENTS_IN_FLIGHT; i++) {
+    for (let i = 0; i < slots; i++) {
       void findPaymentMethod(stuck, principal, pm.id);
       await new Promise((r) => setImmediate(r));
     }
@@ -181,13 +194,13 @@ describe('masked reads of one turn of the event loop', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(READ_SLOT_RELEASE_MS - 50);
     // Nor does a statement's worth of reads: it goes beside the stuck ones at once.
     calls = 0;
-    for (let i = 0; i < READ_STATEMENTS_IN_FLIGHT; i++) {
+    for (let i = 0; i < slots; i++) {
       void findPaymentMethod(stuck, principal, pm.id);
       await new Promise((r) => setImmediate(r));
     }
     const full = Promise.all(Array.from({ length: READ_BATCH_SIZE }, () => findPaymentMethod(stuck, principal, pm.id)));
     await new Promise((r) => setImmediate(r));
-    expect(calls).toBe(READ_STATEMENTS_IN_FLIGHT + 1); // sent at the end of its turn, not a second later
+    expect(calls).toBe(slots + 1); // sent at the end of its turn, not a second later
     expect((await full).map((row) => row?.id)).toEqual(Array.from({ length: READ_BATCH_SIZE }, () => pm.id));
   });
 

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/app/config.js';
 import { parseAuditSigningKey } from '../../src/crypto/auditSigningKey.js';
@@ -20,6 +21,30 @@ describe('configuration', () => {
     expect(parseConfig({ VAULT_DB_PREPARED_STATEMENTS: 'false' }).VAULT_DB_PREPARED_STATEMENTS).toBe(false);
     expect(parseConfig({ VAULT_DB_PREPARED_STATEMENTS: '0' }).VAULT_DB_PREPARED_STATEMENTS).toBe(false);
     expect(() => parseConfig({ VAULT_DB_PREPARED_STATEMENTS: 'off' })).toThrow(/VAULT_DB_PREPARED_STATEMENTS/);
+  });
+
+  it('VAULT_DB_READ_BATCHES: 2 by default, 0 (a statement per read) to 64, anything else refused by name', () => {
+    expect(parseConfig({}).VAULT_DB_READ_BATCHES).toBe(2);
+    expect(parseConfig({ VAULT_DB_READ_BATCHES: '0' }).VAULT_DB_READ_BATCHES).toBe(0);
+    expect(parseConfig({ VAULT_DB_READ_BATCHES: '8' }).VAULT_DB_READ_BATCHES).toBe(8);
+    for (const bad of ['-1', '65', '1.5', 'many']) {
+      expect(() => parseConfig({ VAULT_DB_READ_BATCHES: bad })).toThrow(/VAULT_DB_READ_BATCHES/);
+    }
+  });
+
+  it('every setting is in the README and in docs/api.md', () => {
+    // Settings without a default are absent from a parsed empty environment: read the declarations instead.
+    const declared = [
+      ...readFileSync(new URL('../../src/app/config.ts', import.meta.url), 'utf8').matchAll(/^ {2}([A-Z][A-Z0-9_]+):/gm),
+    ].map((m) => m[1]!);
+    expect(declared).toContain('VAULT_DB_READ_BATCHES');
+    for (const doc of ['../../README.md', '../../docs/api.md']) {
+      const text = readFileSync(new URL(doc, import.meta.url), 'utf8');
+      expect(
+        declared.filter((name) => !text.includes(`| \`${name}\``)),
+        doc,
+      ).toEqual([]);
+    }
   });
 
   it('VAULT_GRAPHQL_EXECUTOR: jit by default, or graphql-js; anything else refused by name', () => {

@@ -271,7 +271,7 @@ export async function findPaymentMethodRow(runner: Runner, principal: Tenant, id
  * other reads waiting at the same time: one statement and one round trip for all of them
  * (FIND_PAYMENT_METHODS), which spares the database and the driver a statement per read under concurrent
  * load. A read goes when the turn of the event loop that asked for it ends (setImmediate), with the reads of
- * that turn, unless READ_STATEMENTS_IN_FLIGHT of these statements are already running: then it waits for the
+ * that turn, unless VAULT_DB_READ_BATCHES of these statements (2) are already running: then it waits for the
  * first of them to finish and goes with every read that waited meanwhile (as group commit does), at most
  * READ_BATCH_SIZE per statement. Each read sees what was committed when its statement began, after it was
  * asked for, as its own statement would.
@@ -280,6 +280,7 @@ export function findPaymentMethodBatched(app: App, principal: Tenant, id: string
   // PostgreSQL stores no NUL in text: no payment method has such an id, and sent along it would fail the
   // statement of the whole turn (the GraphQL and REST layers replace it; this is for every other caller).
   if (id.includes('\u0000')) return Promise.resolve(null);
+  if (app.config.VAULT_DB_READ_BATCHES === 0) return findPaymentMethodRow(onPool(app), principal, id);
   const q = queueOf(app);
   return new Promise((resolve, reject) => {
     q.pending.push({ tenant: principal, id, resolve, reject });
@@ -289,13 +290,6 @@ export function findPaymentMethodBatched(app: App, principal: Tenant, id: string
 
 /** The most reads one statement carries. */
 export const READ_BATCH_SIZE = 64;
-
-/**
- * How many batched read statements run at once per process; reads asked for meanwhile wait for the first to
- * finish and go together. Two keep PostgreSQL busy while the next batch gathers, and leave the rest of the
- * pool to writes. Under light load every read goes at once (nothing is in flight).
- */
-export const READ_STATEMENTS_IN_FLIGHT = 2;
 
 /** How long a batched statement holds its slot at most; after that, later reads go beside it. */
 export const READ_SLOT_RELEASE_MS = 1_000;
@@ -311,6 +305,12 @@ interface ReadQueue {
   pending: PendingRead[];
   scheduled: boolean;
   inFlight: number;
+  /**
+   * How many batched statements may run at once (VAULT_DB_READ_BATCHES): two keep PostgreSQL busy while the
+   * next batch gathers, and leave the rest of the pool to writes. Under light load every read goes at once
+   * (nothing is in flight).
+   */
+  slots: number;
 }
 
 const readQueues = new WeakMap<App, ReadQueue>();
@@ -318,7 +318,7 @@ const readQueues = new WeakMap<App, ReadQueue>();
 function queueOf(app: App): ReadQueue {
   let q = readQueues.get(app);
   if (!q) {
-    q = { pending: [], scheduled: false, inFlight: 0 };
+    q = { pending: [], scheduled: false, inFlight: 0, slots: app.config.VAULT_DB_READ_BATCHES };
     readQueues.set(app, q);
   }
   return q;
@@ -334,8 +334,7 @@ function schedule(app: App, q: ReadQueue): void {
  * the others, so that reads never pile up behind slow statements: the pool's own wait limit applies to them
  * as it did to a statement per read, when the database is down).
  */
-const mayGo = (q: ReadQueue): boolean =>
-  q.pending.length > 0 && (q.inFlight < READ_STATEMENTS_IN_FLIGHT || q.pending.length >= READ_BATCH_SIZE);
+const mayGo = (q: ReadQueue): boolean => q.pending.length > 0 && (q.inFlight < q.slots || q.pending.length >= READ_BATCH_SIZE);
 
 function flushReads(app: App, q: ReadQueue): void {
   q.scheduled = false;
