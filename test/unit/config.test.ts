@@ -27,9 +27,20 @@ describe('configuration', () => {
     expect(parseConfig({}).VAULT_DB_READ_BATCHES).toBe(2);
     expect(parseConfig({ VAULT_DB_READ_BATCHES: '0' }).VAULT_DB_READ_BATCHES).toBe(0);
     expect(parseConfig({ VAULT_DB_READ_BATCHES: '8' }).VAULT_DB_READ_BATCHES).toBe(8);
-    for (const bad of ['-1', '65', '1.5', 'many']) {
+    for (const bad of ['-1', '65', '1.5', 'many', '', ' ', '0x2', '2e0']) {
       expect(() => parseConfig({ VAULT_DB_READ_BATCHES: bad })).toThrow(/VAULT_DB_READ_BATCHES/);
     }
+  });
+
+  it('numbers are whole decimal numbers: an empty value (VAR= in an env file) is refused, not read as 0', () => {
+    // Read as 0 these would turn the rate limit, the failed-authentication limit and the purge off.
+    for (const name of ['VAULT_RATE_LIMIT', 'VAULT_AUTH_FAILURE_LIMIT', 'VAULT_PURGE_INTERVAL_SECONDS', 'PORT']) {
+      for (const bad of ['', '  ', '0x10', '1e2', '+5', '3.0']) {
+        expect(() => parseConfig({ [name]: bad }), `${name}=${bad}`).toThrow(new RegExp(`${name}: must be a whole number`));
+      }
+    }
+    expect(parseConfig({ VAULT_RATE_LIMIT: ' 50 ' }).VAULT_RATE_LIMIT).toBe(50);
+    expect(parseConfig({ PORT: '0' }).PORT).toBe(0);
   });
 
   it('every setting is in the README and in docs/api.md', () => {

@@ -280,8 +280,8 @@ export function findPaymentMethodBatched(app: App, principal: Tenant, id: string
   // PostgreSQL stores no NUL in text: no payment method has such an id, and sent along it would fail the
   // statement of the whole turn (the GraphQL and REST layers replace it; this is for every other caller).
   if (id.includes('\u0000')) return Promise.resolve(null);
-  if (app.config.VAULT_DB_READ_BATCHES === 0) return findPaymentMethodRow(onPool(app), principal, id);
   const q = queueOf(app);
+  if (q.slots === 0) return findPaymentMethodRow(onPool(app), principal, id);
   return new Promise((resolve, reject) => {
     q.pending.push({ tenant: principal, id, resolve, reject });
     if (!q.scheduled && mayGo(q)) schedule(app, q);
