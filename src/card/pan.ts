@@ -243,7 +243,11 @@ function escaped(text: string, i: number, cp: number, width: number): [number, n
     return [unit, at - i + 6];
   }
   const simple = next === undefined ? undefined : JSON_ESCAPES[next];
-  return simple === undefined ? [cp, at - i + 1] : [simple, at - i + 2];
+  if (simple !== undefined) return [simple, at - i + 2];
+  // Backslashes before a control character (a line break, a tab) read with it as that character alone, as
+  // JSON writes the pair (`\\\n`): the text is read the same raw as once stored, logged or sent as JSON.
+  const control = next === undefined ? 0x20 : next.charCodeAt(0);
+  return control < 0x20 ? [control, at - i + 2] : [cp, at - i + 1];
 }
 
 /** `%XX`, or a UTF-8 sequence of them; a byte that starts no valid sequence reads as a control (a separator). */

@@ -257,6 +257,29 @@ describe('digit groups split by any non-letter, and digits of any script (review
     }
   });
 
+  it('reads text as JSON prints it: refused raw exactly when refused as stored, logged or sent in a webhook', () => {
+    // A backslash before a line break was two separators raw and one once JSON wrote it (`\\\n`): the refusal
+    // accepted this metadata value, and the dump scan and the webhook payload guard then found a card in it.
+    const spread = `400005${'\\\n'.repeat(5)}6655665556`;
+    expect(containsCardNumber(JSON.stringify(spread))).toBe(true);
+    expect(containsCardNumber(spread)).toBe(true);
+    // Digit groups apart by runs of what JSON escapes, as long as MAX_GAP and longer.
+    const group = fc.string({ unit: fc.constantFrom(...'0123456789'), minLength: 1, maxLength: 9 });
+    const apart = fc.string({
+      unit: fc.constantFrom('\\', '\n', '\t', '\r', '\b', '\f', '\u0001', '\u001f', '"', ' ', '/', 'n', 'u', '%', '\u2028'),
+      minLength: 1,
+      maxLength: 12,
+    });
+    const text = fc.array(fc.tuple(group, apart), { minLength: 1, maxLength: 6 }).map((parts) => parts.flat().join(''));
+    fc.assert(
+      fc.property(text, (t) => {
+        expect(containsCardNumber(JSON.stringify(t)), JSON.stringify(t)).toBe(containsCardNumber(t));
+        expect(containsPan(JSON.stringify(t)), JSON.stringify(t)).toBe(containsPan(t));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
   it('masks a number spread over a JSON array in a log line', () => {
     const line = `${JSON.stringify({ msg: 'x', digits: [...number].map(Number) })}\n`;
     const scrubbed = scrubLine(line);
