@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { ibanSpans } from '../../src/card/bankAccount.js';
-import { FREE_TEXT_BREAKS, panSpans, type SequenceOptions } from '../../src/card/pan.js';
+import { panSpans } from '../../src/card/pan.js';
 
 /**
  * Every card number in the text as the vault's own detector finds it (src/card/pan.ts: any Luhn-valid 12-19
@@ -11,32 +11,63 @@ import { FREE_TEXT_BREAKS, panSpans, type SequenceOptions } from '../../src/card
  * database's timestamps (`2026-11-30 10:30:06.964417+00`: 22 digits joined by separators), where one in ten
  * digit-only stretches would pass Luhn by chance.
  */
-export function panLike(text: string, sequences: SequenceOptions = {}): string[] {
+export function panLike(text: string): string[] {
   const blanked = text
     .replace(UUID, (m) => 'u'.repeat(m.length))
     .replace(TIMESTAMP, (m) => 't'.repeat(m.length))
     .replace(HEX_DIGEST, (m) => (/[a-f]/i.test(m) ? 'h'.repeat(m.length) : m));
-  return panSpans(blanked, { cardRangesOnly: true }, sequences).map((s) => s.digits);
+  return panSpans(blanked, { cardRangesOnly: true }).map((s) => s.digits);
 }
 
 /**
- * Card numbers in a database dump (pg_dump `--inserts`, or dumpRows' lines) as the vault promises to keep
- * them out of its clear columns: each quoted value on its own, and inside a value what the free-text refusal
- * reads (src/card/pan.ts `containsCardNumber`: `:`, `,` and `;` end a number).
- * - Log masking joins digits across any separators, as a log line may split a number, but one value never
- *   runs into the next column: `'…Zq61', '400005', '5556'` (a base64url fingerprint ending in digits, then
- *   the BIN and the last four) would read as the Maestro-range 614000055556. A quote ends a value (an
- *   escaped `''` inside one does not); it becomes a letter between spaces, which ends a digit sequence and
- *   keeps the timestamp blanking's word boundary.
- * - Metadata is checked key by key and value by value, and jsonb prints it as one value: `{"4": "0000566",
- *   "5": "5665556"}` (two entries each accepted) would otherwise read as 4000056655665556. CI once failed on
- *   such a row, which the hostile-input test's generated metadata had stored.
+ * Card numbers in a database dump (pg_dump `--inserts`, or dumpRows' lines), each value read on its own:
+ * - One value never runs into the next column. Log masking joins digits across any separators, as a log line
+ *   may split a number, but `'…Zq61', '400005', '5556'` (a base64url fingerprint ending in digits, then the
+ *   BIN and the last four) would read as the Maestro-range 614000055556. CI once failed on such a row.
+ * - A JSON value (jsonb: metadata, audit details) is read string by string and number by number, as the
+ *   vault checks metadata key by key and value by value: `{"4": "0000566", "5": "5665556"}`, two entries
+ *   each accepted, would otherwise read as 4000056655665556. CI once failed on such a customer row, which the
+ *   hostile-input test's generated metadata had stored.
+ * - Inside a text value or a JSON string, digits join across any separators (`'4000,0566,5566,5556'` is
+ *   found), as log masking reads them: no column the vault writes itself may hold one, whatever a merchant's
+ *   free text is allowed (src/card/pan.ts `containsCardNumber` lets `:`, `,` and `;` end a number there).
+ * Statements other than INSERTs (the schema) are read with each quote ending a value.
  */
 export function panLikeInDump(dump: string): string[] {
-  return panLike(valuesApart(dump), { breaks: FREE_TEXT_BREAKS });
+  const found: string[] = [];
+  let at = 0;
+  const insert = /^INSERT INTO [^\n]*? VALUES \(/gm;
+  for (let m = insert.exec(dump); m !== null; m = insert.exec(dump)) {
+    found.push(...panLike(quotesApart(dump.slice(at, m.index))));
+    at = m.index + m[0].length;
+    // The row's values: quoted text ('' inside stands for '), or a bare NULL, number or boolean.
+    while (at < dump.length) {
+      const value = /\s*(?:'((?:[^']|'')*)'|([^,)']*))\s*([,)])/y;
+      value.lastIndex = at;
+      const v = value.exec(dump);
+      if (!v) break; // not a row as pg_dump writes one: the rest is read as text
+      at = value.lastIndex;
+      found.push(...(v[1] === undefined ? panLike(v[2]!) : cardsInValue(v[1].replaceAll("''", "'"))));
+      if (v[3] === ')') break;
+    }
+    insert.lastIndex = at;
+  }
+  found.push(...panLike(quotesApart(dump.slice(at))));
+  return found;
 }
 
-const valuesApart = (dump: string): string => dump.replace(/''|'/g, (quote) => (quote === "''" ? '  ' : ' x '));
+function cardsInValue(text: string): string[] {
+  if (!/^\s*[[{]/.test(text)) return panLike(text);
+  try {
+    JSON.parse(text);
+  } catch {
+    return panLike(text);
+  }
+  return [...text.matchAll(/"(?:[^"\\]|\\.)*"|-?\d[\d.eE+-]*/g)].flatMap((token) => panLike(token[0]));
+}
+
+/** Each quote (not an escaped `''`) a letter between spaces: it ends a digit sequence and keeps word boundaries. */
+const quotesApart = (text: string): string => text.replace(/''|'/g, (quote) => (quote === "''" ? '  ' : ' x '));
 
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
 const TIMESTAMP = /\b(?:19|20)\d\d-[01]\d-[0-3]\d[ T][0-2]\d:[0-5]\d(?::[0-5]\d(?:\.\d{1,9})?)?(?:Z|[+-][01]\d(?::?\d\d)?)?/g;

@@ -21,15 +21,34 @@ describe('the end-of-run scan', () => {
     expect(panLikeInDump('VALUES (\'2026-11-30 10:30:06.964+00\', \'{"n": "4000056655665556"}\');')).toEqual(['4000056655665556']);
   });
 
-  it('reads a value as the free-text refusal does: metadata entries, list items and fields apart, not joined', () => {
+  it('reads a JSON value string by string and number by number, and bare values apart', () => {
     // Two metadata entries the vault accepts one by one, printed by jsonb as one value: CI once failed on such
     // a customer row (the hostile-input test's generated metadata).
     const row =
       'INSERT INTO public.customers VALUES (\'mer_a\', \'cus_b\', \'{"4": "0000566", "5": "5665556"}\', \'{"a": [400005, 6655665556]}\');';
     expect(panLike(row)).toEqual(['4000056655665556', '4000056655665556']);
     expect(panLikeInDump(row)).toEqual([]);
-    // What the refusal refuses is still found: a number inside one entry, whatever its other separators.
-    expect(panLikeInDump('VALUES (\'{"k": "4000 0566/5566.5556"}\');')).toEqual(['4000056655665556']);
-    expect(panLikeInDump('VALUES (\'{"k": 4000056655665556}\');')).toEqual(['4000056655665556']);
+    // Bare values (numbers, NULL) of neighbouring columns.
+    const numbers = 'INSERT INTO public.t VALUES (40000, 566556, 65556, NULL);';
+    expect(panLike(numbers)).toEqual(['4000056655665556']);
+    expect(panLikeInDump(numbers)).toEqual([]);
+    // A value spanning lines, a quote inside one, and the rows after it are read as values too.
+    const rows =
+      "INSERT INTO public.notes VALUES ('it''s\n4000 0566', '5566 5556');\nINSERT INTO public.notes VALUES ('a', 'x4000-0566-5566-5556');\n";
+    expect(panLikeInDump(rows)).toEqual(['4000056655665556']);
+  });
+
+  it('finds a number inside one value or one JSON string, whatever separates its groups', () => {
+    const values = (...v: string[]) => `INSERT INTO public.t VALUES (${v.map((x) => `'${x.replaceAll("'", "''")}'`).join(', ')});\n`;
+    for (const written of ['4000,0566,5566,5556', '4000:0566;5566 5556', "it's 4000-0566-5566-5556"]) {
+      expect(panLikeInDump(values('a', written)), written).toEqual(['4000056655665556']);
+      expect(panLikeInDump(values(JSON.stringify({ k: written }))), written).toEqual(['4000056655665556']);
+    }
+    expect(panLikeInDump(values(JSON.stringify({ k: 4000056655665556 })))).toEqual(['4000056655665556']);
+    expect(panLikeInDump(values(JSON.stringify({ '4000 0566 5566 5556': 1 })))).toEqual(['4000056655665556']);
+    // Text that only looks like JSON is read whole.
+    expect(panLikeInDump(values('{4000, 0566, 5566, 5556}'))).toEqual(['4000056655665556']);
+    // The schema, outside any row.
+    expect(panLikeInDump("COMMENT ON TABLE t IS '4000 0566 5566 5556';\n")).toEqual(['4000056655665556']);
   });
 });
