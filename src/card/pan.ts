@@ -340,7 +340,7 @@ export function containsPan(text: string, options: PanOptions = {}, sequences: S
  * one long digit run that some card window happens to fit. A number written with them between its groups is
  * still masked wherever it is logged or forwarded.
  */
-export const FREE_TEXT_BREAKS: ReadonlySet<number> = new Set([':', ',', ';'].map((c) => c.codePointAt(0)!));
+const FREE_TEXT_BREAKS: ReadonlySet<number> = new Set([':', ',', ';'].map((c) => c.codePointAt(0)!));
 
 /** Whether free text holds a card number that could be issued (what fields stored in the clear refuse). */
 export function containsCardNumber(text: string): boolean {
@@ -351,24 +351,19 @@ export function containsCardNumber(text: string): boolean {
  * The stretches of text to hide: overlapping card-number windows merged, each from its first digit to its
  * last (separators between included), with the digits it covers.
  */
-export function panSpans(text: string, options: PanOptions = {}, sequences: SequenceOptions = {}): PanMatch[] {
+export function panSpans(text: string, options: PanOptions = {}): PanMatch[] {
   const spans: PanMatch[] = [];
-  forEachDigitSequence(
-    text,
-    MIN_PAN_DIGITS,
-    ({ digits, starts, ends }) => {
-      // Merged in digit indexes: a window reaches back at most 18 digits, so only the newest spans can merge.
-      const merged: Array<[number, number]> = [];
-      luhnWindows(digits, (first, last) => {
-        if (options.cardRangesOnly && !inCardRange(digits.slice(first, last + 1))) return;
-        let from = first;
-        while (merged.length > 0 && merged.at(-1)![1] >= first) from = Math.min(from, merged.pop()![0]);
-        merged.push([from, last]);
-      });
-      for (const [first, last] of merged) spans.push({ start: starts[first]!, end: ends[last]!, digits: digits.slice(first, last + 1) });
-    },
-    sequences,
-  );
+  forEachDigitSequence(text, MIN_PAN_DIGITS, ({ digits, starts, ends }) => {
+    // Merged in digit indexes: a window reaches back at most 18 digits, so only the newest spans can merge.
+    const merged: Array<[number, number]> = [];
+    luhnWindows(digits, (first, last) => {
+      if (options.cardRangesOnly && !inCardRange(digits.slice(first, last + 1))) return;
+      let from = first;
+      while (merged.length > 0 && merged.at(-1)![1] >= first) from = Math.min(from, merged.pop()![0]);
+      merged.push([from, last]);
+    });
+    for (const [first, last] of merged) spans.push({ start: starts[first]!, end: ends[last]!, digits: digits.slice(first, last + 1) });
+  });
   return spans;
 }
 
