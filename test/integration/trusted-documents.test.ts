@@ -79,6 +79,9 @@ describe('registration (documents push)', () => {
     const invalid = 'query Invalid { paymentMethod(id: "pm_x") { number } }';
     const aliases = `query Aliases { ${Array.from({ length: GRAPHQL_LIMITS.maxAliases + 1 }, (_, i) => `a${i}: __typename`).join(' ')} }`;
     const anonymous = '{ __typename }';
+    const card =
+      'mutation Literal { tokenizeCard(input: { card: { number: "4242 4242 4242 4242", expMonth: 1, expYear: 2031 } }) { __typename } }';
+    const iban = 'mutation Iban { createBankAccount(input: { iban: "DE89370400440532013000" }) { __typename } }';
     for (const [doc, reason] of [
       [deep, /depth/i],
       [costly, /cost/i],
@@ -86,9 +89,12 @@ describe('registration (documents push)', () => {
       [invalid, /Cannot query field "number"/],
       [aliases, /aliases/i],
       [anonymous, /named/],
+      [card, /card number or an IBAN: pass card data in variables/],
+      [iban, /card number or an IBAN/],
     ] as const) {
       const result = await pushOne(doc);
       expect(result.refused, doc).toEqual([{ id: idOfText(doc), reason: expect.stringMatching(reason) }]);
+      expect(await getDb().prisma.trustedDocument.count({ where: { id: idOfText(doc) } })).toBe(0);
     }
   });
 });

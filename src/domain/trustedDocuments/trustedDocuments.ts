@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { App } from '../../app/app.js';
+import { containsIban } from '../../card/bankAccount.js';
+import { containsCardNumber } from '../../card/pan.js';
 import { scrubText } from '../../card/scrub.js';
 import { countDocuments, deleteDocuments, insertDocuments, listDocuments, type TrustedDocumentRow } from './store.js';
 
@@ -66,6 +68,11 @@ export async function registerDocuments(
     }
     if (documentIdOf(document) !== id) {
       refused.push({ id, reason: "the id is not the SHA-256 of the document's text (tampered or edited after codegen)" });
+      continue;
+    }
+    // Stored in the clear and shown by `documents list`: card and account data belong in variables.
+    if (containsCardNumber(document) || containsIban(document)) {
+      refused.push({ id, reason: 'the document holds a card number or an IBAN: pass card data in variables, never in the text' });
       continue;
     }
     const verdict = check(document);
