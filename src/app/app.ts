@@ -13,7 +13,8 @@ import { createAuditSealer, type AuditSealer } from '../domain/audit/sealer.js';
 import { createDispatcher, type Dispatcher } from '../domain/webhooks/dispatcher.js';
 import { upgradeFingerprintKeys } from '../domain/merchants/fingerprintKeys.js';
 import { createAppUrls, type AppUrls } from './urls.js';
-import { observePool } from '../http/plugins/metrics.js';
+import { observePool, recordReadBatch } from '../http/plugins/metrics.js';
+import { observeReadBatches } from '../domain/paymentMethods/store.js';
 import { createAuthFailureLimiter, createRateLimiter, type AuthFailureLimiter, type RateLimiter } from '../http/plugins/rateLimit.js';
 import { createTokenServices, type TokenServices } from '../integrations/tokenServices/index.js';
 import { createUpdaters, type Updaters } from '../integrations/updaters/index.js';
@@ -241,6 +242,7 @@ export async function createApp(config: Config, log: Logger, opts: AppOptions = 
           for (const stop of stops) await stop();
         })()),
     };
+    if (opts.metrics) observeReadBatches(app, recordReadBatch);
     if (opts.webhookDispatcher && config.VAULT_WEBHOOK_POLL_MS > 0 && !opts.readOnly) {
       const dispatcher = createDispatcher(app, log, {
         pollMs: config.VAULT_WEBHOOK_POLL_MS,

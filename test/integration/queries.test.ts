@@ -7,7 +7,8 @@ import { createProfile } from '../../src/domain/merchants/profiles.js';
 import { FIND_PAYMENT_METHOD, FIND_PAYMENT_METHODS, READ_BATCH_SIZE, READ_SLOT_RELEASE_MS } from '../../src/domain/paymentMethods/store.js';
 import { createVaultYoga } from '../../src/http/yoga.js';
 import { createTestApp } from '../helpers/db.js';
-import { withLuhn, principalOf } from '../helpers/vault.js';
+import { PaymentMethodDocument } from '../../packages/client/src/index.js';
+import { clientFor, withLuhn, principalOf } from '../helpers/vault.js';
 import { EXP_YEAR } from '../helpers/expiry.js';
 
 // Round-trips per operation, counted in-process: a nested list must cost the same number of statements
@@ -221,5 +222,27 @@ describe('masked reads of one turn of the event loop', () => {
     const withNul = await Promise.all([findPaymentMethod(app, principal, pm.id), findPaymentMethod(app, principal, `${pm.id}\u0000`)]);
     expect(withNul.map((row) => row?.id ?? null)).toEqual([pm.id, null]);
     expect(statements).toHaveLength(1);
+  });
+});
+
+describe('batched reads on /metrics', () => {
+  it('the server counts how many reads each statement carried (vault_db_read_batch_size)', async () => {
+    const m = await createMerchant(app, { name: 'batched reads metrics' });
+    const card = { number: withLuhn('400000111122230'), expMonth: 5, expYear: EXP_YEAR };
+    const { paymentMethod } = await tokenizeCard(app, principalOf(m), { card });
+    const metrics = new URL('/metrics', inject('graphqlUrl'));
+    const histogram = async () => {
+      const text = await (await fetch(metrics)).text();
+      const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+      return { reads: value('vault_db_read_batch_size_sum'), statements: value('vault_db_read_batch_size_count') };
+    };
+    const before = await histogram();
+    const client = clientFor(m.secretKey);
+    const read = await Promise.all(Array.from({ length: 20 }, () => client.request(PaymentMethodDocument, { id: paymentMethod.id })));
+    expect(read.map((r) => r.paymentMethod?.id)).toEqual(read.map(() => paymentMethod.id));
+    const after = await histogram();
+    // Other test files read on the same server meanwhile: at least these 20 reads, in at least one statement.
+    expect(after.reads - before.reads).toBeGreaterThanOrEqual(20);
+    expect(after.statements - before.statements).toBeGreaterThanOrEqual(1);
   });
 });

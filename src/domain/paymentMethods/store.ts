@@ -311,6 +311,8 @@ interface ReadQueue {
    * (nothing is in flight).
    */
   slots: number;
+  /** Told how many reads each statement carries (observeReadBatches). */
+  onBatch?: (reads: number) => void;
 }
 
 const readQueues = new WeakMap<App, ReadQueue>();
@@ -322,6 +324,11 @@ function queueOf(app: App): ReadQueue {
     readQueues.set(app, q);
   }
   return q;
+}
+
+/** Calls `onBatch` with the number of reads each statement of the app's batched reads carries (1: a read alone). */
+export function observeReadBatches(app: App, onBatch: (reads: number) => void): void {
+  queueOf(app).onBatch = onBatch;
 }
 
 function schedule(app: App, q: ReadQueue): void {
@@ -340,6 +347,7 @@ function flushReads(app: App, q: ReadQueue): void {
   q.scheduled = false;
   while (mayGo(q)) {
     const reads = q.pending.splice(0, READ_BATCH_SIZE);
+    q.onBatch?.(reads.length);
     q.inFlight++;
     // The slot is given back when the statement settles, or after READ_SLOT_RELEASE_MS if it has not: a
     // statement stuck on a dead connection (no reset seen yet) must not hold up every later read.

@@ -62,6 +62,18 @@ export function recordFastPath(outcome: 'served' | 'handed_over'): void {
   fastPath.inc({ outcome });
 }
 
+const readBatches = new Histogram({
+  name: 'vault_db_read_batch_size',
+  help: 'Masked reads per batched statement (1: a read that went alone; see VAULT_DB_READ_BATCHES).',
+  buckets: [1, 2, 4, 8, 16, 32, 64],
+  registers: [registry],
+});
+
+/** Counts one batched read statement and the reads it carried (src/domain/paymentMethods/store.ts). */
+export function recordReadBatch(reads: number): void {
+  readBatches.observe(reads);
+}
+
 /** Counts one answered REST request (src/http/routes/rest/router.ts); labels bounded by the route table. */
 export function recordRestRequest(operation: string, status: number, seconds: number): void {
   restRequests.inc({ operation, status: String(status) });
