@@ -49,6 +49,17 @@ export function checkIban(raw: string): Check<IbanParts> {
   return { ok: true, value: { iban, country, bankCode: extractIBAN(iban).bankIdentifier ?? null } };
 }
 
+/**
+ * The account number an IBAN holds (its domestic part without the bank and branch identifiers), as a PSP may
+ * write it on its own or in another order than the IBAN's; null when the IBAN's country is unknown.
+ */
+export function ibanAccountNumber(iban: string): string | null {
+  const { bban, accountNumber, bankIdentifier = '', branchIdentifier = '' } = extractIBAN(iban.replace(/\s+/g, '').toUpperCase());
+  if (accountNumber) return accountNumber;
+  // Countries whose account position ibantools does not give (GB: bank, sort code, then the account number).
+  return bban?.startsWith(bankIdentifier + branchIdentifier) ? bban.slice(bankIdentifier.length + branchIdentifier.length) || null : null;
+}
+
 /** A BIC (SWIFT code) of 8 or 11 characters, upper-cased. */
 export function checkBic(raw: string): Check<string> {
   const bic = raw.trim().toUpperCase();

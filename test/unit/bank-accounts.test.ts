@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { scrubLine } from '../../src/app/logger.js';
 import { scrubText } from '../../src/card/scrub.js';
 import {
+  ibanAccountNumber,
   abaChecksumValid,
   containsIban,
   ibanSpans,
@@ -44,6 +45,14 @@ function passed<T>(result: { ok: true; value: T } | { ok: false; fields: FieldIs
 const at = (fields: FieldIssue[]) => fields.map((f) => `${f.path.join('.')}:${f.code}`);
 
 describe('IBAN (SEPA)', () => {
+  it('knows the account number inside an IBAN, without the bank and branch identifiers', () => {
+    expect(ibanAccountNumber('DE89 3704 0044 0532 0130 00')).toBe('0532013000');
+    expect(ibanAccountNumber('GB29NWBK60161331926819')).toBe('31926819');
+    expect(ibanAccountNumber('NL91ABNA0417164300')).toBe('0417164300');
+    expect(ibanAccountNumber('FR1420041010050500013M02606')).toBe('0500013M026');
+    expect(ibanAccountNumber('XX00123')).toBeNull();
+  });
+
   it('accepts valid IBANs, with or without spaces, in any case, and extracts country and bank identifier', () => {
     expect(checkIban(IBAN_DE)).toEqual({ ok: true, value: { iban: IBAN_DE, country: 'DE', bankCode: '37040044' } });
     expect(checkIban(IBAN_DE_SPACED)).toEqual(checkIban(IBAN_DE));

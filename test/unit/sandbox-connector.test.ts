@@ -253,6 +253,15 @@ describe("what the vault keeps of a connector's answer", () => {
       [iban],
     );
     expect(domestic.reference).not.toMatch(/0532013/);
+    // The account number in another order than the IBAN's (after the bank code, or without it) is masked too.
+    expect(domestic.failureMessage).not.toMatch(/0532013/);
+    expect(domestic.failureMessage).toContain('37040044'); // the bank code is no secret
+    const uk: PaymentSource = {
+      type: 'bank_account',
+      bankAccount: { ...iban.bankAccount, number: new Secret('GB29 NWBK 6016 1331 9268 19'), bankCode: 'NWBK', country: 'GB' },
+    };
+    const sortCode = fromUpstream({ status: 'FAILED', reference: null, failureMessage: 'account 31926819, sort code 60-16-13' }, [uk]);
+    expect(sortCode.failureMessage).not.toMatch(/31926819/);
   });
 
   it('keeps an answer that breaks the type rather than failing a payment the PSP authorized, and bounds its free text', () => {

@@ -3,6 +3,7 @@ import type { Mode } from '../../generated/prisma/enums.js';
 import type { Principal } from '../../domain/shared/principal.js';
 import { SANDBOX_CONNECTOR_ID, sandboxConnector } from './sandbox.js';
 import type { AuthorizeResult, Connector, PaymentSource } from './types.js';
+import { ibanAccountNumber } from '../../card/bankAccount.js';
 import { maskCardData } from '../../card/mask.js';
 import type { Secret } from '../../crypto/secret.js';
 import { scrubText } from '../../card/scrub.js';
@@ -92,13 +93,14 @@ function secretsOf(sent: readonly PaymentSource[], { cvc = true } = {}): string[
     else if (source.type === 'psp_token') out.push(source.token);
     else if (source.type === 'network_token') out.push(source.networkToken.number.reveal(), source.networkToken.cryptogram);
     else {
-      // An IBAN as written and compact, and its domestic part (BBAN: bank code and account number, which a
-      // PSP may write apart, `blz 37040044 kto 0532013000`: its digits stand together in the answer's
-      // digits-only projection); an account number (ACH, BACS) as its digits.
+      // An IBAN as written and compact, its domestic part (BBAN: bank code and account number, which a PSP
+      // may write apart, `blz 37040044 kto 0532013000`: its digits stand together in the answer's digits-only
+      // projection), and its account number alone (`kto 0532013000 blz 37040044`, `account 31926819, sort
+      // code 60-16-13`); an account number (ACH, BACS) as its digits.
       const number = source.bankAccount.number.reveal();
       const compact = number.replace(/\s+/g, '');
       out.push(number, compact);
-      if (/^[A-Z]{2}\d{2}/i.test(compact)) out.push(compact.slice(4));
+      if (/^[A-Z]{2}\d{2}/i.test(compact)) out.push(compact.slice(4), ibanAccountNumber(compact) ?? '');
     }
   }
   return out.filter((s) => s.length >= 3);
