@@ -96,6 +96,10 @@ describe('registration (documents push)', () => {
       expect(result.refused, doc).toEqual([{ id: idOfText(doc), reason: expect.stringMatching(reason) }]);
       expect(await getDb().prisma.trustedDocument.count({ where: { id: idOfText(doc) } })).toBe(0);
     }
+    // Nor a label holding one: it is stored and listed in the clear.
+    await expect(
+      pushDocuments(testApp(), { [idOfText('query L { __typename }')]: 'query L { __typename }' }, 'v 4000 0566 5566 5556'),
+    ).rejects.toThrow(/label holds a card number/);
   });
 });
 
@@ -193,6 +197,18 @@ describe('calling by id (allow mode)', () => {
       extensions: { code: 'GRAPHQL_VALIDATION_FAILED' },
     });
     expect(await customers(m)).toBe(0);
+  });
+
+  it('a stored document holding a card number (registered before the rule) is refused at its call, not executed', async () => {
+    const literal = `mutation Literal${Date.now()} { tokenizeCard(input: { card: { number: "4000056655665556", expMonth: 1, expYear: 2031 } }) { __typename } }`;
+    await getDb().prisma.trustedDocument.create({ data: { id: idOfText(literal), document: literal, operationNames: 'Literal' } });
+    const cards = () => getDb().prisma.paymentMethod.count({ where: { merchantId: m.merchantId } });
+    const before = await cards();
+    const r = await rawGraphQL({ documentId: idOfText(literal) }, { 'api-key': m.secretKey });
+    expect(r.status).toBe(400);
+    expect(r.json.errors[0].message).toMatch(/no longer validates.*card number or an IBAN/);
+    expect(r.text).not.toContain('4000056655665556');
+    expect(await cards()).toBe(before);
   });
 });
 

@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import type { App } from '../../app/app.js';
 import { scrubText } from '../../card/scrub.js';
 import { Code } from '../../domain/shared/errors.js';
-import { DOCUMENT_ID, documentIdOf, type DocumentCheck } from '../../domain/trustedDocuments/trustedDocuments.js';
+import { checkText, DOCUMENT_ID, documentIdOf, type DocumentCheck } from '../../domain/trustedDocuments/trustedDocuments.js';
 import { findDocumentText } from '../../domain/trustedDocuments/store.js';
 import { requestError } from '../requestErrors.js';
 
@@ -114,7 +114,7 @@ export function trustedDocumentStore({ app, log }: { app: App; log: Logger }): T
       log.error({ documentId: id }, 'trusted document does not match its id: refused');
       return { refused: 'The stored document does not match its id' };
     }
-    const verdict = check?.(text) ?? { ok: false, reason: 'not checked' };
+    const verdict = check ? checkText(text, check) : { ok: false as const, reason: 'not checked' };
     if (!verdict.ok) {
       log.warn({ documentId: id, reason: verdict.reason }, 'trusted document no longer validates: refused');
       return { refused: `The trusted document no longer validates: ${verdict.reason}` };
