@@ -41,19 +41,37 @@ export function panLikeInDump(dump: string): string[] {
     found.push(...panLike(quotesApart(dump.slice(at, m.index))));
     at = m.index + m[0].length;
     // The row's values: quoted text ('' inside stands for '), or a bare NULL, number or boolean.
-    while (at < dump.length) {
-      const value = /\s*(?:'((?:[^']|'')*)'|([^,)']*))\s*([,)])/y;
+    for (;;) {
+      // Each part starts with a character of its own, so that a failed match backtracks in linear time.
+      const value = /\s*(?:(?:'((?:[^']|'')*)'|([^,)'\s]+))\s*)?([,)])/y;
       value.lastIndex = at;
       const v = value.exec(dump);
-      if (!v) break; // not a row as pg_dump writes one: the rest is read as text
+      if (!v) {
+        // Not a row as pg_dump writes one: the rest of the statement (to a `;` outside quotes) is read as text.
+        const end = statementEnd(dump, at);
+        found.push(...panLike(quotesApart(dump.slice(at, end))));
+        at = end;
+        break;
+      }
       at = value.lastIndex;
-      found.push(...(v[1] === undefined ? panLike(v[2]!) : cardsInValue(v[1].replaceAll("''", "'"))));
+      found.push(...(v[1] === undefined ? panLike(v[2] ?? '') : cardsInValue(v[1].replaceAll("''", "'"))));
       if (v[3] === ')') break;
     }
     insert.lastIndex = at;
   }
   found.push(...panLike(quotesApart(dump.slice(at))));
   return found;
+}
+
+/** Where the statement that `from` is in ends: after the first `;` outside quotes, or at the end. */
+function statementEnd(text: string, from: number): number {
+  let quoted = false;
+  for (let i = from; i < text.length; i++) {
+    if (text[i] === "'")
+      quoted = !quoted; // '' inside a value toggles twice
+    else if (text[i] === ';' && !quoted) return i + 1;
+  }
+  return text.length;
 }
 
 function cardsInValue(text: string): string[] {
