@@ -12,6 +12,10 @@ const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' |
 const whole = <T extends z.ZodType<number, number>>(bounds: T) =>
   z.string().trim().regex(/^\d+$/, 'must be a whole number (decimal digits)').transform(Number).pipe(bounds);
 
+/** The longest delay Node's timers keep (2^31 - 1 ms, about 24.8 days); a longer one fires after 1 ms. */
+const MAX_TIMER_MS = 2_147_483_647;
+const MAX_TIMER_SECONDS = Math.floor(MAX_TIMER_MS / 1000);
+
 const postgresUrl = z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL');
 
 const envSchema = z.object({
@@ -40,13 +44,13 @@ const envSchema = z.object({
   VAULT_MASTER_KEYS: z.string().min(1).optional(),
   VAULT_DATA_DIR: z.string().min(1).default('.vault-data'),
   VAULT_DEMO_MERCHANT: bool.optional(),
-  VAULT_PURGE_INTERVAL_SECONDS: whole(z.number().int().min(0)).default(60),
+  VAULT_PURGE_INTERVAL_SECONDS: whole(z.number().int().min(0).max(MAX_TIMER_SECONDS)).default(60),
   /**
    * How often a server runs the account updater over cards it has not asked about (0: never; the operator
    * runs `vault updater run`). Off by default: only test mode has an updater (the sandbox) in this build.
    */
-  VAULT_UPDATER_INTERVAL_SECONDS: whole(z.number().int().min(0)).default(0),
-  VAULT_SHUTDOWN_TIMEOUT_MS: whole(z.number().int().min(0)).default(10_000),
+  VAULT_UPDATER_INTERVAL_SECONDS: whole(z.number().int().min(0).max(MAX_TIMER_SECONDS)).default(0),
+  VAULT_SHUTDOWN_TIMEOUT_MS: whole(z.number().int().min(0).max(MAX_TIMER_MS)).default(10_000),
   /** Where customers reach the vault (behind a proxy): the base of the links it hands out, such as 3-D Secure challenges. */
   VAULT_PUBLIC_URL: z
     .url({ protocol: /^https?$/, error: 'must be an absolute http(s) URL' })

@@ -43,6 +43,13 @@ describe('configuration', () => {
     expect(parseConfig({ PORT: '0' }).PORT).toBe(0);
   });
 
+  it("intervals and timeouts stay within what Node's timers keep (a longer one would fire at once, over and over)", () => {
+    expect(parseConfig({ VAULT_PURGE_INTERVAL_SECONDS: '2147483' }).VAULT_PURGE_INTERVAL_SECONDS).toBe(2_147_483);
+    expect(() => parseConfig({ VAULT_PURGE_INTERVAL_SECONDS: '2147484' })).toThrow(/VAULT_PURGE_INTERVAL_SECONDS/);
+    expect(() => parseConfig({ VAULT_UPDATER_INTERVAL_SECONDS: '99999999' })).toThrow(/VAULT_UPDATER_INTERVAL_SECONDS/);
+    expect(() => parseConfig({ VAULT_SHUTDOWN_TIMEOUT_MS: '2147483648' })).toThrow(/VAULT_SHUTDOWN_TIMEOUT_MS/);
+  });
+
   it('every setting is in the README and in docs/api.md', () => {
     // Settings without a default are absent from a parsed empty environment: read the declarations instead.
     const declared = [
