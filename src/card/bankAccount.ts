@@ -50,14 +50,25 @@ export function checkIban(raw: string): Check<IbanParts> {
 }
 
 /**
- * The account number an IBAN holds (its domestic part without the bank and branch identifiers), as a PSP may
- * write it on its own or in another order than the IBAN's; null when the IBAN's country is unknown.
+ * The account number an IBAN holds, as a PSP may write it on its own or in another order than the IBAN's
+ * (`kto 0532013000 blz 37040044`, `account 31926819, sort code 60-16-13`): the BBAN after its bank and branch
+ * identifiers, the account number ibantools names when it lies within that, and each without its leading
+ * zeros. ibantools' own account positions are wrong for several countries (FI, PL, BE, LV, RO, IT), so they are
+ * only taken inside the part after the identifiers; countries whose identifiers it does not know give none
+ * (their whole BBAN is masked all the same).
  */
-export function ibanAccountNumber(iban: string): string | null {
+export function ibanAccountNumbers(iban: string): string[] {
   const { bban, accountNumber, bankIdentifier = '', branchIdentifier = '' } = extractIBAN(iban.replace(/\s+/g, '').toUpperCase());
-  if (accountNumber) return accountNumber;
-  // Countries whose account position ibantools does not give (GB: bank, sort code, then the account number).
-  return bban?.startsWith(bankIdentifier + branchIdentifier) ? bban.slice(bankIdentifier.length + branchIdentifier.length) || null : null;
+  const prefix = bankIdentifier + branchIdentifier;
+  if (!bban || prefix === '' || !bban.startsWith(prefix)) return [];
+  const account = bban.slice(prefix.length);
+  const found = new Set([account]);
+  if (accountNumber && accountNumber !== account && account.includes(accountNumber)) found.add(accountNumber);
+  for (const a of [...found]) {
+    const significant = a.replace(/^0+/, '');
+    if (/^\d+$/.test(a) && significant.length >= 6) found.add(significant);
+  }
+  return [...found].filter((a) => a.length >= 6);
 }
 
 /** A BIC (SWIFT code) of 8 or 11 characters, upper-cased. */

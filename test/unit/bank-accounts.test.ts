@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { scrubLine } from '../../src/app/logger.js';
 import { scrubText } from '../../src/card/scrub.js';
 import {
-  ibanAccountNumber,
+  ibanAccountNumbers,
   abaChecksumValid,
   containsIban,
   ibanSpans,
@@ -45,12 +45,21 @@ function passed<T>(result: { ok: true; value: T } | { ok: false; fields: FieldIs
 const at = (fields: FieldIssue[]) => fields.map((f) => `${f.path.join('.')}:${f.code}`);
 
 describe('IBAN (SEPA)', () => {
-  it('knows the account number inside an IBAN, without the bank and branch identifiers', () => {
-    expect(ibanAccountNumber('DE89 3704 0044 0532 0130 00')).toBe('0532013000');
-    expect(ibanAccountNumber('GB29NWBK60161331926819')).toBe('31926819');
-    expect(ibanAccountNumber('NL91ABNA0417164300')).toBe('0417164300');
-    expect(ibanAccountNumber('FR1420041010050500013M02606')).toBe('0500013M026');
-    expect(ibanAccountNumber('XX00123')).toBeNull();
+  it('knows the account number inside an IBAN, after its bank and branch identifiers, with and without leading zeros', () => {
+    expect(ibanAccountNumbers('DE89 3704 0044 0532 0130 00')).toEqual(['0532013000', '532013000']);
+    expect(ibanAccountNumbers('GB29NWBK60161331926819')).toEqual(['31926819']);
+    expect(ibanAccountNumbers('NL91ABNA0417164300')).toEqual(['0417164300', '417164300']);
+    // The national check key after the account: both.
+    expect(ibanAccountNumbers('FR1420041010050500013M02606')).toEqual(['0500013M02606', '0500013M026']);
+    expect(ibanAccountNumbers('ES9121000418450200051332')).toEqual(['450200051332', '0200051332', '200051332']);
+    // ibantools names a wrong account for these: never a fragment of the identifiers, nor the whole IBAN.
+    expect(ibanAccountNumbers('FI2112345600000785')).toEqual(['45600000785']);
+    expect(ibanAccountNumbers('BE68539007547034')).toEqual(['007547034', '7547034']);
+    expect(ibanAccountNumbers('PL61109010140000071219812874')).toEqual(['0000071219812874', '71219812874']);
+    // Identifiers ibantools does not know, or not at the start: none (the whole BBAN is masked anyway).
+    expect(ibanAccountNumbers('SK3112000000198742637541')).toEqual([]);
+    expect(ibanAccountNumbers('IT60X0542811101000000123456')).toEqual([]);
+    expect(ibanAccountNumbers('XX00123')).toEqual([]);
   });
 
   it('accepts valid IBANs, with or without spaces, in any case, and extracts country and bank identifier', () => {

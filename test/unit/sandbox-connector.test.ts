@@ -256,6 +256,9 @@ describe("what the vault keeps of a connector's answer", () => {
     // The account number in another order than the IBAN's (after the bank code, or without it) is masked too.
     expect(domestic.failureMessage).not.toMatch(/0532013/);
     expect(domestic.failureMessage).toContain('37040044'); // the bank code is no secret
+    expect(fromUpstream({ status: 'FAILED', reference: null, failureMessage: 'konto 532013000 gesperrt' }, [iban]).failureMessage).toBe(
+      'konto *** gesperrt',
+    );
     const uk: PaymentSource = {
       type: 'bank_account',
       bankAccount: { ...iban.bankAccount, number: new Secret('GB29 NWBK 6016 1331 9268 19'), bankCode: 'NWBK', country: 'GB' },

@@ -3,7 +3,7 @@ import type { Mode } from '../../generated/prisma/enums.js';
 import type { Principal } from '../../domain/shared/principal.js';
 import { SANDBOX_CONNECTOR_ID, sandboxConnector } from './sandbox.js';
 import type { AuthorizeResult, Connector, PaymentSource } from './types.js';
-import { ibanAccountNumber } from '../../card/bankAccount.js';
+import { ibanAccountNumbers } from '../../card/bankAccount.js';
 import { maskCardData } from '../../card/mask.js';
 import type { Secret } from '../../crypto/secret.js';
 import { scrubText } from '../../card/scrub.js';
@@ -95,12 +95,12 @@ function secretsOf(sent: readonly PaymentSource[], { cvc = true } = {}): string[
     else {
       // An IBAN as written and compact, its domestic part (BBAN: bank code and account number, which a PSP
       // may write apart, `blz 37040044 kto 0532013000`: its digits stand together in the answer's digits-only
-      // projection), and its account number alone (`kto 0532013000 blz 37040044`, `account 31926819, sort
-      // code 60-16-13`); an account number (ACH, BACS) as its digits.
+      // projection), and its account number alone, in any order with the bank code (ibanAccountNumbers); an
+      // account number (ACH, BACS) as its digits.
       const number = source.bankAccount.number.reveal();
       const compact = number.replace(/\s+/g, '');
       out.push(number, compact);
-      if (/^[A-Z]{2}\d{2}/i.test(compact)) out.push(compact.slice(4), ibanAccountNumber(compact) ?? '');
+      if (/^[A-Z]{2}\d{2}/i.test(compact)) out.push(compact.slice(4), ...ibanAccountNumbers(compact));
     }
   }
   return out.filter((s) => s.length >= 3);
