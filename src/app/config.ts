@@ -36,7 +36,8 @@ const envSchema = z.object({
   /**
    * How many batched masked-read statements run at once per process (src/domain/paymentMethods/store.ts):
    * reads asked for meanwhile wait for the first to finish and go together. Raise it for a vault whose reads
-   * mostly come from disk (a batch reads its rows one after another); 0 sends a statement per read.
+   * mostly come from disk (a batch reads its rows one after another); at most DATABASE_POOL_SIZE - 1 run. 0
+   * sends a statement per read.
    */
   VAULT_DB_READ_BATCHES: whole(z.number().int().min(0).max(64)).default(2),
   PORT: whole(z.number().int().min(0).max(65535)).default(4000),

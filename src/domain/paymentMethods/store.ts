@@ -320,7 +320,10 @@ const readQueues = new WeakMap<App, ReadQueue>();
 function queueOf(app: App): ReadQueue {
   let q = readQueues.get(app);
   if (!q) {
-    q = { pending: [], scheduled: false, inFlight: 0, slots: app.config.VAULT_DB_READ_BATCHES };
+    // Below the pool's size, so that writes always find a connection the reads do not hold (at least one).
+    const poolSize = app.db.pool.options.max ?? Number.POSITIVE_INFINITY;
+    const slots = Math.min(app.config.VAULT_DB_READ_BATCHES, Math.max(1, poolSize - 1));
+    q = { pending: [], scheduled: false, inFlight: 0, slots };
     readQueues.set(app, q);
   }
   return q;
