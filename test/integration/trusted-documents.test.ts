@@ -10,10 +10,12 @@ import {
   type VaultClient,
 } from '../../packages/client/src/index.js';
 import { pushDocuments } from '../../src/cli/commands/documents.js';
+import { createMerchant } from '../../src/domain/merchants/merchants.js';
 import { GRAPHQL_LIMITS } from '../../src/app/config.js';
 import { documentIdOf as idOfText, removeDocuments } from '../../src/domain/trustedDocuments/trustedDocuments.js';
 import { REMOVAL_DELAY_MS } from '../../src/http/plugins/trustedDocuments.js';
 import { createVaultYoga } from '../../src/http/yoga.js';
+import { createTestApp, createTestDatabase } from '../helpers/db.js';
 import { startServerProcess, stopProcess } from '../helpers/serverProcess.js';
 import { newMerchant, postGraphQL, rawGraphQL, success, testApp, uniqueVisa, useDatabase, type TestMerchant } from '../helpers/vault.js';
 import { EXP_YEAR } from '../helpers/expiry.js';
@@ -200,15 +202,30 @@ describe('calling by id (allow mode)', () => {
   });
 
   it('a stored document holding a card number (registered before the rule) is refused at its call, not executed', async () => {
-    const literal = `mutation Literal${Date.now()} { tokenizeCard(input: { card: { number: "4000056655665556", expMonth: 1, expYear: 2031 } }) { __typename } }`;
-    await getDb().prisma.trustedDocument.create({ data: { id: idOfText(literal), document: literal, operationNames: 'Literal' } });
-    const cards = () => getDb().prisma.paymentMethod.count({ where: { merchantId: m.merchantId } });
-    const before = await cards();
-    const r = await rawGraphQL({ documentId: idOfText(literal) }, { 'api-key': m.secretKey });
-    expect(r.status).toBe(400);
-    expect(r.json.errors[0].message).toMatch(/no longer validates.*card number or an IBAN/);
-    expect(r.text).not.toContain('4000056655665556');
-    expect(await cards()).toBe(before);
+    // On a database of its own: the card number it plants in the clear must not reach the shared one, whose
+    // dump the hygiene scan reads.
+    const own = await createTestDatabase();
+    const app = await createTestApp(own.url, { migrate: true });
+    try {
+      const merchant = await createMerchant(app, { name: 'stored literal' });
+      const literal =
+        'mutation Literal { tokenizeCard(input: { card: { number: "4000056655665556", expMonth: 1, expYear: 2031 } }) { __typename } }';
+      await app.db.prisma.trustedDocument.create({ data: { id: idOfText(literal), document: literal, operationNames: 'Literal' } });
+      const yoga = createVaultYoga({ app, ready: async () => true });
+      const res = await yoga.fetch('http://vault.test/graphql', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'api-key': merchant.secretKey },
+        body: JSON.stringify({ documentId: idOfText(literal) }),
+      });
+      const text = await res.text();
+      expect(res.status).toBe(400);
+      expect(JSON.parse(text).errors[0].message).toMatch(/no longer validates.*card number or an IBAN/);
+      expect(text).not.toContain('4000056655665556');
+      expect(await app.db.prisma.paymentMethod.count()).toBe(0);
+    } finally {
+      await app.stop();
+      await own.drop();
+    }
   });
 });
 
