@@ -40,12 +40,10 @@ export function panLikeInDump(dump: string): string[] {
   for (let m = insert.exec(dump); m !== null; m = insert.exec(dump)) {
     found.push(...panLike(quotesApart(dump.slice(at, m.index))));
     at = m.index + m[0].length;
-    // The row's values: quoted text ('' inside stands for '), or a bare NULL, number or boolean.
+    // The row's values, one ROW_VALUE each.
     for (;;) {
-      // Each part starts with a character of its own, so that a failed match backtracks in linear time.
-      const value = /\s*(?:(?:'((?:[^']|'')*)'|([^,)'\s]+))\s*)?([,)])/y;
-      value.lastIndex = at;
-      const v = value.exec(dump);
+      ROW_VALUE.lastIndex = at;
+      const v = ROW_VALUE.exec(dump);
       if (!v) {
         // Not a row as pg_dump writes one: the rest of the statement (to a `;` outside quotes) is read as text.
         const end = statementEnd(dump, at);
@@ -53,7 +51,7 @@ export function panLikeInDump(dump: string): string[] {
         at = end;
         break;
       }
-      at = value.lastIndex;
+      at = ROW_VALUE.lastIndex;
       found.push(...(v[1] === undefined ? panLike(v[2] ?? '') : cardsInValue(v[1].replaceAll("''", "'"))));
       if (v[3] === ')') break;
     }
@@ -62,6 +60,12 @@ export function panLikeInDump(dump: string): string[] {
   found.push(...panLike(quotesApart(dump.slice(at))));
   return found;
 }
+
+/**
+ * One value of a row and what follows it (`,` or `)`): quoted text ('' inside stands for '), or a bare NULL,
+ * number or boolean. Each part starts with a character of its own, so a failed match backtracks in linear time.
+ */
+const ROW_VALUE = /\s*(?:(?:'((?:[^']|'')*)'|([^,)'\s]+))\s*)?([,)])/y;
 
 /** Where the statement that `from` is in ends: after the first `;` outside quotes, or at the end. */
 function statementEnd(text: string, from: number): number {
